@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace p21::app {
+
+/// Options of `p21 bench`.
+struct bench_options {
+  bool quick = false;
+  std::string json_file;
+  std::vector<std::string> only;
+  std::string config_file;
+};
+
+/// Runs the benchmark rows and prints the table; returns the exit code.
+int run_bench(const bench_options& opts);
+
+} // namespace p21::app

@@ -1,0 +1,123 @@
+// p21: run, check and benchmark Perfect21 nodes.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/bench.hpp"
+#include "p21/p21.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_bad_config = 2;
+constexpr int exit_escalated = 3;
+
+std::optional<p21::config> load(const std::string& path) {
+  try {
+    auto cfg = p21::load_config_file(path);
+    static_cast<void>(p21::resolve_components(cfg));
+    return cfg;
+  } catch (const p21::config_error& e) {
+    std::cerr << "p21: invalid configuration: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+int run_node(const std::string& path, double duration) {
+  auto cfg = load(path);
+  if (!cfg)
+    return exit_bad_config;
+  // Block the stop signals in every thread (CAF's included, which inherit
+  // this mask) and take them synchronously below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::unique_ptr<p21::runtime> rt;
+  try {
+    rt = std::make_unique<p21::runtime>(std::move(*cfg));
+  } catch (const p21::config_error& e) {
+    std::cerr << "p21: invalid configuration: " << e.what() << "\n";
+    return exit_bad_config;
+  } catch (const std::exception& e) {
+    std::cerr << "p21: the node failed to start: " << e.what() << "\n";
+    return exit_failure;
+  }
+  using clock = std::chrono::steady_clock;
+  auto deadline = duration > 0 ? clock::now()
+                                   + std::chrono::duration_cast<clock::duration>(
+                                     std::chrono::duration<double>{duration})
+                               : clock::time_point::max();
+  spdlog::info("node running from {}{}", path,
+               duration > 0 ? " for " + std::to_string(duration) + "s" : "; Ctrl-C stops it");
+  while (clock::now() < deadline) {
+    timespec tick{0, 100'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    if (rt->wait_for(p21::timespan{0}))
+      break;
+  }
+  auto reason = rt->stop();
+  if (reason) {
+    std::cerr << "p21: node stopped: " << p21::render(reason) << "\n";
+    return p21::is(reason, p21::errc::escalated) ? exit_escalated : exit_failure;
+  }
+  return exit_ok;
+}
+
+int check_config(const std::string& path) {
+  auto cfg = load(path);
+  if (!cfg)
+    return exit_bad_config;
+  std::cout << "# " << path << ": valid. Effective configuration:\n\n" << p21::to_toml(*cfg);
+  return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"p21: a self-tuning performance layer of CAF actors.\n"
+               "Runs, checks and benchmarks Perfect21 nodes.",
+               "p21"};
+  app.set_version_flag("-V,--version", std::string{"p21 "} + P21_VERSION
+                                         + " (CAF 0.17, C++17)");
+  app.require_subcommand(1);
+
+  std::string run_config;
+  double duration = 0;
+  auto run = app.add_subcommand("run", "Run a node from a TOML config until Ctrl-C or SIGTERM");
+  run->add_option("-c,--config", run_config, "TOML config file")->required();
+  run->add_option("-d,--duration", duration, "Stop by itself after this many seconds")
+    ->check(CLI::NonNegativeNumber);
+
+  std::string check_file;
+  auto check = app.add_subcommand("check", "Validate a config and print it with defaults filled in");
+  check->add_option("-c,--config", check_file, "TOML config file")->required();
+
+  p21::app::bench_options bench_opts;
+  auto bench = app.add_subcommand("bench", "Measure the report's benchmark rows: baseline vs Perfect21");
+  bench->add_flag("--quick", bench_opts.quick, "Fewer repetitions; finishes in under a minute");
+  bench->add_option("--json", bench_opts.json_file, "Also write the results as JSON to FILE");
+  bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
+    ->delimiter(',');
+  bench->add_option("-c,--config", bench_opts.config_file, "Base TOML config for the nodes");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*run)
+    return run_node(run_config, duration);
+  if (*check)
+    return check_config(check_file);
+  if (*bench)
+    return p21::app::run_bench(bench_opts);
+  return exit_failure;
+}

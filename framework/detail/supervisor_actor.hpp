@@ -1,0 +1,105 @@
+#pragma once
+
+// The node's supervisor actor and the slots through which callers find the
+// current instance of each child. Internal to the runtime.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/fwd.hpp>
+
+#include "p21/supervisor.hpp"
+
+namespace p21::detail {
+
+/// One child's spec, current instance and statistics, shared between the
+/// supervisor (which writes it) and the runtime's callers (which read it, so
+/// that a call needs no hop through the supervisor).
+class child_slot {
+public:
+  using clock = std::chrono::steady_clock;
+
+  child_slot(child_spec spec, clock::time_point epoch) : spec_(std::move(spec)), epoch_(epoch) {}
+
+  const child_spec& spec() const noexcept { return spec_; }
+
+  /// The running instance, or an invalid handle while down.
+  caf::actor current() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return current_;
+  }
+
+  /// Whether it ever started (a lazy component that did not is started on
+  /// first use; one that did and is now down is restarting or stopped).
+  bool ever_started() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return starts_ > 0;
+  }
+
+  void set_up(caf::actor a, clock::time_point began, clock::time_point ready) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    current_ = std::move(a);
+    if (starts_++ > 0)
+      ++restarts_;
+    start_time_ = began - epoch_;
+    load_duration_ = ready - began;
+  }
+
+  void set_down() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    current_ = caf::actor{};
+  }
+
+  void record_use() {
+    if (uses_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      first_use_ = clock::now() - epoch_;
+    }
+  }
+
+  component_stats stats() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    component_stats s;
+    s.name = spec_.name;
+    s.prio = spec_.prio;
+    s.running = static_cast<bool>(current_);
+    s.starts = starts_;
+    s.restarts = restarts_;
+    if (starts_ > 0)
+      s.start_time = start_time_;
+    s.load_duration = load_duration_;
+    s.first_use = first_use_;
+    s.use_count = uses_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+private:
+  const child_spec spec_;
+  const clock::time_point epoch_;
+  mutable std::mutex mtx_;
+  caf::actor current_;
+  uint64_t starts_ = 0;
+  uint64_t restarts_ = 0;
+  timespan start_time_{0};
+  timespan load_duration_{0};
+  std::optional<timespan> first_use_;
+  std::atomic<uint64_t> uses_{0};
+};
+
+using slot_ptr = std::shared_ptr<child_slot>;
+
+/// What the supervisor calls when it gives up (restart intensity exceeded).
+using escalation_handler = std::function<void(caf::error)>;
+
+/// Spawns the supervisor over `children`, given in start order.
+caf::actor spawn_supervisor(caf::actor_system& sys, const supervisor_config& cfg,
+                            std::vector<slot_ptr> children, escalation_handler on_escalate);
+
+} // namespace p21::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p21::detail::slot_ptr)

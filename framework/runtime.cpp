@@ -1,0 +1,431 @@
+#include "p21/runtime.hpp"
+
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "detail/logging.hpp"
+#include "detail/supervisor_actor.hpp"
+#include "p21/protocol/atoms.hpp"
+#include "p21/types.hpp"
+
+namespace p21 {
+
+using clock = std::chrono::steady_clock;
+
+void release_thread() {
+  // CAF 0.17 keeps a thread-local reference to the system's logger in every
+  // thread that spawned an actor or made a scoped_actor; ~actor_system waits
+  // for all of them, so a caller's thread that outlives the runtime would
+  // hang its shutdown.
+  caf::logger::set_current_actor_system(nullptr);
+}
+
+struct runtime::impl {
+  config cfg;
+  caf::actor_system_config caf_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  clock::time_point epoch = clock::now();
+  std::shared_ptr<spdlog::logger> logger;
+
+  // -- components --
+  mutable std::mutex components_mtx;
+  std::vector<detail::slot_ptr> slots;
+  caf::actor supervisor;
+
+  // -- pooled requesters for blocking calls --
+  std::mutex pool_mtx;
+  std::condition_variable pool_cv;
+  std::vector<std::unique_ptr<caf::scoped_actor>> idle;
+  size_t in_flight = 0;
+  std::atomic<bool> accepting{true};
+
+  // -- unsupervised user actors, stopped at shutdown --
+  std::mutex user_mtx;
+  std::vector<caf::actor_addr> user_actors;
+
+  // -- lifecycle --
+  std::mutex life_mtx;
+  std::condition_variable life_cv;
+  bool stop_requested = false;
+  bool stopped = false;
+  caf::error reason;
+  std::thread lifecycle;
+
+  detail::slot_ptr find(const std::string& name) const {
+    std::lock_guard<std::mutex> guard{components_mtx};
+    for (auto& s : slots)
+      if (s->spec().name == name)
+        return s;
+    return nullptr;
+  }
+
+  void request_stop(caf::error why) {
+    std::lock_guard<std::mutex> guard{life_mtx};
+    if (!stop_requested) {
+      stop_requested = true;
+      reason = std::move(why);
+    }
+    life_cv.notify_all();
+  }
+
+  /// The lifecycle thread owns the actor system from construction to
+  /// destruction: CAF 0.17 hangs in ~actor_system when it runs on another
+  /// thread while the creating one is still alive.
+  void run_lifecycle(std::promise<void>& ready) {
+    try {
+      sys = std::make_unique<caf::actor_system>(caf_cfg);
+    } catch (...) {
+      ready.set_exception(std::current_exception());
+      return;
+    }
+    ready.set_value();
+    {
+      std::unique_lock<std::mutex> guard{life_mtx};
+      life_cv.wait(guard, [&] { return stop_requested; });
+    }
+    auto err = shutdown();
+    std::lock_guard<std::mutex> guard{life_mtx};
+    if (!reason && err)
+      reason = std::move(err);
+    stopped = true;
+    life_cv.notify_all();
+  }
+
+  /// Waits until no blocking call is in flight, at most `timeout`.
+  bool drain(timespan timeout) {
+    std::unique_lock<std::mutex> guard{pool_mtx};
+    return pool_cv.wait_for(guard, timeout, [&] { return in_flight == 0; });
+  }
+
+  caf::error shutdown();
+};
+
+caf::error runtime::impl::shutdown() {
+  auto phase_timeout = cfg.runtime.shutdown_timeout;
+  caf::error result;
+  spdlog::info("shutting down");
+  // Phase 1: stop accepting work.
+  {
+    std::lock_guard<std::mutex> guard{pool_mtx};
+    accepting = false;
+  }
+  // Phase 2: let in-flight calls finish.
+  if (!drain(phase_timeout))
+    spdlog::warn("{} call(s) still in flight after {}; stopping anyway", in_flight,
+                 format_duration(phase_timeout));
+  // Phase 3: components in reverse dependency order, each bounded by its own
+  // shutdown timeout (then killed), the whole phase by their sum.
+  {
+    timespan budget{std::chrono::seconds{2}};
+    {
+      std::lock_guard<std::mutex> guard{components_mtx};
+      for (auto& s : slots)
+        budget += s->spec().shutdown_timeout + std::chrono::seconds{1};
+    }
+    caf::scoped_actor self{*sys, true};
+    self->request(supervisor, budget, stop_atom::value)
+      .receive([](bool) {},
+               [&](caf::error& e) {
+                 spdlog::error("components did not stop in time: {}", render(e));
+                 result = make_error(errc::shutdown_timeout, "components did not stop in time");
+               });
+    self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  }
+  // Phase 4: unsupervised user actors: ask, then kill.
+  {
+    std::vector<caf::actor> alive;
+    {
+      std::lock_guard<std::mutex> guard{user_mtx};
+      for (auto& addr : user_actors)
+        if (auto h = caf::actor_cast<caf::actor>(addr))
+          alive.push_back(std::move(h));
+      user_actors.clear();
+    }
+    if (!alive.empty()) {
+      caf::scoped_actor self{*sys, true};
+      for (auto& h : alive) {
+        self->monitor(h);
+        self->send_exit(h, caf::exit_reason::user_shutdown);
+      }
+      auto await_down = [&](timespan timeout) {
+        auto deadline = clock::now() + timeout;
+        while (!alive.empty() && clock::now() < deadline) {
+          self->receive(
+            [&](caf::down_msg& dm) {
+              alive.erase(std::remove_if(alive.begin(), alive.end(),
+                                         [&](auto& h) { return h.address() == dm.source; }),
+                          alive.end());
+            },
+            caf::after(deadline - clock::now()) >> [] {});
+        }
+      };
+      await_down(phase_timeout);
+      for (auto& h : alive) {
+        spdlog::warn("actor {} did not stop within {}; killing it", h.id(),
+                     format_duration(phase_timeout));
+        self->send_exit(h, caf::exit_reason::kill);
+      }
+      await_down(std::chrono::seconds{1});
+    }
+  }
+  // Phase 5: the actor system. Blocking calls racing the shutdown now fail
+  // fast (their receivers are gone); wait for them before the requesters go.
+  if (!drain(cfg.runtime.request_timeout))
+    spdlog::error("blocking calls still in flight at shutdown");
+  {
+    std::lock_guard<std::mutex> guard{pool_mtx};
+    idle.clear();
+  }
+  auto deadline = clock::now() + phase_timeout;
+  while (sys->registry().running() > 0 && clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  if (sys->registry().running() > 0 || in_flight > 0) {
+    // An actor stuck inside a handler cannot be preempted, and destroying the
+    // system would wait for it forever: leave the system behind instead of
+    // hanging the caller.
+    spdlog::critical("{} actor(s) did not terminate; abandoning the actor system",
+                     sys->registry().running());
+    static_cast<void>(sys.release());
+    return make_error(errc::shutdown_timeout, "actors did not terminate");
+  }
+  sys.reset();
+  spdlog::info("stopped");
+  if (logger)
+    logger->flush();
+  return result;
+}
+
+// -- lease --------------------------------------------------------------------
+
+runtime::lease::~lease() {
+  if (!self)
+    return;
+  std::unique_ptr<caf::scoped_actor> doomed;
+  {
+    std::lock_guard<std::mutex> guard{owner->pool_mtx};
+    if (retire || !owner->accepting)
+      doomed.reset(self);
+    else
+      owner->idle.emplace_back(self);
+    --owner->in_flight;
+  }
+  doomed.reset();
+  release_thread();
+  owner->pool_cv.notify_all();
+}
+
+runtime::lease runtime::borrow() {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> guard{d.pool_mtx};
+  if (!d.accepting)
+    return lease{};
+  ++d.in_flight;
+  if (!d.idle.empty()) {
+    auto self = d.idle.back().release();
+    d.idle.pop_back();
+    return lease{&d, self};
+  }
+  guard.unlock();
+  return lease{&d, new caf::scoped_actor{*d.sys, true}};
+}
+
+// -- constructors -------------------------------------------------------------
+
+std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra) {
+  auto specs = standard_components(cfg);
+  for (auto& c : extra)
+    specs.push_back(std::move(c));
+  for (auto& [name, cc] : cfg.components) {
+    auto i = std::find_if(specs.begin(), specs.end(), [&](auto& s) { return s.name == name; });
+    if (i == specs.end())
+      throw config_error(cfg.source, 0, 0, "components." + name,
+                         "no component of this name is registered");
+    if (cc.prio)
+      i->prio = *cc.prio;
+    if (cc.depends_on)
+      i->depends_on = *cc.depends_on;
+  }
+  std::vector<child_spec> ordered;
+  for (auto i : start_order(specs, cfg.source))
+    ordered.push_back(std::move(specs[i]));
+  return ordered;
+}
+
+runtime::runtime(config cfg, std::vector<child_spec> components) : impl_(new impl) {
+  auto& d = *impl_;
+  validate(cfg);
+  d.cfg = std::move(cfg);
+  auto specs = resolve_components(d.cfg, std::move(components));
+  d.logger = detail::make_logger(d.cfg.logging);
+  spdlog::set_default_logger(d.logger);
+  auto threads = d.cfg.runtime.threads ? d.cfg.runtime.threads : available_cpus();
+  d.caf_cfg.set("scheduler.max-threads", threads);
+  d.caf_cfg.set("scheduler.policy", caf::atom_from_string(d.cfg.runtime.scheduler));
+  add_message_types(d.caf_cfg);
+  auto raw = impl_.get();
+  {
+    std::promise<void> ready;
+    auto started = ready.get_future();
+    d.lifecycle = std::thread{[raw, &ready] { raw->run_lifecycle(ready); }};
+    try {
+      started.get();
+    } catch (...) {
+      d.lifecycle.join();
+      throw;
+    }
+  }
+  std::vector<detail::slot_ptr> ordered;
+  for (auto& spec : specs)
+    ordered.push_back(std::make_shared<detail::child_slot>(std::move(spec), d.epoch));
+  d.slots = ordered;
+  d.supervisor = detail::spawn_supervisor(*d.sys, d.cfg.supervisor, std::move(ordered),
+                                          [raw](caf::error e) { raw->request_stop(e); });
+  release_thread();
+  spdlog::info("node started: {} scheduler thread(s), {} component(s)", threads,
+               d.slots.size());
+  for (auto& slot : d.slots) {
+    if (slot->spec().prio != priority::critical)
+      continue;
+    auto started = request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout,
+                                       start_atom::value, slot->spec().name);
+    if (!started) {
+      auto msg = "critical component '" + slot->spec().name
+                 + "' failed to start: " + render(started.error());
+      stop();
+      throw std::runtime_error(msg);
+    }
+  }
+}
+
+runtime::~runtime() {
+  static_cast<void>(stop());
+}
+
+// -- properties ---------------------------------------------------------------
+
+caf::actor_system& runtime::system() {
+  return *impl_->sys;
+}
+
+const config& runtime::settings() const noexcept {
+  return impl_->cfg;
+}
+
+bool runtime::accepting() const noexcept {
+  return impl_->accepting;
+}
+
+// -- components ---------------------------------------------------------------
+
+caf::expected<caf::actor> runtime::actor_of(const std::string& name) {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return make_error(errc::unavailable, "the runtime is shutting down");
+  auto slot = d.find(name);
+  if (!slot)
+    return make_error(errc::not_found, "no component named '" + name + "'");
+  slot->record_use();
+  if (auto a = slot->current())
+    return a;
+  if (slot->ever_started())
+    return make_error(errc::unavailable, "component '" + name + "' is down");
+  // First use of a lazy component: the supervisor starts it exactly once,
+  // however many threads ask at the same time.
+  return request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout, start_atom::value,
+                             name);
+}
+
+caf::error runtime::add_component(child_spec spec) {
+  auto& d = *impl_;
+  if (auto i = d.cfg.components.find(spec.name); i != d.cfg.components.end()) {
+    if (i->second.prio)
+      spec.prio = *i->second.prio;
+    if (i->second.depends_on)
+      spec.depends_on = *i->second.depends_on;
+  }
+  if (!spec.start)
+    return make_error(errc::invalid_argument, "component '" + spec.name + "' has no start function");
+  auto slot = std::make_shared<detail::child_slot>(std::move(spec), d.epoch);
+  auto added = request<bool>(d.supervisor, d.cfg.runtime.request_timeout, add_child_atom::value,
+                             slot);
+  if (added || is(added.error(), errc::unavailable)) {
+    // Registered, even if a critical one failed its first start.
+    std::lock_guard<std::mutex> guard{d.components_mtx};
+    if (added || slot->spec().prio == priority::critical)
+      d.slots.push_back(slot);
+  }
+  return added ? caf::error{} : added.error();
+}
+
+caf::expected<caf::actor> runtime::spawn_supervised(child_spec spec) {
+  spec.prio = priority::critical;
+  auto name = spec.name;
+  if (auto err = add_component(std::move(spec)))
+    return err;
+  auto slot = impl_->find(name);
+  if (auto a = slot ? slot->current() : caf::actor{})
+    return a;
+  return make_error(errc::unavailable, "child '" + name + "' is down");
+}
+
+std::vector<component_stats> runtime::components() const {
+  std::lock_guard<std::mutex> guard{impl_->components_mtx};
+  std::vector<component_stats> out;
+  for (auto& s : impl_->slots)
+    out.push_back(s->stats());
+  return out;
+}
+
+std::optional<component_stats> runtime::component(const std::string& name) const {
+  if (auto slot = impl_->find(name))
+    return slot->stats();
+  return std::nullopt;
+}
+
+void runtime::track(caf::actor_addr addr) {
+  release_thread();
+  std::lock_guard<std::mutex> guard{impl_->user_mtx};
+  auto& xs = impl_->user_actors;
+  // Forget actors that are gone so the list does not grow without bound.
+  xs.erase(std::remove_if(xs.begin(), xs.end(),
+                          [](auto& a) { return !caf::actor_cast<caf::actor>(a); }),
+           xs.end());
+  xs.push_back(std::move(addr));
+}
+
+// -- lifecycle ----------------------------------------------------------------
+
+void runtime::request_stop(caf::error reason) {
+  impl_->request_stop(std::move(reason));
+}
+
+caf::error runtime::stop() {
+  auto& d = *impl_;
+  release_thread();
+  d.request_stop(caf::error{});
+  if (d.lifecycle.joinable() && d.lifecycle.get_id() != std::this_thread::get_id())
+    d.lifecycle.join();
+  std::lock_guard<std::mutex> guard{d.life_mtx};
+  return d.reason;
+}
+
+caf::error runtime::wait() {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> guard{d.life_mtx};
+  d.life_cv.wait(guard, [&] { return d.stopped; });
+  return d.reason;
+}
+
+bool runtime::wait_for(timespan timeout) {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> guard{d.life_mtx};
+  return d.life_cv.wait_for(guard, timeout, [&] { return d.stopped; });
+}
+
+} // namespace p21

@@ -1,0 +1,271 @@
+#include "detail/supervisor_actor.hpp"
+
+#include <set>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "p21/error.hpp"
+#include "p21/protocol/atoms.hpp"
+
+namespace p21::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct supervisor_state {
+  /// In start order: a child's dependencies come before it, so stopping in
+  /// reverse index order respects dependencies.
+  std::vector<slot_ptr> children;
+  /// The running instance of each child, or invalid.
+  std::vector<caf::actor> instances;
+  std::unique_ptr<supervision_policy> policy;
+  escalation_handler on_escalate;
+  /// Instances we asked to stop; their DOWN is expected, not a crash.
+  std::set<caf::actor_addr> retiring;
+  bool escalated = false;
+  bool stopping = false;
+  /// Bumped when shutdown begins, so that pending delayed restarts lapse.
+  uint64_t restart_epoch = 0;
+  std::vector<size_t> stop_queue;
+  std::vector<caf::typed_response_promise<bool>> stop_promises;
+
+  static inline const char* name = "p21.supervisor";
+};
+
+using self_ptr = caf::stateful_actor<supervisor_state>*;
+
+std::optional<size_t> index_of(const supervisor_state& st, const std::string& name) {
+  for (size_t i = 0; i < st.children.size(); ++i)
+    if (st.children[i]->spec().name == name)
+      return i;
+  return std::nullopt;
+}
+
+caf::error start_one(self_ptr self, size_t i) {
+  auto& st = self->state;
+  auto& slot = st.children[i];
+  auto& name = slot->spec().name;
+  auto began = clock::now();
+  caf::actor instance;
+  std::string problem;
+  try {
+    instance = slot->spec().start(self->system());
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!instance) {
+    if (problem.empty())
+      problem = "its start function returned no actor";
+    spdlog::error("component '{}' failed to start: {}", name, problem);
+    return make_error(errc::unavailable, "component '" + name + "' failed to start: " + problem);
+  }
+  self->monitor(instance);
+  st.instances[i] = instance;
+  slot->set_up(instance, began, clock::now());
+  spdlog::debug("component '{}' started", name);
+  return caf::none;
+}
+
+/// Starts child `i` after whatever it depends on that is not running yet.
+caf::error start_with_dependencies(self_ptr self, size_t i) {
+  auto& st = self->state;
+  for (auto& dep : st.children[i]->spec().depends_on) {
+    auto d = index_of(st, dep);
+    if (!d)
+      return make_error(errc::not_found, "dependency '" + dep + "' is not a component");
+    if (st.instances[*d])
+      continue;
+    if (st.children[*d]->ever_started())
+      return make_error(errc::unavailable, "dependency '" + dep + "' is down");
+    if (auto err = start_with_dependencies(self, *d))
+      return err;
+  }
+  return st.instances[i] ? caf::none : start_one(self, i);
+}
+
+/// Asks a running child to stop; kills it after its shutdown timeout.
+void retire(self_ptr self, size_t i) {
+  auto& st = self->state;
+  auto instance = std::move(st.instances[i]);
+  st.instances[i] = caf::actor{};
+  if (!instance)
+    return;
+  st.children[i]->set_down();
+  st.retiring.insert(instance.address());
+  self->send_exit(instance, caf::exit_reason::user_shutdown);
+  self->delayed_send(self, st.children[i]->spec().shutdown_timeout, kill_atom::value,
+                     instance.address(), false);
+}
+
+void continue_stop(self_ptr self) {
+  auto& st = self->state;
+  if (!st.retiring.empty())
+    return;
+  while (!st.stop_queue.empty()) {
+    auto i = st.stop_queue.back();
+    st.stop_queue.pop_back();
+    if (st.instances[i]) {
+      spdlog::debug("stopping component '{}'", st.children[i]->spec().name);
+      retire(self, i);
+      return;
+    }
+  }
+  for (auto& p : st.stop_promises)
+    p.deliver(true);
+  st.stop_promises.clear();
+}
+
+void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reason) {
+  auto& st = self->state;
+  auto& spec = st.children[i]->spec();
+  std::vector<bool> running;
+  for (auto& a : st.instances)
+    running.push_back(static_cast<bool>(a));
+  auto d = st.policy->on_exit(i, spec.policy, abnormal, running, clock::now());
+  switch (d.kind) {
+    case supervision_policy::decision::ignore:
+      spdlog::info("component '{}' exited ({}) and is not restarted (restart = {})", spec.name,
+                   reason, to_string(spec.policy));
+      return;
+    case supervision_policy::decision::escalate: {
+      st.escalated = true;
+      auto msg = "component '" + spec.name + "' exceeded its restart intensity; last exit: "
+                 + reason;
+      spdlog::critical("supervisor gives up: {}", msg);
+      if (st.on_escalate)
+        st.on_escalate(make_error(errc::escalated, msg));
+      return;
+    }
+    case supervision_policy::decision::restart: {
+      for (auto s : d.stop)
+        retire(self, s);
+      spdlog::warn("component '{}' exited ({}); restarting {} child(ren) in {}", spec.name,
+                   reason, d.start.size(), format_duration(d.delay));
+      std::vector<uint64_t> to_start(d.start.begin(), d.start.end());
+      self->delayed_send(self, d.delay, restart_atom::value, std::move(to_start),
+                         st.restart_epoch);
+      return;
+    }
+  }
+}
+
+caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervisor_config cfg,
+                         escalation_handler on_escalate) {
+  auto& st = self->state;
+  st.children = std::move(children);
+  st.instances.resize(st.children.size());
+  st.policy = std::make_unique<supervision_policy>(cfg.restart_strategy, cfg.max_restarts,
+                                                   cfg.period, cfg.backoff_initial,
+                                                   cfg.backoff_max);
+  st.on_escalate = std::move(on_escalate);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.retiring.erase(dm.source) > 0) {
+      if (st.stopping)
+        continue_stop(self);
+      return;
+    }
+    for (size_t i = 0; i < st.instances.size(); ++i) {
+      if (!st.instances[i] || st.instances[i].address() != dm.source)
+        continue;
+      st.instances[i] = caf::actor{};
+      st.children[i]->set_down();
+      bool abnormal = dm.reason != caf::exit_reason::normal
+                      && dm.reason != caf::exit_reason::user_shutdown;
+      if (!st.stopping && !st.escalated)
+        handle_exit(self, i, abnormal, render(dm.reason));
+      return;
+    }
+  });
+  return {
+    [=](start_atom, const std::string& name) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      if (st.stopping || st.escalated)
+        return make_error(errc::unavailable, "the node is shutting down");
+      auto i = index_of(st, name);
+      if (!i)
+        return make_error(errc::not_found, "no component named '" + name + "'");
+      if (st.instances[*i])
+        return st.instances[*i];
+      if (st.children[*i]->ever_started())
+        return make_error(errc::unavailable, "component '" + name + "' is down");
+      if (auto err = start_with_dependencies(self, *i))
+        return err;
+      return st.instances[*i];
+    },
+    [=](add_child_atom, slot_ptr& slot) -> caf::result<bool> {
+      auto& st = self->state;
+      auto& spec = slot->spec();
+      if (st.stopping || st.escalated)
+        return make_error(errc::unavailable, "the node is shutting down");
+      if (index_of(st, spec.name))
+        return make_error(errc::invalid_argument,
+                          "a component named '" + spec.name + "' already exists");
+      for (auto& dep : spec.depends_on)
+        if (!index_of(st, dep))
+          return make_error(errc::not_found, "component '" + spec.name + "' depends on '" + dep
+                                               + "', which is not a component");
+      st.children.push_back(slot);
+      st.instances.emplace_back();
+      if (spec.prio == priority::critical)
+        if (auto err = start_with_dependencies(self, st.children.size() - 1))
+          return err;
+      return true;
+    },
+    [=](restart_atom, const std::vector<uint64_t>& indices, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.restart_epoch || st.stopping || st.escalated)
+        return;
+      for (auto i : indices) {
+        if (st.instances[i])
+          continue;
+        if (auto err = start_one(self, i)) {
+          handle_exit(self, i, true, render(err));
+          return;
+        }
+      }
+    },
+    [=](kill_atom, const caf::actor_addr& addr, bool give_up) {
+      auto& st = self->state;
+      if (st.retiring.count(addr) == 0)
+        return;
+      if (!give_up) {
+        if (auto h = caf::actor_cast<caf::actor>(addr)) {
+          spdlog::warn("an actor did not stop within its shutdown timeout; killing it");
+          self->send_exit(h, caf::exit_reason::kill);
+        }
+        self->delayed_send(self, std::chrono::seconds{1}, kill_atom::value, addr, true);
+        return;
+      }
+      spdlog::error("an actor ignored a kill for 1s (stuck in a handler?); giving up on it");
+      st.retiring.erase(addr);
+      if (st.stopping)
+        continue_stop(self);
+    },
+    [=](stop_atom) -> caf::typed_response_promise<bool> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<bool>();
+      st.stop_promises.push_back(promise);
+      if (!st.stopping) {
+        st.stopping = true;
+        ++st.restart_epoch;
+        st.stop_queue.clear();
+        for (size_t i = 0; i < st.instances.size(); ++i)
+          st.stop_queue.push_back(i);
+      }
+      continue_stop(self);
+      return promise;
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_supervisor(caf::actor_system& sys, const supervisor_config& cfg,
+                            std::vector<slot_ptr> children, escalation_handler on_escalate) {
+  return sys.spawn(supervisor, std::move(children), cfg, std::move(on_escalate));
+}
+
+} // namespace p21::detail

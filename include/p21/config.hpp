@@ -1,0 +1,207 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/timestamp.hpp>
+
+namespace p21 {
+
+/// Durations in the config and the API: `"250ms"`, `"30s"`, `"5m"`, `"1h"`.
+using timespan = caf::timespan;
+
+/// Start priority of a component: `critical` ones start with the runtime, in
+/// dependency order; the others start on first use.
+enum class priority { critical, high, normal, low };
+
+std::string to_string(priority x);
+
+/// What a supervisor does when one child exits abnormally.
+enum class strategy { one_for_one, one_for_all, rest_for_one };
+
+std::string to_string(strategy x);
+
+// -- sections -----------------------------------------------------------------
+
+/// `[performance]`: the report's global switches and intervals.
+struct performance_config {
+  bool auto_optimization = true;
+  timespan optimization_interval = std::chrono::seconds{300};
+  timespan monitor_interval = std::chrono::seconds{60};
+  bool auto_init = true;
+};
+
+/// `[runtime]`: the CAF actor system.
+struct runtime_config {
+  /// Scheduler threads; 0 means the CPUs this process may use (cgroup quota
+  /// and affinity respected).
+  size_t threads = 0;
+  /// CAF scheduler policy: `sharing` (lower latency for request/response
+  /// from plain threads) or `stealing` (CAF's default).
+  std::string scheduler = "sharing";
+  /// Time limit of each shutdown phase.
+  timespan shutdown_timeout = std::chrono::seconds{5};
+  /// Default timeout of blocking calls made through handles.
+  timespan request_timeout = std::chrono::seconds{10};
+};
+
+/// `[logging]`: spdlog sinks.
+struct logging_config {
+  std::string level = "info";
+  bool console = true;
+  /// Rotating log file; empty for none.
+  std::string file;
+  uint64_t max_size = 10 * 1024 * 1024;
+  size_t max_files = 3;
+};
+
+/// `[http]`: the metrics and health endpoint.
+struct http_config {
+  /// `host:port` to listen on; empty keeps HTTP off.
+  std::string listen;
+};
+
+/// `[cache]`: the report's cache keys.
+struct cache_config {
+  size_t async_maxsize = 512;
+  timespan async_ttl = std::chrono::seconds{3600};
+  timespan git_timeout = std::chrono::seconds{30};
+  size_t db_maxsize = 1000;
+  timespan db_ttl = std::chrono::seconds{300};
+};
+
+/// `[database]`: the SQLite connection pool.
+struct database_config {
+  std::string path = "perfect21.db";
+  size_t pool_size = 10;
+  size_t max_overflow = 20;
+  timespan pool_timeout = std::chrono::seconds{30};
+};
+
+/// `[subprocess]`: the subprocess pool.
+struct subprocess_config {
+  size_t max_processes = 32;
+};
+
+/// `[supervisor]`: restart strategy and intensity of the node's supervisor.
+struct supervisor_config {
+  strategy restart_strategy = strategy::one_for_one;
+  /// At most this many restarts within `period`; one more escalates.
+  size_t max_restarts = 5;
+  timespan period = std::chrono::seconds{10};
+  /// Backoff before a restart doubles from `backoff_initial` up to
+  /// `backoff_max`, with random jitter.
+  timespan backoff_initial = std::chrono::milliseconds{10};
+  timespan backoff_max = std::chrono::seconds{1};
+};
+
+/// `[components.NAME]`: start priority and dependencies of one component.
+struct component_config {
+  std::optional<priority> prio;
+  std::optional<std::vector<std::string>> depends_on;
+};
+
+/// `[optimizer.rules.NAME]`: one of the eight optimization rules.
+struct rule_config {
+  bool enabled = true;
+  /// The value at which the rule enters its firing state.
+  double threshold = 0;
+  /// The value at which it leaves it again (hysteresis).
+  double clear_threshold = 0;
+  /// How long the condition must hold before the rule acts.
+  timespan for_duration = std::chrono::seconds{0};
+  /// Quiet time after acting.
+  timespan cooldown = std::chrono::seconds{60};
+};
+
+/// The eight rules with the report's thresholds and a hysteresis band.
+std::map<std::string, rule_config> default_rules();
+
+/// The whole configuration of a node. Every member has a default, so a
+/// default-constructed `config` (or an empty file) is a valid deployment.
+struct config {
+  performance_config performance;
+  runtime_config runtime;
+  logging_config logging;
+  http_config http;
+  cache_config cache;
+  database_config database;
+  subprocess_config subprocess;
+  supervisor_config supervisor;
+  std::map<std::string, component_config> components;
+  /// The eight optimization rules, filled with the report's thresholds.
+  std::map<std::string, rule_config> rules = default_rules();
+  /// The file this config came from, empty for one built in code.
+  std::string source;
+
+  /// Same as `config{}`: every key at its default.
+  static config defaults() { return {}; }
+};
+
+/// The names of the eight optimization rules, in priority order.
+const std::vector<std::string>& rule_names();
+
+// -- loading ------------------------------------------------------------------
+
+/// A refused configuration: where and why. `what()` reads
+/// `FILE:LINE:COLUMN: KEY: MESSAGE`.
+class config_error : public std::runtime_error {
+public:
+  config_error(std::string file, size_t line, size_t column, std::string key,
+               std::string message);
+
+  const std::string& file() const noexcept { return file_; }
+  size_t line() const noexcept { return line_; }
+  size_t column() const noexcept { return column_; }
+  /// Dotted key path, e.g. `database.pool_size`.
+  const std::string& key() const noexcept { return key_; }
+  const std::string& message() const noexcept { return message_; }
+
+private:
+  std::string file_;
+  size_t line_;
+  size_t column_;
+  std::string key_;
+  std::string message_;
+};
+
+/// Reads and validates a TOML file. Throws `config_error`.
+[[nodiscard]] config load_config_file(const std::string& path);
+
+/// Reads and validates TOML text; `source_name` is used in error messages.
+/// Throws `config_error`.
+[[nodiscard]] config load_config_string(std::string_view toml,
+                                        const std::string& source_name = "<string>");
+
+/// Checks cross-field constraints of a config built in code. Throws
+/// `config_error` (with line 0 when there is no file).
+void validate(const config& cfg);
+
+/// Renders the effective configuration as TOML, every key included.
+std::string to_toml(const config& cfg);
+
+// -- value syntax -------------------------------------------------------------
+
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"2d"` (also `us`, `ns`).
+std::optional<timespan> parse_duration(std::string_view text);
+
+/// Renders a duration in the largest unit that keeps it exact.
+std::string format_duration(timespan x);
+
+/// Parses `"64MiB"`, `"512KiB"`, `"1GiB"`, `"100B"`, `"10MB"`.
+std::optional<uint64_t> parse_size(std::string_view text);
+
+/// Renders a byte count with the largest binary unit that keeps it exact.
+std::string format_size(uint64_t x);
+
+/// The number of CPUs this process may use: affinity mask and cgroup v2/v1
+/// CPU quota respected, at least 1.
+size_t available_cpus();
+
+} // namespace p21

@@ -1,0 +1,93 @@
+#pragma once
+
+// The cache subsystem's typed interface: byte-string keys and values, so that
+// a cache is usable across nodes.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/optional.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "p21/protocol/atoms.hpp"
+#include "p21/protocol/metrics.hpp"
+
+namespace p21 {
+
+/// Counters of one cache (or one shard of it).
+struct cache_stats {
+  std::string name;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t puts = 0;
+  uint64_t evictions = 0;
+  uint64_t expirations = 0;
+  uint64_t load_successes = 0;
+  uint64_t load_failures = 0;
+  caf::timespan load_time{0};
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t max_entries = 0;
+  uint64_t max_bytes = 0;
+  /// How often the supervisor restarted this cache (it restarts empty).
+  uint64_t restarts = 0;
+
+  double hit_rate() const {
+    auto total = hits + misses;
+    return total == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(total);
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
+  return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts,
+           x.evictions, x.expirations, x.load_successes, x.load_failures, x.load_time,
+           x.entries, x.bytes, x.max_entries, x.max_bytes, x.restarts);
+}
+
+/// What `shrink` freed.
+struct shrink_result {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shrink_result& x) {
+  return f(caf::meta::type_name("p21.shrink_result"), x.entries, x.bytes);
+}
+
+/// Reply to `load`: either the cached value, or the caller's turn to run the
+/// loader and report with `loaded` / `load_failed`. Concurrent callers of the
+/// same key wait for that one result instead.
+struct load_reply {
+  bool hit = false;
+  std::string value;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, load_reply& x) {
+  return f(caf::meta::type_name("p21.load_reply"), x.hit, x.value);
+}
+
+/// The cache actor. A `ttl` of zero means the cache's default TTL.
+using cache_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
+  caf::replies_to<get_atom, std::vector<std::string>>::with<
+    std::vector<caf::optional<std::string>>>,
+  caf::replies_to<put_atom, std::string, std::string, caf::timespan>::with<bool>,
+  caf::replies_to<erase_atom, std::string>::with<bool>,
+  caf::replies_to<clear_atom>::with<uint64_t>,
+  caf::replies_to<load_atom, std::string>::with<load_reply>,
+  caf::replies_to<loaded_atom, std::string, std::string, caf::timespan>::with<bool>,
+  caf::replies_to<load_failed_atom, std::string, caf::error>::with<bool>,
+  caf::replies_to<shrink_atom, double>::with<shrink_result>,
+  caf::replies_to<resize_atom, uint64_t, uint64_t>::with<bool>,
+  caf::replies_to<set_ttl_atom, caf::timespan>::with<bool>,
+  caf::replies_to<stats_atom>::with<cache_stats>,
+  caf::replies_to<metrics_atom>::with<metric_set>>;
+
+} // namespace p21

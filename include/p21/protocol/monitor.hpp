@@ -1,0 +1,66 @@
+#pragma once
+
+// The monitor's typed interface: system and subsystem metrics, alerts and the
+// health score (the report's `get_performance_summary`).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "p21/protocol/atoms.hpp"
+#include "p21/protocol/metrics.hpp"
+
+namespace p21 {
+
+/// An alert firing or resolving, or an optimizer action.
+struct event {
+  uint64_t seq = 0;
+  caf::timestamp time;
+  /// `alert_firing`, `alert_resolved` or `optimizer_action`.
+  std::string kind;
+  /// Alert or rule name.
+  std::string name;
+  std::string message;
+  double value = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event& x) {
+  return f(caf::meta::type_name("p21.event"), x.seq, x.time, x.kind, x.name, x.message,
+           x.value);
+}
+
+/// A point-in-time view of the node.
+struct performance_summary {
+  /// 0 to 100 against the targets.
+  double health_score = 100;
+  /// `healthy`, `degraded` or `unhealthy`.
+  std::string status = "healthy";
+  /// System metrics: cpu_percent, memory_percent, rss_bytes, ...
+  std::map<std::string, double> system;
+  /// Per subsystem, its named stats.
+  std::map<std::string, std::map<std::string, double>> subsystems;
+  std::vector<std::string> active_alerts;
+  /// Per metric, its EWMA baseline.
+  std::map<std::string, double> baselines;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, performance_summary& x) {
+  return f(caf::meta::type_name("p21.performance_summary"), x.health_score, x.status, x.system,
+           x.subsystems, x.active_alerts, x.baselines);
+}
+
+/// The monitor actor. `events` returns those with a sequence number above the
+/// argument, newest first.
+using monitor_actor = caf::typed_actor<
+  caf::replies_to<summary_atom>::with<performance_summary>,
+  caf::replies_to<events_atom, uint64_t>::with<std::vector<event>>,
+  caf::replies_to<metrics_atom>::with<metric_set>>;
+
+} // namespace p21

@@ -1,0 +1,62 @@
+#pragma once
+
+// The optimizer's typed interface: the eight rules, evaluated every
+// `optimization_interval` or on demand, re-tunable at run time.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "p21/protocol/atoms.hpp"
+#include "p21/protocol/metrics.hpp"
+
+namespace p21 {
+
+/// One decision of the optimizer, kept in its audit log.
+struct optimizer_action {
+  caf::timestamp time;
+  std::string rule;
+  std::string target;
+  std::string action;
+  double value_before = 0;
+  double value_after = 0;
+  /// False in dry-run mode: the action was only logged.
+  bool applied = false;
+  std::string reply;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, optimizer_action& x) {
+  return f(caf::meta::type_name("p21.optimizer_action"), x.time, x.rule, x.target, x.action,
+           x.value_before, x.value_after, x.applied, x.reply);
+}
+
+/// Run-time settings of one rule (mirrors `[optimizer.rules.NAME]`).
+struct rule_settings {
+  std::string name;
+  bool enabled = true;
+  double threshold = 0;
+  double clear_threshold = 0;
+  caf::timespan for_duration{0};
+  caf::timespan cooldown{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
+  return f(caf::meta::type_name("p21.rule_settings"), x.name, x.enabled, x.threshold,
+           x.clear_threshold, x.for_duration, x.cooldown);
+}
+
+/// The optimizer actor.
+using optimizer_actor = caf::typed_actor<
+  caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
+  caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
+  caf::replies_to<dry_run_atom, bool>::with<bool>,
+  caf::replies_to<events_atom, uint64_t>::with<std::vector<optimizer_action>>,
+  caf::replies_to<metrics_atom>::with<metric_set>>;
+
+} // namespace p21

@@ -1,0 +1,107 @@
+#pragma once
+
+// The subprocess pool's typed interface: argv commands, never a shell unless
+// a request says `shell = true`.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "p21/protocol/atoms.hpp"
+#include "p21/protocol/metrics.hpp"
+
+namespace p21 {
+
+/// One command to run.
+struct command_request {
+  enum env_mode_t : uint8_t { inherit, add, replace };
+  std::vector<std::string> argv;
+  std::string cwd;
+  env_mode_t env_mode = inherit;
+  std::map<std::string, std::string> env;
+  std::string stdin_data;
+  /// Zero means the pool's default.
+  caf::timespan timeout{0};
+  /// Bytes kept of stdout and of stderr each; zero means the pool's default.
+  uint64_t output_cap = 0;
+  /// Run `argv[0]` through `/bin/sh -c`; logged.
+  bool shell = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_request& x) {
+  return f(caf::meta::type_name("p21.command_request"), x.argv, x.cwd, x.env_mode, x.env,
+           x.stdin_data, x.timeout, x.output_cap, x.shell);
+}
+
+/// How a command ended.
+struct command_result {
+  /// Exit code, or -1 when a signal ended it.
+  int exit_code = -1;
+  /// The terminating signal, or 0.
+  int signal = 0;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  caf::timespan duration{0};
+  bool timed_out = false;
+  /// Whether a git result came from the git cache.
+  bool cached = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_result& x) {
+  return f(caf::meta::type_name("p21.command_result"), x.exit_code, x.signal, x.stdout_data,
+           x.stderr_data, x.stdout_truncated, x.stderr_truncated, x.duration, x.timed_out,
+           x.cached);
+}
+
+/// A git command in a repository.
+struct git_request {
+  std::string repo;
+  std::vector<std::string> args;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, git_request& x) {
+  return f(caf::meta::type_name("p21.git_request"), x.repo, x.args);
+}
+
+/// Counters of the pool.
+struct subprocess_stats {
+  uint64_t started = 0;
+  uint64_t finished = 0;
+  uint64_t failed = 0;
+  uint64_t timed_out = 0;
+  uint64_t running = 0;
+  uint64_t queued = 0;
+  uint64_t refused = 0;
+  uint64_t max_processes = 0;
+  caf::timespan busy_time{0};
+  uint64_t git_hits = 0;
+  uint64_t git_misses = 0;
+  uint64_t git_invalidations = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subprocess_stats& x) {
+  return f(caf::meta::type_name("p21.subprocess_stats"), x.started, x.finished, x.failed,
+           x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time,
+           x.git_hits, x.git_misses, x.git_invalidations);
+}
+
+/// The subprocess pool actor.
+using subprocess_actor = caf::typed_actor<
+  caf::replies_to<run_atom, command_request>::with<command_result>,
+  caf::replies_to<git_atom, git_request>::with<command_result>,
+  caf::replies_to<set_max_processes_atom, uint64_t>::with<uint64_t>,
+  caf::replies_to<stats_atom>::with<subprocess_stats>,
+  caf::replies_to<metrics_atom>::with<metric_set>>;
+
+} // namespace p21

@@ -1,0 +1,184 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "p21/config.hpp"
+#include "p21/error.hpp"
+#include "p21/supervisor.hpp"
+
+namespace p21 {
+
+/// A Perfect21 node inside your process: the CAF actor system, logging, the
+/// supervisor and the components it starts. Constructing it starts the node;
+/// destroying it (or `stop()`) shuts it down in phases with bounded time.
+class runtime {
+public:
+  // -- constructors, destructors ------------------------------------------------
+
+  /// Starts a node from `cfg` with the standard subsystems plus `components`.
+  /// Throws `config_error` for a bad config, a missing dependency or a cycle,
+  /// and `std::runtime_error` when a critical component fails to start.
+  explicit runtime(config cfg = {}, std::vector<child_spec> components = {});
+
+  /// Stops the node (see `stop`).
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  // -- properties ---------------------------------------------------------------
+
+  /// The CAF actor system; valid until the node has stopped.
+  caf::actor_system& system();
+
+  /// The effective configuration.
+  const config& settings() const noexcept;
+
+  /// True from construction until shutdown begins.
+  bool accepting() const noexcept;
+
+  // -- components ---------------------------------------------------------------
+
+  /// The current actor of a component, starting it (and its dependencies) on
+  /// first use. Errors: `not_found`, `unavailable` (down, restarting or
+  /// shutting down).
+  caf::expected<caf::actor> actor_of(const std::string& name);
+
+  /// Same, as a typed handle.
+  template <class Handle>
+  caf::expected<Handle> actor_of(const std::string& name) {
+    auto a = actor_of(name);
+    if (!a)
+      return a.error();
+    return caf::actor_cast<Handle>(std::move(*a));
+  }
+
+  /// Registers a component after start. A `critical` one starts at once; the
+  /// others on first use. Errors: a duplicate name, a missing dependency.
+  caf::error add_component(child_spec spec);
+
+  /// Starts a user actor under the node's supervisor (restarted per its
+  /// policy) and returns its first instance.
+  caf::expected<caf::actor> spawn_supervised(child_spec spec);
+
+  /// Spawns an unsupervised actor; the node still stops it at shutdown.
+  template <class... Ts>
+  auto spawn(Ts&&... xs) {
+    auto h = system().spawn(std::forward<Ts>(xs)...);
+    track(caf::actor_cast<caf::actor_addr>(h));
+    return h;
+  }
+
+  /// Start time, load duration, first use and use count of every component.
+  std::vector<component_stats> components() const;
+
+  /// Same for one component.
+  std::optional<component_stats> component(const std::string& name) const;
+
+  // -- blocking calls (from plain threads, never from inside an actor) ----------
+
+  /// Sends `xs...` to the named component and waits at most `timeout` for a
+  /// reply of type `R`. Errors are values: `unavailable`, `timeout`, or
+  /// whatever the component replied.
+  template <class R, class... Ts>
+  caf::expected<R> call_for(const std::string& name, timespan timeout, Ts&&... xs) {
+    auto target = actor_of(name);
+    if (!target)
+      return target.error();
+    return request<R>(*target, timeout, std::forward<Ts>(xs)...);
+  }
+
+  /// `call_for` with `[runtime] request_timeout`.
+  template <class R, class... Ts>
+  caf::expected<R> call(const std::string& name, Ts&&... xs) {
+    return call_for<R>(name, settings().runtime.request_timeout, std::forward<Ts>(xs)...);
+  }
+
+  /// Sends `xs...` to `target` and waits at most `timeout` for a reply of
+  /// type `R`, using a pooled requester instead of a new `scoped_actor`.
+  template <class R, class Handle, class... Ts>
+  caf::expected<R> request(const Handle& target, timespan timeout, Ts&&... xs) {
+    auto requester = borrow();
+    if (!requester.self)
+      return make_error(errc::unavailable, "the runtime is shutting down");
+    caf::expected<R> result{make_error(errc::timeout)};
+    (*requester.self)
+      ->request(target, timeout, std::forward<Ts>(xs)...)
+      .receive([&](R& x) { result = std::move(x); },
+               [&](caf::error& e) {
+                 // A late reply would land in this requester's mailbox:
+                 // retire it rather than hand it to the next caller.
+                 if (e == caf::sec::request_timeout)
+                   requester.retire = true;
+                 result = normalize(std::move(e));
+               });
+    return result;
+  }
+
+  // -- lifecycle ----------------------------------------------------------------
+
+  /// Begins shutdown without waiting; safe from any thread, actors included.
+  void request_stop(caf::error reason = {});
+
+  /// Shuts down and waits: stop accepting work, drain in-flight calls, stop
+  /// components in reverse dependency order, then the actor system. Each
+  /// phase is bounded by `[runtime] shutdown_timeout`. Returns the reason the
+  /// node stopped (none for a requested stop, `escalated` when the
+  /// supervisor gave up). Must not be called from inside an actor.
+  caf::error stop();
+
+  /// Blocks until the node has stopped (by `stop`, `request_stop` or an
+  /// escalation) and returns the reason, like `stop`.
+  caf::error wait();
+
+  /// Waits at most `timeout`; returns whether the node has stopped.
+  bool wait_for(timespan timeout);
+
+private:
+  struct impl;
+
+  /// A pooled requester, returned on destruction.
+  struct lease {
+    impl* owner = nullptr;
+    caf::scoped_actor* self = nullptr;
+    bool retire = false;
+    lease() = default;
+    lease(impl* o, caf::scoped_actor* s) : owner(o), self(s) {}
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease();
+  };
+
+  lease borrow();
+  void track(caf::actor_addr addr);
+
+  std::unique_ptr<impl> impl_;
+};
+
+/// Drops the calling thread's hold on the actor system. CAF 0.17 keeps a
+/// thread-local reference in each thread that spawned an actor or made a
+/// `scoped_actor`, and destroying the system waits for every one of them.
+/// The runtime calls this for its own calls; call it yourself on a thread
+/// that used CAF directly and outlives the runtime.
+void release_thread();
+
+/// The standard subsystems a runtime starts, as component specs for `cfg`.
+/// Implemented by `actors/`.
+std::vector<child_spec> standard_components(const config& cfg);
+
+/// The components a runtime would start for `cfg` (standard ones plus
+/// `extra`), with `[components.NAME]` applied, in start order. Throws
+/// `config_error` for an unknown name, a missing dependency or a cycle.
+std::vector<child_spec> resolve_components(const config& cfg,
+                                           std::vector<child_spec> extra = {});
+
+} // namespace p21
