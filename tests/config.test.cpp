@@ -1,1 +1,250 @@
 #include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "p21/config.hpp"
+
+using namespace p21;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Loads `text` expecting a refusal; returns the error.
+config_error refusal(const std::string& text) {
+  try {
+    static_cast<void>(load_config_string(text, "node.toml"));
+  } catch (const config_error& e) {
+    return e;
+  }
+  FAIL("the config was accepted:\n" << text);
+  throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+TEST_CASE("an empty file is a valid deployment with every default") {
+  auto cfg = load_config_string("", "empty.toml");
+  CHECK(cfg.performance.auto_optimization);
+  CHECK(cfg.performance.optimization_interval == 300s);
+  CHECK(cfg.performance.monitor_interval == 60s);
+  CHECK(cfg.cache.async_maxsize == 512);
+  CHECK(cfg.cache.async_ttl == 3600s);
+  CHECK(cfg.cache.git_timeout == 30s);
+  CHECK(cfg.cache.db_maxsize == 1000);
+  CHECK(cfg.cache.db_ttl == 300s);
+  CHECK(cfg.database.path == "perfect21.db");
+  CHECK(cfg.database.pool_size == 10);
+  CHECK(cfg.database.max_overflow == 20);
+  CHECK(cfg.database.pool_timeout == 30s);
+  CHECK(cfg.subprocess.max_processes == 32);
+  CHECK(cfg.rules.size() == 8);
+  CHECK(cfg.rules.at("memory_pressure").threshold == 85);
+  CHECK(cfg.rules.at("cpu_usage").threshold == 80);
+  CHECK(cfg.rules.at("parallel_efficiency").threshold == 70);
+}
+
+TEST_CASE("the shipped config/perfect21.toml is valid and carries the report's keys") {
+  auto cfg = load_config_file(P21_SOURCE_DIR "/config/perfect21.toml");
+  CHECK(cfg.database.pool_size == 10);
+  CHECK(cfg.subprocess.max_processes == 32);
+  CHECK(cfg.performance.optimization_interval == 5min);
+}
+
+TEST_CASE("a valid file sets typed values") {
+  auto cfg = load_config_string(R"(
+[performance]
+monitor_interval = "250ms"
+auto_optimization = false
+
+[runtime]
+threads = 3
+scheduler = "stealing"
+
+[logging]
+max_size = "64MiB"
+
+[database]
+path = ":memory:"
+pool_size = 4
+pool_timeout = "2s"
+
+[supervisor]
+strategy = "rest_for_one"
+max_restarts = 2
+period = "1m"
+
+[components.reports]
+priority = "low"
+depends_on = ["db_pool"]
+
+[optimizer.rules.cpu_usage]
+threshold = 90
+clear_threshold = 75
+for = "30s"
+)");
+  CHECK(cfg.performance.monitor_interval == 250ms);
+  CHECK_FALSE(cfg.performance.auto_optimization);
+  CHECK(cfg.runtime.threads == 3);
+  CHECK(cfg.runtime.scheduler == "stealing");
+  CHECK(cfg.logging.max_size == 64u * 1024 * 1024);
+  CHECK(cfg.database.pool_size == 4);
+  CHECK(cfg.database.pool_timeout == 2s);
+  CHECK(cfg.supervisor.restart_strategy == strategy::rest_for_one);
+  CHECK(cfg.supervisor.period == 1min);
+  REQUIRE(cfg.components.count("reports") == 1);
+  CHECK(*cfg.components.at("reports").prio == priority::low);
+  CHECK(*cfg.components.at("reports").depends_on == std::vector<std::string>{"db_pool"});
+  CHECK(cfg.rules.at("cpu_usage").threshold == 90);
+  CHECK(cfg.rules.at("cpu_usage").for_duration == 30s);
+}
+
+TEST_CASE("a syntax error names file, line and column") {
+  auto e = refusal("[cache]\nasync_maxsize = = 2\n");
+  CHECK(e.file() == "node.toml");
+  CHECK(e.line() == 2);
+  CHECK(e.column() > 0);
+  CHECK_THAT(e.what(), Catch::StartsWith("node.toml:2:"));
+}
+
+TEST_CASE("an unknown key is refused with a did-you-mean") {
+  auto e = refusal("[database]\npool_sise = 4\n");
+  CHECK(e.line() == 2);
+  CHECK(e.column() == 1);
+  CHECK(e.key() == "database.pool_sise");
+  CHECK(e.message() == "unknown key (did you mean 'pool_size'?)");
+  CHECK(std::string{e.what()}
+        == "node.toml:2:1: database.pool_sise: unknown key (did you mean 'pool_size'?)");
+}
+
+TEST_CASE("an unknown section is refused") {
+  auto e = refusal("\n[databse]\npath = \"x.db\"\n");
+  CHECK(e.line() == 2);
+  CHECK(e.key() == "databse");
+  CHECK_THAT(e.message(), Catch::Contains("did you mean 'database'"));
+}
+
+TEST_CASE("a wrong type is refused with the expected type") {
+  auto e = refusal("[database]\npool_size = \"ten\"\n");
+  CHECK(e.line() == 2);
+  CHECK(e.column() == 13);
+  CHECK(e.key() == "database.pool_size");
+  CHECK(e.message() == "expected an integer, got a string");
+}
+
+TEST_CASE("a duration without a unit is refused") {
+  auto e = refusal("[performance]\nmonitor_interval = 60\n");
+  CHECK(e.key() == "performance.monitor_interval");
+  CHECK_THAT(e.message(), Catch::Contains("\"30s\""));
+  auto e2 = refusal("[performance]\nmonitor_interval = \"60 seconds\"\n");
+  CHECK_THAT(e2.message(), Catch::Contains("not a duration"));
+}
+
+TEST_CASE("values out of range are refused") {
+  SECTION("a negative pool size") {
+    auto e = refusal("[database]\npath = \"x.db\"\npool_size = -3\n");
+    CHECK(e.line() == 3);
+    CHECK(e.column() == 13);
+    CHECK(e.key() == "database.pool_size");
+    CHECK(e.message() == "must be between 1 and 10000, got -3");
+  }
+  SECTION("a zero interval") {
+    auto e = refusal("[performance]\noptimization_interval = \"0s\"\n");
+    CHECK(e.line() == 2);
+    CHECK(e.key() == "performance.optimization_interval");
+    CHECK_THAT(e.message(), Catch::Contains("at least 100ms"));
+  }
+  SECTION("a zero cache size") {
+    auto e = refusal("[cache]\nasync_maxsize = 0\n");
+    CHECK(e.key() == "cache.async_maxsize");
+  }
+  SECTION("an unknown enum value") {
+    auto e = refusal("[supervisor]\nstrategy = \"one_for_some\"\n");
+    CHECK(e.key() == "supervisor.strategy");
+    CHECK_THAT(e.message(), Catch::Contains("one_for_one, one_for_all, rest_for_one"));
+  }
+}
+
+TEST_CASE("a database directory that cannot be written is refused") {
+  SECTION("a directory that does not exist") {
+    auto e = refusal("[database]\npath = \"/nonexistent-dir-p21/x.db\"\n");
+    CHECK(e.line() == 2);
+    CHECK(e.key() == "database.path");
+    CHECK_THAT(e.message(), Catch::Contains("does not exist"));
+  }
+  SECTION("a parent that is a file") {
+    auto e = refusal("[database]\npath = \"" P21_SOURCE_DIR "/CMakeLists.txt/x.db\"\n");
+    CHECK(e.key() == "database.path");
+    CHECK_THAT(e.message(), Catch::Contains("is not a directory"));
+  }
+}
+
+TEST_CASE("an optimizer rule with its clear threshold on the wrong side is refused") {
+  auto e = refusal("[optimizer.rules.memory_pressure]\nthreshold = 80\nclear_threshold = 90\n");
+  CHECK(e.line() == 3);
+  CHECK(e.key() == "optimizer.rules.memory_pressure.clear_threshold");
+  CHECK_THAT(e.message(), Catch::Contains("at or below threshold"));
+  auto below = refusal("[optimizer.rules.cache_hit_rate]\nthreshold = 60\nclear_threshold = 50\n");
+  CHECK_THAT(below.message(), Catch::Contains("at or above threshold"));
+}
+
+TEST_CASE("an unknown optimizer rule is refused with a did-you-mean") {
+  auto e = refusal("[optimizer.rules.cpu_usgae]\nthreshold = 80\n");
+  CHECK(e.line() == 1);
+  CHECK(e.key() == "optimizer.rules.cpu_usgae");
+  CHECK_THAT(e.message(), Catch::Contains("did you mean 'cpu_usage'"));
+}
+
+TEST_CASE("a dependency cycle among components is refused naming the cycle") {
+  auto e = refusal(R"([components.a]
+depends_on = ["b"]
+
+[components.b]
+depends_on = ["a"]
+)");
+  CHECK(e.line() > 0);
+  CHECK_THAT(e.key(), Catch::StartsWith("components."));
+  CHECK_THAT(e.message(), Catch::Contains("dependency cycle: ")
+                            && (Catch::Contains("a -> b -> a") || Catch::Contains("b -> a -> b")));
+}
+
+TEST_CASE("a file that cannot be opened is an error naming it") {
+  try {
+    static_cast<void>(load_config_file("/nonexistent/p21.toml"));
+    FAIL("accepted");
+  } catch (const config_error& e) {
+    CHECK(e.file() == "/nonexistent/p21.toml");
+    CHECK_THAT(e.message(), Catch::Contains("cannot open"));
+  }
+}
+
+TEST_CASE("durations and sizes parse and print") {
+  CHECK(parse_duration("250ms") == timespan{250ms});
+  CHECK(parse_duration("30s") == timespan{30s});
+  CHECK(parse_duration("5m") == timespan{5min});
+  CHECK(parse_duration("1h") == timespan{1h});
+  CHECK_FALSE(parse_duration("1.5s"));
+  CHECK_FALSE(parse_duration("s"));
+  CHECK_FALSE(parse_duration("-1s"));
+  CHECK(format_duration(90s) == "90s");
+  CHECK(format_duration(2h) == "2h");
+  CHECK(format_duration(1500ms) == "1500ms");
+  CHECK(parse_size("64MiB") == 64u << 20);
+  CHECK(parse_size("10MB") == 10'000'000u);
+  CHECK(parse_size("512") == 512u);
+  CHECK_FALSE(parse_size("12XB"));
+  CHECK(format_size(3u << 20) == "3MiB");
+}
+
+TEST_CASE("the effective config printed by to_toml reads back to the same values") {
+  auto cfg = load_config_string("[database]\npath = \":memory:\"\npool_size = 7\n"
+                                "[components.x]\npriority = \"high\"\n");
+  auto again = load_config_string(to_toml(cfg), "again.toml");
+  CHECK(again.database.pool_size == 7);
+  CHECK(again.database.path == ":memory:");
+  CHECK(*again.components.at("x").prio == priority::high);
+  CHECK(again.rules.at("disk_usage").threshold == cfg.rules.at("disk_usage").threshold);
+}
+
+TEST_CASE("available_cpus is at least one") {
+  CHECK(available_cpus() >= 1);
+}

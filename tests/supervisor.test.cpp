@@ -1,1 +1,206 @@
 #include <catch2/catch.hpp>
+
+#include "p21/runtime.hpp"
+#include "test_support.hpp"
+
+using namespace p21;
+using namespace p21::test;
+using namespace std::chrono_literals;
+using decision = supervision_policy::decision;
+
+namespace {
+
+supervision_policy make_policy(strategy s, size_t max_restarts = 10) {
+  return supervision_policy{s, max_restarts, 10s, 10ms, 1s, 42};
+}
+
+const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+
+} // namespace
+
+// -- the policy, as plain logic ---------------------------------------------------
+
+TEST_CASE("one_for_one restarts only the child that exited") {
+  auto p = make_policy(strategy::one_for_one);
+  auto d = p.on_exit(1, restart::permanent, true, {true, false, true}, t0);
+  CHECK(d.kind == decision::restart);
+  CHECK(d.stop.empty());
+  CHECK(d.start == std::vector<size_t>{1});
+}
+
+TEST_CASE("one_for_all stops the running siblings in reverse order and restarts all") {
+  auto p = make_policy(strategy::one_for_all);
+  auto d = p.on_exit(1, restart::permanent, true, {true, false, true, true}, t0);
+  CHECK(d.kind == decision::restart);
+  CHECK(d.stop == std::vector<size_t>{3, 2, 0});
+  CHECK(d.start == std::vector<size_t>{0, 1, 2, 3});
+}
+
+TEST_CASE("rest_for_one restarts the child and those started after it") {
+  auto p = make_policy(strategy::rest_for_one);
+  auto d = p.on_exit(1, restart::permanent, true, {true, false, true, true}, t0);
+  CHECK(d.kind == decision::restart);
+  CHECK(d.stop == std::vector<size_t>{3, 2});
+  CHECK(d.start == std::vector<size_t>{1, 2, 3});
+}
+
+TEST_CASE("restart policies: transient only after abnormal exits, temporary never") {
+  auto p = make_policy(strategy::one_for_one);
+  CHECK(p.on_exit(0, restart::transient, false, {false}, t0).kind == decision::ignore);
+  CHECK(p.on_exit(0, restart::transient, true, {false}, t0).kind == decision::restart);
+  CHECK(p.on_exit(0, restart::temporary, true, {false}, t0).kind == decision::ignore);
+  CHECK(p.on_exit(0, restart::permanent, false, {false}, t0).kind == decision::restart);
+}
+
+TEST_CASE("more than max_restarts within period escalates; older restarts age out") {
+  auto p = make_policy(strategy::one_for_one, 2);
+  CHECK(p.on_exit(0, restart::permanent, true, {false}, t0).kind == decision::restart);
+  CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + 1s).kind == decision::restart);
+  CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + 2s).kind == decision::escalate);
+  // 10s after the first two, they no longer count.
+  auto q = make_policy(strategy::one_for_one, 2);
+  q.on_exit(0, restart::permanent, true, {false}, t0);
+  q.on_exit(0, restart::permanent, true, {false}, t0 + 1s);
+  CHECK(q.on_exit(0, restart::permanent, true, {false}, t0 + 12s).kind == decision::restart);
+}
+
+TEST_CASE("backoff doubles up to its maximum, with jitter in the upper half") {
+  supervision_policy p{strategy::one_for_one, 100, 1h, 10ms, 80ms, 7};
+  std::vector<timespan> bases = {10ms, 20ms, 40ms, 80ms, 80ms, 80ms};
+  for (size_t i = 0; i < bases.size(); ++i) {
+    auto d = p.on_exit(0, restart::permanent, true, {false}, t0 + i * 1ms);
+    INFO("restart " << i);
+    CHECK(d.delay >= bases[i] / 2);
+    CHECK(d.delay <= bases[i]);
+  }
+}
+
+// -- the supervisor actor ---------------------------------------------------------
+
+TEST_CASE("a crashing child is restarted and serves again") {
+  event_log log;
+  runtime rt{test_config()};
+  REQUIRE(rt.spawn_supervised(logged_child("w", log)));
+  CHECK(rt.call<int>("w", ping_atom::value, 0).value() == 1);
+  auto crashed = rt.call<int>("w", crash_atom::value);
+  CHECK_FALSE(crashed);
+  REQUIRE(log.await("start:w", 2));
+  // The slot may briefly still point at the dead instance; retry until the
+  // new generation answers, bounded.
+  CHECK(eventually([&] {
+    auto gen = rt.call<int>("w", ping_atom::value, 0);
+    return gen && *gen == 2;
+  }));
+  CHECK(rt.component("w")->restarts == 1);
+}
+
+namespace {
+
+/// Starts a, b, c under `s`, crashes b and waits until `expected` restarts
+/// happened; returns the log.
+void crash_middle_child(strategy s, event_log& log, std::map<std::string, size_t> expected) {
+  auto cfg = test_config();
+  cfg.supervisor.restart_strategy = s;
+  runtime rt{cfg,
+             {logged_child("a", log), logged_child("b", log, priority::critical, {"a"}),
+              logged_child("c", log, priority::critical, {"b"})}};
+  REQUIRE(log.count("start:a") == 1);
+  REQUIRE(log.count("start:c") == 1);
+  CHECK_FALSE(rt.call<int>("b", crash_atom::value));
+  for (auto& [name, n] : expected)
+    REQUIRE(log.await("start:" + name, n));
+  CHECK(!rt.stop());
+}
+
+} // namespace
+
+TEST_CASE("one_for_one restarts only the crashed child") {
+  event_log log;
+  crash_middle_child(strategy::one_for_one, log, {{"b", 2}});
+  CHECK(log.count("start:a") == 1);
+  CHECK(log.count("start:b") == 2);
+  CHECK(log.count("start:c") == 1);
+}
+
+TEST_CASE("one_for_all restarts every child, in start order") {
+  event_log log;
+  crash_middle_child(strategy::one_for_all, log, {{"a", 2}, {"b", 2}, {"c", 2}});
+  auto order = log.order();
+  REQUIRE(order.size() == 6);
+  CHECK(std::vector<std::string>(order.begin() + 3, order.end())
+        == std::vector<std::string>{"start:a", "start:b", "start:c"});
+}
+
+TEST_CASE("rest_for_one restarts the crashed child and those after it") {
+  event_log log;
+  crash_middle_child(strategy::rest_for_one, log, {{"b", 2}, {"c", 2}});
+  CHECK(log.count("start:a") == 1);
+  auto order = log.order();
+  REQUIRE(order.size() == 5);
+  CHECK(order[3] == "start:b");
+  CHECK(order[4] == "start:c");
+}
+
+TEST_CASE("exceeding the restart intensity escalates and the runtime stops cleanly") {
+  event_log log;
+  auto cfg = test_config();
+  cfg.supervisor.max_restarts = 1;
+  cfg.supervisor.period = 1min;
+  runtime rt{cfg, {logged_child("w", log)}};
+  CHECK_FALSE(rt.call<int>("w", crash_atom::value));
+  REQUIRE(log.await("start:w", 2));
+  // Crash the second generation: the second restart within the period.
+  CHECK(eventually([&] {
+    auto r = rt.call<int>("w", crash_atom::value);
+    return !r && r.error() == caf::sec::runtime_error;
+  }));
+  REQUIRE(rt.wait_for(10s));
+  auto reason = rt.wait();
+  CHECK(is(reason, errc::escalated));
+  CHECK_THAT(render(reason), Catch::Contains("'w' exceeded its restart intensity"));
+  CHECK(log.count("start:w") == 2);
+  CHECK(is(rt.stop(), errc::escalated));
+  CHECK(is(rt.actor_of("w").error(), errc::unavailable));
+}
+
+TEST_CASE("a request to a child that is down gets unavailable, not silence") {
+  SECTION("a temporary child that crashed is not restarted") {
+    event_log log;
+    runtime rt{test_config(),
+               {logged_child("t", log, priority::critical, {}, restart::temporary)}};
+    CHECK_FALSE(rt.call<int>("t", crash_atom::value));
+    auto r = rt.call_for<int>("t", 5s, ping_atom::value, 0);
+    REQUIRE_FALSE(r);
+    CHECK(is(r.error(), errc::unavailable));
+    CHECK(log.count("start:t") == 1);
+  }
+  SECTION("a child waiting out a long restart backoff") {
+    event_log log;
+    auto cfg = test_config();
+    cfg.supervisor.backoff_initial = 1h;
+    cfg.supervisor.backoff_max = 1h;
+    cfg.runtime.shutdown_timeout = 1s;
+    runtime rt{cfg, {logged_child("w", log)}};
+    CHECK_FALSE(rt.call<int>("w", crash_atom::value));
+    // Within the 5s request timeout the answer is unavailable (a timeout
+    // would mean the caller waited for nothing).
+    auto r = rt.call_for<int>("w", 5s, ping_atom::value, 0);
+    REQUIRE_FALSE(r);
+    CHECK(is(r.error(), errc::unavailable));
+  }
+}
+
+TEST_CASE("a transient child that finishes normally stays down") {
+  event_log log;
+  runtime rt{test_config(), {logged_child("t", log, priority::critical, {}, restart::transient)}};
+  auto h = rt.actor_of("t");
+  REQUIRE(h);
+  caf::anon_send(*h, finish_atom::value);
+  // Once it is gone, calls fail fast with unavailable and no restart happens.
+  CHECK(eventually([&] {
+    auto r = rt.call_for<int>("t", 5s, ping_atom::value, 0);
+    return !r && is(r.error(), errc::unavailable);
+  }));
+  CHECK(!rt.stop());
+  CHECK(log.count("start:t") == 1);
+}
