@@ -1,6 +1,8 @@
 #pragma once
 
-// Everything an application needs to embed Perfect21.
+// Everything an application needs to embed Perfect21, CAF included.
+
+#include <caf/all.hpp>
 
 #include "p21/config.hpp"
 #include "p21/error.hpp"
