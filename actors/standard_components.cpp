@@ -1,11 +1,16 @@
+#include "p21/cache.hpp"
 #include "p21/runtime.hpp"
 
 namespace p21 {
 
-// The subsystem actors (cache, db_pool, subprocess, monitor, optimizer) are
-// added here as their issues land; each becomes a lazily started component.
-std::vector<child_spec> standard_components(const config&) {
-  return {};
+// The subsystems a node starts, as lazily started components. The db pool,
+// subprocess pool, monitor and optimizer join as their issues land.
+std::vector<child_spec> standard_components(const config& cfg) {
+  std::vector<child_spec> out;
+  for (auto& [name, nc] : cfg.cache.all())
+    for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
+      out.push_back(std::move(spec));
+  return out;
 }
 
 } // namespace p21

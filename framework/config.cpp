@@ -209,6 +209,23 @@ const std::vector<std::string>& rule_names() {
   return names;
 }
 
+std::map<std::string, named_cache_config> cache_config::all() const {
+  auto with = [&](size_t entries, timespan ttl) {
+    named_cache_config nc;
+    nc.max_entries = entries;
+    nc.ttl = ttl;
+    nc.policy = policy;
+    nc.shards = shards;
+    nc.max_bytes = max_bytes;
+    return nc;
+  };
+  auto out = caches;
+  out["async"] = with(async_maxsize, async_ttl);
+  out["query"] = with(db_maxsize, db_ttl);
+  out["git"] = with(git_maxsize, std::chrono::minutes{10});
+  return out;
+}
+
 std::map<std::string, rule_config> default_rules() {
   std::map<std::string, rule_config> rules;
   for (auto& r : rule_defaults) {
@@ -551,7 +568,36 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read_duration("git_timeout", cfg.cache.git_timeout, std::chrono::milliseconds{1});
     s.read("db_maxsize", cfg.cache.db_maxsize, 1, max_count);
     s.read_duration("db_ttl", cfg.cache.db_ttl, std::chrono::milliseconds{1});
+    s.read("git_maxsize", cfg.cache.git_maxsize, 1, max_count);
+    s.read_choice("policy", cfg.cache.policy, {"lru", "tinylfu"});
+    s.read("shards", cfg.cache.shards, 1, 256);
+    s.read_size("max_bytes", cfg.cache.max_bytes, 1024);
+    s.read_duration("load_timeout", cfg.cache.load_timeout, std::chrono::milliseconds{1});
     s.finish();
+  }
+  if (auto t = top.table("caches")) {
+    for (auto&& [k, v] : *t) {
+      std::string name{k.str()};
+      if (!v.is_table())
+        throw config_error(file, v.source().begin.line, v.source().begin.column,
+                           "caches." + name, "expected a table, got " + type_name(v));
+      if (name == "async" || name == "query" || name == "git")
+        throw config_error(file, k.source().begin.line, k.source().begin.column,
+                           "caches." + name,
+                           "this cache is configured by the [cache] keys of the report");
+      section_reader s{file, *v.as_table(), "caches." + name};
+      named_cache_config nc;
+      nc.policy = cfg.cache.policy;
+      nc.shards = cfg.cache.shards;
+      nc.max_bytes = cfg.cache.max_bytes;
+      s.read("max_entries", nc.max_entries, 1, max_count);
+      s.read_size("max_bytes", nc.max_bytes, 1024);
+      s.read_duration("ttl", nc.ttl, timespan{0});
+      s.read_choice("policy", nc.policy, {"lru", "tinylfu"});
+      s.read("shards", nc.shards, 1, 256);
+      s.finish();
+      cfg.cache.caches[name] = nc;
+    }
   }
   const toml::node* db_path_node = nullptr;
   if (auto t = top.table("database")) {
@@ -747,7 +793,12 @@ std::string to_toml(const config& cfg) {
       << "async_ttl = " << dur(cfg.cache.async_ttl) << "\n"
       << "git_timeout = " << dur(cfg.cache.git_timeout) << "\n"
       << "db_maxsize = " << cfg.cache.db_maxsize << "\n"
-      << "db_ttl = " << dur(cfg.cache.db_ttl) << "\n\n"
+      << "db_ttl = " << dur(cfg.cache.db_ttl) << "\n"
+      << "git_maxsize = " << cfg.cache.git_maxsize << "\n"
+      << "policy = " << str(cfg.cache.policy) << "\n"
+      << "shards = " << cfg.cache.shards << "\n"
+      << "max_bytes = " << str(format_size(cfg.cache.max_bytes)) << "\n"
+      << "load_timeout = " << dur(cfg.cache.load_timeout) << "\n\n"
       << "[database]\n"
       << "path = " << str(cfg.database.path) << "\n"
       << "pool_size = " << cfg.database.pool_size << "\n"
@@ -761,6 +812,13 @@ std::string to_toml(const config& cfg) {
       << "period = " << dur(cfg.supervisor.period) << "\n"
       << "backoff_initial = " << dur(cfg.supervisor.backoff_initial) << "\n"
       << "backoff_max = " << dur(cfg.supervisor.backoff_max) << "\n";
+  for (auto& [name, nc] : cfg.cache.caches)
+    out << "\n[caches." << name << "]\n"
+        << "max_entries = " << nc.max_entries << "\n"
+        << "max_bytes = " << str(format_size(nc.max_bytes)) << "\n"
+        << "ttl = " << dur(nc.ttl) << "\n"
+        << "policy = " << str(nc.policy) << "\n"
+        << "shards = " << nc.shards << "\n";
   for (auto& [name, cc] : cfg.components) {
     out << "\n[components." << name << "]\n";
     if (cc.prio)

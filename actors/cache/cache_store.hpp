@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "p21/config.hpp"
+#include "p21/error.hpp"
 #include "p21/protocol/cache.hpp"
 
 namespace p21::cache_detail {
@@ -100,6 +102,12 @@ public:
 
   /// Changes the default TTL of future puts.
   void set_ttl(timespan ttl) { cfg_.ttl = ttl; }
+
+  /// Counts one `get_or_load` loader run.
+  void record_load(bool success, timespan duration) {
+    ++(success ? stats_.load_successes : stats_.load_failures);
+    stats_.load_time += duration;
+  }
 
   // -- properties -------------------------------------------------------------
 

@@ -67,13 +67,40 @@ struct http_config {
   std::string listen;
 };
 
-/// `[cache]`: the report's cache keys.
+/// One named cache: `[caches.NAME]`, or one of the three built from the
+/// report's `[cache]` keys (`async`, `query`, `git`).
+struct named_cache_config {
+  size_t max_entries = 512;
+  uint64_t max_bytes = 64ull << 20;
+  /// Zero: entries do not expire.
+  timespan ttl{0};
+  /// `lru` or `tinylfu`.
+  std::string policy = "lru";
+  /// Actors the cache is split into by key hash.
+  size_t shards = 1;
+};
+
+/// `[cache]`: the report's cache keys, plus defaults for every cache.
 struct cache_config {
   size_t async_maxsize = 512;
   timespan async_ttl = std::chrono::seconds{3600};
   timespan git_timeout = std::chrono::seconds{30};
   size_t db_maxsize = 1000;
   timespan db_ttl = std::chrono::seconds{300};
+  /// Entries of the git cache.
+  size_t git_maxsize = 256;
+  /// Default eviction policy and shard count of every cache.
+  std::string policy = "lru";
+  size_t shards = 1;
+  /// Default byte budget of every cache.
+  uint64_t max_bytes = 64ull << 20;
+  /// How long a `get_or_load` loader may run before its waiters get `timeout`.
+  timespan load_timeout = std::chrono::seconds{60};
+  /// `[caches.NAME]`: further named caches.
+  std::map<std::string, named_cache_config> caches;
+
+  /// Every cache of the node, the three built-in ones included.
+  std::map<std::string, named_cache_config> all() const;
 };
 
 /// `[database]`: the SQLite connection pool.

@@ -35,6 +35,9 @@ struct cache_stats {
   uint64_t max_bytes = 0;
   /// How often the supervisor restarted this cache (it restarts empty).
   uint64_t restarts = 0;
+  /// Keys whose `get_or_load` loader is running, and callers waiting for them.
+  uint64_t loads_in_flight = 0;
+  uint64_t load_waiters = 0;
 
   double hit_rate() const {
     auto total = hits + misses;
@@ -46,7 +49,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
   return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts,
            x.evictions, x.expirations, x.load_successes, x.load_failures, x.load_time,
-           x.entries, x.bytes, x.max_entries, x.max_bytes, x.restarts);
+           x.entries, x.bytes, x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight,
+           x.load_waiters);
 }
 
 /// What `shrink` freed.

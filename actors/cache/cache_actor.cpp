@@ -1,0 +1,398 @@
+// The cache actor: a thin shell that owns one cache_store (one shard) and
+// answers the cache protocol; plus the handle that routes keys to shards.
+
+#include <atomic>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cache_store.hpp"
+#include "p21/cache.hpp"
+
+namespace p21 {
+
+namespace {
+
+using namespace cache_detail;
+
+using load_timeout_atom = caf::atom_constant<caf::atom("loadtmo")>;
+
+/// The public interface plus the shard's own timer message.
+using shard_actor = cache_actor::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>>;
+
+/// A key whose loader is running: when it started and who waits for it.
+struct pending_load {
+  uint64_t id = 0;
+  time_point started;
+  std::vector<caf::typed_response_promise<load_reply>> waiters;
+};
+
+struct cache_state {
+  std::unique_ptr<cache_store> store;
+  std::unordered_map<std::string, pending_load> loading;
+  uint64_t next_load_id = 0;
+  uint64_t restarts = 0;
+  timespan load_timeout{0};
+
+  static inline const char* name = "p21.cache";
+};
+
+using cache_self = shard_actor::stateful_pointer<cache_state>;
+
+/// Settles a pending load: every waiter gets `reply` (or `err`).
+void finish_load(cache_self self, const std::string& key, const caf::error& err,
+                 const std::string& value) {
+  auto i = self->state.loading.find(key);
+  if (i == self->state.loading.end())
+    return;
+  auto elapsed = clock::now() - i->second.started;
+  auto& s = *self->state.store;
+  s.record_load(!err, std::chrono::duration_cast<timespan>(elapsed));
+  for (auto& w : i->second.waiters) {
+    if (err)
+      w.deliver(err);
+    else
+      w.deliver(load_reply{true, value});
+  }
+  self->state.loading.erase(i);
+}
+
+shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
+                                       std::shared_ptr<std::atomic<uint64_t>> starts,
+                                       timespan load_timeout) {
+  auto& st = self->state;
+  st.restarts = starts->fetch_add(1);
+  st.load_timeout = load_timeout;
+  st.store = std::make_unique<cache_store>(std::move(cfg));
+  if (st.restarts > 0)
+    spdlog::warn("cache shard '{}' restarted empty (restart #{})", st.store->config().name,
+                 st.restarts);
+  return {
+    [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
+      if (auto v = self->state.store->get(key, clock::now()))
+        return caf::optional<std::string>{*v};
+      return caf::optional<std::string>{};
+    },
+    [=](get_atom, const std::vector<std::string>& keys) {
+      std::vector<caf::optional<std::string>> out;
+      out.reserve(keys.size());
+      auto now = clock::now();
+      for (auto& k : keys) {
+        auto v = self->state.store->get(k, now);
+        out.emplace_back(v ? caf::optional<std::string>{*v} : caf::none);
+      }
+      return out;
+    },
+    [=](put_atom, const std::string& key, std::string& value,
+        caf::timespan ttl) -> caf::result<bool> {
+      if (auto err = self->state.store->put(key, std::move(value), ttl, clock::now()))
+        return err;
+      return true;
+    },
+    [=](erase_atom, const std::string& key) { return self->state.store->erase(key); },
+    [=](clear_atom) { return self->state.store->clear(); },
+    [=](load_atom, const std::string& key) -> caf::result<load_reply> {
+      auto& st = self->state;
+      if (auto v = st.store->get(key, clock::now()))
+        return load_reply{true, *v};
+      auto i = st.loading.find(key);
+      if (i != st.loading.end()) {
+        auto promise = self->make_response_promise<load_reply>();
+        i->second.waiters.push_back(promise);
+        return promise;
+      }
+      // The caller becomes the loader; a loader that never reports back is
+      // given up after load_timeout so its waiters are not stranded.
+      auto id = ++st.next_load_id;
+      st.loading.emplace(key, pending_load{id, clock::now(), {}});
+      self->delayed_send(self, st.load_timeout, load_timeout_atom::value, key, id);
+      return load_reply{false, {}};
+    },
+    [=](loaded_atom, const std::string& key, std::string& value,
+        caf::timespan ttl) -> caf::result<bool> {
+      auto err = self->state.store->put(key, value, ttl, clock::now());
+      finish_load(self, key, err, value);
+      if (err)
+        return err;
+      return true;
+    },
+    [=](load_failed_atom, const std::string& key, const caf::error& err) {
+      finish_load(self, key, err ? err : make_error(errc::command_failed, "loader failed"), {});
+      return true;
+    },
+    [=](load_timeout_atom, const std::string& key, uint64_t id) {
+      auto i = self->state.loading.find(key);
+      if (i != self->state.loading.end() && i->second.id == id)
+        finish_load(self, key,
+                    make_error(errc::timeout, "the loader of this key did not report within "
+                                                + format_duration(self->state.load_timeout)),
+                    {});
+    },
+    [=](shrink_atom, double fraction) { return self->state.store->shrink(fraction); },
+    [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
+      if (auto err = self->state.store->resize(entries, bytes))
+        return err;
+      return true;
+    },
+    [=](set_ttl_atom, caf::timespan ttl) {
+      self->state.store->set_ttl(ttl);
+      return true;
+    },
+    [=](stats_atom) {
+      auto s = self->state.store->stats();
+      s.restarts = self->state.restarts;
+      s.loads_in_flight = self->state.loading.size();
+      for (auto& [key, load] : self->state.loading)
+        s.load_waiters += load.waiters.size();
+      return s;
+    },
+    [=](metrics_atom) {
+      auto s = self->state.store->stats();
+      std::map<std::string, std::string> labels{{"cache", s.name}};
+      metric_set m;
+      m.counters = {{"cache_hits", labels, double(s.hits)},
+                    {"cache_misses", labels, double(s.misses)},
+                    {"cache_puts", labels, double(s.puts)},
+                    {"cache_evictions", labels, double(s.evictions)},
+                    {"cache_expirations", labels, double(s.expirations)},
+                    {"cache_loads", labels, double(s.load_successes)},
+                    {"cache_load_failures", labels, double(s.load_failures)}};
+      m.gauges = {{"cache_entries", labels, double(s.entries)},
+                  {"cache_bytes", labels, double(s.bytes)},
+                  {"cache_max_entries", labels, double(s.max_entries)},
+                  {"cache_max_bytes", labels, double(s.max_bytes)}};
+      return m;
+    },
+  };
+}
+
+uint64_t per_shard(uint64_t total, size_t shards) {
+  return std::max<uint64_t>(1, (total + shards - 1) / shards);
+}
+
+} // namespace
+
+// -- component specs ----------------------------------------------------------
+
+std::vector<child_spec> cache_components(const std::string& name,
+                                         const named_cache_config& cfg,
+                                         timespan load_timeout) {
+  std::vector<child_spec> out;
+  auto policy = parse_eviction(cfg.policy).value_or(eviction::lru);
+  for (size_t i = 0; i < cfg.shards; ++i) {
+    store_config sc;
+    sc.name = cfg.shards == 1 ? name : name + "/" + std::to_string(i);
+    sc.max_entries = per_shard(cfg.max_entries, cfg.shards);
+    sc.max_bytes = per_shard(cfg.max_bytes, cfg.shards);
+    sc.ttl = cfg.ttl;
+    sc.policy = policy;
+    child_spec spec;
+    spec.name = "cache." + name + "/" + std::to_string(i);
+    spec.prio = priority::normal;
+    auto starts = std::make_shared<std::atomic<uint64_t>>(0);
+    spec.start = [sc, starts, load_timeout](caf::actor_system& sys) {
+      return caf::actor_cast<caf::actor>(sys.spawn(cache_shard, sc, starts, load_timeout));
+    };
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+// -- cache handle -------------------------------------------------------------
+
+cache::cache(runtime& rt, std::string name, size_t shards)
+  : rt_(&rt),
+    name_(std::move(name)),
+    shards_(shards),
+    timeout_(rt.settings().runtime.request_timeout) {
+  // nop
+}
+
+caf::expected<cache> cache::open(runtime& rt, const std::string& name) {
+  size_t shards = 0;
+  while (rt.component("cache." + name + "/" + std::to_string(shards)))
+    ++shards;
+  if (shards == 0)
+    return make_error(errc::not_found, "no cache named '" + name + "'");
+  return cache{rt, name, shards};
+}
+
+caf::expected<cache> cache::create(runtime& rt, const std::string& name,
+                                   named_cache_config cfg) {
+  if (name.empty() || cfg.shards == 0 || cfg.max_entries == 0 || cfg.max_bytes == 0)
+    return make_error(errc::invalid_argument, "a cache needs a name and positive sizes");
+  if (!parse_eviction(cfg.policy))
+    return make_error(errc::invalid_argument, "unknown eviction policy '" + cfg.policy + "'");
+  if (rt.component("cache." + name + "/0"))
+    return make_error(errc::invalid_argument, "a cache named '" + name + "' already exists");
+  for (auto& spec : cache_components(name, cfg, rt.settings().cache.load_timeout)) {
+    spec.prio = priority::critical;
+    if (auto err = rt.add_component(std::move(spec)))
+      return err;
+  }
+  return cache{rt, name, cfg.shards};
+}
+
+std::string cache::component(size_t i) const {
+  return "cache." + name_ + "/" + std::to_string(i);
+}
+
+size_t cache::shard_index(const std::string& key) const {
+  return shards_ == 1 ? 0 : std::hash<std::string>{}(key) % shards_;
+}
+
+caf::expected<cache_actor> cache::shard_for(const std::string& key) {
+  return rt_->actor_of<cache_actor>(component(shard_index(key)));
+}
+
+caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
+  auto r = ask<caf::optional<std::string>>(shard_index(key), get_atom::value, key);
+  if (!r)
+    return r.error();
+  if (!*r)
+    return std::optional<std::string>{};
+  return std::optional<std::string>{std::move(**r)};
+}
+
+caf::expected<std::vector<std::optional<std::string>>>
+cache::get_many(const std::vector<std::string>& keys) {
+  std::vector<std::vector<std::string>> by_shard(shards_);
+  std::vector<std::vector<size_t>> positions(shards_);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto s = shard_index(keys[i]);
+    by_shard[s].push_back(keys[i]);
+    positions[s].push_back(i);
+  }
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t s = 0; s < shards_; ++s) {
+    if (by_shard[s].empty())
+      continue;
+    auto r = ask<std::vector<caf::optional<std::string>>>(s, get_atom::value, by_shard[s]);
+    if (!r)
+      return r.error();
+    for (size_t j = 0; j < r->size(); ++j)
+      if ((*r)[j])
+        out[positions[s][j]] = std::move(*(*r)[j]);
+  }
+  return out;
+}
+
+caf::expected<std::string> cache::get_or_load(const std::string& key, const loader& load,
+                                              timespan ttl) {
+  auto shard = shard_index(key);
+  auto first = ask<load_reply>(shard, load_atom::value, key);
+  if (!first)
+    return first.error();
+  if (first->hit)
+    return std::move(first->value);
+  // Our turn to load; others asking for this key now wait for our result.
+  caf::expected<std::string> value{std::string{}};
+  try {
+    value = load();
+  } catch (const std::exception& e) {
+    value = make_error(errc::command_failed, std::string{"loader threw: "} + e.what());
+  }
+  if (!value) {
+    static_cast<void>(ask<bool>(shard, load_failed_atom::value, key, value.error()));
+    return value.error();
+  }
+  auto stored = ask<bool>(shard, loaded_atom::value, key, *value, ttl);
+  if (!stored)
+    return stored.error();
+  return value;
+}
+
+caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
+  auto r = ask<bool>(shard_index(key), put_atom::value, key, std::move(value), ttl);
+  return r ? caf::error{} : r.error();
+}
+
+caf::expected<bool> cache::erase(const std::string& key) {
+  return ask<bool>(shard_index(key), erase_atom::value, key);
+}
+
+caf::expected<uint64_t> cache::clear() {
+  uint64_t total = 0;
+  for (size_t s = 0; s < shards_; ++s) {
+    auto r = ask<uint64_t>(s, clear_atom::value);
+    if (!r)
+      return r.error();
+    total += *r;
+  }
+  return total;
+}
+
+caf::expected<shrink_result> cache::shrink(double fraction) {
+  if (!(fraction > 0 && fraction <= 1))
+    return make_error(errc::invalid_argument, "shrink fraction must be in (0, 1]");
+  shrink_result total;
+  for (size_t s = 0; s < shards_; ++s) {
+    auto r = ask<shrink_result>(s, shrink_atom::value, fraction);
+    if (!r)
+      return r.error();
+    total.entries += r->entries;
+    total.bytes += r->bytes;
+  }
+  return total;
+}
+
+caf::error cache::resize(uint64_t max_entries, uint64_t max_bytes) {
+  if (max_entries == 0 || max_bytes == 0)
+    return make_error(errc::invalid_argument, "cache capacity must be positive");
+  for (size_t s = 0; s < shards_; ++s) {
+    auto r = ask<bool>(s, resize_atom::value, per_shard(max_entries, shards_),
+                       per_shard(max_bytes, shards_));
+    if (!r)
+      return r.error();
+  }
+  return caf::none;
+}
+
+caf::error cache::set_ttl(timespan ttl) {
+  for (size_t s = 0; s < shards_; ++s) {
+    auto r = ask<bool>(s, set_ttl_atom::value, ttl);
+    if (!r)
+      return r.error();
+  }
+  return caf::none;
+}
+
+caf::expected<std::vector<cache_stats>> cache::shard_stats() {
+  std::vector<cache_stats> out;
+  for (size_t s = 0; s < shards_; ++s) {
+    auto r = ask<cache_stats>(s, stats_atom::value);
+    if (!r)
+      return r.error();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+caf::expected<cache_stats> cache::stats() {
+  auto all = shard_stats();
+  if (!all)
+    return all.error();
+  cache_stats sum;
+  sum.name = name_;
+  for (auto& s : *all) {
+    sum.hits += s.hits;
+    sum.misses += s.misses;
+    sum.puts += s.puts;
+    sum.evictions += s.evictions;
+    sum.expirations += s.expirations;
+    sum.load_successes += s.load_successes;
+    sum.load_failures += s.load_failures;
+    sum.load_time += s.load_time;
+    sum.entries += s.entries;
+    sum.bytes += s.bytes;
+    sum.max_entries += s.max_entries;
+    sum.max_bytes += s.max_bytes;
+    sum.restarts += s.restarts;
+    sum.loads_in_flight += s.loads_in_flight;
+    sum.load_waiters += s.load_waiters;
+  }
+  return sum;
+}
+
+} // namespace p21

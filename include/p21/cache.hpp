@@ -1,0 +1,178 @@
+#pragma once
+
+// The cache handle: the one way Perfect21 code and applications cache
+// things. It routes each key to its shard actor and offers blocking calls
+// for plain threads plus the shard's typed handle for use inside actors.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "p21/config.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/runtime.hpp"
+
+namespace p21 {
+
+/// A named cache of a runtime (`async`, `query`, `git`, `[caches.NAME]`, or
+/// one created with `create`). Cheap to copy; every call has a timeout and
+/// returns errors as values.
+class cache {
+public:
+  /// The loader of `get_or_load`: computes the value of a missing key.
+  using loader = std::function<caf::expected<std::string>()>;
+
+  // -- constructors -------------------------------------------------------------
+
+  /// A handle to the cache `name` of `rt`; `not_found` when there is none.
+  static caf::expected<cache> open(runtime& rt, const std::string& name);
+
+  /// Creates a cache at run time (started at once) and returns its handle.
+  static caf::expected<cache> create(runtime& rt, const std::string& name,
+                                     named_cache_config cfg);
+
+  // -- lookups ------------------------------------------------------------------
+
+  /// The value of `key`, or an empty optional on a miss.
+  caf::expected<std::optional<std::string>> get(const std::string& key);
+
+  /// Values of many keys in one round trip per shard.
+  caf::expected<std::vector<std::optional<std::string>>>
+  get_many(const std::vector<std::string>& keys);
+
+  /// The value of `key`; on a miss runs `load` once, however many callers ask
+  /// for the same key meanwhile (they wait for that one result). A failing
+  /// loader's error reaches every waiter and nothing is cached.
+  caf::expected<std::string> get_or_load(const std::string& key, const loader& load,
+                                         timespan ttl = timespan{0});
+
+  // -- modifiers ----------------------------------------------------------------
+
+  /// Stores `value`; `ttl` zero means the cache's TTL. A value larger than
+  /// the cache's byte capacity is refused with `invalid_argument`.
+  caf::error put(const std::string& key, std::string value, timespan ttl = timespan{0});
+
+  /// Removes `key`; true when it was there.
+  caf::expected<bool> erase(const std::string& key);
+
+  /// Removes everything; returns how many entries went.
+  caf::expected<uint64_t> clear();
+
+  /// Evicts `fraction` of every shard, coldest first.
+  caf::expected<shrink_result> shrink(double fraction);
+
+  /// Sets the capacity of the whole cache (split evenly over its shards).
+  caf::error resize(uint64_t max_entries, uint64_t max_bytes);
+
+  /// Sets the TTL of future puts.
+  caf::error set_ttl(timespan ttl);
+
+  // -- properties ---------------------------------------------------------------
+
+  /// Stats summed over the shards.
+  caf::expected<cache_stats> stats();
+
+  /// Stats of each shard.
+  caf::expected<std::vector<cache_stats>> shard_stats();
+
+  const std::string& name() const noexcept { return name_; }
+  size_t shards() const noexcept { return shards_; }
+
+  /// The component name of shard `i`, e.g. `cache.async/0`.
+  std::string component(size_t i) const;
+
+  /// The shard owning `key` (for `self->request(...)` inside actors).
+  caf::expected<cache_actor> shard_for(const std::string& key);
+
+  /// Per-call timeout of the blocking calls.
+  void timeout(timespan t) noexcept { timeout_ = t; }
+
+private:
+  cache(runtime& rt, std::string name, size_t shards);
+
+  size_t shard_index(const std::string& key) const;
+
+  template <class R, class... Ts>
+  caf::expected<R> ask(size_t shard, Ts&&... xs) {
+    auto h = rt_->actor_of<cache_actor>(component(shard));
+    if (!h)
+      return h.error();
+    return rt_->request<R>(*h, timeout_, std::forward<Ts>(xs)...);
+  }
+
+  runtime* rt_;
+  std::string name_;
+  size_t shards_;
+  timespan timeout_;
+};
+
+/// The component specs of one cache (one per shard), as the runtime starts
+/// them; used for the configured caches and by `cache::create`.
+std::vector<child_spec> cache_components(const std::string& name,
+                                         const named_cache_config& cfg,
+                                         timespan load_timeout);
+
+/// Memoizes `fn` in the cache `cache_name`: results are keyed by the
+/// function name and its serialized arguments and kept for `ttl`.
+/// Arguments and result must be inspectable by CAF (`inspect` or builtin).
+/// Calls block; use them from plain threads.
+template <class R, class... Args>
+class memoized {
+public:
+  memoized(cache c, std::string fn_name, std::function<R(Args...)> fn, timespan ttl)
+    : cache_(std::move(c)), fn_name_(std::move(fn_name)), fn_(std::move(fn)), ttl_(ttl) {}
+
+  caf::expected<R> operator()(const Args&... args) {
+    std::vector<char> key_bytes;
+    caf::binary_serializer key_sink{nullptr, key_bytes};
+    std::string fname = fn_name_;
+    if (auto err = key_sink(fname, const_cast<Args&>(args)...))
+      return err;
+    std::string key{key_bytes.begin(), key_bytes.end()};
+    auto value = cache_.get_or_load(
+      key,
+      [&]() -> caf::expected<std::string> {
+        R result = fn_(args...);
+        std::vector<char> buf;
+        caf::binary_serializer sink{nullptr, buf};
+        if (auto err = sink(result))
+          return err;
+        return std::string{buf.begin(), buf.end()};
+      },
+      ttl_);
+    if (!value)
+      return value.error();
+    R result;
+    caf::binary_deserializer source{nullptr, value->data(), value->size()};
+    if (auto err = source(result))
+      return err;
+    return result;
+  }
+
+  /// How many times the wrapped function actually ran is visible in the
+  /// cache's stats (`load_successes`).
+  cache& backing_cache() noexcept { return cache_; }
+
+private:
+  cache cache_;
+  std::string fn_name_;
+  std::function<R(Args...)> fn_;
+  timespan ttl_;
+};
+
+/// `auto f = p21::memoize<int, int>(rt, "fib", fib, 10min);` then `f(30)`.
+template <class R, class... Args>
+caf::expected<memoized<R, Args...>> memoize(runtime& rt, const std::string& fn_name,
+                                            std::function<R(Args...)> fn, timespan ttl,
+                                            const std::string& cache_name = "async") {
+  auto c = cache::open(rt, cache_name);
+  if (!c)
+    return c.error();
+  return memoized<R, Args...>{std::move(*c), fn_name, std::move(fn), ttl};
+}
+
+} // namespace p21

@@ -1,0 +1,498 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <list>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "../actors/cache/cache_store.hpp"
+#include "p21/cache.hpp"
+#include "test_support.hpp"
+
+using namespace p21;
+using namespace p21::cache_detail;
+using namespace p21::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const time_point t0 = time_point{} + 1h;
+
+store_config lru(uint64_t entries, uint64_t bytes = 1ull << 30) {
+  store_config cfg;
+  cfg.max_entries = entries;
+  cfg.max_bytes = bytes;
+  return cfg;
+}
+
+store_config tinylfu(uint64_t entries) {
+  auto cfg = lru(entries);
+  cfg.policy = eviction::tinylfu;
+  return cfg;
+}
+
+/// Replays `keys` (a miss is followed by a put) and returns the hit count.
+uint64_t replay(cache_store& store, const std::vector<uint32_t>& keys) {
+  uint64_t hits = 0;
+  for (auto k : keys) {
+    auto key = std::to_string(k);
+    if (store.get(key, t0))
+      ++hits;
+    else
+      REQUIRE(!store.put(key, "v", timespan{0}, t0));
+  }
+  return hits;
+}
+
+/// The textbook LRU, as the reference for the store's `lru` policy.
+uint64_t reference_lru_hits(size_t capacity, const std::vector<uint32_t>& keys) {
+  std::list<uint32_t> order;
+  std::unordered_map<uint32_t, std::list<uint32_t>::iterator> pos;
+  uint64_t hits = 0;
+  for (auto k : keys) {
+    auto i = pos.find(k);
+    if (i != pos.end()) {
+      ++hits;
+      order.splice(order.begin(), order, i->second);
+      continue;
+    }
+    order.push_front(k);
+    pos[k] = order.begin();
+    if (order.size() > capacity) {
+      pos.erase(order.back());
+      order.pop_back();
+    }
+  }
+  return hits;
+}
+
+std::vector<uint32_t> zipf_trace(size_t n, uint32_t universe, double s, uint64_t seed) {
+  std::vector<double> cdf(universe);
+  double sum = 0;
+  for (uint32_t i = 0; i < universe; ++i)
+    cdf[i] = (sum += 1.0 / std::pow(i + 1, s));
+  std::mt19937_64 rng{seed};
+  std::uniform_real_distribution<double> u{0, sum};
+  std::vector<uint32_t> out(n);
+  for (auto& k : out)
+    k = static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
+  return out;
+}
+
+config cache_test_config() {
+  auto cfg = test_config();
+  cfg.cache.load_timeout = 5s;
+  return cfg;
+}
+
+} // namespace
+
+// -- the store, as plain logic ---------------------------------------------------
+
+TEST_CASE("lru evicts the least recently used entry") {
+  cache_store s{lru(3)};
+  for (auto k : {"a", "b", "c"})
+    REQUIRE(!s.put(k, "v", timespan{0}, t0));
+  REQUIRE(s.get("a", t0));
+  REQUIRE(!s.put("d", "v", timespan{0}, t0));
+  CHECK_FALSE(s.contains("b", t0));
+  CHECK(s.coldest_first() == std::vector<std::string>{"c", "a", "d"});
+  CHECK(s.stats().evictions == 1);
+}
+
+TEST_CASE("an expired entry is never returned, with an injected clock") {
+  cache_store s{lru(10)};
+  REQUIRE(!s.put("k", "v", 10s, t0));
+  CHECK(s.get("k", t0 + 9s));
+  CHECK_FALSE(s.get("k", t0 + 10s));
+  auto st = s.stats();
+  CHECK(st.expirations == 1);
+  CHECK(st.hits == 1);
+  CHECK(st.misses == 1);
+  CHECK(st.entries == 0);
+  CHECK(st.bytes == 0);
+}
+
+TEST_CASE("the default TTL applies unless a put names its own") {
+  auto cfg = lru(10);
+  cfg.ttl = 5s;
+  cache_store s{cfg};
+  REQUIRE(!s.put("default", "v", timespan{0}, t0));
+  REQUIRE(!s.put("long", "v", 1h, t0));
+  CHECK_FALSE(s.contains("default", t0 + 5s));
+  CHECK(s.contains("long", t0 + 5s));
+  s.set_ttl(timespan{0}); // no expiry for later puts
+  REQUIRE(!s.put("forever", "v", timespan{0}, t0));
+  CHECK(s.contains("forever", t0 + 1000h));
+}
+
+TEST_CASE("bytes are accounted on put, overwrite and erase") {
+  cache_store s{lru(10)};
+  auto overhead = entry_overhead();
+  REQUIRE(!s.put("k", "short", timespan{0}, t0));
+  CHECK(s.bytes() == overhead); // short strings live inside the entry
+  std::string big(1000, 'x');
+  REQUIRE(!s.put("k", big, timespan{0}, t0));
+  CHECK(s.bytes() >= overhead + 1000);
+  CHECK(s.bytes() < overhead + 1100);
+  REQUIRE(!s.put("k2", "v", timespan{0}, t0));
+  CHECK(s.erase("k"));
+  CHECK(s.bytes() == overhead);
+  CHECK_FALSE(s.erase("k"));
+  CHECK(s.clear() == 1);
+  CHECK(s.bytes() == 0);
+}
+
+TEST_CASE("a value larger than the byte capacity is refused, the cache intact") {
+  cache_store s{lru(10, 4096)};
+  REQUIRE(!s.put("keep", "v", timespan{0}, t0));
+  auto err = s.put("big", std::string(5000, 'x'), timespan{0}, t0);
+  CHECK(is(err, errc::invalid_argument));
+  CHECK(s.contains("keep", t0));
+  CHECK(s.size() == 1);
+}
+
+TEST_CASE("the byte budget evicts the coldest entries") {
+  auto per_entry = entry_overhead() + 201; // a 200-byte value on the heap
+  cache_store s{lru(100, 3 * per_entry + 10)};
+  for (auto k : {"a", "b", "c", "d"})
+    REQUIRE(!s.put(k, std::string(200, 'x'), timespan{0}, t0));
+  CHECK(s.size() == 3);
+  CHECK_FALSE(s.contains("a", t0));
+  CHECK(s.bytes() <= 3 * per_entry + 10);
+}
+
+TEST_CASE("shrink and resize evict the coldest first") {
+  cache_store s{lru(10)};
+  for (auto k : {"a", "b", "c", "d"})
+    REQUIRE(!s.put(k, "v", timespan{0}, t0));
+  REQUIRE(s.get("a", t0)); // a is now the hottest
+  auto freed = s.shrink(0.5);
+  CHECK(freed.entries == 2);
+  CHECK(freed.bytes == 2 * entry_overhead());
+  CHECK(s.coldest_first() == std::vector<std::string>{"d", "a"});
+  REQUIRE(!s.resize(1, 1 << 20));
+  CHECK(s.coldest_first() == std::vector<std::string>{"a"});
+  CHECK(is(s.resize(0, 1), errc::invalid_argument));
+}
+
+TEST_CASE("lru gives exactly the hit count of a reference LRU on the same sequence") {
+  auto trace = zipf_trace(50'000, 5'000, 0.8, 1);
+  for (size_t capacity : {10, 100, 1000}) {
+    cache_store s{lru(capacity)};
+    CHECK(replay(s, trace) == reference_lru_hits(capacity, trace));
+  }
+}
+
+TEST_CASE("tinylfu keeps a frequently used key through a scan that flushes lru") {
+  for (auto policy : {eviction::lru, eviction::tinylfu}) {
+    auto cfg = lru(100);
+    cfg.policy = policy;
+    cache_store s{cfg};
+    for (int round = 0; round < 20; ++round) {
+      if (!s.get("hot", t0))
+        REQUIRE(!s.put("hot", "v", timespan{0}, t0));
+    }
+    for (int i = 0; i < 1000; ++i) { // a one-time scan of cold keys
+      auto key = "scan" + std::to_string(i);
+      if (!s.get(key, t0))
+        REQUIRE(!s.put(key, "v", timespan{0}, t0));
+    }
+    INFO("policy " << to_string(policy));
+    CHECK(s.contains("hot", t0) == (policy == eviction::tinylfu));
+  }
+}
+
+TEST_CASE("tinylfu never exceeds its capacity and returns what was put") {
+  cache_store s{tinylfu(64)};
+  std::mt19937 rng{3};
+  std::map<std::string, std::string> last;
+  for (int i = 0; i < 20'000; ++i) {
+    auto key = std::to_string(rng() % 500);
+    if (auto v = s.get(key, t0))
+      CHECK(*v == last[key]);
+    auto value = std::to_string(i);
+    REQUIRE(!s.put(key, value, timespan{0}, t0));
+    last[key] = value;
+    REQUIRE(s.size() <= 64);
+  }
+}
+
+TEST_CASE("tinylfu beats lru on a skewed stream") {
+  auto trace = zipf_trace(200'000, 20'000, 0.9, 7);
+  cache_store l{lru(500)};
+  cache_store t{tinylfu(500)};
+  auto lru_hits = replay(l, trace);
+  auto tiny_hits = replay(t, trace);
+  INFO("lru " << lru_hits << " tinylfu " << tiny_hits);
+  CHECK(tiny_hits > lru_hits);
+}
+
+TEST_CASE("tinylfu grows its window on a recency-heavy stream") {
+  // A working set that slides forward: recent keys are the ones reused.
+  std::vector<uint32_t> trace;
+  std::mt19937 rng{5};
+  for (uint32_t i = 0; i < 200'000; ++i)
+    trace.push_back(i / 4 + rng() % 200);
+  cache_store t{tinylfu(400)};
+  CHECK(t.window_fraction() < 0.02);
+  replay(t, trace);
+  CHECK(t.window_fraction() > 0.05);
+}
+
+TEST_CASE("frequency sketch counts and halves") {
+  frequency_sketch f{64};
+  for (int i = 0; i < 5; ++i)
+    f.increment(42);
+  CHECK(f.frequency(42) == 5);
+  CHECK(f.frequency(43) <= 1);
+  for (int i = 0; i < 100; ++i)
+    f.increment(42);
+  CHECK(f.frequency(42) <= 15);
+}
+
+// -- the cache actors through the runtime ------------------------------------------
+
+TEST_CASE("the async cache answers get, put, erase, clear and stats") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async");
+  REQUIRE(c);
+  CHECK(c->get("k").value() == std::nullopt);
+  CHECK(!c->put("k", "v"));
+  CHECK(c->get("k").value() == std::optional<std::string>{"v"});
+  auto many = c->get_many({"k", "missing", "k"});
+  REQUIRE(many);
+  CHECK(*many == std::vector<std::optional<std::string>>{"v", std::nullopt, "v"});
+  CHECK(c->erase("k").value());
+  CHECK_FALSE(c->erase("k").value());
+  CHECK(!c->put("a", "1"));
+  CHECK(c->clear().value() == 1);
+  auto st = c->stats();
+  REQUIRE(st);
+  CHECK(st->hits == 3);
+  CHECK(st->misses == 2);
+  CHECK(st->puts == 2);
+  CHECK(st->max_entries == rt.settings().cache.async_maxsize);
+}
+
+TEST_CASE("bad input: an unknown cache, an oversized value, a bad shrink") {
+  auto cfg = cache_test_config();
+  cfg.cache.max_bytes = 4096;
+  runtime rt{cfg};
+  CHECK(is(cache::open(rt, "nope").error(), errc::not_found));
+  auto c = cache::open(rt, "async");
+  REQUIRE(c);
+  CHECK(is(c->put("big", std::string(10'000, 'x')), errc::invalid_argument));
+  CHECK(is(c->shrink(0).error(), errc::invalid_argument));
+  CHECK(is(cache::create(rt, "x", named_cache_config{0, 1024, {}, "lru", 1}).error(),
+           errc::invalid_argument));
+  CHECK(is(cache::create(rt, "y", named_cache_config{10, 4096, {}, "fifo", 1}).error(),
+           errc::invalid_argument));
+}
+
+TEST_CASE("shards route every key consistently") {
+  runtime rt{cache_test_config()};
+  auto c = cache::create(rt, "sharded", named_cache_config{10'000, 64 << 20, {}, "lru", 4});
+  REQUIRE(c);
+  CHECK(c->shards() == 4);
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(!c->put("k" + std::to_string(i), std::to_string(i)));
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(c->get("k" + std::to_string(i)).value() == std::to_string(i));
+  auto shards = c->shard_stats();
+  REQUIRE(shards);
+  uint64_t total = 0;
+  for (auto& s : *shards) {
+    CHECK(s.entries > 100); // spread, not piled on one shard
+    total += s.entries;
+  }
+  CHECK(total == 1000);
+  CHECK(c->shard_for("k7").value() == c->shard_for("k7").value());
+  CHECK(is(cache::create(rt, "sharded", named_cache_config{}).error(), errc::invalid_argument));
+}
+
+TEST_CASE("get_or_load runs one loader for 100 concurrent callers of one key") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async");
+  REQUIRE(c);
+  std::atomic<int> loads{0};
+  std::vector<std::thread> threads;
+  std::vector<std::string> results(100);
+  for (int i = 0; i < 100; ++i)
+    threads.emplace_back([&, i] {
+      auto r = c->get_or_load("key", [&]() -> caf::expected<std::string> {
+        ++loads;
+        return std::string{"loaded"};
+      });
+      results[i] = r ? *r : render(r.error());
+      release_thread();
+    });
+  for (auto& t : threads)
+    t.join();
+  CHECK(loads == 1);
+  for (auto& r : results)
+    CHECK(r == "loaded");
+  auto st = c->stats();
+  CHECK(st->load_successes == 1);
+  CHECK(st->loads_in_flight == 0);
+}
+
+namespace {
+
+/// Makes `key` loading on behalf of a manual loader, starts 99 callers that
+/// must wait for it, and returns once all 99 are queued at the cache.
+struct waiting_callers {
+  std::vector<std::thread> threads;
+  std::vector<caf::expected<std::string>> results;
+  std::atomic<int> own_loads{0};
+
+  waiting_callers(cache& c, runtime& rt, const std::string& key) : results(99, std::string{}) {
+    auto shard = c.shard_for(key);
+    REQUIRE(shard);
+    auto first = rt.request<load_reply>(*shard, 5s, load_atom::value, key);
+    REQUIRE(first);
+    REQUIRE_FALSE(first->hit); // we are the loader
+    for (size_t i = 0; i < results.size(); ++i)
+      threads.emplace_back([&, i] {
+        results[i] = c.get_or_load(key, [&]() -> caf::expected<std::string> {
+          ++own_loads;
+          return std::string{"theirs"};
+        });
+        release_thread();
+      });
+    REQUIRE(eventually([&] { return c.stats().value().load_waiters == 99; }));
+  }
+
+  void join() {
+    for (auto& t : threads)
+      t.join();
+  }
+};
+
+} // namespace
+
+TEST_CASE("get_or_load hands the one loader's result to every waiter") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async").value();
+  waiting_callers callers{c, rt, "key"};
+  auto shard = c.shard_for("key").value();
+  REQUIRE(rt.request<bool>(shard, 5s, loaded_atom::value, std::string{"key"},
+                           std::string{"mine"}, timespan{0}));
+  callers.join();
+  CHECK(callers.own_loads == 0);
+  for (auto& r : callers.results)
+    CHECK(r.value() == "mine");
+}
+
+TEST_CASE("a failing loader's error reaches every waiter and nothing is cached") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async").value();
+  waiting_callers callers{c, rt, "key"};
+  auto shard = c.shard_for("key").value();
+  REQUIRE(rt.request<bool>(shard, 5s, load_failed_atom::value, std::string{"key"},
+                           make_error(errc::bad_query, "no such table")));
+  callers.join();
+  CHECK(callers.own_loads == 0);
+  for (auto& r : callers.results) {
+    REQUIRE_FALSE(r);
+    CHECK(is(r.error(), errc::bad_query));
+  }
+  CHECK(c.get("key").value() == std::nullopt);
+  CHECK(c.stats().value().load_failures == 1);
+}
+
+TEST_CASE("waiters of a loader that never reports get timeout after load_timeout") {
+  auto cfg = cache_test_config();
+  cfg.cache.load_timeout = 200ms;
+  runtime rt{cfg};
+  auto c = cache::open(rt, "async").value();
+  auto shard = c.shard_for("key").value();
+  REQUIRE_FALSE(rt.request<load_reply>(shard, 5s, load_atom::value, std::string{"key"})->hit);
+  // We never report; a second caller waits, then hears timeout.
+  auto r = c.get_or_load("key", [] { return caf::expected<std::string>{"x"}; });
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), errc::timeout));
+}
+
+TEST_CASE("a loader that runs long does not block other keys") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async").value();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> loading{false};
+  std::thread slow{[&] {
+    auto r = c.get_or_load("slow", [&]() -> caf::expected<std::string> {
+      loading = true;
+      released.wait();
+      return std::string{"done"};
+    });
+    CHECK(r.value() == "done");
+    release_thread();
+  }};
+  REQUIRE(eventually([&] { return loading.load(); }));
+  CHECK(!c.put("other", "v")); // served while the loader runs
+  CHECK(c.get("other").value() == std::optional<std::string>{"v"});
+  release.set_value();
+  slow.join();
+}
+
+TEST_CASE("memoize returns the cached result") {
+  runtime rt{cache_test_config()};
+  std::atomic<int> calls{0};
+  std::function<int(int, std::string)> fn = [&](int x, std::string s) {
+    ++calls;
+    return x * 2 + static_cast<int>(s.size());
+  };
+  auto f = memoize(rt, "double_plus_len", fn, 10min);
+  REQUIRE(f);
+  CHECK((*f)(20, "ab").value() == 42);
+  CHECK((*f)(20, "ab").value() == 42);
+  CHECK(calls == 1);
+  CHECK((*f)(1, "").value() == 2);
+  CHECK(calls == 2);
+}
+
+TEST_CASE("the cache actor is restarted empty after a crash and says so") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async").value();
+  REQUIRE(!c.put("k", "v"));
+  auto shard = c.shard_for("k").value();
+  caf::anon_send_exit(shard, caf::exit_reason::kill);
+  REQUIRE(eventually([&] {
+    auto st = c.stats();
+    return st && st->restarts == 1;
+  }));
+  CHECK(c.stats()->entries == 0);
+  CHECK(c.get("k").value() == std::nullopt);
+  CHECK(!c.put("k", "v2"));
+  CHECK(c.get("k").value() == std::optional<std::string>{"v2"});
+}
+
+TEST_CASE("[caches.NAME] configures further caches; bad values are refused") {
+  auto cfg = load_config_string(R"(
+[cache]
+policy = "tinylfu"
+
+[caches.sessions]
+max_entries = 2000
+max_bytes = "8MiB"
+ttl = "15m"
+shards = 2
+)");
+  auto all = cfg.cache.all();
+  REQUIRE(all.count("sessions") == 1);
+  CHECK(all["sessions"].policy == "tinylfu");
+  CHECK(all["sessions"].shards == 2);
+  CHECK(all["sessions"].ttl == 15min);
+  CHECK(all["async"].policy == "tinylfu");
+  CHECK(all.count("query") == 1);
+  CHECK(all.count("git") == 1);
+  CHECK_THROWS_WITH(load_config_string("[caches.x]\nmax_entries = 0\n"),
+                    Catch::Contains("caches.x.max_entries"));
+  CHECK_THROWS_WITH(load_config_string("[cache]\npolicy = \"fifo\"\n"),
+                    Catch::Contains("cache.policy"));
+  auto e = Catch::Contains("caches.async");
+  CHECK_THROWS_WITH(load_config_string("[caches.async]\nmax_entries = 5\n"), e);
+}
