@@ -2,6 +2,7 @@
 // Perfect21 way side by side in one run, and reports the ratio of medians.
 
 #include "app/bench.hpp"
+#include "app/bench_rows.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -19,59 +20,6 @@ namespace p21::app {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
-/// Timings of one side of a row, in seconds.
-struct series {
-  std::string label;
-  std::vector<double> samples;
-
-  double quantile(double q) const {
-    auto xs = samples;
-    std::sort(xs.begin(), xs.end());
-    if (xs.empty())
-      return 0;
-    auto i = static_cast<size_t>(std::ceil(q * static_cast<double>(xs.size()))) - 1;
-    return xs[std::min(i, xs.size() - 1)];
-  }
-
-  double median() const { return quantile(0.5); }
-};
-
-struct row_result {
-  std::string name;
-  series baseline;
-  series perfect21;
-  std::optional<double> claim;
-};
-
-/// One benchmark row: measures both sides, `runs` repetitions each.
-struct row {
-  std::string name;
-  std::string title;
-  /// The report's ratio (before / after), if it made a claim.
-  std::optional<double> claim;
-  std::function<row_result(const config& base, size_t runs)> measure;
-};
-
-double seconds_since(clock::time_point t0) {
-  return std::chrono::duration<double>(clock::now() - t0).count();
-}
-
-uint64_t status_bytes(const char* field) {
-  std::ifstream in{"/proc/self/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field, 0) == 0)
-      return std::stoull(line.substr(std::string{field}.size())) * 1024;
-  return 0;
-}
-
-/// Quiet nodes: benchmarks time work, not log lines.
-config quiet(config cfg) {
-  cfg.logging.level = "warn";
-  return cfg;
-}
 
 // -- rows ---------------------------------------------------------------------
 
@@ -97,6 +45,8 @@ row_result measure_startup(const config& base, size_t runs) {
 std::vector<row> all_rows() {
   return {
     {"startup", "Module import / startup", 800.0 / 150.0, measure_startup},
+    {"cache_lookup", "Cache lookup", std::nullopt, measure_cache_lookup},
+    {"cache_direct", "Cache lookup vs a plain mutex LRU", std::nullopt, measure_cache_direct},
   };
 }
 
@@ -136,12 +86,16 @@ int run_bench(const bench_options& opts) {
     }
   }
   auto rows = all_rows();
+  auto wants = [&](const std::string& name) {
+    return opts.only.empty() || std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
+  };
   for (auto& name : opts.only)
-    if (std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
+    if (name != "cache_details"
+        && std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
       std::cerr << "p21 bench: unknown row '" << name << "'; rows are:";
       for (auto& r : rows)
         std::cerr << " " << r.name;
-      std::cerr << "\n";
+      std::cerr << " cache_details\n";
       return 2;
     }
   auto startup_rss = status_bytes("VmRSS:");
@@ -174,11 +128,15 @@ int run_bench(const bench_options& opts) {
     else
       claim << "-";
     std::cout << std::left << std::setw(16) << r.name << std::right << std::setw(9)
-              << std::fixed << std::setprecision(2) << ratio << "x" << std::setw(10)
+              << std::fixed << std::setprecision(ratio < 0.1 ? 4 : 2) << ratio << "x"
+              << std::setprecision(2) << std::setw(10)
               << claim.str() << std::setw(14) << human(r.baseline.median()) << std::setw(14)
               << human(r.perfect21.median()) << std::setw(14)
               << human(r.perfect21.quantile(0.99)) << "\n";
   }
+  nlohmann::json details;
+  if (wants("cache_details"))
+    details["cache"] = cache_details(base, opts.quick);
   auto peak_rss = status_bytes("VmHWM:");
   std::cout << "memory: startup RSS " << format_size(startup_rss / 1024 * 1024) << ", peak RSS "
             << format_size(peak_rss / 1024 * 1024) << "\n";
@@ -194,6 +152,8 @@ int run_bench(const bench_options& opts) {
       doc["rows"].push_back(std::move(j));
     }
     doc["memory"] = {{"startup_rss_bytes", startup_rss}, {"peak_rss_bytes", peak_rss}};
+    if (!details.empty())
+      doc["details"] = details;
     std::ofstream out{opts.json_file};
     out << doc.dump(2) << "\n";
     if (!out) {

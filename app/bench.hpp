@@ -16,4 +16,8 @@ struct bench_options {
 /// Runs the benchmark rows and prints the table; returns the exit code.
 int run_bench(const bench_options& opts);
 
+/// Replays a key-per-line trace (stdin when `file` is empty) through a cache
+/// policy and prints the hit rate as JSON; returns the exit code.
+int run_cache_sim(const std::string& policy, uint64_t capacity, const std::string& file);
+
 } // namespace p21::app

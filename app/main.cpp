@@ -111,6 +111,15 @@ int main(int argc, char** argv) {
     ->delimiter(',');
   bench->add_option("-c,--config", bench_opts.config_file, "Base TOML config for the nodes");
 
+  std::string sim_policy = "lru";
+  uint64_t sim_capacity = 0;
+  std::string sim_file;
+  auto sim = app.add_subcommand(
+    "cache-sim", "Replay a key trace (one key per line) through an eviction policy; print JSON");
+  sim->add_option("--policy", sim_policy, "lru or tinylfu")->check(CLI::IsMember({"lru", "tinylfu"}));
+  sim->add_option("--capacity", sim_capacity, "Cache capacity in entries")->required();
+  sim->add_option("file", sim_file, "Trace file; standard input when omitted");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*run)
@@ -119,5 +128,7 @@ int main(int argc, char** argv) {
     return check_config(check_file);
   if (*bench)
     return p21::app::run_bench(bench_opts);
+  if (*sim)
+    return p21::app::run_cache_sim(sim_policy, sim_capacity, sim_file);
   return exit_failure;
 }

@@ -496,3 +496,79 @@ shards = 2
   auto e = Catch::Contains("caches.async");
   CHECK_THROWS_WITH(load_config_string("[caches.async]\nmax_entries = 5\n"), e);
 }
+
+// -- object pool --------------------------------------------------------------
+
+#include "p21/object_pool.hpp"
+
+TEST_CASE("object_pool reuses objects, stays bounded and trims") {
+  object_pool<std::vector<int>> pool{2, [] { return std::make_unique<std::vector<int>>(); },
+                                     [](std::vector<int>& v) { v.clear(); }};
+  {
+    auto a = pool.acquire();
+    auto b = pool.acquire();
+    auto c = pool.acquire();
+    a->push_back(1);
+    CHECK(pool.stats().in_use == 3);
+    CHECK(pool.stats().allocations == 3);
+  }
+  auto s = pool.stats();
+  CHECK(s.in_use == 0);
+  CHECK(s.idle == 2); // bounded: the third was freed
+  auto again = pool.acquire();
+  CHECK(again->empty()); // reset before reuse
+  CHECK(pool.stats().reuses == 1);
+  CHECK(pool.trim() == 1);
+  CHECK(pool.stats().idle == 0);
+  CHECK(pool.stats().trimmed == 1);
+}
+
+TEST_CASE("object_pool handles may outlive the pool") {
+  object_pool<int>::handle h{nullptr, {}};
+  {
+    object_pool<int> pool{4};
+    h = pool.acquire();
+    *h = 7;
+  }
+  CHECK(*h == 7);
+  h.reset(); // returns to the orphaned state without crashing
+}
+
+// -- the asynchronous forms, from inside an actor --------------------------------
+
+TEST_CASE("get_or_load and memoize work asynchronously inside an actor") {
+  runtime rt{cache_test_config()};
+  auto c = cache::open(rt, "async").value();
+  std::atomic<int> calls{0};
+  std::function<int(int)> square = [&](int x) {
+    ++calls;
+    return x * x;
+  };
+  auto f = memoize(rt, "square", square, 10min).value();
+  auto shard = c.shard_for("async-key").value();
+  std::promise<std::vector<std::string>> done;
+  auto result = done.get_future();
+  rt.spawn([&, shard](caf::event_based_actor* self) {
+    auto out = std::make_shared<std::vector<std::string>>();
+    auto finish = [&done, out] { if (out->size() == 3) done.set_value(*out); };
+    get_or_load(self, shard, "async-key",
+                [] { return caf::expected<std::string>{"computed"}; }, timespan{0},
+                [out, finish](caf::expected<std::string> v) {
+                  out->push_back(v ? *v : render(v.error()));
+                  finish();
+                });
+    f.async(self, [out, finish, &f, self](caf::expected<int> first) {
+      out->push_back(first ? std::to_string(*first) : render(first.error()));
+      f.async(self, [out, finish](caf::expected<int> second) {
+        out->push_back(second ? std::to_string(*second) : render(second.error()));
+        finish();
+      }, 12);
+    }, 12);
+  });
+  REQUIRE(result.wait_for(10s) == std::future_status::ready);
+  auto out = result.get();
+  std::sort(out.begin(), out.end());
+  CHECK(out == std::vector<std::string>{"144", "144", "computed"});
+  CHECK(calls == 1);
+  CHECK(c.get("async-key").value() == std::optional<std::string>{"computed"});
+}

@@ -5,6 +5,7 @@
 // for plain threads plus the shard's typed handle for use inside actors.
 
 #include <functional>
+#include <tuple>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,6 +117,34 @@ std::vector<child_spec> cache_components(const std::string& name,
                                          const named_cache_config& cfg,
                                          timespan load_timeout);
 
+/// The asynchronous `get_or_load`, for use inside an event-based actor
+/// `self`: asks `shard` (from `cache::shard_for(key)`), runs `load` in `self`
+/// on a miss when no one else is loading the key, and calls `then` with the
+/// value or the error. Never blocks; other messages keep flowing.
+template <class Self, class Then>
+void get_or_load(Self* self, const cache_actor& shard, std::string key,
+                 std::function<caf::expected<std::string>()> load, timespan ttl, Then then,
+                 timespan timeout = std::chrono::seconds{10}) {
+  self->request(shard, timeout, load_atom::value, key)
+    .then(
+      [=](load_reply& r) mutable {
+        if (r.hit) {
+          then(caf::expected<std::string>{std::move(r.value)});
+          return;
+        }
+        caf::expected<std::string> value = load();
+        if (!value) {
+          self->send(shard, load_failed_atom::value, key, value.error());
+          then(std::move(value));
+          return;
+        }
+        self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
+          .then([=](bool) mutable { then(std::move(value)); },
+                [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
+      },
+      [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
+}
+
 /// Memoizes `fn` in the cache `cache_name`: results are keyed by the
 /// function name and its serialized arguments and kept for `ttl`.
 /// Arguments and result must be inspectable by CAF (`inspect` or builtin).
@@ -127,30 +156,42 @@ public:
     : cache_(std::move(c)), fn_name_(std::move(fn_name)), fn_(std::move(fn)), ttl_(ttl) {}
 
   caf::expected<R> operator()(const Args&... args) {
-    std::vector<char> key_bytes;
-    caf::binary_serializer key_sink{nullptr, key_bytes};
-    std::string fname = fn_name_;
-    if (auto err = key_sink(fname, const_cast<Args&>(args)...))
-      return err;
-    std::string key{key_bytes.begin(), key_bytes.end()};
+    auto key = make_key(args...);
+    if (!key)
+      return key.error();
     auto value = cache_.get_or_load(
-      key,
-      [&]() -> caf::expected<std::string> {
-        R result = fn_(args...);
-        std::vector<char> buf;
-        caf::binary_serializer sink{nullptr, buf};
-        if (auto err = sink(result))
-          return err;
-        return std::string{buf.begin(), buf.end()};
-      },
-      ttl_);
+      *key, [&]() -> caf::expected<std::string> { return encode(fn_(args...)); }, ttl_);
     if (!value)
       return value.error();
-    R result;
-    caf::binary_deserializer source{nullptr, value->data(), value->size()};
-    if (auto err = source(result))
-      return err;
-    return result;
+    return decode(*value);
+  }
+
+  /// The asynchronous form for actors: `then` receives `caf::expected<R>`.
+  template <class Self, class Then>
+  void async(Self* self, Then then, const Args&... args) {
+    auto key = make_key(args...);
+    if (!key) {
+      then(caf::expected<R>{key.error()});
+      return;
+    }
+    auto shard = cache_.shard_for(*key);
+    if (!shard) {
+      then(caf::expected<R>{shard.error()});
+      return;
+    }
+    auto fn = fn_;
+    auto arg_tuple = std::make_tuple(args...);
+    get_or_load(
+      self, *shard, *key,
+      [fn, arg_tuple]() -> caf::expected<std::string> {
+        return encode(std::apply(fn, arg_tuple));
+      },
+      ttl_, [then](caf::expected<std::string> v) mutable {
+        if (!v)
+          then(caf::expected<R>{v.error()});
+        else
+          then(decode(*v));
+      });
   }
 
   /// How many times the wrapped function actually ran is visible in the
@@ -158,6 +199,31 @@ public:
   cache& backing_cache() noexcept { return cache_; }
 
 private:
+  caf::expected<std::string> make_key(const Args&... args) const {
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    std::string fname = fn_name_;
+    if (auto err = sink(fname, const_cast<Args&>(args)...))
+      return err;
+    return std::string{buf.begin(), buf.end()};
+  }
+
+  static caf::expected<std::string> encode(R result) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    if (auto err = sink(result))
+      return err;
+    return std::string{buf.begin(), buf.end()};
+  }
+
+  static caf::expected<R> decode(const std::string& bytes) {
+    R result;
+    caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+    if (auto err = source(result))
+      return err;
+    return result;
+  }
+
   cache cache_;
   std::string fn_name_;
   std::function<R(Args...)> fn_;

@@ -1,0 +1,293 @@
+// Cache rows of p21 bench: the handle against raw CAF and against a plain
+// mutex-guarded LRU, plus the finer cache figures.
+
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/cache/cache_store.hpp"
+#include "app/bench_rows.hpp"
+#include "p21/cache.hpp"
+
+namespace p21::app {
+
+namespace {
+
+using namespace cache_detail;
+
+constexpr size_t hot_keys = 256;
+
+std::string key_of(size_t i) {
+  return "key-" + std::to_string(i % hot_keys);
+}
+
+const std::string value_100(100, 'v');
+
+// -- the raw-CAF baseline: an equivalent LRU actor --------------------------------
+
+using raw_lru_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
+  caf::replies_to<put_atom, std::string, std::string>::with<bool>>;
+
+struct raw_lru_state {
+  std::unique_ptr<cache_store> store;
+};
+
+raw_lru_actor::behavior_type raw_lru(raw_lru_actor::stateful_pointer<raw_lru_state> self) {
+  self->state.store = std::make_unique<cache_store>(store_config{});
+  return {
+    [=](get_atom, const std::string& k) -> caf::result<caf::optional<std::string>> {
+      if (auto v = self->state.store->get(k, cache_detail::clock::now()))
+        return caf::optional<std::string>{*v};
+      return caf::optional<std::string>{};
+    },
+    [=](put_atom, const std::string& k, std::string& v) {
+      static_cast<void>(self->state.store->put(k, std::move(v), timespan{0},
+                                               cache_detail::clock::now()));
+      return true;
+    },
+  };
+}
+
+/// Times `n` calls of `op(i)`, one sample per call.
+template <class F>
+void time_each(series& s, size_t n, F op) {
+  s.samples.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto t0 = clock::now();
+    op(i);
+    s.samples.push_back(seconds_since(t0));
+  }
+}
+
+cache open_loaded(runtime& rt) {
+  auto c = cache::open(rt, "async");
+  if (!c)
+    throw std::runtime_error("no async cache: " + render(c.error()));
+  for (size_t i = 0; i < hot_keys; ++i)
+    if (auto err = c->put(key_of(i), value_100))
+      throw std::runtime_error(render(err));
+  return *c;
+}
+
+} // namespace
+
+row_result measure_cache_lookup(const config& base, size_t runs) {
+  row_result r{"cache_lookup",
+               {"raw CAF: scoped_actor + typed request per get (CAF defaults)", {}},
+               {"p21::cache handle get (hit)", {}},
+               std::nullopt};
+  auto n = runs * 200;
+  {
+    caf::actor_system_config cfg; // CAF's defaults: work stealing
+    caf::actor_system sys{cfg};
+    auto lru = sys.spawn(raw_lru);
+    {
+      caf::scoped_actor self{sys};
+      for (size_t i = 0; i < hot_keys; ++i)
+        self->request(lru, caf::infinite, put_atom::value, key_of(i), value_100)
+          .receive([](bool) {}, [](caf::error&) {});
+    }
+    time_each(r.baseline, n, [&](size_t i) {
+      caf::scoped_actor self{sys};
+      self->request(lru, std::chrono::seconds{10}, get_atom::value, key_of(i))
+        .receive([](caf::optional<std::string>&) {}, [](caf::error&) {});
+    });
+    caf::anon_send_exit(lru, caf::exit_reason::user_shutdown);
+  }
+  runtime rt{quiet(base)};
+  auto c = open_loaded(rt);
+  time_each(r.perfect21, n, [&](size_t i) { static_cast<void>(c.get(key_of(i))); });
+  return r;
+}
+
+row_result measure_cache_direct(const config& base, size_t runs) {
+  row_result r{"cache_direct",
+               {"std::mutex + the same LRU, called directly", {}},
+               {"p21::cache handle get (hit)", {}},
+               std::nullopt};
+  auto n = runs * 200;
+  {
+    std::mutex mtx;
+    cache_store store{store_config{}};
+    for (size_t i = 0; i < hot_keys; ++i)
+      static_cast<void>(store.put(key_of(i), value_100, timespan{0}, cache_detail::clock::now()));
+    time_each(r.baseline, n, [&](size_t i) {
+      std::lock_guard<std::mutex> guard{mtx};
+      static_cast<void>(store.get(key_of(i), cache_detail::clock::now()));
+    });
+  }
+  runtime rt{quiet(base)};
+  auto c = open_loaded(rt);
+  time_each(r.perfect21, n, [&](size_t i) { static_cast<void>(c.get(key_of(i))); });
+  return r;
+}
+
+// -- details ----------------------------------------------------------------------
+
+namespace {
+
+std::vector<uint32_t> zipf(size_t n, uint32_t universe, double s, uint64_t seed) {
+  std::vector<double> cdf(universe);
+  double sum = 0;
+  for (uint32_t i = 0; i < universe; ++i)
+    cdf[i] = (sum += 1.0 / std::pow(i + 1, s));
+  std::mt19937_64 rng{seed};
+  std::uniform_real_distribution<double> u{0, sum};
+  std::vector<uint32_t> out(n);
+  for (auto& k : out)
+    k = static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
+  return out;
+}
+
+/// Zipf 0.9 traffic interrupted by one-time scans of never-repeated keys.
+std::vector<uint32_t> scan_polluted(size_t n, uint32_t universe, uint64_t seed) {
+  auto base = zipf(n, universe, 0.9, seed);
+  std::vector<uint32_t> out;
+  out.reserve(n + n / 2);
+  uint32_t next_scan_key = universe + 1;
+  for (size_t i = 0; i < base.size(); ++i) {
+    out.push_back(base[i]);
+    if (i % 10'000 == 9'999)
+      for (int j = 0; j < 5'000; ++j)
+        out.push_back(next_scan_key++);
+  }
+  return out;
+}
+
+/// A working set that slides forward: the recently used keys are the ones
+/// used again (where a fixed 1 % admission window loses to plain LRU).
+std::vector<uint32_t> recency(size_t n, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::vector<uint32_t> out(n);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = static_cast<uint32_t>(i / 4 + rng() % 2'000);
+  return out;
+}
+
+double hit_rate(eviction policy, uint64_t capacity, const std::vector<uint32_t>& trace) {
+  store_config cfg;
+  cfg.max_entries = capacity;
+  cfg.max_bytes = 1ull << 40;
+  cfg.policy = policy;
+  cache_store store{cfg};
+  auto now = cache_detail::clock::now();
+  for (auto k : trace) {
+    auto key = std::to_string(k);
+    if (!store.get(key, now))
+      static_cast<void>(store.put(key, {}, timespan{0}, now));
+  }
+  return store.stats().hit_rate();
+}
+
+} // namespace
+
+nlohmann::json cache_details(const config& base, bool quick) {
+  nlohmann::json out;
+  std::cerr << "[bench] cache details ..." << std::flush;
+  auto t0 = clock::now();
+  runtime rt{quiet(base)};
+  auto c = open_loaded(rt);
+  // get_many: per-key cost of a 100-key batch vs single gets.
+  {
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < 100; ++i)
+      keys.push_back(key_of(i));
+    size_t rounds = quick ? 50 : 200;
+    auto t = clock::now();
+    for (size_t i = 0; i < rounds; ++i)
+      static_cast<void>(c.get_many(keys));
+    auto per_key_many = seconds_since(t) / static_cast<double>(rounds * keys.size());
+    t = clock::now();
+    for (size_t i = 0; i < rounds * 10; ++i)
+      static_cast<void>(c.get(key_of(i)));
+    auto per_key_single = seconds_since(t) / static_cast<double>(rounds * 10);
+    out["get_many_per_key_s"] = per_key_many;
+    out["get_per_key_s"] = per_key_single;
+  }
+  // Throughput with 1, 2, 4 shards under 2 client threads.
+  {
+    nlohmann::json tp = nlohmann::json::object();
+    size_t per_thread = quick ? 5'000 : 20'000;
+    for (size_t shards : {1, 2, 4}) {
+      auto name = "bench_shards_" + std::to_string(shards);
+      auto sc = cache::create(rt, name, named_cache_config{10'000, 64 << 20, {}, "lru", shards});
+      if (!sc)
+        throw std::runtime_error(render(sc.error()));
+      for (size_t i = 0; i < hot_keys; ++i)
+        static_cast<void>(sc->put(key_of(i), value_100));
+      auto t = clock::now();
+      std::vector<std::thread> clients;
+      for (int th = 0; th < 2; ++th)
+        clients.emplace_back([&, th] {
+          for (size_t i = 0; i < per_thread; ++i)
+            static_cast<void>(sc->get(key_of(i * 7 + static_cast<size_t>(th))));
+          release_thread();
+        });
+      for (auto& th : clients)
+        th.join();
+      tp[std::to_string(shards)] = static_cast<double>(2 * per_thread) / seconds_since(t);
+    }
+    out["throughput_ops_per_s_by_shards"] = tp;
+  }
+  // lru vs tinylfu hit rates on generated streams, same code as the actor.
+  {
+    size_t n = quick ? 200'000 : 1'000'000;
+    uint32_t universe = 100'000;
+    std::vector<std::pair<std::string, std::vector<uint32_t>>> traces;
+    traces.emplace_back("zipf_0.9", zipf(n, universe, 0.9, 1));
+    traces.emplace_back("zipf_1.0", zipf(n, universe, 1.0, 2));
+    traces.emplace_back("scan_polluted", scan_polluted(n, universe, 3));
+    traces.emplace_back("recency", recency(n, 4));
+    nlohmann::json rates = nlohmann::json::array();
+    for (auto& [name, trace] : traces)
+      for (uint64_t capacity : {100, 1'000, 10'000})
+        rates.push_back({{"trace", name},
+                         {"capacity", capacity},
+                         {"lru", hit_rate(eviction::lru, capacity, trace)},
+                         {"tinylfu", hit_rate(eviction::tinylfu, capacity, trace)}});
+    out["hit_rates"] = rates;
+  }
+  // Memory per entry: RSS growth per cached 100-byte value.
+  {
+    size_t entries = quick ? 200'000 : 1'000'000;
+    auto before = status_bytes("VmRSS:");
+    {
+      store_config cfg;
+      cfg.max_entries = entries;
+      cfg.max_bytes = 1ull << 40;
+      cache_store store{cfg};
+      auto now = cache_detail::clock::now();
+      for (size_t i = 0; i < entries; ++i)
+        static_cast<void>(store.put("key-" + std::to_string(i), value_100, timespan{0}, now));
+      auto after = status_bytes("VmRSS:");
+      out["memory_entries"] = entries;
+      out["rss_bytes_per_entry"] = static_cast<double>(after - before) / static_cast<double>(entries);
+      out["accounted_bytes_per_entry"] = static_cast<double>(store.bytes()) / static_cast<double>(entries);
+    }
+  }
+  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t0) << " s\n";
+  // Print.
+  std::cout << std::fixed << std::setprecision(2);
+  std::cout << "cache: get_many " << out["get_many_per_key_s"].get<double>() * 1e6
+            << " us/key vs single get " << out["get_per_key_s"].get<double>() * 1e6 << " us/key\n";
+  std::cout << "cache: 2 client threads, ops/s by shards:";
+  for (auto& [k, v] : out["throughput_ops_per_s_by_shards"].items())
+    std::cout << " " << k << "=" << std::setprecision(0) << v.get<double>();
+  std::cout << std::setprecision(3) << "\n";
+  std::cout << "cache: hit rate lru vs tinylfu\n";
+  for (auto& r : out["hit_rates"])
+    std::cout << "  " << std::left << std::setw(14) << r["trace"].get<std::string>() << std::right
+              << " capacity " << std::setw(6) << r["capacity"].get<uint64_t>() << "  lru "
+              << r["lru"].get<double>() << "  tinylfu " << r["tinylfu"].get<double>() << "\n";
+  std::cout << std::setprecision(0) << "cache: " << out["rss_bytes_per_entry"].get<double>()
+            << " bytes of RSS per cached 100-byte value at " << out["memory_entries"].get<size_t>()
+            << " entries (accounted: " << out["accounted_bytes_per_entry"].get<double>() << ")\n";
+  return out;
+}
+
+} // namespace p21::app

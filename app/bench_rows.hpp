@@ -1,0 +1,86 @@
+#pragma once
+
+// Shared pieces of `p21 bench`: timing series, rows, and the row functions
+// that live in their own files.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "p21/config.hpp"
+
+namespace p21::app {
+
+using clock = std::chrono::steady_clock;
+
+/// Timings of one side of a row, in seconds.
+struct series {
+  std::string label;
+  std::vector<double> samples;
+
+  double quantile(double q) const {
+    auto xs = samples;
+    std::sort(xs.begin(), xs.end());
+    if (xs.empty())
+      return 0;
+    auto i = static_cast<size_t>(std::ceil(q * static_cast<double>(xs.size()))) - 1;
+    return xs[std::min(i, xs.size() - 1)];
+  }
+
+  double median() const { return quantile(0.5); }
+};
+
+struct row_result {
+  std::string name;
+  series baseline;
+  series perfect21;
+  std::optional<double> claim;
+};
+
+/// One benchmark row: measures both sides, `runs` repetitions each.
+struct row {
+  std::string name;
+  std::string title;
+  /// The report's ratio (before / after), if it made a claim.
+  std::optional<double> claim;
+  std::function<row_result(const config& base, size_t runs)> measure;
+};
+
+inline double seconds_since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+/// A field of /proc/self/status in bytes (VmRSS:, VmHWM:).
+inline uint64_t status_bytes(const char* field) {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field, 0) == 0)
+      return std::stoull(line.substr(std::string{field}.size())) * 1024;
+  return 0;
+}
+
+/// Quiet nodes: benchmarks time work, not log lines.
+inline config quiet(config cfg) {
+  cfg.logging.level = "warn";
+  return cfg;
+}
+
+// -- rows in other files --
+
+row_result measure_cache_lookup(const config& base, size_t runs);
+row_result measure_cache_direct(const config& base, size_t runs);
+
+/// get_many per key, shard throughput, lru vs tinylfu hit rates, memory per
+/// entry; printed and returned for the JSON.
+nlohmann::json cache_details(const config& base, bool quick);
+
+} // namespace p21::app
