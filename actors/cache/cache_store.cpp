@@ -40,6 +40,10 @@ constexpr double protected_share = 0.80;
 constexpr double step_percent = 0.0625;
 constexpr double step_decay = 0.98;
 constexpr double restart_threshold = 0.05;
+// Caffeine samples 10x the capacity between adjustments; 2x converges within
+// a million requests on a recency-heavy stream (measured with p21 cache-sim)
+// and keeps tinylfu's lead on skewed ones.
+constexpr uint64_t sample_factor = 2;
 
 } // namespace
 
@@ -136,7 +140,7 @@ const std::string* cache_store::get(const std::string& key, time_point now) {
       ++sample_hits_;
     touch(i);
   }
-  if (tinylfu && sample_requests_ >= 10 * cfg_.max_entries)
+  if (tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
     adapt_window();
   return i == map_.end() ? nullptr : &i->second.value;
 }
@@ -273,13 +277,25 @@ void cache_store::evict_from_main(size_t candidates) {
       continue;
     }
     auto victim = map_.find(*probation_.back());
-    if (candidates == 0) {
+    map_type::iterator candidate;
+    if (candidates > 0) {
+      auto cpos = std::next(probation_.begin(), static_cast<long>(candidates - 1));
+      candidate = map_.find(**cpos);
+      --candidates;
+    } else if (!window_.empty()) {
+      // The window grew and overflowed the total: its coldest entry stays
+      // unless main's victim was used more often (ties favour the window,
+      // so that growing it has an effect).
+      auto tail = map_.find(*window_.back());
+      if (sketch_.frequency(hash(victim->first)) > sketch_.frequency(hash(tail->first)))
+        evict(tail);
+      else
+        evict(victim);
+      continue;
+    } else {
       evict(victim);
       continue;
     }
-    auto cpos = std::next(probation_.begin(), static_cast<long>(candidates - 1));
-    auto candidate = map_.find(**cpos);
-    --candidates;
     if (candidate == victim) {
       evict(victim);
       continue;
@@ -302,7 +318,12 @@ void cache_store::adapt_window() {
   sample_hits_ = 0;
   sample_requests_ = 0;
   auto target = static_cast<double>(window_max_) + amount;
-  set_window_size(static_cast<uint64_t>(std::clamp(target, 1.0, std::max(1.0, max - 1))));
+  auto bounded = std::clamp(target, 1.0, std::max(1.0, max - 1));
+  // Pinned against a bound, the climber sees no change and would keep
+  // pushing outward forever; turn it around instead.
+  if (bounded != target)
+    step_ = -step_;
+  set_window_size(static_cast<uint64_t>(bounded));
 }
 
 void cache_store::set_window_size(uint64_t n) {
@@ -339,7 +360,8 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
   } else {
     if (window_max_ == 0) {
       sketch_.ensure_capacity(max_entries);
-      step_ = -step_percent * static_cast<double>(max_entries);
+      // From the 1 % start, only growing can help: try that first.
+      step_ = step_percent * static_cast<double>(max_entries);
       set_window_size(static_cast<uint64_t>(
         std::ceil(initial_window * static_cast<double>(max_entries))));
     } else {
