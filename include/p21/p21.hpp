@@ -4,8 +4,10 @@
 
 #include <caf/all.hpp>
 
+#include "p21/cache.hpp"
 #include "p21/config.hpp"
 #include "p21/error.hpp"
+#include "p21/object_pool.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/monitor.hpp"
