@@ -54,8 +54,10 @@ int run_node(const std::string& path, double duration) {
                                    + std::chrono::duration_cast<clock::duration>(
                                      std::chrono::duration<double>{duration})
                                : clock::time_point::max();
-  spdlog::info("node running from {}{}", path,
-               duration > 0 ? " for " + std::to_string(duration) + "s" : "; Ctrl-C stops it");
+  if (duration > 0)
+    spdlog::info("node running from {} for {}s", path, duration);
+  else
+    spdlog::info("node running from {}; Ctrl-C stops it", path);
   while (clock::now() < deadline) {
     timespec tick{0, 100'000'000};
     int sig = sigtimedwait(&signals, nullptr, &tick);

@@ -1,0 +1,52 @@
+// Per-operation cost of the cache's eviction code, without the actor around
+// it: what one get or put costs inside a shard.
+
+#include <benchmark/benchmark.h>
+
+#include "actors/cache/cache_store.hpp"
+
+using namespace p21::cache_detail;
+
+namespace {
+
+std::vector<std::string> make_keys(size_t n) {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < n; ++i)
+    keys.push_back("key-" + std::to_string(i));
+  return keys;
+}
+
+void get_hit(benchmark::State& state, eviction policy) {
+  store_config cfg;
+  cfg.max_entries = 4096;
+  cfg.policy = policy;
+  cache_store store{cfg};
+  auto keys = make_keys(1024);
+  auto now = clock::now();
+  for (auto& k : keys)
+    static_cast<void>(store.put(k, std::string(100, 'v'), p21::timespan{0}, now));
+  size_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(store.get(keys[i++ & 1023], now));
+}
+
+void put_evict(benchmark::State& state, eviction policy) {
+  store_config cfg;
+  cfg.max_entries = 1024;
+  cfg.policy = policy;
+  cache_store store{cfg};
+  auto keys = make_keys(16384);
+  auto now = clock::now();
+  size_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(store.put(keys[i++ & 16383], "v", p21::timespan{0}, now));
+}
+
+} // namespace
+
+BENCHMARK_CAPTURE(get_hit, lru, eviction::lru);
+BENCHMARK_CAPTURE(get_hit, tinylfu, eviction::tinylfu);
+BENCHMARK_CAPTURE(put_evict, lru, eviction::lru);
+BENCHMARK_CAPTURE(put_evict, tinylfu, eviction::tinylfu);
+
+BENCHMARK_MAIN();
