@@ -20,7 +20,6 @@ namespace p21::app {
 
 namespace {
 
-
 // -- rows ---------------------------------------------------------------------
 
 row_result measure_startup(const config& base, size_t runs) {
@@ -30,8 +29,10 @@ row_result measure_startup(const config& base, size_t runs) {
   for (auto& spec : resolve_components(base))
     eager.components[spec.name].prio = priority::critical;
   auto lazy = quiet(base);
-  row_result r{"startup", {"eager start of every component", {}},
-               {"lazy start (critical only)", {}}, std::nullopt};
+  row_result r{"startup",
+               {"eager start of every component", {}},
+               {"lazy start (critical only)", {}},
+               std::nullopt};
   for (size_t i = 0; i < runs; ++i) {
     for (auto* side : {&r.baseline, &r.perfect21}) {
       auto t0 = clock::now();
@@ -44,9 +45,9 @@ row_result measure_startup(const config& base, size_t runs) {
 
 std::vector<row> all_rows() {
   return {
-    {"startup", "Module import / startup", 800.0 / 150.0, measure_startup},
-    {"cache_lookup", "Cache lookup", std::nullopt, measure_cache_lookup},
-    {"cache_direct", "Cache lookup vs a plain mutex LRU", std::nullopt, measure_cache_direct},
+      {"startup", "Module import / startup", 800.0 / 150.0, measure_startup},
+      {"cache_lookup", "Cache lookup", std::nullopt, measure_cache_lookup},
+      {"cache_direct", "Cache lookup vs a plain mutex LRU", std::nullopt, measure_cache_direct},
   };
 }
 
@@ -65,12 +66,8 @@ std::string human(double s) {
 }
 
 nlohmann::json to_json(const series& s) {
-  return {{"label", s.label},
-          {"median_s", s.median()},
-          {"p99_s", s.quantile(0.99)},
-          {"min_s", s.quantile(0)},
-          {"max_s", s.quantile(1)},
-          {"runs", s.samples.size()}};
+  return {{"label", s.label},       {"median_s", s.median()}, {"p99_s", s.quantile(0.99)},
+          {"min_s", s.quantile(0)}, {"max_s", s.quantile(1)}, {"runs", s.samples.size()}};
 }
 
 } // namespace
@@ -87,11 +84,12 @@ int run_bench(const bench_options& opts) {
   }
   auto rows = all_rows();
   auto wants = [&](const std::string& name) {
-    return opts.only.empty() || std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
+    return opts.only.empty() ||
+           std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
   };
   for (auto& name : opts.only)
-    if (name != "cache_details"
-        && std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
+    if (name != "cache_details" &&
+        std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
       std::cerr << "p21 bench: unknown row '" << name << "'; rows are:";
       for (auto& r : rows)
         std::cerr << " " << r.name;
@@ -106,8 +104,8 @@ int run_bench(const bench_options& opts) {
   std::vector<row_result> results;
   size_t runs = opts.quick ? 5 : 20;
   for (auto& r : rows) {
-    if (!opts.only.empty()
-        && std::find(opts.only.begin(), opts.only.end(), r.name) == opts.only.end())
+    if (!opts.only.empty() &&
+        std::find(opts.only.begin(), opts.only.end(), r.name) == opts.only.end())
       continue;
     std::cerr << "[bench] " << r.name << " (" << runs << " runs each side) ..." << std::flush;
     auto t0 = clock::now();
@@ -119,7 +117,8 @@ int run_bench(const bench_options& opts) {
   // The table: ratios first, absolute times vary by machine.
   std::cout << std::left << std::setw(16) << "row" << std::right << std::setw(10) << "ratio"
             << std::setw(10) << "claim" << std::setw(14) << "baseline" << std::setw(14)
-            << "perfect21" << std::setw(14) << "p21 p99" << "\n";
+            << "perfect21" << std::setw(14) << "p21 p99"
+            << "\n";
   for (auto& r : results) {
     auto ratio = r.baseline.median() / std::max(r.perfect21.median(), 1e-12);
     std::ostringstream claim;
@@ -127,11 +126,10 @@ int run_bench(const bench_options& opts) {
       claim << std::fixed << std::setprecision(2) << *r.claim << "x";
     else
       claim << "-";
-    std::cout << std::left << std::setw(16) << r.name << std::right << std::setw(9)
-              << std::fixed << std::setprecision(ratio < 0.1 ? 4 : 2) << ratio << "x"
-              << std::setprecision(2) << std::setw(10)
-              << claim.str() << std::setw(14) << human(r.baseline.median()) << std::setw(14)
-              << human(r.perfect21.median()) << std::setw(14)
+    std::cout << std::left << std::setw(16) << r.name << std::right << std::setw(9) << std::fixed
+              << std::setprecision(ratio < 0.1 ? 4 : 2) << ratio << "x" << std::setprecision(2)
+              << std::setw(10) << claim.str() << std::setw(14) << human(r.baseline.median())
+              << std::setw(14) << human(r.perfect21.median()) << std::setw(14)
               << human(r.perfect21.quantile(0.99)) << "\n";
   }
   nlohmann::json details;

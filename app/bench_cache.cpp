@@ -29,9 +29,9 @@ const std::string value_100(100, 'v');
 
 // -- the raw-CAF baseline: an equivalent LRU actor --------------------------------
 
-using raw_lru_actor = caf::typed_actor<
-  caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
-  caf::replies_to<put_atom, std::string, std::string>::with<bool>>;
+using raw_lru_actor =
+    caf::typed_actor<caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
+                     caf::replies_to<put_atom, std::string, std::string>::with<bool>>;
 
 struct raw_lru_state {
   std::unique_ptr<cache_store> store;
@@ -40,16 +40,16 @@ struct raw_lru_state {
 raw_lru_actor::behavior_type raw_lru(raw_lru_actor::stateful_pointer<raw_lru_state> self) {
   self->state.store = std::make_unique<cache_store>(store_config{});
   return {
-    [=](get_atom, const std::string& k) -> caf::result<caf::optional<std::string>> {
-      if (auto v = self->state.store->get(k, cache_detail::clock::now()))
-        return caf::optional<std::string>{*v};
-      return caf::optional<std::string>{};
-    },
-    [=](put_atom, const std::string& k, std::string& v) {
-      static_cast<void>(self->state.store->put(k, std::move(v), timespan{0},
-                                               cache_detail::clock::now()));
-      return true;
-    },
+      [=](get_atom, const std::string& k) -> caf::result<caf::optional<std::string>> {
+        if (auto v = self->state.store->get(k, cache_detail::clock::now()))
+          return caf::optional<std::string>{*v};
+        return caf::optional<std::string>{};
+      },
+      [=](put_atom, const std::string& k, std::string& v) {
+        static_cast<void>(
+            self->state.store->put(k, std::move(v), timespan{0}, cache_detail::clock::now()));
+        return true;
+      },
   };
 }
 
@@ -90,12 +90,12 @@ row_result measure_cache_lookup(const config& base, size_t runs) {
       caf::scoped_actor self{sys};
       for (size_t i = 0; i < hot_keys; ++i)
         self->request(lru, caf::infinite, put_atom::value, key_of(i), value_100)
-          .receive([](bool) {}, [](caf::error&) {});
+            .receive([](bool) {}, [](caf::error&) {});
     }
     time_each(r.baseline, n, [&](size_t i) {
       caf::scoped_actor self{sys};
       self->request(lru, std::chrono::seconds{10}, get_atom::value, key_of(i))
-        .receive([](caf::optional<std::string>&) {}, [](caf::error&) {});
+          .receive([](caf::optional<std::string>&) {}, [](caf::error&) {});
     });
     caf::anon_send_exit(lru, caf::exit_reason::user_shutdown);
   }
@@ -266,8 +266,10 @@ nlohmann::json cache_details(const config& base, bool quick) {
         static_cast<void>(store.put("key-" + std::to_string(i), value_100, timespan{0}, now));
       auto after = status_bytes("VmRSS:");
       out["memory_entries"] = entries;
-      out["rss_bytes_per_entry"] = static_cast<double>(after - before) / static_cast<double>(entries);
-      out["accounted_bytes_per_entry"] = static_cast<double>(store.bytes()) / static_cast<double>(entries);
+      out["rss_bytes_per_entry"] =
+          static_cast<double>(after - before) / static_cast<double>(entries);
+      out["accounted_bytes_per_entry"] =
+          static_cast<double>(store.bytes()) / static_cast<double>(entries);
     }
   }
   std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t0) << " s\n";

@@ -44,12 +44,8 @@ int run_cache_sim(const std::string& policy, uint64_t capacity, const std::strin
       static_cast<void>(store.put(key, {}, timespan{0}, now));
   }
   auto s = store.stats();
-  nlohmann::json out{{"policy", policy},
-                     {"capacity", capacity},
-                     {"requests", s.hits + s.misses},
-                     {"hits", s.hits},
-                     {"misses", s.misses},
-                     {"hit_rate", s.hit_rate()}};
+  nlohmann::json out{{"policy", policy}, {"capacity", capacity}, {"requests", s.hits + s.misses},
+                     {"hits", s.hits},   {"misses", s.misses},   {"hit_rate", s.hit_rate()}};
   std::cout << out.dump() << "\n";
   return 0;
 }

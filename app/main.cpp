@@ -50,9 +50,8 @@ int run_node(const std::string& path, double duration) {
     return exit_failure;
   }
   using clock = std::chrono::steady_clock;
-  auto deadline = duration > 0 ? clock::now()
-                                   + std::chrono::duration_cast<clock::duration>(
-                                     std::chrono::duration<double>{duration})
+  auto deadline = duration > 0 ? clock::now() + std::chrono::duration_cast<clock::duration>(
+                                                    std::chrono::duration<double>{duration})
                                : clock::time_point::max();
   if (duration > 0)
     spdlog::info("node running from {} for {}s", path, duration);
@@ -90,8 +89,7 @@ int main(int argc, char** argv) {
   CLI::App app{"p21: a self-tuning performance layer of CAF actors.\n"
                "Runs, checks and benchmarks Perfect21 nodes.",
                "p21"};
-  app.set_version_flag("-V,--version", std::string{"p21 "} + P21_VERSION
-                                         + " (CAF 0.17, C++17)");
+  app.set_version_flag("-V,--version", std::string{"p21 "} + P21_VERSION + " (CAF 0.17, C++17)");
   app.require_subcommand(1);
 
   std::string run_config;
@@ -99,26 +97,29 @@ int main(int argc, char** argv) {
   auto run = app.add_subcommand("run", "Run a node from a TOML config until Ctrl-C or SIGTERM");
   run->add_option("-c,--config", run_config, "TOML config file")->required();
   run->add_option("-d,--duration", duration, "Stop by itself after this many seconds")
-    ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber);
 
   std::string check_file;
-  auto check = app.add_subcommand("check", "Validate a config and print it with defaults filled in");
+  auto check =
+      app.add_subcommand("check", "Validate a config and print it with defaults filled in");
   check->add_option("-c,--config", check_file, "TOML config file")->required();
 
   p21::app::bench_options bench_opts;
-  auto bench = app.add_subcommand("bench", "Measure the report's benchmark rows: baseline vs Perfect21");
+  auto bench =
+      app.add_subcommand("bench", "Measure the report's benchmark rows: baseline vs Perfect21");
   bench->add_flag("--quick", bench_opts.quick, "Fewer repetitions; finishes in under a minute");
   bench->add_option("--json", bench_opts.json_file, "Also write the results as JSON to FILE");
   bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
-    ->delimiter(',');
+      ->delimiter(',');
   bench->add_option("-c,--config", bench_opts.config_file, "Base TOML config for the nodes");
 
   std::string sim_policy = "lru";
   uint64_t sim_capacity = 0;
   std::string sim_file;
   auto sim = app.add_subcommand(
-    "cache-sim", "Replay a key trace (one key per line) through an eviction policy; print JSON");
-  sim->add_option("--policy", sim_policy, "lru or tinylfu")->check(CLI::IsMember({"lru", "tinylfu"}));
+      "cache-sim", "Replay a key trace (one key per line) through an eviction policy; print JSON");
+  sim->add_option("--policy", sim_policy, "lru or tinylfu")
+      ->check(CLI::IsMember({"lru", "tinylfu"}));
   sim->add_option("--capacity", sim_capacity, "Cache capacity in entries")->required();
   sim->add_option("file", sim_file, "Trace file; standard input when omitted");
 

@@ -21,19 +21,26 @@ namespace p21 {
 
 std::string to_string(priority x) {
   switch (x) {
-    case priority::critical: return "critical";
-    case priority::high: return "high";
-    case priority::normal: return "normal";
-    case priority::low: return "low";
+  case priority::critical:
+    return "critical";
+  case priority::high:
+    return "high";
+  case priority::normal:
+    return "normal";
+  case priority::low:
+    return "low";
   }
   return "normal";
 }
 
 std::string to_string(strategy x) {
   switch (x) {
-    case strategy::one_for_one: return "one_for_one";
-    case strategy::one_for_all: return "one_for_all";
-    case strategy::rest_for_one: return "rest_for_one";
+  case strategy::one_for_one:
+    return "one_for_one";
+  case strategy::one_for_all:
+    return "one_for_all";
+  case strategy::rest_for_one:
+    return "rest_for_one";
   }
   return "one_for_one";
 }
@@ -42,8 +49,8 @@ std::string to_string(strategy x) {
 
 namespace {
 
-std::string error_text(const std::string& file, size_t line, size_t column,
-                       const std::string& key, const std::string& message) {
+std::string error_text(const std::string& file, size_t line, size_t column, const std::string& key,
+                       const std::string& message) {
   std::string out = file.empty() ? std::string{"<config>"} : file;
   if (line > 0)
     out += ":" + std::to_string(line) + ":" + std::to_string(column);
@@ -58,12 +65,12 @@ std::string error_text(const std::string& file, size_t line, size_t column,
 
 config_error::config_error(std::string file, size_t line, size_t column, std::string key,
                            std::string message)
-  : std::runtime_error(error_text(file, line, column, key, message)),
-    file_(std::move(file)),
-    line_(line),
-    column_(column),
-    key_(std::move(key)),
-    message_(std::move(message)) {
+  : std::runtime_error(error_text(file, line, column, key, message))
+  , file_(std::move(file))
+  , line_(line)
+  , column_(column)
+  , key_(std::move(key))
+  , message_(std::move(message)) {
   // nop
 }
 
@@ -97,8 +104,8 @@ std::optional<timespan> parse_duration(std::string_view text) {
 
 std::string format_duration(timespan x) {
   static constexpr std::pair<int64_t, const char*> units[] = {
-    {86'400'000'000'000, "d"}, {3'600'000'000'000, "h"}, {60'000'000'000, "m"},
-    {1'000'000'000, "s"},      {1'000'000, "ms"},        {1'000, "us"},
+      {86'400'000'000'000, "d"}, {3'600'000'000'000, "h"}, {60'000'000'000, "m"},
+      {1'000'000'000, "s"},      {1'000'000, "ms"},        {1'000, "us"},
   };
   auto ns = x.count();
   if (ns != 0)
@@ -117,9 +124,15 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   uint64_t n = std::stoull(std::string{text.substr(0, i)});
   auto unit = text.substr(i);
   static constexpr std::pair<const char*, uint64_t> units[] = {
-    {"", 1},          {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
-    {"GiB", 1ull << 30}, {"TiB", 1ull << 40}, {"KB", 1000},   {"MB", 1000'000},
-    {"GB", 1000'000'000},
+      {"", 1},
+      {"B", 1},
+      {"KiB", 1ull << 10},
+      {"MiB", 1ull << 20},
+      {"GiB", 1ull << 30},
+      {"TiB", 1ull << 40},
+      {"KB", 1000},
+      {"MB", 1000'000},
+      {"GB", 1000'000'000},
   };
   for (auto& [name, factor] : units)
     if (unit == name)
@@ -129,7 +142,7 @@ std::optional<uint64_t> parse_size(std::string_view text) {
 
 std::string format_size(uint64_t x) {
   static constexpr std::pair<uint64_t, const char*> units[] = {
-    {1ull << 40, "TiB"}, {1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}};
+      {1ull << 40, "TiB"}, {1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}};
   if (x != 0)
     for (auto& [factor, name] : units)
       if (x % factor == 0)
@@ -180,14 +193,14 @@ struct rule_default {
 
 // Thresholds are the report's; clear thresholds add a hysteresis band.
 constexpr rule_default rule_defaults[] = {
-  {"memory_pressure", direction::above, 85, 75, 0, 30},
-  {"cache_hit_rate", direction::below, 60, 70, 120, 300},
-  {"connection_pool", direction::above, 1, 0, 10, 60},
-  {"lazy_loading", direction::below, 10, 10, 0, 300},
-  {"git_cache", direction::below, 50, 60, 120, 300},
-  {"cpu_usage", direction::above, 80, 70, 30, 60},
-  {"disk_usage", direction::above, 90, 85, 0, 600},
-  {"parallel_efficiency", direction::below, 70, 80, 60, 120},
+    {"memory_pressure", direction::above, 85, 75, 0, 30},
+    {"cache_hit_rate", direction::below, 60, 70, 120, 300},
+    {"connection_pool", direction::above, 1, 0, 10, 60},
+    {"lazy_loading", direction::below, 10, 10, 0, 300},
+    {"git_cache", direction::below, 50, 60, 120, 300},
+    {"cpu_usage", direction::above, 80, 70, 30, 60},
+    {"disk_usage", direction::above, 90, 85, 0, 600},
+    {"parallel_efficiency", direction::below, 70, 80, 60, 120},
 };
 
 const rule_default* find_rule_default(const std::string& name) {
@@ -271,16 +284,26 @@ std::string did_you_mean(const std::string& key, const std::vector<std::string>&
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a float";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::date:
+    return "a date";
+  case toml::node_type::time:
+    return "a time";
+  case toml::node_type::date_time:
+    return "a date-time";
+  default:
+    return "nothing";
   }
 }
 
@@ -289,11 +312,14 @@ std::string type_name(const toml::node& n) {
 class section_reader {
 public:
   section_reader(const std::string& file, const toml::table& tbl, std::string path)
-    : file_(file), tbl_(tbl), path_(std::move(path)) {
+    : file_(file)
+    , tbl_(tbl)
+    , path_(std::move(path)) {
     // nop
   }
 
-  [[noreturn]] void fail(const toml::node& n, const std::string& key, const std::string& msg) const {
+  [[noreturn]] void fail(const toml::node& n, const std::string& key,
+                         const std::string& msg) const {
     throw config_error(file_, n.source().begin.line, n.source().begin.column, dotted(key), msg);
   }
 
@@ -329,8 +355,8 @@ public:
       auto v = n->as_integer()->get();
       if (v < min || v > max)
         fail(*n, key,
-             "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got "
-               + std::to_string(v));
+             "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                 std::to_string(v));
       out = static_cast<size_t>(v);
     }
   }
@@ -352,8 +378,8 @@ public:
     if (auto n = get(key)) {
       if (!n->is_string())
         fail(*n, key,
-             "expected a duration string such as \"250ms\", \"30s\", \"5m\" or \"1h\", got "
-               + type_name(*n));
+             "expected a duration string such as \"250ms\", \"30s\", \"5m\" or \"1h\", got " +
+                 type_name(*n));
       auto text = n->as_string()->get();
       auto d = parse_duration(text);
       if (!d)
@@ -461,8 +487,7 @@ constexpr int64_t max_count = 1'000'000'000;
 
 /// Refuses a dependency cycle among `[components]` at load time, naming the
 /// cycle and the line of the `depends_on` that closes it.
-void check_component_cycles(const std::string& file, const toml::table& tbl,
-                            const config& cfg) {
+void check_component_cycles(const std::string& file, const toml::table& tbl, const config& cfg) {
   std::vector<child_spec> specs;
   std::set<std::string> names;
   for (auto& [name, cc] : cfg.components) {
@@ -489,8 +514,8 @@ void check_component_cycles(const std::string& file, const toml::table& tbl,
     const toml::node* n = tbl.get(name);
     if (n && n->is_table() && n->as_table()->get("depends_on"))
       n = n->as_table()->get("depends_on");
-    throw config_error(file, n ? n->source().begin.line : 0, n ? n->source().begin.column : 0,
-                       key, e.message());
+    throw config_error(file, n ? n->source().begin.line : 0, n ? n->source().begin.column : 0, key,
+                       e.message());
   }
 }
 
@@ -532,10 +557,8 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     section_reader s{file, *t, "runtime"};
     s.read("threads", cfg.runtime.threads, 0, 1024);
     s.read_choice("scheduler", cfg.runtime.scheduler, {"sharing", "stealing"});
-    s.read_duration("shutdown_timeout", cfg.runtime.shutdown_timeout,
-                    std::chrono::milliseconds{1});
-    s.read_duration("request_timeout", cfg.runtime.request_timeout,
-                    std::chrono::milliseconds{1});
+    s.read_duration("shutdown_timeout", cfg.runtime.shutdown_timeout, std::chrono::milliseconds{1});
+    s.read_duration("request_timeout", cfg.runtime.request_timeout, std::chrono::milliseconds{1});
     s.finish();
   }
   if (auto t = top.table("logging")) {
@@ -555,8 +578,8 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     if (n && !cfg.http.listen.empty()) {
       auto colon = cfg.http.listen.rfind(':');
       auto port = colon == std::string::npos ? std::string{} : cfg.http.listen.substr(colon + 1);
-      if (colon == 0 || port.empty() || port.find_first_not_of("0123456789") != std::string::npos
-          || port.size() > 5 || std::stoi(port) > 65535)
+      if (colon == 0 || port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
+          port.size() > 5 || std::stoi(port) > 65535)
         s.fail(*n, "listen", "expected \"HOST:PORT\" such as \"127.0.0.1:9121\"");
     }
     s.finish();
@@ -579,11 +602,10 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     for (auto&& [k, v] : *t) {
       std::string name{k.str()};
       if (!v.is_table())
-        throw config_error(file, v.source().begin.line, v.source().begin.column,
-                           "caches." + name, "expected a table, got " + type_name(v));
+        throw config_error(file, v.source().begin.line, v.source().begin.column, "caches." + name,
+                           "expected a table, got " + type_name(v));
       if (name == "async" || name == "query" || name == "git")
-        throw config_error(file, k.source().begin.line, k.source().begin.column,
-                           "caches." + name,
+        throw config_error(file, k.source().begin.line, k.source().begin.column, "caches." + name,
                            "this cache is configured by the [cache] keys of the report");
       section_reader s{file, *v.as_table(), "caches." + name};
       named_cache_config nc;
@@ -685,10 +707,10 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
             n = v.as_table()->get("threshold");
           r.fail(n ? *n : v,
                  n == v.as_table()->get("clear_threshold") ? "clear_threshold" : "threshold",
-                 std::string{"clear_threshold must be "}
-                   + (def->dir == direction::above ? "at or below" : "at or above")
-                   + " threshold (this rule fires "
-                   + (def->dir == direction::above ? "above" : "below") + " it)");
+                 std::string{"clear_threshold must be "} +
+                     (def->dir == direction::above ? "at or below" : "at or above") +
+                     " threshold (this rule fires " +
+                     (def->dir == direction::above ? "above" : "below") + " it)");
         }
       }
     }
@@ -767,16 +789,20 @@ std::string to_toml(const config& cfg) {
     }
     return q + "\"";
   };
-  auto dur = [&](timespan x) { return str(format_duration(x)); };
-  auto boolean = [](bool x) { return x ? "true" : "false"; };
+  auto dur = [&](timespan x) {
+    return str(format_duration(x));
+  };
+  auto boolean = [](bool x) {
+    return x ? "true" : "false";
+  };
   out << "[performance]\n"
       << "auto_optimization = " << boolean(cfg.performance.auto_optimization) << "\n"
       << "optimization_interval = " << dur(cfg.performance.optimization_interval) << "\n"
       << "monitor_interval = " << dur(cfg.performance.monitor_interval) << "\n"
       << "auto_init = " << boolean(cfg.performance.auto_init) << "\n\n"
       << "[runtime]\n"
-      << "threads = " << cfg.runtime.threads << "  # effective: "
-      << (cfg.runtime.threads ? cfg.runtime.threads : available_cpus()) << "\n"
+      << "threads = " << cfg.runtime.threads
+      << "  # effective: " << (cfg.runtime.threads ? cfg.runtime.threads : available_cpus()) << "\n"
       << "scheduler = " << str(cfg.runtime.scheduler) << "\n"
       << "shutdown_timeout = " << dur(cfg.runtime.shutdown_timeout) << "\n"
       << "request_timeout = " << dur(cfg.runtime.request_timeout) << "\n\n"

@@ -8,19 +8,32 @@ namespace p21 {
 
 std::string to_string(errc x) {
   switch (x) {
-    case errc::none: return "none";
-    case errc::pool_timeout: return "pool_timeout";
-    case errc::bad_query: return "bad_query";
-    case errc::command_failed: return "command_failed";
-    case errc::timeout: return "timeout";
-    case errc::overloaded: return "overloaded";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::unavailable: return "unavailable";
-    case errc::not_found: return "not_found";
-    case errc::config_error: return "config_error";
-    case errc::escalated: return "escalated";
-    case errc::shutdown_timeout: return "shutdown_timeout";
-    case errc::dependency_cycle: return "dependency_cycle";
+  case errc::none:
+    return "none";
+  case errc::pool_timeout:
+    return "pool_timeout";
+  case errc::bad_query:
+    return "bad_query";
+  case errc::command_failed:
+    return "command_failed";
+  case errc::timeout:
+    return "timeout";
+  case errc::overloaded:
+    return "overloaded";
+  case errc::invalid_argument:
+    return "invalid_argument";
+  case errc::unavailable:
+    return "unavailable";
+  case errc::not_found:
+    return "not_found";
+  case errc::config_error:
+    return "config_error";
+  case errc::escalated:
+    return "escalated";
+  case errc::shutdown_timeout:
+    return "shutdown_timeout";
+  case errc::dependency_cycle:
+    return "dependency_cycle";
   }
   return "unknown(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -30,8 +43,7 @@ caf::error make_error(errc x) {
 }
 
 caf::error make_error(errc x, std::string context) {
-  return caf::error{static_cast<uint8_t>(x), error_category,
-                    caf::make_message(std::move(context))};
+  return caf::error{static_cast<uint8_t>(x), error_category, caf::make_message(std::move(context))};
 }
 
 bool is(const caf::error& e, errc x) {
@@ -69,12 +81,12 @@ caf::error normalize(caf::error e) {
   if (e.category() != caf::atom("system"))
     return e;
   switch (static_cast<caf::sec>(e.code())) {
-    case caf::sec::request_receiver_down:
-      return make_error(errc::unavailable, "the receiver is down");
-    case caf::sec::request_timeout:
-      return make_error(errc::timeout, "no reply within the request timeout");
-    default:
-      return e;
+  case caf::sec::request_receiver_down:
+    return make_error(errc::unavailable, "the receiver is down");
+  case caf::sec::request_timeout:
+    return make_error(errc::timeout, "no reply within the request timeout");
+  default:
+    return e;
   }
 }
 

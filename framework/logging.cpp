@@ -11,8 +11,8 @@ std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg) {
   if (cfg.console)
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   if (!cfg.file.empty())
-    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-      cfg.file, cfg.max_size, cfg.max_files));
+    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(cfg.file, cfg.max_size,
+                                                                           cfg.max_files));
   auto logger = std::make_shared<spdlog::logger>("p21", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::from_str(cfg.level));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [p21] %v");

@@ -130,11 +130,11 @@ caf::error runtime::impl::shutdown() {
     }
     caf::scoped_actor self{*sys, true};
     self->request(supervisor, budget, stop_atom::value)
-      .receive([](bool) {},
-               [&](caf::error& e) {
-                 spdlog::error("components did not stop in time: {}", render(e));
-                 result = make_error(errc::shutdown_timeout, "components did not stop in time");
-               });
+        .receive([](bool) {},
+                 [&](caf::error& e) {
+                   spdlog::error("components did not stop in time: {}", render(e));
+                   result = make_error(errc::shutdown_timeout, "components did not stop in time");
+                 });
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);
   }
   // Phase 4: unsupervised user actors: ask, then kill.
@@ -157,12 +157,12 @@ caf::error runtime::impl::shutdown() {
         auto deadline = clock::now() + timeout;
         while (!alive.empty() && clock::now() < deadline) {
           self->receive(
-            [&](caf::down_msg& dm) {
-              alive.erase(std::remove_if(alive.begin(), alive.end(),
-                                         [&](auto& h) { return h.address() == dm.source; }),
-                          alive.end());
-            },
-            caf::after(deadline - clock::now()) >> [] {});
+              [&](caf::down_msg& dm) {
+                alive.erase(std::remove_if(alive.begin(), alive.end(),
+                                           [&](auto& h) { return h.address() == dm.source; }),
+                            alive.end());
+              },
+              caf::after(deadline - clock::now()) >> [] {});
         }
       };
       await_down(phase_timeout);
@@ -257,7 +257,8 @@ std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_
   return ordered;
 }
 
-runtime::runtime(config cfg, std::vector<child_spec> components) : impl_(new impl) {
+runtime::runtime(config cfg, std::vector<child_spec> components)
+  : impl_(new impl) {
   auto& d = *impl_;
   validate(cfg);
   d.cfg = std::move(cfg);
@@ -272,7 +273,9 @@ runtime::runtime(config cfg, std::vector<child_spec> components) : impl_(new imp
   {
     std::promise<void> ready;
     auto started = ready.get_future();
-    d.lifecycle = std::thread{[raw, &ready] { raw->run_lifecycle(ready); }};
+    d.lifecycle = std::thread{[raw, &ready] {
+      raw->run_lifecycle(ready);
+    }};
     try {
       started.get();
     } catch (...) {
@@ -287,16 +290,15 @@ runtime::runtime(config cfg, std::vector<child_spec> components) : impl_(new imp
   d.supervisor = detail::spawn_supervisor(*d.sys, d.cfg.supervisor, std::move(ordered),
                                           [raw](caf::error e) { raw->request_stop(e); });
   release_thread();
-  spdlog::info("node started: {} scheduler thread(s), {} component(s)", threads,
-               d.slots.size());
+  spdlog::info("node started: {} scheduler thread(s), {} component(s)", threads, d.slots.size());
   for (auto& slot : d.slots) {
     if (slot->spec().prio != priority::critical)
       continue;
     auto started = request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout,
                                        start_atom::value, slot->spec().name);
     if (!started) {
-      auto msg = "critical component '" + slot->spec().name
-                 + "' failed to start: " + render(started.error());
+      auto msg = "critical component '" + slot->spec().name +
+                 "' failed to start: " + render(started.error());
       stop();
       throw std::runtime_error(msg);
     }
@@ -337,8 +339,7 @@ caf::expected<caf::actor> runtime::actor_of(const std::string& name) {
     return make_error(errc::unavailable, "component '" + name + "' is down");
   // First use of a lazy component: the supervisor starts it exactly once,
   // however many threads ask at the same time.
-  return request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout, start_atom::value,
-                             name);
+  return request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout, start_atom::value, name);
 }
 
 caf::error runtime::add_component(child_spec spec) {
@@ -350,10 +351,11 @@ caf::error runtime::add_component(child_spec spec) {
       spec.depends_on = *i->second.depends_on;
   }
   if (!spec.start)
-    return make_error(errc::invalid_argument, "component '" + spec.name + "' has no start function");
+    return make_error(errc::invalid_argument,
+                      "component '" + spec.name + "' has no start function");
   auto slot = std::make_shared<detail::child_slot>(std::move(spec), d.epoch);
-  auto added = request<bool>(d.supervisor, d.cfg.runtime.request_timeout, add_child_atom::value,
-                             slot);
+  auto added =
+      request<bool>(d.supervisor, d.cfg.runtime.request_timeout, add_child_atom::value, slot);
   if (added || is(added.error(), errc::unavailable)) {
     // Registered, even if a critical one failed its first start.
     std::lock_guard<std::mutex> guard{d.components_mtx};
@@ -393,9 +395,9 @@ void runtime::track(caf::actor_addr addr) {
   std::lock_guard<std::mutex> guard{impl_->user_mtx};
   auto& xs = impl_->user_actors;
   // Forget actors that are gone so the list does not grow without bound.
-  xs.erase(std::remove_if(xs.begin(), xs.end(),
-                          [](auto& a) { return !caf::actor_cast<caf::actor>(a); }),
-           xs.end());
+  xs.erase(
+      std::remove_if(xs.begin(), xs.end(), [](auto& a) { return !caf::actor_cast<caf::actor>(a); }),
+      xs.end());
   xs.push_back(std::move(addr));
 }
 

@@ -6,9 +6,12 @@ namespace p21 {
 
 std::string to_string(restart x) {
   switch (x) {
-    case restart::permanent: return "permanent";
-    case restart::transient: return "transient";
-    case restart::temporary: return "temporary";
+  case restart::permanent:
+    return "permanent";
+  case restart::transient:
+    return "transient";
+  case restart::temporary:
+    return "temporary";
   }
   return "permanent";
 }
@@ -16,28 +19,28 @@ std::string to_string(restart x) {
 supervision_policy::supervision_policy(strategy s, size_t max_restarts, timespan period,
                                        timespan backoff_initial, timespan backoff_max,
                                        uint64_t seed)
-  : strategy_(s),
-    max_restarts_(max_restarts),
-    period_(period),
-    backoff_initial_(backoff_initial),
-    backoff_max_(backoff_max),
-    rng_(seed) {
+  : strategy_(s)
+  , max_restarts_(max_restarts)
+  , period_(period)
+  , backoff_initial_(backoff_initial)
+  , backoff_max_(backoff_max)
+  , rng_(seed) {
   // nop
 }
 
-supervision_policy::decision
-supervision_policy::on_exit(size_t index, restart policy, bool abnormal,
-                            const std::vector<bool>& running, clock::time_point now) {
+supervision_policy::decision supervision_policy::on_exit(size_t index, restart policy,
+                                                         bool abnormal,
+                                                         const std::vector<bool>& running,
+                                                         clock::time_point now) {
   decision result;
-  bool wants_restart = policy == restart::permanent
-                       || (policy == restart::transient && abnormal);
+  bool wants_restart = policy == restart::permanent || (policy == restart::transient && abnormal);
   if (!wants_restart)
     return result;
   // Restart intensity: at most max_restarts_ within any window of period_.
   auto horizon = now - period_;
-  history_.erase(std::remove_if(history_.begin(), history_.end(),
-                                [&](auto t) { return t <= horizon; }),
-                 history_.end());
+  history_.erase(
+      std::remove_if(history_.begin(), history_.end(), [&](auto t) { return t <= horizon; }),
+      history_.end());
   if (history_.size() >= max_restarts_) {
     result.kind = decision::escalate;
     return result;

@@ -125,29 +125,27 @@ void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reas
     running.push_back(static_cast<bool>(a));
   auto d = st.policy->on_exit(i, spec.policy, abnormal, running, clock::now());
   switch (d.kind) {
-    case supervision_policy::decision::ignore:
-      spdlog::info("component '{}' exited ({}) and is not restarted (restart = {})", spec.name,
-                   reason, to_string(spec.policy));
-      return;
-    case supervision_policy::decision::escalate: {
-      st.escalated = true;
-      auto msg = "component '" + spec.name + "' exceeded its restart intensity; last exit: "
-                 + reason;
-      spdlog::critical("supervisor gives up: {}", msg);
-      if (st.on_escalate)
-        st.on_escalate(make_error(errc::escalated, msg));
-      return;
-    }
-    case supervision_policy::decision::restart: {
-      for (auto s : d.stop)
-        retire(self, s);
-      spdlog::warn("component '{}' exited ({}); restarting {} child(ren) in {}", spec.name,
-                   reason, d.start.size(), format_duration(d.delay));
-      std::vector<uint64_t> to_start(d.start.begin(), d.start.end());
-      self->delayed_send(self, d.delay, restart_atom::value, std::move(to_start),
-                         st.restart_epoch);
-      return;
-    }
+  case supervision_policy::decision::ignore:
+    spdlog::info("component '{}' exited ({}) and is not restarted (restart = {})", spec.name,
+                 reason, to_string(spec.policy));
+    return;
+  case supervision_policy::decision::escalate: {
+    st.escalated = true;
+    auto msg = "component '" + spec.name + "' exceeded its restart intensity; last exit: " + reason;
+    spdlog::critical("supervisor gives up: {}", msg);
+    if (st.on_escalate)
+      st.on_escalate(make_error(errc::escalated, msg));
+    return;
+  }
+  case supervision_policy::decision::restart: {
+    for (auto s : d.stop)
+      retire(self, s);
+    spdlog::warn("component '{}' exited ({}); restarting {} child(ren) in {}", spec.name, reason,
+                 d.start.size(), format_duration(d.delay));
+    std::vector<uint64_t> to_start(d.start.begin(), d.start.end());
+    self->delayed_send(self, d.delay, restart_atom::value, std::move(to_start), st.restart_epoch);
+    return;
+  }
   }
 }
 
@@ -156,9 +154,8 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
   auto& st = self->state;
   st.children = std::move(children);
   st.instances.resize(st.children.size());
-  st.policy = std::make_unique<supervision_policy>(cfg.restart_strategy, cfg.max_restarts,
-                                                   cfg.period, cfg.backoff_initial,
-                                                   cfg.backoff_max);
+  st.policy = std::make_unique<supervision_policy>(
+      cfg.restart_strategy, cfg.max_restarts, cfg.period, cfg.backoff_initial, cfg.backoff_max);
   st.on_escalate = std::move(on_escalate);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
@@ -172,92 +169,92 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         continue;
       st.instances[i] = caf::actor{};
       st.children[i]->set_down();
-      bool abnormal = dm.reason != caf::exit_reason::normal
-                      && dm.reason != caf::exit_reason::user_shutdown;
+      bool abnormal =
+          dm.reason != caf::exit_reason::normal && dm.reason != caf::exit_reason::user_shutdown;
       if (!st.stopping && !st.escalated)
         handle_exit(self, i, abnormal, render(dm.reason));
       return;
     }
   });
   return {
-    [=](start_atom, const std::string& name) -> caf::result<caf::actor> {
-      auto& st = self->state;
-      if (st.stopping || st.escalated)
-        return make_error(errc::unavailable, "the node is shutting down");
-      auto i = index_of(st, name);
-      if (!i)
-        return make_error(errc::not_found, "no component named '" + name + "'");
-      if (st.instances[*i])
-        return st.instances[*i];
-      if (st.children[*i]->ever_started())
-        return make_error(errc::unavailable, "component '" + name + "' is down");
-      if (auto err = start_with_dependencies(self, *i))
-        return err;
-      return st.instances[*i];
-    },
-    [=](add_child_atom, slot_ptr& slot) -> caf::result<bool> {
-      auto& st = self->state;
-      auto& spec = slot->spec();
-      if (st.stopping || st.escalated)
-        return make_error(errc::unavailable, "the node is shutting down");
-      if (index_of(st, spec.name))
-        return make_error(errc::invalid_argument,
-                          "a component named '" + spec.name + "' already exists");
-      for (auto& dep : spec.depends_on)
-        if (!index_of(st, dep))
-          return make_error(errc::not_found, "component '" + spec.name + "' depends on '" + dep
-                                               + "', which is not a component");
-      st.children.push_back(slot);
-      st.instances.emplace_back();
-      if (spec.prio == priority::critical)
-        if (auto err = start_with_dependencies(self, st.children.size() - 1))
+      [=](start_atom, const std::string& name) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        if (st.stopping || st.escalated)
+          return make_error(errc::unavailable, "the node is shutting down");
+        auto i = index_of(st, name);
+        if (!i)
+          return make_error(errc::not_found, "no component named '" + name + "'");
+        if (st.instances[*i])
+          return st.instances[*i];
+        if (st.children[*i]->ever_started())
+          return make_error(errc::unavailable, "component '" + name + "' is down");
+        if (auto err = start_with_dependencies(self, *i))
           return err;
-      return true;
-    },
-    [=](restart_atom, const std::vector<uint64_t>& indices, uint64_t epoch) {
-      auto& st = self->state;
-      if (epoch != st.restart_epoch || st.stopping || st.escalated)
-        return;
-      for (auto i : indices) {
-        if (st.instances[i])
-          continue;
-        if (auto err = start_one(self, i)) {
-          handle_exit(self, i, true, render(err));
+        return st.instances[*i];
+      },
+      [=](add_child_atom, slot_ptr& slot) -> caf::result<bool> {
+        auto& st = self->state;
+        auto& spec = slot->spec();
+        if (st.stopping || st.escalated)
+          return make_error(errc::unavailable, "the node is shutting down");
+        if (index_of(st, spec.name))
+          return make_error(errc::invalid_argument,
+                            "a component named '" + spec.name + "' already exists");
+        for (auto& dep : spec.depends_on)
+          if (!index_of(st, dep))
+            return make_error(errc::not_found, "component '" + spec.name + "' depends on '" + dep +
+                                                   "', which is not a component");
+        st.children.push_back(slot);
+        st.instances.emplace_back();
+        if (spec.prio == priority::critical)
+          if (auto err = start_with_dependencies(self, st.children.size() - 1))
+            return err;
+        return true;
+      },
+      [=](restart_atom, const std::vector<uint64_t>& indices, uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch != st.restart_epoch || st.stopping || st.escalated)
+          return;
+        for (auto i : indices) {
+          if (st.instances[i])
+            continue;
+          if (auto err = start_one(self, i)) {
+            handle_exit(self, i, true, render(err));
+            return;
+          }
+        }
+      },
+      [=](kill_atom, const caf::actor_addr& addr, bool give_up) {
+        auto& st = self->state;
+        if (st.retiring.count(addr) == 0)
+          return;
+        if (!give_up) {
+          if (auto h = caf::actor_cast<caf::actor>(addr)) {
+            spdlog::warn("an actor did not stop within its shutdown timeout; killing it");
+            self->send_exit(h, caf::exit_reason::kill);
+          }
+          self->delayed_send(self, std::chrono::seconds{1}, kill_atom::value, addr, true);
           return;
         }
-      }
-    },
-    [=](kill_atom, const caf::actor_addr& addr, bool give_up) {
-      auto& st = self->state;
-      if (st.retiring.count(addr) == 0)
-        return;
-      if (!give_up) {
-        if (auto h = caf::actor_cast<caf::actor>(addr)) {
-          spdlog::warn("an actor did not stop within its shutdown timeout; killing it");
-          self->send_exit(h, caf::exit_reason::kill);
+        spdlog::error("an actor ignored a kill for 1s (stuck in a handler?); giving up on it");
+        st.retiring.erase(addr);
+        if (st.stopping)
+          continue_stop(self);
+      },
+      [=](stop_atom) -> caf::typed_response_promise<bool> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<bool>();
+        st.stop_promises.push_back(promise);
+        if (!st.stopping) {
+          st.stopping = true;
+          ++st.restart_epoch;
+          st.stop_queue.clear();
+          for (size_t i = 0; i < st.instances.size(); ++i)
+            st.stop_queue.push_back(i);
         }
-        self->delayed_send(self, std::chrono::seconds{1}, kill_atom::value, addr, true);
-        return;
-      }
-      spdlog::error("an actor ignored a kill for 1s (stuck in a handler?); giving up on it");
-      st.retiring.erase(addr);
-      if (st.stopping)
         continue_stop(self);
-    },
-    [=](stop_atom) -> caf::typed_response_promise<bool> {
-      auto& st = self->state;
-      auto promise = self->make_response_promise<bool>();
-      st.stop_promises.push_back(promise);
-      if (!st.stopping) {
-        st.stopping = true;
-        ++st.restart_epoch;
-        st.stop_queue.clear();
-        for (size_t i = 0; i < st.instances.size(); ++i)
-          st.stop_queue.push_back(i);
-      }
-      continue_stop(self);
-      return promise;
-    },
+        return promise;
+      },
   };
 }
 

@@ -348,7 +348,8 @@ struct waiting_callers {
   std::vector<caf::expected<std::string>> results;
   std::atomic<int> own_loads{0};
 
-  waiting_callers(cache& c, runtime& rt, const std::string& key) : results(99, std::string{}) {
+  waiting_callers(cache& c, runtime& rt, const std::string& key)
+    : results(99, std::string{}) {
     auto shard = c.shard_for(key);
     REQUIRE(shard);
     auto first = rt.request<load_reply>(*shard, 5s, load_atom::value, key);
@@ -378,8 +379,8 @@ TEST_CASE("get_or_load hands the one loader's result to every waiter") {
   auto c = cache::open(rt, "async").value();
   waiting_callers callers{c, rt, "key"};
   auto shard = c.shard_for("key").value();
-  REQUIRE(rt.request<bool>(shard, 5s, loaded_atom::value, std::string{"key"},
-                           std::string{"mine"}, timespan{0}));
+  REQUIRE(rt.request<bool>(shard, 5s, loaded_atom::value, std::string{"key"}, std::string{"mine"},
+                           timespan{0}));
   callers.join();
   CHECK(callers.own_loads == 0);
   for (auto& r : callers.results)
@@ -503,7 +504,9 @@ shards = 2
 
 TEST_CASE("object_pool reuses objects, stays bounded and trims") {
   object_pool<std::vector<int>> pool{2, [] { return std::make_unique<std::vector<int>>(); },
-                                     [](std::vector<int>& v) { v.clear(); }};
+                                     [](std::vector<int>& v) {
+                                       v.clear();
+                                     }};
   {
     auto a = pool.acquire();
     auto b = pool.acquire();
@@ -550,20 +553,30 @@ TEST_CASE("get_or_load and memoize work asynchronously inside an actor") {
   auto result = done.get_future();
   rt.spawn([&, shard](caf::event_based_actor* self) {
     auto out = std::make_shared<std::vector<std::string>>();
-    auto finish = [&done, out] { if (out->size() == 3) done.set_value(*out); };
-    get_or_load(self, shard, "async-key",
-                [] { return caf::expected<std::string>{"computed"}; }, timespan{0},
-                [out, finish](caf::expected<std::string> v) {
-                  out->push_back(v ? *v : render(v.error()));
-                  finish();
-                });
-    f.async(self, [out, finish, &f, self](caf::expected<int> first) {
-      out->push_back(first ? std::to_string(*first) : render(first.error()));
-      f.async(self, [out, finish](caf::expected<int> second) {
-        out->push_back(second ? std::to_string(*second) : render(second.error()));
-        finish();
-      }, 12);
-    }, 12);
+    auto finish = [&done, out] {
+      if (out->size() == 3)
+        done.set_value(*out);
+    };
+    get_or_load(
+        self, shard, "async-key", [] { return caf::expected<std::string>{"computed"}; },
+        timespan{0},
+        [out, finish](caf::expected<std::string> v) {
+          out->push_back(v ? *v : render(v.error()));
+          finish();
+        });
+    f.async(
+        self,
+        [out, finish, &f, self](caf::expected<int> first) {
+          out->push_back(first ? std::to_string(*first) : render(first.error()));
+          f.async(
+              self,
+              [out, finish](caf::expected<int> second) {
+                out->push_back(second ? std::to_string(*second) : render(second.error()));
+                finish();
+              },
+              12);
+        },
+        12);
   });
   REQUIRE(result.wait_for(10s) == std::future_status::ready);
   auto out = result.get();

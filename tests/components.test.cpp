@@ -35,10 +35,10 @@ size_t position(const std::vector<std::string>& xs, const std::string& x) {
 } // namespace
 
 TEST_CASE("start order puts dependencies first, then higher priorities") {
-  std::vector<child_spec> specs = {
-    spec("reports", priority::low, {"db"}), spec("db", priority::normal),
-    spec("monitor", priority::critical, {"cache"}), spec("cache", priority::high),
-    spec("api", priority::high)};
+  std::vector<child_spec> specs = {spec("reports", priority::low, {"db"}),
+                                   spec("db", priority::normal),
+                                   spec("monitor", priority::critical, {"cache"}),
+                                   spec("cache", priority::high), spec("api", priority::high)};
   auto order = names(specs, start_order(specs));
   REQUIRE(order.size() == 5);
   CHECK(position(order, "cache") < position(order, "monitor"));
@@ -68,8 +68,9 @@ TEST_CASE("a missing dependency is refused") {
 
 TEST_CASE("the runtime refuses a cycle before starting anything") {
   event_log log;
-  CHECK_THROWS_AS((runtime{test_config(), {logged_child("a", log, priority::critical, {"b"}),
-                                          logged_child("b", log, priority::normal, {"a"})}}),
+  CHECK_THROWS_AS((runtime{test_config(),
+                           {logged_child("a", log, priority::critical, {"b"}),
+                            logged_child("b", log, priority::normal, {"a"})}}),
                   config_error);
   CHECK(log.count("start:a") == 0);
 }
@@ -148,7 +149,9 @@ TEST_CASE("a component whose start function fails is an error, not a crash") {
   child_spec bad;
   bad.name = "bad";
   bad.prio = priority::normal;
-  bad.start = [](caf::actor_system&) -> caf::actor { throw std::runtime_error("no disk"); };
+  bad.start = [](caf::actor_system&) -> caf::actor {
+    throw std::runtime_error("no disk");
+  };
   CHECK(!rt.add_component(bad));
   auto r = rt.actor_of("bad");
   REQUIRE_FALSE(r);

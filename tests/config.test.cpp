@@ -112,8 +112,8 @@ TEST_CASE("an unknown key is refused with a did-you-mean") {
   CHECK(e.column() == 1);
   CHECK(e.key() == "database.pool_sise");
   CHECK(e.message() == "unknown key (did you mean 'pool_size'?)");
-  CHECK(std::string{e.what()}
-        == "node.toml:2:1: database.pool_sise: unknown key (did you mean 'pool_size'?)");
+  CHECK(std::string{e.what()} ==
+        "node.toml:2:1: database.pool_sise: unknown key (did you mean 'pool_size'?)");
 }
 
 TEST_CASE("an unknown section is refused") {
@@ -203,8 +203,8 @@ depends_on = ["a"]
 )");
   CHECK(e.line() > 0);
   CHECK_THAT(e.key(), Catch::StartsWith("components."));
-  CHECK_THAT(e.message(), Catch::Contains("dependency cycle: ")
-                            && (Catch::Contains("a -> b -> a") || Catch::Contains("b -> a -> b")));
+  CHECK_THAT(e.message(), Catch::Contains("dependency cycle: ") &&
+                              (Catch::Contains("a -> b -> a") || Catch::Contains("b -> a -> b")));
 }
 
 TEST_CASE("a file that cannot be opened is an error naming it") {

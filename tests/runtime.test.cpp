@@ -26,7 +26,9 @@ size_t thread_count() {
 /// An actor that traps exit messages and ignores them.
 caf::behavior stubborn(caf::event_based_actor* self) {
   self->set_exit_handler([](caf::exit_msg&) {});
-  return {[](ping_atom) { return 0; }};
+  return {[](ping_atom) {
+    return 0;
+  }};
 }
 
 /// Stops `rt` on another thread; fails the test if that takes longer than
@@ -59,7 +61,9 @@ TEST_CASE("shutdown completes within its phase timeouts while an actor refuses t
     child_spec spec;
     spec.name = "stubborn";
     spec.shutdown_timeout = 200ms;
-    spec.start = [](caf::actor_system& sys) { return sys.spawn(stubborn); };
+    spec.start = [](caf::actor_system& sys) {
+      return sys.spawn(stubborn);
+    };
     runtime rt{cfg, {spec}};
     rt.spawn(stubborn); // unsupervised, equally deaf
     REQUIRE(rt.call<int>("stubborn", ping_atom::value).value() == 0);
@@ -82,7 +86,9 @@ TEST_CASE("after stop, calls get unavailable instead of hanging") {
 TEST_CASE("request_stop from inside an actor ends wait()") {
   runtime rt{test_config()};
   auto stopper = rt.spawn([&rt](caf::event_based_actor*) -> caf::behavior {
-    return {[&rt](ping_atom) { rt.request_stop(); }};
+    return {[&rt](ping_atom) {
+      rt.request_stop();
+    }};
   });
   caf::anon_send(stopper, ping_atom::value);
   REQUIRE(rt.wait_for(10s));
@@ -93,10 +99,12 @@ TEST_CASE("a critical component that cannot start fails the constructor cleanly"
   auto before = thread_count();
   child_spec bad;
   bad.name = "bad";
-  bad.start = [](caf::actor_system&) -> caf::actor { throw std::runtime_error("no disk"); };
+  bad.start = [](caf::actor_system&) -> caf::actor {
+    throw std::runtime_error("no disk");
+  };
   CHECK_THROWS_WITH((runtime{test_config(), {bad}}),
-                    Catch::Contains("critical component 'bad' failed to start")
-                      && Catch::Contains("no disk"));
+                    Catch::Contains("critical component 'bad' failed to start") &&
+                        Catch::Contains("no disk"));
   CHECK(thread_count() == before);
 }
 

@@ -127,8 +127,8 @@ TEST_CASE("one_for_all restarts every child, in start order") {
   crash_middle_child(strategy::one_for_all, log, {{"a", 2}, {"b", 2}, {"c", 2}});
   auto order = log.order();
   REQUIRE(order.size() == 6);
-  CHECK(std::vector<std::string>(order.begin() + 3, order.end())
-        == std::vector<std::string>{"start:a", "start:b", "start:c"});
+  CHECK(std::vector<std::string>(order.begin() + 3, order.end()) ==
+        std::vector<std::string>{"start:a", "start:b", "start:c"});
 }
 
 TEST_CASE("rest_for_one restarts the crashed child and those after it") {
@@ -166,8 +166,7 @@ TEST_CASE("exceeding the restart intensity escalates and the runtime stops clean
 TEST_CASE("a request to a child that is down gets unavailable, not silence") {
   SECTION("a temporary child that crashed is not restarted") {
     event_log log;
-    runtime rt{test_config(),
-               {logged_child("t", log, priority::critical, {}, restart::temporary)}};
+    runtime rt{test_config(), {logged_child("t", log, priority::critical, {}, restart::temporary)}};
     CHECK_FALSE(rt.call<int>("t", crash_atom::value));
     auto r = rt.call_for<int>("t", 5s, ping_atom::value, 0);
     REQUIRE_FALSE(r);

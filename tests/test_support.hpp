@@ -61,10 +61,10 @@ private:
 /// quits normally on `finish`.
 inline caf::behavior worker(caf::event_based_actor* self, int generation) {
   return {
-    [](ping_atom) { return 0; },
-    [=](ping_atom, int) { return generation; },
-    [](crash_atom) -> int { throw std::runtime_error("crash requested by the test"); },
-    [=](finish_atom) { self->quit(); },
+      [](ping_atom) { return 0; },
+      [=](ping_atom, int) { return generation; },
+      [](crash_atom) -> int { throw std::runtime_error("crash requested by the test"); },
+      [=](finish_atom) { self->quit(); },
   };
 }
 

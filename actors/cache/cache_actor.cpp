@@ -69,101 +69,101 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
     spdlog::warn("cache shard '{}' restarted empty (restart #{})", st.store->config().name,
                  st.restarts);
   return {
-    [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
-      if (auto v = self->state.store->get(key, clock::now()))
-        return caf::optional<std::string>{*v};
-      return caf::optional<std::string>{};
-    },
-    [=](get_atom, const std::vector<std::string>& keys) {
-      std::vector<caf::optional<std::string>> out;
-      out.reserve(keys.size());
-      auto now = clock::now();
-      for (auto& k : keys) {
-        auto v = self->state.store->get(k, now);
-        out.emplace_back(v ? caf::optional<std::string>{*v} : caf::none);
-      }
-      return out;
-    },
-    [=](put_atom, const std::string& key, std::string& value,
-        caf::timespan ttl) -> caf::result<bool> {
-      if (auto err = self->state.store->put(key, std::move(value), ttl, clock::now()))
-        return err;
-      return true;
-    },
-    [=](erase_atom, const std::string& key) { return self->state.store->erase(key); },
-    [=](clear_atom) { return self->state.store->clear(); },
-    [=](load_atom, const std::string& key) -> caf::result<load_reply> {
-      auto& st = self->state;
-      if (auto v = st.store->get(key, clock::now()))
-        return load_reply{true, *v};
-      auto i = st.loading.find(key);
-      if (i != st.loading.end()) {
-        auto promise = self->make_response_promise<load_reply>();
-        i->second.waiters.push_back(promise);
-        return promise;
-      }
-      // The caller becomes the loader; a loader that never reports back is
-      // given up after load_timeout so its waiters are not stranded.
-      auto id = ++st.next_load_id;
-      st.loading.emplace(key, pending_load{id, clock::now(), {}});
-      self->delayed_send(self, st.load_timeout, load_timeout_atom::value, key, id);
-      return load_reply{false, {}};
-    },
-    [=](loaded_atom, const std::string& key, std::string& value,
-        caf::timespan ttl) -> caf::result<bool> {
-      auto err = self->state.store->put(key, value, ttl, clock::now());
-      finish_load(self, key, err, value);
-      if (err)
-        return err;
-      return true;
-    },
-    [=](load_failed_atom, const std::string& key, const caf::error& err) {
-      finish_load(self, key, err ? err : make_error(errc::command_failed, "loader failed"), {});
-      return true;
-    },
-    [=](load_timeout_atom, const std::string& key, uint64_t id) {
-      auto i = self->state.loading.find(key);
-      if (i != self->state.loading.end() && i->second.id == id)
-        finish_load(self, key,
-                    make_error(errc::timeout, "the loader of this key did not report within "
-                                                + format_duration(self->state.load_timeout)),
-                    {});
-    },
-    [=](shrink_atom, double fraction) { return self->state.store->shrink(fraction); },
-    [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
-      if (auto err = self->state.store->resize(entries, bytes))
-        return err;
-      return true;
-    },
-    [=](set_ttl_atom, caf::timespan ttl) {
-      self->state.store->set_ttl(ttl);
-      return true;
-    },
-    [=](stats_atom) {
-      auto s = self->state.store->stats();
-      s.restarts = self->state.restarts;
-      s.loads_in_flight = self->state.loading.size();
-      for (auto& [key, load] : self->state.loading)
-        s.load_waiters += load.waiters.size();
-      return s;
-    },
-    [=](metrics_atom) {
-      auto s = self->state.store->stats();
-      std::map<std::string, std::string> labels{{"cache", s.name}};
-      metric_set m;
-      m.counters = {{"cache_hits", labels, double(s.hits)},
-                    {"cache_misses", labels, double(s.misses)},
-                    {"cache_puts", labels, double(s.puts)},
-                    {"cache_evictions", labels, double(s.evictions)},
-                    {"cache_expirations", labels, double(s.expirations)},
-                    {"cache_loads", labels, double(s.load_successes)},
-                    {"cache_load_failures", labels, double(s.load_failures)}};
-      m.gauges = {{"cache_entries", labels, double(s.entries)},
-                  {"cache_bytes", labels, double(s.bytes)},
-                  {"cache_max_entries", labels, double(s.max_entries)},
-                  {"cache_max_bytes", labels, double(s.max_bytes)}};
-      return m;
-    },
+      [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
+        if (auto v = self->state.store->get(key, clock::now()))
+          return caf::optional<std::string>{*v};
+        return caf::optional<std::string>{};
+      },
+      [=](get_atom, const std::vector<std::string>& keys) {
+        std::vector<caf::optional<std::string>> out;
+        out.reserve(keys.size());
+        auto now = clock::now();
+        for (auto& k : keys) {
+          auto v = self->state.store->get(k, now);
+          out.emplace_back(v ? caf::optional<std::string>{*v} : caf::none);
+        }
+        return out;
+      },
+      [=](put_atom, const std::string& key, std::string& value,
+          caf::timespan ttl) -> caf::result<bool> {
+        if (auto err = self->state.store->put(key, std::move(value), ttl, clock::now()))
+          return err;
+        return true;
+      },
+      [=](erase_atom, const std::string& key) { return self->state.store->erase(key); },
+      [=](clear_atom) { return self->state.store->clear(); },
+      [=](load_atom, const std::string& key) -> caf::result<load_reply> {
+        auto& st = self->state;
+        if (auto v = st.store->get(key, clock::now()))
+          return load_reply{true, *v};
+        auto i = st.loading.find(key);
+        if (i != st.loading.end()) {
+          auto promise = self->make_response_promise<load_reply>();
+          i->second.waiters.push_back(promise);
+          return promise;
+        }
+        // The caller becomes the loader; a loader that never reports back is
+        // given up after load_timeout so its waiters are not stranded.
+        auto id = ++st.next_load_id;
+        st.loading.emplace(key, pending_load{id, clock::now(), {}});
+        self->delayed_send(self, st.load_timeout, load_timeout_atom::value, key, id);
+        return load_reply{false, {}};
+      },
+      [=](loaded_atom, const std::string& key, std::string& value,
+          caf::timespan ttl) -> caf::result<bool> {
+        auto err = self->state.store->put(key, value, ttl, clock::now());
+        finish_load(self, key, err, value);
+        if (err)
+          return err;
+        return true;
+      },
+      [=](load_failed_atom, const std::string& key, const caf::error& err) {
+        finish_load(self, key, err ? err : make_error(errc::command_failed, "loader failed"), {});
+        return true;
+      },
+      [=](load_timeout_atom, const std::string& key, uint64_t id) {
+        auto i = self->state.loading.find(key);
+        if (i != self->state.loading.end() && i->second.id == id)
+          finish_load(self, key,
+                      make_error(errc::timeout, "the loader of this key did not report within " +
+                                                    format_duration(self->state.load_timeout)),
+                      {});
+      },
+      [=](shrink_atom, double fraction) { return self->state.store->shrink(fraction); },
+      [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
+        if (auto err = self->state.store->resize(entries, bytes))
+          return err;
+        return true;
+      },
+      [=](set_ttl_atom, caf::timespan ttl) {
+        self->state.store->set_ttl(ttl);
+        return true;
+      },
+      [=](stats_atom) {
+        auto s = self->state.store->stats();
+        s.restarts = self->state.restarts;
+        s.loads_in_flight = self->state.loading.size();
+        for (auto& [key, load] : self->state.loading)
+          s.load_waiters += load.waiters.size();
+        return s;
+      },
+      [=](metrics_atom) {
+        auto s = self->state.store->stats();
+        std::map<std::string, std::string> labels{{"cache", s.name}};
+        metric_set m;
+        m.counters = {{"cache_hits", labels, double(s.hits)},
+                      {"cache_misses", labels, double(s.misses)},
+                      {"cache_puts", labels, double(s.puts)},
+                      {"cache_evictions", labels, double(s.evictions)},
+                      {"cache_expirations", labels, double(s.expirations)},
+                      {"cache_loads", labels, double(s.load_successes)},
+                      {"cache_load_failures", labels, double(s.load_failures)}};
+        m.gauges = {{"cache_entries", labels, double(s.entries)},
+                    {"cache_bytes", labels, double(s.bytes)},
+                    {"cache_max_entries", labels, double(s.max_entries)},
+                    {"cache_max_bytes", labels, double(s.max_bytes)}};
+        return m;
+      },
   };
 }
 
@@ -175,8 +175,7 @@ uint64_t per_shard(uint64_t total, size_t shards) {
 
 // -- component specs ----------------------------------------------------------
 
-std::vector<child_spec> cache_components(const std::string& name,
-                                         const named_cache_config& cfg,
+std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout) {
   std::vector<child_spec> out;
   auto policy = parse_eviction(cfg.policy).value_or(eviction::lru);
@@ -202,10 +201,10 @@ std::vector<child_spec> cache_components(const std::string& name,
 // -- cache handle -------------------------------------------------------------
 
 cache::cache(runtime& rt, std::string name, size_t shards)
-  : rt_(&rt),
-    name_(std::move(name)),
-    shards_(shards),
-    timeout_(rt.settings().runtime.request_timeout) {
+  : rt_(&rt)
+  , name_(std::move(name))
+  , shards_(shards)
+  , timeout_(rt.settings().runtime.request_timeout) {
   // nop
 }
 
@@ -218,8 +217,7 @@ caf::expected<cache> cache::open(runtime& rt, const std::string& name) {
   return cache{rt, name, shards};
 }
 
-caf::expected<cache> cache::create(runtime& rt, const std::string& name,
-                                   named_cache_config cfg) {
+caf::expected<cache> cache::create(runtime& rt, const std::string& name, named_cache_config cfg) {
   if (name.empty() || cfg.shards == 0 || cfg.max_entries == 0 || cfg.max_bytes == 0)
     return make_error(errc::invalid_argument, "a cache needs a name and positive sizes");
   if (!parse_eviction(cfg.policy))

@@ -64,8 +64,8 @@ void frequency_sketch::ensure_capacity(size_t capacity) {
 }
 
 size_t frequency_sketch::index(uint64_t hash, int row) const {
-  return static_cast<size_t>(row) * width_
-         + (mix(hash + static_cast<uint64_t>(row + 1) * 0x9e3779b97f4a7c15ull) & (width_ - 1));
+  return static_cast<size_t>(row) * width_ +
+         (mix(hash + static_cast<uint64_t>(row + 1) * 0x9e3779b97f4a7c15ull) & (width_ - 1));
 }
 
 void frequency_sketch::increment(uint64_t hash) {
@@ -99,20 +99,24 @@ void frequency_sketch::halve() {
 size_t entry_overhead() {
   // Hash node (value + next pointer + cached hash), its bucket slot, and the
   // node of the eviction list.
-  return sizeof(std::pair<const std::string, int>) - sizeof(int) + 96 + 3 * sizeof(void*)
-         + sizeof(void*) + 3 * sizeof(void*);
+  return sizeof(std::pair<const std::string, int>) - sizeof(int) + 96 + 3 * sizeof(void*) +
+         sizeof(void*) + 3 * sizeof(void*);
 }
 
-cache_store::cache_store(store_config cfg) : cfg_(std::move(cfg)) {
+cache_store::cache_store(store_config cfg)
+  : cfg_(std::move(cfg)) {
   stats_.name = cfg_.name;
   static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
 }
 
 cache_store::order& cache_store::list_of(region r) {
   switch (r) {
-    case window: return window_;
-    case probation: return probation_;
-    default: return protected_;
+  case window:
+    return window_;
+  case probation:
+    return probation_;
+  default:
+    return protected_;
   }
 }
 
@@ -172,13 +176,13 @@ caf::error cache_store::put(const std::string& key, std::string value, timespan 
                             time_point now) {
   if (ttl.count() == 0)
     ttl = cfg_.ttl;
-  auto expires = ttl.count() > 0 ? now + std::chrono::duration_cast<clock::duration>(ttl)
-                                 : time_point::max();
+  auto expires =
+      ttl.count() > 0 ? now + std::chrono::duration_cast<clock::duration>(ttl) : time_point::max();
   auto charge = entry_overhead() + key.size() + value.size();
   if (charge > cfg_.max_bytes)
     return make_error(errc::invalid_argument,
-                      "an entry of " + std::to_string(charge) + " bytes exceeds the capacity of "
-                        + cfg_.name + " (" + std::to_string(cfg_.max_bytes) + " bytes)");
+                      "an entry of " + std::to_string(charge) + " bytes exceeds the capacity of " +
+                          cfg_.name + " (" + std::to_string(cfg_.max_bytes) + " bytes)");
   ++stats_.puts;
   auto i = map_.find(key);
   if (i != map_.end()) {
@@ -362,8 +366,8 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
       sketch_.ensure_capacity(max_entries);
       // From the 1 % start, only growing can help: try that first.
       step_ = step_percent * static_cast<double>(max_entries);
-      set_window_size(static_cast<uint64_t>(
-        std::ceil(initial_window * static_cast<double>(max_entries))));
+      set_window_size(
+          static_cast<uint64_t>(std::ceil(initial_window * static_cast<double>(max_entries))));
     } else {
       set_window_size(std::min(window_max_, max_entries));
     }

@@ -8,13 +8,15 @@
 using add_atom = caf::atom_constant<caf::atom("add")>;
 
 caf::behavior adder() {
-  return {[](add_atom, int x, int y) { return x + y; }};
+  return {[](add_atom, int x, int y) {
+    return x + y;
+  }};
 }
 
 int main() {
-  p21::config cfg;               // defaults; or p21::load_config_file("node.toml")
+  p21::config cfg; // defaults; or p21::load_config_file("node.toml")
   cfg.logging.level = "warn";
-  p21::runtime rt{cfg};          // starts the node; stops it when rt goes out of scope
+  p21::runtime rt{cfg}; // starts the node; stops it when rt goes out of scope
   auto child = rt.spawn_supervised({"adder", [](caf::actor_system& sys) {
                                       return sys.spawn(adder);
                                     }});
@@ -22,7 +24,7 @@ int main() {
     std::cerr << "spawn failed: " << p21::render(child.error()) << "\n";
     return 1;
   }
-  auto sum = rt.call<int>("adder", add_atom::value, 40, 2);   // blocking, with a timeout
+  auto sum = rt.call<int>("adder", add_atom::value, 40, 2); // blocking, with a timeout
   if (!sum) {
     std::cerr << "call failed: " << p21::render(sum.error()) << "\n";
     return 1;

@@ -24,7 +24,9 @@ class child_slot {
 public:
   using clock = std::chrono::steady_clock;
 
-  child_slot(child_spec spec, clock::time_point epoch) : spec_(std::move(spec)), epoch_(epoch) {}
+  child_slot(child_spec spec, clock::time_point epoch)
+    : spec_(std::move(spec))
+    , epoch_(epoch) {}
 
   const child_spec& spec() const noexcept { return spec_; }
 

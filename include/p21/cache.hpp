@@ -5,9 +5,9 @@
 // for plain threads plus the shard's typed handle for use inside actors.
 
 #include <functional>
-#include <tuple>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/binary_deserializer.hpp>
@@ -33,8 +33,7 @@ public:
   static caf::expected<cache> open(runtime& rt, const std::string& name);
 
   /// Creates a cache at run time (started at once) and returns its handle.
-  static caf::expected<cache> create(runtime& rt, const std::string& name,
-                                     named_cache_config cfg);
+  static caf::expected<cache> create(runtime& rt, const std::string& name, named_cache_config cfg);
 
   // -- lookups ------------------------------------------------------------------
 
@@ -113,8 +112,7 @@ private:
 
 /// The component specs of one cache (one per shard), as the runtime starts
 /// them; used for the configured caches and by `cache::create`.
-std::vector<child_spec> cache_components(const std::string& name,
-                                         const named_cache_config& cfg,
+std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout);
 
 /// The asynchronous `get_or_load`, for use inside an event-based actor
@@ -126,23 +124,24 @@ void get_or_load(Self* self, const cache_actor& shard, std::string key,
                  std::function<caf::expected<std::string>()> load, timespan ttl, Then then,
                  timespan timeout = std::chrono::seconds{10}) {
   self->request(shard, timeout, load_atom::value, key)
-    .then(
-      [=](load_reply& r) mutable {
-        if (r.hit) {
-          then(caf::expected<std::string>{std::move(r.value)});
-          return;
-        }
-        caf::expected<std::string> value = load();
-        if (!value) {
-          self->send(shard, load_failed_atom::value, key, value.error());
-          then(std::move(value));
-          return;
-        }
-        self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
-          .then([=](bool) mutable { then(std::move(value)); },
-                [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
-      },
-      [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
+      .then(
+          [=](load_reply& r) mutable {
+            if (r.hit) {
+              then(caf::expected<std::string>{std::move(r.value)});
+              return;
+            }
+            caf::expected<std::string> value = load();
+            if (!value) {
+              self->send(shard, load_failed_atom::value, key, value.error());
+              then(std::move(value));
+              return;
+            }
+            self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
+                .then(
+                    [=](bool) mutable { then(std::move(value)); },
+                    [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
+          },
+          [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
 }
 
 /// Memoizes `fn` in the cache `cache_name`: results are keyed by the
@@ -153,14 +152,17 @@ template <class R, class... Args>
 class memoized {
 public:
   memoized(cache c, std::string fn_name, std::function<R(Args...)> fn, timespan ttl)
-    : cache_(std::move(c)), fn_name_(std::move(fn_name)), fn_(std::move(fn)), ttl_(ttl) {}
+    : cache_(std::move(c))
+    , fn_name_(std::move(fn_name))
+    , fn_(std::move(fn))
+    , ttl_(ttl) {}
 
   caf::expected<R> operator()(const Args&... args) {
     auto key = make_key(args...);
     if (!key)
       return key.error();
     auto value = cache_.get_or_load(
-      *key, [&]() -> caf::expected<std::string> { return encode(fn_(args...)); }, ttl_);
+        *key, [&]() -> caf::expected<std::string> { return encode(fn_(args...)); }, ttl_);
     if (!value)
       return value.error();
     return decode(*value);
@@ -182,16 +184,17 @@ public:
     auto fn = fn_;
     auto arg_tuple = std::make_tuple(args...);
     get_or_load(
-      self, *shard, *key,
-      [fn, arg_tuple]() -> caf::expected<std::string> {
-        return encode(std::apply(fn, arg_tuple));
-      },
-      ttl_, [then](caf::expected<std::string> v) mutable {
-        if (!v)
-          then(caf::expected<R>{v.error()});
-        else
-          then(decode(*v));
-      });
+        self, *shard, *key,
+        [fn, arg_tuple]() -> caf::expected<std::string> {
+          return encode(std::apply(fn, arg_tuple));
+        },
+        ttl_,
+        [then](caf::expected<std::string> v) mutable {
+          if (!v)
+            then(caf::expected<R>{v.error()});
+          else
+            then(decode(*v));
+        });
   }
 
   /// How many times the wrapped function actually ran is visible in the

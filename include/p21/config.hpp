@@ -180,8 +180,7 @@ const std::vector<std::string>& rule_names();
 /// `FILE:LINE:COLUMN: KEY: MESSAGE`.
 class config_error : public std::runtime_error {
 public:
-  config_error(std::string file, size_t line, size_t column, std::string key,
-               std::string message);
+  config_error(std::string file, size_t line, size_t column, std::string key, std::string message);
 
   const std::string& file() const noexcept { return file_; }
   size_t line() const noexcept { return line_; }

@@ -29,8 +29,8 @@ public:
   /// Brings a returned object back to a clean state before reuse.
   using reset_fn = std::function<void(T&)>;
 
-  explicit object_pool(size_t max_idle, factory make = [] { return std::make_unique<T>(); },
-                       reset_fn reset = {})
+  explicit object_pool(
+      size_t max_idle, factory make = [] { return std::make_unique<T>(); }, reset_fn reset = {})
     : state_(std::make_shared<state>()) {
     state_->max_idle = max_idle;
     state_->make = std::move(make);

@@ -112,15 +112,15 @@ public:
       return make_error(errc::unavailable, "the runtime is shutting down");
     caf::expected<R> result{make_error(errc::timeout)};
     (*requester.self)
-      ->request(target, timeout, std::forward<Ts>(xs)...)
-      .receive([&](R& x) { result = std::move(x); },
-               [&](caf::error& e) {
-                 // A late reply would land in this requester's mailbox:
-                 // retire it rather than hand it to the next caller.
-                 if (e == caf::sec::request_timeout)
-                   requester.retire = true;
-                 result = normalize(std::move(e));
-               });
+        ->request(target, timeout, std::forward<Ts>(xs)...)
+        .receive([&](R& x) { result = std::move(x); },
+                 [&](caf::error& e) {
+                   // A late reply would land in this requester's mailbox:
+                   // retire it rather than hand it to the next caller.
+                   if (e == caf::sec::request_timeout)
+                     requester.retire = true;
+                   result = normalize(std::move(e));
+                 });
     return result;
   }
 
@@ -152,7 +152,9 @@ private:
     caf::scoped_actor* self = nullptr;
     bool retire = false;
     lease() = default;
-    lease(impl* o, caf::scoped_actor* s) : owner(o), self(s) {}
+    lease(impl* o, caf::scoped_actor* s)
+      : owner(o)
+      , self(s) {}
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
     ~lease();
@@ -178,7 +180,6 @@ std::vector<child_spec> standard_components(const config& cfg);
 /// The components a runtime would start for `cfg` (standard ones plus
 /// `extra`), with `[components.NAME]` applied, in start order. Throws
 /// `config_error` for an unknown name, a missing dependency or a cycle.
-std::vector<child_spec> resolve_components(const config& cfg,
-                                           std::vector<child_spec> extra = {});
+std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra = {});
 
 } // namespace p21

@@ -80,8 +80,8 @@ public:
   /// Decides what follows the exit of child `index` out of `num_children`.
   /// `running[i]` says whether child i is up (only running siblings are
   /// stopped and restarted along with it).
-  decision on_exit(size_t index, restart policy, bool abnormal,
-                   const std::vector<bool>& running, clock::time_point now);
+  decision on_exit(size_t index, restart policy, bool abnormal, const std::vector<bool>& running,
+                   clock::time_point now);
 
   /// Restarts counted within the current period.
   size_t recent_restarts() const noexcept { return history_.size(); }

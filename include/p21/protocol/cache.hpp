@@ -47,10 +47,9 @@ struct cache_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
-  return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts,
-           x.evictions, x.expirations, x.load_successes, x.load_failures, x.load_time,
-           x.entries, x.bytes, x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight,
-           x.load_waiters);
+  return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts, x.evictions,
+           x.expirations, x.load_successes, x.load_failures, x.load_time, x.entries, x.bytes,
+           x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight, x.load_waiters);
 }
 
 /// What `shrink` freed.
@@ -79,19 +78,19 @@ typename Inspector::result_type inspect(Inspector& f, load_reply& x) {
 
 /// The cache actor. A `ttl` of zero means the cache's default TTL.
 using cache_actor = caf::typed_actor<
-  caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
-  caf::replies_to<get_atom, std::vector<std::string>>::with<
-    std::vector<caf::optional<std::string>>>,
-  caf::replies_to<put_atom, std::string, std::string, caf::timespan>::with<bool>,
-  caf::replies_to<erase_atom, std::string>::with<bool>,
-  caf::replies_to<clear_atom>::with<uint64_t>,
-  caf::replies_to<load_atom, std::string>::with<load_reply>,
-  caf::replies_to<loaded_atom, std::string, std::string, caf::timespan>::with<bool>,
-  caf::replies_to<load_failed_atom, std::string, caf::error>::with<bool>,
-  caf::replies_to<shrink_atom, double>::with<shrink_result>,
-  caf::replies_to<resize_atom, uint64_t, uint64_t>::with<bool>,
-  caf::replies_to<set_ttl_atom, caf::timespan>::with<bool>,
-  caf::replies_to<stats_atom>::with<cache_stats>,
-  caf::replies_to<metrics_atom>::with<metric_set>>;
+    caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
+    caf::replies_to<get_atom,
+                    std::vector<std::string>>::with<std::vector<caf::optional<std::string>>>,
+    caf::replies_to<put_atom, std::string, std::string, caf::timespan>::with<bool>,
+    caf::replies_to<erase_atom, std::string>::with<bool>,
+    caf::replies_to<clear_atom>::with<uint64_t>,
+    caf::replies_to<load_atom, std::string>::with<load_reply>,
+    caf::replies_to<loaded_atom, std::string, std::string, caf::timespan>::with<bool>,
+    caf::replies_to<load_failed_atom, std::string, caf::error>::with<bool>,
+    caf::replies_to<shrink_atom, double>::with<shrink_result>,
+    caf::replies_to<resize_atom, uint64_t, uint64_t>::with<bool>,
+    caf::replies_to<set_ttl_atom, caf::timespan>::with<bool>,
+    caf::replies_to<stats_atom>::with<cache_stats>,
+    caf::replies_to<metrics_atom>::with<metric_set>>;
 
 } // namespace p21

@@ -66,8 +66,8 @@ struct db_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, db_result& x) {
-  return f(caf::meta::type_name("p21.db_result"), x.columns, x.rows, x.changes,
-           x.last_insert_rowid, x.cached);
+  return f(caf::meta::type_name("p21.db_result"), x.columns, x.rows, x.changes, x.last_insert_rowid,
+           x.cached);
 }
 
 /// Counters and gauges of the pool.
@@ -94,14 +94,13 @@ typename Inspector::result_type inspect(Inspector& f, db_pool_stats& x) {
 
 /// The db pool actor. `transaction` runs its statements all-or-nothing.
 using db_pool_actor = caf::typed_actor<
-  caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<db_result>,
-  caf::replies_to<execute_atom, std::string, std::vector<db_value>>::with<db_result>,
-  caf::replies_to<transaction_atom, std::vector<db_statement>>::with<std::vector<db_result>>,
-  caf::replies_to<checkpoint_atom>::with<bool>,
-  caf::replies_to<vacuum_atom>::with<bool>,
-  caf::replies_to<release_memory_atom>::with<uint64_t>,
-  caf::replies_to<set_pool_size_atom, uint64_t>::with<uint64_t>,
-  caf::replies_to<stats_atom>::with<db_pool_stats>,
-  caf::replies_to<metrics_atom>::with<metric_set>>;
+    caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<db_result>,
+    caf::replies_to<execute_atom, std::string, std::vector<db_value>>::with<db_result>,
+    caf::replies_to<transaction_atom, std::vector<db_statement>>::with<std::vector<db_result>>,
+    caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
+    caf::replies_to<release_memory_atom>::with<uint64_t>,
+    caf::replies_to<set_pool_size_atom, uint64_t>::with<uint64_t>,
+    caf::replies_to<stats_atom>::with<db_pool_stats>,
+    caf::replies_to<metrics_atom>::with<metric_set>>;
 
 } // namespace p21

@@ -35,8 +35,8 @@ struct histogram_summary {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, histogram_summary& x) {
-  return f(caf::meta::type_name("p21.histogram_summary"), x.name, x.labels, x.count, x.sum,
-           x.p50, x.p95, x.p99, x.max);
+  return f(caf::meta::type_name("p21.histogram_summary"), x.name, x.labels, x.count, x.sum, x.p50,
+           x.p95, x.p99, x.max);
 }
 
 /// What every subsystem answers to `metrics_atom`: its counters, gauges and

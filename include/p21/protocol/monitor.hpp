@@ -31,8 +31,7 @@ struct event {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
-  return f(caf::meta::type_name("p21.event"), x.seq, x.time, x.kind, x.name, x.message,
-           x.value);
+  return f(caf::meta::type_name("p21.event"), x.seq, x.time, x.kind, x.name, x.message, x.value);
 }
 
 /// A point-in-time view of the node.
@@ -58,9 +57,9 @@ typename Inspector::result_type inspect(Inspector& f, performance_summary& x) {
 
 /// The monitor actor. `events` returns those with a sequence number above the
 /// argument, newest first.
-using monitor_actor = caf::typed_actor<
-  caf::replies_to<summary_atom>::with<performance_summary>,
-  caf::replies_to<events_atom, uint64_t>::with<std::vector<event>>,
-  caf::replies_to<metrics_atom>::with<metric_set>>;
+using monitor_actor =
+    caf::typed_actor<caf::replies_to<summary_atom>::with<performance_summary>,
+                     caf::replies_to<events_atom, uint64_t>::with<std::vector<event>>,
+                     caf::replies_to<metrics_atom>::with<metric_set>>;
 
 } // namespace p21

@@ -52,11 +52,11 @@ typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
 }
 
 /// The optimizer actor.
-using optimizer_actor = caf::typed_actor<
-  caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
-  caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
-  caf::replies_to<dry_run_atom, bool>::with<bool>,
-  caf::replies_to<events_atom, uint64_t>::with<std::vector<optimizer_action>>,
-  caf::replies_to<metrics_atom>::with<metric_set>>;
+using optimizer_actor =
+    caf::typed_actor<caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
+                     caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
+                     caf::replies_to<dry_run_atom, bool>::with<bool>,
+                     caf::replies_to<events_atom, uint64_t>::with<std::vector<optimizer_action>>,
+                     caf::replies_to<metrics_atom>::with<metric_set>>;
 
 } // namespace p21

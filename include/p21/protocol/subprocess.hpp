@@ -92,16 +92,16 @@ struct subprocess_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subprocess_stats& x) {
   return f(caf::meta::type_name("p21.subprocess_stats"), x.started, x.finished, x.failed,
-           x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time,
-           x.git_hits, x.git_misses, x.git_invalidations);
+           x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time, x.git_hits,
+           x.git_misses, x.git_invalidations);
 }
 
 /// The subprocess pool actor.
-using subprocess_actor = caf::typed_actor<
-  caf::replies_to<run_atom, command_request>::with<command_result>,
-  caf::replies_to<git_atom, git_request>::with<command_result>,
-  caf::replies_to<set_max_processes_atom, uint64_t>::with<uint64_t>,
-  caf::replies_to<stats_atom>::with<subprocess_stats>,
-  caf::replies_to<metrics_atom>::with<metric_set>>;
+using subprocess_actor =
+    caf::typed_actor<caf::replies_to<run_atom, command_request>::with<command_result>,
+                     caf::replies_to<git_atom, git_request>::with<command_result>,
+                     caf::replies_to<set_max_processes_atom, uint64_t>::with<uint64_t>,
+                     caf::replies_to<stats_atom>::with<subprocess_stats>,
+                     caf::replies_to<metrics_atom>::with<metric_set>>;
 
 } // namespace p21
