@@ -1,4 +1,5 @@
 #include "p21/cache.hpp"
+#include "p21/db.hpp"
 #include "p21/runtime.hpp"
 
 namespace p21 {
@@ -10,6 +11,7 @@ std::vector<child_spec> standard_components(const config& cfg) {
   for (auto& [name, nc] : cfg.cache.all())
     for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
       out.push_back(std::move(spec));
+  out.push_back(db_pool_component("db_pool", cfg));
   return out;
 }
 

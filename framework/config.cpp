@@ -629,6 +629,13 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read("pool_size", cfg.database.pool_size, 1, 10'000);
     s.read("max_overflow", cfg.database.max_overflow, 0, 10'000);
     s.read_duration("pool_timeout", cfg.database.pool_timeout, std::chrono::milliseconds{1});
+    s.read_duration("idle_timeout", cfg.database.idle_timeout, std::chrono::milliseconds{1});
+    s.read_duration("max_lifetime", cfg.database.max_lifetime, std::chrono::milliseconds{1});
+    s.read_duration("health_check_after", cfg.database.health_check_after, timespan{0});
+    s.read_duration("leak_threshold", cfg.database.leak_threshold, std::chrono::milliseconds{1});
+    s.read_duration("busy_timeout", cfg.database.busy_timeout, timespan{0});
+    s.read_choice("synchronous", cfg.database.synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
+    s.read("statement_cache", cfg.database.statement_cache, 1, 100'000);
     s.finish();
     if (db_path_node && cfg.database.path.empty())
       s.fail(*db_path_node, "path", "must not be empty");
@@ -829,7 +836,14 @@ std::string to_toml(const config& cfg) {
       << "path = " << str(cfg.database.path) << "\n"
       << "pool_size = " << cfg.database.pool_size << "\n"
       << "max_overflow = " << cfg.database.max_overflow << "\n"
-      << "pool_timeout = " << dur(cfg.database.pool_timeout) << "\n\n"
+      << "pool_timeout = " << dur(cfg.database.pool_timeout) << "\n"
+      << "idle_timeout = " << dur(cfg.database.idle_timeout) << "\n"
+      << "max_lifetime = " << dur(cfg.database.max_lifetime) << "\n"
+      << "health_check_after = " << dur(cfg.database.health_check_after) << "\n"
+      << "leak_threshold = " << dur(cfg.database.leak_threshold) << "\n"
+      << "busy_timeout = " << dur(cfg.database.busy_timeout) << "\n"
+      << "synchronous = " << str(cfg.database.synchronous) << "\n"
+      << "statement_cache = " << cfg.database.statement_cache << "\n\n"
       << "[subprocess]\n"
       << "max_processes = " << cfg.subprocess.max_processes << "\n\n"
       << "[supervisor]\n"

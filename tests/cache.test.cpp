@@ -471,7 +471,7 @@ TEST_CASE("the cache actor is restarted empty after a crash and says so") {
   CHECK(c.get("k").value() == std::optional<std::string>{"v2"});
 }
 
-TEST_CASE("[caches.NAME] configures further caches; bad values are refused") {
+TEST_CASE("[caches.NAME] configures further caches and bad values are refused") {
   auto cfg = load_config_string(R"(
 [cache]
 policy = "tinylfu"

@@ -52,7 +52,7 @@ TEST_CASE("restart policies: transient only after abnormal exits, temporary neve
   CHECK(p.on_exit(0, restart::permanent, false, {false}, t0).kind == decision::restart);
 }
 
-TEST_CASE("more than max_restarts within period escalates; older restarts age out") {
+TEST_CASE("more than max_restarts within period escalates and older restarts age out") {
   auto p = make_policy(strategy::one_for_one, 2);
   CHECK(p.on_exit(0, restart::permanent, true, {false}, t0).kind == decision::restart);
   CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + 1s).kind == decision::restart);

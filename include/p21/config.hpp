@@ -109,6 +109,20 @@ struct database_config {
   size_t pool_size = 10;
   size_t max_overflow = 20;
   timespan pool_timeout = std::chrono::seconds{30};
+  /// Overflow connections idle this long are closed.
+  timespan idle_timeout = std::chrono::seconds{60};
+  /// Connections older than this are reopened when next idle.
+  timespan max_lifetime = std::chrono::minutes{30};
+  /// An idle connection unused this long gets `SELECT 1` before reuse.
+  timespan health_check_after = std::chrono::seconds{30};
+  /// A statement holding a connection this long is logged as a leak suspect.
+  timespan leak_threshold = std::chrono::seconds{60};
+  /// SQLite `busy_timeout`.
+  timespan busy_timeout = std::chrono::seconds{5};
+  /// `OFF`, `NORMAL`, `FULL` or `EXTRA`.
+  std::string synchronous = "NORMAL";
+  /// Prepared statements kept per connection.
+  size_t statement_cache = 64;
 };
 
 /// `[subprocess]`: the subprocess pool.

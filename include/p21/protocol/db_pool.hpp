@@ -27,8 +27,10 @@ struct db_value {
 
   static db_value of_null() { return {}; }
   static db_value of(int64_t x) { return {integer, x, 0, {}}; }
+  static db_value of(int x) { return {integer, x, 0, {}}; }
   static db_value of(double x) { return {real, 0, x, {}}; }
   static db_value of(std::string x) { return {text, 0, 0, std::move(x)}; }
+  static db_value of(const char* x) { return {text, 0, 0, x}; }
   static db_value of_blob(std::string x) { return {blob, 0, 0, std::move(x)}; }
 
   friend bool operator==(const db_value& a, const db_value& b) {

@@ -1,0 +1,283 @@
+#include "connection.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <sqlite3.h>
+
+#include "p21/error.hpp"
+
+namespace p21::db_detail {
+
+namespace {
+
+std::string lower(const char* x) {
+  std::string out = x ? x : "";
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// A write to the schema: whatever was cached may be stale.
+constexpr const char* schema_change = "*";
+
+} // namespace
+
+connection::connection(connection_settings settings) : settings_(std::move(settings)) {
+  // nop
+}
+
+connection::~connection() {
+  for (auto& [sql, cs] : statements_)
+    sqlite3_finalize(cs.stmt);
+  if (db_ != nullptr)
+    sqlite3_close_v2(db_);
+}
+
+caf::error connection::error_here(const std::string& what) const {
+  return make_error(errc::bad_query, what + sqlite3_errmsg(db_));
+}
+
+caf::expected<std::unique_ptr<connection>> connection::open(const connection_settings& s) {
+  std::unique_ptr<connection> c{new connection(s)};
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(s.path.c_str(), &c->db_, flags, nullptr) != SQLITE_OK) {
+    std::string msg = c->db_ ? sqlite3_errmsg(c->db_) : "out of memory";
+    return make_error(errc::unavailable, "cannot open database '" + s.path + "': " + msg);
+  }
+  sqlite3_extended_result_codes(c->db_, 1);
+  sqlite3_busy_timeout(c->db_, static_cast<int>(s.busy_timeout.count()));
+  if (s.path != ":memory:") {
+    if (auto err = c->exec("PRAGMA journal_mode=WAL"))
+      return make_error(errc::unavailable, "cannot open database '" + s.path
+                                             + "' in WAL mode: " + render(err));
+  }
+  auto sync = "PRAGMA synchronous=" + s.synchronous;
+  if (auto err = c->exec(sync.c_str()))
+    return err;
+  if (auto err = c->exec("PRAGMA foreign_keys=ON"))
+    return err;
+  if (s.query_only)
+    if (auto err = c->exec("PRAGMA query_only=ON"))
+      return err;
+  if (s.on_connect)
+    s.on_connect(c->db_);
+  sqlite3_set_authorizer(c->db_, &connection::authorize, c.get());
+  return c;
+}
+
+caf::error connection::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string text = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    return make_error(errc::bad_query, text);
+  }
+  return caf::none;
+}
+
+int connection::authorize(void* self, int action, const char* a, const char*, const char*,
+                          const char*) {
+  auto* c = static_cast<connection*>(self);
+  if (c->recording_ == nullptr)
+    return SQLITE_OK;
+  auto& acc = *c->recording_;
+  switch (action) {
+    case SQLITE_READ:
+      acc.reads.insert(lower(a));
+      break;
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+      // Writes to SQLite's own tables are schema changes, seen below.
+      if (lower(a).rfind("sqlite_", 0) != 0)
+        acc.writes.insert(lower(a));
+      break;
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_DROP_TABLE:
+    case SQLITE_DROP_VIEW:
+    case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_INDEX:
+    case SQLITE_ALTER_TABLE:
+      acc.writes.insert(schema_change);
+      break;
+    default:
+      break;
+  }
+  return SQLITE_OK;
+}
+
+caf::expected<connection::cached_statement*> connection::prepare(const std::string& sql) {
+  auto i = statements_.find(sql);
+  if (i != statements_.end()) {
+    lru_.splice(lru_.begin(), lru_, i->second.lru);
+    return &i->second;
+  }
+  cached_statement cs;
+  const char* tail = nullptr;
+  recording_ = &cs.access;
+  auto rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1),
+                               SQLITE_PREPARE_PERSISTENT, &cs.stmt, &tail);
+  recording_ = nullptr;
+  if (rc != SQLITE_OK)
+    return error_here("");
+  if (cs.stmt == nullptr)
+    return make_error(errc::bad_query, "empty statement");
+  while (tail && *tail && std::isspace(static_cast<unsigned char>(*tail)))
+    ++tail;
+  if (tail && *tail && *tail != ';') {
+    sqlite3_finalize(cs.stmt);
+    return make_error(errc::bad_query, "one statement per call; found more after: "
+                                         + std::string{tail}.substr(0, 40));
+  }
+  lru_.push_front(sql);
+  cs.lru = lru_.begin();
+  auto& stored = statements_[sql] = cs;
+  if (statements_.size() > settings_.statement_cache) {
+    auto victim = statements_.find(lru_.back());
+    sqlite3_finalize(victim->second.stmt);
+    statements_.erase(victim);
+    lru_.pop_back();
+  }
+  return &stored;
+}
+
+caf::expected<statement_result> connection::run(const std::string& sql,
+                                                const std::vector<db_value>& params) {
+  auto prepared = prepare(sql);
+  if (!prepared)
+    return prepared.error();
+  auto* stmt = (*prepared)->stmt;
+  statement_result out;
+  out.access = (*prepared)->access;
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  auto expected = sqlite3_bind_parameter_count(stmt);
+  if (static_cast<size_t>(expected) != params.size())
+    return make_error(errc::bad_query, "the statement expects " + std::to_string(expected)
+                                         + " parameter(s), got " + std::to_string(params.size()));
+  for (int i = 0; i < expected; ++i) {
+    auto& p = params[static_cast<size_t>(i)];
+    int rc = SQLITE_OK;
+    switch (p.kind) {
+      case db_value::null: rc = sqlite3_bind_null(stmt, i + 1); break;
+      case db_value::integer: rc = sqlite3_bind_int64(stmt, i + 1, p.i); break;
+      case db_value::real: rc = sqlite3_bind_double(stmt, i + 1, p.r); break;
+      case db_value::text:
+        rc = sqlite3_bind_text64(stmt, i + 1, p.s.data(), p.s.size(), SQLITE_TRANSIENT,
+                                 SQLITE_UTF8);
+        break;
+      case db_value::blob:
+        rc = sqlite3_bind_blob64(stmt, i + 1, p.s.data(), p.s.size(), SQLITE_TRANSIENT);
+        break;
+    }
+    if (rc != SQLITE_OK)
+      return error_here("cannot bind parameter " + std::to_string(i + 1) + ": ");
+  }
+  auto& res = out.result;
+  auto columns = sqlite3_column_count(stmt);
+  for (int c = 0; c < columns; ++c)
+    res.columns.emplace_back(sqlite3_column_name(stmt, c));
+  for (;;) {
+    auto rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+      break;
+    if (rc != SQLITE_ROW) {
+      auto err = error_here("");
+      sqlite3_reset(stmt);
+      return err;
+    }
+    db_row row;
+    row.reserve(static_cast<size_t>(columns));
+    for (int c = 0; c < columns; ++c) {
+      switch (sqlite3_column_type(stmt, c)) {
+        case SQLITE_INTEGER: row.push_back(db_value::of(int64_t{sqlite3_column_int64(stmt, c)})); break;
+        case SQLITE_FLOAT: row.push_back(db_value::of(sqlite3_column_double(stmt, c))); break;
+        case SQLITE_TEXT:
+          row.push_back(db_value::of(std::string{
+            reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
+            static_cast<size_t>(sqlite3_column_bytes(stmt, c))}));
+          break;
+        case SQLITE_BLOB: {
+          auto data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+          row.push_back(db_value::of_blob(
+            std::string{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(stmt, c))}));
+          break;
+        }
+        default: row.push_back(db_value::of_null()); break;
+      }
+    }
+    res.rows.push_back(std::move(row));
+  }
+  if (!sqlite3_stmt_readonly(stmt)) {
+    res.changes = sqlite3_changes64(db_);
+    res.last_insert_rowid = sqlite3_last_insert_rowid(db_);
+  }
+  // Resetting ends the statement's implicit read transaction, so a reader
+  // never pins an old WAL snapshot between calls.
+  sqlite3_reset(stmt);
+  return out;
+}
+
+caf::expected<std::pair<std::vector<db_result>, table_access>>
+connection::transaction(const std::vector<db_statement>& statements) {
+  if (auto err = exec("BEGIN IMMEDIATE"))
+    return err;
+  std::vector<db_result> results;
+  table_access access;
+  for (size_t i = 0; i < statements.size(); ++i) {
+    auto r = run(statements[i].sql, statements[i].params);
+    if (!r) {
+      static_cast<void>(exec("ROLLBACK"));
+      return make_error(errc::bad_query, "statement " + std::to_string(i + 1) + " of "
+                                           + std::to_string(statements.size())
+                                           + " failed, transaction rolled back: "
+                                           + render(r.error()));
+    }
+    access.merge(r->access);
+    results.push_back(std::move(r->result));
+  }
+  if (auto err = exec("COMMIT")) {
+    static_cast<void>(exec("ROLLBACK"));
+    return err;
+  }
+  return std::make_pair(std::move(results), std::move(access));
+}
+
+bool connection::healthy() {
+  auto r = run("SELECT 1", {});
+  return r && r->result.rows.size() == 1 && r->result.rows[0][0].i == 1;
+}
+
+caf::expected<int64_t> connection::data_version() {
+  auto r = run("PRAGMA data_version", {});
+  if (!r)
+    return r.error();
+  if (r->result.rows.empty())
+    return make_error(errc::bad_query, "PRAGMA data_version returned nothing");
+  return r->result.rows[0][0].i;
+}
+
+caf::error connection::checkpoint() {
+  return exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+caf::error connection::vacuum() {
+  return exec("VACUUM");
+}
+
+int64_t connection::release_memory() {
+  auto before = sqlite3_memory_used();
+  sqlite3_db_release_memory(db_);
+  return std::max<int64_t>(0, before - sqlite3_memory_used());
+}
+
+void connection::reset_state() {
+  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0)
+    static_cast<void>(exec("ROLLBACK"));
+}
+
+} // namespace p21::db_detail

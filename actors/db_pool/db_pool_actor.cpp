@@ -1,0 +1,465 @@
+// The db pool: a scheduled actor that hands statements to connection actors,
+// each on its own thread (detached), so that no SQLite call ever blocks a
+// CAF scheduler thread. Reads go to `pool_size` (+ `max_overflow`) readers in
+// parallel, writes to one writer, so a read never upgrades into SQLITE_BUSY.
+
+#include <deque>
+#include <map>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "connection.hpp"
+#include "p21/db.hpp"
+
+namespace p21 {
+
+namespace {
+
+using namespace db_detail;
+using clock = std::chrono::steady_clock;
+
+// -- connection actors ----------------------------------------------------------
+
+/// A statement's result plus what the pool needs to know about it.
+struct conn_reply {
+  db_result result;
+  std::vector<std::string> reads;
+  std::vector<std::string> writes;
+  uint64_t health_check_failures = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_reply& x) {
+  return f(caf::meta::type_name("p21.conn_reply"), x.result, x.reads, x.writes,
+           x.health_check_failures);
+}
+
+struct conn_txn_reply {
+  std::vector<db_result> results;
+  std::vector<std::string> writes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_txn_reply& x) {
+  return f(caf::meta::type_name("p21.conn_txn_reply"), x.results, x.writes);
+}
+
+using conn_actor = caf::typed_actor<
+  caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
+  caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
+  caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
+  caf::replies_to<release_memory_atom>::with<uint64_t>>;
+
+struct conn_timing {
+  timespan health_check_after{0};
+  timespan max_lifetime{0};
+};
+
+struct conn_state {
+  connection_settings settings;
+  conn_timing timing;
+  std::unique_ptr<connection> conn;
+  clock::time_point opened_at;
+  clock::time_point last_used;
+  caf::error open_error;
+
+  static inline const char* name = "p21.db_connection";
+
+  /// Opens, or replaces a connection that failed its health check or
+  /// outlived max_lifetime. Returns how many health checks failed.
+  caf::expected<uint64_t> ready() {
+    auto now = clock::now();
+    uint64_t failures = 0;
+    if (conn && now - opened_at > timing.max_lifetime)
+      conn.reset();
+    if (conn && now - last_used > timing.health_check_after && !conn->healthy()) {
+      spdlog::warn("a connection to '{}' failed its health check; replacing it", settings.path);
+      ++failures;
+      conn.reset();
+    }
+    if (!conn) {
+      auto opened = connection::open(settings);
+      if (!opened) {
+        open_error = opened.error();
+        return opened.error();
+      }
+      conn = std::move(*opened);
+      opened_at = now;
+    }
+    last_used = now;
+    return failures;
+  }
+};
+
+std::vector<std::string> to_vector(const std::set<std::string>& xs) {
+  return {xs.begin(), xs.end()};
+}
+
+conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_state> self,
+                                           connection_settings settings, conn_timing timing) {
+  self->state.settings = std::move(settings);
+  self->state.timing = timing;
+  if (auto ok = self->state.ready(); !ok)
+    spdlog::error("{}", render(ok.error()));
+  return {
+    [=](query_atom, const std::string& sql,
+        const std::vector<db_value>& params) -> caf::result<conn_reply> {
+      auto& st = self->state;
+      auto failures = st.ready();
+      if (!failures)
+        return failures.error();
+      auto r = st.conn->run(sql, params);
+      if (!r) {
+        st.conn->reset_state();
+        return r.error();
+      }
+      return conn_reply{std::move(r->result), to_vector(r->access.reads),
+                        to_vector(r->access.writes), *failures};
+    },
+    [=](transaction_atom,
+        const std::vector<db_statement>& statements) -> caf::result<conn_txn_reply> {
+      auto& st = self->state;
+      if (auto ok = st.ready(); !ok)
+        return ok.error();
+      auto r = st.conn->transaction(statements);
+      if (!r) {
+        st.conn->reset_state();
+        return r.error();
+      }
+      return conn_txn_reply{std::move(r->first), to_vector(r->second.writes)};
+    },
+    [=](checkpoint_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (auto ok = st.ready(); !ok)
+        return ok.error();
+      if (auto err = st.conn->checkpoint())
+        return err;
+      return true;
+    },
+    [=](vacuum_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (auto ok = st.ready(); !ok)
+        return ok.error();
+      if (auto err = st.conn->vacuum())
+        return err;
+      return true;
+    },
+    [=](release_memory_atom) -> uint64_t {
+      auto& st = self->state;
+      return st.conn ? static_cast<uint64_t>(st.conn->release_memory()) : 0;
+    },
+  };
+}
+
+// -- the pool -------------------------------------------------------------------
+
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+using pool_actor = db_pool_actor::extend<caf::reacts_to<expire_atom, uint64_t>,
+                                         caf::reacts_to<tick_atom>>;
+
+struct reader {
+  conn_actor handle;
+  bool busy = false;
+  bool overflow = false;
+  clock::time_point since;
+  std::string sql;
+  bool leak_logged = false;
+};
+
+struct waiter {
+  uint64_t id;
+  std::string sql;
+  std::vector<db_value> params;
+  caf::typed_response_promise<db_result> promise;
+};
+
+struct pool_settings {
+  connection_settings conn;
+  conn_timing timing;
+  size_t pool_size = 10;
+  size_t max_overflow = 20;
+  timespan pool_timeout{0};
+  timespan idle_timeout{0};
+  timespan leak_threshold{0};
+};
+
+struct pool_state {
+  pool_settings cfg;
+  conn_actor writer;
+  std::map<uint64_t, reader> readers;
+  std::deque<waiter> waiting;
+  uint64_t next_id = 0;
+  db_pool_stats stats;
+
+  static inline const char* name = "p21.db_pool";
+};
+
+using pool_self = pool_actor::stateful_pointer<pool_state>;
+
+conn_actor spawn_connection(pool_self self, bool reader) {
+  auto settings = self->state.cfg.conn;
+  settings.query_only = reader;
+  // Linked: connections go down with the pool, and a crashed connection
+  // takes the pool down for the supervisor to restart cleanly.
+  return self->spawn<caf::detached + caf::linked>(connection_actor, settings,
+                                                   self->state.cfg.timing);
+}
+
+void dispatch(pool_self self, uint64_t id, waiter w);
+
+void release(pool_self self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.readers.find(id);
+  if (i == st.readers.end())
+    return;
+  i->second.busy = false;
+  i->second.since = clock::now();
+  if (!st.waiting.empty()) {
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    dispatch(self, id, std::move(w));
+  }
+}
+
+void dispatch(pool_self self, uint64_t id, waiter w) {
+  auto& r = self->state.readers[id];
+  r.busy = true;
+  r.since = clock::now();
+  r.sql = w.sql;
+  r.leak_logged = false;
+  ++self->state.stats.queries;
+  auto promise = w.promise;
+  self->request(r.handle, caf::infinite, query_atom::value, std::move(w.sql), std::move(w.params))
+    .then(
+      [=](conn_reply& reply) mutable {
+        self->state.stats.health_check_failures += reply.health_check_failures;
+        promise.deliver(std::move(reply.result));
+        release(self, id);
+      },
+      [=](caf::error& e) mutable {
+        ++self->state.stats.errors;
+        promise.deliver(std::move(e));
+        release(self, id);
+      });
+}
+
+/// The id of an idle reader, opening an overflow one if allowed.
+std::optional<uint64_t> idle_reader(pool_self self) {
+  auto& st = self->state;
+  for (auto& [id, r] : st.readers)
+    if (!r.busy)
+      return id;
+  if (st.readers.size() < st.cfg.pool_size + st.cfg.max_overflow) {
+    auto id = ++st.next_id;
+    st.readers[id] = reader{spawn_connection(self, true), false, true, clock::now(), {}, false};
+    ++st.stats.overflow_opened;
+    return id;
+  }
+  return std::nullopt;
+}
+
+/// Forwards a write to the writer and relays its reply.
+template <class R, class... Ts>
+caf::result<R> to_writer(pool_self self, Ts&&... xs) {
+  auto promise = self->make_response_promise<R>();
+  self->request(self->state.writer, caf::infinite, std::forward<Ts>(xs)...)
+    .then([=](R& x) mutable { promise.deliver(std::move(x)); },
+          [=](caf::error& e) mutable {
+            ++self->state.stats.errors;
+            promise.deliver(std::move(e));
+          });
+  return promise;
+}
+
+db_pool_stats current_stats(pool_self self) {
+  auto& st = self->state;
+  auto s = st.stats;
+  s.size = st.readers.size() + 1;
+  s.in_use = 0;
+  for (auto& [id, r] : st.readers)
+    s.in_use += r.busy ? 1 : 0;
+  s.idle = st.readers.size() - s.in_use;
+  s.waiting = st.waiting.size();
+  return s;
+}
+
+pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.writer = spawn_connection(self, false);
+  for (size_t i = 0; i < st.cfg.pool_size; ++i)
+    st.readers[++st.next_id] = reader{spawn_connection(self, true), false, false, clock::now(),
+                                      {}, false};
+  auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
+  self->delayed_send(self, period, tick_atom::value);
+  return {
+    [=](query_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<db_result>();
+      waiter w{++st.next_id, std::move(sql), std::move(params), promise};
+      if (auto id = idle_reader(self)) {
+        dispatch(self, *id, std::move(w));
+      } else {
+        self->delayed_send(self, st.cfg.pool_timeout, expire_atom::value, w.id);
+        st.waiting.push_back(std::move(w));
+      }
+      return promise;
+    },
+    [=](execute_atom, std::string& sql,
+        std::vector<db_value>& params) -> caf::result<db_result> {
+      ++self->state.stats.queries;
+      auto promise = self->make_response_promise<db_result>();
+      self->request(self->state.writer, caf::infinite, query_atom::value, std::move(sql),
+                    std::move(params))
+        .then([=](conn_reply& r) mutable { promise.deliver(std::move(r.result)); },
+              [=](caf::error& e) mutable {
+                ++self->state.stats.errors;
+                promise.deliver(std::move(e));
+              });
+      return promise;
+    },
+    [=](transaction_atom,
+        std::vector<db_statement>& statements) -> caf::result<std::vector<db_result>> {
+      ++self->state.stats.queries;
+      auto promise = self->make_response_promise<std::vector<db_result>>();
+      self->request(self->state.writer, caf::infinite, transaction_atom::value,
+                    std::move(statements))
+        .then([=](conn_txn_reply& r) mutable { promise.deliver(std::move(r.results)); },
+              [=](caf::error& e) mutable {
+                ++self->state.stats.errors;
+                promise.deliver(std::move(e));
+              });
+      return promise;
+    },
+    [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
+    [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },
+    [=](release_memory_atom) {
+      return to_writer<uint64_t>(self, release_memory_atom::value);
+    },
+    [=](set_pool_size_atom, uint64_t n) -> caf::result<uint64_t> {
+      if (n == 0)
+        return make_error(errc::invalid_argument, "pool_size must be at least 1");
+      self->state.cfg.pool_size = n;
+      return n;
+    },
+    [=](stats_atom) { return current_stats(self); },
+    [=](metrics_atom) {
+      auto s = current_stats(self);
+      metric_set m;
+      m.counters = {{"db_queries", {}, double(s.queries)},
+                    {"db_errors", {}, double(s.errors)},
+                    {"db_pool_timeouts", {}, double(s.timeouts)},
+                    {"db_overflow_opened", {}, double(s.overflow_opened)},
+                    {"db_health_check_failures", {}, double(s.health_check_failures)}};
+      m.gauges = {{"db_pool_size", {}, double(s.size)},
+                  {"db_pool_in_use", {}, double(s.in_use)},
+                  {"db_pool_idle", {}, double(s.idle)},
+                  {"db_pool_waiting", {}, double(s.waiting)}};
+      return m;
+    },
+    [=](expire_atom, uint64_t id) {
+      auto& st = self->state;
+      auto i = std::find_if(st.waiting.begin(), st.waiting.end(),
+                            [&](auto& w) { return w.id == id; });
+      if (i == st.waiting.end())
+        return;
+      ++st.stats.timeouts;
+      i->promise.deliver(make_error(
+        errc::pool_timeout, "waited " + format_duration(st.cfg.pool_timeout)
+                              + " for a connection; all " + std::to_string(st.readers.size())
+                              + " readers busy"));
+      st.waiting.erase(i);
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      auto now = clock::now();
+      for (auto i = st.readers.begin(); i != st.readers.end();) {
+        auto& r = i->second;
+        if (r.busy && !r.leak_logged && now - r.since > st.cfg.leak_threshold) {
+          spdlog::warn("a statement has held a connection for over {}: {}",
+                       format_duration(st.cfg.leak_threshold), r.sql);
+          r.leak_logged = true;
+        }
+        if (r.overflow && !r.busy && now - r.since > st.cfg.idle_timeout) {
+          self->unlink_from(r.handle);
+          self->send_exit(r.handle, caf::exit_reason::user_shutdown);
+          i = st.readers.erase(i);
+        } else {
+          ++i;
+        }
+      }
+      auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
+      self->delayed_send(self, period, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+// -- component ------------------------------------------------------------------
+
+child_spec db_pool_component(const std::string& name, const config& cfg,
+                             std::function<void(sqlite3*)> on_connect) {
+  pool_settings ps;
+  auto& d = cfg.database;
+  ps.conn.path = d.path;
+  ps.conn.synchronous = d.synchronous;
+  ps.conn.busy_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(d.busy_timeout);
+  ps.conn.statement_cache = d.statement_cache;
+  ps.conn.on_connect = std::move(on_connect);
+  ps.timing.health_check_after = d.health_check_after;
+  ps.timing.max_lifetime = d.max_lifetime;
+  // One SQLite in-memory database per connection would not be shared: an
+  // in-memory pool runs everything on its writer.
+  ps.pool_size = d.path == ":memory:" ? 0 : d.pool_size;
+  ps.max_overflow = d.path == ":memory:" ? 0 : d.max_overflow;
+  ps.pool_timeout = d.pool_timeout;
+  ps.idle_timeout = d.idle_timeout;
+  ps.leak_threshold = d.leak_threshold;
+  child_spec spec;
+  spec.name = name;
+  spec.prio = priority::normal;
+  spec.start = [ps](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn(db_pool, ps));
+  };
+  return spec;
+}
+
+// -- handle -----------------------------------------------------------------------
+
+db::db(runtime& rt, std::string name, timespan timeout)
+  : rt_(&rt), name_(std::move(name)), timeout_(timeout) {
+  // nop
+}
+
+caf::expected<db> db::open(runtime& rt, const std::string& name) {
+  if (!rt.component(name))
+    return make_error(errc::not_found, "no db pool named '" + name + "'");
+  auto& s = rt.settings();
+  return db{rt, name, s.database.pool_timeout + s.runtime.request_timeout};
+}
+
+caf::expected<db_pool_actor> db::actor() {
+  return rt_->actor_of<db_pool_actor>(name_);
+}
+
+caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value> params) {
+  return ask<db_result>(query_atom::value, sql, std::move(params));
+}
+
+caf::expected<db_result> db::execute(const std::string& sql, std::vector<db_value> params) {
+  return ask<db_result>(execute_atom::value, sql, std::move(params));
+}
+
+caf::expected<std::vector<db_result>> db::transaction(std::vector<db_statement> statements) {
+  return ask<std::vector<db_result>>(transaction_atom::value, std::move(statements));
+}
+
+caf::expected<db_pool_stats> db::stats() {
+  return ask<db_pool_stats>(stats_atom::value);
+}
+
+} // namespace p21

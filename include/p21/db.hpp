@@ -1,0 +1,62 @@
+#pragma once
+
+// The db pool handle: blocking calls from plain threads to the node's SQLite
+// pool, with bound parameters only.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "p21/protocol/db_pool.hpp"
+#include "p21/runtime.hpp"
+
+struct sqlite3;
+
+namespace p21 {
+
+/// A handle to a db pool component (the node's `db_pool` by default).
+class db {
+public:
+  /// A handle to the pool component `name`; `not_found` when there is none.
+  static caf::expected<db> open(runtime& rt, const std::string& name = "db_pool");
+
+  /// A read: runs on one of the pool's reader connections, in parallel with
+  /// other reads. A write here is refused (use `execute`).
+  caf::expected<db_result> query(const std::string& sql, std::vector<db_value> params = {});
+
+  /// A write (or any statement): runs on the pool's single writer.
+  caf::expected<db_result> execute(const std::string& sql, std::vector<db_value> params = {});
+
+  /// All-or-nothing: every statement or none, on the writer.
+  caf::expected<std::vector<db_result>> transaction(std::vector<db_statement> statements);
+
+  caf::expected<db_pool_stats> stats();
+
+  /// The pool's typed handle, for `self->request(...)` inside actors.
+  caf::expected<db_pool_actor> actor();
+
+  /// Per-call timeout (default: `pool_timeout` plus `request_timeout`).
+  void timeout(timespan t) noexcept { timeout_ = t; }
+
+private:
+  db(runtime& rt, std::string name, timespan timeout);
+
+  template <class R, class... Ts>
+  caf::expected<R> ask(Ts&&... xs) {
+    auto h = actor();
+    if (!h)
+      return h.error();
+    return rt_->request<R>(*h, timeout_, std::forward<Ts>(xs)...);
+  }
+
+  runtime* rt_;
+  std::string name_;
+  timespan timeout_;
+};
+
+/// The component spec of a db pool for `cfg.database`; `on_connect` runs on
+/// every new connection (to register SQL functions or collations).
+child_spec db_pool_component(const std::string& name, const config& cfg,
+                             std::function<void(sqlite3*)> on_connect = {});
+
+} // namespace p21

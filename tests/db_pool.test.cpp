@@ -1,0 +1,315 @@
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <future>
+#include <random>
+#include <thread>
+
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../actors/db_pool/connection.hpp"
+#include "p21/db.hpp"
+#include "test_support.hpp"
+
+using namespace p21;
+using namespace p21::db_detail;
+using namespace p21::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A fresh directory for one test's database files.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char tmpl[] = "/tmp/p21-db-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() { std::system(("rm -rf " + path).c_str()); }
+  std::string file(const std::string& name) const { return path + "/" + name; }
+};
+
+std::unique_ptr<connection> open_at(const std::string& path) {
+  connection_settings s;
+  s.path = path;
+  auto c = connection::open(s);
+  REQUIRE(c);
+  return std::move(*c);
+}
+
+// -- a SQL function that blocks until the test releases it ----------------------
+
+std::mutex gate_mtx;
+std::condition_variable gate_cv;
+bool gate_open = false;
+
+void block_until_released(sqlite3_context* ctx, int, sqlite3_value**) {
+  std::unique_lock<std::mutex> guard{gate_mtx};
+  gate_cv.wait_for(guard, 30s, [] { return gate_open; });
+  sqlite3_result_int(ctx, 1);
+}
+
+void register_block(sqlite3* db) {
+  sqlite3_create_function(db, "p21_block", 0, SQLITE_UTF8, nullptr, block_until_released,
+                          nullptr, nullptr);
+}
+
+void set_gate(bool open) {
+  std::lock_guard<std::mutex> guard{gate_mtx};
+  gate_open = open;
+  gate_cv.notify_all();
+}
+
+config pool_config(const temp_dir& dir) {
+  auto cfg = test_config();
+  cfg.database.path = dir.file("pool.db");
+  cfg.database.pool_size = 2;
+  cfg.database.max_overflow = 1;
+  cfg.database.pool_timeout = 300ms;
+  cfg.database.idle_timeout = 100ms;
+  return cfg;
+}
+
+} // namespace
+
+// -- one connection, as plain C++ --------------------------------------------------
+
+TEST_CASE("a connection returns typed values and column names with bound parameters") {
+  temp_dir dir;
+  auto c = open_at(dir.file("a.db"));
+  REQUIRE(c->run("CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB, n)", {}));
+  auto ins = c->run("INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+                    {db_value::of(7), db_value::of(2.5), db_value::of("it's"),
+                     db_value::of_blob(std::string{"\0\1", 2}), db_value::of_null()});
+  REQUIRE(ins);
+  CHECK(ins->result.changes == 1);
+  CHECK(ins->result.last_insert_rowid == 1);
+  auto q = c->run("SELECT i, r, s, b, n FROM t WHERE s = ?", {db_value::of("it's")});
+  REQUIRE(q);
+  CHECK(q->result.columns == std::vector<std::string>{"i", "r", "s", "b", "n"});
+  REQUIRE(q->result.rows.size() == 1);
+  auto& row = q->result.rows[0];
+  CHECK(row[0] == db_value::of(7));
+  CHECK(row[1] == db_value::of(2.5));
+  CHECK(row[2] == db_value::of("it's"));
+  CHECK(row[3] == db_value::of_blob(std::string{"\0\1", 2}));
+  CHECK(row[4].kind == db_value::null);
+  CHECK(q->result.changes == 0);
+}
+
+TEST_CASE("bad statements are errors carrying SQLite's message and the connection stays usable") {
+  temp_dir dir;
+  auto c = open_at(dir.file("a.db"));
+  REQUIRE(c->run("CREATE TABLE t(id INTEGER PRIMARY KEY)", {}));
+  auto syntax = c->run("SELEC 1", {});
+  CHECK(is(syntax.error(), errc::bad_query));
+  CHECK_THAT(render(syntax.error()), Catch::Contains("syntax error"));
+  CHECK_THAT(render(c->run("SELECT * FROM missing", {}).error()),
+             Catch::Contains("no such table: missing"));
+  REQUIRE(c->run("INSERT INTO t VALUES (1)", {}));
+  CHECK_THAT(render(c->run("INSERT INTO t VALUES (1)", {}).error()),
+             Catch::Contains("UNIQUE constraint failed"));
+  CHECK_THAT(render(c->run("SELECT ?", {}).error()),
+             Catch::Contains("expects 1 parameter(s), got 0"));
+  CHECK_THAT(render(c->run("SELECT 1; DROP TABLE t", {}).error()),
+             Catch::Contains("one statement per call"));
+  CHECK(c->run("SELECT count(*) FROM t", {})->result.rows[0][0].i == 1);
+}
+
+TEST_CASE("a transaction is all-or-nothing") {
+  temp_dir dir;
+  auto c = open_at(dir.file("a.db"));
+  REQUIRE(c->run("CREATE TABLE t(id INTEGER PRIMARY KEY)", {}));
+  auto failed = c->transaction({{"INSERT INTO t VALUES (1)", {}}, {"INSERT INTO t VALUES (1)", {}}});
+  REQUIRE_FALSE(failed);
+  CHECK_THAT(render(failed.error()), Catch::Contains("statement 2 of 2 failed"));
+  CHECK(c->run("SELECT count(*) FROM t", {})->result.rows[0][0].i == 0);
+  auto ok = c->transaction({{"INSERT INTO t VALUES (?)", {db_value::of(1)}},
+                            {"INSERT INTO t VALUES (?)", {db_value::of(2)}}});
+  REQUIRE(ok);
+  CHECK(ok->first.size() == 2);
+  CHECK(ok->second.writes == std::set<std::string>{"t"});
+  CHECK(c->run("SELECT count(*) FROM t", {})->result.rows[0][0].i == 2);
+}
+
+TEST_CASE("the authorizer reports tables read and written, through views and triggers") {
+  temp_dir dir;
+  auto c = open_at(dir.file("a.db"));
+  REQUIRE(c->run("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)", {}));
+  REQUIRE(c->run("CREATE TABLE audit(msg TEXT)", {}));
+  REQUIRE(c->run("CREATE VIEW names AS SELECT name FROM users", {}));
+  REQUIRE(c->run("CREATE TRIGGER log AFTER INSERT ON users BEGIN "
+                 "INSERT INTO audit VALUES (new.name); END",
+                 {}));
+  auto view = c->run("SELECT * FROM names", {});
+  REQUIRE(view);
+  CHECK(view->access.reads.count("users") == 1);
+  CHECK(view->access.writes.empty());
+  auto ins = c->run("INSERT INTO users(name) VALUES (?)", {db_value::of("ada")});
+  REQUIRE(ins);
+  CHECK(ins->access.writes == std::set<std::string>{"audit", "users"});
+  auto ddl = c->run("CREATE TABLE other(x)", {});
+  REQUIRE(ddl);
+  CHECK(ddl->access.writes.count("*") == 1);
+}
+
+TEST_CASE("prepared statements are cached per connection") {
+  temp_dir dir;
+  auto c = open_at(dir.file("a.db"));
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(c->run("SELECT ?", {db_value::of(i)}));
+  CHECK(c->cached_statements() == 1);
+}
+
+TEST_CASE("a database that cannot be opened is an error naming the path") {
+  connection_settings s;
+  s.path = "/nonexistent-p21/x.db";
+  auto c = connection::open(s);
+  REQUIRE_FALSE(c);
+  CHECK(is(c.error(), errc::unavailable));
+  CHECK_THAT(render(c.error()), Catch::Contains("/nonexistent-p21/x.db"));
+}
+
+// -- the pool actor ----------------------------------------------------------------
+
+TEST_CASE("the pool runs reads, writes and transactions and reads cannot write") {
+  temp_dir dir;
+  runtime rt{pool_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT)"));
+  auto put = d.execute("INSERT INTO kv VALUES (?, ?)", {db_value::of("a"), db_value::of("1")});
+  REQUIRE(put);
+  CHECK(put->changes == 1);
+  auto got = d.query("SELECT v FROM kv WHERE k = ?", {db_value::of("a")});
+  REQUIRE(got);
+  CHECK(got->rows.at(0).at(0) == db_value::of("1"));
+  auto refused = d.query("DELETE FROM kv");
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(render(refused.error()), Catch::Contains("readonly"));
+  auto txn = d.transaction({{"INSERT INTO kv VALUES ('b', '2')", {}},
+                            {"INSERT INTO kv VALUES ('a', 'dup')", {}}});
+  REQUIRE_FALSE(txn);
+  CHECK(is(txn.error(), errc::bad_query));
+  CHECK(d.query("SELECT count(*) FROM kv")->rows[0][0].i == 1); // rolled back
+  auto bad = d.query("SELECT * FROM nowhere");
+  CHECK_THAT(render(bad.error()), Catch::Contains("no such table: nowhere"));
+  CHECK(d.query("SELECT count(*) FROM kv")->rows[0][0].i == 1); // connection still fine
+  auto st = d.stats().value();
+  CHECK(st.size == 3); // 2 readers + the writer
+  CHECK(st.errors >= 2);
+}
+
+TEST_CASE("the pool grows to pool_size + max_overflow and no further and a waiter past "
+          "pool_timeout gets pool_timeout") {
+  temp_dir dir;
+  auto cfg = pool_config(dir);
+  runtime rt{cfg, {db_pool_component("test_pool", cfg, register_block)}};
+  auto d = db::open(rt, "test_pool").value();
+  set_gate(false);
+  std::vector<std::future<caf::expected<db_result>>> held;
+  for (int i = 0; i < 3; ++i)
+    held.push_back(std::async(std::launch::async, [&] {
+      auto r = d.query("SELECT p21_block()");
+      release_thread();
+      return r;
+    }));
+  REQUIRE(eventually([&] { return d.stats().value().in_use == 3; }));
+  auto st = d.stats().value();
+  CHECK(st.size == 4);
+  CHECK(st.overflow_opened == 1);
+  auto late = d.query("SELECT 1");
+  REQUIRE_FALSE(late);
+  CHECK(is(late.error(), errc::pool_timeout));
+  CHECK(d.stats().value().timeouts == 1);
+  CHECK(d.stats().value().size == 4); // no fourth reader
+  set_gate(true);
+  for (auto& f : held)
+    CHECK(f.get().value().rows[0][0].i == 1);
+  // The overflow reader closes after idle_timeout.
+  CHECK(eventually([&] { return d.stats().value().size == 3; }));
+}
+
+TEST_CASE("a waiting request is served as soon as a connection frees up") {
+  temp_dir dir;
+  auto cfg = pool_config(dir);
+  cfg.database.max_overflow = 0;
+  cfg.database.pool_timeout = 30s;
+  runtime rt{cfg, {db_pool_component("test_pool", cfg, register_block)}};
+  auto d = db::open(rt, "test_pool").value();
+  set_gate(false);
+  std::vector<std::future<caf::expected<db_result>>> calls;
+  for (int i = 0; i < 3; ++i)
+    calls.push_back(std::async(std::launch::async, [&] {
+      auto r = d.query("SELECT p21_block()");
+      release_thread();
+      return r;
+    }));
+  REQUIRE(eventually([&] {
+    auto s = d.stats().value();
+    return s.in_use == 2 && s.waiting == 1;
+  }));
+  set_gate(true);
+  for (auto& f : calls)
+    CHECK(f.get());
+  CHECK(d.stats().value().timeouts == 0);
+}
+
+TEST_CASE("a crashed pool actor is restarted and callers see errors, not hangs") {
+  temp_dir dir;
+  runtime rt{pool_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x)"));
+  auto pool = d.actor().value();
+  caf::anon_send_exit(pool, caf::exit_reason::kill);
+  CHECK(eventually([&] {
+    auto r = d.query("SELECT count(*) FROM t");
+    if (!r)
+      CHECK((is(r.error(), errc::unavailable) || r.error() == caf::sec::runtime_error));
+    return static_cast<bool>(r);
+  }));
+  CHECK(rt.component("db_pool")->restarts == 1);
+}
+
+TEST_CASE("an acknowledged write survives kill -9 of the writing process") {
+  temp_dir dir;
+  auto path = dir.file("durable.db");
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  auto pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    auto cfg = test_config();
+    cfg.database.path = path;
+    cfg.database.pool_size = 1;
+    runtime rt{cfg};
+    auto d = db::open(rt).value();
+    if (!d.execute("CREATE TABLE acked(id INTEGER PRIMARY KEY)"))
+      _exit(3);
+    for (int32_t id = 1;; ++id)
+      if (d.execute("INSERT INTO acked(id) VALUES (?)", {db_value::of(id)}))
+        if (write(fds[1], &id, sizeof id) != sizeof id)
+          _exit(4);
+  }
+  close(fds[1]);
+  std::mt19937 rng{std::random_device{}()};
+  auto target = 50 + rng() % 250;
+  std::vector<int32_t> acked;
+  int32_t id = 0;
+  while (acked.size() < target && read(fds[0], &id, sizeof id) == sizeof id)
+    acked.push_back(id);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  while (read(fds[0], &id, sizeof id) == sizeof id) // acks written before the kill
+    acked.push_back(id);
+  close(fds[0]);
+  REQUIRE(acked.size() >= target);
+  auto c = open_at(path);
+  auto present = c->run("SELECT count(*) FROM acked WHERE id <= ?", {db_value::of(acked.back())});
+  REQUIRE(present);
+  CHECK(present->result.rows[0][0].i == static_cast<int64_t>(acked.size()));
+}
