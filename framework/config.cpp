@@ -234,7 +234,6 @@ std::map<std::string, named_cache_config> cache_config::all() const {
   };
   auto out = caches;
   out["async"] = with(async_maxsize, async_ttl);
-  out["query"] = with(db_maxsize, db_ttl);
   out["git"] = with(git_maxsize, std::chrono::minutes{10});
   return out;
 }
@@ -636,6 +635,9 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read_duration("busy_timeout", cfg.database.busy_timeout, timespan{0});
     s.read_choice("synchronous", cfg.database.synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
     s.read("statement_cache", cfg.database.statement_cache, 1, 100'000);
+    s.read("query_cache", cfg.database.query_cache);
+    s.read_duration("data_version_interval", cfg.database.data_version_interval,
+                    std::chrono::milliseconds{1});
     s.finish();
     if (db_path_node && cfg.database.path.empty())
       s.fail(*db_path_node, "path", "must not be empty");
@@ -843,7 +845,9 @@ std::string to_toml(const config& cfg) {
       << "leak_threshold = " << dur(cfg.database.leak_threshold) << "\n"
       << "busy_timeout = " << dur(cfg.database.busy_timeout) << "\n"
       << "synchronous = " << str(cfg.database.synchronous) << "\n"
-      << "statement_cache = " << cfg.database.statement_cache << "\n\n"
+      << "statement_cache = " << cfg.database.statement_cache << "\n"
+      << "query_cache = " << boolean(cfg.database.query_cache) << "\n"
+      << "data_version_interval = " << dur(cfg.database.data_version_interval) << "\n\n"
       << "[subprocess]\n"
       << "max_processes = " << cfg.subprocess.max_processes << "\n\n"
       << "[supervisor]\n"

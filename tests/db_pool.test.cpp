@@ -313,3 +313,118 @@ TEST_CASE("an acknowledged write survives kill -9 of the writing process") {
   REQUIRE(present);
   CHECK(present->result.rows[0][0].i == static_cast<int64_t>(acked.size()));
 }
+
+// -- the query-result cache ---------------------------------------------------------
+
+namespace {
+
+/// A pool over a schema with a view and a trigger, for cache tests.
+struct cached_pool {
+  temp_dir dir;
+  std::unique_ptr<runtime> rt;
+  std::optional<db> d;
+
+  cached_pool() {
+    auto cfg = pool_config(dir);
+    cfg.database.pool_timeout = 10s;
+    cfg.database.data_version_interval = 20ms;
+    rt = std::make_unique<runtime>(cfg);
+    d = db::open(*rt).value();
+    for (auto sql : {"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)",
+                     "CREATE TABLE audit(msg TEXT)", "CREATE TABLE other(x)",
+                     "CREATE VIEW names AS SELECT name FROM users",
+                     "CREATE TRIGGER log AFTER INSERT ON users BEGIN "
+                     "INSERT INTO audit VALUES (new.name); END"})
+      REQUIRE(d->execute(sql));
+    REQUIRE(d->execute("INSERT INTO users(name) VALUES ('ada')"));
+  }
+
+  /// Runs `sql` twice; returns whether the second answer came from the cache.
+  bool cached_after_repeat(const std::string& sql) {
+    REQUIRE(d->query(sql));
+    return d->query(sql).value().cached;
+  }
+
+  int64_t count(const std::string& sql) { return d->query(sql).value().rows.at(0).at(0).i; }
+};
+
+} // namespace
+
+TEST_CASE("a repeated query is answered from the query cache") {
+  cached_pool p;
+  auto first = p.d->query("SELECT count(*) FROM users WHERE name = ?", {db_value::of("ada")});
+  auto second = p.d->query("SELECT count(*) FROM users WHERE name = ?", {db_value::of("ada")});
+  CHECK_FALSE(first.value().cached);
+  CHECK(second.value().cached);
+  CHECK(second->rows == first->rows);
+  // Other parameters are another key.
+  CHECK_FALSE(
+    p.d->query("SELECT count(*) FROM users WHERE name = ?", {db_value::of("bob")}).value().cached);
+  auto st = p.d->stats().value();
+  CHECK(st.cache_hits == 1);
+  CHECK(st.cache_misses == 2);
+}
+
+TEST_CASE("a write to a table a cached query read invalidates it, a write elsewhere does not") {
+  cached_pool p;
+  REQUIRE(p.cached_after_repeat("SELECT count(*) FROM users"));
+  REQUIRE(p.d->execute("INSERT INTO other VALUES (1)"));
+  CHECK(p.d->query("SELECT count(*) FROM users").value().cached);
+  REQUIRE(p.d->execute("INSERT INTO users(name) VALUES ('bob')"));
+  auto fresh = p.d->query("SELECT count(*) FROM users").value();
+  CHECK_FALSE(fresh.cached);
+  CHECK(fresh.rows[0][0].i == 2);
+}
+
+TEST_CASE("writes inside a transaction invalidate") {
+  cached_pool p;
+  REQUIRE(p.cached_after_repeat("SELECT count(*) FROM users"));
+  REQUIRE(p.d->transaction({{"INSERT INTO other VALUES (2)", {}},
+                            {"DELETE FROM users", {}}}));
+  CHECK(p.count("SELECT count(*) FROM users") == 0);
+}
+
+TEST_CASE("a write to a view's table invalidates a query on the view") {
+  cached_pool p;
+  REQUIRE(p.cached_after_repeat("SELECT count(*) FROM names"));
+  REQUIRE(p.d->execute("UPDATE users SET name = 'grace'"));
+  auto r = p.d->query("SELECT name FROM names").value();
+  CHECK_FALSE(r.cached);
+  CHECK(r.rows[0][0] == db_value::of("grace"));
+}
+
+TEST_CASE("a write through a trigger invalidates queries on the trigger's table") {
+  cached_pool p;
+  REQUIRE(p.cached_after_repeat("SELECT count(*) FROM audit"));
+  REQUIRE(p.d->execute("INSERT INTO users(name) VALUES ('bob')")); // the trigger writes audit
+  CHECK(p.count("SELECT count(*) FROM audit") == 2);
+}
+
+TEST_CASE("a schema change flushes the query cache") {
+  cached_pool p;
+  REQUIRE(p.cached_after_repeat("SELECT count(*) FROM users"));
+  REQUIRE(p.d->execute("CREATE INDEX by_name ON users(name)"));
+  CHECK_FALSE(p.d->query("SELECT count(*) FROM users").value().cached);
+}
+
+TEST_CASE("another process writing the file flushes the query cache") {
+  cached_pool p;
+  REQUIRE(p.cached_after_repeat("SELECT count(*) FROM users"));
+  auto path = p.rt->settings().database.path;
+  auto pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    sqlite3* db = nullptr;
+    sqlite3_open(path.c_str(), &db);
+    sqlite3_busy_timeout(db, 5000);
+    auto rc = sqlite3_exec(db, "INSERT INTO users(name) VALUES ('eve')", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    _exit(rc == SQLITE_OK ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  // Detected within data_version_interval (20ms here); bounded wait.
+  CHECK(eventually([&] { return p.count("SELECT count(*) FROM users") == 2; }));
+}

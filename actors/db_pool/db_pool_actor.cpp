@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "../cache/cache_store.hpp"
 #include "connection.hpp"
 #include "p21/db.hpp"
 
@@ -18,6 +19,8 @@ namespace {
 
 using namespace db_detail;
 using clock = std::chrono::steady_clock;
+
+using data_version_atom = caf::atom_constant<caf::atom("dataver")>;
 
 // -- connection actors ----------------------------------------------------------
 
@@ -49,7 +52,8 @@ using conn_actor = caf::typed_actor<
   caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
   caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
   caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
-  caf::replies_to<release_memory_atom>::with<uint64_t>>;
+  caf::replies_to<release_memory_atom>::with<uint64_t>,
+  caf::replies_to<data_version_atom>::with<int64_t>>;
 
 struct conn_timing {
   timespan health_check_after{0};
@@ -149,6 +153,15 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
       auto& st = self->state;
       return st.conn ? static_cast<uint64_t>(st.conn->release_memory()) : 0;
     },
+    [=](data_version_atom) -> caf::result<int64_t> {
+      auto& st = self->state;
+      if (auto ok = st.ready(); !ok)
+        return ok.error();
+      auto v = st.conn->data_version();
+      if (!v)
+        return v.error();
+      return *v;
+    },
   };
 }
 
@@ -157,8 +170,11 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
+using version_tick_atom = caf::atom_constant<caf::atom("vertick")>;
+
 using pool_actor = db_pool_actor::extend<caf::reacts_to<expire_atom, uint64_t>,
-                                         caf::reacts_to<tick_atom>>;
+                                         caf::reacts_to<tick_atom>,
+                                         caf::reacts_to<version_tick_atom>>;
 
 struct reader {
   conn_actor handle;
@@ -174,6 +190,10 @@ struct waiter {
   std::string sql;
   std::vector<db_value> params;
   caf::typed_response_promise<db_result> promise;
+  /// The query cache's key for this read, empty when not cacheable.
+  std::string cache_key;
+  /// The write sequence number when the read was dispatched.
+  uint64_t write_seq = 0;
 };
 
 struct pool_settings {
@@ -184,10 +204,126 @@ struct pool_settings {
   timespan pool_timeout{0};
   timespan idle_timeout{0};
   timespan leak_threshold{0};
+  bool query_cache = true;
+  uint64_t cache_entries = 1000;
+  timespan cache_ttl{0};
+  timespan data_version_interval{0};
+};
+
+/// SELECT results keyed by (sql, parameters), with exact invalidation: a
+/// write to a table drops every result that read it, before the write is
+/// acknowledged; a result whose tables were written while it ran is not
+/// cached at all.
+class query_cache {
+public:
+  query_cache(uint64_t entries, timespan ttl) {
+    cache_detail::store_config cfg;
+    cfg.name = "query";
+    cfg.max_entries = entries;
+    cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's db_maxsize
+    cfg.ttl = ttl;
+    store_ = std::make_unique<cache_detail::cache_store>(cfg);
+  }
+
+  static std::string key(const std::string& sql, const std::vector<db_value>& params) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    auto copy = params;
+    auto text = sql;
+    static_cast<void>(sink(text, copy));
+    return {buf.begin(), buf.end()};
+  }
+
+  std::optional<db_result> get(const std::string& key) {
+    auto v = store_->get(key, clock::now());
+    if (!v)
+      return std::nullopt;
+    db_result r;
+    caf::binary_deserializer source{nullptr, v->data(), v->size()};
+    if (source(r))
+      return std::nullopt;
+    r.cached = true;
+    return r;
+  }
+
+  /// Caches `r` unless a table it read was written after `seq`.
+  void put(const std::string& key, const db_result& r, const std::vector<std::string>& reads,
+           uint64_t seq) {
+    if (last_write("*") > seq)
+      return;
+    for (auto& t : reads)
+      if (last_write(t) > seq)
+        return;
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    auto copy = r;
+    if (sink(copy))
+      return;
+    if (store_->put(key, std::string{buf.begin(), buf.end()}, timespan{0}, clock::now()))
+      return;
+    for (auto& t : reads)
+      readers_of_[t].insert(key);
+    if (++puts_since_compaction_ > 4 * store_->config().max_entries)
+      compact();
+  }
+
+  /// Records committed writes and drops what they made stale.
+  void invalidate(const std::vector<std::string>& writes) {
+    if (writes.empty())
+      return;
+    ++seq_;
+    for (auto& t : writes) {
+      last_write_[t] = seq_;
+      if (t == "*") {
+        flush();
+        return;
+      }
+      auto i = readers_of_.find(t);
+      if (i == readers_of_.end())
+        continue;
+      for (auto& k : i->second)
+        store_->erase(k);
+      readers_of_.erase(i);
+    }
+  }
+
+  void flush() {
+    ++seq_;
+    last_write_["*"] = seq_;
+    store_->clear();
+    readers_of_.clear();
+  }
+
+  uint64_t seq() const noexcept { return seq_; }
+
+private:
+  uint64_t last_write(const std::string& table) const {
+    auto i = last_write_.find(table);
+    return i == last_write_.end() ? 0 : i->second;
+  }
+
+  /// Forgets index entries of results the store already evicted.
+  void compact() {
+    puts_since_compaction_ = 0;
+    auto now = clock::now();
+    for (auto i = readers_of_.begin(); i != readers_of_.end();) {
+      for (auto k = i->second.begin(); k != i->second.end();)
+        k = store_->contains(*k, now) ? std::next(k) : i->second.erase(k);
+      i = i->second.empty() ? readers_of_.erase(i) : std::next(i);
+    }
+  }
+
+  std::unique_ptr<cache_detail::cache_store> store_;
+  std::map<std::string, std::set<std::string>> readers_of_;
+  std::map<std::string, uint64_t> last_write_;
+  uint64_t seq_ = 0;
+  uint64_t puts_since_compaction_ = 0;
 };
 
 struct pool_state {
   pool_settings cfg;
+  std::unique_ptr<query_cache> cache;
+  std::optional<int64_t> data_version;
   conn_actor writer;
   std::map<uint64_t, reader> readers;
   std::deque<waiter> waiting;
@@ -232,10 +368,15 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
   r.leak_logged = false;
   ++self->state.stats.queries;
   auto promise = w.promise;
+  auto key = std::move(w.cache_key);
+  auto seq = w.write_seq;
   self->request(r.handle, caf::infinite, query_atom::value, std::move(w.sql), std::move(w.params))
     .then(
       [=](conn_reply& reply) mutable {
-        self->state.stats.health_check_failures += reply.health_check_failures;
+        auto& st = self->state;
+        st.stats.health_check_failures += reply.health_check_failures;
+        if (st.cache && !key.empty())
+          st.cache->put(key, reply.result, reply.reads, seq);
         promise.deliver(std::move(reply.result));
         release(self, id);
       },
@@ -289,7 +430,11 @@ db_pool_stats current_stats(pool_self self) {
 pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  if (st.cfg.query_cache)
+    st.cache = std::make_unique<query_cache>(st.cfg.cache_entries, st.cfg.cache_ttl);
   st.writer = spawn_connection(self, false);
+  if (st.cache)
+    self->send(self, version_tick_atom::value);
   for (size_t i = 0; i < st.cfg.pool_size; ++i)
     st.readers[++st.next_id] = reader{spawn_connection(self, true), false, false, clock::now(),
                                       {}, false};
@@ -298,8 +443,19 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
   return {
     [=](query_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
       auto& st = self->state;
+      std::string key;
+      if (st.cache) {
+        key = query_cache::key(sql, params);
+        if (auto hit = st.cache->get(key)) {
+          ++st.stats.cache_hits;
+          ++st.stats.queries;
+          return std::move(*hit);
+        }
+        ++st.stats.cache_misses;
+      }
       auto promise = self->make_response_promise<db_result>();
-      waiter w{++st.next_id, std::move(sql), std::move(params), promise};
+      waiter w{++st.next_id, std::move(sql), std::move(params), promise, std::move(key),
+               st.cache ? st.cache->seq() : 0};
       if (auto id = idle_reader(self)) {
         dispatch(self, *id, std::move(w));
       } else {
@@ -314,7 +470,14 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
       auto promise = self->make_response_promise<db_result>();
       self->request(self->state.writer, caf::infinite, query_atom::value, std::move(sql),
                     std::move(params))
-        .then([=](conn_reply& r) mutable { promise.deliver(std::move(r.result)); },
+        .then(
+          [=](conn_reply& r) mutable {
+            // Invalidate before acknowledging: whoever hears "committed"
+            // can no longer read the old rows from the cache.
+            if (self->state.cache)
+              self->state.cache->invalidate(r.writes);
+            promise.deliver(std::move(r.result));
+          },
               [=](caf::error& e) mutable {
                 ++self->state.stats.errors;
                 promise.deliver(std::move(e));
@@ -327,7 +490,12 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
       auto promise = self->make_response_promise<std::vector<db_result>>();
       self->request(self->state.writer, caf::infinite, transaction_atom::value,
                     std::move(statements))
-        .then([=](conn_txn_reply& r) mutable { promise.deliver(std::move(r.results)); },
+        .then(
+          [=](conn_txn_reply& r) mutable {
+            if (self->state.cache)
+              self->state.cache->invalidate(r.writes);
+            promise.deliver(std::move(r.results));
+          },
               [=](caf::error& e) mutable {
                 ++self->state.stats.errors;
                 promise.deliver(std::move(e));
@@ -372,6 +540,25 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
                               + " for a connection; all " + std::to_string(st.readers.size())
                               + " readers busy"));
       st.waiting.erase(i);
+    },
+    [=](version_tick_atom) {
+      // Another process's commit changes the writer's data_version (ours do
+      // not): then the cache may hold rows that are no longer true.
+      self->request(self->state.writer, caf::infinite, data_version_atom::value)
+        .then(
+          [=](int64_t v) {
+            auto& st = self->state;
+            if (st.data_version && *st.data_version != v) {
+              spdlog::info("the database file changed outside this pool; query cache flushed");
+              st.cache->flush();
+            }
+            st.data_version = v;
+            self->delayed_send(self, st.cfg.data_version_interval, version_tick_atom::value);
+          },
+          [=](caf::error&) {
+            self->delayed_send(self, self->state.cfg.data_version_interval,
+                               version_tick_atom::value);
+          });
     },
     [=](tick_atom) {
       auto& st = self->state;
@@ -419,6 +606,10 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   ps.pool_timeout = d.pool_timeout;
   ps.idle_timeout = d.idle_timeout;
   ps.leak_threshold = d.leak_threshold;
+  ps.query_cache = d.query_cache;
+  ps.cache_entries = cfg.cache.db_maxsize;
+  ps.cache_ttl = cfg.cache.db_ttl;
+  ps.data_version_interval = d.data_version_interval;
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;

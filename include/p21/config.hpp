@@ -67,8 +67,9 @@ struct http_config {
   std::string listen;
 };
 
-/// One named cache: `[caches.NAME]`, or one of the three built from the
-/// report's `[cache]` keys (`async`, `query`, `git`).
+/// One named cache: `[caches.NAME]`, or one of those built from the
+/// report's `[cache]` keys (`async`, `git`; the query cache, `db_*`, lives in
+/// the db pool so that writes invalidate it in step).
 struct named_cache_config {
   size_t max_entries = 512;
   uint64_t max_bytes = 64ull << 20;
@@ -99,7 +100,7 @@ struct cache_config {
   /// `[caches.NAME]`: further named caches.
   std::map<std::string, named_cache_config> caches;
 
-  /// Every cache of the node, the three built-in ones included.
+  /// Every cache actor of the node, `async` and `git` included.
   std::map<std::string, named_cache_config> all() const;
 };
 
@@ -123,6 +124,12 @@ struct database_config {
   std::string synchronous = "NORMAL";
   /// Prepared statements kept per connection.
   size_t statement_cache = 64;
+  /// Cache SELECT results (`[cache] db_maxsize`, `db_ttl`), invalidated by
+  /// writes to the tables they read.
+  bool query_cache = true;
+  /// How often the pool asks SQLite whether another process wrote the file
+  /// (`PRAGMA data_version`); such a write flushes the query cache.
+  timespan data_version_interval = std::chrono::milliseconds{200};
 };
 
 /// `[subprocess]`: the subprocess pool.
