@@ -107,7 +107,7 @@ TEST_CASE("a critical component that cannot start fails the constructor cleanly"
   CHECK_THROWS_WITH((runtime{test_config(), {bad}}),
                     Catch::Contains("critical component 'bad' failed to start") &&
                         Catch::Contains("no disk"));
-  CHECK(thread_count() == before);
+  CHECK(eventually([&] { return thread_count() == before; }, 5s));
 }
 
 TEST_CASE("errors render readably and CAF's transport errors map onto ours") {
