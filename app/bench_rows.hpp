@@ -78,6 +78,17 @@ inline config quiet(config cfg) {
 
 row_result measure_cache_lookup(const config& base, size_t runs);
 row_result measure_cache_direct(const config& base, size_t runs);
+row_result measure_db_query(const config& base, size_t runs);
+row_result measure_db_query_cache(const config& base, size_t runs);
+
+/// Readers with a writer, and 30 clients on a pool of 10.
+nlohmann::json db_details(const config& base, bool quick);
+
+/// Keeps a benchmarked value alive.
+template <class T>
+void benchmark_sink(const T& x) {
+  asm volatile("" : : "g"(&x) : "memory");
+}
 
 /// get_many per key, shard throughput, lru vs tinylfu hit rates, memory per
 /// entry; printed and returned for the JSON.

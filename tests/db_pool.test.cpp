@@ -428,3 +428,18 @@ TEST_CASE("another process writing the file flushes the query cache") {
   // Detected within data_version_interval (20ms here); bounded wait.
   CHECK(eventually([&] { return p.count("SELECT count(*) FROM users") == 2; }));
 }
+
+TEST_CASE("a handle answering from the shared cache never reads past another's acknowledged write") {
+  cached_pool p;
+  auto reader = db::open(*p.rt).value();
+  REQUIRE(reader.query("SELECT count(*) FROM users"));
+  REQUIRE(reader.query("SELECT count(*) FROM users").value().cached); // served by the handle
+  std::thread writer{[&] {
+    REQUIRE(p.d->execute("INSERT INTO users(name) VALUES ('zoe')"));
+    release_thread();
+  }};
+  writer.join(); // the write is acknowledged
+  auto after = reader.query("SELECT count(*) FROM users").value();
+  CHECK_FALSE(after.cached);
+  CHECK(after.rows[0][0].i == 2);
+}

@@ -15,9 +15,166 @@
 
 namespace p21 {
 
+namespace db_detail {
+
+/// SELECT results keyed by (sql, parameters), with exact invalidation: a
+/// write to a table drops every result that read it, before the write is
+/// acknowledged; a result whose tables were written while it ran is not
+/// cached at all. Shared by the pool actor and its `db` handles: a handle
+/// answers a hit without a message; the pool invalidates under the same
+/// mutex before it acknowledges a write, so no handle reads past one.
+class query_cache {
+public:
+  using clock = std::chrono::steady_clock;
+
+  query_cache(uint64_t entries, timespan ttl) {
+    cache_detail::store_config cfg;
+    cfg.name = "query";
+    cfg.max_entries = entries;
+    cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's db_maxsize
+    cfg.ttl = ttl;
+    store_ = std::make_unique<cache_detail::cache_store>(cfg);
+  }
+
+  static std::string key(const std::string& sql, const std::vector<db_value>& params) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    auto copy = params;
+    auto text = sql;
+    static_cast<void>(sink(text, copy));
+    return {buf.begin(), buf.end()};
+  }
+
+  /// A cached result; counts a hit, and a miss when `count_miss` (a handle
+  /// that misses asks the pool, which counts the miss).
+  std::optional<db_result> get(const std::string& key, bool count_miss = true) {
+    std::string bytes;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto v = store_->get(key, clock::now());
+      if (!v) {
+        misses_ += count_miss ? 1 : 0;
+        return std::nullopt;
+      }
+      ++hits_;
+      bytes = *v;
+    }
+    db_result r;
+    caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+    if (source(r))
+      return std::nullopt;
+    r.cached = true;
+    return r;
+  }
+
+  /// Hits and misses so far.
+  std::pair<uint64_t, uint64_t> counts() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return {hits_, misses_};
+  }
+
+  /// Caches `r` unless a table it read was written after `seq`.
+  void put(const std::string& key, const db_result& r, const std::vector<std::string>& reads,
+           uint64_t seq) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    auto copy = r;
+    if (sink(copy))
+      return;
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (last_write("*") > seq)
+      return;
+    for (auto& t : reads)
+      if (last_write(t) > seq)
+        return;
+    if (store_->put(key, std::string{buf.begin(), buf.end()}, timespan{0}, clock::now()))
+      return;
+    for (auto& t : reads)
+      readers_of_[t].insert(key);
+    if (++puts_since_compaction_ > 4 * store_->config().max_entries)
+      compact();
+  }
+
+  /// Records committed writes and drops what they made stale.
+  void invalidate(const std::vector<std::string>& writes) {
+    if (writes.empty())
+      return;
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++seq_;
+    for (auto& t : writes) {
+      last_write_[t] = seq_;
+      if (t == "*") {
+        flush_locked();
+        return;
+      }
+      auto i = readers_of_.find(t);
+      if (i == readers_of_.end())
+        continue;
+      for (auto& k : i->second)
+        store_->erase(k);
+      readers_of_.erase(i);
+    }
+  }
+
+  void flush() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    flush_locked();
+  }
+
+  uint64_t seq() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return seq_;
+  }
+
+private:
+  void flush_locked() {
+    ++seq_;
+    last_write_["*"] = seq_;
+    store_->clear();
+    readers_of_.clear();
+  }
+
+  uint64_t last_write(const std::string& table) const {
+    auto i = last_write_.find(table);
+    return i == last_write_.end() ? 0 : i->second;
+  }
+
+  /// Forgets index entries of results the store already evicted.
+  void compact() {
+    puts_since_compaction_ = 0;
+    auto now = clock::now();
+    for (auto i = readers_of_.begin(); i != readers_of_.end();) {
+      for (auto k = i->second.begin(); k != i->second.end();)
+        k = store_->contains(*k, now) ? std::next(k) : i->second.erase(k);
+      i = i->second.empty() ? readers_of_.erase(i) : std::next(i);
+    }
+  }
+
+  mutable std::mutex mtx_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+  std::unique_ptr<cache_detail::cache_store> store_;
+  std::map<std::string, std::set<std::string>> readers_of_;
+  std::map<std::string, uint64_t> last_write_;
+  uint64_t seq_ = 0;
+  uint64_t puts_since_compaction_ = 0;
+};
+
+
+} // namespace db_detail
+
+} // namespace p21
+
+// Handed to local db handles only; never crosses the wire.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<p21::db_detail::query_cache>)
+
+namespace p21 {
+
 namespace {
 
 using namespace db_detail;
+
+using cache_ref_atom = caf::atom_constant<caf::atom("cacheref")>;
 using clock = std::chrono::steady_clock;
 
 using data_version_atom = caf::atom_constant<caf::atom("dataver")>;
@@ -172,9 +329,10 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 using version_tick_atom = caf::atom_constant<caf::atom("vertick")>;
 
-using pool_actor = db_pool_actor::extend<caf::reacts_to<expire_atom, uint64_t>,
-                                         caf::reacts_to<tick_atom>,
-                                         caf::reacts_to<version_tick_atom>>;
+using pool_actor = db_pool_actor::extend<
+  caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<version_tick_atom>,
+  caf::replies_to<cache_ref_atom>::with<std::shared_ptr<query_cache>>>;
 
 struct reader {
   conn_actor handle;
@@ -210,119 +368,9 @@ struct pool_settings {
   timespan data_version_interval{0};
 };
 
-/// SELECT results keyed by (sql, parameters), with exact invalidation: a
-/// write to a table drops every result that read it, before the write is
-/// acknowledged; a result whose tables were written while it ran is not
-/// cached at all.
-class query_cache {
-public:
-  query_cache(uint64_t entries, timespan ttl) {
-    cache_detail::store_config cfg;
-    cfg.name = "query";
-    cfg.max_entries = entries;
-    cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's db_maxsize
-    cfg.ttl = ttl;
-    store_ = std::make_unique<cache_detail::cache_store>(cfg);
-  }
-
-  static std::string key(const std::string& sql, const std::vector<db_value>& params) {
-    std::vector<char> buf;
-    caf::binary_serializer sink{nullptr, buf};
-    auto copy = params;
-    auto text = sql;
-    static_cast<void>(sink(text, copy));
-    return {buf.begin(), buf.end()};
-  }
-
-  std::optional<db_result> get(const std::string& key) {
-    auto v = store_->get(key, clock::now());
-    if (!v)
-      return std::nullopt;
-    db_result r;
-    caf::binary_deserializer source{nullptr, v->data(), v->size()};
-    if (source(r))
-      return std::nullopt;
-    r.cached = true;
-    return r;
-  }
-
-  /// Caches `r` unless a table it read was written after `seq`.
-  void put(const std::string& key, const db_result& r, const std::vector<std::string>& reads,
-           uint64_t seq) {
-    if (last_write("*") > seq)
-      return;
-    for (auto& t : reads)
-      if (last_write(t) > seq)
-        return;
-    std::vector<char> buf;
-    caf::binary_serializer sink{nullptr, buf};
-    auto copy = r;
-    if (sink(copy))
-      return;
-    if (store_->put(key, std::string{buf.begin(), buf.end()}, timespan{0}, clock::now()))
-      return;
-    for (auto& t : reads)
-      readers_of_[t].insert(key);
-    if (++puts_since_compaction_ > 4 * store_->config().max_entries)
-      compact();
-  }
-
-  /// Records committed writes and drops what they made stale.
-  void invalidate(const std::vector<std::string>& writes) {
-    if (writes.empty())
-      return;
-    ++seq_;
-    for (auto& t : writes) {
-      last_write_[t] = seq_;
-      if (t == "*") {
-        flush();
-        return;
-      }
-      auto i = readers_of_.find(t);
-      if (i == readers_of_.end())
-        continue;
-      for (auto& k : i->second)
-        store_->erase(k);
-      readers_of_.erase(i);
-    }
-  }
-
-  void flush() {
-    ++seq_;
-    last_write_["*"] = seq_;
-    store_->clear();
-    readers_of_.clear();
-  }
-
-  uint64_t seq() const noexcept { return seq_; }
-
-private:
-  uint64_t last_write(const std::string& table) const {
-    auto i = last_write_.find(table);
-    return i == last_write_.end() ? 0 : i->second;
-  }
-
-  /// Forgets index entries of results the store already evicted.
-  void compact() {
-    puts_since_compaction_ = 0;
-    auto now = clock::now();
-    for (auto i = readers_of_.begin(); i != readers_of_.end();) {
-      for (auto k = i->second.begin(); k != i->second.end();)
-        k = store_->contains(*k, now) ? std::next(k) : i->second.erase(k);
-      i = i->second.empty() ? readers_of_.erase(i) : std::next(i);
-    }
-  }
-
-  std::unique_ptr<cache_detail::cache_store> store_;
-  std::map<std::string, std::set<std::string>> readers_of_;
-  std::map<std::string, uint64_t> last_write_;
-  uint64_t seq_ = 0;
-  uint64_t puts_since_compaction_ = 0;
-};
-
 struct pool_state {
   pool_settings cfg;
-  std::unique_ptr<query_cache> cache;
+  std::shared_ptr<query_cache> cache;
   std::optional<int64_t> data_version;
   conn_actor writer;
   std::map<uint64_t, reader> readers;
@@ -424,14 +472,18 @@ db_pool_stats current_stats(pool_self self) {
     s.in_use += r.busy ? 1 : 0;
   s.idle = st.readers.size() - s.in_use;
   s.waiting = st.waiting.size();
+  if (st.cache)
+    std::tie(s.cache_hits, s.cache_misses) = st.cache->counts();
   return s;
 }
 
-pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
+pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
+                                  std::shared_ptr<query_cache> shared_cache) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  if (st.cfg.query_cache)
-    st.cache = std::make_unique<query_cache>(st.cfg.cache_entries, st.cfg.cache_ttl);
+  st.cache = std::move(shared_cache);
+  if (st.cache)
+    st.cache->flush(); // after a restart, nothing cached before is trusted
   st.writer = spawn_connection(self, false);
   if (st.cache)
     self->send(self, version_tick_atom::value);
@@ -447,11 +499,9 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
       if (st.cache) {
         key = query_cache::key(sql, params);
         if (auto hit = st.cache->get(key)) {
-          ++st.stats.cache_hits;
           ++st.stats.queries;
           return std::move(*hit);
         }
-        ++st.stats.cache_misses;
       }
       auto promise = self->make_response_promise<db_result>();
       waiter w{++st.next_id, std::move(sql), std::move(params), promise, std::move(key),
@@ -541,6 +591,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg) {
                               + " readers busy"));
       st.waiting.erase(i);
     },
+    [=](cache_ref_atom) { return self->state.cache; },
     [=](version_tick_atom) {
       // Another process's commit changes the writer's data_version (ours do
       // not): then the cache may hold rows that are no longer true.
@@ -610,11 +661,16 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   ps.cache_entries = cfg.cache.db_maxsize;
   ps.cache_ttl = cfg.cache.db_ttl;
   ps.data_version_interval = d.data_version_interval;
+  // Owned by the component, not the actor: it outlives restarts, so handles
+  // that hold it stay valid (a restarted pool flushes it).
+  std::shared_ptr<query_cache> cache;
+  if (ps.query_cache)
+    cache = std::make_shared<query_cache>(ps.cache_entries, ps.cache_ttl);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;
-  spec.start = [ps](caf::actor_system& sys) {
-    return caf::actor_cast<caf::actor>(sys.spawn(db_pool, ps));
+  spec.start = [ps, cache](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn(db_pool, ps, cache));
   };
   return spec;
 }
@@ -638,6 +694,17 @@ caf::expected<db_pool_actor> db::actor() {
 }
 
 caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value> params) {
+  if (!cache_checked_) {
+    cache_checked_ = true;
+    if (auto h = rt_->actor_of(name_)) {
+      auto ref = rt_->request<std::shared_ptr<query_cache>>(*h, timeout_, cache_ref_atom::value);
+      if (ref)
+        cache_ = std::move(*ref);
+    }
+  }
+  if (cache_ && rt_->accepting())
+    if (auto hit = cache_->get(query_cache::key(sql, params), false))
+      return std::move(*hit);
   return ask<db_result>(query_atom::value, sql, std::move(params));
 }
 

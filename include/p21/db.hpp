@@ -14,13 +14,19 @@ struct sqlite3;
 
 namespace p21 {
 
+namespace db_detail {
+class query_cache;
+} // namespace db_detail
+
 /// A handle to a db pool component (the node's `db_pool` by default).
 class db {
 public:
   /// A handle to the pool component `name`; `not_found` when there is none.
   static caf::expected<db> open(runtime& rt, const std::string& name = "db_pool");
 
-  /// A read: runs on one of the pool's reader connections, in parallel with
+  /// A read: answered from the query cache when it holds a result that no
+  /// acknowledged write has invalidated (without a message to the pool),
+  /// otherwise run on one of the pool's reader connections, in parallel with
   /// other reads. A write here is refused (use `execute`).
   caf::expected<db_result> query(const std::string& sql, std::vector<db_value> params = {});
 
@@ -52,6 +58,9 @@ private:
   runtime* rt_;
   std::string name_;
   timespan timeout_;
+  /// The pool's query cache, read directly for hits (fetched on first use).
+  std::shared_ptr<db_detail::query_cache> cache_;
+  bool cache_checked_ = false;
 };
 
 /// The component spec of a db pool for `cfg.database`; `on_connect` runs on
