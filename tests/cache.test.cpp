@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "../actors/cache/cache_store.hpp"
+#include "../actors/cache/traces.hpp"
 #include "p21/cache.hpp"
 #include "test_support.hpp"
 
@@ -66,19 +67,6 @@ uint64_t reference_lru_hits(size_t capacity, const std::vector<uint32_t>& keys) 
     }
   }
   return hits;
-}
-
-std::vector<uint32_t> zipf_trace(size_t n, uint32_t universe, double s, uint64_t seed) {
-  std::vector<double> cdf(universe);
-  double sum = 0;
-  for (uint32_t i = 0; i < universe; ++i)
-    cdf[i] = (sum += 1.0 / std::pow(i + 1, s));
-  std::mt19937_64 rng{seed};
-  std::uniform_real_distribution<double> u{0, sum};
-  std::vector<uint32_t> out(n);
-  for (auto& k : out)
-    k = static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
-  return out;
 }
 
 config cache_test_config() {
@@ -179,7 +167,7 @@ TEST_CASE("shrink and resize evict the coldest first") {
 }
 
 TEST_CASE("lru gives exactly the hit count of a reference LRU on the same sequence") {
-  auto trace = zipf_trace(50'000, 5'000, 0.8, 1);
+  auto trace = zipf(50'000, 5'000, 0.8, 1);
   for (size_t capacity : {10, 100, 1000}) {
     cache_store s{lru(capacity)};
     CHECK(replay(s, trace) == reference_lru_hits(capacity, trace));
@@ -221,7 +209,7 @@ TEST_CASE("tinylfu never exceeds its capacity and returns what was put") {
 }
 
 TEST_CASE("tinylfu beats lru on a skewed stream") {
-  auto trace = zipf_trace(200'000, 20'000, 0.9, 7);
+  auto trace = zipf(200'000, 20'000, 0.9, 7);
   cache_store l{lru(500)};
   cache_store t{tinylfu(500)};
   auto lru_hits = replay(l, trace);
