@@ -199,6 +199,10 @@ TEST_CASE("the pool runs reads, writes and transactions and reads cannot write")
   auto st = d.stats().value();
   CHECK(st.size == 3); // 2 readers + the writer
   CHECK(st.errors >= 2);
+  CHECK(st.query_time.count >= 3);
+  CHECK(st.query_time.p50 > 0);
+  CHECK(st.query_time.p99 >= st.query_time.p50);
+  CHECK(st.acquire_time.count == st.query_time.count); // every dispatched read, failed ones too
 }
 
 TEST_CASE("the pool grows to pool_size + max_overflow and no further and a waiter past "

@@ -12,6 +12,7 @@
 #include "../cache/cache_store.hpp"
 #include "connection.hpp"
 #include "p21/db.hpp"
+#include "p21/histogram.hpp"
 
 namespace p21 {
 
@@ -352,6 +353,7 @@ struct waiter {
   std::string cache_key;
   /// The write sequence number when the read was dispatched.
   uint64_t write_seq = 0;
+  clock::time_point arrived = clock::now();
 };
 
 struct pool_settings {
@@ -377,6 +379,8 @@ struct pool_state {
   std::deque<waiter> waiting;
   uint64_t next_id = 0;
   db_pool_stats stats;
+  histogram acquire_ns;
+  histogram query_ns;
 
   static inline const char* name = "p21.db_pool";
 };
@@ -415,6 +419,9 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
   r.sql = w.sql;
   r.leak_logged = false;
   ++self->state.stats.queries;
+  auto started = clock::now();
+  self->state.acquire_ns.record(static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(started - w.arrived).count()));
   auto promise = w.promise;
   auto key = std::move(w.cache_key);
   auto seq = w.write_seq;
@@ -422,6 +429,8 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
     .then(
       [=](conn_reply& reply) mutable {
         auto& st = self->state;
+        st.query_ns.record(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started).count()));
         st.stats.health_check_failures += reply.health_check_failures;
         if (st.cache && !key.empty())
           st.cache->put(key, reply.result, reply.reads, seq);
@@ -429,7 +438,10 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
         release(self, id);
       },
       [=](caf::error& e) mutable {
-        ++self->state.stats.errors;
+        auto& st = self->state;
+        st.query_ns.record(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started).count()));
+        ++st.stats.errors;
         promise.deliver(std::move(e));
         release(self, id);
       });
@@ -474,6 +486,8 @@ db_pool_stats current_stats(pool_self self) {
   s.waiting = st.waiting.size();
   if (st.cache)
     std::tie(s.cache_hits, s.cache_misses) = st.cache->counts();
+  s.acquire_time = st.acquire_ns.summary("db_acquire_seconds", 1e-9);
+  s.query_time = st.query_ns.summary("db_query_seconds", 1e-9);
   return s;
 }
 
@@ -576,6 +590,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
                   {"db_pool_in_use", {}, double(s.in_use)},
                   {"db_pool_idle", {}, double(s.idle)},
                   {"db_pool_waiting", {}, double(s.waiting)}};
+      m.histograms = {s.acquire_time, s.query_time};
       return m;
     },
     [=](expire_atom, uint64_t id) {

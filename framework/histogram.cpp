@@ -1,0 +1,92 @@
+#include "p21/histogram.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace p21 {
+
+histogram::histogram(const histogram& other) {
+  merge(other);
+}
+
+histogram& histogram::operator=(const histogram& other) {
+  if (this != &other) {
+    for (auto& b : buckets_)
+      b.store(0, std::memory_order_relaxed);
+    count_ = 0;
+    sum_ = 0;
+    max_ = 0;
+    merge(other);
+  }
+  return *this;
+}
+
+size_t histogram::bucket_of(uint64_t v) noexcept {
+  if (v < 128)
+    return static_cast<size_t>(v);
+  // Keep the top 7 bits: shift s puts v >> s into [64, 127].
+  auto msb = 63 - __builtin_clzll(v);
+  auto s = static_cast<unsigned>(msb - 6);
+  return static_cast<size_t>(64 * s + (v >> s));
+}
+
+uint64_t histogram::value_of(size_t b) noexcept {
+  if (b < 128)
+    return b;
+  auto s = static_cast<unsigned>(b / 64 - 1);
+  auto lower = static_cast<uint64_t>(b - 64 * s) << s;
+  return lower + ((uint64_t{1} << s) >> 1);
+}
+
+void histogram::record(uint64_t value) noexcept {
+  buckets_[bucket_of(value)].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+  auto prev = max_.load(std::memory_order_relaxed);
+  while (value > prev && !max_.compare_exchange_weak(prev, value, std::memory_order_relaxed)) {
+    // prev reloaded by compare_exchange_weak
+  }
+}
+
+uint64_t histogram::quantile(double q) const noexcept {
+  uint64_t total = 0;
+  for (auto& b : buckets_)
+    total += b.load(std::memory_order_relaxed);
+  if (total == 0)
+    return 0;
+  auto rank = static_cast<uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * double(total)));
+  rank = std::max<uint64_t>(rank, 1);
+  uint64_t seen = 0;
+  for (size_t i = 0; i < bucket_count; ++i) {
+    seen += buckets_[i].load(std::memory_order_relaxed);
+    if (seen >= rank)
+      return std::min(value_of(i), max());
+  }
+  return max();
+}
+
+void histogram::merge(const histogram& other) noexcept {
+  for (size_t i = 0; i < bucket_count; ++i)
+    if (auto n = other.buckets_[i].load(std::memory_order_relaxed))
+      buckets_[i].fetch_add(n, std::memory_order_relaxed);
+  count_.fetch_add(other.count(), std::memory_order_relaxed);
+  sum_.fetch_add(other.sum(), std::memory_order_relaxed);
+  auto m = other.max();
+  auto prev = max_.load(std::memory_order_relaxed);
+  while (m > prev && !max_.compare_exchange_weak(prev, m, std::memory_order_relaxed)) {
+  }
+}
+
+histogram_summary histogram::summary(std::string name, double scale) const {
+  histogram_summary s;
+  s.name = std::move(name);
+  s.count = count();
+  s.sum = double(sum()) * scale;
+  s.p50 = double(quantile(0.50)) * scale;
+  s.p95 = double(quantile(0.95)) * scale;
+  s.p99 = double(quantile(0.99)) * scale;
+  s.max = double(max()) * scale;
+  return s;
+}
+
+} // namespace p21
