@@ -161,7 +161,6 @@ private:
   uint64_t puts_since_compaction_ = 0;
 };
 
-
 } // namespace db_detail
 
 } // namespace p21
@@ -206,12 +205,46 @@ typename Inspector::result_type inspect(Inspector& f, conn_txn_reply& x) {
   return f(caf::meta::type_name("p21.conn_txn_reply"), x.results, x.writes);
 }
 
+/// A read the pool delegated: the connection replies to the caller itself
+/// and reports to `pool` afterwards (one thread hand-off fewer).
+struct direct_read {
+  uint64_t reader_id = 0;
+  uint64_t write_seq = 0;
+  std::string cache_key;
+  caf::actor pool;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, direct_read& x) {
+  return f(caf::meta::type_name("p21.direct_read"), x.reader_id, x.write_seq, x.cache_key, x.pool);
+}
+
+/// What a connection tells the pool after answering a delegated read.
+struct read_done {
+  uint64_t reader_id = 0;
+  uint64_t elapsed_ns = 0;
+  bool ok = false;
+  /// The result and its tables, when the pool should cache it.
+  conn_reply reply;
+  std::string cache_key;
+  uint64_t write_seq = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_done& x) {
+  return f(caf::meta::type_name("p21.read_done"), x.reader_id, x.elapsed_ns, x.ok, x.reply,
+           x.cache_key, x.write_seq);
+}
+
+using read_done_atom = caf::atom_constant<caf::atom("readdone")>;
+
 using conn_actor = caf::typed_actor<
-  caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
-  caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
-  caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
-  caf::replies_to<release_memory_atom>::with<uint64_t>,
-  caf::replies_to<data_version_atom>::with<int64_t>>;
+    caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
+    caf::replies_to<query_atom, std::string, std::vector<db_value>, direct_read>::with<db_result>,
+    caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
+    caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
+    caf::replies_to<release_memory_atom>::with<uint64_t>,
+    caf::replies_to<data_version_atom>::with<int64_t>>;
 
 struct conn_timing {
   timespan health_check_after{0};
@@ -265,61 +298,95 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
   if (auto ok = self->state.ready(); !ok)
     spdlog::error("{}", render(ok.error()));
   return {
-    [=](query_atom, const std::string& sql,
-        const std::vector<db_value>& params) -> caf::result<conn_reply> {
-      auto& st = self->state;
-      auto failures = st.ready();
-      if (!failures)
-        return failures.error();
-      auto r = st.conn->run(sql, params);
-      if (!r) {
-        st.conn->reset_state();
-        return r.error();
-      }
-      return conn_reply{std::move(r->result), to_vector(r->access.reads),
-                        to_vector(r->access.writes), *failures};
-    },
-    [=](transaction_atom,
-        const std::vector<db_statement>& statements) -> caf::result<conn_txn_reply> {
-      auto& st = self->state;
-      if (auto ok = st.ready(); !ok)
-        return ok.error();
-      auto r = st.conn->transaction(statements);
-      if (!r) {
-        st.conn->reset_state();
-        return r.error();
-      }
-      return conn_txn_reply{std::move(r->first), to_vector(r->second.writes)};
-    },
-    [=](checkpoint_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      if (auto ok = st.ready(); !ok)
-        return ok.error();
-      if (auto err = st.conn->checkpoint())
-        return err;
-      return true;
-    },
-    [=](vacuum_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      if (auto ok = st.ready(); !ok)
-        return ok.error();
-      if (auto err = st.conn->vacuum())
-        return err;
-      return true;
-    },
-    [=](release_memory_atom) -> uint64_t {
-      auto& st = self->state;
-      return st.conn ? static_cast<uint64_t>(st.conn->release_memory()) : 0;
-    },
-    [=](data_version_atom) -> caf::result<int64_t> {
-      auto& st = self->state;
-      if (auto ok = st.ready(); !ok)
-        return ok.error();
-      auto v = st.conn->data_version();
-      if (!v)
-        return v.error();
-      return *v;
-    },
+      [=](query_atom, const std::string& sql,
+          const std::vector<db_value>& params) -> caf::result<conn_reply> {
+        auto& st = self->state;
+        auto failures = st.ready();
+        if (!failures)
+          return failures.error();
+        auto r = st.conn->run(sql, params);
+        if (!r) {
+          st.conn->reset_state();
+          return r.error();
+        }
+        return conn_reply{std::move(r->result), to_vector(r->access.reads),
+                          to_vector(r->access.writes), *failures};
+      },
+      [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
+          const direct_read& d) -> caf::result<db_result> {
+        auto& st = self->state;
+        auto t0 = clock::now();
+        read_done done;
+        done.reader_id = d.reader_id;
+        done.cache_key = d.cache_key;
+        done.write_seq = d.write_seq;
+        auto report = [&] {
+          done.elapsed_ns = static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
+          caf::anon_send(d.pool, read_done_atom::value, std::move(done));
+        };
+        auto failures = st.ready();
+        if (!failures) {
+          report();
+          return failures.error();
+        }
+        done.reply.health_check_failures = *failures;
+        auto r = st.conn->run(sql, params);
+        if (!r) {
+          st.conn->reset_state();
+          report();
+          return r.error();
+        }
+        done.ok = true;
+        auto result = r->result;
+        if (!d.cache_key.empty()) {
+          done.reply.result = std::move(r->result);
+          done.reply.reads = to_vector(r->access.reads);
+        }
+        report();
+        return result;
+      },
+      [=](transaction_atom,
+          const std::vector<db_statement>& statements) -> caf::result<conn_txn_reply> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        auto r = st.conn->transaction(statements);
+        if (!r) {
+          st.conn->reset_state();
+          return r.error();
+        }
+        return conn_txn_reply{std::move(r->first), to_vector(r->second.writes)};
+      },
+      [=](checkpoint_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        if (auto err = st.conn->checkpoint())
+          return err;
+        return true;
+      },
+      [=](vacuum_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        if (auto err = st.conn->vacuum())
+          return err;
+        return true;
+      },
+      [=](release_memory_atom) -> uint64_t {
+        auto& st = self->state;
+        return st.conn ? static_cast<uint64_t>(st.conn->release_memory()) : 0;
+      },
+      [=](data_version_atom) -> caf::result<int64_t> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        auto v = st.conn->data_version();
+        if (!v)
+          return v.error();
+        return *v;
+      },
   };
 }
 
@@ -330,10 +397,11 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 using version_tick_atom = caf::atom_constant<caf::atom("vertick")>;
 
-using pool_actor = db_pool_actor::extend<
-  caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<version_tick_atom>,
-  caf::replies_to<cache_ref_atom>::with<std::shared_ptr<query_cache>>>;
+using pool_actor =
+    db_pool_actor::extend<caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
+                          caf::reacts_to<version_tick_atom>,
+                          caf::reacts_to<read_done_atom, read_done>,
+                          caf::replies_to<cache_ref_atom>::with<std::shared_ptr<query_cache>>>;
 
 struct reader {
   conn_actor handle;
@@ -393,7 +461,7 @@ conn_actor spawn_connection(pool_self self, bool reader) {
   // Linked: connections go down with the pool, and a crashed connection
   // takes the pool down for the supervisor to restart cleanly.
   return self->spawn<caf::detached + caf::linked>(connection_actor, settings,
-                                                   self->state.cfg.timing);
+                                                  self->state.cfg.timing);
 }
 
 void dispatch(pool_self self, uint64_t id, waiter w);
@@ -421,30 +489,32 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
   ++self->state.stats.queries;
   auto started = clock::now();
   self->state.acquire_ns.record(static_cast<uint64_t>(
-    std::chrono::duration_cast<std::chrono::nanoseconds>(started - w.arrived).count()));
+      std::chrono::duration_cast<std::chrono::nanoseconds>(started - w.arrived).count()));
   auto promise = w.promise;
   auto key = std::move(w.cache_key);
   auto seq = w.write_seq;
   self->request(r.handle, caf::infinite, query_atom::value, std::move(w.sql), std::move(w.params))
-    .then(
-      [=](conn_reply& reply) mutable {
-        auto& st = self->state;
-        st.query_ns.record(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started).count()));
-        st.stats.health_check_failures += reply.health_check_failures;
-        if (st.cache && !key.empty())
-          st.cache->put(key, reply.result, reply.reads, seq);
-        promise.deliver(std::move(reply.result));
-        release(self, id);
-      },
-      [=](caf::error& e) mutable {
-        auto& st = self->state;
-        st.query_ns.record(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started).count()));
-        ++st.stats.errors;
-        promise.deliver(std::move(e));
-        release(self, id);
-      });
+      .then(
+          [=](conn_reply& reply) mutable {
+            auto& st = self->state;
+            st.query_ns.record(static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started)
+                    .count()));
+            st.stats.health_check_failures += reply.health_check_failures;
+            if (st.cache && !key.empty())
+              st.cache->put(key, reply.result, reply.reads, seq);
+            promise.deliver(std::move(reply.result));
+            release(self, id);
+          },
+          [=](caf::error& e) mutable {
+            auto& st = self->state;
+            st.query_ns.record(static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started)
+                    .count()));
+            ++st.stats.errors;
+            promise.deliver(std::move(e));
+            release(self, id);
+          });
 }
 
 /// The id of an idle reader, opening an overflow one if allowed.
@@ -467,11 +537,11 @@ template <class R, class... Ts>
 caf::result<R> to_writer(pool_self self, Ts&&... xs) {
   auto promise = self->make_response_promise<R>();
   self->request(self->state.writer, caf::infinite, std::forward<Ts>(xs)...)
-    .then([=](R& x) mutable { promise.deliver(std::move(x)); },
-          [=](caf::error& e) mutable {
-            ++self->state.stats.errors;
-            promise.deliver(std::move(e));
-          });
+      .then([=](R& x) mutable { promise.deliver(std::move(x)); },
+            [=](caf::error& e) mutable {
+              ++self->state.stats.errors;
+              promise.deliver(std::move(e));
+            });
   return promise;
 }
 
@@ -502,151 +572,168 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
   if (st.cache)
     self->send(self, version_tick_atom::value);
   for (size_t i = 0; i < st.cfg.pool_size; ++i)
-    st.readers[++st.next_id] = reader{spawn_connection(self, true), false, false, clock::now(),
-                                      {}, false};
+    st.readers[++st.next_id] =
+        reader{spawn_connection(self, true), false, false, clock::now(), {}, false};
   auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
   self->delayed_send(self, period, tick_atom::value);
   return {
-    [=](query_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
-      auto& st = self->state;
-      std::string key;
-      if (st.cache) {
-        key = query_cache::key(sql, params);
-        if (auto hit = st.cache->get(key)) {
-          ++st.stats.queries;
-          return std::move(*hit);
+      [=](query_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
+        auto& st = self->state;
+        std::string key;
+        if (st.cache) {
+          key = query_cache::key(sql, params);
+          if (auto hit = st.cache->get(key)) {
+            ++st.stats.queries;
+            return std::move(*hit);
+          }
         }
-      }
-      auto promise = self->make_response_promise<db_result>();
-      waiter w{++st.next_id, std::move(sql), std::move(params), promise, std::move(key),
-               st.cache ? st.cache->seq() : 0};
-      if (auto id = idle_reader(self)) {
-        dispatch(self, *id, std::move(w));
-      } else {
+        auto seq = st.cache ? st.cache->seq() : 0;
+        if (auto id = idle_reader(self)) {
+          // Delegate: the reader answers the caller directly, then reports.
+          auto& r = st.readers[*id];
+          r.busy = true;
+          r.since = clock::now();
+          r.sql = sql;
+          r.leak_logged = false;
+          ++st.stats.queries;
+          st.acquire_ns.record(0);
+          return self->delegate(
+              r.handle, query_atom::value, std::move(sql), std::move(params),
+              direct_read{*id, seq, std::move(key), caf::actor_cast<caf::actor>(self)});
+        }
+        auto promise = self->make_response_promise<db_result>();
+        waiter w{++st.next_id, std::move(sql), std::move(params), promise, std::move(key), seq};
         self->delayed_send(self, st.cfg.pool_timeout, expire_atom::value, w.id);
         st.waiting.push_back(std::move(w));
-      }
-      return promise;
-    },
-    [=](execute_atom, std::string& sql,
-        std::vector<db_value>& params) -> caf::result<db_result> {
-      ++self->state.stats.queries;
-      auto promise = self->make_response_promise<db_result>();
-      self->request(self->state.writer, caf::infinite, query_atom::value, std::move(sql),
-                    std::move(params))
-        .then(
-          [=](conn_reply& r) mutable {
-            // Invalidate before acknowledging: whoever hears "committed"
-            // can no longer read the old rows from the cache.
-            if (self->state.cache)
-              self->state.cache->invalidate(r.writes);
-            promise.deliver(std::move(r.result));
-          },
-              [=](caf::error& e) mutable {
-                ++self->state.stats.errors;
-                promise.deliver(std::move(e));
-              });
-      return promise;
-    },
-    [=](transaction_atom,
-        std::vector<db_statement>& statements) -> caf::result<std::vector<db_result>> {
-      ++self->state.stats.queries;
-      auto promise = self->make_response_promise<std::vector<db_result>>();
-      self->request(self->state.writer, caf::infinite, transaction_atom::value,
-                    std::move(statements))
-        .then(
-          [=](conn_txn_reply& r) mutable {
-            if (self->state.cache)
-              self->state.cache->invalidate(r.writes);
-            promise.deliver(std::move(r.results));
-          },
-              [=](caf::error& e) mutable {
-                ++self->state.stats.errors;
-                promise.deliver(std::move(e));
-              });
-      return promise;
-    },
-    [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
-    [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },
-    [=](release_memory_atom) {
-      return to_writer<uint64_t>(self, release_memory_atom::value);
-    },
-    [=](set_pool_size_atom, uint64_t n) -> caf::result<uint64_t> {
-      if (n == 0)
-        return make_error(errc::invalid_argument, "pool_size must be at least 1");
-      self->state.cfg.pool_size = n;
-      return n;
-    },
-    [=](stats_atom) { return current_stats(self); },
-    [=](metrics_atom) {
-      auto s = current_stats(self);
-      metric_set m;
-      m.counters = {{"db_queries", {}, double(s.queries)},
-                    {"db_errors", {}, double(s.errors)},
-                    {"db_pool_timeouts", {}, double(s.timeouts)},
-                    {"db_overflow_opened", {}, double(s.overflow_opened)},
-                    {"db_health_check_failures", {}, double(s.health_check_failures)}};
-      m.gauges = {{"db_pool_size", {}, double(s.size)},
-                  {"db_pool_in_use", {}, double(s.in_use)},
-                  {"db_pool_idle", {}, double(s.idle)},
-                  {"db_pool_waiting", {}, double(s.waiting)}};
-      m.histograms = {s.acquire_time, s.query_time};
-      return m;
-    },
-    [=](expire_atom, uint64_t id) {
-      auto& st = self->state;
-      auto i = std::find_if(st.waiting.begin(), st.waiting.end(),
-                            [&](auto& w) { return w.id == id; });
-      if (i == st.waiting.end())
-        return;
-      ++st.stats.timeouts;
-      i->promise.deliver(make_error(
-        errc::pool_timeout, "waited " + format_duration(st.cfg.pool_timeout)
-                              + " for a connection; all " + std::to_string(st.readers.size())
-                              + " readers busy"));
-      st.waiting.erase(i);
-    },
-    [=](cache_ref_atom) { return self->state.cache; },
-    [=](version_tick_atom) {
-      // Another process's commit changes the writer's data_version (ours do
-      // not): then the cache may hold rows that are no longer true.
-      self->request(self->state.writer, caf::infinite, data_version_atom::value)
-        .then(
-          [=](int64_t v) {
-            auto& st = self->state;
-            if (st.data_version && *st.data_version != v) {
-              spdlog::info("the database file changed outside this pool; query cache flushed");
-              st.cache->flush();
-            }
-            st.data_version = v;
-            self->delayed_send(self, st.cfg.data_version_interval, version_tick_atom::value);
-          },
-          [=](caf::error&) {
-            self->delayed_send(self, self->state.cfg.data_version_interval,
-                               version_tick_atom::value);
-          });
-    },
-    [=](tick_atom) {
-      auto& st = self->state;
-      auto now = clock::now();
-      for (auto i = st.readers.begin(); i != st.readers.end();) {
-        auto& r = i->second;
-        if (r.busy && !r.leak_logged && now - r.since > st.cfg.leak_threshold) {
-          spdlog::warn("a statement has held a connection for over {}: {}",
-                       format_duration(st.cfg.leak_threshold), r.sql);
-          r.leak_logged = true;
+        return promise;
+      },
+      [=](execute_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
+        ++self->state.stats.queries;
+        auto promise = self->make_response_promise<db_result>();
+        self->request(self->state.writer, caf::infinite, query_atom::value, std::move(sql),
+                      std::move(params))
+            .then(
+                [=](conn_reply& r) mutable {
+                  // Invalidate before acknowledging: whoever hears "committed"
+                  // can no longer read the old rows from the cache.
+                  if (self->state.cache)
+                    self->state.cache->invalidate(r.writes);
+                  promise.deliver(std::move(r.result));
+                },
+                [=](caf::error& e) mutable {
+                  ++self->state.stats.errors;
+                  promise.deliver(std::move(e));
+                });
+        return promise;
+      },
+      [=](transaction_atom,
+          std::vector<db_statement>& statements) -> caf::result<std::vector<db_result>> {
+        ++self->state.stats.queries;
+        auto promise = self->make_response_promise<std::vector<db_result>>();
+        self->request(self->state.writer, caf::infinite, transaction_atom::value,
+                      std::move(statements))
+            .then(
+                [=](conn_txn_reply& r) mutable {
+                  if (self->state.cache)
+                    self->state.cache->invalidate(r.writes);
+                  promise.deliver(std::move(r.results));
+                },
+                [=](caf::error& e) mutable {
+                  ++self->state.stats.errors;
+                  promise.deliver(std::move(e));
+                });
+        return promise;
+      },
+      [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
+      [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },
+      [=](release_memory_atom) { return to_writer<uint64_t>(self, release_memory_atom::value); },
+      [=](set_pool_size_atom, uint64_t n) -> caf::result<uint64_t> {
+        if (n == 0)
+          return make_error(errc::invalid_argument, "pool_size must be at least 1");
+        self->state.cfg.pool_size = n;
+        return n;
+      },
+      [=](stats_atom) { return current_stats(self); },
+      [=](metrics_atom) {
+        auto s = current_stats(self);
+        metric_set m;
+        m.counters = {{"db_queries", {}, double(s.queries)},
+                      {"db_errors", {}, double(s.errors)},
+                      {"db_pool_timeouts", {}, double(s.timeouts)},
+                      {"db_overflow_opened", {}, double(s.overflow_opened)},
+                      {"db_health_check_failures", {}, double(s.health_check_failures)}};
+        m.gauges = {{"db_pool_size", {}, double(s.size)},
+                    {"db_pool_in_use", {}, double(s.in_use)},
+                    {"db_pool_idle", {}, double(s.idle)},
+                    {"db_pool_waiting", {}, double(s.waiting)}};
+        m.histograms = {s.acquire_time, s.query_time};
+        return m;
+      },
+      [=](expire_atom, uint64_t id) {
+        auto& st = self->state;
+        auto i =
+            std::find_if(st.waiting.begin(), st.waiting.end(), [&](auto& w) { return w.id == id; });
+        if (i == st.waiting.end())
+          return;
+        ++st.stats.timeouts;
+        i->promise.deliver(make_error(errc::pool_timeout,
+                                      "waited " + format_duration(st.cfg.pool_timeout) +
+                                          " for a connection; all " +
+                                          std::to_string(st.readers.size()) + " readers busy"));
+        st.waiting.erase(i);
+      },
+      [=](cache_ref_atom) { return self->state.cache; },
+      [=](read_done_atom, read_done& done) {
+        auto& st = self->state;
+        st.query_ns.record(done.elapsed_ns);
+        st.stats.health_check_failures += done.reply.health_check_failures;
+        if (!done.ok)
+          ++st.stats.errors;
+        else if (st.cache && !done.cache_key.empty())
+          st.cache->put(done.cache_key, done.reply.result, done.reply.reads, done.write_seq);
+        release(self, done.reader_id);
+      },
+      [=](version_tick_atom) {
+        // Another process's commit changes the writer's data_version (ours do
+        // not): then the cache may hold rows that are no longer true.
+        self->request(self->state.writer, caf::infinite, data_version_atom::value)
+            .then(
+                [=](int64_t v) {
+                  auto& st = self->state;
+                  if (st.data_version && *st.data_version != v) {
+                    spdlog::info(
+                        "the database file changed outside this pool; query cache flushed");
+                    st.cache->flush();
+                  }
+                  st.data_version = v;
+                  self->delayed_send(self, st.cfg.data_version_interval, version_tick_atom::value);
+                },
+                [=](caf::error&) {
+                  self->delayed_send(self, self->state.cfg.data_version_interval,
+                                     version_tick_atom::value);
+                });
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        auto now = clock::now();
+        for (auto i = st.readers.begin(); i != st.readers.end();) {
+          auto& r = i->second;
+          if (r.busy && !r.leak_logged && now - r.since > st.cfg.leak_threshold) {
+            spdlog::warn("a statement has held a connection for over {}: {}",
+                         format_duration(st.cfg.leak_threshold), r.sql);
+            r.leak_logged = true;
+          }
+          if (r.overflow && !r.busy && now - r.since > st.cfg.idle_timeout) {
+            self->unlink_from(r.handle);
+            self->send_exit(r.handle, caf::exit_reason::user_shutdown);
+            i = st.readers.erase(i);
+          } else {
+            ++i;
+          }
         }
-        if (r.overflow && !r.busy && now - r.since > st.cfg.idle_timeout) {
-          self->unlink_from(r.handle);
-          self->send_exit(r.handle, caf::exit_reason::user_shutdown);
-          i = st.readers.erase(i);
-        } else {
-          ++i;
-        }
-      }
-      auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
-      self->delayed_send(self, period, tick_atom::value);
-    },
+        auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
+        self->delayed_send(self, period, tick_atom::value);
+      },
   };
 }
 
@@ -693,7 +780,9 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
 // -- handle -----------------------------------------------------------------------
 
 db::db(runtime& rt, std::string name, timespan timeout)
-  : rt_(&rt), name_(std::move(name)), timeout_(timeout) {
+  : rt_(&rt)
+  , name_(std::move(name))
+  , timeout_(timeout) {
   // nop
 }
 
