@@ -54,17 +54,6 @@ raw_lru_actor::behavior_type raw_lru(raw_lru_actor::stateful_pointer<raw_lru_sta
   };
 }
 
-/// Times `n` calls of `op(i)`, one sample per call.
-template <class F>
-void time_each(series& s, size_t n, F op) {
-  s.samples.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    auto t0 = clock::now();
-    op(i);
-    s.samples.push_back(seconds_since(t0));
-  }
-}
-
 cache open_loaded(runtime& rt) {
   auto c = cache::open(rt, "async");
   if (!c)

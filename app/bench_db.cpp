@@ -57,15 +57,6 @@ db open_pool(runtime& rt) {
   return *d;
 }
 
-template <class F>
-void time_each(series& s, size_t n, F op) {
-  for (size_t i = 0; i < n; ++i) {
-    auto t0 = clock::now();
-    op(i);
-    s.samples.push_back(seconds_since(t0));
-  }
-}
-
 } // namespace
 
 row_result measure_db_query(const config& base, size_t runs) {
@@ -143,8 +134,8 @@ nlohmann::json db_details(const config& base, bool quick) {
       std::atomic<uint64_t> busy{0};
       auto count_error = [&](const caf::error& e) {
         ++errors;
-        if (render(e).find("locked") != std::string::npos
-            || render(e).find("busy") != std::string::npos)
+        if (render(e).find("locked") != std::string::npos ||
+            render(e).find("busy") != std::string::npos)
           ++busy;
       };
       std::vector<std::thread> threads;
@@ -199,7 +190,8 @@ nlohmann::json db_details(const config& base, bool quick) {
           std::vector<double> mine;
           for (size_t i = 0; i < per_client; ++i) {
             auto t0 = clock::now();
-            auto res = d.query(point_query, {db_value::of(static_cast<int64_t>(c * 97 + i) % table_rows + 1)});
+            auto res = d.query(point_query,
+                               {db_value::of(static_cast<int64_t>(c * 97 + i) % table_rows + 1)});
             if (!res && is(res.error(), errc::pool_timeout))
               ++timeouts;
             else
@@ -224,14 +216,13 @@ nlohmann::json db_details(const config& base, bool quick) {
     }
     out["thirty_clients_pool_of_ten"] = acquire;
   }
-  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t_all)
-            << " s\n";
+  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t_all) << " s\n";
   std::cout << std::fixed << std::setprecision(0);
   for (auto& s : out["readers_with_one_writer"])
-    std::cout << "db: " << s["reader_threads"].get<int>() << " reader threads + 1 writer: "
-              << s["reads_per_s"].get<double>() << " reads/s, " << s["writes_per_s"].get<double>()
-              << " writes/s, " << s["errors"].get<uint64_t>() << " errors ("
-              << s["busy_errors"].get<uint64_t>() << " SQLITE_BUSY)\n";
+    std::cout << "db: " << s["reader_threads"].get<int>()
+              << " reader threads + 1 writer: " << s["reads_per_s"].get<double>() << " reads/s, "
+              << s["writes_per_s"].get<double>() << " writes/s, " << s["errors"].get<uint64_t>()
+              << " errors (" << s["busy_errors"].get<uint64_t>() << " SQLITE_BUSY)\n";
   std::cout << std::setprecision(1);
   for (auto& a : out["thirty_clients_pool_of_ten"])
     std::cout << "db: 30 clients, pool_size 10, pool_timeout "

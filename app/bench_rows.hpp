@@ -68,6 +68,17 @@ inline uint64_t status_bytes(const char* field) {
   return 0;
 }
 
+/// Times `n` calls of `op(i)`, one sample per call.
+template <class F>
+void time_each(series& s, size_t n, F op) {
+  s.samples.reserve(s.samples.size() + n);
+  for (size_t i = 0; i < n; ++i) {
+    auto t0 = clock::now();
+    op(i);
+    s.samples.push_back(seconds_since(t0));
+  }
+}
+
 /// Quiet nodes: benchmarks time work, not log lines.
 inline config quiet(config cfg) {
   cfg.logging.level = "warn";

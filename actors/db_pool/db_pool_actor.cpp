@@ -532,17 +532,39 @@ std::optional<uint64_t> idle_reader(pool_self self) {
   return std::nullopt;
 }
 
-/// Forwards a write to the writer and relays its reply.
-template <class R, class... Ts>
-caf::result<R> to_writer(pool_self self, Ts&&... xs) {
+/// Sends a request to the writer and relays `take(reply)` to the caller.
+template <class R, class Reply, class Take, class... Ts>
+caf::result<R> to_writer(pool_self self, Take take, Ts&&... xs) {
   auto promise = self->make_response_promise<R>();
   self->request(self->state.writer, caf::infinite, std::forward<Ts>(xs)...)
-      .then([=](R& x) mutable { promise.deliver(std::move(x)); },
+      .then([=](Reply& x) mutable { promise.deliver(take(x)); },
             [=](caf::error& e) mutable {
               ++self->state.stats.errors;
               promise.deliver(std::move(e));
             });
   return promise;
+}
+
+/// A maintenance command whose reply passes through unchanged.
+template <class R, class... Ts>
+caf::result<R> to_writer(pool_self self, Ts&&... xs) {
+  return to_writer<R, R>(
+      self, [](R& x) { return std::move(x); }, std::forward<Ts>(xs)...);
+}
+
+/// A write: before acknowledging it, drops the cached results it made stale,
+/// so whoever hears "committed" can no longer read the old rows.
+template <class R, class Reply, class Take, class... Ts>
+caf::result<R> write_through(pool_self self, Take take, Ts&&... xs) {
+  ++self->state.stats.queries;
+  return to_writer<R, Reply>(
+      self,
+      [self, take](Reply& r) {
+        if (self->state.cache)
+          self->state.cache->invalidate(r.writes);
+        return take(r);
+      },
+      std::forward<Ts>(xs)...);
 }
 
 db_pool_stats current_stats(pool_self self) {
@@ -608,41 +630,15 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         return promise;
       },
       [=](execute_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
-        ++self->state.stats.queries;
-        auto promise = self->make_response_promise<db_result>();
-        self->request(self->state.writer, caf::infinite, query_atom::value, std::move(sql),
-                      std::move(params))
-            .then(
-                [=](conn_reply& r) mutable {
-                  // Invalidate before acknowledging: whoever hears "committed"
-                  // can no longer read the old rows from the cache.
-                  if (self->state.cache)
-                    self->state.cache->invalidate(r.writes);
-                  promise.deliver(std::move(r.result));
-                },
-                [=](caf::error& e) mutable {
-                  ++self->state.stats.errors;
-                  promise.deliver(std::move(e));
-                });
-        return promise;
+        return write_through<db_result, conn_reply>(
+            self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
+            std::move(sql), std::move(params));
       },
       [=](transaction_atom,
           std::vector<db_statement>& statements) -> caf::result<std::vector<db_result>> {
-        ++self->state.stats.queries;
-        auto promise = self->make_response_promise<std::vector<db_result>>();
-        self->request(self->state.writer, caf::infinite, transaction_atom::value,
-                      std::move(statements))
-            .then(
-                [=](conn_txn_reply& r) mutable {
-                  if (self->state.cache)
-                    self->state.cache->invalidate(r.writes);
-                  promise.deliver(std::move(r.results));
-                },
-                [=](caf::error& e) mutable {
-                  ++self->state.stats.errors;
-                  promise.deliver(std::move(e));
-                });
-        return promise;
+        return write_through<std::vector<db_result>, conn_txn_reply>(
+            self, [](conn_txn_reply& r) { return std::move(r.results); }, transaction_atom::value,
+            std::move(statements));
       },
       [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
       [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },

@@ -187,9 +187,6 @@ struct config {
   std::map<std::string, rule_config> rules = default_rules();
   /// The file this config came from, empty for one built in code.
   std::string source;
-
-  /// Same as `config{}`: every key at its default.
-  static config defaults() { return {}; }
 };
 
 /// The names of the eight optimization rules, in priority order.

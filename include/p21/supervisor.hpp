@@ -83,9 +83,6 @@ public:
   decision on_exit(size_t index, restart policy, bool abnormal, const std::vector<bool>& running,
                    clock::time_point now);
 
-  /// Restarts counted within the current period.
-  size_t recent_restarts() const noexcept { return history_.size(); }
-
 private:
   strategy strategy_;
   size_t max_restarts_;
