@@ -1,6 +1,7 @@
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subprocess.hpp"
 
 namespace p21 {
 
@@ -12,6 +13,7 @@ std::vector<child_spec> standard_components(const config& cfg) {
     for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
       out.push_back(std::move(spec));
   out.push_back(db_pool_component("db_pool", cfg));
+  out.push_back(subprocess_component("subprocess", cfg));
   return out;
 }
 

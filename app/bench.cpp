@@ -48,8 +48,10 @@ std::vector<row> all_rows() {
       {"startup", "Module import / startup", 800.0 / 150.0, measure_startup},
       {"cache_lookup", "Cache lookup", std::nullopt, measure_cache_lookup},
       {"cache_direct", "Cache lookup vs a plain mutex LRU", std::nullopt, measure_cache_direct},
-    {"db_query", "Database query", 120.0 / 25.0, measure_db_query},
-    {"db_query_cache", "Database query cache", std::nullopt, measure_db_query_cache},
+      {"db_query", "Database query", 120.0 / 25.0, measure_db_query},
+      {"db_query_cache", "Database query cache", std::nullopt, measure_db_query_cache},
+      {"git_status", "Git status check", 450.0 / 90.0, measure_git_status},
+      {"parallel_exec", "Parallel execution", 2.5 / 1.1, measure_parallel_exec},
   };
 }
 
@@ -90,12 +92,12 @@ int run_bench(const bench_options& opts) {
            std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
   };
   for (auto& name : opts.only)
-    if (name != "cache_details" && name != "db_details" &&
+    if (name != "cache_details" && name != "db_details" && name != "subprocess_details" &&
         std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
       std::cerr << "p21 bench: unknown row '" << name << "'; rows are:";
       for (auto& r : rows)
         std::cerr << " " << r.name;
-      std::cerr << " cache_details db_details\n";
+      std::cerr << " cache_details db_details subprocess_details\n";
       return 2;
     }
   auto startup_rss = status_bytes("VmRSS:");
@@ -139,6 +141,8 @@ int run_bench(const bench_options& opts) {
     details["cache"] = cache_details(base, opts.quick);
   if (wants("db_details"))
     details["db"] = db_details(base, opts.quick);
+  if (wants("subprocess_details"))
+    details["subprocess"] = subprocess_details(base, opts.quick);
   auto peak_rss = status_bytes("VmHWM:");
   std::cout << "memory: startup RSS " << format_size(startup_rss / 1024 * 1024) << ", peak RSS "
             << format_size(peak_rss / 1024 * 1024) << "\n";

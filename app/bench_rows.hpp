@@ -91,6 +91,11 @@ row_result measure_cache_lookup(const config& base, size_t runs);
 row_result measure_cache_direct(const config& base, size_t runs);
 row_result measure_db_query(const config& base, size_t runs);
 row_result measure_db_query_cache(const config& base, size_t runs);
+row_result measure_git_status(const config& base, size_t runs);
+row_result measure_parallel_exec(const config& base, size_t runs);
+
+/// Spawn throughput and spawn cost from a parent with 1 GiB resident.
+nlohmann::json subprocess_details(const config& base, bool quick);
 
 /// Readers with a writer, and 30 clients on a pool of 10.
 nlohmann::json db_details(const config& base, bool quick);

@@ -234,7 +234,6 @@ std::map<std::string, named_cache_config> cache_config::all() const {
   };
   auto out = caches;
   out["async"] = with(async_maxsize, async_ttl);
-  out["git"] = with(git_maxsize, std::chrono::minutes{10});
   return out;
 }
 
@@ -591,6 +590,7 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read("db_maxsize", cfg.cache.db_maxsize, 1, max_count);
     s.read_duration("db_ttl", cfg.cache.db_ttl, std::chrono::milliseconds{1});
     s.read("git_maxsize", cfg.cache.git_maxsize, 1, max_count);
+    s.read_duration("git_ttl", cfg.cache.git_ttl, std::chrono::milliseconds{1});
     s.read_choice("policy", cfg.cache.policy, {"lru", "tinylfu"});
     s.read("shards", cfg.cache.shards, 1, 256);
     s.read_size("max_bytes", cfg.cache.max_bytes, 1024);
@@ -645,6 +645,11 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
   if (auto t = top.table("subprocess")) {
     section_reader s{file, *t, "subprocess"};
     s.read("max_processes", cfg.subprocess.max_processes, 1, 4096);
+    s.read("queue_limit", cfg.subprocess.queue_limit, 0, 1'000'000);
+    s.read_duration("timeout", cfg.subprocess.timeout, std::chrono::milliseconds{1});
+    s.read_size("output_cap", cfg.subprocess.output_cap, 1);
+    s.read_duration("kill_grace", cfg.subprocess.kill_grace, timespan{0});
+    s.read_choice("git_watch", cfg.subprocess.git_watch, {"auto", "inotify", "fingerprint"});
     s.finish();
   }
   if (auto t = top.table("supervisor")) {
@@ -830,6 +835,7 @@ std::string to_toml(const config& cfg) {
       << "db_maxsize = " << cfg.cache.db_maxsize << "\n"
       << "db_ttl = " << dur(cfg.cache.db_ttl) << "\n"
       << "git_maxsize = " << cfg.cache.git_maxsize << "\n"
+      << "git_ttl = " << dur(cfg.cache.git_ttl) << "\n"
       << "policy = " << str(cfg.cache.policy) << "\n"
       << "shards = " << cfg.cache.shards << "\n"
       << "max_bytes = " << str(format_size(cfg.cache.max_bytes)) << "\n"
@@ -849,7 +855,12 @@ std::string to_toml(const config& cfg) {
       << "query_cache = " << boolean(cfg.database.query_cache) << "\n"
       << "data_version_interval = " << dur(cfg.database.data_version_interval) << "\n\n"
       << "[subprocess]\n"
-      << "max_processes = " << cfg.subprocess.max_processes << "\n\n"
+      << "max_processes = " << cfg.subprocess.max_processes << "\n"
+      << "queue_limit = " << cfg.subprocess.queue_limit << "\n"
+      << "timeout = " << dur(cfg.subprocess.timeout) << "\n"
+      << "output_cap = " << str(format_size(cfg.subprocess.output_cap)) << "\n"
+      << "kill_grace = " << dur(cfg.subprocess.kill_grace) << "\n"
+      << "git_watch = " << str(cfg.subprocess.git_watch) << "\n\n"
       << "[supervisor]\n"
       << "strategy = " << str(to_string(cfg.supervisor.restart_strategy)) << "\n"
       << "max_restarts = " << cfg.supervisor.max_restarts << "\n"

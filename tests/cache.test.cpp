@@ -477,7 +477,7 @@ shards = 2
   CHECK(all["sessions"].ttl == 15min);
   CHECK(all["async"].policy == "tinylfu");
   CHECK(all.count("query") == 0); // the db pool owns the query cache
-  CHECK(all.count("git") == 1);
+  CHECK(all.count("git") == 0); // the subprocess pool owns the git cache
   CHECK_THROWS_WITH(load_config_string("[caches.x]\nmax_entries = 0\n"),
                     Catch::Contains("caches.x.max_entries"));
   CHECK_THROWS_WITH(load_config_string("[cache]\npolicy = \"fifo\"\n"),

@@ -90,6 +90,9 @@ struct cache_config {
   timespan db_ttl = std::chrono::seconds{300};
   /// Entries of the git cache.
   size_t git_maxsize = 256;
+  /// How long a git result may stay cached (it is dropped as soon as the
+  /// repository changes anyway).
+  timespan git_ttl = std::chrono::minutes{10};
   /// Default eviction policy and shard count of every cache.
   std::string policy = "lru";
   size_t shards = 1;
@@ -100,7 +103,8 @@ struct cache_config {
   /// `[caches.NAME]`: further named caches.
   std::map<std::string, named_cache_config> caches;
 
-  /// Every cache actor of the node, `async` and `git` included.
+  /// Every cache actor of the node, `async` included (the git cache lives in
+  /// the subprocess pool, the query cache in the db pool).
   std::map<std::string, named_cache_config> all() const;
 };
 
@@ -134,7 +138,21 @@ struct database_config {
 
 /// `[subprocess]`: the subprocess pool.
 struct subprocess_config {
+  /// Commands running at once; the rest wait in the queue.
   size_t max_processes = 32;
+  /// Commands waiting beyond `max_processes`; one more is refused with
+  /// `overloaded` at once.
+  size_t queue_limit = 1024;
+  /// Run time of a command whose request sets none.
+  timespan timeout = std::chrono::seconds{60};
+  /// Bytes kept of stdout and of stderr each, unless a request sets its own.
+  uint64_t output_cap = 16ull << 20;
+  /// After a timeout's SIGTERM, how long the process group has before SIGKILL.
+  timespan kill_grace = std::chrono::seconds{2};
+  /// How the git cache notices repository changes: `auto` (inotify, with the
+  /// fingerprint check where inotify is unavailable or out of watches),
+  /// `inotify` or `fingerprint`.
+  std::string git_watch = "auto";
 };
 
 /// `[supervisor]`: restart strategy and intensity of the node's supervisor.

@@ -15,5 +15,6 @@
 #include "p21/protocol/optimizer.hpp"
 #include "p21/protocol/subprocess.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subprocess.hpp"
 #include "p21/supervisor.hpp"
 #include "p21/types.hpp"

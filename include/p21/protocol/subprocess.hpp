@@ -75,25 +75,36 @@ typename Inspector::result_type inspect(Inspector& f, git_request& x) {
 
 /// Counters of the pool.
 struct subprocess_stats {
+  /// Commands started (a process was spawned).
   uint64_t started = 0;
+  /// Commands that ended, however they ended.
   uint64_t finished = 0;
+  /// Commands that could not start, or ended non-zero or by a signal.
   uint64_t failed = 0;
   uint64_t timed_out = 0;
   uint64_t running = 0;
   uint64_t queued = 0;
+  /// Requests refused with `overloaded` (queue full).
   uint64_t refused = 0;
   uint64_t max_processes = 0;
+  /// Sum of the wall time of every finished command.
   caf::timespan busy_time{0};
+  /// Integral of `max_processes` over time: parallel efficiency (rule 8) is
+  /// the growth of `busy_time` over the growth of `slot_time`.
+  caf::timespan slot_time{0};
   uint64_t git_hits = 0;
   uint64_t git_misses = 0;
   uint64_t git_invalidations = 0;
+  /// Directories the git cache watches with inotify.
+  uint64_t git_watches = 0;
+  histogram_summary duration;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subprocess_stats& x) {
   return f(caf::meta::type_name("p21.subprocess_stats"), x.started, x.finished, x.failed,
-           x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time, x.git_hits,
-           x.git_misses, x.git_invalidations);
+           x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time, x.slot_time,
+           x.git_hits, x.git_misses, x.git_invalidations, x.git_watches, x.duration);
 }
 
 /// The subprocess pool actor.

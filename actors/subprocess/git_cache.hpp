@@ -1,0 +1,102 @@
+#pragma once
+
+// The git operation cache: results of read-only git commands, per repository,
+// dropped the moment the repository changes. Changes are seen through
+// inotify (the work tree recursively, `.git` itself for HEAD, refs and the
+// index), drained before every lookup, so an edit that returned before the
+// lookup began is always seen. Where inotify is unavailable or out of
+// watches, a fingerprint of the tree (inode, size, mtime, ctime of every
+// entry) is compared instead.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../cache/cache_store.hpp"
+#include "p21/protocol/subprocess.hpp"
+
+namespace p21::subprocess_detail {
+
+/// What a git command depends on, or that it may change things.
+enum class git_kind {
+  /// Not known to be read-only: runs uncached and invalidates the repository.
+  write,
+  /// Reads commits, refs and the index (`log`, `show`, `rev-parse`, `branch`).
+  refs,
+  /// Also reads the work tree (`status`, `diff`, `ls-files`).
+  tree,
+};
+
+git_kind classify(const std::vector<std::string>& args);
+
+/// How the cache notices changes (`[subprocess] git_watch`).
+enum class watch_mode { automatic, inotify, fingerprint };
+
+class git_cache {
+public:
+  git_cache(size_t entries, timespan ttl, watch_mode mode);
+  ~git_cache();
+
+  git_cache(const git_cache&) = delete;
+  git_cache& operator=(const git_cache&) = delete;
+
+  /// The key of a command in a repository (`repo` canonical).
+  static std::string key(const std::string& repo, const std::vector<std::string>& args);
+
+  /// A cached result still true of the repository; counts a hit, and a miss
+  /// when `count_miss` (a handle that misses asks the pool, which counts it).
+  std::optional<command_result> lookup(const std::string& repo, const std::string& key,
+                                       bool count_miss = true);
+
+  /// Call before running a cacheable command: the repository's generation.
+  uint64_t begin(const std::string& repo);
+
+  /// Caches `r` unless the repository changed since `begin` returned `gen`.
+  void store(const std::string& repo, const std::string& key, git_kind kind,
+             const command_result& r, uint64_t gen);
+
+  /// Drops every result of `repo` (a write command ran in it).
+  void invalidate(const std::string& repo);
+
+  /// Drops everything (the pool restarted).
+  void flush();
+
+  struct counts {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t invalidations = 0;
+    uint64_t watches = 0;
+    uint64_t fingerprint_repos = 0;
+  };
+
+  counts stats() const;
+
+  /// How a repository is watched: "inotify", "fingerprint", "none" (strict
+  /// inotify mode without watches: not cached) or "" when unknown.
+  std::string watch_of(const std::string& repo) const;
+
+private:
+  struct repo_state;
+  struct watch;
+
+  repo_state& repo(const std::string& root);
+  void sync(repo_state& r);
+  void drain_events();
+  bool watch_tree(repo_state& r, const std::string& dir, bool git);
+  void drop_watches(repo_state& r);
+  void invalidate(repo_state& r, bool tree_only);
+
+  mutable std::mutex mtx_;
+  std::unique_ptr<cache_detail::cache_store> store_;
+  watch_mode mode_;
+  int inotify_fd_ = -1;
+  std::map<std::string, std::unique_ptr<repo_state>> repos_;
+  std::map<int, std::unique_ptr<watch>> watches_;
+  counts counts_;
+};
+
+} // namespace p21::subprocess_detail

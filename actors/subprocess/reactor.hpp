@@ -1,0 +1,67 @@
+#pragma once
+
+// The subprocess pool's I/O thread: starts commands with posix_spawn, each in
+// its own process group, reads stdout and stderr concurrently, feeds stdin,
+// enforces timeouts on the whole group and reaps every child. Nothing here
+// runs on a CAF scheduler thread.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <sys/types.h>
+
+#include "p21/protocol/subprocess.hpp"
+
+namespace p21::subprocess_detail {
+
+/// A command ready to start: defaults already applied.
+struct launch {
+  command_request request;
+  caf::timespan timeout{0};
+  uint64_t output_cap = 0;
+};
+
+/// Runs commands on one thread; `done` callbacks run on that thread.
+class reactor {
+public:
+  using callback = std::function<void(caf::expected<command_result>)>;
+
+  /// `kill_grace`: time between a timeout's SIGTERM and the SIGKILL.
+  explicit reactor(caf::timespan kill_grace);
+
+  /// Kills every running process group, reaps them, joins the thread.
+  ~reactor();
+
+  reactor(const reactor&) = delete;
+  reactor& operator=(const reactor&) = delete;
+
+  /// Starts `what` as soon as the I/O thread gets to it.
+  void submit(launch what, callback done);
+
+  /// Process groups started and not yet reaped (for tests).
+  size_t live() const;
+
+private:
+  void loop();
+
+  using clock = std::chrono::steady_clock;
+
+  caf::timespan kill_grace_;
+  int wake_fd_ = -1;
+  mutable std::mutex mtx_;
+  std::vector<std::pair<launch, callback>> pending_;
+  bool stopping_ = false;
+  size_t live_ = 0;
+  std::thread thread_;
+};
+
+/// The text of `argv` for logs.
+std::string describe(const std::vector<std::string>& argv);
+
+} // namespace p21::subprocess_detail

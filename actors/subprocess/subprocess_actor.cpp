@@ -1,0 +1,400 @@
+// The subprocess pool: a scheduled actor that admits commands (at most
+// `max_processes` at once, a bounded queue beyond) and hands them to its
+// reactor thread, which spawns, reads, times out and reaps them. Git requests
+// go to a detached git worker that answers from the git cache or runs git
+// through the pool.
+
+#include <climits>
+#include <cstdlib>
+#include <deque>
+#include <map>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "git_cache.hpp"
+#include "p21/histogram.hpp"
+#include "p21/subprocess.hpp"
+#include "reactor.hpp"
+
+// Handed to local handles only; never crosses the wire.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<p21::subprocess_detail::git_cache>)
+
+namespace p21 {
+
+namespace {
+
+using namespace subprocess_detail;
+
+using clock = std::chrono::steady_clock;
+using done_atom = caf::atom_constant<caf::atom("procdone")>;
+using git_ref_atom = caf::atom_constant<caf::atom("gitref")>;
+
+using pool_actor =
+    subprocess_actor::extend<caf::reacts_to<done_atom, uint64_t, command_result, caf::error>,
+                             caf::replies_to<git_ref_atom>::with<std::shared_ptr<git_cache>>>;
+
+using git_worker_actor =
+    caf::typed_actor<caf::replies_to<git_atom, git_request>::with<command_result>>;
+
+struct pool_settings {
+  size_t max_processes = 32;
+  size_t queue_limit = 1024;
+  timespan timeout{0};
+  uint64_t output_cap = 0;
+  timespan kill_grace{0};
+  timespan git_timeout{0};
+};
+
+// -- git worker -------------------------------------------------------------------
+
+struct git_worker_state {
+  static inline const char* name = "p21.git_worker";
+};
+
+/// The canonical path of a repository, or why there is none.
+caf::expected<std::string> canonical_repo(const std::string& repo) {
+  if (repo.empty())
+    return make_error(errc::invalid_argument, "git: empty repository path");
+  char* real = ::realpath(repo.c_str(), nullptr);
+  if (!real)
+    return make_error(errc::command_failed,
+                      "git: repository '" + repo + "': " + std::strerror(errno));
+  std::string out{real};
+  std::free(real);
+  return out;
+}
+
+command_request git_command(const std::string& root, const std::vector<std::string>& args,
+                            timespan timeout) {
+  command_request cmd;
+  cmd.argv = {"git"};
+  cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+  cmd.cwd = root;
+  cmd.env_mode = command_request::add;
+  // Reads must not write the index behind the cache's back (`git status`
+  // refreshes it otherwise), and nothing may wait for a password.
+  cmd.env = {{"GIT_OPTIONAL_LOCKS", "0"}, {"GIT_TERMINAL_PROMPT", "0"}};
+  cmd.timeout = timeout;
+  return cmd;
+}
+
+git_worker_actor::behavior_type
+git_worker(git_worker_actor::stateful_pointer<git_worker_state> self, subprocess_actor pool,
+           std::shared_ptr<git_cache> cache, timespan git_timeout) {
+  return {
+      [=](git_atom, git_request& req) -> caf::result<command_result> {
+        auto root = canonical_repo(req.repo);
+        if (!root)
+          return root.error();
+        auto kind = classify(req.args);
+        std::string key;
+        uint64_t gen = 0;
+        if (kind != git_kind::write) {
+          key = git_cache::key(*root, req.args);
+          if (auto hit = cache->lookup(*root, key))
+            return std::move(*hit);
+          gen = cache->begin(*root);
+        }
+        auto promise = self->make_response_promise<command_result>();
+        auto repo = *root;
+        self->request(pool, caf::infinite, run_atom::value,
+                      git_command(repo, req.args, git_timeout))
+            .then(
+                [=](command_result& r) mutable {
+                  if (kind == git_kind::write)
+                    cache->invalidate(repo);
+                  else
+                    cache->store(repo, key, kind, r, gen);
+                  promise.deliver(std::move(r));
+                },
+                [=](caf::error& e) mutable {
+                  if (kind == git_kind::write)
+                    cache->invalidate(repo);
+                  promise.deliver(std::move(e));
+                });
+        return promise;
+      },
+  };
+}
+
+// -- the pool ---------------------------------------------------------------------
+
+struct queued_job {
+  uint64_t id;
+  command_request request;
+  caf::typed_response_promise<command_result> promise;
+};
+
+struct pool_state {
+  pool_settings cfg;
+  std::unique_ptr<reactor> io;
+  std::shared_ptr<git_cache> git;
+  git_worker_actor git_worker;
+  std::deque<queued_job> queue;
+  std::map<uint64_t, caf::typed_response_promise<command_result>> running;
+  uint64_t next_id = 0;
+  subprocess_stats stats;
+  histogram duration_ns;
+  clock::time_point slots_since = clock::now();
+
+  static inline const char* name = "p21.subprocess_pool";
+
+  /// Callers of unfinished commands hear back; the reactor kills and reaps
+  /// every process group before the pool is gone.
+  ~pool_state() {
+    auto gone = [] {
+      return make_error(errc::unavailable, "the subprocess pool stopped");
+    };
+    for (auto& [id, promise] : running)
+      promise.deliver(gone());
+    for (auto& job : queue)
+      job.promise.deliver(gone());
+    io.reset();
+  }
+
+  void account_slots() {
+    auto now = clock::now();
+    stats.slot_time += (now - slots_since) * static_cast<int64_t>(cfg.max_processes);
+    slots_since = now;
+  }
+};
+
+using pool_self = pool_actor::stateful_pointer<pool_state>;
+
+void start(pool_self self, uint64_t id, command_request req,
+           caf::typed_response_promise<command_result> promise) {
+  auto& st = self->state;
+  launch what;
+  what.timeout = req.timeout > timespan{0} ? req.timeout : st.cfg.timeout;
+  what.output_cap = req.output_cap > 0 ? req.output_cap : st.cfg.output_cap;
+  what.request = std::move(req);
+  st.running.emplace(id, std::move(promise));
+  auto me = caf::actor_cast<pool_actor>(self);
+  st.io->submit(std::move(what), [me, id](caf::expected<command_result> r) {
+    if (r)
+      caf::anon_send(me, done_atom::value, id, std::move(*r), caf::error{});
+    else
+      caf::anon_send(me, done_atom::value, id, command_result{}, std::move(r.error()));
+  });
+}
+
+void start_queued(pool_self self) {
+  auto& st = self->state;
+  while (!st.queue.empty() && st.running.size() < st.cfg.max_processes) {
+    auto job = std::move(st.queue.front());
+    st.queue.pop_front();
+    start(self, job.id, std::move(job.request), std::move(job.promise));
+  }
+}
+
+subprocess_stats current_stats(pool_self self) {
+  auto& st = self->state;
+  st.account_slots();
+  auto s = st.stats;
+  s.running = st.running.size();
+  s.queued = st.queue.size();
+  s.max_processes = st.cfg.max_processes;
+  auto g = st.git->stats();
+  s.git_hits = g.hits;
+  s.git_misses = g.misses;
+  s.git_invalidations = g.invalidations;
+  s.git_watches = g.watches;
+  s.duration = st.duration_ns.summary("subprocess_duration_seconds", 1e-9);
+  return s;
+}
+
+pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
+                                          std::shared_ptr<git_cache> git) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.git = std::move(git);
+  st.git->flush(); // after a restart, nothing cached before is trusted
+  st.io = std::make_unique<reactor>(cfg.kill_grace);
+  st.git_worker = self->spawn<caf::detached + caf::linked>(
+      git_worker, caf::actor_cast<subprocess_actor>(self), st.git, cfg.git_timeout);
+  return {
+      [=](run_atom, command_request& req) -> caf::result<command_result> {
+        auto& st = self->state;
+        if (req.argv.empty() || req.argv[0].empty())
+          return make_error(errc::invalid_argument, "empty argv: nothing to run");
+        if (st.running.size() >= st.cfg.max_processes && st.queue.size() >= st.cfg.queue_limit) {
+          ++st.stats.refused;
+          return make_error(errc::overloaded,
+                            std::to_string(st.running.size()) + " commands running and " +
+                                std::to_string(st.queue.size()) +
+                                " queued (queue_limit); refused: " + describe(req.argv));
+        }
+        // Made only now: a promise takes over the reply to this request.
+        auto promise = self->make_response_promise<command_result>();
+        auto id = ++st.next_id;
+        if (st.running.size() < st.cfg.max_processes)
+          start(self, id, std::move(req), promise);
+        else
+          st.queue.push_back({id, std::move(req), promise});
+        return promise;
+      },
+      [=](git_atom, git_request& req) {
+        return self->delegate(self->state.git_worker, git_atom::value, std::move(req));
+      },
+      [=](set_max_processes_atom, uint64_t n) -> caf::result<uint64_t> {
+        if (n == 0 || n > 4096)
+          return make_error(errc::invalid_argument, "max_processes must be within 1..4096");
+        auto& st = self->state;
+        st.account_slots();
+        if (n != st.cfg.max_processes)
+          spdlog::info("subprocess pool: max_processes {} -> {}", st.cfg.max_processes, n);
+        st.cfg.max_processes = n;
+        start_queued(self);
+        return n;
+      },
+      [=](stats_atom) { return current_stats(self); },
+      [=](metrics_atom) {
+        auto s = current_stats(self);
+        auto secs = [](timespan t) {
+          return std::chrono::duration<double>(t).count();
+        };
+        metric_set m;
+        m.counters = {{"subprocess_started", {}, double(s.started)},
+                      {"subprocess_finished", {}, double(s.finished)},
+                      {"subprocess_failed", {}, double(s.failed)},
+                      {"subprocess_timed_out", {}, double(s.timed_out)},
+                      {"subprocess_refused", {}, double(s.refused)},
+                      {"subprocess_busy_seconds", {}, secs(s.busy_time)},
+                      {"subprocess_slot_seconds", {}, secs(s.slot_time)},
+                      {"git_cache_hits", {}, double(s.git_hits)},
+                      {"git_cache_misses", {}, double(s.git_misses)},
+                      {"git_cache_invalidations", {}, double(s.git_invalidations)}};
+        m.gauges = {{"subprocess_running", {}, double(s.running)},
+                    {"subprocess_queued", {}, double(s.queued)},
+                    {"subprocess_max_processes", {}, double(s.max_processes)},
+                    {"git_cache_watches", {}, double(s.git_watches)}};
+        m.histograms = {s.duration};
+        return m;
+      },
+      [=](done_atom, uint64_t id, command_result& r, caf::error& err) {
+        auto& st = self->state;
+        auto i = st.running.find(id);
+        if (i == st.running.end())
+          return;
+        auto promise = std::move(i->second);
+        st.running.erase(i);
+        if (err) {
+          ++st.stats.failed;
+          promise.deliver(std::move(err));
+        } else {
+          ++st.stats.started;
+          ++st.stats.finished;
+          if (r.timed_out)
+            ++st.stats.timed_out;
+          else if (r.exit_code != 0)
+            ++st.stats.failed;
+          st.stats.busy_time += r.duration;
+          st.duration_ns.record(static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(r.duration).count()));
+          promise.deliver(std::move(r));
+        }
+        start_queued(self);
+      },
+      [=](git_ref_atom) { return self->state.git; },
+  };
+}
+
+watch_mode to_watch_mode(const std::string& x) {
+  if (x == "inotify")
+    return watch_mode::inotify;
+  if (x == "fingerprint")
+    return watch_mode::fingerprint;
+  return watch_mode::automatic;
+}
+
+} // namespace
+
+// -- component --------------------------------------------------------------------
+
+child_spec subprocess_component(const std::string& name, const config& cfg) {
+  pool_settings ps;
+  auto& s = cfg.subprocess;
+  ps.max_processes = s.max_processes;
+  ps.queue_limit = s.queue_limit;
+  ps.timeout = s.timeout;
+  ps.output_cap = s.output_cap;
+  ps.kill_grace = s.kill_grace;
+  ps.git_timeout = cfg.cache.git_timeout;
+  // Owned by the component, not the actor: handles holding it stay valid
+  // across restarts (a restarted pool flushes it).
+  auto git = std::make_shared<git_cache>(cfg.cache.git_maxsize, cfg.cache.git_ttl,
+                                         to_watch_mode(s.git_watch));
+  child_spec spec;
+  spec.name = name;
+  spec.prio = priority::normal;
+  spec.start = [ps, git](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn(subprocess_pool, ps, git));
+  };
+  return spec;
+}
+
+// -- handle -------------------------------------------------------------------------
+
+subprocess::subprocess(runtime& rt, std::string name, timespan timeout)
+  : rt_(&rt)
+  , name_(std::move(name))
+  , timeout_(timeout) {
+  // nop
+}
+
+caf::expected<subprocess> subprocess::open(runtime& rt, const std::string& name) {
+  if (!rt.component(name))
+    return make_error(errc::not_found, "no subprocess pool named '" + name + "'");
+  auto& s = rt.settings();
+  return subprocess{rt, name,
+                    s.subprocess.timeout + s.subprocess.kill_grace + s.runtime.request_timeout};
+}
+
+caf::expected<subprocess_actor> subprocess::actor() {
+  return rt_->actor_of<subprocess_actor>(name_);
+}
+
+caf::expected<command_result> subprocess::run(command_request req) {
+  auto t = timeout_;
+  if (req.timeout > timespan{0})
+    t = std::max(t, req.timeout + rt_->settings().subprocess.kill_grace +
+                        rt_->settings().runtime.request_timeout);
+  return ask<command_result>(t, run_atom::value, std::move(req));
+}
+
+caf::expected<command_result> subprocess::run(std::vector<std::string> argv) {
+  command_request req;
+  req.argv = std::move(argv);
+  return run(std::move(req));
+}
+
+caf::expected<command_result> subprocess::git(const std::string& repo,
+                                              std::vector<std::string> args) {
+  if (!git_cache_checked_) {
+    git_cache_checked_ = true;
+    if (auto h = rt_->actor_of(name_)) {
+      auto ref = rt_->request<std::shared_ptr<git_cache>>(*h, timeout_, git_ref_atom::value);
+      if (ref)
+        git_cache_ = std::move(*ref);
+    }
+  }
+  if (git_cache_ && rt_->accepting() && classify(args) != git_kind::write)
+    if (auto root = canonical_repo(repo))
+      if (auto hit = git_cache_->lookup(*root, git_cache::key(*root, args), false))
+        return std::move(*hit);
+  auto t =
+      std::max(timeout_, rt_->settings().cache.git_timeout + rt_->settings().subprocess.kill_grace +
+                             rt_->settings().runtime.request_timeout);
+  return ask<command_result>(t, git_atom::value, git_request{repo, std::move(args)});
+}
+
+caf::expected<uint64_t> subprocess::set_max_processes(uint64_t n) {
+  return ask<uint64_t>(rt_->settings().runtime.request_timeout, set_max_processes_atom::value, n);
+}
+
+caf::expected<subprocess_stats> subprocess::stats() {
+  return ask<subprocess_stats>(rt_->settings().runtime.request_timeout, stats_atom::value);
+}
+
+} // namespace p21

@@ -1,0 +1,76 @@
+#pragma once
+
+// The subprocess pool handle: blocking calls from plain threads to the
+// node's subprocess pool. A command is an argv vector, never a shell line
+// (unless a request sets `shell = true`).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "p21/protocol/subprocess.hpp"
+#include "p21/runtime.hpp"
+
+namespace p21 {
+
+namespace subprocess_detail {
+class git_cache;
+} // namespace subprocess_detail
+
+/// A handle to a subprocess pool component (the node's `subprocess` by
+/// default). Cheap to copy.
+class subprocess {
+public:
+  /// A handle to the pool component `name`; `not_found` when there is none.
+  static caf::expected<subprocess> open(runtime& rt, const std::string& name = "subprocess");
+
+  /// Runs `req` once a slot is free. A non-zero exit is a result, not an
+  /// error; errors are: `invalid_argument` (empty argv), `command_failed`
+  /// (no such program or cwd, not executable: errno text), `overloaded`
+  /// (queue full), `unavailable` (pool down).
+  caf::expected<command_result> run(command_request req);
+
+  /// Runs `argv` with the pool's defaults.
+  caf::expected<command_result> run(std::vector<std::string> argv);
+
+  /// `git ARGS` in `repo`. Read-only subcommands (status, diff, ls-files,
+  /// log, show, rev-parse, branch listing) are answered from the git cache
+  /// while the repository is unchanged, here without a message to the pool;
+  /// anything else runs and drops the repository's cached results.
+  caf::expected<command_result> git(const std::string& repo, std::vector<std::string> args);
+
+  /// Changes how many commands run at once; returns the new limit.
+  caf::expected<uint64_t> set_max_processes(uint64_t n);
+
+  caf::expected<subprocess_stats> stats();
+
+  /// The pool's typed handle, for `self->request(...)` inside actors.
+  caf::expected<subprocess_actor> actor();
+
+  /// Per-call timeout (default: the pool's command timeout, its kill grace
+  /// and the runtime's request timeout).
+  void timeout(timespan t) noexcept { timeout_ = t; }
+
+private:
+  subprocess(runtime& rt, std::string name, timespan timeout);
+
+  template <class R, class... Ts>
+  caf::expected<R> ask(timespan t, Ts&&... xs) {
+    auto h = actor();
+    if (!h)
+      return h.error();
+    return rt_->request<R>(*h, t, std::forward<Ts>(xs)...);
+  }
+
+  runtime* rt_;
+  std::string name_;
+  timespan timeout_;
+  std::shared_ptr<subprocess_detail::git_cache> git_cache_;
+  bool git_cache_checked_ = false;
+};
+
+/// The component spec of a subprocess pool for `cfg.subprocess` (its git
+/// cache from `cfg.cache`: `git_maxsize`, `git_ttl`, `git_timeout`).
+child_spec subprocess_component(const std::string& name, const config& cfg);
+
+} // namespace p21
