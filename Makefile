@@ -7,12 +7,12 @@ DURATION ?=
 JOBS     ?= $(shell nproc)
 BUILD    := build/$(PRESET)
 
-.PHONY: run test build deps check bench clean
+.PHONY: run test build deps test-deps check bench clean
 
 run: build
 	$(BUILD)/p21 run --config $(CONFIG) $(if $(DURATION),--duration $(DURATION))
 
-test: build
+test: test-deps build
 	ctest --preset $(PRESET) -j $(JOBS)
 
 check: build
@@ -27,6 +27,9 @@ build: deps
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 clean:
 	rm -rf build

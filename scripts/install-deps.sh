@@ -11,6 +11,10 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   catch2 libbenchmark-dev
 )
+# `--test`: also what the test suite needs (promtool checks /metrics).
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(prometheus)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,7 +30,14 @@ if [[ $(id -u) -eq 0 ]]; then
   echo "installing missing packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Packages with a daemon (prometheus) must not start it here.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=false
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=true
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if $created_policy; then rm -f "$policy"; fi
 else
   echo "Perfect21 needs these Debian packages, which are not installed:" >&2
   echo "  sudo apt-get install -y ${missing[*]}" >&2
