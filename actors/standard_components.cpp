@@ -1,5 +1,6 @@
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
+#include "p21/monitor.hpp"
 #include "p21/runtime.hpp"
 #include "p21/subprocess.hpp"
 
@@ -7,13 +8,17 @@ namespace p21 {
 
 // The subsystems a node starts, as lazily started components. The db pool,
 // subprocess pool, monitor and optimizer join as their issues land.
-std::vector<child_spec> standard_components(const config& cfg) {
+std::vector<child_spec> standard_components(const config& cfg,
+                                            std::shared_ptr<const node_view> view) {
   std::vector<child_spec> out;
   for (auto& [name, nc] : cfg.cache.all())
     for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
       out.push_back(std::move(spec));
   out.push_back(db_pool_component("db_pool", cfg));
   out.push_back(subprocess_component("subprocess", cfg));
+  out.push_back(monitor_component("monitor", cfg, view));
+  if (!cfg.http.listen.empty())
+    out.push_back(http_component("http", cfg, view));
   return out;
 }
 

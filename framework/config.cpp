@@ -569,6 +569,13 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read("max_files", cfg.logging.max_files, 1, 1000);
     s.finish();
   }
+  if (auto t = top.table("monitor")) {
+    section_reader s{file, *t, "monitor"};
+    s.read_duration("alert_for", cfg.monitor.alert_for, timespan{0});
+    s.read_strings("watch_paths", cfg.monitor.watch_paths);
+    s.read("events_max", cfg.monitor.events_max, 1, 1'000'000);
+    s.finish();
+  }
   if (auto t = top.table("http")) {
     section_reader s{file, *t, "http"};
     auto n = t->get("listen");
@@ -809,6 +816,12 @@ std::string to_toml(const config& cfg) {
   auto boolean = [](bool x) {
     return x ? "true" : "false";
   };
+  auto strs = [&](const std::vector<std::string>& xs) {
+    std::string out = "[";
+    for (auto& x : xs)
+      out += (out.size() > 1 ? ", " : "") + str(x);
+    return out + "]";
+  };
   out << "[performance]\n"
       << "auto_optimization = " << boolean(cfg.performance.auto_optimization) << "\n"
       << "optimization_interval = " << dur(cfg.performance.optimization_interval) << "\n"
@@ -826,6 +839,10 @@ std::string to_toml(const config& cfg) {
       << "file = " << str(cfg.logging.file) << "\n"
       << "max_size = " << str(format_size(cfg.logging.max_size)) << "\n"
       << "max_files = " << cfg.logging.max_files << "\n\n"
+      << "[monitor]\n"
+      << "alert_for = " << dur(cfg.monitor.alert_for) << "\n"
+      << "watch_paths = " << strs(cfg.monitor.watch_paths) << "\n"
+      << "events_max = " << cfg.monitor.events_max << "\n\n"
       << "[http]\n"
       << "listen = " << str(cfg.http.listen) << "\n\n"
       << "[cache]\n"

@@ -86,6 +86,33 @@ histogram_summary histogram::summary(std::string name, double scale) const {
   s.p95 = double(quantile(0.95)) * scale;
   s.p99 = double(quantile(0.99)) * scale;
   s.max = double(max()) * scale;
+  // Bounds in the scaled unit: 1-2.5-5 steps from 1e-6 to 100 when the
+  // unit is seconds, from 64 to 2^30 otherwise (bytes, counts).
+  if (scale < 1.0) {
+    for (double decade = 1e-6; decade < 1e3; decade *= 10)
+      for (double m : {1.0, 2.5, 5.0})
+        if (decade * m <= 100.0 + 1e-9)
+          s.bounds.push_back(decade * m);
+  } else {
+    for (double b = 64; b <= double(1ull << 30); b *= 4)
+      s.bounds.push_back(b);
+  }
+  s.cumulative.assign(s.bounds.size(), 0);
+  size_t next = 0;
+  uint64_t below = 0;
+  for (size_t i = 0; i < bucket_count; ++i) {
+    auto n = buckets_[i].load(std::memory_order_relaxed);
+    if (n == 0)
+      continue;
+    auto v = double(value_of(i)) * scale;
+    while (next < s.bounds.size() && v > s.bounds[next])
+      s.cumulative[next++] = below;
+    below += n;
+  }
+  while (next < s.bounds.size())
+    s.cumulative[next++] = below;
+  // Samples recorded while we read: keep `+Inf` (count) >= every bucket.
+  s.count = std::max(s.count, below);
   return s;
 }
 

@@ -36,6 +36,7 @@ struct runtime::impl {
   // -- components --
   mutable std::mutex components_mtx;
   std::vector<detail::slot_ptr> slots;
+  metrics_registry registry;
   caf::actor supervisor;
 
   // -- pooled requesters for blocking calls --
@@ -237,8 +238,9 @@ runtime::lease runtime::borrow() {
 
 // -- constructors -------------------------------------------------------------
 
-std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra) {
-  auto specs = standard_components(cfg);
+std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra,
+                                           std::shared_ptr<const node_view> view) {
+  auto specs = standard_components(cfg, std::move(view));
   for (auto& c : extra)
     specs.push_back(std::move(c));
   for (auto& [name, cc] : cfg.components) {
@@ -262,7 +264,9 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
   auto& d = *impl_;
   validate(cfg);
   d.cfg = std::move(cfg);
-  auto specs = resolve_components(d.cfg, std::move(components));
+  auto view = std::make_shared<node_view>();
+  view->registry = &d.registry;
+  auto specs = resolve_components(d.cfg, std::move(components), view);
   d.logger = detail::make_logger(d.cfg.logging);
   spdlog::set_default_logger(d.logger);
   auto threads = d.cfg.runtime.threads ? d.cfg.runtime.threads : available_cpus();
@@ -287,6 +291,15 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
   for (auto& spec : specs)
     ordered.push_back(std::make_shared<detail::child_slot>(std::move(spec), d.epoch));
   d.slots = ordered;
+  // Set before the supervisor exists, so before any component reads it.
+  view->running = [raw] {
+    std::vector<std::pair<std::string, caf::actor>> out;
+    std::lock_guard<std::mutex> guard{raw->components_mtx};
+    for (auto& s : raw->slots)
+      if (auto a = s->current())
+        out.emplace_back(s->spec().name, std::move(a));
+    return out;
+  };
   d.supervisor = detail::spawn_supervisor(*d.sys, d.cfg.supervisor, std::move(ordered),
                                           [raw](caf::error e) { raw->request_stop(e); });
   release_thread();
@@ -321,6 +334,10 @@ const config& runtime::settings() const noexcept {
 
 bool runtime::accepting() const noexcept {
   return impl_->accepting;
+}
+
+metrics_registry& runtime::metrics() noexcept {
+  return impl_->registry;
 }
 
 // -- components ---------------------------------------------------------------

@@ -61,6 +61,18 @@ struct logging_config {
   size_t max_files = 3;
 };
 
+/// `[monitor]`: alerts and sampling details (the interval is the report's
+/// `[performance] monitor_interval`).
+struct monitor_config {
+  /// How long an alert's condition must hold before it fires.
+  timespan alert_for = std::chrono::seconds{0};
+  /// Paths whose file system's use is sampled (disk %); empty: the
+  /// database's directory.
+  std::vector<std::string> watch_paths;
+  /// Alert and optimizer events kept for `/events`.
+  size_t events_max = 1000;
+};
+
 /// `[http]`: the metrics and health endpoint.
 struct http_config {
   /// `host:port` to listen on; empty keeps HTTP off.
@@ -195,6 +207,7 @@ struct config {
   performance_config performance;
   runtime_config runtime;
   logging_config logging;
+  monitor_config monitor;
   http_config http;
   cache_config cache;
   database_config database;

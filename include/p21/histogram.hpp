@@ -39,8 +39,10 @@ public:
   /// Adds `other`'s samples to this one.
   void merge(const histogram& other) noexcept;
 
-  /// Percentiles as a protocol summary; `scale` converts the recorded unit
-  /// (e.g. 1e-9 for nanoseconds to seconds).
+  /// Percentiles and Prometheus buckets as a protocol summary; `scale`
+  /// converts the recorded unit (e.g. 1e-9 for nanoseconds to seconds).
+  /// Bucket bounds are 1, 2.5, 5 times powers of ten over the range that
+  /// `scale` implies (1 us to 100 s for seconds, 64 B to 1 GiB for bytes).
   histogram_summary summary(std::string name, double scale = 1.0) const;
 
   // -- bucket arithmetic (exposed for tests) ---------------------------------------

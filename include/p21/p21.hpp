@@ -8,6 +8,7 @@
 #include "p21/config.hpp"
 #include "p21/db.hpp"
 #include "p21/error.hpp"
+#include "p21/monitor.hpp"
 #include "p21/object_pool.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"

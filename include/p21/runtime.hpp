@@ -13,6 +13,7 @@
 
 #include "p21/config.hpp"
 #include "p21/error.hpp"
+#include "p21/metrics.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21 {
@@ -45,6 +46,10 @@ public:
 
   /// True from construction until shutdown begins.
   bool accepting() const noexcept;
+
+  /// The node's own metrics: register counters, gauges and histograms here
+  /// and the monitor exports them (`/metrics`) with the subsystems' ones.
+  metrics_registry& metrics() noexcept;
 
   // -- components ---------------------------------------------------------------
 
@@ -173,13 +178,25 @@ private:
 /// that used CAF directly and outlives the runtime.
 void release_thread();
 
+/// What a runtime shows its own components of itself: the monitor reads
+/// every running component's metrics and the runtime's metrics registry.
+struct node_view {
+  /// The components that are running now, by name; starts none.
+  std::function<std::vector<std::pair<std::string, caf::actor>>()> running;
+  /// The runtime's registry (`runtime::metrics()`).
+  metrics_registry* registry = nullptr;
+};
+
 /// The standard subsystems a runtime starts, as component specs for `cfg`.
-/// Implemented by `actors/`.
-std::vector<child_spec> standard_components(const config& cfg);
+/// Implemented by `actors/`. Without a `view`, the monitor sees no
+/// components.
+std::vector<child_spec> standard_components(const config& cfg,
+                                            std::shared_ptr<const node_view> view = nullptr);
 
 /// The components a runtime would start for `cfg` (standard ones plus
 /// `extra`), with `[components.NAME]` applied, in start order. Throws
 /// `config_error` for an unknown name, a missing dependency or a cycle.
-std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra = {});
+std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra = {},
+                                           std::shared_ptr<const node_view> view = nullptr);
 
 } // namespace p21

@@ -43,6 +43,7 @@ using set_max_processes_atom = caf::atom_constant<caf::atom("setmaxproc")>;
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
 using events_atom = caf::atom_constant<caf::atom("events")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+using sample_atom = caf::atom_constant<caf::atom("sample")>;
 
 // -- optimizer --
 using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;

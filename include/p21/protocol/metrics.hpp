@@ -31,12 +31,16 @@ struct histogram_summary {
   double p95 = 0;
   double p99 = 0;
   double max = 0;
+  /// Prometheus buckets: upper bounds (same unit) and how many samples were
+  /// at or below each (cumulative); `count` is the `+Inf` bucket.
+  std::vector<double> bounds;
+  std::vector<uint64_t> cumulative;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, histogram_summary& x) {
   return f(caf::meta::type_name("p21.histogram_summary"), x.name, x.labels, x.count, x.sum, x.p50,
-           x.p95, x.p99, x.max);
+           x.p95, x.p99, x.max, x.bounds, x.cumulative);
 }
 
 /// What every subsystem answers to `metrics_atom`: its counters, gauges and

@@ -47,19 +47,30 @@ struct performance_summary {
   std::vector<std::string> active_alerts;
   /// Per metric, its EWMA baseline.
   std::map<std::string, double> baselines;
+  /// The values the health score judges: cpu_percent, memory_percent,
+  /// cache_hit_rate, p95_seconds, error_rate (absent: no traffic yet).
+  std::map<std::string, double> targets;
+  /// Per metric, its trend in percent of the baseline per minute.
+  std::map<std::string, double> trends;
+  /// Sampling rounds so far.
+  uint64_t samples = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, performance_summary& x) {
   return f(caf::meta::type_name("p21.performance_summary"), x.health_score, x.status, x.system,
-           x.subsystems, x.active_alerts, x.baselines);
+           x.subsystems, x.active_alerts, x.baselines, x.targets, x.trends, x.samples);
 }
 
 /// The monitor actor. `events` returns those with a sequence number above the
-/// argument, newest first.
+/// argument, newest first; `sample` runs a sampling round now and answers
+/// when it is complete; `metrics` is everything `/metrics` exports; `put`
+/// records an event (the optimizer's actions).
 using monitor_actor =
     caf::typed_actor<caf::replies_to<summary_atom>::with<performance_summary>,
+                     caf::replies_to<sample_atom>::with<performance_summary>,
                      caf::replies_to<events_atom, uint64_t>::with<std::vector<event>>,
-                     caf::replies_to<metrics_atom>::with<metric_set>>;
+                     caf::replies_to<metrics_atom>::with<metric_set>,
+                     caf::reacts_to<put_atom, event>>;
 
 } // namespace p21

@@ -1,0 +1,523 @@
+// The monitor: a detached actor (it reads /proc and statvfs, so it keeps off
+// CAF's scheduler threads) that samples the node every `monitor_interval`.
+
+#include <cmath>
+#include <deque>
+#include <filesystem>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "p21/alerts.hpp"
+#include "p21/monitor.hpp"
+#include "p21/system_metrics.hpp"
+
+namespace p21 {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using tick_atom = caf::atom_constant<caf::atom("montick")>;
+
+using monitor_impl = monitor_actor::extend<caf::reacts_to<tick_atom>>;
+
+struct monitor_settings {
+  timespan interval{0};
+  timespan alert_for{0};
+  std::vector<std::string> watch_paths;
+  size_t events_max = 1000;
+};
+
+/// Counter names whose growth counts as requests and as errors.
+const std::set<std::string> request_counters = {"db_queries", "subprocess_finished",
+                                                "subprocess_refused", "cache_hits", "cache_misses"};
+const std::set<std::string> error_counters = {"db_errors", "db_pool_timeouts",
+                                              "subprocess_timed_out", "subprocess_refused",
+                                              "cache_load_failures"};
+
+/// Histograms whose p95 is "response time".
+bool is_response_histogram(const std::string& name) {
+  return name == "db_query_seconds" ||
+         (name.size() > 17 && name.compare(name.size() - 17, 17, "_response_seconds") == 0);
+}
+
+std::string series_key(const std::string& name, const std::map<std::string, std::string>& labels) {
+  std::string k = name;
+  for (auto& [l, v] : labels)
+    k += "|" + l + "=" + v;
+  return k;
+}
+
+/// The q-quantile of samples spread over Prometheus buckets (linear within a
+/// bucket, as Prometheus' histogram_quantile does).
+std::optional<double> bucket_quantile(const std::vector<double>& bounds,
+                                      const std::vector<double>& counts, double total, double q) {
+  if (total <= 0)
+    return std::nullopt;
+  auto rank = q * total;
+  double prev_bound = 0;
+  double prev_count = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (counts[i] >= rank) {
+      auto in_bucket = counts[i] - prev_count;
+      auto frac = in_bucket > 0 ? (rank - prev_count) / in_bucket : 1.0;
+      return prev_bound + (bounds[i] - prev_bound) * frac;
+    }
+    prev_bound = bounds[i];
+    prev_count = counts[i];
+  }
+  return bounds.empty() ? std::nullopt : std::optional<double>{bounds.back()};
+}
+
+struct monitor_state {
+  monitor_settings cfg;
+  std::shared_ptr<const node_view> view;
+  std::unique_ptr<system_sampler> sampler;
+  std::vector<alert> alerts;
+  std::map<std::string, trend> trends;
+  std::map<std::string, metric_set> component_metrics;
+  std::map<std::string, double> prev_counters;
+  std::map<std::string, std::vector<uint64_t>> prev_buckets;
+  std::map<std::string, uint64_t> prev_counts;
+  std::deque<event> events;
+  uint64_t next_seq = 0;
+  performance_summary summary;
+  system_sample system;
+  // -- the round in progress --
+  bool in_round = false;
+  size_t outstanding = 0;
+  std::map<std::string, metric_set> collecting;
+  std::vector<caf::typed_response_promise<performance_summary>> waiting;
+
+  static inline const char* name = "p21.monitor";
+
+  void add_event(event e) {
+    e.seq = ++next_seq;
+    if (e.time == caf::timestamp{})
+      e.time = caf::make_timestamp();
+    events.push_back(std::move(e));
+    while (events.size() > cfg.events_max)
+      events.pop_front();
+  }
+};
+
+using monitor_self = monitor_impl::stateful_pointer<monitor_state>;
+
+void finish_round(monitor_self self);
+
+void start_round(monitor_self self) {
+  auto& st = self->state;
+  if (st.in_round)
+    return;
+  st.in_round = true;
+  st.collecting.clear();
+  std::vector<std::pair<std::string, caf::actor>> running;
+  if (st.view && st.view->running)
+    running = st.view->running();
+  running.erase(std::remove_if(running.begin(), running.end(),
+                               [&](auto& x) {
+                                 return x.second.address() == self->address() || x.first == "http";
+                               }),
+                running.end());
+  st.outstanding = running.size();
+  if (running.empty()) {
+    finish_round(self);
+    return;
+  }
+  for (auto& [name, handle] : running) {
+    auto n = name;
+    self->request(handle, std::chrono::seconds{2}, metrics_atom::value)
+        .then(
+            [=](metric_set& m) {
+              self->state.collecting[n] = std::move(m);
+              if (--self->state.outstanding == 0)
+                finish_round(self);
+            },
+            [=](caf::error&) {
+              // A component that does not answer (down, restarting, or not
+              // a metrics source) is left out of this round.
+              if (--self->state.outstanding == 0)
+                finish_round(self);
+            });
+  }
+}
+
+void fill_system(performance_summary& s, const system_sample& sys) {
+  s.system = {{"cpu_percent", sys.cpu_percent},
+              {"process_cpu_percent", sys.process_cpu_percent},
+              {"memory_percent", sys.memory_percent},
+              {"rss_bytes", double(sys.rss_bytes)},
+              {"threads", double(sys.threads)},
+              {"open_fds", double(sys.open_fds)},
+              {"load1", sys.load1},
+              {"cpus", sys.cpus}};
+  for (auto& [path, pct] : sys.disk_percent)
+    s.system["disk_percent:" + path] = pct;
+}
+
+void finish_round(monitor_self self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  // Label each component's series with the component, so that two caches'
+  // `cache_hits` are two series of one family.
+  st.component_metrics.clear();
+  for (auto& [name, m] : st.collecting) {
+    for (auto& c : m.counters)
+      c.labels["component"] = name;
+    for (auto& g : m.gauges)
+      g.labels["component"] = name;
+    for (auto& h : m.histograms)
+      h.labels["component"] = name;
+    st.component_metrics[name] = std::move(m);
+  }
+  std::vector<const metric_set*> sources;
+  for (auto& [name, m] : st.component_metrics)
+    sources.push_back(&m);
+  metric_set user;
+  if (st.view && st.view->registry) {
+    user = st.view->registry->collect();
+    sources.push_back(&user);
+  }
+  // -- system --
+  st.system = st.sampler->sample(read_system(), now);
+  for (auto& path : st.cfg.watch_paths)
+    if (auto d = disk_percent(path))
+      st.system.disk_percent[path] = *d;
+  // -- derived: rates over this round --
+  double hits = 0, misses = 0, requests = 0, errors = 0;
+  std::vector<double> bounds;
+  std::vector<double> window;
+  double window_total = 0;
+  for (auto* m : sources) {
+    for (auto& c : m->counters) {
+      auto key = series_key(c.name, c.labels);
+      auto prev = st.prev_counters.count(key) ? st.prev_counters[key] : 0.0;
+      auto delta = std::max(0.0, c.value - prev); // a restart resets a counter
+      st.prev_counters[key] = c.value;
+      if (c.name == "cache_hits")
+        hits += delta;
+      if (c.name == "cache_misses")
+        misses += delta;
+      if (request_counters.count(c.name) ||
+          (c.name.size() > 9 && c.name.compare(c.name.size() - 9, 9, "_requests") == 0))
+        requests += delta;
+      if (error_counters.count(c.name) ||
+          (c.name.size() > 7 && c.name.compare(c.name.size() - 7, 7, "_errors") == 0))
+        errors += delta;
+    }
+    for (auto& h : m->histograms) {
+      if (!is_response_histogram(h.name))
+        continue;
+      auto key = series_key(h.name, h.labels);
+      auto& prev = st.prev_buckets[key];
+      auto prev_count = st.prev_counts[key];
+      if (prev.size() != h.cumulative.size())
+        prev.assign(h.cumulative.size(), 0);
+      if (bounds.empty()) {
+        bounds = h.bounds;
+        window.assign(bounds.size(), 0);
+      }
+      if (h.bounds == bounds && h.count >= prev_count) {
+        for (size_t i = 0; i < bounds.size(); ++i)
+          window[i] += double(h.cumulative[i] - std::min(h.cumulative[i], prev[i]));
+        window_total += double(h.count - prev_count);
+      }
+      prev = h.cumulative;
+      st.prev_counts[key] = h.count;
+    }
+  }
+  health_inputs in;
+  in.cpu_percent = st.system.cpu_percent;
+  in.memory_percent = st.system.memory_percent;
+  if (hits + misses > 0)
+    in.cache_hit_rate = hits / (hits + misses);
+  if (auto p95 = bucket_quantile(bounds, window, window_total, 0.95))
+    in.p95_seconds = *p95;
+  if (requests > 0)
+    in.error_rate = std::min(1.0, errors / requests);
+  std::map<std::string, std::optional<double>> targets = {
+      {"cpu_percent", in.cpu_percent},       {"memory_percent", in.memory_percent},
+      {"cache_hit_rate", in.cache_hit_rate}, {"p95_seconds", in.p95_seconds},
+      {"error_rate", in.error_rate},
+  };
+  // -- alerts --
+  for (auto& a : st.alerts) {
+    auto v = targets[a.rule().metric];
+    if (!v)
+      continue;
+    auto t = a.observe(*v, now);
+    if (t == alert::transition::none)
+      continue;
+    event e;
+    e.kind = t == alert::transition::fired ? "alert_firing" : "alert_resolved";
+    e.name = a.rule().name;
+    e.value = *v;
+    e.message = a.rule().metric +
+                (t == alert::transition::fired
+                     ? (a.rule().above ? " above " : " below ") + std::to_string(a.rule().threshold)
+                     : " back past " + std::to_string(a.rule().clear_threshold));
+    if (t == alert::transition::fired)
+      spdlog::warn("alert {} firing: {} = {}", e.name, a.rule().metric, *v);
+    else
+      spdlog::info("alert {} resolved: {} = {}", e.name, a.rule().metric, *v);
+    st.add_event(std::move(e));
+  }
+  // -- baselines, trends, summary --
+  auto& s = st.summary;
+  s.targets.clear();
+  for (auto& [k, v] : targets)
+    if (v) {
+      st.trends[k].observe(*v, now);
+      s.targets[k] = *v;
+    }
+  st.trends["rss_bytes"].observe(double(st.system.rss_bytes), now);
+  s.baselines.clear();
+  s.trends.clear();
+  for (auto& [k, t] : st.trends) {
+    if (t.baseline())
+      s.baselines[k] = *t.baseline();
+    s.trends[k] = t.percent_per_minute();
+  }
+  s.health_score = health_score(in);
+  s.status = health_status(s.health_score);
+  s.active_alerts.clear();
+  for (auto& a : st.alerts)
+    if (a.firing())
+      s.active_alerts.push_back(a.rule().name);
+  fill_system(s, st.system);
+  s.subsystems.clear();
+  for (auto& [name, m] : st.component_metrics) {
+    auto& out = s.subsystems[name];
+    auto label_suffix = [](const std::map<std::string, std::string>& labels) {
+      std::string x;
+      for (auto& [k, v] : labels)
+        if (k != "component")
+          x += "." + v;
+      return x;
+    };
+    for (auto& c : m.counters)
+      out[c.name + label_suffix(c.labels)] = c.value;
+    for (auto& g : m.gauges)
+      out[g.name + label_suffix(g.labels)] = g.value;
+    for (auto& h : m.histograms) {
+      auto base = h.name + label_suffix(h.labels);
+      out[base + ".count"] = double(h.count);
+      out[base + ".p50"] = h.p50;
+      out[base + ".p95"] = h.p95;
+      out[base + ".p99"] = h.p99;
+    }
+  }
+  ++s.samples;
+  st.in_round = false;
+  for (auto& p : st.waiting)
+    p.deliver(s);
+  st.waiting.clear();
+}
+
+metric_set exported(monitor_self self) {
+  auto& st = self->state;
+  metric_set out;
+  for (auto& [name, m] : st.component_metrics) {
+    out.counters.insert(out.counters.end(), m.counters.begin(), m.counters.end());
+    out.gauges.insert(out.gauges.end(), m.gauges.begin(), m.gauges.end());
+    out.histograms.insert(out.histograms.end(), m.histograms.begin(), m.histograms.end());
+  }
+  if (st.view && st.view->registry) {
+    auto user = st.view->registry->collect();
+    out.counters.insert(out.counters.end(), user.counters.begin(), user.counters.end());
+    out.gauges.insert(out.gauges.end(), user.gauges.begin(), user.gauges.end());
+    out.histograms.insert(out.histograms.end(), user.histograms.begin(), user.histograms.end());
+  }
+  auto& sys = st.system;
+  out.gauges.push_back({"system_cpu_usage_ratio", {}, sys.cpu_percent / 100});
+  out.gauges.push_back({"process_cpu_usage_ratio", {}, sys.process_cpu_percent / 100});
+  out.gauges.push_back({"system_memory_usage_ratio", {}, sys.memory_percent / 100});
+  out.gauges.push_back({"process_resident_memory_bytes", {}, double(sys.rss_bytes)});
+  out.gauges.push_back({"process_threads", {}, double(sys.threads)});
+  out.gauges.push_back({"process_open_fds", {}, double(sys.open_fds)});
+  out.gauges.push_back({"system_load1", {}, sys.load1});
+  out.gauges.push_back({"system_cpus", {}, sys.cpus});
+  for (auto& [path, pct] : sys.disk_percent)
+    out.gauges.push_back({"disk_usage_ratio", {{"path", path}}, pct / 100});
+  out.gauges.push_back({"health_score", {}, st.summary.health_score});
+  for (auto& a : st.alerts)
+    out.gauges.push_back({"alert_firing", {{"alert", a.rule().name}}, a.firing() ? 1.0 : 0.0});
+  for (auto& [k, v] : st.summary.targets)
+    out.gauges.push_back({"target_value", {{"target", k}}, v});
+  out.counters.push_back({"monitor_samples", {}, double(st.summary.samples)});
+  out.counters.push_back({"events", {}, double(st.next_seq)});
+  return out;
+}
+
+monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
+                                        std::shared_ptr<const node_view> view) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.view = std::move(view);
+  st.sampler = std::make_unique<system_sampler>(static_cast<double>(available_cpus()),
+                                                ::sysconf(_SC_CLK_TCK));
+  for (auto& r : default_alert_rules(st.cfg.alert_for))
+    st.alerts.emplace_back(r);
+  // A first reading now: CPU % needs two.
+  st.system = st.sampler->sample(read_system(), clock::now());
+  fill_system(st.summary, st.system);
+  st.summary.health_score = 100;
+  self->delayed_send(self, st.cfg.interval, tick_atom::value);
+  return {
+      [=](summary_atom) { return self->state.summary; },
+      [=](sample_atom) -> caf::result<performance_summary> {
+        auto promise = self->make_response_promise<performance_summary>();
+        self->state.waiting.push_back(promise);
+        start_round(self);
+        return promise;
+      },
+      [=](events_atom, uint64_t since) {
+        std::vector<event> out;
+        auto& evs = self->state.events;
+        for (auto i = evs.rbegin(); i != evs.rend() && i->seq > since; ++i)
+          out.push_back(*i);
+        return out;
+      },
+      [=](metrics_atom) { return exported(self); },
+      [=](put_atom, event& e) { self->state.add_event(std::move(e)); },
+      [=](tick_atom) {
+        start_round(self);
+        self->delayed_send(self, self->state.cfg.interval, tick_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+const std::map<std::string, std::string>& metric_help() {
+  static const std::map<std::string, std::string> help = {
+      {"cache_hits", "Cache lookups that found a live entry."},
+      {"cache_misses", "Cache lookups that found nothing."},
+      {"cache_puts", "Values stored in a cache."},
+      {"cache_evictions", "Entries evicted to stay within capacity."},
+      {"cache_expirations", "Entries dropped because their TTL passed."},
+      {"cache_loads", "get_or_load loaders that succeeded."},
+      {"cache_load_failures", "get_or_load loaders that failed."},
+      {"cache_entries", "Entries in a cache shard."},
+      {"cache_bytes", "Bytes a cache shard holds, overhead included."},
+      {"cache_max_entries", "Entry capacity of a cache shard."},
+      {"cache_max_bytes", "Byte capacity of a cache shard."},
+      {"db_queries", "Statements run by the db pool."},
+      {"db_errors", "Statements that failed."},
+      {"db_pool_timeouts", "Reads that waited past pool_timeout for a connection."},
+      {"db_overflow_opened", "Overflow connections opened under load."},
+      {"db_health_check_failures", "Idle connections that failed their health check."},
+      {"db_pool_size", "Open connections, the writer included."},
+      {"db_pool_in_use", "Reader connections running a statement."},
+      {"db_pool_idle", "Reader connections idle."},
+      {"db_pool_waiting", "Reads waiting for a connection."},
+      {"db_acquire_seconds", "Time a read waited for a reader connection."},
+      {"db_query_seconds", "Time a statement ran on its connection."},
+      {"subprocess_started", "Commands started."},
+      {"subprocess_finished", "Commands that ended."},
+      {"subprocess_failed", "Commands that could not start or ended unsuccessfully."},
+      {"subprocess_timed_out", "Commands killed at their timeout."},
+      {"subprocess_refused", "Commands refused because the queue was full."},
+      {"subprocess_busy_seconds", "Wall time of finished commands, summed."},
+      {"subprocess_slot_seconds", "max_processes integrated over time."},
+      {"subprocess_running", "Commands running."},
+      {"subprocess_queued", "Commands waiting for a slot."},
+      {"subprocess_max_processes", "Commands allowed to run at once."},
+      {"subprocess_duration_seconds", "Wall time of a command."},
+      {"git_cache_hits", "Git commands answered from the git cache."},
+      {"git_cache_misses", "Cacheable git commands that ran."},
+      {"git_cache_invalidations", "Times a repository change dropped cached git results."},
+      {"git_cache_watches", "Directories the git cache watches with inotify."},
+      {"system_cpu_usage_ratio", "CPU use of the machine (or cgroup quota), 0 to 1."},
+      {"process_cpu_usage_ratio", "CPU use of this process over the machine's CPUs, 0 to 1."},
+      {"system_memory_usage_ratio", "Memory in use (or of the cgroup limit), 0 to 1."},
+      {"process_resident_memory_bytes", "Resident set size of this process."},
+      {"process_threads", "Threads of this process."},
+      {"process_open_fds", "Open file descriptors of this process."},
+      {"system_load1", "One-minute load average."},
+      {"system_cpus", "CPUs this process may use (affinity and cgroup quota)."},
+      {"disk_usage_ratio", "Used space of a watched path's file system, 0 to 1."},
+      {"health_score", "Health score, 0 to 100, against the report's targets."},
+      {"alert_firing", "1 while an alert fires."},
+      {"target_value", "The value each health target is judged on."},
+      {"monitor_samples", "Sampling rounds of the monitor."},
+      {"events", "Alert and optimizer events recorded."},
+  };
+  return help;
+}
+
+child_spec monitor_component(const std::string& name, const config& cfg,
+                             std::shared_ptr<const node_view> view) {
+  monitor_settings ms;
+  ms.interval = cfg.performance.monitor_interval;
+  ms.alert_for = cfg.monitor.alert_for;
+  ms.events_max = cfg.monitor.events_max;
+  ms.watch_paths = cfg.monitor.watch_paths;
+  if (ms.watch_paths.empty()) {
+    auto dir = std::filesystem::path{cfg.database.path}.parent_path().string();
+    ms.watch_paths.push_back(dir.empty() ? "." : dir);
+  }
+  child_spec spec;
+  spec.name = name;
+  spec.prio = priority::critical; // sampling starts with the node
+  spec.start = [ms, view](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(monitor_fun, ms, view));
+  };
+  return spec;
+}
+
+// -- handle -------------------------------------------------------------------------
+
+caf::expected<monitor> monitor::open(runtime& rt, const std::string& name) {
+  if (!rt.component(name))
+    return make_error(errc::not_found, "no monitor named '" + name + "'");
+  return monitor{rt, name};
+}
+
+caf::expected<monitor_actor> monitor::actor() {
+  return rt_->actor_of<monitor_actor>(name_);
+}
+
+caf::expected<performance_summary> monitor::summary() {
+  auto h = actor();
+  if (!h)
+    return h.error();
+  return rt_->request<performance_summary>(*h, rt_->settings().runtime.request_timeout,
+                                           summary_atom::value);
+}
+
+caf::expected<performance_summary> monitor::sample() {
+  auto h = actor();
+  if (!h)
+    return h.error();
+  return rt_->request<performance_summary>(*h, rt_->settings().runtime.request_timeout,
+                                           sample_atom::value);
+}
+
+caf::expected<std::vector<event>> monitor::events(uint64_t since) {
+  auto h = actor();
+  if (!h)
+    return h.error();
+  return rt_->request<std::vector<event>>(*h, rt_->settings().runtime.request_timeout,
+                                          events_atom::value, since);
+}
+
+caf::expected<metric_set> monitor::metrics() {
+  auto h = actor();
+  if (!h)
+    return h.error();
+  return rt_->request<metric_set>(*h, rt_->settings().runtime.request_timeout, metrics_atom::value);
+}
+
+caf::expected<std::string> monitor::prometheus_text() {
+  auto m = metrics();
+  if (!m)
+    return m.error();
+  auto help = metric_help();
+  for (auto& [k, v] : rt_->metrics().help())
+    help.emplace(k, v);
+  return render_prometheus({*m}, help);
+}
+
+} // namespace p21

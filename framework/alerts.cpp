@@ -1,0 +1,104 @@
+#include "p21/alerts.hpp"
+
+#include <algorithm>
+
+namespace p21 {
+
+std::vector<alert_rule> default_alert_rules(std::chrono::nanoseconds for_duration) {
+  return {
+      {"high_cpu", "cpu_percent", true, 70, 60, for_duration},
+      {"high_memory", "memory_percent", true, 80, 75, for_duration},
+      {"low_cache_hit_rate", "cache_hit_rate", false, 0.75, 0.80, for_duration},
+      {"slow_responses", "p95_seconds", true, 0.200, 0.150, for_duration},
+      {"high_error_rate", "error_rate", true, 0.01, 0.005, for_duration},
+  };
+}
+
+alert::transition alert::observe(double value, clock::time_point now) {
+  last_ = value;
+  auto past = [&](double limit) {
+    return rule_.above ? value > limit : value < limit;
+  };
+  if (firing_) {
+    // Clears only once back past the lower clear threshold.
+    auto cleared = rule_.above ? value < rule_.clear_threshold : value > rule_.clear_threshold;
+    if (cleared) {
+      firing_ = false;
+      pending_since_.reset();
+      return transition::resolved;
+    }
+    return transition::none;
+  }
+  if (!past(rule_.threshold)) {
+    pending_since_.reset();
+    return transition::none;
+  }
+  if (!pending_since_)
+    pending_since_ = now;
+  if (now - *pending_since_ >= rule_.for_duration) {
+    firing_ = true;
+    return transition::fired;
+  }
+  return transition::none;
+}
+
+void trend::observe(double value, clock::time_point now) {
+  baseline_ = baseline_ ? alpha_ * value + (1 - alpha_) * *baseline_ : value;
+  points_.emplace_back(now, value);
+  while (!points_.empty() && now - points_.front().first > window_)
+    points_.pop_front();
+}
+
+double trend::slope_per_minute() const {
+  if (points_.size() < 2)
+    return 0;
+  auto t0 = points_.front().first;
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (auto& [t, y] : points_) {
+    double x = std::chrono::duration<double>(t - t0).count() / 60.0;
+    n += 1;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  auto denom = n * sxx - sx * sx;
+  return denom > 0 ? (n * sxy - sx * sy) / denom : 0;
+}
+
+double trend::percent_per_minute() const {
+  if (!baseline_ || *baseline_ == 0)
+    return 0;
+  return 100.0 * slope_per_minute() / *baseline_;
+}
+
+namespace {
+
+/// 1 at or better than `target`, 0 at or worse than `worst`, linear between.
+double closeness(double value, double target, double worst) {
+  if (target == worst)
+    return 1;
+  return std::clamp((worst - value) / (worst - target), 0.0, 1.0);
+}
+
+} // namespace
+
+double health_score(const health_inputs& in) {
+  double score = 0;
+  score += 20 * (in.cpu_percent ? closeness(*in.cpu_percent, 70, 100) : 1);
+  score += 20 * (in.memory_percent ? closeness(*in.memory_percent, 80, 100) : 1);
+  score += 20 * (in.cache_hit_rate ? closeness(*in.cache_hit_rate, 0.75, 0.375) : 1);
+  score += 20 * (in.p95_seconds ? closeness(*in.p95_seconds, 0.2, 0.4) : 1);
+  score += 20 * (in.error_rate ? closeness(*in.error_rate, 0.01, 0.02) : 1);
+  return score;
+}
+
+std::string health_status(double score) {
+  if (score >= 80)
+    return "healthy";
+  if (score >= 50)
+    return "degraded";
+  return "unhealthy";
+}
+
+} // namespace p21

@@ -1,0 +1,99 @@
+#pragma once
+
+// The metrics core: counters, gauges and histograms with labels, registered
+// by name; recording is a relaxed atomic operation (no lock); collection
+// yields a `metric_set`, and `render_prometheus` writes the text format
+// 0.0.4 that Prometheus scrapes.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "p21/histogram.hpp"
+#include "p21/protocol/metrics.hpp"
+
+namespace p21 {
+
+using metric_labels = std::map<std::string, std::string>;
+
+/// A monotonically increasing count.
+class counter {
+public:
+  void inc(uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+  std::atomic<uint64_t> value_{0};
+};
+
+/// A value that goes up and down.
+class gauge {
+public:
+  void set(double x) noexcept { value_.store(x, std::memory_order_relaxed); }
+  void add(double x) noexcept {
+    auto cur = value_.load(std::memory_order_relaxed);
+    while (!value_.compare_exchange_weak(cur, cur + x, std::memory_order_relaxed))
+      ; // retry
+  }
+  double value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+  std::atomic<double> value_{0};
+};
+
+/// Named metrics of one process or component. Registering takes a lock and
+/// returns a reference that stays valid as long as the registry; recording
+/// through it never locks. Registering the same name and labels again
+/// returns the same metric.
+class metrics_registry {
+public:
+  counter& make_counter(const std::string& name, const std::string& help,
+                        const metric_labels& labels = {});
+  gauge& make_gauge(const std::string& name, const std::string& help,
+                    const metric_labels& labels = {});
+  /// `scale` converts recorded values to the exported unit (1e-9: ns to s).
+  histogram& make_histogram(const std::string& name, const std::string& help,
+                            const metric_labels& labels = {}, double scale = 1e-9);
+
+  /// Every metric's current value.
+  metric_set collect() const;
+
+  /// Help texts by metric name.
+  std::map<std::string, std::string> help() const;
+
+private:
+  template <class T>
+  struct entry {
+    std::string name;
+    metric_labels labels;
+    double scale = 1;
+    std::unique_ptr<T> metric;
+  };
+
+  template <class T>
+  T& find_or_add(std::deque<entry<T>>& xs, const std::string& name, const std::string& help,
+                 const metric_labels& labels, double scale);
+
+  mutable std::mutex mtx_;
+  std::deque<entry<counter>> counters_;
+  std::deque<entry<gauge>> gauges_;
+  std::deque<entry<histogram>> histograms_;
+  std::map<std::string, std::string> help_;
+};
+
+/// Whether `name` is a valid metric or label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+bool valid_metric_name(const std::string& name);
+
+/// The Prometheus text format (0.0.4) of `sets`: every name prefixed `p21_`,
+/// counters suffixed `_total`, histograms as `_bucket`/`_sum`/`_count`,
+/// samples of one family together under its HELP and TYPE lines. `help`
+/// gives help texts by unprefixed name; others get a generic one.
+std::string render_prometheus(const std::vector<metric_set>& sets,
+                              const std::map<std::string, std::string>& help = {});
+
+} // namespace p21

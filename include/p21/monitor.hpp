@@ -1,0 +1,61 @@
+#pragma once
+
+// The monitor handle and component: every `monitor_interval` it samples the
+// system and asks each running component for its metrics, evaluates the
+// alerts, updates baselines and trends, and computes the health score.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "p21/protocol/monitor.hpp"
+#include "p21/runtime.hpp"
+
+namespace p21 {
+
+/// A handle to the node's monitor.
+class monitor {
+public:
+  static caf::expected<monitor> open(runtime& rt, const std::string& name = "monitor");
+
+  /// The last round's summary (the report's `get_performance_summary`).
+  caf::expected<performance_summary> summary();
+
+  /// Runs a sampling round now and returns its summary.
+  caf::expected<performance_summary> sample();
+
+  /// Alert and optimizer events with a sequence number above `since`, newest
+  /// first.
+  caf::expected<std::vector<event>> events(uint64_t since = 0);
+
+  /// Everything `/metrics` exports, as data.
+  caf::expected<metric_set> metrics();
+
+  /// The same in the Prometheus text format.
+  caf::expected<std::string> prometheus_text();
+
+  caf::expected<monitor_actor> actor();
+
+private:
+  monitor(runtime& rt, std::string name)
+    : rt_(&rt)
+    , name_(std::move(name)) {}
+
+  runtime* rt_;
+  std::string name_;
+};
+
+/// Help texts of the metrics Perfect21 exports, by name without `p21_`.
+const std::map<std::string, std::string>& metric_help();
+
+/// The monitor's component spec.
+child_spec monitor_component(const std::string& name, const config& cfg,
+                             std::shared_ptr<const node_view> view);
+
+/// The HTTP endpoint's component spec (`[http] listen`); it answers
+/// `get_atom` with the port it listens on.
+child_spec http_component(const std::string& name, const config& cfg,
+                          std::shared_ptr<const node_view> view);
+
+} // namespace p21
