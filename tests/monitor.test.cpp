@@ -2,7 +2,11 @@
 
 #include <fstream>
 #include <random>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -332,6 +336,50 @@ TEST_CASE("the HTTP endpoint serves /metrics, /health, /summary and /events on l
   CHECK(post->status == 405);
   CHECK(post->get_header_value("Allow") == "GET");
   CHECK(cli.Delete("/elsewhere")->status == 404);
+}
+
+namespace {
+
+/// A raw TCP connection to 127.0.0.1:port.
+int connect_raw(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  return fd;
+}
+
+} // namespace
+
+TEST_CASE("slow and malformed HTTP clients do not stall the endpoint") {
+  temp_dir dir;
+  runtime rt{http_config_for_test(dir)};
+  auto port = rt.call<int>("http", get_atom::value).value();
+  // Two clients that send half a request and then nothing.
+  std::vector<int> slow;
+  for (int i = 0; i < 2; ++i) {
+    slow.push_back(connect_raw(port));
+    REQUIRE(::write(slow.back(), "GET /hea", 8) == 8);
+  }
+  // One that sends garbage gets 400 and is closed.
+  int bad = connect_raw(port);
+  std::string garbage = "\x01\x02 not http at all\r\n\r\n";
+  REQUIRE(::write(bad, garbage.data(), garbage.size()) == ssize_t(garbage.size()));
+  char buf[256] = {};
+  auto n = ::read(bad, buf, sizeof(buf) - 1);
+  REQUIRE(n > 0);
+  CHECK_THAT(std::string(buf, size_t(n)), Catch::StartsWith("HTTP/1.1 400"));
+  ::close(bad);
+  // Meanwhile a normal client is served.
+  httplib::Client cli{"127.0.0.1", port};
+  cli.set_read_timeout(3, 0);
+  auto health = cli.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  for (int fd : slow)
+    ::close(fd);
 }
 
 TEST_CASE("a port already in use is a start error naming the address") {
