@@ -23,7 +23,8 @@ constexpr const char* schema_change = "*";
 
 } // namespace
 
-connection::connection(connection_settings settings) : settings_(std::move(settings)) {
+connection::connection(connection_settings settings)
+  : settings_(std::move(settings)) {
   // nop
 }
 
@@ -47,10 +48,12 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
   }
   sqlite3_extended_result_codes(c->db_, 1);
   sqlite3_busy_timeout(c->db_, static_cast<int>(s.busy_timeout.count()));
-  if (s.path != ":memory:") {
+  // WAL is a property of the file: the writer sets it. A reader changing it
+  // too would race the writer's switch and fail with "database is locked".
+  if (s.path != ":memory:" && !s.query_only) {
     if (auto err = c->exec("PRAGMA journal_mode=WAL"))
-      return make_error(errc::unavailable, "cannot open database '" + s.path
-                                             + "' in WAL mode: " + render(err));
+      return make_error(errc::unavailable,
+                        "cannot open database '" + s.path + "' in WAL mode: " + render(err));
   }
   auto sync = "PRAGMA synchronous=" + s.synchronous;
   if (auto err = c->exec(sync.c_str()))
@@ -83,29 +86,29 @@ int connection::authorize(void* self, int action, const char* a, const char*, co
     return SQLITE_OK;
   auto& acc = *c->recording_;
   switch (action) {
-    case SQLITE_READ:
-      acc.reads.insert(lower(a));
-      break;
-    case SQLITE_INSERT:
-    case SQLITE_UPDATE:
-    case SQLITE_DELETE:
-      // Writes to SQLite's own tables are schema changes, seen below.
-      if (lower(a).rfind("sqlite_", 0) != 0)
-        acc.writes.insert(lower(a));
-      break;
-    case SQLITE_CREATE_TABLE:
-    case SQLITE_CREATE_VIEW:
-    case SQLITE_CREATE_TRIGGER:
-    case SQLITE_CREATE_INDEX:
-    case SQLITE_DROP_TABLE:
-    case SQLITE_DROP_VIEW:
-    case SQLITE_DROP_TRIGGER:
-    case SQLITE_DROP_INDEX:
-    case SQLITE_ALTER_TABLE:
-      acc.writes.insert(schema_change);
-      break;
-    default:
-      break;
+  case SQLITE_READ:
+    acc.reads.insert(lower(a));
+    break;
+  case SQLITE_INSERT:
+  case SQLITE_UPDATE:
+  case SQLITE_DELETE:
+    // Writes to SQLite's own tables are schema changes, seen below.
+    if (lower(a).rfind("sqlite_", 0) != 0)
+      acc.writes.insert(lower(a));
+    break;
+  case SQLITE_CREATE_TABLE:
+  case SQLITE_CREATE_VIEW:
+  case SQLITE_CREATE_TRIGGER:
+  case SQLITE_CREATE_INDEX:
+  case SQLITE_DROP_TABLE:
+  case SQLITE_DROP_VIEW:
+  case SQLITE_DROP_TRIGGER:
+  case SQLITE_DROP_INDEX:
+  case SQLITE_ALTER_TABLE:
+    acc.writes.insert(schema_change);
+    break;
+  default:
+    break;
   }
   return SQLITE_OK;
 }
@@ -130,8 +133,8 @@ caf::expected<connection::cached_statement*> connection::prepare(const std::stri
     ++tail;
   if (tail && *tail && *tail != ';') {
     sqlite3_finalize(cs.stmt);
-    return make_error(errc::bad_query, "one statement per call; found more after: "
-                                         + std::string{tail}.substr(0, 40));
+    return make_error(errc::bad_query, "one statement per call; found more after: " +
+                                           std::string{tail}.substr(0, 40));
   }
   lru_.push_front(sql);
   cs.lru = lru_.begin();
@@ -157,22 +160,27 @@ caf::expected<statement_result> connection::run(const std::string& sql,
   sqlite3_clear_bindings(stmt);
   auto expected = sqlite3_bind_parameter_count(stmt);
   if (static_cast<size_t>(expected) != params.size())
-    return make_error(errc::bad_query, "the statement expects " + std::to_string(expected)
-                                         + " parameter(s), got " + std::to_string(params.size()));
+    return make_error(errc::bad_query, "the statement expects " + std::to_string(expected) +
+                                           " parameter(s), got " + std::to_string(params.size()));
   for (int i = 0; i < expected; ++i) {
     auto& p = params[static_cast<size_t>(i)];
     int rc = SQLITE_OK;
     switch (p.kind) {
-      case db_value::null: rc = sqlite3_bind_null(stmt, i + 1); break;
-      case db_value::integer: rc = sqlite3_bind_int64(stmt, i + 1, p.i); break;
-      case db_value::real: rc = sqlite3_bind_double(stmt, i + 1, p.r); break;
-      case db_value::text:
-        rc = sqlite3_bind_text64(stmt, i + 1, p.s.data(), p.s.size(), SQLITE_TRANSIENT,
-                                 SQLITE_UTF8);
-        break;
-      case db_value::blob:
-        rc = sqlite3_bind_blob64(stmt, i + 1, p.s.data(), p.s.size(), SQLITE_TRANSIENT);
-        break;
+    case db_value::null:
+      rc = sqlite3_bind_null(stmt, i + 1);
+      break;
+    case db_value::integer:
+      rc = sqlite3_bind_int64(stmt, i + 1, p.i);
+      break;
+    case db_value::real:
+      rc = sqlite3_bind_double(stmt, i + 1, p.r);
+      break;
+    case db_value::text:
+      rc = sqlite3_bind_text64(stmt, i + 1, p.s.data(), p.s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    case db_value::blob:
+      rc = sqlite3_bind_blob64(stmt, i + 1, p.s.data(), p.s.size(), SQLITE_TRANSIENT);
+      break;
     }
     if (rc != SQLITE_OK)
       return error_here("cannot bind parameter " + std::to_string(i + 1) + ": ");
@@ -194,20 +202,26 @@ caf::expected<statement_result> connection::run(const std::string& sql,
     row.reserve(static_cast<size_t>(columns));
     for (int c = 0; c < columns; ++c) {
       switch (sqlite3_column_type(stmt, c)) {
-        case SQLITE_INTEGER: row.push_back(db_value::of(int64_t{sqlite3_column_int64(stmt, c)})); break;
-        case SQLITE_FLOAT: row.push_back(db_value::of(sqlite3_column_double(stmt, c))); break;
-        case SQLITE_TEXT:
-          row.push_back(db_value::of(std::string{
-            reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
-            static_cast<size_t>(sqlite3_column_bytes(stmt, c))}));
-          break;
-        case SQLITE_BLOB: {
-          auto data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
-          row.push_back(db_value::of_blob(
+      case SQLITE_INTEGER:
+        row.push_back(db_value::of(int64_t{sqlite3_column_int64(stmt, c)}));
+        break;
+      case SQLITE_FLOAT:
+        row.push_back(db_value::of(sqlite3_column_double(stmt, c)));
+        break;
+      case SQLITE_TEXT:
+        row.push_back(
+            db_value::of(std::string{reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
+                                     static_cast<size_t>(sqlite3_column_bytes(stmt, c))}));
+        break;
+      case SQLITE_BLOB: {
+        auto data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+        row.push_back(db_value::of_blob(
             std::string{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(stmt, c))}));
-          break;
-        }
-        default: row.push_back(db_value::of_null()); break;
+        break;
+      }
+      default:
+        row.push_back(db_value::of_null());
+        break;
       }
     }
     res.rows.push_back(std::move(row));
@@ -232,10 +246,10 @@ connection::transaction(const std::vector<db_statement>& statements) {
     auto r = run(statements[i].sql, statements[i].params);
     if (!r) {
       static_cast<void>(exec("ROLLBACK"));
-      return make_error(errc::bad_query, "statement " + std::to_string(i + 1) + " of "
-                                           + std::to_string(statements.size())
-                                           + " failed, transaction rolled back: "
-                                           + render(r.error()));
+      return make_error(errc::bad_query,
+                        "statement " + std::to_string(i + 1) + " of " +
+                            std::to_string(statements.size()) +
+                            " failed, transaction rolled back: " + render(r.error()));
     }
     access.merge(r->access);
     results.push_back(std::move(r->result));

@@ -4,6 +4,8 @@
 // parallel, writes to one writer, so a read never upgrades into SQLITE_BUSY.
 
 #include <deque>
+#include <thread>
+#include <unordered_map>
 #include <map>
 
 #include <caf/all.hpp>
@@ -11,6 +13,7 @@
 
 #include "../cache/cache_store.hpp"
 #include "connection.hpp"
+#include "direct_readers.hpp"
 #include "p21/db.hpp"
 #include "p21/histogram.hpp"
 
@@ -37,33 +40,52 @@ public:
     store_ = std::make_unique<cache_detail::cache_store>(cfg);
   }
 
+  /// The SQL and each parameter's kind and bytes, length-prefixed so that
+  /// no two different (sql, params) pairs share a key.
   static std::string key(const std::string& sql, const std::vector<db_value>& params) {
-    std::vector<char> buf;
-    caf::binary_serializer sink{nullptr, buf};
-    auto copy = params;
-    auto text = sql;
-    static_cast<void>(sink(text, copy));
-    return {buf.begin(), buf.end()};
+    std::string k;
+    k.reserve(sql.size() + 16 * params.size() + 8);
+    auto append = [&k](const void* p, size_t n) { k.append(static_cast<const char*>(p), n); };
+    auto size = static_cast<uint64_t>(sql.size());
+    append(&size, sizeof(size));
+    k += sql;
+    for (auto& v : params) {
+      k += static_cast<char>(v.kind);
+      switch (v.kind) {
+        case db_value::integer:
+          append(&v.i, sizeof(v.i));
+          break;
+        case db_value::real:
+          append(&v.r, sizeof(v.r));
+          break;
+        case db_value::text:
+        case db_value::blob:
+          size = v.s.size();
+          append(&size, sizeof(size));
+          k += v.s;
+          break;
+        default:
+          break;
+      }
+    }
+    return k;
   }
 
   /// A cached result; counts a hit, and a miss when `count_miss` (a handle
   /// that misses asks the pool, which counts the miss).
   std::optional<db_result> get(const std::string& key, bool count_miss = true) {
-    std::string bytes;
+    std::shared_ptr<const db_result> found;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      auto v = store_->get(key, clock::now());
-      if (!v) {
+      auto i = store_->get(key, clock::now()) ? results_.find(key) : results_.end();
+      if (i == results_.end()) {
         misses_ += count_miss ? 1 : 0;
         return std::nullopt;
       }
       ++hits_;
-      bytes = *v;
+      found = i->second;
     }
-    db_result r;
-    caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
-    if (source(r))
-      return std::nullopt;
+    db_result r = *found; // copied outside the lock
     r.cached = true;
     return r;
   }
@@ -77,19 +99,18 @@ public:
   /// Caches `r` unless a table it read was written after `seq`.
   void put(const std::string& key, const db_result& r, const std::vector<std::string>& reads,
            uint64_t seq) {
-    std::vector<char> buf;
-    caf::binary_serializer sink{nullptr, buf};
-    auto copy = r;
-    if (sink(copy))
-      return;
+    auto decoded = std::make_shared<const db_result>(r);
     std::lock_guard<std::mutex> guard{mtx_};
     if (last_write("*") > seq)
       return;
     for (auto& t : reads)
       if (last_write(t) > seq)
         return;
-    if (store_->put(key, std::string{buf.begin(), buf.end()}, timespan{0}, clock::now()))
+    // The store keeps order, TTL and the entry bound; the rows themselves
+    // live decoded beside it, so a hit is a copy, not a deserialization.
+    if (store_->put(key, std::string{}, timespan{0}, clock::now()))
       return;
+    results_[key] = std::move(decoded);
     for (auto& t : reads)
       readers_of_[t].insert(key);
     if (++puts_since_compaction_ > 4 * store_->config().max_entries)
@@ -111,8 +132,10 @@ public:
       auto i = readers_of_.find(t);
       if (i == readers_of_.end())
         continue;
-      for (auto& k : i->second)
+      for (auto& k : i->second) {
         store_->erase(k);
+        results_.erase(k);
+      }
       readers_of_.erase(i);
     }
   }
@@ -132,6 +155,7 @@ private:
     ++seq_;
     last_write_["*"] = seq_;
     store_->clear();
+    results_.clear();
     readers_of_.clear();
   }
 
@@ -144,6 +168,8 @@ private:
   void compact() {
     puts_since_compaction_ = 0;
     auto now = clock::now();
+    for (auto i = results_.begin(); i != results_.end();)
+      i = store_->contains(i->first, now) ? std::next(i) : results_.erase(i);
     for (auto i = readers_of_.begin(); i != readers_of_.end();) {
       for (auto k = i->second.begin(); k != i->second.end();)
         k = store_->contains(*k, now) ? std::next(k) : i->second.erase(k);
@@ -155,6 +181,7 @@ private:
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
   std::unique_ptr<cache_detail::cache_store> store_;
+  std::unordered_map<std::string, std::shared_ptr<const db_result>> results_;
   std::map<std::string, std::set<std::string>> readers_of_;
   std::map<std::string, uint64_t> last_write_;
   uint64_t seq_ = 0;
@@ -165,8 +192,9 @@ private:
 
 } // namespace p21
 
-// Handed to local db handles only; never crosses the wire.
+// Handed to local db handles only; never cross the wire.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<p21::db_detail::query_cache>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<p21::db_detail::direct_readers>)
 
 namespace p21 {
 
@@ -175,6 +203,7 @@ namespace {
 using namespace db_detail;
 
 using cache_ref_atom = caf::atom_constant<caf::atom("cacheref")>;
+using direct_ref_atom = caf::atom_constant<caf::atom("directref")>;
 using clock = std::chrono::steady_clock;
 
 using data_version_atom = caf::atom_constant<caf::atom("dataver")>;
@@ -285,6 +314,30 @@ struct conn_state {
     last_used = now;
     return failures;
   }
+
+  /// A reader leases a connection from the shared reader set for each
+  /// statement; the writer uses its own.
+  std::shared_ptr<direct_readers> direct;
+
+  /// Runs one statement; on success also how many health checks failed.
+  caf::expected<std::pair<statement_result, uint64_t>> run(const std::string& sql,
+                                                           const std::vector<db_value>& params) {
+    if (direct) {
+      auto r = direct->run(sql, params);
+      if (!r)
+        return r.error();
+      return std::make_pair(std::move(*r), uint64_t{0});
+    }
+    auto failures = ready();
+    if (!failures)
+      return failures.error();
+    auto r = conn->run(sql, params);
+    if (!r) {
+      conn->reset_state();
+      return r.error();
+    }
+    return std::make_pair(std::move(*r), *failures);
+  }
 };
 
 std::vector<std::string> to_vector(const std::set<std::string>& xs) {
@@ -292,25 +345,23 @@ std::vector<std::string> to_vector(const std::set<std::string>& xs) {
 }
 
 conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_state> self,
-                                           connection_settings settings, conn_timing timing) {
+                                           connection_settings settings, conn_timing timing,
+                                           std::shared_ptr<direct_readers> direct) {
   self->state.settings = std::move(settings);
   self->state.timing = timing;
-  if (auto ok = self->state.ready(); !ok)
-    spdlog::error("{}", render(ok.error()));
+  self->state.direct = std::move(direct);
+  if (!self->state.direct)
+    if (auto ok = self->state.ready(); !ok)
+      spdlog::error("{}", render(ok.error()));
   return {
       [=](query_atom, const std::string& sql,
           const std::vector<db_value>& params) -> caf::result<conn_reply> {
-        auto& st = self->state;
-        auto failures = st.ready();
-        if (!failures)
-          return failures.error();
-        auto r = st.conn->run(sql, params);
-        if (!r) {
-          st.conn->reset_state();
+        auto r = self->state.run(sql, params);
+        if (!r)
           return r.error();
-        }
-        return conn_reply{std::move(r->result), to_vector(r->access.reads),
-                          to_vector(r->access.writes), *failures};
+        auto& [res, failures] = *r;
+        return conn_reply{std::move(res.result), to_vector(res.access.reads),
+                          to_vector(res.access.writes), failures};
       },
       [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
           const direct_read& d) -> caf::result<db_result> {
@@ -325,23 +376,18 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
               std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
           caf::anon_send(d.pool, read_done_atom::value, std::move(done));
         };
-        auto failures = st.ready();
-        if (!failures) {
+        auto ran = st.run(sql, params);
+        if (!ran) {
           report();
-          return failures.error();
+          return ran.error();
         }
-        done.reply.health_check_failures = *failures;
-        auto r = st.conn->run(sql, params);
-        if (!r) {
-          st.conn->reset_state();
-          report();
-          return r.error();
-        }
+        auto& [res, failures] = *ran;
+        done.reply.health_check_failures = failures;
         done.ok = true;
-        auto result = r->result;
+        auto result = res.result;
         if (!d.cache_key.empty()) {
-          done.reply.result = std::move(r->result);
-          done.reply.reads = to_vector(r->access.reads);
+          done.reply.result = std::move(res.result);
+          done.reply.reads = to_vector(res.access.reads);
         }
         report();
         return result;
@@ -401,7 +447,8 @@ using pool_actor =
     db_pool_actor::extend<caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
                           caf::reacts_to<version_tick_atom>,
                           caf::reacts_to<read_done_atom, read_done>,
-                          caf::replies_to<cache_ref_atom>::with<std::shared_ptr<query_cache>>>;
+                          caf::replies_to<cache_ref_atom>::with<std::shared_ptr<query_cache>>,
+                          caf::replies_to<direct_ref_atom>::with<std::shared_ptr<direct_readers>>>;
 
 struct reader {
   conn_actor handle;
@@ -441,6 +488,7 @@ struct pool_settings {
 struct pool_state {
   pool_settings cfg;
   std::shared_ptr<query_cache> cache;
+  std::shared_ptr<direct_readers> direct;
   std::optional<int64_t> data_version;
   conn_actor writer;
   std::map<uint64_t, reader> readers;
@@ -460,8 +508,9 @@ conn_actor spawn_connection(pool_self self, bool reader) {
   settings.query_only = reader;
   // Linked: connections go down with the pool, and a crashed connection
   // takes the pool down for the supervisor to restart cleanly.
-  return self->spawn<caf::detached + caf::linked>(connection_actor, settings,
-                                                  self->state.cfg.timing);
+  return self->spawn<caf::detached + caf::linked>(
+      connection_actor, settings, self->state.cfg.timing,
+      reader ? self->state.direct : std::shared_ptr<direct_readers>{});
 }
 
 void dispatch(pool_self self, uint64_t id, waiter w);
@@ -486,10 +535,7 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
   r.since = clock::now();
   r.sql = w.sql;
   r.leak_logged = false;
-  ++self->state.stats.queries;
-  auto started = clock::now();
-  self->state.acquire_ns.record(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(started - w.arrived).count()));
+  // Counted (queries, errors, times) by the reader set the reader runs on.
   auto promise = w.promise;
   auto key = std::move(w.cache_key);
   auto seq = w.write_seq;
@@ -497,27 +543,21 @@ void dispatch(pool_self self, uint64_t id, waiter w) {
       .then(
           [=](conn_reply& reply) mutable {
             auto& st = self->state;
-            st.query_ns.record(static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started)
-                    .count()));
-            st.stats.health_check_failures += reply.health_check_failures;
             if (st.cache && !key.empty())
               st.cache->put(key, reply.result, reply.reads, seq);
             promise.deliver(std::move(reply.result));
             release(self, id);
           },
           [=](caf::error& e) mutable {
-            auto& st = self->state;
-            st.query_ns.record(static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started)
-                    .count()));
-            ++st.stats.errors;
             promise.deliver(std::move(e));
             release(self, id);
           });
 }
 
-/// The id of an idle reader, opening an overflow one if allowed.
+/// The id of an idle reader thread, starting one if allowed. Reader threads
+/// start on demand (plain threads' reads need none) and those beyond
+/// `pool_size` stop when idle; the connections they lease are counted by
+/// the shared reader set.
 std::optional<uint64_t> idle_reader(pool_self self) {
   auto& st = self->state;
   for (auto& [id, r] : st.readers)
@@ -525,8 +565,8 @@ std::optional<uint64_t> idle_reader(pool_self self) {
       return id;
   if (st.readers.size() < st.cfg.pool_size + st.cfg.max_overflow) {
     auto id = ++st.next_id;
-    st.readers[id] = reader{spawn_connection(self, true), false, true, clock::now(), {}, false};
-    ++st.stats.overflow_opened;
+    bool overflow = st.readers.size() >= st.cfg.pool_size;
+    st.readers[id] = reader{spawn_connection(self, true), false, overflow, clock::now(), {}, false};
     return id;
   }
   return std::nullopt;
@@ -570,32 +610,40 @@ caf::result<R> write_through(pool_self self, Take take, Ts&&... xs) {
 db_pool_stats current_stats(pool_self self) {
   auto& st = self->state;
   auto s = st.stats;
-  s.size = st.readers.size() + 1;
+  // Connections: the writer plus the shared reader set (reader threads
+  // lease from it per statement and hold none).
+  s.size = 1;
   s.in_use = 0;
-  for (auto& [id, r] : st.readers)
-    s.in_use += r.busy ? 1 : 0;
-  s.idle = st.readers.size() - s.in_use;
+  s.idle = 0;
   s.waiting = st.waiting.size();
   if (st.cache)
     std::tie(s.cache_hits, s.cache_misses) = st.cache->counts();
-  s.acquire_time = st.acquire_ns.summary("db_acquire_seconds", 1e-9);
-  s.query_time = st.query_ns.summary("db_query_seconds", 1e-9);
+  auto acquire = st.acquire_ns;
+  auto query = st.query_ns;
+  if (st.direct)
+    st.direct->add_stats(s, acquire, query);
+  s.acquire_time = acquire.summary("db_acquire_seconds", 1e-9);
+  s.query_time = query.summary("db_query_seconds", 1e-9);
   return s;
 }
 
 pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
-                                  std::shared_ptr<query_cache> shared_cache) {
+                                  std::shared_ptr<query_cache> shared_cache,
+                                  std::shared_ptr<direct_readers> direct) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.cache = std::move(shared_cache);
+  st.direct = std::move(direct);
   if (st.cache)
     st.cache->flush(); // after a restart, nothing cached before is trusted
   st.writer = spawn_connection(self, false);
   if (st.cache)
     self->send(self, version_tick_atom::value);
-  for (size_t i = 0; i < st.cfg.pool_size; ++i)
-    st.readers[++st.next_id] =
-        reader{spawn_connection(self, true), false, false, clock::now(), {}, false};
+  if (st.direct && st.direct->enabled()) {
+    // Keep pool_size reader connections open, opened off CAF's threads by a
+    // short-lived thread of its own (it touches no CAF state).
+    std::thread{[direct_set = st.direct] { direct_set->warm(); }}.detach();
+  }
   auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
   self->delayed_send(self, period, tick_atom::value);
   return {
@@ -610,6 +658,13 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
           }
         }
         auto seq = st.cache ? st.cache->seq() : 0;
+        if (st.cfg.pool_size + st.cfg.max_overflow == 0) {
+          // In memory: one database per connection, so the writer reads too.
+          ++st.stats.queries;
+          return to_writer<db_result, conn_reply>(
+              self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
+              std::move(sql), std::move(params));
+        }
         if (auto id = idle_reader(self)) {
           // Delegate: the reader answers the caller directly, then reports.
           auto& r = st.readers[*id];
@@ -617,8 +672,6 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
           r.since = clock::now();
           r.sql = sql;
           r.leak_logged = false;
-          ++st.stats.queries;
-          st.acquire_ns.record(0);
           return self->delegate(
               r.handle, query_atom::value, std::move(sql), std::move(params),
               direct_read{*id, seq, std::move(key), caf::actor_cast<caf::actor>(self)});
@@ -647,6 +700,8 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         if (n == 0)
           return make_error(errc::invalid_argument, "pool_size must be at least 1");
         self->state.cfg.pool_size = n;
+        if (self->state.direct)
+          self->state.direct->set_pool_size(n);
         return n;
       },
       [=](stats_atom) { return current_stats(self); },
@@ -679,13 +734,10 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         st.waiting.erase(i);
       },
       [=](cache_ref_atom) { return self->state.cache; },
+      [=](direct_ref_atom) { return self->state.direct; },
       [=](read_done_atom, read_done& done) {
         auto& st = self->state;
-        st.query_ns.record(done.elapsed_ns);
-        st.stats.health_check_failures += done.reply.health_check_failures;
-        if (!done.ok)
-          ++st.stats.errors;
-        else if (st.cache && !done.cache_key.empty())
+        if (done.ok && st.cache && !done.cache_key.empty())
           st.cache->put(done.cache_key, done.reply.result, done.reply.reads, done.write_seq);
         release(self, done.reader_id);
       },
@@ -727,6 +779,8 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
             ++i;
           }
         }
+        if (st.direct)
+          st.direct->close_idle();
         auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
         self->delayed_send(self, period, tick_atom::value);
       },
@@ -764,11 +818,21 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   std::shared_ptr<query_cache> cache;
   if (ps.query_cache)
     cache = std::make_shared<query_cache>(ps.cache_entries, ps.cache_ttl);
+  // Plain threads' reads run on these, on the calling thread.
+  direct_settings ds;
+  ds.conn = ps.conn;
+  ds.pool_size = ps.pool_size;
+  ds.max_overflow = ps.max_overflow;
+  ds.pool_timeout = ps.pool_timeout;
+  ds.idle_timeout = ps.idle_timeout;
+  ds.health_check_after = ps.timing.health_check_after;
+  ds.max_lifetime = ps.timing.max_lifetime;
+  auto direct = std::make_shared<direct_readers>(ds);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;
-  spec.start = [ps, cache](caf::actor_system& sys) {
-    return caf::actor_cast<caf::actor>(sys.spawn(db_pool, ps, cache));
+  spec.start = [ps, cache, direct](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn(db_pool, ps, cache, direct));
   };
   return spec;
 }
@@ -778,7 +842,8 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
 db::db(runtime& rt, std::string name, timespan timeout)
   : rt_(&rt)
   , name_(std::move(name))
-  , timeout_(timeout) {
+  , timeout_(timeout)
+  , refs_(std::make_shared<shared_refs>()) {
   // nop
 }
 
@@ -794,18 +859,40 @@ caf::expected<db_pool_actor> db::actor() {
 }
 
 caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value> params) {
-  if (!cache_checked_) {
-    cache_checked_ = true;
+  // Fetched once per handle (and its copies), whichever thread asks first.
+  std::call_once(refs_->once, [&] {
     if (auto h = rt_->actor_of(name_)) {
       auto ref = rt_->request<std::shared_ptr<query_cache>>(*h, timeout_, cache_ref_atom::value);
       if (ref)
-        cache_ = std::move(*ref);
+        refs_->cache = std::move(*ref);
+      auto direct =
+          rt_->request<std::shared_ptr<direct_readers>>(*h, timeout_, direct_ref_atom::value);
+      if (direct && *direct && (*direct)->enabled())
+        refs_->direct = std::move(*direct);
     }
-  }
-  if (cache_ && rt_->accepting())
-    if (auto hit = cache_->get(query_cache::key(sql, params), false))
+  });
+  auto& cache_ = refs_->cache;
+  auto& direct_ = refs_->direct;
+  if (!rt_->accepting())
+    return ask<db_result>(query_atom::value, sql, std::move(params)); // answers the error
+  auto direct = static_cast<bool>(direct_);
+  std::string key;
+  uint64_t seq = 0;
+  if (cache_) {
+    key = query_cache::key(sql, params);
+    // A miss here is counted here when the read runs here too.
+    if (auto hit = cache_->get(key, direct))
       return std::move(*hit);
-  return ask<db_result>(query_atom::value, sql, std::move(params));
+    seq = cache_->seq();
+  }
+  if (!direct)
+    return ask<db_result>(query_atom::value, sql, std::move(params));
+  auto r = direct_->run(sql, params);
+  if (!r)
+    return r.error();
+  if (cache_)
+    cache_->put(key, r->result, {r->access.reads.begin(), r->access.reads.end()}, seq);
+  return std::move(r->result);
 }
 
 caf::expected<db_result> db::execute(const std::string& sql, std::vector<db_value> params) {

@@ -4,6 +4,8 @@
 // pool, with bound parameters only.
 
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@ namespace p21 {
 
 namespace db_detail {
 class query_cache;
+class direct_readers;
 } // namespace db_detail
 
 /// A handle to a db pool component (the node's `db_pool` by default).
@@ -25,9 +28,12 @@ public:
   static caf::expected<db> open(runtime& rt, const std::string& name = "db_pool");
 
   /// A read: answered from the query cache when it holds a result that no
-  /// acknowledged write has invalidated (without a message to the pool),
-  /// otherwise run on one of the pool's reader connections, in parallel with
-  /// other reads. A write here is refused (use `execute`).
+  /// acknowledged write has invalidated, otherwise run on a reader
+  /// connection leased for the call and run on the calling thread (both
+  /// without a message to the pool actor), in parallel with other reads. A
+  /// write here is refused (use `execute`). Call it from plain threads; an
+  /// actor uses `actor()` and `request`, and its reads run on the pool's
+  /// detached reader threads.
   caf::expected<db_result> query(const std::string& sql, std::vector<db_value> params = {});
 
   /// A write (or any statement): runs on the pool's single writer.
@@ -58,9 +64,14 @@ private:
   runtime* rt_;
   std::string name_;
   timespan timeout_;
-  /// The pool's query cache, read directly for hits (fetched on first use).
-  std::shared_ptr<db_detail::query_cache> cache_;
-  bool cache_checked_ = false;
+  /// The pool's query cache (read directly for hits) and its reader set
+  /// (leased for reads on the calling thread), fetched on first use.
+  struct shared_refs {
+    std::once_flag once;
+    std::shared_ptr<db_detail::query_cache> cache;
+    std::shared_ptr<db_detail::direct_readers> direct;
+  };
+  std::shared_ptr<shared_refs> refs_;
 };
 
 /// The component spec of a db pool for `cfg.database`; `on_connect` runs on
