@@ -1,15 +1,17 @@
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <random>
 #include <arpa/inet.h>
+#include <fstream>
 #include <netinet/in.h>
+#include <random>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <thread>
 
 #include "p21/alerts.hpp"
 #include "p21/cache.hpp"
@@ -352,6 +354,53 @@ int connect_raw(int port) {
 }
 
 } // namespace
+
+namespace {
+
+/// `p21_sleep(ms)`: a slow SQL function, for slow responses on demand.
+void sleep_ms(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  std::this_thread::sleep_for(std::chrono::milliseconds{sqlite3_value_int(argv[0])});
+  sqlite3_result_int(ctx, 1);
+}
+
+} // namespace
+
+TEST_CASE("an unhealthy node answers /health with 503 and its firing alerts") {
+  temp_dir dir;
+  auto cfg = http_config_for_test(dir);
+  runtime rt{cfg, {db_pool_component("slow_pool", cfg, [](sqlite3* db) {
+               sqlite3_create_function(db, "p21_sleep", 1, SQLITE_UTF8, nullptr, sleep_ms, nullptr,
+                                       nullptr);
+             })}};
+  auto mon = monitor::open(rt).value();
+  REQUIRE(mon.sample()); // a baseline round: what follows is this round's traffic
+  auto d = db::open(rt, "slow_pool").value();
+  for (int i = 0; i < 3; ++i) // p95 above 400 ms: no points
+    REQUIRE(d.query("SELECT p21_sleep(?)", {db_value::of(450 + i)})); // not cached
+  for (int i = 0; i < 10; ++i) // errors: no points
+    REQUIRE_FALSE(d.query("SELECT * FROM missing"));
+  auto c = cache::open(rt, "async").value();
+  for (int i = 0; i < 10; ++i) // hit rate 0: no points
+    REQUIRE(c.get("absent" + std::to_string(i)));
+  auto s = mon.sample().value();
+  INFO("score " << s.health_score << " p95 " << (s.targets.count("p95_seconds") ? s.targets.at("p95_seconds") : -1) << " alerts " << s.active_alerts.size());
+  CHECK(s.health_score <= 40);
+  CHECK(s.status == "unhealthy");
+  CHECK(std::count(s.active_alerts.begin(), s.active_alerts.end(), "slow_responses") == 1);
+  CHECK(std::count(s.active_alerts.begin(), s.active_alerts.end(), "high_error_rate") == 1);
+  CHECK(std::count(s.active_alerts.begin(), s.active_alerts.end(), "low_cache_hit_rate") == 1);
+  auto port = rt.call<int>("http", get_atom::value).value();
+  httplib::Client cli{"127.0.0.1", port};
+  auto health = cli.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 503);
+  auto h = nlohmann::json::parse(health->body);
+  CHECK(h["status"] == "unhealthy");
+  CHECK(h["alerts"].size() == 3);
+  auto events = nlohmann::json::parse(cli.Get("/events")->body);
+  REQUIRE(events.size() >= 3);
+  CHECK(events[0]["kind"] == "alert_firing");
+}
 
 TEST_CASE("slow and malformed HTTP clients do not stall the endpoint") {
   temp_dir dir;
