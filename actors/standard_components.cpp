@@ -1,13 +1,15 @@
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
+#include "p21/optimizer.hpp"
 #include "p21/runtime.hpp"
 #include "p21/subprocess.hpp"
 
 namespace p21 {
 
-// The subsystems a node starts, as lazily started components. The db pool,
-// subprocess pool, monitor and optimizer join as their issues land.
+// The subsystems a node starts: caches, db pool and subprocess pool start on
+// first use; the monitor, the optimizer and (when configured) the HTTP
+// endpoint start with the node.
 std::vector<child_spec> standard_components(const config& cfg,
                                             std::shared_ptr<const node_view> view) {
   std::vector<child_spec> out;
@@ -17,6 +19,7 @@ std::vector<child_spec> standard_components(const config& cfg,
   out.push_back(db_pool_component("db_pool", cfg));
   out.push_back(subprocess_component("subprocess", cfg));
   out.push_back(monitor_component("monitor", cfg, view));
+  out.push_back(optimizer_component("optimizer", cfg, view));
   if (!cfg.http.listen.empty())
     out.push_back(http_component("http", cfg, view));
   return out;

@@ -189,18 +189,19 @@ struct rule_default {
   double clear_threshold;
   int for_seconds;
   int cooldown_seconds;
+  double step;
 };
 
 // Thresholds are the report's; clear thresholds add a hysteresis band.
 constexpr rule_default rule_defaults[] = {
-    {"memory_pressure", direction::above, 85, 75, 0, 30},
-    {"cache_hit_rate", direction::below, 60, 70, 120, 300},
-    {"connection_pool", direction::above, 1, 0, 10, 60},
-    {"lazy_loading", direction::below, 10, 10, 0, 300},
-    {"git_cache", direction::below, 50, 60, 120, 300},
-    {"cpu_usage", direction::above, 80, 70, 30, 60},
-    {"disk_usage", direction::above, 90, 85, 0, 600},
-    {"parallel_efficiency", direction::below, 70, 80, 60, 120},
+    {"memory_pressure", direction::above, 85, 75, 0, 30, 0.25},
+    {"cache_hit_rate", direction::below, 60, 70, 120, 300, 0.25},
+    {"connection_pool", direction::above, 1, 0, 10, 60, 0.25},
+    {"lazy_loading", direction::below, 10, 10, 0, 300, 1.0},
+    {"git_cache", direction::below, 50, 60, 120, 300, 0.25},
+    {"cpu_usage", direction::above, 80, 70, 30, 60, 0.25},
+    {"disk_usage", direction::above, 90, 85, 0, 600, 1.0},
+    {"parallel_efficiency", direction::below, 70, 80, 60, 120, 0.5},
 };
 
 const rule_default* find_rule_default(const std::string& name) {
@@ -245,6 +246,7 @@ std::map<std::string, rule_config> default_rules() {
     rc.clear_threshold = r.clear_threshold;
     rc.for_duration = std::chrono::seconds{r.for_seconds};
     rc.cooldown = std::chrono::seconds{r.cooldown_seconds};
+    rc.step = r.step;
   }
   return rules;
 }
@@ -549,6 +551,7 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read_duration("monitor_interval", cfg.performance.monitor_interval,
                     std::chrono::milliseconds{100});
     s.read("auto_init", cfg.performance.auto_init);
+    s.read_size("memory_budget", cfg.performance.memory_budget, 0);
     s.finish();
   }
   if (auto t = top.table("runtime")) {
@@ -719,7 +722,13 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
         r.read("clear_threshold", rc.clear_threshold);
         r.read_duration("for", rc.for_duration, timespan{0});
         r.read_duration("cooldown", rc.cooldown, timespan{0});
+        r.read("step", rc.step);
         r.finish();
+        if (!(rc.step > 0 && rc.step <= 1)) {
+          auto n = v.as_table()->get("step");
+          r.fail(n ? *n : v, "step", "must be a fraction above 0 and at most 1, got " +
+                                         std::to_string(rc.step));
+        }
         bool bad = def->dir == direction::above ? rc.clear_threshold > rc.threshold
                                                 : rc.clear_threshold < rc.threshold;
         if (bad) {
@@ -770,6 +779,8 @@ void validate(const config& cfg) {
     if (bad)
       fail("optimizer.rules." + name + ".clear_threshold",
            "clear_threshold is on the wrong side of threshold");
+    if (!(rc.step > 0 && rc.step <= 1))
+      fail("optimizer.rules." + name + ".step", "must be a fraction above 0 and at most 1");
   }
   check_database_path(cfg.source, nullptr, cfg.database.path);
 }
@@ -826,7 +837,8 @@ std::string to_toml(const config& cfg) {
       << "auto_optimization = " << boolean(cfg.performance.auto_optimization) << "\n"
       << "optimization_interval = " << dur(cfg.performance.optimization_interval) << "\n"
       << "monitor_interval = " << dur(cfg.performance.monitor_interval) << "\n"
-      << "auto_init = " << boolean(cfg.performance.auto_init) << "\n\n"
+      << "auto_init = " << boolean(cfg.performance.auto_init) << "\n"
+      << "memory_budget = " << str(format_size(cfg.performance.memory_budget)) << "\n\n"
       << "[runtime]\n"
       << "threads = " << cfg.runtime.threads
       << "  # effective: " << (cfg.runtime.threads ? cfg.runtime.threads : available_cpus()) << "\n"
@@ -912,7 +924,8 @@ std::string to_toml(const config& cfg) {
         << "threshold = " << rc.threshold << "\n"
         << "clear_threshold = " << rc.clear_threshold << "\n"
         << "for = " << dur(rc.for_duration) << "\n"
-        << "cooldown = " << dur(rc.cooldown) << "\n";
+        << "cooldown = " << dur(rc.cooldown) << "\n"
+        << "step = " << rc.step << "\n";
   }
   return out.str();
 }

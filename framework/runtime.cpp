@@ -1,6 +1,7 @@
 #include "p21/runtime.hpp"
 
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -292,6 +293,13 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
     ordered.push_back(std::make_shared<detail::child_slot>(std::move(spec), d.epoch));
   d.slots = ordered;
   // Set before the supervisor exists, so before any component reads it.
+  view->stats = [raw] {
+    std::vector<component_stats> out;
+    std::lock_guard<std::mutex> guard{raw->components_mtx};
+    for (auto& s : raw->slots)
+      out.push_back(s->stats());
+    return out;
+  };
   view->running = [raw] {
     std::vector<std::pair<std::string, caf::actor>> out;
     std::lock_guard<std::mutex> guard{raw->components_mtx};
@@ -314,6 +322,19 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
                  "' failed to start: " + render(started.error());
       stop();
       throw std::runtime_error(msg);
+    }
+  }
+  // Rule 4 (lazy_loading) learned which components are used soon after
+  // start: start those now rather than on first use.
+  if (d.cfg.database.path != ":memory:") {
+    std::ifstream in{d.cfg.database.path + ".preload"};
+    std::string name;
+    while (std::getline(in, name)) {
+      auto slot = d.find(name);
+      if (!slot || slot->spec().prio == priority::critical || slot->ever_started())
+        continue;
+      if (request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout, start_atom::value, name))
+        spdlog::info("preloaded '{}' (first used soon after start last time)", name);
     }
   }
 }

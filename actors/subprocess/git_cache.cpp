@@ -464,6 +464,17 @@ void git_cache::flush() {
   store_->clear();
 }
 
+uint64_t git_cache::resize(uint64_t entries) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  static_cast<void>(store_->resize(std::max<uint64_t>(1, entries), store_->config().max_bytes));
+  return store_->config().max_entries;
+}
+
+uint64_t git_cache::capacity() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return store_->config().max_entries;
+}
+
 git_cache::counts git_cache::stats() const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto c = counts_;

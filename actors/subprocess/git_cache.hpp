@@ -65,6 +65,11 @@ public:
   /// Drops everything (the pool restarted).
   void flush();
 
+  /// Sets the capacity in entries; returns it.
+  uint64_t resize(uint64_t entries);
+
+  uint64_t capacity() const;
+
   struct counts {
     uint64_t hits = 0;
     uint64_t misses = 0;

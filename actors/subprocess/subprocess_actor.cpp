@@ -248,6 +248,11 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
         start_queued(self);
         return n;
       },
+      [=](resize_atom, uint64_t entries) -> uint64_t {
+        auto n = self->state.git->resize(entries);
+        spdlog::info("git cache capacity set to {} entries", n);
+        return n;
+      },
       [=](stats_atom) { return current_stats(self); },
       [=](metrics_atom) {
         auto s = current_stats(self);
@@ -268,6 +273,7 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
         m.gauges = {{"subprocess_running", {}, double(s.running)},
                     {"subprocess_queued", {}, double(s.queued)},
                     {"subprocess_max_processes", {}, double(s.max_processes)},
+                    {"git_cache_max_entries", {}, double(self->state.git->capacity())},
                     {"git_cache_watches", {}, double(s.git_watches)}};
         m.histograms = {s.duration};
         return m;

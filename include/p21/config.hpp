@@ -35,6 +35,9 @@ struct performance_config {
   timespan optimization_interval = std::chrono::seconds{300};
   timespan monitor_interval = std::chrono::seconds{60};
   bool auto_init = true;
+  /// Memory the process may use; RSS above it counts as memory pressure
+  /// (rule 1) even where the machine has room. Zero: no budget.
+  uint64_t memory_budget = 0;
 };
 
 /// `[runtime]`: the CAF actor system.
@@ -196,6 +199,9 @@ struct rule_config {
   timespan for_duration = std::chrono::seconds{0};
   /// Quiet time after acting.
   timespan cooldown = std::chrono::seconds{60};
+  /// Bounded step of one action, a fraction in (0, 1]: how much a cache
+  /// shrinks or grows, how far a pool or worker count moves per interval.
+  double step = 0.25;
 };
 
 /// The eight rules with the report's thresholds and a hysteresis band.

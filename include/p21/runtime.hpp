@@ -185,6 +185,8 @@ struct node_view {
   std::function<std::vector<std::pair<std::string, caf::actor>>()> running;
   /// The runtime's registry (`runtime::metrics()`).
   metrics_registry* registry = nullptr;
+  /// Every component's start and use statistics.
+  std::function<std::vector<component_stats>()> stats;
 };
 
 /// The standard subsystems a runtime starts, as component specs for `cfg`.

@@ -112,6 +112,8 @@ using subprocess_actor =
     caf::typed_actor<caf::replies_to<run_atom, command_request>::with<command_result>,
                      caf::replies_to<git_atom, git_request>::with<command_result>,
                      caf::replies_to<set_max_processes_atom, uint64_t>::with<uint64_t>,
+                     // Sets the git cache's capacity in entries (rule 5).
+                     caf::replies_to<resize_atom, uint64_t>::with<uint64_t>,
                      caf::replies_to<stats_atom>::with<subprocess_stats>,
                      caf::replies_to<metrics_atom>::with<metric_set>>;
 

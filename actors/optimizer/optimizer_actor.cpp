@@ -1,0 +1,345 @@
+// The optimizer actor: every `optimization_interval` it has the monitor take
+// a fresh sample, turns the node's metrics into a snapshot for the engine,
+// and carries out the engine's decisions by messaging the owning actors (or
+// only logs them in dry-run mode). Every action is logged, counted and sent
+// to the monitor's event list.
+
+#include <deque>
+#include <fstream>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "p21/monitor.hpp"
+#include "p21/optimizer.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/protocol/db_pool.hpp"
+#include "p21/protocol/subprocess.hpp"
+
+namespace p21 {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using tick_atom = caf::atom_constant<caf::atom("opttick")>;
+
+using optimizer_impl = optimizer_actor::extend<caf::reacts_to<tick_atom>>;
+
+struct optimizer_settings {
+  config cfg;
+  timespan interval{0};
+  bool dry_run = false;
+  uint64_t memory_budget = 0;
+  std::string preload_path;
+};
+
+struct optimizer_state {
+  optimizer_settings cfg;
+  std::shared_ptr<const node_view> view;
+  std::unique_ptr<optimizer_engine> engine;
+  std::deque<optimizer_action> log;
+  uint64_t evaluations = 0;
+  std::map<std::string, uint64_t> applied;
+  std::map<std::string, uint64_t> dry;
+  bool in_round = false;
+  std::vector<caf::typed_response_promise<std::vector<optimizer_action>>> waiting;
+
+  static inline const char* name = "p21.optimizer";
+};
+
+using optimizer_self = optimizer_impl::stateful_pointer<optimizer_state>;
+
+caf::actor running(const node_view& view, const std::string& name) {
+  if (view.running)
+    for (auto& [n, h] : view.running())
+      if (n == name)
+        return h;
+  return {};
+}
+
+/// The engine's view of the node, from the monitor's summary and metrics.
+node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum,
+                       const metric_set& m) {
+  node_snapshot s;
+  s.now = clock::now();
+  auto sys = [&](const std::string& k) {
+    auto i = sum.system.find(k);
+    return i == sum.system.end() ? 0.0 : i->second;
+  };
+  s.cpu_percent = sys("cpu_percent");
+  s.memory_percent = sys("memory_percent");
+  if (st.cfg.memory_budget > 0)
+    s.memory_percent =
+        std::max(s.memory_percent, 100.0 * sys("rss_bytes") / double(st.cfg.memory_budget));
+  for (auto& [k, v] : sum.system)
+    if (k.rfind("disk_percent:", 0) == 0)
+      s.disk_percent[k.substr(13)] = v;
+  std::map<std::string, node_snapshot::cache_view> caches;
+  auto component = [](const metric_sample& x) {
+    auto i = x.labels.find("component");
+    return i == x.labels.end() ? std::string{} : i->second;
+  };
+  for (auto& c : m.counters) {
+    auto comp = component(c);
+    auto v = static_cast<uint64_t>(c.value);
+    if (c.name == "cache_hits")
+      caches[comp].hits = v;
+    else if (c.name == "cache_misses")
+      caches[comp].misses = v;
+    else if (c.name == "cache_evictions")
+      caches[comp].evictions = v;
+    else if (c.name == "db_pool_timeouts" && comp == "db_pool")
+      (s.db ? *s.db : s.db.emplace()).timeouts = v;
+    else if (c.name == "subprocess_busy_seconds" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).busy_time =
+          std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
+    else if (c.name == "subprocess_slot_seconds" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).slot_time =
+          std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
+    else if (c.name == "git_cache_hits" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).git_hits = v;
+    else if (c.name == "git_cache_misses" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).git_misses = v;
+  }
+  for (auto& g : m.gauges) {
+    auto comp = component(g);
+    auto v = static_cast<uint64_t>(g.value);
+    if (g.name == "cache_max_entries")
+      caches[comp].max_entries = v;
+    else if (g.name == "cache_max_bytes")
+      caches[comp].max_bytes = v;
+    else if (g.name == "db_pool_waiting" && comp == "db_pool")
+      (s.db ? *s.db : s.db.emplace()).waiting = v;
+    else if (g.name == "db_pool_idle" && comp == "db_pool")
+      (s.db ? *s.db : s.db.emplace()).idle = v;
+    else if (g.name == "subprocess_max_processes" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).max_processes = v;
+    else if (g.name == "subprocess_queued" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).queued = v;
+    else if (g.name == "git_cache_max_entries" && comp == "subprocess")
+      (s.proc ? *s.proc : s.proc.emplace()).git_capacity = v;
+  }
+  for (auto& [comp, c] : caches) {
+    if (comp.empty())
+      continue;
+    c.component = comp;
+    s.caches.push_back(c);
+  }
+  if (st.view && st.view->stats)
+    for (auto& cs : st.view->stats())
+      if (cs.prio != priority::critical)
+        s.first_use[cs.name] = cs.first_use;
+  return s;
+}
+
+void record(optimizer_self self, const decision& d, std::string reply) {
+  auto& st = self->state;
+  optimizer_action a;
+  a.time = caf::make_timestamp();
+  a.rule = d.rule;
+  a.target = d.target;
+  a.action = d.describe();
+  a.value_before = d.value;
+  a.applied = !st.cfg.dry_run;
+  a.reply = std::move(reply);
+  if (st.cfg.dry_run)
+    spdlog::info("optimizer (dry run): rule {} would {} ({} = {})", d.rule, a.action, d.rule,
+                 d.value);
+  else
+    spdlog::info("optimizer: rule {}: {} ({} = {})", d.rule, a.action, d.rule, d.value);
+  (st.cfg.dry_run ? st.dry : st.applied)[d.rule]++;
+  if (st.view && st.view->registry)
+    st.view->registry
+        ->make_counter(st.cfg.dry_run ? "optimizer_dry_run_actions" : "optimizer_actions",
+                       st.cfg.dry_run ? "Actions the optimizer's rules would have taken (dry run)."
+                                      : "Actions the optimizer's rules took.",
+                       {{"rule", d.rule}})
+        .inc();
+  if (auto mon = running(*st.view, "monitor")) {
+    event e;
+    e.kind = "optimizer_action";
+    e.name = d.rule;
+    e.message = a.action + (st.cfg.dry_run ? " (dry run)" : "");
+    e.value = d.value;
+    caf::anon_send(caf::actor_cast<monitor_actor>(mon), put_atom::value, std::move(e));
+  }
+  st.log.push_back(std::move(a));
+  while (st.log.size() > 1000)
+    st.log.pop_front();
+}
+
+/// Sends `d`'s message to its target; logs the reply or the error.
+void carry_out(optimizer_self self, const decision& d) {
+  auto& st = self->state;
+  if (d.kind == decision::preload) {
+    if (!st.cfg.preload_path.empty()) {
+      std::ofstream out{st.cfg.preload_path, std::ios::trunc};
+      for (auto& name : st.engine->preload())
+        out << name << "\n";
+    }
+    return;
+  }
+  auto target = running(*st.view, d.target);
+  if (!target) {
+    spdlog::warn("optimizer: {} is not running; '{}' skipped", d.target, d.describe());
+    return;
+  }
+  auto timeout = std::chrono::seconds{30};
+  auto rule = d.rule;
+  auto what = d.describe();
+  auto failed = [rule, what](caf::error& e) {
+    spdlog::warn("optimizer: rule {}: '{}' failed: {}", rule, what, render(e));
+  };
+  switch (d.kind) {
+  case decision::shrink_cache:
+    self->request(target, timeout, shrink_atom::value, d.arg).then([](shrink_result&) {}, failed);
+    break;
+  case decision::resize_cache:
+    self->request(target, timeout, resize_atom::value, uint64_t(d.arg), uint64_t{0})
+        .then([](bool) {}, failed);
+    break;
+  case decision::release_memory:
+    self->request(target, timeout, release_memory_atom::value).then([](uint64_t) {}, failed);
+    break;
+  case decision::set_pool_size:
+    self->request(target, timeout, set_pool_size_atom::value, uint64_t(d.arg))
+        .then([](uint64_t) {}, failed);
+    break;
+  case decision::resize_git_cache:
+    self->request(target, timeout, resize_atom::value, uint64_t(d.arg))
+        .then([](uint64_t) {}, failed);
+    break;
+  case decision::set_max_processes:
+    self->request(target, timeout, set_max_processes_atom::value, uint64_t(d.arg))
+        .then([](uint64_t) {}, failed);
+    break;
+  case decision::checkpoint:
+    self->request(target, timeout, checkpoint_atom::value).then([](bool) {}, failed);
+    break;
+  case decision::vacuum:
+    self->request(target, timeout, vacuum_atom::value).then([](bool) {}, failed);
+    break;
+  case decision::preload:
+    break;
+  }
+}
+
+void finish_round(optimizer_self self, std::vector<optimizer_action> actions) {
+  auto& st = self->state;
+  st.in_round = false;
+  for (auto& p : st.waiting)
+    p.deliver(actions);
+  st.waiting.clear();
+}
+
+void start_round(optimizer_self self) {
+  auto& st = self->state;
+  if (st.in_round)
+    return;
+  st.in_round = true;
+  auto mon = running(*st.view, "monitor");
+  if (!mon) {
+    finish_round(self, {});
+    return;
+  }
+  auto handle = caf::actor_cast<monitor_actor>(mon);
+  auto timeout = std::chrono::seconds{10};
+  self->request(handle, timeout, sample_atom::value)
+      .then(
+          [=](performance_summary& sum) {
+            self->request(handle, timeout, metrics_atom::value)
+                .then(
+                    [=](metric_set& m) {
+                      auto& st = self->state;
+                      ++st.evaluations;
+                      auto decisions = st.engine->evaluate(snapshot(st, sum, m));
+                      auto first = st.log.size();
+                      for (auto& d : decisions) {
+                        record(self, d, st.cfg.dry_run ? "dry run" : "sent");
+                        if (!st.cfg.dry_run || d.kind == decision::preload)
+                          carry_out(self, d);
+                      }
+                      std::vector<optimizer_action> done(st.log.begin() + long(first),
+                                                         st.log.end());
+                      finish_round(self, std::move(done));
+                    },
+                    [=](caf::error&) { finish_round(self, {}); });
+          },
+          [=](caf::error&) { finish_round(self, {}); });
+}
+
+optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_settings cfg,
+                                            std::shared_ptr<const node_view> view) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.view = std::move(view);
+  st.engine = std::make_unique<optimizer_engine>(st.cfg.cfg);
+  self->delayed_send(self, st.cfg.interval, tick_atom::value);
+  return {
+      [=](evaluate_atom) -> caf::result<std::vector<optimizer_action>> {
+        auto promise = self->make_response_promise<std::vector<optimizer_action>>();
+        self->state.waiting.push_back(promise);
+        start_round(self);
+        return promise;
+      },
+      [=](set_rule_atom, rule_settings& rs) {
+        rule_config rc;
+        rc.enabled = rs.enabled;
+        rc.threshold = rs.threshold;
+        rc.clear_threshold = rs.clear_threshold;
+        rc.for_duration = rs.for_duration;
+        rc.cooldown = rs.cooldown;
+        auto i = self->state.cfg.cfg.rules.find(rs.name);
+        if (i != self->state.cfg.cfg.rules.end())
+          rc.step = i->second.step;
+        bool ok = self->state.engine->set_rule(rs.name, rc);
+        if (ok)
+          self->state.cfg.cfg.rules[rs.name] = rc;
+        return ok;
+      },
+      [=](dry_run_atom, bool on) {
+        self->state.cfg.dry_run = on;
+        return on;
+      },
+      [=](events_atom, uint64_t since) {
+        auto& log = self->state.log;
+        std::vector<optimizer_action> out;
+        for (size_t i = since < log.size() ? size_t(since) : log.size(); i < log.size(); ++i)
+          out.push_back(log[i]);
+        return out;
+      },
+      [=](metrics_atom) {
+        auto& st = self->state;
+        metric_set m;
+        m.counters.push_back({"optimizer_evaluations", {}, double(st.evaluations)});
+        return m;
+      },
+      [=](tick_atom) {
+        start_round(self);
+        self->delayed_send(self, self->state.cfg.interval, tick_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+child_spec optimizer_component(const std::string& name, const config& cfg,
+                               std::shared_ptr<const node_view> view) {
+  optimizer_settings os;
+  os.cfg = cfg;
+  os.interval = cfg.performance.optimization_interval;
+  os.dry_run = !cfg.performance.auto_optimization;
+  os.memory_budget = cfg.performance.memory_budget;
+  if (cfg.database.path != ":memory:")
+    os.preload_path = cfg.database.path + ".preload";
+  child_spec spec;
+  spec.name = name;
+  spec.prio = priority::critical;
+  spec.depends_on = {"monitor"};
+  spec.start = [os, view](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn(optimizer_fun, os, view));
+  };
+  return spec;
+}
+
+} // namespace p21

@@ -1,0 +1,321 @@
+#include <catch2/catch.hpp>
+
+#include "p21/cache.hpp"
+#include "p21/monitor.hpp"
+#include "p21/optimizer.hpp"
+#include "test_support.hpp"
+
+using namespace p21;
+using namespace p21::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Rules with no `for` and no cooldown unless a test sets them.
+config quick_rules() {
+  config cfg;
+  for (auto& [name, rc] : cfg.rules) {
+    rc.for_duration = 0s;
+    rc.cooldown = 0s;
+  }
+  cfg.database.pool_size = 4;
+  cfg.database.max_overflow = 4;
+  cfg.subprocess.max_processes = 16;
+  return cfg;
+}
+
+node_snapshot base(steady::time_point t) {
+  node_snapshot s;
+  s.now = t;
+  s.memory_percent = 40;
+  s.cpu_percent = 20;
+  s.caches.push_back({"cache.async/0", 0, 0, 0, 1000, 1 << 20});
+  s.db = node_snapshot::db_view{};
+  s.proc = node_snapshot::proc_view{};
+  s.proc->max_processes = 16;
+  s.proc->git_capacity = 256;
+  return s;
+}
+
+std::vector<decision> of_rule(const std::vector<decision>& ds, const std::string& rule) {
+  std::vector<decision> out;
+  for (auto& d : ds)
+    if (d.rule == rule)
+      out.push_back(d);
+  return out;
+}
+
+} // namespace
+
+// -- the gate ---------------------------------------------------------------------------
+
+TEST_CASE("a rule acts only after its for duration, not again in its cooldown, and not "
+          "inside its hysteresis band") {
+  rule_config rc;
+  rc.threshold = 80;
+  rc.clear_threshold = 70;
+  rc.for_duration = 30s;
+  rc.cooldown = 60s;
+  rule_gate g{rc, true};
+  auto t = steady::time_point{};
+  CHECK_FALSE(g.observe(90, t));
+  CHECK_FALSE(g.observe(90, t + 29s));
+  REQUIRE(g.observe(90, t + 30s));
+  g.acted(t + 30s);
+  CHECK_FALSE(g.observe(90, t + 60s)); // cooldown
+  CHECK_FALSE(g.observe(75, t + 80s)); // inside the band: still firing, in cooldown
+  CHECK(g.firing());
+  CHECK(g.observe(75, t + 90s)); // cooldown over, still above the clear threshold
+  g.acted(t + 90s);
+  CHECK_FALSE(g.observe(69, t + 100s)); // cleared
+  CHECK_FALSE(g.firing());
+  // Oscillating inside the band never starts the rule again.
+  for (int i = 0; i < 20; ++i)
+    CHECK_FALSE(g.observe(i % 2 ? 79 : 71, t + 200s + i * 40s));
+  CHECK_FALSE(g.firing());
+}
+
+TEST_CASE("a disabled rule never acts") {
+  rule_config rc;
+  rc.enabled = false;
+  rc.threshold = 1;
+  rule_gate g{rc, true};
+  CHECK_FALSE(g.observe(100, steady::time_point{}));
+}
+
+// -- the rules --------------------------------------------------------------------------
+
+TEST_CASE("rule 1 shrinks every cache by its step and releases SQLite memory") {
+  auto cfg = quick_rules();
+  cfg.rules["memory_pressure"].step = 0.3;
+  optimizer_engine e{cfg};
+  auto t = steady::time_point{} + 1h;
+  auto s = base(t);
+  s.caches.push_back({"cache.other/0", 0, 0, 0, 10, 1 << 20});
+  s.memory_percent = 90;
+  auto ds = of_rule(e.evaluate(s), "memory_pressure");
+  REQUIRE(ds.size() == 3);
+  CHECK(ds[0].kind == decision::shrink_cache);
+  CHECK(ds[0].arg == 0.3);
+  CHECK(ds[1].target == "cache.other/0");
+  CHECK(ds[2].kind == decision::release_memory);
+  CHECK(ds[2].target == "db_pool");
+}
+
+TEST_CASE("rule 2 grows a capacity-bound cache and undoes a growth that did not help") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto t = steady::time_point{} + 1h;
+  auto s = base(t);
+  e.evaluate(s);
+  // 1000 lookups, 40 % hits, evictions: capacity misses.
+  s.now += 60s;
+  s.caches[0].hits = 400;
+  s.caches[0].misses = 600;
+  s.caches[0].evictions = 500;
+  auto grow = of_rule(e.evaluate(s), "cache_hit_rate");
+  REQUIRE(grow.size() == 1);
+  CHECK(grow[0].kind == decision::resize_cache);
+  CHECK(grow[0].arg == 1250); // + 25 %
+  // The next interval's hit rate is no better: the growth is undone.
+  s.now += 60s;
+  s.caches[0].hits += 410;
+  s.caches[0].misses += 590;
+  s.caches[0].evictions += 400;
+  s.caches[0].max_entries = 1250;
+  auto undo = of_rule(e.evaluate(s), "cache_hit_rate");
+  REQUIRE(undo.size() == 1);
+  CHECK(undo[0].arg == 1000);
+}
+
+TEST_CASE("rule 2 keeps a growth that raised the hit rate and does not grow without evictions") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  e.evaluate(s);
+  s.now += 60s;
+  s.caches[0].hits = 400;
+  s.caches[0].misses = 600;
+  s.caches[0].evictions = 10;
+  REQUIRE(of_rule(e.evaluate(s), "cache_hit_rate").size() == 1);
+  s.now += 60s;
+  s.caches[0].hits += 900; // 90 %: it helped
+  s.caches[0].misses += 100;
+  s.caches[0].max_entries = 1250;
+  CHECK(of_rule(e.evaluate(s), "cache_hit_rate").empty());
+  // Low hit rate but nothing evicted (cold misses): growing would not help.
+  optimizer_engine cold{cfg};
+  auto c = base(steady::time_point{} + 1h);
+  cold.evaluate(c);
+  c.now += 60s;
+  c.caches[0].hits = 100;
+  c.caches[0].misses = 900;
+  CHECK(of_rule(cold.evaluate(c), "cache_hit_rate").empty());
+}
+
+TEST_CASE("rules 1 and 2 never act against each other in one interval") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  e.evaluate(s);
+  s.now += 60s;
+  s.memory_percent = 95;
+  s.caches[0].hits = 100;
+  s.caches[0].misses = 900;
+  s.caches[0].evictions = 900;
+  auto ds = e.evaluate(s);
+  CHECK(of_rule(ds, "memory_pressure").size() == 2);
+  CHECK(of_rule(ds, "cache_hit_rate").empty());
+}
+
+TEST_CASE("rule 3 grows the pool while reads wait, within pool_size + max_overflow, then "
+          "shrinks back when calm") {
+  auto cfg = quick_rules();
+  cfg.rules["connection_pool"].cooldown = 30s;
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  s.db->waiting = 5;
+  std::vector<uint64_t> sizes;
+  for (int i = 0; i < 6; ++i, s.now += 30s)
+    for (auto& d : of_rule(e.evaluate(s), "connection_pool"))
+      sizes.push_back(uint64_t(d.arg));
+  CHECK(sizes == std::vector<uint64_t>{5, 6, 7, 8}); // +1 (25 % of 4) per cooldown, max 8
+  s.db->waiting = 0;
+  s.db->idle = 6;
+  sizes.clear();
+  for (int i = 0; i < 8; ++i, s.now += 30s)
+    for (auto& d : of_rule(e.evaluate(s), "connection_pool"))
+      sizes.push_back(uint64_t(d.arg));
+  CHECK(sizes == std::vector<uint64_t>{7, 6, 5, 4}); // back to the configured 4, no further
+}
+
+TEST_CASE("rule 6 lowers subprocess concurrency under CPU load and restores it gradually") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  s.cpu_percent = 95;
+  auto down = of_rule(e.evaluate(s), "cpu_usage");
+  REQUIRE(down.size() == 1);
+  CHECK(down[0].kind == decision::set_max_processes);
+  CHECK(down[0].arg == 12); // 16 x 0.75
+  s.now += 60s;
+  CHECK(of_rule(e.evaluate(s), "cpu_usage").at(0).arg == 9);
+  s.cpu_percent = 75; // inside the band: still firing, no restore
+  s.now += 60s;
+  CHECK(of_rule(e.evaluate(s), "cpu_usage").at(0).arg == 6);
+  s.cpu_percent = 50; // cleared: back up 2 (25 % / 2 of 16) per interval
+  std::vector<uint64_t> up;
+  for (int i = 0; i < 7; ++i, s.now += 60s)
+    for (auto& d : of_rule(e.evaluate(s), "cpu_usage"))
+      up.push_back(uint64_t(d.arg));
+  CHECK(up == std::vector<uint64_t>{8, 10, 12, 14, 16});
+}
+
+TEST_CASE("rule 8 moves max_processes toward what the load keeps busy") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  e.evaluate(s);
+  // 60 s with 16 slots, 2 commands busy on average: efficiency 12.5 %.
+  s.now += 60s;
+  s.proc->busy_time = 120s;
+  s.proc->slot_time = 960s;
+  auto ds = of_rule(e.evaluate(s), "parallel_efficiency");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].arg == 10); // halfway from 16 toward 3 (2 x 1.25, rounded up)
+  CHECK(ds[0].value == Approx(12.5));
+  // With work queued it does not take slots away.
+  s.now += 60s;
+  s.proc->busy_time += 120s;
+  s.proc->slot_time += 600s;
+  s.proc->queued = 5;
+  CHECK(of_rule(e.evaluate(s), "parallel_efficiency").empty());
+}
+
+TEST_CASE("rule 5 grows the git cache when its hit rate is low and rule 7 checkpoints and "
+          "vacuums on a full disk") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  e.evaluate(s);
+  s.now += 60s;
+  s.proc->git_hits = 10;
+  s.proc->git_misses = 40;
+  s.disk_percent["/data"] = 95;
+  auto ds = e.evaluate(s);
+  auto git = of_rule(ds, "git_cache");
+  REQUIRE(git.size() == 1);
+  CHECK(git[0].kind == decision::resize_git_cache);
+  CHECK(git[0].arg == 320);
+  auto disk = of_rule(ds, "disk_usage");
+  REQUIRE(disk.size() == 2);
+  CHECK(disk[0].kind == decision::checkpoint);
+  CHECK(disk[1].kind == decision::vacuum);
+}
+
+TEST_CASE("rule 4 learns the components used soon after start") {
+  auto cfg = quick_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  s.first_use["db_pool"] = std::chrono::seconds{2};
+  s.first_use["subprocess"] = std::chrono::seconds{600};
+  s.first_use["cache.async/0"] = std::nullopt;
+  auto ds = of_rule(e.evaluate(s), "lazy_loading");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].target == "db_pool");
+  CHECK(e.preload() == std::vector<std::string>{"db_pool"});
+  CHECK(of_rule(e.evaluate(s), "lazy_loading").empty()); // learned once
+}
+
+TEST_CASE("a rule config with a negative step or an unknown rule is refused with its key") {
+  CHECK_THROWS_WITH(load_config_string("[optimizer.rules.cpu_usage]\nstep = -0.5\n"),
+                    Catch::Contains("optimizer.rules.cpu_usage.step") &&
+                        Catch::Contains("fraction"));
+  CHECK_THROWS_WITH(load_config_string("[optimizer.rules.cpu_usag]\n"),
+                    Catch::Contains("did you mean 'cpu_usage'"));
+  CHECK_THROWS_WITH(
+      load_config_string("[optimizer.rules.cpu_usage]\nthreshold = 80\nclear_threshold = 90\n"),
+      Catch::Contains("clear_threshold"));
+}
+
+// -- the actor --------------------------------------------------------------------------
+
+TEST_CASE("the optimizer acts through the owning actor, and a dry run acts on nothing") {
+  auto cfg = test_config();
+  cfg.performance.optimization_interval = std::chrono::hours{1}; // only on demand
+  // A memory rule that always fires: every cache shrinks.
+  cfg.rules["memory_pressure"].threshold = 0;
+  cfg.rules["memory_pressure"].clear_threshold = 0;
+  cfg.rules["memory_pressure"].for_duration = 0s;
+  cfg.rules["memory_pressure"].cooldown = 0s;
+  cfg.rules["memory_pressure"].step = 0.5;
+  cfg.performance.auto_optimization = false; // dry run first
+  runtime rt{cfg};
+  auto c = cache::open(rt, "async").value();
+  for (int i = 0; i < 10; ++i)
+    REQUIRE_FALSE(c.put("k" + std::to_string(i), "v"));
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  auto dry = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+  REQUIRE_FALSE(dry.empty());
+  CHECK(dry[0].rule == "memory_pressure");
+  CHECK_FALSE(dry[0].applied);
+  CHECK(c.stats()->entries == 10); // nothing happened
+  REQUIRE(rt.request<bool>(opt, 10s, dry_run_atom::value, false));
+  auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+  REQUIRE_FALSE(acted.empty());
+  CHECK(acted[0].applied);
+  CHECK_THAT(acted[0].action, Catch::Contains("shrink cache cache.async/0 by 50"));
+  CHECK(eventually([&] { return c.stats()->entries == 5; }));
+  // Counted on /metrics and listed among the monitor's events.
+  auto mon = monitor::open(rt).value();
+  auto text = mon.prometheus_text().value();
+  CHECK_THAT(text, Catch::Contains("p21_optimizer_actions_total{rule=\"memory_pressure\"}"));
+  CHECK_THAT(text,
+             Catch::Contains("p21_optimizer_dry_run_actions_total{rule=\"memory_pressure\"}"));
+  auto events = mon.events().value();
+  CHECK(std::any_of(events.begin(), events.end(), [](auto& e) {
+    return e.kind == "optimizer_action" && e.name == "memory_pressure";
+  }));
+}
