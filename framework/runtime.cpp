@@ -38,6 +38,7 @@ struct runtime::impl {
   mutable std::mutex components_mtx;
   std::vector<detail::slot_ptr> slots;
   metrics_registry registry;
+  resource_manager resources;
   caf::actor supervisor;
 
   // -- pooled requesters for blocking calls --
@@ -176,6 +177,9 @@ caf::error runtime::impl::shutdown() {
       await_down(std::chrono::seconds{1});
     }
   }
+  // Every component has stopped: what is still registered leaked.
+  for (auto& line : resources.leak_report())
+    spdlog::warn("resource leak: {}", line);
   // Phase 5: the actor system. Blocking calls racing the shutdown now fail
   // fast (their receivers are gone); wait for them before the requesters go.
   if (!drain(cfg.runtime.request_timeout))
@@ -267,6 +271,7 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
   d.cfg = std::move(cfg);
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
+  view->resources = &d.resources;
   auto specs = resolve_components(d.cfg, std::move(components), view);
   d.logger = detail::make_logger(d.cfg.logging);
   spdlog::set_default_logger(d.logger);
@@ -359,6 +364,10 @@ bool runtime::accepting() const noexcept {
 
 metrics_registry& runtime::metrics() noexcept {
   return impl_->registry;
+}
+
+resource_manager& runtime::resources() noexcept {
+  return impl_->resources;
 }
 
 // -- components ---------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 #include "p21/cache.hpp"
 #include "p21/monitor.hpp"
+#include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/resources.hpp"
 #include "test_support.hpp"
 
 using namespace p21;
@@ -96,12 +98,14 @@ TEST_CASE("rule 1 shrinks every cache by its step and releases SQLite memory") {
   s.caches.push_back({"cache.other/0", 0, 0, 0, 10, 1 << 20});
   s.memory_percent = 90;
   auto ds = of_rule(e.evaluate(s), "memory_pressure");
-  REQUIRE(ds.size() == 3);
+  REQUIRE(ds.size() == 4);
   CHECK(ds[0].kind == decision::shrink_cache);
   CHECK(ds[0].arg == 0.3);
   CHECK(ds[1].target == "cache.other/0");
   CHECK(ds[2].kind == decision::release_memory);
   CHECK(ds[2].target == "db_pool");
+  CHECK(ds[3].kind == decision::signal_pressure);
+  CHECK(ds[3].arg == 0.3);
 }
 
 TEST_CASE("rule 2 grows a capacity-bound cache and undoes a growth that did not help") {
@@ -166,7 +170,7 @@ TEST_CASE("rules 1 and 2 never act against each other in one interval") {
   s.caches[0].misses = 900;
   s.caches[0].evictions = 900;
   auto ds = e.evaluate(s);
-  CHECK(of_rule(ds, "memory_pressure").size() == 2);
+  CHECK(of_rule(ds, "memory_pressure").size() == 3);
   CHECK(of_rule(ds, "cache_hit_rate").empty());
 }
 
@@ -318,4 +322,76 @@ TEST_CASE("the optimizer acts through the owning actor, and a dry run acts on no
   CHECK(std::any_of(events.begin(), events.end(), [](auto& e) {
     return e.kind == "optimizer_action" && e.name == "memory_pressure";
   }));
+}
+
+// -- the resource manager ---------------------------------------------------------------
+
+TEST_CASE("a managed scope releases what it acquired on every exit path, newest first") {
+  resource_manager rm;
+  std::vector<std::string> released;
+  auto work = [&](bool fail) {
+    managed scope{rm, "work"};
+    scope.acquire("buffer", "memory", 4096, [&] { released.push_back("buffer"); });
+    scope.acquire("socket", "connection", 1, [&] { released.push_back("socket"); });
+    CHECK(rm.live().size() == 2);
+    CHECK(rm.total("memory") == 4096);
+    if (fail)
+      throw std::runtime_error("boom");
+  };
+  work(false);
+  CHECK(released == std::vector<std::string>{"socket", "buffer"});
+  CHECK(rm.live().empty());
+  released.clear();
+  CHECK_THROWS(work(true));
+  CHECK(released == std::vector<std::string>{"socket", "buffer"});
+  CHECK(rm.live().empty());
+  auto events = rm.events();
+  REQUIRE(events.size() == 8);
+  CHECK(events[0].kind == resource_event::acquired);
+  CHECK(events[3].kind == resource_event::released);
+  CHECK(events[3].resource.name == "buffer");
+}
+
+TEST_CASE("the leak report names a resource never released") {
+  resource_manager rm;
+  auto kept = rm.acquire("temp file /tmp/x", "file", 1, {}, "importer");
+  auto gone = rm.acquire("scratch", "memory", 10);
+  CHECK(rm.release(gone));
+  CHECK_FALSE(rm.release(gone)); // once
+  auto report = rm.leak_report();
+  REQUIRE(report.size() == 1);
+  CHECK_THAT(report[0], Catch::Contains("temp file /tmp/x") && Catch::Contains("importer") &&
+                            Catch::Contains("never released"));
+  CHECK(rm.release(kept));
+  CHECK(rm.leak_report().empty());
+}
+
+TEST_CASE("memory pressure from the optimizer reaches every registered handler") {
+  auto cfg = test_config();
+  cfg.performance.optimization_interval = std::chrono::hours{1};
+  auto& mp = cfg.rules["memory_pressure"];
+  mp.threshold = 0;
+  mp.clear_threshold = 0;
+  mp.cooldown = 0s;
+  mp.step = 0.5;
+  runtime rt{cfg};
+  object_pool<std::string> pool{16};
+  {
+    std::vector<object_pool<std::string>::handle> held;
+    for (int i = 0; i < 8; ++i)
+      held.push_back(pool.acquire());
+  } // 8 idle objects
+  REQUIRE(pool.stats().idle == 8);
+  std::atomic<int> calls{0};
+  rt.resources().on_pressure("string pool", [&](double fraction) {
+    pool.trim(fraction);
+    ++calls;
+  });
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+  REQUIRE_FALSE(acted.empty());
+  CHECK(calls == 1);
+  CHECK(pool.stats().idle == 4);
+  auto text = monitor::open(rt).value().prometheus_text().value();
+  CHECK_THAT(text, Catch::Contains("p21_optimizer_pressure_reaction_seconds "));
 }

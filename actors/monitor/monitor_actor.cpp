@@ -433,6 +433,8 @@ const std::map<std::string, std::string>& metric_help() {
       {"optimizer_actions", "Actions the optimizer's rules took."},
       {"optimizer_dry_run_actions", "Actions the optimizer's rules would have taken (dry run)."},
       {"optimizer_evaluations", "Evaluations of the eight rules."},
+      {"optimizer_pressure_reaction_seconds",
+       "From the sample that showed memory pressure to the last shrink message sent."},
       {"system_cpu_usage_ratio", "CPU use of the machine (or cgroup quota), 0 to 1."},
       {"process_cpu_usage_ratio", "CPU use of this process over the machine's CPUs, 0 to 1."},
       {"system_memory_usage_ratio", "Memory in use (or of the cgroup limit), 0 to 1."},

@@ -89,6 +89,9 @@ std::string decision::describe() const {
   case preload:
     out << "preload " << target << " at the next start";
     break;
+  case signal_pressure:
+    out << "ask registered resources to give back " << arg * 100 << " %";
+    break;
   }
   return out.str();
 }
@@ -147,6 +150,8 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
       if (s.db)
         out.push_back(
             {"memory_pressure", decision::release_memory, "db_pool", 0, s.memory_percent});
+      out.push_back({"memory_pressure", decision::signal_pressure, "resources", step,
+                     s.memory_percent});
       g.acted(now);
     }
     // Rules that grow memory wait while memory is not back below the clear

@@ -220,6 +220,7 @@ void carry_out(optimizer_self self, const decision& d) {
     self->request(target, timeout, vacuum_atom::value).then([](bool) {}, failed);
     break;
   case decision::preload:
+  case decision::signal_pressure:
     break;
   }
 }
@@ -247,6 +248,7 @@ void start_round(optimizer_self self) {
   self->request(handle, timeout, sample_atom::value)
       .then(
           [=](performance_summary& sum) {
+            auto detected = clock::now();
             self->request(handle, timeout, metrics_atom::value)
                 .then(
                     [=](metric_set& m) {
@@ -254,10 +256,27 @@ void start_round(optimizer_self self) {
                       ++st.evaluations;
                       auto decisions = st.engine->evaluate(snapshot(st, sum, m));
                       auto first = st.log.size();
+                      std::optional<double> pressure;
                       for (auto& d : decisions) {
                         record(self, d, st.cfg.dry_run ? "dry run" : "sent");
-                        if (!st.cfg.dry_run || d.kind == decision::preload)
+                        if (d.kind == decision::signal_pressure)
+                          pressure = d.arg; // after the shrink messages, below
+                        else if (!st.cfg.dry_run || d.kind == decision::preload)
                           carry_out(self, d);
+                      }
+                      if (pressure && !st.cfg.dry_run && st.view->resources) {
+                        // Object pools and other registered handlers too.
+                        auto n = st.view->resources->signal_pressure(*pressure);
+                        auto reaction = std::chrono::duration<double>(clock::now() - detected);
+                        spdlog::info("memory pressure: shrink messages sent and {} handler(s) "
+                                     "called {:.0f} us after detection",
+                                     n, reaction.count() * 1e6);
+                        if (st.view->registry)
+                          st.view->registry
+                              ->make_gauge("optimizer_pressure_reaction_seconds",
+                                           "From the sample that showed memory pressure to the "
+                                           "last shrink message sent.")
+                              .set(reaction.count());
                       }
                       std::vector<optimizer_action> done(st.log.begin() + long(first),
                                                          st.log.end());

@@ -96,6 +96,7 @@ struct decision {
     checkpoint,        // target: db_pool
     vacuum,            // target: db_pool
     preload,           // target: component to start early next time
+    signal_pressure,   // target: the resource manager's handlers, arg: fraction
   };
   std::string rule;
   kind_t kind;

@@ -10,6 +10,8 @@
 #include "p21/error.hpp"
 #include "p21/monitor.hpp"
 #include "p21/object_pool.hpp"
+#include "p21/optimizer.hpp"
+#include "p21/resources.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/monitor.hpp"

@@ -14,6 +14,7 @@
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
+#include "p21/resources.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21 {
@@ -50,6 +51,11 @@ public:
   /// The node's own metrics: register counters, gauges and histograms here
   /// and the monitor exports them (`/metrics`) with the subsystems' ones.
   metrics_registry& metrics() noexcept;
+
+  /// What the node holds: register resources (or use a `p21::managed`
+  /// scope) and memory-pressure handlers here. Unreleased resources are
+  /// listed in the log when the node stops.
+  resource_manager& resources() noexcept;
 
   // -- components ---------------------------------------------------------------
 
@@ -185,6 +191,8 @@ struct node_view {
   std::function<std::vector<std::pair<std::string, caf::actor>>()> running;
   /// The runtime's registry (`runtime::metrics()`).
   metrics_registry* registry = nullptr;
+  /// The runtime's resource manager (`runtime::resources()`).
+  resource_manager* resources = nullptr;
   /// Every component's start and use statistics.
   std::function<std::vector<component_stats>()> stats;
 };
