@@ -90,6 +90,19 @@ TEST_CASE("lru evicts the least recently used entry") {
   CHECK(s.stats().evictions == 1);
 }
 
+TEST_CASE("a miss on a key evicted for capacity counts as a capacity miss, a cold miss does not") {
+  cache_store s{lru(2)};
+  for (auto k : {"a", "b", "c"}) // "a" is evicted
+    REQUIRE(!s.put(k, "v", timespan{0}, t0));
+  CHECK_FALSE(s.get("never", t0));
+  CHECK(s.stats().capacity_misses == 0);
+  CHECK_FALSE(s.get("a", t0));
+  CHECK(s.stats().capacity_misses == 1);
+  CHECK_FALSE(s.get("a", t0)); // counted once per eviction
+  CHECK(s.stats().capacity_misses == 1);
+  CHECK(s.stats().misses == 3);
+}
+
 TEST_CASE("an expired entry is never returned, with an injected clock") {
   cache_store s{lru(10)};
   REQUIRE(!s.put("k", "v", 10s, t0));

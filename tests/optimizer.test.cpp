@@ -33,7 +33,7 @@ node_snapshot base(steady::time_point t) {
   s.now = t;
   s.memory_percent = 40;
   s.cpu_percent = 20;
-  s.caches.push_back({"cache.async/0", 0, 0, 0, 1000, 1 << 20});
+  s.caches.push_back({"cache.async/0", 0, 0, 0, 0, 1000, 1 << 20});
   s.db = node_snapshot::db_view{};
   s.proc = node_snapshot::proc_view{};
   s.proc->max_processes = 16;
@@ -95,7 +95,7 @@ TEST_CASE("rule 1 shrinks every cache by its step and releases SQLite memory") {
   optimizer_engine e{cfg};
   auto t = steady::time_point{} + 1h;
   auto s = base(t);
-  s.caches.push_back({"cache.other/0", 0, 0, 0, 10, 1 << 20});
+  s.caches.push_back({"cache.other/0", 0, 0, 0, 0, 10, 1 << 20});
   s.memory_percent = 90;
   auto ds = of_rule(e.evaluate(s), "memory_pressure");
   REQUIRE(ds.size() == 4);
@@ -114,11 +114,11 @@ TEST_CASE("rule 2 grows a capacity-bound cache and undoes a growth that did not 
   auto t = steady::time_point{} + 1h;
   auto s = base(t);
   e.evaluate(s);
-  // 1000 lookups, 40 % hits, evictions: capacity misses.
+  // 1000 lookups, 40 % hits, most misses on keys evicted before: capacity.
   s.now += 60s;
   s.caches[0].hits = 400;
   s.caches[0].misses = 600;
-  s.caches[0].evictions = 500;
+  s.caches[0].capacity_misses = 500;
   auto grow = of_rule(e.evaluate(s), "cache_hit_rate");
   REQUIRE(grow.size() == 1);
   CHECK(grow[0].kind == decision::resize_cache);
@@ -127,14 +127,14 @@ TEST_CASE("rule 2 grows a capacity-bound cache and undoes a growth that did not 
   s.now += 60s;
   s.caches[0].hits += 410;
   s.caches[0].misses += 590;
-  s.caches[0].evictions += 400;
+  s.caches[0].capacity_misses += 400;
   s.caches[0].max_entries = 1250;
   auto undo = of_rule(e.evaluate(s), "cache_hit_rate");
   REQUIRE(undo.size() == 1);
   CHECK(undo[0].arg == 1000);
 }
 
-TEST_CASE("rule 2 keeps a growth that raised the hit rate and does not grow without evictions") {
+TEST_CASE("rule 2 keeps a growth that raised the hit rate and does not grow without capacity misses") {
   auto cfg = quick_rules();
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
@@ -142,20 +142,22 @@ TEST_CASE("rule 2 keeps a growth that raised the hit rate and does not grow with
   s.now += 60s;
   s.caches[0].hits = 400;
   s.caches[0].misses = 600;
-  s.caches[0].evictions = 10;
+  s.caches[0].capacity_misses = 10;
   REQUIRE(of_rule(e.evaluate(s), "cache_hit_rate").size() == 1);
   s.now += 60s;
   s.caches[0].hits += 900; // 90 %: it helped
   s.caches[0].misses += 100;
   s.caches[0].max_entries = 1250;
   CHECK(of_rule(e.evaluate(s), "cache_hit_rate").empty());
-  // Low hit rate but nothing evicted (cold misses): growing would not help.
+  // Low hit rate but no capacity misses (cold misses, or evicted keys never
+  // asked for again): growing would not help.
   optimizer_engine cold{cfg};
   auto c = base(steady::time_point{} + 1h);
   cold.evaluate(c);
   c.now += 60s;
   c.caches[0].hits = 100;
   c.caches[0].misses = 900;
+  c.caches[0].evictions = 900;
   CHECK(of_rule(cold.evaluate(c), "cache_hit_rate").empty());
 }
 
@@ -168,7 +170,7 @@ TEST_CASE("rules 1 and 2 never act against each other in one interval") {
   s.memory_percent = 95;
   s.caches[0].hits = 100;
   s.caches[0].misses = 900;
-  s.caches[0].evictions = 900;
+  s.caches[0].capacity_misses = 900;
   auto ds = e.evaluate(s);
   CHECK(of_rule(ds, "memory_pressure").size() == 3);
   CHECK(of_rule(ds, "cache_hit_rate").empty());

@@ -155,6 +155,7 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
                       {"cache_misses", labels, double(s.misses)},
                       {"cache_puts", labels, double(s.puts)},
                       {"cache_evictions", labels, double(s.evictions)},
+                      {"cache_capacity_misses", labels, double(s.capacity_misses)},
                       {"cache_expirations", labels, double(s.expirations)},
                       {"cache_loads", labels, double(s.load_successes)},
                       {"cache_load_failures", labels, double(s.load_failures)}};

@@ -138,6 +138,13 @@ const std::string* cache_store::get(const std::string& key, time_point now) {
   }
   if (i == map_.end()) {
     ++stats_.misses;
+    if (!ghost_set_.empty()) {
+      auto g = ghost_set_.find(hash(key));
+      if (g != ghost_set_.end()) {
+        ++stats_.capacity_misses;
+        ghost_set_.erase(g); // counted once; its deque slot ages out
+      }
+    }
   } else {
     ++stats_.hits;
     if (tinylfu)
@@ -213,6 +220,14 @@ void cache_store::remove(map_type::iterator i) {
 
 void cache_store::evict(map_type::iterator i) {
   ++stats_.evictions;
+  auto h = hash(i->first);
+  ghosts_.push_back(h);
+  ghost_set_.insert(h);
+  while (ghosts_.size() > cfg_.max_entries) {
+    if (auto g = ghost_set_.find(ghosts_.front()); g != ghost_set_.end())
+      ghost_set_.erase(g);
+    ghosts_.pop_front();
+  }
   remove(i);
 }
 

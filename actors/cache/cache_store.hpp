@@ -6,11 +6,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "p21/config.hpp"
@@ -157,6 +159,9 @@ private:
   order protected_;
   uint64_t bytes_ = 0;
   cache_stats stats_;
+  /// Hashes of keys recently evicted for capacity, oldest first.
+  std::deque<uint64_t> ghosts_;
+  std::unordered_multiset<uint64_t> ghost_set_;
 
   // -- W-TinyLFU --
   frequency_sketch sketch_;

@@ -396,6 +396,7 @@ const std::map<std::string, std::string>& metric_help() {
       {"cache_misses", "Cache lookups that found nothing."},
       {"cache_puts", "Values stored in a cache."},
       {"cache_evictions", "Entries evicted to stay within capacity."},
+      {"cache_capacity_misses", "Misses on keys evicted for capacity shortly before."},
       {"cache_expirations", "Entries dropped because their TTL passed."},
       {"cache_loads", "get_or_load loaders that succeeded."},
       {"cache_load_failures", "get_or_load loaders that failed."},

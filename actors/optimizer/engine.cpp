@@ -184,7 +184,8 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         }
       }
       bool act = g.observe(rate, now);
-      bool capacity_bound = diff(c.evictions, p->evictions) > 0;
+      // Capacity misses: keys evicted, then asked for again (the ghost list).
+      bool capacity_bound = diff(c.capacity_misses, p->capacity_misses) > 0;
       if (act && capacity_bound && !memory_tight) {
         auto grown =
             c.max_entries +

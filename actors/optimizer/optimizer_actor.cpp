@@ -88,6 +88,8 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
       caches[comp].misses = v;
     else if (c.name == "cache_evictions")
       caches[comp].evictions = v;
+    else if (c.name == "cache_capacity_misses")
+      caches[comp].capacity_misses = v;
     else if (c.name == "db_pool_timeouts" && comp == "db_pool")
       (s.db ? *s.db : s.db.emplace()).timeouts = v;
     else if (c.name == "subprocess_busy_seconds" && comp == "subprocess")

@@ -60,6 +60,8 @@ struct node_snapshot {
     uint64_t hits = 0;
     uint64_t misses = 0;
     uint64_t evictions = 0;
+    /// Misses on recently evicted keys (the cache's ghost list).
+    uint64_t capacity_misses = 0;
     uint64_t max_entries = 0;
     uint64_t max_bytes = 0;
   };

@@ -38,6 +38,9 @@ struct cache_stats {
   /// Keys whose `get_or_load` loader is running, and callers waiting for them.
   uint64_t loads_in_flight = 0;
   uint64_t load_waiters = 0;
+  /// Misses on keys evicted for capacity not long before (a ghost list as
+  /// long as the cache): the misses a larger cache would have hit.
+  uint64_t capacity_misses = 0;
 
   double hit_rate() const {
     auto total = hits + misses;
@@ -49,7 +52,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
   return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts, x.evictions,
            x.expirations, x.load_successes, x.load_failures, x.load_time, x.entries, x.bytes,
-           x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight, x.load_waiters);
+           x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight, x.load_waiters,
+           x.capacity_misses);
 }
 
 /// What `shrink` freed.
