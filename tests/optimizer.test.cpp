@@ -134,7 +134,8 @@ TEST_CASE("rule 2 grows a capacity-bound cache and undoes a growth that did not 
   CHECK(undo[0].arg == 1000);
 }
 
-TEST_CASE("rule 2 keeps a growth that raised the hit rate and does not grow without capacity misses") {
+TEST_CASE(
+    "rule 2 keeps a growth that raised the hit rate and does not grow without capacity misses") {
   auto cfg = quick_rules();
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
@@ -197,7 +198,8 @@ TEST_CASE("rule 3 grows the pool while reads wait, within pool_size + max_overfl
   CHECK(sizes == std::vector<uint64_t>{7, 6, 5, 4}); // back to the configured 4, no further
 }
 
-TEST_CASE("rule 6 lowers subprocess concurrency under CPU load and restores it gradually") {
+TEST_CASE("rule 6 lowers subprocess concurrency under CPU load and restores it gradually, "
+          "not straight back to the level that overloaded") {
   auto cfg = quick_rules();
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
@@ -211,9 +213,15 @@ TEST_CASE("rule 6 lowers subprocess concurrency under CPU load and restores it g
   s.cpu_percent = 75; // inside the band: still firing, no restore
   s.now += 60s;
   CHECK(of_rule(e.evaluate(s), "cpu_usage").at(0).arg == 6);
-  s.cpu_percent = 50; // cleared: back up 2 (25 % / 2 of 16) per interval
+  s.cpu_percent = 50; // cleared: back up 2 (25 % / 2 of 16) per interval, but
+                      // only to one below the level that overloaded (9)
   std::vector<uint64_t> up;
-  for (int i = 0; i < 7; ++i, s.now += 60s)
+  for (int i = 0; i < 9; ++i, s.now += 60s)
+    for (auto& d : of_rule(e.evaluate(s), "cpu_usage"))
+      up.push_back(uint64_t(d.arg));
+  CHECK(up == std::vector<uint64_t>{8});
+  // After 10 calm evaluations the ceiling is forgotten.
+  for (int i = 0; i < 6; ++i, s.now += 60s)
     for (auto& d : of_rule(e.evaluate(s), "cpu_usage"))
       up.push_back(uint64_t(d.arg));
   CHECK(up == std::vector<uint64_t>{8, 10, 12, 14, 16});

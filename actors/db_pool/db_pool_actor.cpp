@@ -716,7 +716,9 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         m.gauges = {{"db_pool_size", {}, double(s.size)},
                     {"db_pool_in_use", {}, double(s.in_use)},
                     {"db_pool_idle", {}, double(s.idle)},
-                    {"db_pool_waiting", {}, double(s.waiting)}};
+                    {"db_pool_waiting", {}, double(s.waiting)},
+                    {"db_pool_peak_in_use", {}, double(s.peak_in_use)},
+                    {"db_pool_configured_size", {}, double(self->state.cfg.pool_size)}};
         m.histograms = {s.acquire_time, s.query_time};
         return m;
       },

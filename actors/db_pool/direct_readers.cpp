@@ -33,6 +33,7 @@ caf::expected<direct_readers::slot> direct_readers::lease() {
                                               " readers busy");
   }
   ++in_use_;
+  peak_in_use_ = std::max(peak_in_use_, in_use_);
   acquire_ns_.record(ns(clock::now() - arrived));
   if (!idle_.empty()) {
     auto s = std::move(idle_.back()); // the most recently used: warm caches
@@ -110,6 +111,8 @@ void direct_readers::add_stats(db_pool_stats& s, histogram& acquire_ns, histogra
   std::lock_guard<std::mutex> guard{mtx_};
   s.size += open_;
   s.in_use += in_use_;
+  s.peak_in_use += peak_in_use_;
+  peak_in_use_ = in_use_; // a new window starts
   s.idle += idle_.size();
   s.waiting += waiting_;
   s.queries += queries_;

@@ -78,6 +78,7 @@ private:
   std::vector<slot> idle_;
   size_t open_ = 0;
   size_t in_use_ = 0;
+  mutable size_t peak_in_use_ = 0;
   size_t waiting_ = 0;
   uint64_t queries_ = 0;
   uint64_t errors_ = 0;

@@ -413,6 +413,8 @@ const std::map<std::string, std::string>& metric_help() {
       {"db_pool_in_use", "Reader connections running a statement."},
       {"db_pool_idle", "Reader connections idle."},
       {"db_pool_waiting", "Reads waiting for a connection."},
+      {"db_pool_peak_in_use", "Most reader connections in use at once since the last sample."},
+      {"db_pool_configured_size", "Reader connections kept open (pool_size, tuned by rule 3)."},
       {"db_acquire_seconds", "Time a read waited for a reader connection."},
       {"db_query_seconds", "Time a statement ran on its connection."},
       {"subprocess_started", "Commands started."},

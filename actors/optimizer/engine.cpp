@@ -197,10 +197,14 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
     }
   }
 
-  // 3 connection_pool: grow while reads wait, shrink back once calm.
+  // 3 connection_pool: grow while demand exceeds the connections kept open
+  // (reads waiting, pool timeouts, overflow connections opened since the
+  // last evaluation); shrink back once the peak use leaves connections idle.
   if (s.db) {
-    auto waiting = double(s.db->waiting) +
-                   (prev && prev->db ? double(diff(s.db->timeouts, prev->db->timeouts)) : 0.0);
+    auto waiting = double(s.db->waiting);
+    if (prev && prev->db)
+      waiting += double(diff(s.db->timeouts, prev->db->timeouts)) +
+                 double(diff(s.db->overflow_opened, prev->db->overflow_opened));
     auto& g = gate("connection_pool", "db_pool");
     auto configured = cfg_.database.pool_size;
     auto ceiling = configured + cfg_.database.max_overflow;
@@ -215,9 +219,11 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         g.acted(now);
       }
     } else if (!g.firing() && pool_size_ > configured && s.db->waiting == 0 &&
+               s.db->peak_in_use + by <= pool_size_ &&
                (!pool_changed_ || now - *pool_changed_ >= rule("connection_pool").cooldown)) {
-      // Calm for a cooldown (the stabilization window): one step back
-      // toward the configured size.
+      // Calm for a cooldown (the stabilization window) and a step's worth of
+      // connections unused even at the peak: one step back toward the
+      // configured size.
       pool_size_ -= std::min<uint64_t>(by, pool_size_ - configured);
       out.push_back(
           {"connection_pool", decision::set_pool_size, "db_pool", double(pool_size_), waiting});
@@ -261,6 +267,9 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
     auto& g = gate("cpu_usage", "subprocess");
     auto configured = cfg_.subprocess.max_processes;
     if (g.observe(s.cpu_percent, now)) {
+      // Overloaded at this level: do not restore up to it again soon.
+      cpu_ceiling_ = max_processes_ > 1 ? max_processes_ - 1 : 1;
+      cpu_calm_ = 0;
       auto lowered = std::max<uint64_t>(
           1, uint64_t(std::floor(double(max_processes_) * (1 - rule("cpu_usage").step))));
       if (lowered < max_processes_) {
@@ -270,16 +279,22 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         cpu_moved = true;
       }
       g.acted(now);
-    } else if (auto cap = restore_target_.value_or(configured);
-               !g.firing() && max_processes_ < cap) {
+    } else if (!g.firing()) {
       // Restore gradually once CPU is back below the clear threshold, up to
-      // what rule 8 last chose (or the configured limit).
-      auto by = std::max<uint64_t>(
-          1, uint64_t(std::ceil(double(configured) * rule("cpu_usage").step / 2)));
-      max_processes_ = std::min<uint64_t>(cap, max_processes_ + by);
-      out.push_back({"cpu_usage", decision::set_max_processes, "subprocess", double(max_processes_),
-                     s.cpu_percent});
-      cpu_moved = true;
+      // what rule 8 last chose (or the configured limit), but not to the
+      // level that overloaded until 10 calm evaluations have passed.
+      if (cpu_ceiling_ && ++cpu_calm_ >= 10)
+        cpu_ceiling_.reset();
+      auto cap = std::min<uint64_t>(restore_target_.value_or(configured),
+                                    cpu_ceiling_.value_or(configured));
+      if (max_processes_ < cap) {
+        auto by = std::max<uint64_t>(
+            1, uint64_t(std::ceil(double(configured) * rule("cpu_usage").step / 2)));
+        max_processes_ = std::min<uint64_t>(cap, max_processes_ + by);
+        out.push_back({"cpu_usage", decision::set_max_processes, "subprocess",
+                       double(max_processes_), s.cpu_percent});
+        cpu_moved = true;
+      }
     }
     cpu_moved = cpu_moved || g.firing();
   }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <caf/all.hpp>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "p21/monitor.hpp"
@@ -92,6 +93,8 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
       caches[comp].capacity_misses = v;
     else if (c.name == "db_pool_timeouts" && comp == "db_pool")
       (s.db ? *s.db : s.db.emplace()).timeouts = v;
+    else if (c.name == "db_overflow_opened" && comp == "db_pool")
+      (s.db ? *s.db : s.db.emplace()).overflow_opened = v;
     else if (c.name == "subprocess_busy_seconds" && comp == "subprocess")
       (s.proc ? *s.proc : s.proc.emplace()).busy_time =
           std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
@@ -114,6 +117,8 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
       (s.db ? *s.db : s.db.emplace()).waiting = v;
     else if (g.name == "db_pool_idle" && comp == "db_pool")
       (s.db ? *s.db : s.db.emplace()).idle = v;
+    else if (g.name == "db_pool_peak_in_use" && comp == "db_pool")
+      (s.db ? *s.db : s.db.emplace()).peak_in_use = v;
     else if (g.name == "subprocess_max_processes" && comp == "subprocess")
       (s.proc ? *s.proc : s.proc.emplace()).max_processes = v;
     else if (g.name == "subprocess_queued" && comp == "subprocess")
@@ -269,6 +274,8 @@ void start_round(optimizer_self self) {
                       if (pressure && !st.cfg.dry_run && st.view->resources) {
                         // Object pools and other registered handlers too.
                         auto n = st.view->resources->signal_pressure(*pressure);
+                        // Give freed heap back to the system, or RSS stays.
+                        ::malloc_trim(0);
                         auto reaction = std::chrono::duration<double>(clock::now() - detected);
                         spdlog::info("memory pressure: shrink messages sent and {} handler(s) "
                                      "called {:.0f} us after detection",

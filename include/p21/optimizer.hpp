@@ -70,6 +70,10 @@ struct node_snapshot {
     uint64_t waiting = 0;
     uint64_t idle = 0;
     uint64_t timeouts = 0;
+    /// Overflow connections opened so far (demand beyond pool_size).
+    uint64_t overflow_opened = 0;
+    /// Most connections in use at once since the previous snapshot.
+    uint64_t peak_in_use = 0;
   };
   std::optional<db_view> db;
   struct proc_view {
@@ -146,6 +150,10 @@ private:
   uint64_t max_processes_;
   /// Rule 8's last choice: rule 6 restores up to it.
   std::optional<uint64_t> restore_target_;
+  /// Rule 6: one below the level at which CPU last overloaded; restores stop
+  /// there (no oscillation between two levels), forgotten after a calm spell.
+  std::optional<uint64_t> cpu_ceiling_;
+  size_t cpu_calm_ = 0;
   std::optional<uint64_t> git_capacity_;
   std::vector<std::string> preload_;
 };

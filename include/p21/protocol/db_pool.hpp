@@ -85,6 +85,8 @@ struct db_pool_stats {
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
   uint64_t queries = 0;
+  /// Most connections in use at once since the previous stats request.
+  uint64_t peak_in_use = 0;
   /// Time from a read's arrival to a reader taking it, in seconds.
   histogram_summary acquire_time;
   /// Time a reader spends on a read, in seconds.
@@ -95,7 +97,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, db_pool_stats& x) {
   return f(caf::meta::type_name("p21.db_pool_stats"), x.size, x.in_use, x.idle, x.waiting,
            x.overflow_opened, x.timeouts, x.errors, x.health_check_failures, x.cache_hits,
-           x.cache_misses, x.queries, x.acquire_time, x.query_time);
+           x.cache_misses, x.queries, x.peak_in_use, x.acquire_time, x.query_time);
 }
 
 /// The db pool actor. `transaction` runs its statements all-or-nothing.
