@@ -93,11 +93,12 @@ int run_bench(const bench_options& opts) {
   };
   for (auto& name : opts.only)
     if (name != "cache_details" && name != "db_details" && name != "subprocess_details" &&
+        name != "self_tuning" &&
         std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
       std::cerr << "p21 bench: unknown row '" << name << "'; rows are:";
       for (auto& r : rows)
         std::cerr << " " << r.name;
-      std::cerr << " cache_details db_details subprocess_details\n";
+      std::cerr << " cache_details db_details subprocess_details self_tuning\n";
       return 2;
     }
   auto startup_rss = status_bytes("VmRSS:");
@@ -143,6 +144,9 @@ int run_bench(const bench_options& opts) {
     details["db"] = db_details(base, opts.quick);
   if (wants("subprocess_details"))
     details["subprocess"] = subprocess_details(base, opts.quick);
+  nlohmann::json tuning;
+  if (wants("self_tuning"))
+    tuning = self_tuning(base, opts.quick);
   auto peak_rss = status_bytes("VmHWM:");
   std::cout << "memory: startup RSS " << format_size(startup_rss / 1024 * 1024) << ", peak RSS "
             << format_size(peak_rss / 1024 * 1024) << "\n";
@@ -160,6 +164,8 @@ int run_bench(const bench_options& opts) {
     doc["memory"] = {{"startup_rss_bytes", startup_rss}, {"peak_rss_bytes", peak_rss}};
     if (!details.empty())
       doc["details"] = details;
+    if (!tuning.is_null())
+      doc["self_tuning"] = tuning;
     std::ofstream out{opts.json_file};
     out << doc.dump(2) << "\n";
     if (!out) {

@@ -94,6 +94,9 @@ row_result measure_db_query_cache(const config& base, size_t runs);
 row_result measure_git_status(const config& base, size_t runs);
 row_result measure_parallel_exec(const config& base, size_t runs);
 
+/// The optimizer on vs off through four scripted phases.
+nlohmann::json self_tuning(const config& base, bool quick);
+
 /// Spawn throughput and spawn cost from a parent with 1 GiB resident.
 nlohmann::json subprocess_details(const config& base, bool quick);
 

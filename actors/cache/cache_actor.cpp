@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include <caf/all.hpp>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "cache_store.hpp"
@@ -129,7 +130,14 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
                                                     format_duration(self->state.load_timeout)),
                       {});
       },
-      [=](shrink_atom, double fraction) { return self->state.store->shrink(fraction); },
+      [=](shrink_atom, double fraction) {
+        auto freed = self->state.store->shrink(fraction);
+        // Under memory pressure (rule 1): hand the freed heap back to the
+        // system, or the process's RSS would not go down.
+        if (freed.bytes > (1u << 20))
+          ::malloc_trim(0);
+        return freed;
+      },
       [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
         if (auto err = self->state.store->resize(entries, bytes))
           return err;

@@ -607,7 +607,9 @@ caf::result<R> write_through(pool_self self, Take take, Ts&&... xs) {
       std::forward<Ts>(xs)...);
 }
 
-db_pool_stats current_stats(pool_self self) {
+/// `new_window`: the monitor's sample starts a new peak window; a plain
+/// stats request does not.
+db_pool_stats current_stats(pool_self self, bool new_window = false) {
   auto& st = self->state;
   auto s = st.stats;
   // Connections: the writer plus the shared reader set (reader threads
@@ -621,7 +623,7 @@ db_pool_stats current_stats(pool_self self) {
   auto acquire = st.acquire_ns;
   auto query = st.query_ns;
   if (st.direct)
-    st.direct->add_stats(s, acquire, query);
+    st.direct->add_stats(s, acquire, query, new_window);
   s.acquire_time = acquire.summary("db_acquire_seconds", 1e-9);
   s.query_time = query.summary("db_query_seconds", 1e-9);
   return s;
@@ -706,7 +708,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
       },
       [=](stats_atom) { return current_stats(self); },
       [=](metrics_atom) {
-        auto s = current_stats(self);
+        auto s = current_stats(self, true);
         metric_set m;
         m.counters = {{"db_queries", {}, double(s.queries)},
                       {"db_errors", {}, double(s.errors)},

@@ -107,12 +107,14 @@ caf::expected<statement_result> direct_readers::run(const std::string& sql,
   return r;
 }
 
-void direct_readers::add_stats(db_pool_stats& s, histogram& acquire_ns, histogram& query_ns) const {
+void direct_readers::add_stats(db_pool_stats& s, histogram& acquire_ns, histogram& query_ns,
+                               bool new_window) const {
   std::lock_guard<std::mutex> guard{mtx_};
   s.size += open_;
   s.in_use += in_use_;
   s.peak_in_use += peak_in_use_;
-  peak_in_use_ = in_use_; // a new window starts
+  if (new_window)
+    peak_in_use_ = in_use_;
   s.idle += idle_.size();
   s.waiting += waiting_;
   s.queries += queries_;

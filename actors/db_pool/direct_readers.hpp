@@ -43,7 +43,9 @@ public:
   caf::expected<statement_result> run(const std::string& sql, const std::vector<db_value>& params);
 
   /// Adds this set's counts and histograms to `s`.
-  void add_stats(db_pool_stats& s, histogram& acquire_ns, histogram& query_ns) const;
+  /// `new_window` starts a new window for the peak in-use count.
+  void add_stats(db_pool_stats& s, histogram& acquire_ns, histogram& query_ns,
+                 bool new_window) const;
 
   /// Opens connections until `pool_size` are open (blocking: call it off
   /// CAF's scheduler threads).

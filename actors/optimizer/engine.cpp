@@ -150,8 +150,8 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
       if (s.db)
         out.push_back(
             {"memory_pressure", decision::release_memory, "db_pool", 0, s.memory_percent});
-      out.push_back({"memory_pressure", decision::signal_pressure, "resources", step,
-                     s.memory_percent});
+      out.push_back(
+          {"memory_pressure", decision::signal_pressure, "resources", step, s.memory_percent});
       g.acted(now);
     }
     // Rules that grow memory wait while memory is not back below the clear
@@ -178,7 +178,7 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         growths_.erase(gr);
         if (rate < before.rate_before + growth_must_gain) {
           out.push_back({"cache_hit_rate", decision::resize_cache, c.component,
-                         double(before.old_entries), rate});
+                         double(before.old_entries), rate, c.max_bytes});
           g.acted(now);
           continue;
         }
@@ -190,7 +190,8 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         auto grown =
             c.max_entries +
             std::max<uint64_t>(1, uint64_t(double(c.max_entries) * rule("cache_hit_rate").step));
-        out.push_back({"cache_hit_rate", decision::resize_cache, c.component, double(grown), rate});
+        out.push_back({"cache_hit_rate", decision::resize_cache, c.component, double(grown), rate,
+                       c.max_bytes});
         growths_[c.component] = {c.max_entries, rate};
         g.acted(now);
       }

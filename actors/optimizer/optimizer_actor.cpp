@@ -202,7 +202,8 @@ void carry_out(optimizer_self self, const decision& d) {
     self->request(target, timeout, shrink_atom::value, d.arg).then([](shrink_result&) {}, failed);
     break;
   case decision::resize_cache:
-    self->request(target, timeout, resize_atom::value, uint64_t(d.arg), uint64_t{0})
+    self->request(target, timeout, resize_atom::value, uint64_t(d.arg),
+                  d.bytes > 0 ? d.bytes : uint64_t{64} << 20)
         .then([](bool) {}, failed);
     break;
   case decision::release_memory:

@@ -110,6 +110,8 @@ struct decision {
   double arg = 0;
   /// The rule's metric when it decided.
   double value = 0;
+  /// resize_cache: the byte capacity to keep.
+  uint64_t bytes = 0;
   std::string describe() const;
 };
 
