@@ -81,7 +81,7 @@ void time_each(series& s, size_t n, F op) {
 
 /// Quiet nodes: benchmarks time work, not log lines.
 inline config quiet(config cfg) {
-  cfg.logging.level = "warn";
+  cfg.logging.level = "error";
   return cfg;
 }
 

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "p21/cache.hpp"
+#include "p21/db.hpp"
 #include "p21/monitor.hpp"
 #include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
@@ -404,4 +407,31 @@ TEST_CASE("memory pressure from the optimizer reaches every registered handler")
   CHECK(pool.stats().idle == 4);
   auto text = monitor::open(rt).value().prometheus_text().value();
   CHECK_THAT(text, Catch::Contains("p21_optimizer_pressure_reaction_seconds "));
+}
+
+TEST_CASE("components used soon after start are preloaded at the next start") {
+  char tmpl[] = "/tmp/p21-opt-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto cfg = test_config();
+  cfg.database.path = dir + "/node.db";
+  cfg.performance.optimization_interval = std::chrono::hours{1};
+  {
+    runtime rt{cfg};
+    auto d = db::open(rt).value();
+    REQUIRE(d.execute("CREATE TABLE t(x)")); // first use: right after start
+    auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+    auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+    CHECK(std::any_of(acted.begin(), acted.end(),
+                      [](auto& a) { return a.rule == "lazy_loading" && a.target == "db_pool"; }));
+  }
+  {
+    std::ifstream in{cfg.database.path + ".preload"};
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    CHECK(line == "db_pool");
+  }
+  runtime next{cfg};
+  CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
+  CHECK(next.component("subprocess")->starts == 0);
+  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }

@@ -269,7 +269,7 @@ void start_round(optimizer_self self) {
                         record(self, d, st.cfg.dry_run ? "dry run" : "sent");
                         if (d.kind == decision::signal_pressure)
                           pressure = d.arg; // after the shrink messages, below
-                        else if (!st.cfg.dry_run || d.kind == decision::preload)
+                        else if (!st.cfg.dry_run)
                           carry_out(self, d);
                       }
                       if (pressure && !st.cfg.dry_run && st.view->resources) {
