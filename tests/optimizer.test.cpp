@@ -204,29 +204,53 @@ TEST_CASE("rule 3 grows the pool while reads wait, within pool_size + max_overfl
 TEST_CASE("rule 6 lowers subprocess concurrency under CPU load and restores it gradually, "
           "not straight back to the level that overloaded") {
   auto cfg = quick_rules();
+  cfg.performance.monitor_interval = 10s;
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
+  auto procs = [](const std::vector<decision>& ds) {
+    std::vector<uint64_t> out;
+    for (auto& d : ds)
+      if (d.rule == "cpu_usage" && d.kind == decision::set_max_processes)
+        out.push_back(uint64_t(d.arg));
+    return out;
+  };
+  auto interval = [](const std::vector<decision>& ds) {
+    std::optional<double> out;
+    for (auto& d : ds)
+      if (d.kind == decision::set_monitor_interval)
+        out = d.arg;
+    return out;
+  };
   s.cpu_percent = 95;
-  auto down = of_rule(e.evaluate(s), "cpu_usage");
-  REQUIRE(down.size() == 1);
-  CHECK(down[0].kind == decision::set_max_processes);
-  CHECK(down[0].arg == 12); // 16 x 0.75
+  auto first = e.evaluate(s);
+  CHECK(procs(first) == std::vector<uint64_t>{12}); // 16 x 0.75
+  CHECK(interval(first) == 20.0);                   // background work stretched
   s.now += 60s;
-  CHECK(of_rule(e.evaluate(s), "cpu_usage").at(0).arg == 9);
+  auto second = e.evaluate(s);
+  CHECK(procs(second) == std::vector<uint64_t>{9});
+  CHECK(interval(second) == 40.0); // at most 4x
+  s.now += 60s;
   s.cpu_percent = 75; // inside the band: still firing, no restore
-  s.now += 60s;
-  CHECK(of_rule(e.evaluate(s), "cpu_usage").at(0).arg == 6);
-  s.cpu_percent = 50; // cleared: back up 2 (25 % / 2 of 16) per interval, but
-                      // only to one below the level that overloaded (9)
+  auto third = e.evaluate(s);
+  CHECK(procs(third) == std::vector<uint64_t>{6});
+  CHECK_FALSE(interval(third)); // already at 4x
+  s.cpu_percent = 50;           // cleared: back up 2 (25 % / 2 of 16) per interval, but
+                                // only to one below the level that overloaded (9)
   std::vector<uint64_t> up;
-  for (int i = 0; i < 9; ++i, s.now += 60s)
-    for (auto& d : of_rule(e.evaluate(s), "cpu_usage"))
-      up.push_back(uint64_t(d.arg));
+  std::optional<double> restored;
+  for (int i = 0; i < 9; ++i, s.now += 60s) {
+    auto ds = e.evaluate(s);
+    for (auto p : procs(ds))
+      up.push_back(p);
+    if (auto iv = interval(ds))
+      restored = iv;
+  }
   CHECK(up == std::vector<uint64_t>{8});
+  CHECK(restored == 10.0);
   // After 10 calm evaluations the ceiling is forgotten.
   for (int i = 0; i < 6; ++i, s.now += 60s)
-    for (auto& d : of_rule(e.evaluate(s), "cpu_usage"))
-      up.push_back(uint64_t(d.arg));
+    for (auto p : procs(e.evaluate(s)))
+      up.push_back(p);
   CHECK(up == std::vector<uint64_t>{8, 10, 12, 14, 16});
 }
 
@@ -430,8 +454,10 @@ TEST_CASE("components used soon after start are preloaded at the next start") {
     REQUIRE(std::getline(in, line));
     CHECK(line == "db_pool");
   }
-  runtime next{cfg};
-  CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
-  CHECK(next.component("subprocess")->starts == 0);
+  {
+    runtime next{cfg};
+    CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
+    CHECK(next.component("subprocess")->starts == 0);
+  }
   static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }

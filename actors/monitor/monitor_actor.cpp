@@ -381,6 +381,15 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
       },
       [=](metrics_atom) { return exported(self); },
       [=](put_atom, event& e) { self->state.add_event(std::move(e)); },
+      [=](set_interval_atom, caf::timespan interval) -> caf::result<caf::timespan> {
+        if (interval < std::chrono::milliseconds{100})
+          return make_error(errc::invalid_argument, "monitor interval must be at least 100ms");
+        if (interval != self->state.cfg.interval)
+          spdlog::info("monitor interval {} -> {}", format_duration(self->state.cfg.interval),
+                       format_duration(interval));
+        self->state.cfg.interval = interval;
+        return interval;
+      },
       [=](tick_atom) {
         start_round(self);
         self->delayed_send(self, self->state.cfg.interval, tick_atom::value);

@@ -92,6 +92,9 @@ std::string decision::describe() const {
   case signal_pressure:
     out << "ask registered resources to give back " << arg * 100 << " %";
     break;
+  case set_monitor_interval:
+    out << "set the monitor's sampling interval to " << arg << " s";
+    break;
   }
   return out.str();
 }
@@ -101,7 +104,8 @@ std::string decision::describe() const {
 optimizer_engine::optimizer_engine(const config& cfg)
   : cfg_(cfg)
   , pool_size_(cfg.database.pool_size)
-  , max_processes_(cfg.subprocess.max_processes) {
+  , max_processes_(cfg.subprocess.max_processes)
+  , monitor_interval_(cfg.performance.monitor_interval) {
   // nop
 }
 
@@ -279,8 +283,20 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
                        double(max_processes_), s.cpu_percent});
         cpu_moved = true;
       }
+      // Background work too: sample less often, up to 4x the configured interval.
+      auto stretched = std::min(monitor_interval_ * 2, cfg_.performance.monitor_interval * 4);
+      if (stretched > monitor_interval_) {
+        monitor_interval_ = stretched;
+        out.push_back({"cpu_usage", decision::set_monitor_interval, "monitor",
+                       std::chrono::duration<double>(monitor_interval_).count(), s.cpu_percent});
+      }
       g.acted(now);
     } else if (!g.firing()) {
+      if (monitor_interval_ > cfg_.performance.monitor_interval) {
+        monitor_interval_ = cfg_.performance.monitor_interval;
+        out.push_back({"cpu_usage", decision::set_monitor_interval, "monitor",
+                       std::chrono::duration<double>(monitor_interval_).count(), s.cpu_percent});
+      }
       // Restore gradually once CPU is back below the clear threshold, up to
       // what rule 8 last chose (or the configured limit), but not to the
       // level that overloaded until 10 calm evaluations have passed.

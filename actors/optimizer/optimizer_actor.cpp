@@ -227,6 +227,11 @@ void carry_out(optimizer_self self, const decision& d) {
   case decision::vacuum:
     self->request(target, timeout, vacuum_atom::value).then([](bool) {}, failed);
     break;
+  case decision::set_monitor_interval:
+    self->request(caf::actor_cast<monitor_actor>(target), timeout, set_interval_atom::value,
+                  std::chrono::duration_cast<timespan>(std::chrono::duration<double>(d.arg)))
+        .then([](timespan) {}, failed);
+    break;
   case decision::preload:
   case decision::signal_pressure:
     break;

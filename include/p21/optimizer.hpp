@@ -103,6 +103,7 @@ struct decision {
     vacuum,            // target: db_pool
     preload,           // target: component to start early next time
     signal_pressure,   // target: the resource manager's handlers, arg: fraction
+    set_monitor_interval, // target: monitor, arg: seconds
   };
   std::string rule;
   kind_t kind;
@@ -156,6 +157,8 @@ private:
   /// there (no oscillation between two levels), forgotten after a calm spell.
   std::optional<uint64_t> cpu_ceiling_;
   size_t cpu_calm_ = 0;
+  /// Rule 6 also stretches the monitor's sampling (background work).
+  timespan monitor_interval_;
   std::optional<uint64_t> git_capacity_;
   std::vector<std::string> preload_;
 };

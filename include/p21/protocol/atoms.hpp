@@ -44,6 +44,7 @@ using summary_atom = caf::atom_constant<caf::atom("summary")>;
 using events_atom = caf::atom_constant<caf::atom("events")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
+using set_interval_atom = caf::atom_constant<caf::atom("setintvl")>;
 
 // -- optimizer --
 using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;

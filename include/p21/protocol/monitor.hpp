@@ -71,6 +71,9 @@ using monitor_actor =
                      caf::replies_to<sample_atom>::with<performance_summary>,
                      caf::replies_to<events_atom, uint64_t>::with<std::vector<event>>,
                      caf::replies_to<metrics_atom>::with<metric_set>,
-                     caf::reacts_to<put_atom, event>>;
+                     caf::reacts_to<put_atom, event>,
+                     // Sets the sampling interval (rule 6 stretches it
+                     // while CPU is high); returns it.
+                     caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>>;
 
 } // namespace p21
