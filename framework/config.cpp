@@ -197,7 +197,7 @@ constexpr rule_default rule_defaults[] = {
     {"memory_pressure", direction::above, 85, 75, 0, 30, 0.25},
     {"cache_hit_rate", direction::below, 60, 80, 120, 300, 0.25},
     {"connection_pool", direction::above, 1, 0, 10, 60, 0.25},
-    {"lazy_loading", direction::below, 10, 10, 0, 300, 1.0},
+    {"lazy_loading", direction::below, 10, 10, 1800, 300, 1.0},
     {"git_cache", direction::below, 50, 60, 120, 300, 0.25},
     {"cpu_usage", direction::above, 80, 70, 30, 60, 0.25},
     {"disk_usage", direction::above, 90, 85, 0, 600, 1.0},

@@ -271,6 +271,7 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
   d.cfg = std::move(cfg);
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
+  view->epoch = d.epoch;
   view->resources = &d.resources;
   auto specs = resolve_components(d.cfg, std::move(components), view);
   d.logger = detail::make_logger(d.cfg.logging);
@@ -315,6 +316,7 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
   };
   d.supervisor = detail::spawn_supervisor(*d.sys, d.cfg.supervisor, std::move(ordered),
                                           [raw](caf::error e) { raw->request_stop(e); });
+  view->supervisor = d.supervisor;
   release_thread();
   spdlog::info("node started: {} scheduler thread(s), {} component(s)", threads, d.slots.size());
   for (auto& slot : d.slots) {
@@ -336,7 +338,7 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
     std::string name;
     while (std::getline(in, name)) {
       auto slot = d.find(name);
-      if (!slot || slot->spec().prio == priority::critical || slot->ever_started())
+      if (!slot || slot->spec().prio == priority::critical || !slot->startable_on_use())
         continue;
       if (request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout, start_atom::value, name))
         spdlog::info("preloaded '{}' (first used soon after start last time)", name);
@@ -382,11 +384,23 @@ caf::expected<caf::actor> runtime::actor_of(const std::string& name) {
   slot->record_use();
   if (auto a = slot->current())
     return a;
-  if (slot->ever_started())
+  if (!slot->startable_on_use())
     return make_error(errc::unavailable, "component '" + name + "' is down");
   // First use of a lazy component: the supervisor starts it exactly once,
   // however many threads ask at the same time.
   return request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout, start_atom::value, name);
+}
+
+caf::expected<bool> runtime::unload(const std::string& name) {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return make_error(errc::unavailable, "the runtime is shutting down");
+  return request<bool>(d.supervisor, d.cfg.runtime.request_timeout, unload_atom::value, name);
+}
+
+void runtime::note_use(const std::string& name) {
+  if (auto slot = impl_->find(name))
+    slot->record_use();
 }
 
 caf::error runtime::add_component(child_spec spec) {

@@ -77,7 +77,7 @@ caf::error start_with_dependencies(self_ptr self, size_t i) {
       return make_error(errc::not_found, "dependency '" + dep + "' is not a component");
     if (st.instances[*d])
       continue;
-    if (st.children[*d]->ever_started())
+    if (!st.children[*d]->startable_on_use())
       return make_error(errc::unavailable, "dependency '" + dep + "' is down");
     if (auto err = start_with_dependencies(self, *d))
       return err;
@@ -186,11 +186,31 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
           return make_error(errc::not_found, "no component named '" + name + "'");
         if (st.instances[*i])
           return st.instances[*i];
-        if (st.children[*i]->ever_started())
+        if (!st.children[*i]->startable_on_use())
           return make_error(errc::unavailable, "component '" + name + "' is down");
         if (auto err = start_with_dependencies(self, *i))
           return err;
         return st.instances[*i];
+      },
+      [=](unload_atom, const std::string& name) -> caf::result<bool> {
+        auto& st = self->state;
+        auto i = index_of(st, name);
+        if (!i)
+          return make_error(errc::not_found, "no component named '" + name + "'");
+        if (st.stopping || st.escalated || !st.instances[*i])
+          return false;
+        if (st.children[*i]->spec().prio == priority::critical)
+          return make_error(errc::invalid_argument,
+                            "component '" + name + "' is critical: it runs as long as the node");
+        for (size_t j = 0; j < st.children.size(); ++j) {
+          auto& deps = st.children[j]->spec().depends_on;
+          if (st.instances[j] && std::find(deps.begin(), deps.end(), name) != deps.end())
+            return false; // a running component needs it
+        }
+        spdlog::info("unloading component '{}' (unused); its next use starts it again", name);
+        retire(self, *i);
+        st.children[*i]->set_unloaded();
+        return true;
       },
       [=](add_child_atom, slot_ptr& slot) -> caf::result<bool> {
         auto& st = self->state;

@@ -375,15 +375,17 @@ TEST_CASE("an unhealthy node answers /health with 503 and its firing alerts") {
   auto mon = monitor::open(rt).value();
   REQUIRE(mon.sample()); // a baseline round: what follows is this round's traffic
   auto d = db::open(rt, "slow_pool").value();
-  for (int i = 0; i < 3; ++i) // p95 above 400 ms: no points
+  for (int i = 0; i < 3; ++i)                                         // p95 above 400 ms: no points
     REQUIRE(d.query("SELECT p21_sleep(?)", {db_value::of(450 + i)})); // not cached
-  for (int i = 0; i < 10; ++i) // errors: no points
+  for (int i = 0; i < 10; ++i)                                        // errors: no points
     REQUIRE_FALSE(d.query("SELECT * FROM missing"));
   auto c = cache::open(rt, "async").value();
   for (int i = 0; i < 10; ++i) // hit rate 0: no points
     REQUIRE(c.get("absent" + std::to_string(i)));
   auto s = mon.sample().value();
-  INFO("score " << s.health_score << " p95 " << (s.targets.count("p95_seconds") ? s.targets.at("p95_seconds") : -1) << " alerts " << s.active_alerts.size());
+  INFO("score " << s.health_score << " p95 "
+                << (s.targets.count("p95_seconds") ? s.targets.at("p95_seconds") : -1) << " alerts "
+                << s.active_alerts.size());
   CHECK(s.health_score <= 40);
   CHECK(s.status == "unhealthy");
   CHECK(std::count(s.active_alerts.begin(), s.active_alerts.end(), "slow_responses") == 1);
@@ -396,7 +398,10 @@ TEST_CASE("an unhealthy node answers /health with 503 and its firing alerts") {
   CHECK(health->status == 503);
   auto h = nlohmann::json::parse(health->body);
   CHECK(h["status"] == "unhealthy");
-  CHECK(h["alerts"].size() == 3);
+  // The three this test caused (a busy machine may add high_cpu).
+  auto alerts = h["alerts"].get<std::vector<std::string>>();
+  for (auto name : {"slow_responses", "high_error_rate", "low_cache_hit_rate"})
+    CHECK(std::count(alerts.begin(), alerts.end(), name) == 1);
   auto events = nlohmann::json::parse(cli.Get("/events")->body);
   REQUIRE(events.size() >= 3);
   CHECK(events[0]["kind"] == "alert_firing");

@@ -461,3 +461,33 @@ TEST_CASE("components used soon after start are preloaded at the next start") {
   }
   static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }
+
+TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the next use "
+          "starts them again") {
+  auto cfg = quick_rules();
+  cfg.rules["lazy_loading"].for_duration = std::chrono::minutes{30};
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  s.idle_for["subprocess"] = std::chrono::minutes{45};
+  s.idle_for["db_pool"] = std::chrono::minutes{5};
+  auto ds = of_rule(e.evaluate(s), "lazy_loading");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].kind == decision::unload);
+  CHECK(ds[0].target == "subprocess");
+
+  runtime rt{test_config()};
+  REQUIRE(cache::open(rt, "async").value().put("k", "v") == caf::none);
+  CHECK(rt.unload("cache.async/0").value());
+  CHECK_FALSE(rt.component("cache.async/0")->running);
+  CHECK(rt.component("cache.async/0")->unloaded);
+  CHECK_FALSE(rt.unload("cache.async/0").value()); // not running
+  auto critical = rt.unload("monitor");
+  REQUIRE_FALSE(critical);
+  CHECK(is(critical.error(), errc::invalid_argument));
+  // The next use starts it again (empty: it was unloaded), not as a restart.
+  auto c = cache::open(rt, "async").value();
+  CHECK(c.get("k").value() == std::nullopt);
+  CHECK(rt.component("cache.async/0")->running);
+  CHECK(rt.component("cache.async/0")->starts == 2);
+  CHECK(rt.component("cache.async/0")->restarts == 0);
+}

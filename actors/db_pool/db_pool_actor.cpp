@@ -4,9 +4,9 @@
 // parallel, writes to one writer, so a read never upgrades into SQLITE_BUSY.
 
 #include <deque>
+#include <map>
 #include <thread>
 #include <unordered_map>
-#include <map>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -45,27 +45,29 @@ public:
   static std::string key(const std::string& sql, const std::vector<db_value>& params) {
     std::string k;
     k.reserve(sql.size() + 16 * params.size() + 8);
-    auto append = [&k](const void* p, size_t n) { k.append(static_cast<const char*>(p), n); };
+    auto append = [&k](const void* p, size_t n) {
+      k.append(static_cast<const char*>(p), n);
+    };
     auto size = static_cast<uint64_t>(sql.size());
     append(&size, sizeof(size));
     k += sql;
     for (auto& v : params) {
       k += static_cast<char>(v.kind);
       switch (v.kind) {
-        case db_value::integer:
-          append(&v.i, sizeof(v.i));
-          break;
-        case db_value::real:
-          append(&v.r, sizeof(v.r));
-          break;
-        case db_value::text:
-        case db_value::blob:
-          size = v.s.size();
-          append(&size, sizeof(size));
-          k += v.s;
-          break;
-        default:
-          break;
+      case db_value::integer:
+        append(&v.i, sizeof(v.i));
+        break;
+      case db_value::real:
+        append(&v.r, sizeof(v.r));
+        break;
+      case db_value::text:
+      case db_value::blob:
+        size = v.s.size();
+        append(&size, sizeof(size));
+        k += v.s;
+        break;
+      default:
+        break;
       }
     }
     return k;
@@ -644,7 +646,9 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
   if (st.direct && st.direct->enabled()) {
     // Keep pool_size reader connections open, opened off CAF's threads by a
     // short-lived thread of its own (it touches no CAF state).
-    std::thread{[direct_set = st.direct] { direct_set->warm(); }}.detach();
+    std::thread{[direct_set = st.direct] {
+      direct_set->warm();
+    }}.detach();
   }
   auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
   self->delayed_send(self, period, tick_atom::value);
@@ -877,6 +881,7 @@ caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value>
   });
   auto& cache_ = refs_->cache;
   auto& direct_ = refs_->direct;
+  note_use();
   if (!rt_->accepting())
     return ask<db_result>(query_atom::value, sql, std::move(params)); // answers the error
   auto direct = static_cast<bool>(direct_);
@@ -897,6 +902,16 @@ caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value>
   if (cache_)
     cache_->put(key, r->result, {r->access.reads.begin(), r->access.reads.end()}, seq);
   return std::move(r->result);
+}
+
+void db::note_use() {
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  auto last = refs_->noted_ns.load(std::memory_order_relaxed);
+  if (now - last > 1'000'000'000 &&
+      refs_->noted_ns.compare_exchange_strong(last, now, std::memory_order_relaxed))
+    rt_->note_use(name_);
 }
 
 caf::expected<db_result> db::execute(const std::string& sql, std::vector<db_value> params) {

@@ -95,6 +95,9 @@ std::string decision::describe() const {
   case set_monitor_interval:
     out << "set the monitor's sampling interval to " << arg << " s";
     break;
+  case unload:
+    out << "unload " << target << " (unused for " << arg << " s; its next use starts it)";
+    break;
   }
   return out.str();
 }
@@ -248,6 +251,15 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
                          std::chrono::duration<double>(*first).count()});
         }
   }
+
+  // 4 (continued): unload lazy components unused for `for` (0: never).
+  if (rule("lazy_loading").enabled && rule("lazy_loading").for_duration > timespan{0})
+    for (auto& [name, idle] : s.idle_for)
+      if (idle >= rule("lazy_loading").for_duration &&
+          std::find(preload_.begin(), preload_.end(), name) == preload_.end())
+        out.push_back({"lazy_loading", decision::unload, name,
+                       std::chrono::duration<double>(idle).count(),
+                       std::chrono::duration<double>(idle).count()});
 
   // 5 git_cache: grow the git cache while its hit rate is low.
   if (s.proc && prev && prev->proc) {

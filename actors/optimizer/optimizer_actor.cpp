@@ -132,10 +132,16 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
     c.component = comp;
     s.caches.push_back(c);
   }
-  if (st.view && st.view->stats)
-    for (auto& cs : st.view->stats())
-      if (cs.prio != priority::critical)
-        s.first_use[cs.name] = cs.first_use;
+  if (st.view && st.view->stats) {
+    auto uptime = std::chrono::duration_cast<timespan>(clock::now() - st.view->epoch);
+    for (auto& cs : st.view->stats()) {
+      if (cs.prio == priority::critical)
+        continue;
+      s.first_use[cs.name] = cs.first_use;
+      if (cs.running && cs.start_time)
+        s.idle_for[cs.name] = uptime - cs.last_use.value_or(*cs.start_time);
+    }
+  }
   return s;
 }
 
@@ -226,6 +232,10 @@ void carry_out(optimizer_self self, const decision& d) {
     break;
   case decision::vacuum:
     self->request(target, timeout, vacuum_atom::value).then([](bool) {}, failed);
+    break;
+  case decision::unload:
+    self->request(st.view->supervisor, timeout, unload_atom::value, d.target)
+        .then([](bool) {}, failed);
     break;
   case decision::set_monitor_interval:
     self->request(caf::actor_cast<monitor_actor>(target), timeout, set_interval_atom::value,

@@ -387,8 +387,13 @@ caf::expected<command_result> subprocess::git(const std::string& repo,
   }
   if (git_cache_ && rt_->accepting() && classify(args) != git_kind::write)
     if (auto root = canonical_repo(repo))
-      if (auto hit = git_cache_->lookup(*root, git_cache::key(*root, args), false))
+      if (auto hit = git_cache_->lookup(*root, git_cache::key(*root, args), false)) {
+        if (auto now = std::chrono::steady_clock::now(); now - noted_ > std::chrono::seconds{1}) {
+          noted_ = now;
+          rt_->note_use(name_);
+        }
         return std::move(*hit);
+      }
   auto t =
       std::max(timeout_, rt_->settings().cache.git_timeout + rt_->settings().subprocess.kill_grace +
                              rt_->settings().runtime.request_timeout);

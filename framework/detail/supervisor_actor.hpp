@@ -43,11 +43,25 @@ public:
     return starts_ > 0;
   }
 
+  /// Whether the next use should start it: never started, or unloaded
+  /// (stopped on purpose for being unused; the next use starts it again).
+  bool startable_on_use() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return starts_ == 0 || unloaded_;
+  }
+
+  void set_unloaded() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    current_ = caf::actor{};
+    unloaded_ = true;
+  }
+
   void set_up(caf::actor a, clock::time_point began, clock::time_point ready) {
     std::lock_guard<std::mutex> guard{mtx_};
     current_ = std::move(a);
-    if (starts_++ > 0)
+    if (starts_++ > 0 && !unloaded_)
       ++restarts_;
+    unloaded_ = false;
     start_time_ = began - epoch_;
     load_duration_ = ready - began;
   }
@@ -58,6 +72,9 @@ public:
   }
 
   void record_use() {
+    last_use_ns_.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - epoch_).count(),
+        std::memory_order_relaxed);
     if (uses_.fetch_add(1, std::memory_order_relaxed) == 0) {
       std::lock_guard<std::mutex> guard{mtx_};
       first_use_ = clock::now() - epoch_;
@@ -77,6 +94,9 @@ public:
     s.load_duration = load_duration_;
     s.first_use = first_use_;
     s.use_count = uses_.load(std::memory_order_relaxed);
+    if (s.use_count > 0)
+      s.last_use = std::chrono::nanoseconds{last_use_ns_.load(std::memory_order_relaxed)};
+    s.unloaded = unloaded_;
     return s;
   }
 
@@ -91,6 +111,8 @@ private:
   timespan load_duration_{0};
   std::optional<timespan> first_use_;
   std::atomic<uint64_t> uses_{0};
+  std::atomic<int64_t> last_use_ns_{0};
+  bool unloaded_ = false;
 };
 
 using slot_ptr = std::shared_ptr<child_slot>;

@@ -3,6 +3,7 @@
 // The db pool handle: blocking calls from plain threads to the node's SQLite
 // pool, with bound parameters only.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -70,7 +71,12 @@ private:
     std::once_flag once;
     std::shared_ptr<db_detail::query_cache> cache;
     std::shared_ptr<db_detail::direct_readers> direct;
+    /// When this handle last told the runtime it used the pool (a read
+    /// answered here sends no message; rule 4 must not think it unused).
+    std::atomic<int64_t> noted_ns{0};
   };
+
+  void note_use();
   std::shared_ptr<shared_refs> refs_;
 };
 

@@ -88,22 +88,26 @@ struct node_snapshot {
   std::optional<proc_view> proc;
   /// Components and how soon after start they were first used.
   std::map<std::string, std::optional<timespan>> first_use;
+  /// Lazy components that are running, and how long since their last use
+  /// (or start, if never used).
+  std::map<std::string, timespan> idle_for;
 };
 
 /// One action the optimizer decided on.
 struct decision {
   enum kind_t {
-    shrink_cache,      // target: cache component, arg: fraction
-    resize_cache,      // target: cache component, arg: entries
-    release_memory,    // target: db_pool
-    set_pool_size,     // target: db_pool, arg: connections
-    resize_git_cache,  // target: subprocess, arg: entries
-    set_max_processes, // target: subprocess, arg: processes
-    checkpoint,        // target: db_pool
-    vacuum,            // target: db_pool
-    preload,           // target: component to start early next time
-    signal_pressure,   // target: the resource manager's handlers, arg: fraction
+    shrink_cache,         // target: cache component, arg: fraction
+    resize_cache,         // target: cache component, arg: entries
+    release_memory,       // target: db_pool
+    set_pool_size,        // target: db_pool, arg: connections
+    resize_git_cache,     // target: subprocess, arg: entries
+    set_max_processes,    // target: subprocess, arg: processes
+    checkpoint,           // target: db_pool
+    vacuum,               // target: db_pool
+    preload,              // target: component to start early next time
+    signal_pressure,      // target: the resource manager's handlers, arg: fraction
     set_monitor_interval, // target: monitor, arg: seconds
+    unload,               // target: an unused lazy component
   };
   std::string rule;
   kind_t kind;

@@ -64,6 +64,16 @@ public:
   /// shutting down).
   caf::expected<caf::actor> actor_of(const std::string& name);
 
+  /// Stops a running lazy component until its next use (which starts it
+  /// again); false when it is not running or a running component needs it.
+  /// Critical components cannot be unloaded.
+  caf::expected<bool> unload(const std::string& name);
+
+  /// Records a use of `name` that did not go through `actor_of` (a handle
+  /// answering from a shared cache or a leased connection), so that it
+  /// does not look unused.
+  void note_use(const std::string& name);
+
   /// Same, as a typed handle.
   template <class Handle>
   caf::expected<Handle> actor_of(const std::string& name) {
@@ -193,6 +203,11 @@ struct node_view {
   metrics_registry* registry = nullptr;
   /// The runtime's resource manager (`runtime::resources()`).
   resource_manager* resources = nullptr;
+  /// The supervisor: `request(supervisor, t, unload_atom, name)` stops an
+  /// unused lazy component until its next use (rule 4).
+  caf::actor supervisor;
+  /// When the node started (component times count from it).
+  std::chrono::steady_clock::time_point epoch;
   /// Every component's start and use statistics.
   std::function<std::vector<component_stats>()> stats;
 };

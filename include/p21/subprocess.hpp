@@ -67,6 +67,9 @@ private:
   timespan timeout_;
   std::shared_ptr<subprocess_detail::git_cache> git_cache_;
   bool git_cache_checked_ = false;
+  /// When this handle last told the runtime it used the pool (a git cache
+  /// hit answered here sends no message).
+  std::chrono::steady_clock::time_point noted_{};
 };
 
 /// The component spec of a subprocess pool for `cfg.subprocess` (its git

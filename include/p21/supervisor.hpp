@@ -55,7 +55,11 @@ struct component_stats {
   std::optional<timespan> start_time;
   timespan load_duration{0};
   std::optional<timespan> first_use;
+  /// Since the node's start, the latest use (through `actor_of` or a handle).
+  std::optional<timespan> last_use;
   uint64_t use_count = 0;
+  /// Stopped for being unused (rule 4); the next use starts it again.
+  bool unloaded = false;
 };
 
 /// The restart decisions of a supervisor, as plain logic: which children to

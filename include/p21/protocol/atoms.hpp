@@ -57,5 +57,6 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using add_child_atom = caf::atom_constant<caf::atom("addchild")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using unload_atom = caf::atom_constant<caf::atom("unload")>;
 
 } // namespace p21
