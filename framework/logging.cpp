@@ -1,18 +1,64 @@
 #include "detail/logging.hpp"
 
+#include <mutex>
+
+#include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace p21::detail {
+#include "p21/runtime.hpp"
+
+namespace p21 {
+
+namespace {
+
+/// The file sink of the current logger, behind a dist_sink so that it can be
+/// swapped (rotated) while other threads log.
+struct file_sink_slot {
+  std::mutex mtx;
+  std::weak_ptr<spdlog::sinks::dist_sink_mt> dist;
+  logging_config cfg;
+};
+
+file_sink_slot& file_slot() {
+  static file_sink_slot slot;
+  return slot;
+}
+
+} // namespace
+
+bool rotate_logs() {
+  auto& slot = file_slot();
+  std::lock_guard<std::mutex> guard{slot.mtx};
+  auto dist = slot.dist.lock();
+  if (!dist)
+    return false;
+  // Flushed first: the new sink only rotates a file that is not empty.
+  dist->flush();
+  // A new rotating sink that rotates as it opens: the current file becomes
+  // FILE.1 and the oldest beyond max_files is deleted.
+  dist->set_sinks({std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+      slot.cfg.file, slot.cfg.max_size, slot.cfg.max_files, true)});
+  return true;
+}
+
+namespace detail {
 
 std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg) {
   std::vector<spdlog::sink_ptr> sinks;
   if (cfg.console)
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  if (!cfg.file.empty())
-    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(cfg.file, cfg.max_size,
-                                                                           cfg.max_files));
+  if (!cfg.file.empty()) {
+    auto dist = std::make_shared<spdlog::sinks::dist_sink_mt>();
+    dist->add_sink(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(cfg.file, cfg.max_size,
+                                                                          cfg.max_files));
+    sinks.push_back(dist);
+    auto& slot = file_slot();
+    std::lock_guard<std::mutex> guard{slot.mtx};
+    slot.dist = dist;
+    slot.cfg = cfg;
+  }
   auto logger = std::make_shared<spdlog::logger>("p21", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::from_str(cfg.level));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [p21] %v");
@@ -20,4 +66,6 @@ std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg) {
   return logger;
 }
 
-} // namespace p21::detail
+} // namespace detail
+
+} // namespace p21

@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include <spdlog/spdlog.h>
+
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
@@ -275,8 +277,8 @@ TEST_CASE("rule 8 moves max_processes toward what the load keeps busy") {
   CHECK(of_rule(e.evaluate(s), "parallel_efficiency").empty());
 }
 
-TEST_CASE("rule 5 grows the git cache when its hit rate is low and rule 7 checkpoints and "
-          "vacuums on a full disk") {
+TEST_CASE("rule 5 grows the git cache when its hit rate is low and rule 7 checkpoints, "
+          "vacuums and rotates logs on a full disk") {
   auto cfg = quick_rules();
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
@@ -291,9 +293,10 @@ TEST_CASE("rule 5 grows the git cache when its hit rate is low and rule 7 checkp
   CHECK(git[0].kind == decision::resize_git_cache);
   CHECK(git[0].arg == 320);
   auto disk = of_rule(ds, "disk_usage");
-  REQUIRE(disk.size() == 2);
+  REQUIRE(disk.size() == 3);
   CHECK(disk[0].kind == decision::checkpoint);
   CHECK(disk[1].kind == decision::vacuum);
+  CHECK(disk[2].kind == decision::rotate_logs);
 }
 
 TEST_CASE("rule 4 learns the components used soon after start") {
@@ -490,4 +493,28 @@ TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the n
   CHECK(rt.component("cache.async/0")->running);
   CHECK(rt.component("cache.async/0")->starts == 2);
   CHECK(rt.component("cache.async/0")->restarts == 0);
+}
+
+TEST_CASE("rotate_logs moves the log file aside and keeps logging") {
+  char tmpl[] = "/tmp/p21-log-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto cfg = test_config();
+  cfg.logging.level = "info";
+  cfg.logging.console = false;
+  cfg.logging.file = dir + "/node.log";
+  {
+    runtime rt{cfg};
+    spdlog::info("before rotation");
+    CHECK(rotate_logs());
+    spdlog::info("after rotation");
+    spdlog::default_logger()->flush();
+    std::ifstream rotated{dir + "/node.1.log"};
+    std::string text{std::istreambuf_iterator<char>{rotated}, {}};
+    CHECK_THAT(text, Catch::Contains("before rotation"));
+    std::ifstream current{dir + "/node.log"};
+    std::string now{std::istreambuf_iterator<char>{current}, {}};
+    CHECK_THAT(now, Catch::Contains("after rotation"));
+    CHECK(now.find("before rotation") == std::string::npos);
+  }
+  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }

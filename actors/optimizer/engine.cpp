@@ -95,6 +95,9 @@ std::string decision::describe() const {
   case set_monitor_interval:
     out << "set the monitor's sampling interval to " << arg << " s";
     break;
+  case rotate_logs:
+    out << "rotate the log file";
+    break;
   case unload:
     out << "unload " << target << " (unused for " << arg << " s; its next use starts it)";
     break;
@@ -334,9 +337,12 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
     for (auto& [path, pct] : s.disk_percent)
       worst = std::max(worst, pct);
     auto& g = gate("disk_usage", "");
-    if (g.observe(worst, now) && s.db) {
-      out.push_back({"disk_usage", decision::checkpoint, "db_pool", 0, worst});
-      out.push_back({"disk_usage", decision::vacuum, "db_pool", 0, worst});
+    if (g.observe(worst, now)) {
+      if (s.db) {
+        out.push_back({"disk_usage", decision::checkpoint, "db_pool", 0, worst});
+        out.push_back({"disk_usage", decision::vacuum, "db_pool", 0, worst});
+      }
+      out.push_back({"disk_usage", decision::rotate_logs, "logs", 0, worst});
       g.acted(now);
     }
   }

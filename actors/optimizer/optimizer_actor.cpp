@@ -184,6 +184,11 @@ void record(optimizer_self self, const decision& d, std::string reply) {
 /// Sends `d`'s message to its target; logs the reply or the error.
 void carry_out(optimizer_self self, const decision& d) {
   auto& st = self->state;
+  if (d.kind == decision::rotate_logs) {
+    if (!p21::rotate_logs())
+      spdlog::info("optimizer: no log file to rotate");
+    return;
+  }
   if (d.kind == decision::preload) {
     if (!st.cfg.preload_path.empty()) {
       std::ofstream out{st.cfg.preload_path, std::ios::trunc};
@@ -244,6 +249,7 @@ void carry_out(optimizer_self self, const decision& d) {
     break;
   case decision::preload:
   case decision::signal_pressure:
+  case decision::rotate_logs:
     break;
   }
 }

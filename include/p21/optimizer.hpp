@@ -108,6 +108,7 @@ struct decision {
     signal_pressure,      // target: the resource manager's handlers, arg: fraction
     set_monitor_interval, // target: monitor, arg: seconds
     unload,               // target: an unused lazy component
+    rotate_logs,          // target: the log file
   };
   std::string rule;
   kind_t kind;

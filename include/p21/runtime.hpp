@@ -194,6 +194,11 @@ private:
 /// that used CAF directly and outlives the runtime.
 void release_thread();
 
+/// Rotates the log file of the current node's logger (`[logging] file`):
+/// the current file becomes FILE.1 and the oldest beyond `max_files` is
+/// deleted. False when no file is logged to. Rule 7 calls it on a full disk.
+bool rotate_logs();
+
 /// What a runtime shows its own components of itself: the monitor reads
 /// every running component's metrics and the runtime's metrics registry.
 struct node_view {
