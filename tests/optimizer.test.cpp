@@ -352,6 +352,18 @@ TEST_CASE("the optimizer acts through the owning actor, and a dry run acts on no
   CHECK(acted[0].applied);
   CHECK_THAT(acted[0].action, Catch::Contains("shrink cache cache.async/0 by 50"));
   CHECK(eventually([&] { return c.stats()->entries == 5; }));
+  // The log keeps the target's reply and, after the next evaluation, the
+  // rule's metric after the action.
+  REQUIRE(rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value));
+  auto log = rt.request<std::vector<optimizer_action>>(opt, 10s, events_atom::value, uint64_t{0})
+                 .value();
+  auto shrink = std::find_if(log.begin(), log.end(), [](auto& a) {
+    return a.applied && a.action.find("shrink cache") != std::string::npos;
+  });
+  REQUIRE(shrink != log.end());
+  CHECK_THAT(shrink->reply, Catch::StartsWith("freed 5 entries"));
+  CHECK(shrink->value_before > 0);
+  CHECK(shrink->value_after > 0);
   // Counted on /metrics and listed among the monitor's events.
   auto mon = monitor::open(rt).value();
   auto text = mon.prometheus_text().value();

@@ -701,7 +701,15 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
       },
       [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
       [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },
-      [=](release_memory_atom) { return to_writer<uint64_t>(self, release_memory_atom::value); },
+      [=](release_memory_atom) {
+        // Memory pressure (rule 1): idle overflow readers close now, the
+        // idle ones left and the writer give SQLite's caches back.
+        if (auto& d = self->state.direct) {
+          d->close_idle(true);
+          d->release_memory();
+        }
+        return to_writer<uint64_t>(self, release_memory_atom::value);
+      },
       [=](set_pool_size_atom, uint64_t n) -> caf::result<uint64_t> {
         if (n == 0)
           return make_error(errc::invalid_argument, "pool_size must be at least 1");

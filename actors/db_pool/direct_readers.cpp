@@ -147,14 +147,14 @@ void direct_readers::warm() {
   }
 }
 
-void direct_readers::close_idle() {
+void direct_readers::close_idle(bool at_once) {
   std::vector<slot> closing;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     auto now = clock::now();
     // Keep pool_size open; close older idle overflow ones.
     for (auto i = idle_.begin(); i != idle_.end() && open_ > cfg_.pool_size;) {
-      if (now - i->last_used > cfg_.idle_timeout) {
+      if (at_once || now - i->last_used > cfg_.idle_timeout) {
         closing.push_back(std::move(*i));
         i = idle_.erase(i);
         --open_;

@@ -57,8 +57,9 @@ public:
     cfg_.pool_size = n;
   }
 
-  /// Closes overflow connections idle past `idle_timeout`.
-  void close_idle();
+  /// Closes overflow connections idle past `idle_timeout` (all idle
+  /// overflow connections at once when `now`: memory pressure).
+  void close_idle(bool now = false);
 
   /// Frees what SQLite can of the idle connections' memory.
   int64_t release_memory();

@@ -26,6 +26,7 @@ T diff(T now, T before) {
 // -- rule_gate --------------------------------------------------------------------------
 
 bool rule_gate::observe(double value, clock::time_point now) {
+  last_value_ = value;
   if (!cfg_.enabled) {
     firing_ = false;
     pending_since_.reset();
@@ -126,6 +127,22 @@ rule_gate& optimizer_engine::gate(const std::string& rule, const std::string& ta
   if (i == gates_.end())
     i = gates_.emplace(key, rule_gate{cfg_.rules.at(rule), above(rule)}).first;
   return i->second;
+}
+
+std::optional<double> optimizer_engine::last_value(const decision& d) const {
+  std::string target;
+  if (d.rule == "cache_hit_rate")
+    target = d.target;
+  else if (d.rule == "connection_pool")
+    target = "db_pool";
+  else if (d.rule == "git_cache" || d.rule == "cpu_usage" || d.rule == "parallel_efficiency")
+    target = "subprocess";
+  else if (d.rule != "memory_pressure" && d.rule != "disk_usage")
+    return std::nullopt;
+  auto i = gates_.find(std::make_pair(d.rule, target));
+  if (i == gates_.end())
+    return std::nullopt;
+  return i->second.last_value();
 }
 
 bool optimizer_engine::set_rule(const std::string& name, const rule_config& rc) {

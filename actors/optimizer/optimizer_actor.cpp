@@ -39,6 +39,10 @@ struct optimizer_state {
   std::shared_ptr<const node_view> view;
   std::unique_ptr<optimizer_engine> engine;
   std::deque<optimizer_action> log;
+  /// Sequence number of `log.front()`.
+  uint64_t log_base = 0;
+  /// Actions of the last round, waiting for their "after" value.
+  std::vector<std::pair<uint64_t, decision>> awaiting_after;
   uint64_t evaluations = 0;
   std::map<std::string, uint64_t> applied;
   std::map<std::string, uint64_t> dry;
@@ -145,7 +149,8 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
   return s;
 }
 
-void record(optimizer_self self, const decision& d, std::string reply) {
+/// Appends `d` to the log; returns its sequence number.
+uint64_t record(optimizer_self self, const decision& d, std::string reply) {
   auto& st = self->state;
   optimizer_action a;
   a.time = caf::make_timestamp();
@@ -177,12 +182,23 @@ void record(optimizer_self self, const decision& d, std::string reply) {
     caf::anon_send(caf::actor_cast<monitor_actor>(mon), put_atom::value, std::move(e));
   }
   st.log.push_back(std::move(a));
-  while (st.log.size() > 1000)
+  while (st.log.size() > 1000) {
     st.log.pop_front();
+    ++st.log_base;
+  }
+  return st.log_base + st.log.size() - 1;
 }
 
-/// Sends `d`'s message to its target; logs the reply or the error.
-void carry_out(optimizer_self self, const decision& d) {
+/// The log entry `seq`, unless it aged out.
+optimizer_action* logged(optimizer_state& st, uint64_t seq) {
+  if (seq < st.log_base || seq - st.log_base >= st.log.size())
+    return nullptr;
+  return &st.log[seq - st.log_base];
+}
+
+/// Sends `d`'s message to its target; records the reply or the error in
+/// log entry `seq`.
+void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
   auto& st = self->state;
   if (d.kind == decision::rotate_logs) {
     if (!p21::rotate_logs())
@@ -205,47 +221,61 @@ void carry_out(optimizer_self self, const decision& d) {
   auto timeout = std::chrono::seconds{30};
   auto rule = d.rule;
   auto what = d.describe();
-  auto failed = [rule, what](caf::error& e) {
+  auto failed = [self, seq, rule, what](caf::error& e) {
     spdlog::warn("optimizer: rule {}: '{}' failed: {}", rule, what, render(e));
+    if (auto a = logged(self->state, seq))
+      a->reply = "error: " + render(e);
+  };
+  auto replied = [self, seq](std::string text) {
+    if (auto a = logged(self->state, seq))
+      a->reply = std::move(text);
   };
   switch (d.kind) {
   case decision::shrink_cache:
-    self->request(target, timeout, shrink_atom::value, d.arg).then([](shrink_result&) {}, failed);
+    self->request(target, timeout, shrink_atom::value, d.arg)
+        .then(
+            [=](shrink_result& r) {
+              replied("freed " + std::to_string(r.entries) + " entries, " +
+                      std::to_string(r.bytes) + " bytes");
+            },
+            failed);
     break;
   case decision::resize_cache:
     self->request(target, timeout, resize_atom::value, uint64_t(d.arg),
                   d.bytes > 0 ? d.bytes : uint64_t{64} << 20)
-        .then([](bool) {}, failed);
+        .then([=](bool) { replied("ok"); }, failed);
     break;
   case decision::release_memory:
-    self->request(target, timeout, release_memory_atom::value).then([](uint64_t) {}, failed);
+    self->request(target, timeout, release_memory_atom::value)
+        .then([=](uint64_t x) { replied("ok: " + std::to_string(x)); }, failed);
     break;
   case decision::set_pool_size:
     self->request(target, timeout, set_pool_size_atom::value, uint64_t(d.arg))
-        .then([](uint64_t) {}, failed);
+        .then([=](uint64_t x) { replied("ok: " + std::to_string(x)); }, failed);
     break;
   case decision::resize_git_cache:
     self->request(target, timeout, resize_atom::value, uint64_t(d.arg))
-        .then([](uint64_t) {}, failed);
+        .then([=](uint64_t x) { replied("ok: " + std::to_string(x)); }, failed);
     break;
   case decision::set_max_processes:
     self->request(target, timeout, set_max_processes_atom::value, uint64_t(d.arg))
-        .then([](uint64_t) {}, failed);
+        .then([=](uint64_t x) { replied("ok: " + std::to_string(x)); }, failed);
     break;
   case decision::checkpoint:
-    self->request(target, timeout, checkpoint_atom::value).then([](bool) {}, failed);
+    self->request(target, timeout, checkpoint_atom::value)
+        .then([=](bool) { replied("ok"); }, failed);
     break;
   case decision::vacuum:
-    self->request(target, timeout, vacuum_atom::value).then([](bool) {}, failed);
+    self->request(target, timeout, vacuum_atom::value).then([=](bool) { replied("ok"); }, failed);
     break;
   case decision::unload:
     self->request(st.view->supervisor, timeout, unload_atom::value, d.target)
-        .then([](bool) {}, failed);
+        .then([=](bool) { replied("ok"); }, failed);
     break;
   case decision::set_monitor_interval:
     self->request(caf::actor_cast<monitor_actor>(target), timeout, set_interval_atom::value,
                   std::chrono::duration_cast<timespan>(std::chrono::duration<double>(d.arg)))
-        .then([](timespan) {}, failed);
+        .then([=](timespan t) { replied("ok: " + format_duration(t)); }, failed);
     break;
   case decision::preload:
   case decision::signal_pressure:
@@ -284,14 +314,21 @@ void start_round(optimizer_self self) {
                       auto& st = self->state;
                       ++st.evaluations;
                       auto decisions = st.engine->evaluate(snapshot(st, sum, m));
-                      auto first = st.log.size();
+                      auto first = st.log_base + st.log.size();
+                      // The previous round's actions: the metric now.
+                      for (auto& [seq, d] : st.awaiting_after)
+                        if (auto a = logged(st, seq))
+                          if (auto v = st.engine->last_value(d))
+                            a->value_after = *v;
+                      st.awaiting_after.clear();
                       std::optional<double> pressure;
                       for (auto& d : decisions) {
-                        record(self, d, st.cfg.dry_run ? "dry run" : "sent");
+                        auto seq = record(self, d, st.cfg.dry_run ? "dry run" : "sent");
+                        st.awaiting_after.emplace_back(seq, d);
                         if (d.kind == decision::signal_pressure)
                           pressure = d.arg; // after the shrink messages, below
                         else if (!st.cfg.dry_run)
-                          carry_out(self, d);
+                          carry_out(self, d, seq);
                       }
                       if (pressure && !st.cfg.dry_run && st.view->resources) {
                         // Object pools and other registered handlers too.
@@ -309,8 +346,10 @@ void start_round(optimizer_self self) {
                                            "last shrink message sent.")
                               .set(reaction.count());
                       }
-                      std::vector<optimizer_action> done(st.log.begin() + long(first),
-                                                         st.log.end());
+                      std::vector<optimizer_action> done;
+                      for (auto seq = std::max(first, st.log_base);
+                           seq < st.log_base + st.log.size(); ++seq)
+                        done.push_back(st.log[seq - st.log_base]);
                       finish_round(self, std::move(done));
                     },
                     [=](caf::error&) { finish_round(self, {}); });
@@ -352,10 +391,11 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         return on;
       },
       [=](events_atom, uint64_t since) {
-        auto& log = self->state.log;
+        // Entries with a sequence number of `since` or more, oldest first.
+        auto& st = self->state;
         std::vector<optimizer_action> out;
-        for (size_t i = since < log.size() ? size_t(since) : log.size(); i < log.size(); ++i)
-          out.push_back(log[i]);
+        for (uint64_t seq = std::max(since, st.log_base); seq < st.log_base + st.log.size(); ++seq)
+          out.push_back(st.log[seq - st.log_base]);
         return out;
       },
       [=](metrics_atom) {

@@ -36,6 +36,8 @@ public:
   void acted(clock::time_point now) { last_action_ = now; }
 
   bool firing() const noexcept { return firing_; }
+  /// The last value observed, if any.
+  std::optional<double> last_value() const noexcept { return last_value_; }
   const rule_config& settings() const noexcept { return cfg_; }
   void settings(const rule_config& cfg) { cfg_ = cfg; }
 
@@ -45,6 +47,7 @@ private:
   bool firing_ = false;
   std::optional<clock::time_point> pending_since_;
   std::optional<clock::time_point> last_action_;
+  std::optional<double> last_value_;
 };
 
 /// What the optimizer sees of the node at one evaluation. Counters are
@@ -135,6 +138,10 @@ public:
 
   /// Replaces one rule's settings at run time; false for an unknown rule.
   bool set_rule(const std::string& name, const rule_config& cfg);
+
+  /// The metric a rule last saw for a decision's target (for the "after"
+  /// value of an action); none for rules without a gate.
+  std::optional<double> last_value(const decision& d) const;
 
   /// The learned preload list (rule 4).
   const std::vector<std::string>& preload() const noexcept { return preload_; }

@@ -51,7 +51,9 @@ typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
            x.clear_threshold, x.for_duration, x.cooldown);
 }
 
-/// The optimizer actor.
+/// The optimizer actor. `evaluate` runs the rules now and answers with what
+/// they did; `events` returns logged actions with a sequence number of at
+/// least its argument (the log starts at 0), oldest first.
 using optimizer_actor =
     caf::typed_actor<caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
                      caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
