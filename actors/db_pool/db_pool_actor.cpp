@@ -268,6 +268,7 @@ typename Inspector::result_type inspect(Inspector& f, read_done& x) {
 }
 
 using read_done_atom = caf::atom_constant<caf::atom("readdone")>;
+using close_idle_atom = caf::atom_constant<caf::atom("closeidle")>;
 
 using conn_actor = caf::typed_actor<
     caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
@@ -275,7 +276,9 @@ using conn_actor = caf::typed_actor<
     caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
     caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
     caf::replies_to<release_memory_atom>::with<uint64_t>,
-    caf::replies_to<data_version_atom>::with<int64_t>>;
+    // The writer closes the shared set's idle overflow readers on the pool's
+    // tick (all of them at once when true): SQLite stays off CAF's threads.
+    caf::reacts_to<close_idle_atom, bool>, caf::replies_to<data_version_atom>::with<int64_t>>;
 
 struct conn_timing {
   timespan health_check_after{0};
@@ -320,6 +323,8 @@ struct conn_state {
   /// A reader leases a connection from the shared reader set for each
   /// statement; the writer uses its own.
   std::shared_ptr<direct_readers> direct;
+  /// The writer's view of the shared reader set, for its upkeep.
+  std::shared_ptr<direct_readers> readers;
 
   /// Runs one statement; on success also how many health checks failed.
   caf::expected<std::pair<statement_result, uint64_t>> run(const std::string& sql,
@@ -348,13 +353,16 @@ std::vector<std::string> to_vector(const std::set<std::string>& xs) {
 
 conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_state> self,
                                            connection_settings settings, conn_timing timing,
-                                           std::shared_ptr<direct_readers> direct) {
+                                           std::shared_ptr<direct_readers> direct, bool reader) {
   self->state.settings = std::move(settings);
   self->state.timing = timing;
-  self->state.direct = std::move(direct);
-  if (!self->state.direct)
+  if (reader) {
+    self->state.direct = std::move(direct);
+  } else {
+    self->state.readers = std::move(direct);
     if (auto ok = self->state.ready(); !ok)
       spdlog::error("{}", render(ok.error()));
+  }
   return {
       [=](query_atom, const std::string& sql,
           const std::vector<db_value>& params) -> caf::result<conn_reply> {
@@ -424,7 +432,19 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
       },
       [=](release_memory_atom) -> uint64_t {
         auto& st = self->state;
-        return st.conn ? static_cast<uint64_t>(st.conn->release_memory()) : 0;
+        int64_t freed = 0;
+        if (st.readers) {
+          // Memory pressure (rule 1): idle overflow readers close now, the
+          // idle ones left give SQLite's caches back too.
+          st.readers->close_idle(true);
+          freed += st.readers->release_memory();
+        }
+        freed += st.conn ? st.conn->release_memory() : 0;
+        return static_cast<uint64_t>(std::max<int64_t>(0, freed));
+      },
+      [=](close_idle_atom, bool at_once) {
+        if (self->state.readers)
+          self->state.readers->close_idle(at_once);
       },
       [=](data_version_atom) -> caf::result<int64_t> {
         auto& st = self->state;
@@ -511,8 +531,7 @@ conn_actor spawn_connection(pool_self self, bool reader) {
   // Linked: connections go down with the pool, and a crashed connection
   // takes the pool down for the supervisor to restart cleanly.
   return self->spawn<caf::detached + caf::linked>(
-      connection_actor, settings, self->state.cfg.timing,
-      reader ? self->state.direct : std::shared_ptr<direct_readers>{});
+      connection_actor, settings, self->state.cfg.timing, self->state.direct, reader);
 }
 
 void dispatch(pool_self self, uint64_t id, waiter w);
@@ -701,15 +720,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
       },
       [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
       [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },
-      [=](release_memory_atom) {
-        // Memory pressure (rule 1): idle overflow readers close now, the
-        // idle ones left and the writer give SQLite's caches back.
-        if (auto& d = self->state.direct) {
-          d->close_idle(true);
-          d->release_memory();
-        }
-        return to_writer<uint64_t>(self, release_memory_atom::value);
-      },
+      [=](release_memory_atom) { return to_writer<uint64_t>(self, release_memory_atom::value); },
       [=](set_pool_size_atom, uint64_t n) -> caf::result<uint64_t> {
         if (n == 0)
           return make_error(errc::invalid_argument, "pool_size must be at least 1");
@@ -796,7 +807,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
           }
         }
         if (st.direct)
-          st.direct->close_idle();
+          self->send(st.writer, close_idle_atom::value, false);
         auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
         self->delayed_send(self, period, tick_atom::value);
       },

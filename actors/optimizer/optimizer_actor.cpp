@@ -427,7 +427,9 @@ child_spec optimizer_component(const std::string& name, const config& cfg,
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
   spec.start = [os, view](caf::actor_system& sys) {
-    return caf::actor_cast<caf::actor>(sys.spawn(optimizer_fun, os, view));
+    // Detached: acting may trim the heap and write files (preload list,
+    // log rotation), which stay off CAF's scheduler threads.
+    return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(optimizer_fun, os, view));
   };
   return spec;
 }

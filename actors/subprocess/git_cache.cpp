@@ -193,6 +193,7 @@ git_cache::git_cache(size_t entries, timespan ttl, watch_mode mode)
   cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's git_maxsize
   cfg.ttl = ttl;
   store_ = std::make_unique<cache_detail::cache_store>(cfg);
+  counts_.capacity = entries;
   if (mode_ != watch_mode::fingerprint) {
     inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (inotify_fd_ < 0)
@@ -251,6 +252,7 @@ bool git_cache::watch_tree(repo_state& r, const std::string& dir, bool git) {
     return errno == ENOENT || errno == ENOTDIR; // vanished meanwhile: nothing to watch
   r.wds.insert(wd);
   auto& w = watches_[wd];
+  counts_.watches = watches_.size();
   w = std::make_unique<watch>(watch{&r, dir, git});
   if (git && dir == r.git_dir)
     return true; // refs/ is watched separately; objects/ and logs/ are not
@@ -281,6 +283,7 @@ void git_cache::drop_watches(repo_state& r) {
   for (int wd : r.wds) {
     ::inotify_rm_watch(inotify_fd_, wd);
     watches_.erase(wd);
+    counts_.watches = watches_.size();
   }
   r.wds.clear();
 }
@@ -327,6 +330,7 @@ void git_cache::drain_events() {
       if (ev->mask & IN_IGNORED) {
         r.wds.erase(ev->wd);
         watches_.erase(i);
+        counts_.watches = watches_.size();
         continue;
       }
       if (w.git) {
@@ -467,18 +471,21 @@ void git_cache::flush() {
 uint64_t git_cache::resize(uint64_t entries) {
   std::lock_guard<std::mutex> guard{mtx_};
   static_cast<void>(store_->resize(std::max<uint64_t>(1, entries), store_->config().max_bytes));
-  return store_->config().max_entries;
+  counts_.capacity = store_->config().max_entries;
+  return counts_.capacity;
 }
 
 uint64_t git_cache::capacity() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return store_->config().max_entries;
+  return counts_.capacity;
 }
 
 git_cache::counts git_cache::stats() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto c = counts_;
-  c.watches = watches_.size();
+  counts c;
+  c.hits = counts_.hits;
+  c.misses = counts_.misses;
+  c.invalidations = counts_.invalidations;
+  c.watches = counts_.watches;
+  c.fingerprint_repos = counts_.fingerprint_repos;
   return c;
 }
 

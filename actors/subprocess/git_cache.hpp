@@ -8,6 +8,7 @@
 // watches, a fingerprint of the tree (inode, size, mtime, ctime of every
 // entry) is compared instead.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -101,7 +102,17 @@ private:
   int inotify_fd_ = -1;
   std::map<std::string, std::unique_ptr<repo_state>> repos_;
   std::map<int, std::unique_ptr<watch>> watches_;
-  counts counts_;
+  /// Read without the lock (the pool actor asks for stats on a scheduler
+  /// thread while a lookup may hold the lock for a fingerprint walk).
+  struct atomic_counts {
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+    std::atomic<uint64_t> invalidations{0};
+    std::atomic<uint64_t> watches{0};
+    std::atomic<uint64_t> fingerprint_repos{0};
+    std::atomic<uint64_t> capacity{0};
+  };
+  atomic_counts counts_;
 };
 
 } // namespace p21::subprocess_detail
