@@ -269,6 +269,7 @@ typename Inspector::result_type inspect(Inspector& f, read_done& x) {
 
 using read_done_atom = caf::atom_constant<caf::atom("readdone")>;
 using close_idle_atom = caf::atom_constant<caf::atom("closeidle")>;
+using warm_atom = caf::atom_constant<caf::atom("warmup")>;
 
 using conn_actor = caf::typed_actor<
     caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
@@ -278,7 +279,9 @@ using conn_actor = caf::typed_actor<
     caf::replies_to<release_memory_atom>::with<uint64_t>,
     // The writer closes the shared set's idle overflow readers on the pool's
     // tick (all of them at once when true): SQLite stays off CAF's threads.
-    caf::reacts_to<close_idle_atom, bool>, caf::replies_to<data_version_atom>::with<int64_t>>;
+    caf::reacts_to<close_idle_atom, bool>,
+    // The writer opens the shared set's pool_size readers at start.
+    caf::reacts_to<warm_atom>, caf::replies_to<data_version_atom>::with<int64_t>>;
 
 struct conn_timing {
   timespan health_check_after{0};
@@ -441,6 +444,10 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
         }
         freed += st.conn ? st.conn->release_memory() : 0;
         return static_cast<uint64_t>(std::max<int64_t>(0, freed));
+      },
+      [=](warm_atom) {
+        if (self->state.readers)
+          self->state.readers->warm();
       },
       [=](close_idle_atom, bool at_once) {
         if (self->state.readers)
@@ -663,11 +670,9 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
   if (st.cache)
     self->send(self, version_tick_atom::value);
   if (st.direct && st.direct->enabled()) {
-    // Keep pool_size reader connections open, opened off CAF's threads by a
-    // short-lived thread of its own (it touches no CAF state).
-    std::thread{[direct_set = st.direct] {
-      direct_set->warm();
-    }}.detach();
+    // Keep pool_size reader connections open: the writer opens them on
+    // its own thread (a CAF detached actor, so none outlives the node).
+    self->send(st.writer, warm_atom::value);
   }
   auto period = std::min(st.cfg.idle_timeout, st.cfg.leak_threshold) / 2;
   self->delayed_send(self, period, tick_atom::value);
