@@ -80,6 +80,12 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
     if (k.rfind("disk_percent:", 0) == 0)
       s.disk_percent[k.substr(13)] = v;
   std::map<std::string, node_snapshot::cache_view> caches;
+  auto db = [&s]() -> node_snapshot::db_view& {
+    return s.db ? *s.db : s.db.emplace();
+  };
+  auto proc = [&s]() -> node_snapshot::proc_view& {
+    return s.proc ? *s.proc : s.proc.emplace();
+  };
   auto component = [](const metric_sample& x) {
     auto i = x.labels.find("component");
     return i == x.labels.end() ? std::string{} : i->second;
@@ -96,19 +102,19 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
     else if (c.name == "cache_capacity_misses")
       caches[comp].capacity_misses = v;
     else if (c.name == "db_pool_timeouts" && comp == "db_pool")
-      (s.db ? *s.db : s.db.emplace()).timeouts = v;
+      db().timeouts = v;
     else if (c.name == "db_overflow_opened" && comp == "db_pool")
-      (s.db ? *s.db : s.db.emplace()).overflow_opened = v;
+      db().overflow_opened = v;
     else if (c.name == "subprocess_busy_seconds" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).busy_time =
+      proc().busy_time =
           std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
     else if (c.name == "subprocess_slot_seconds" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).slot_time =
+      proc().slot_time =
           std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
     else if (c.name == "git_cache_hits" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).git_hits = v;
+      proc().git_hits = v;
     else if (c.name == "git_cache_misses" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).git_misses = v;
+      proc().git_misses = v;
   }
   for (auto& g : m.gauges) {
     auto comp = component(g);
@@ -118,17 +124,17 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
     else if (g.name == "cache_max_bytes")
       caches[comp].max_bytes = v;
     else if (g.name == "db_pool_waiting" && comp == "db_pool")
-      (s.db ? *s.db : s.db.emplace()).waiting = v;
+      db().waiting = v;
     else if (g.name == "db_pool_idle" && comp == "db_pool")
-      (s.db ? *s.db : s.db.emplace()).idle = v;
+      db().idle = v;
     else if (g.name == "db_pool_peak_in_use" && comp == "db_pool")
-      (s.db ? *s.db : s.db.emplace()).peak_in_use = v;
+      db().peak_in_use = v;
     else if (g.name == "subprocess_max_processes" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).max_processes = v;
+      proc().max_processes = v;
     else if (g.name == "subprocess_queued" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).queued = v;
+      proc().queued = v;
     else if (g.name == "git_cache_max_entries" && comp == "subprocess")
-      (s.proc ? *s.proc : s.proc.emplace()).git_capacity = v;
+      proc().git_capacity = v;
   }
   for (auto& [comp, c] : caches) {
     if (comp.empty())
