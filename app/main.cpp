@@ -3,11 +3,14 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "app/bench.hpp"
+#include "app/demo.hpp"
+#include "app/node_status.hpp"
 #include "p21/p21.hpp"
 
 namespace {
@@ -57,6 +60,23 @@ int run_node(const std::string& path, double duration) {
     spdlog::info("node running from {} for {}s", path, duration);
   else
     spdlog::info("node running from {}; Ctrl-C stops it", path);
+  std::unique_ptr<p21::app::demo> workload;
+  if (rt->settings().demo.enabled) {
+    try {
+      workload = std::make_unique<p21::app::demo>(*rt, rt->settings().demo);
+    } catch (const std::exception& e) {
+      std::cerr << "p21: the demo workload cannot start: " << e.what() << "\n";
+      rt->stop();
+      return exit_failure;
+    }
+  }
+  // The status line: on a terminal every status_interval, else a log line.
+  p21::app::node_status status{*rt};
+  auto first = status.read();
+  auto prev = first;
+  auto interval = rt->settings().logging.status_interval;
+  auto next_status = interval.count() > 0 ? clock::now() + interval : clock::time_point::max();
+  bool terminal = isatty(STDERR_FILENO) == 1;
   while (clock::now() < deadline) {
     timespec tick{0, 100'000'000};
     int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -66,7 +86,21 @@ int run_node(const std::string& path, double duration) {
     }
     if (rt->wait_for(p21::timespan{0}))
       break;
+    if (clock::now() >= next_status) {
+      next_status += interval;
+      auto now = status.read();
+      auto text = p21::app::node_status::line(prev, now, workload ? workload->phase() : "");
+      if (terminal)
+        std::cerr << "\033[1mp21\033[0m " << text << std::endl;
+      else
+        spdlog::info("status: {}", text);
+      prev = std::move(now);
+    }
   }
+  if (workload)
+    workload->stop();
+  std::cout << p21::app::node_status::summary(first, status.read(), workload.get()) << std::flush;
+  workload.reset();
   auto reason = rt->stop();
   if (reason) {
     std::cerr << "p21: node stopped: " << p21::render(reason) << "\n";

@@ -570,6 +570,7 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     s.read("file", cfg.logging.file);
     s.read_size("max_size", cfg.logging.max_size, 1024);
     s.read("max_files", cfg.logging.max_files, 1, 1000);
+    s.read_duration("status_interval", cfg.logging.status_interval, timespan{0});
     s.finish();
   }
   if (auto t = top.table("monitor")) {
@@ -674,6 +675,17 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     if (cfg.supervisor.backoff_max < cfg.supervisor.backoff_initial)
       s.fail(t->get("backoff_max") ? *t->get("backoff_max") : *t, "backoff_max",
              "must not be less than backoff_initial");
+  }
+  if (auto t = top.table("demo")) {
+    section_reader s{file, *t, "demo"};
+    s.read("enabled", cfg.demo.enabled);
+    s.read_duration("phase", cfg.demo.phase, std::chrono::seconds{1});
+    s.read("rate", cfg.demo.rate);
+    s.read("clients", cfg.demo.clients, 1, 64);
+    s.read("repo", cfg.demo.repo);
+    s.finish();
+    if (!(cfg.demo.rate >= 1 && cfg.demo.rate <= 1e6))
+      s.fail(*t->get("rate"), "rate", "must be between 1 and 1000000 operations per second");
   }
   if (auto t = top.table("components")) {
     for (auto&& [k, v] : *t) {
@@ -850,7 +862,8 @@ std::string to_toml(const config& cfg) {
       << "console = " << boolean(cfg.logging.console) << "\n"
       << "file = " << str(cfg.logging.file) << "\n"
       << "max_size = " << str(format_size(cfg.logging.max_size)) << "\n"
-      << "max_files = " << cfg.logging.max_files << "\n\n"
+      << "max_files = " << cfg.logging.max_files << "\n"
+      << "status_interval = " << dur(cfg.logging.status_interval) << "\n\n"
       << "[monitor]\n"
       << "alert_for = " << dur(cfg.monitor.alert_for) << "\n"
       << "watch_paths = " << strs(cfg.monitor.watch_paths) << "\n"
@@ -895,7 +908,13 @@ std::string to_toml(const config& cfg) {
       << "max_restarts = " << cfg.supervisor.max_restarts << "\n"
       << "period = " << dur(cfg.supervisor.period) << "\n"
       << "backoff_initial = " << dur(cfg.supervisor.backoff_initial) << "\n"
-      << "backoff_max = " << dur(cfg.supervisor.backoff_max) << "\n";
+      << "backoff_max = " << dur(cfg.supervisor.backoff_max) << "\n\n"
+      << "[demo]\n"
+      << "enabled = " << boolean(cfg.demo.enabled) << "\n"
+      << "phase = " << dur(cfg.demo.phase) << "\n"
+      << "rate = " << cfg.demo.rate << "\n"
+      << "clients = " << cfg.demo.clients << "\n"
+      << "repo = " << str(cfg.demo.repo) << "\n";
   for (auto& [name, nc] : cfg.cache.caches)
     out << "\n[caches." << name << "]\n"
         << "max_entries = " << nc.max_entries << "\n"

@@ -47,7 +47,33 @@ TEST_CASE("the shipped config/perfect21.toml is valid and carries the report's k
   auto cfg = load_config_file(P21_SOURCE_DIR "/config/perfect21.toml");
   CHECK(cfg.database.pool_size == 10);
   CHECK(cfg.subprocess.max_processes == 32);
-  CHECK(cfg.performance.optimization_interval == 5min);
+  // It is the demo node `make run` starts: workload on, short intervals.
+  CHECK(cfg.performance.optimization_interval == 5s);
+  CHECK(cfg.demo.enabled);
+}
+
+TEST_CASE("the demo workload is off by default and [demo] sets it up") {
+  auto defaults = load_config_string("", "empty.toml");
+  CHECK_FALSE(defaults.demo.enabled);
+  CHECK(defaults.logging.status_interval == 5s);
+  auto cfg = load_config_string("[demo]\nenabled = true\nphase = \"3s\"\nrate = 50\n"
+                                "clients = 4\nrepo = \"/srv/repo\"\n"
+                                "[logging]\nstatus_interval = \"0s\"\n");
+  CHECK(cfg.demo.enabled);
+  CHECK(cfg.demo.phase == 3s);
+  CHECK(cfg.demo.rate == 50);
+  CHECK(cfg.demo.clients == 4);
+  CHECK(cfg.demo.repo == "/srv/repo");
+  CHECK(cfg.logging.status_interval == 0s);
+  auto again = load_config_string(to_toml(cfg), "again.toml");
+  CHECK(again.demo.phase == 3s);
+  CHECK(again.demo.repo == "/srv/repo");
+  auto e = refusal("[demo]\nenabled = true\nrate = 0\n");
+  CHECK(e.line() == 3);
+  CHECK(e.key() == "demo.rate");
+  CHECK_THAT(e.message(), Catch::Contains("between 1 and 1000000"));
+  CHECK(refusal("[demo]\nphase = \"10ms\"\n").key() == "demo.phase");
+  CHECK(refusal("[demo]\nclients = 0\n").key() == "demo.clients");
 }
 
 TEST_CASE("a valid file sets typed values") {

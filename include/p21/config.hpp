@@ -62,6 +62,9 @@ struct logging_config {
   std::string file;
   uint64_t max_size = 10 * 1024 * 1024;
   size_t max_files = 3;
+  /// How often `p21 run` shows its status line (a log line when stderr is
+  /// not a terminal); 0 for never.
+  timespan status_interval = std::chrono::seconds{5};
 };
 
 /// `[monitor]`: alerts and sampling details (the interval is the report's
@@ -80,6 +83,21 @@ struct monitor_config {
 struct http_config {
   /// `host:port` to listen on; empty keeps HTTP off.
   std::string listen;
+};
+
+/// `[demo]`: the built-in workload `p21 run` drives, so that a new node has
+/// something to cache, query, run, monitor and tune. Off unless enabled.
+struct demo_config {
+  bool enabled = false;
+  /// Length of each of the four phases (steady, shift, writes, processes).
+  timespan phase = std::chrono::seconds{15};
+  /// Operations per second, all clients together.
+  double rate = 400;
+  /// Threads issuing them.
+  size_t clients = 2;
+  /// Git work tree whose status is checked; empty: a scratch repository made
+  /// in the temporary directory and removed at exit.
+  std::string repo;
 };
 
 /// One named cache: `[caches.NAME]`, or one of those built from the
@@ -219,6 +237,7 @@ struct config {
   database_config database;
   subprocess_config subprocess;
   supervisor_config supervisor;
+  demo_config demo;
   std::map<std::string, component_config> components;
   /// The eight optimization rules, filled with the report's thresholds.
   std::map<std::string, rule_config> rules = default_rules();

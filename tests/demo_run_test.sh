@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `p21 run --duration 10` with the shipped demo config exits 0 and its exit
+# summary shows every subsystem used by the demo workload.
+set -u
+p21=$1 config=$2
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+timeout 60 "$p21" run --config "$config" --duration 10 >"$out" 2>"$err"
+rc=$?
+fail=0
+expect() {
+  grep -Eq "$1" "$out" || { echo "summary lacks: $2"; fail=1; }
+}
+expect '^  cache +[0-9]+ configured .*running: [1-9][0-9 ]* lookups' "cache lookups"
+expect '^  sqlite +[1-9][0-9 ]* statements' "SQLite statements"
+expect '^  git +[1-9][0-9 ]* status checks' "git status checks"
+expect '^  commands +[1-9][0-9 ]* run, 0 failed' "commands run without failures"
+expect '^  monitor +[1-9][0-9 ]* samples' "monitor samples"
+expect '^  optimizer +[1-9][0-9 ]* evaluations' "optimizer evaluations"
+expect '^  http +listening on 127\.0\.0\.1:' "the HTTP endpoint"
+expect '^  demo +[1-9][0-9 ]* lookups .* [1-9][0-9 ]* writes, [1-9][0-9 ]* git checks, .*[1-9][0-9 ]* commands, 0 errors' "the workload's own counts, no errors"
+grep -q "status: health" "$err" || { echo "no status line logged"; fail=1; }
+[ "$rc" -eq 0 ] || { echo "exit code $rc, expected 0"; fail=1; }
+[ "$fail" -eq 0 ] || { echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"; exit 1; }
+cat "$out"
