@@ -44,16 +44,26 @@ row_result measure_startup(const config& base, size_t runs) {
 }
 
 std::vector<row> all_rows() {
+  // The report's table: "before" and "after" for four rows (its "Overall
+  // average" is 500 ms -> 180 ms).
   return {
-      {"startup", "Module import / startup", 800.0 / 150.0, measure_startup},
-      {"cache_lookup", "Cache lookup", std::nullopt, measure_cache_lookup},
-      {"cache_direct", "Cache lookup vs a plain mutex LRU", std::nullopt, measure_cache_direct},
-      {"db_query", "Database query", 120.0 / 25.0, measure_db_query},
-      {"db_query_cache", "Database query cache", std::nullopt, measure_db_query_cache},
-      {"git_status", "Git status check", 450.0 / 90.0, measure_git_status},
-      {"parallel_exec", "Parallel execution", 2.5 / 1.1, measure_parallel_exec},
+      {"startup", "Module import / startup", report_claim{0.800, 0.150}, measure_startup},
+      {"cache_lookup", "Cache lookup: raw CAF request vs the handle", std::nullopt,
+       measure_cache_lookup},
+      {"cache_direct", "Cache lookup: a mutex LRU vs the handle", std::nullopt,
+       measure_cache_direct},
+      {"db_query", "Database query: connection per query vs pool", report_claim{0.120, 0.025},
+       measure_db_query},
+      {"db_query_cache", "Database query: pooled vs query cache", std::nullopt,
+       measure_db_query_cache},
+      {"git_status", "Git status check: uncached vs cached", report_claim{0.450, 0.090},
+       measure_git_status},
+      {"parallel_exec", "Parallel execution: serial vs subprocess pool",
+       report_claim{2.5, 1.1}, measure_parallel_exec},
   };
 }
+
+constexpr report_claim overall_claim{0.500, 0.180};
 
 // -- presentation -------------------------------------------------------------
 
@@ -69,9 +79,124 @@ std::string human(double s) {
   return out.str();
 }
 
+std::string mib(uint64_t bytes) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << double(bytes) / (1 << 20) << " MiB";
+  return out.str();
+}
+
+std::string times(double ratio) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(ratio < 0.1 ? 4 : 2) << ratio << "x";
+  return out.str();
+}
+
+/// "12.3 ms ±4%", or "3.2 s (1 run)" when there are too few to tell.
+std::string with_spread(const series& s) {
+  std::ostringstream out;
+  out << human(s.median());
+  if (s.samples.size() < 4)
+    out << " (" << s.samples.size() << (s.samples.size() == 1 ? " run)" : " runs)");
+  else
+    out << " ±" << std::fixed << std::setprecision(0) << s.spread() * 100 << "%";
+  return out.str();
+}
+
+/// 0.8 -> "800 ms", 2.5 -> "2.5 s": the report's round figures.
+std::string round_time(double s) {
+  std::ostringstream out;
+  if (s >= 1)
+    out << std::fixed << std::setprecision(1) << s << " s";
+  else
+    out << std::fixed << std::setprecision(0) << s * 1e3 << " ms";
+  return out.str();
+}
+
+std::string claim_text(const std::optional<report_claim>& c) {
+  if (!c)
+    return "-";
+  return times(c->ratio()) + " (" + round_time(c->before_s) + " -> " + round_time(c->after_s) +
+         ")";
+}
+
+/// `text` padded to `width` columns (UTF-8 aware: "±" is one column).
+std::string cell(const std::string& text, size_t width, bool right = true) {
+  size_t cols = 0;
+  for (unsigned char ch : text)
+    cols += (ch & 0xC0) != 0x80 ? 1 : 0;
+  std::string pad(cols < width ? width - cols : 0, ' ');
+  return right ? pad + text : text + pad;
+}
+
 nlohmann::json to_json(const series& s) {
-  return {{"label", s.label},       {"median_s", s.median()}, {"p99_s", s.quantile(0.99)},
-          {"min_s", s.quantile(0)}, {"max_s", s.quantile(1)}, {"runs", s.samples.size()}};
+  return {{"label", s.label},
+          {"unit", "s"},
+          {"median_s", s.median()},
+          {"p99_s", s.quantile(0.99)},
+          {"p25_s", s.quantile(0.25)},
+          {"p75_s", s.quantile(0.75)},
+          {"min_s", s.quantile(0)},
+          {"max_s", s.quantile(1)},
+          {"spread", s.spread()},
+          {"runs", s.samples.size()}};
+}
+
+nlohmann::json to_json(const std::optional<report_claim>& c) {
+  if (!c)
+    return nullptr;
+  return c->ratio();
+}
+
+/// A progress line on stderr: "[3/7] db_query ... 1.2 s".
+class progress {
+public:
+  explicit progress(size_t total)
+    : total_(total) {}
+
+  template <class F>
+  auto step(const std::string& what, F f) {
+    std::cerr << "[" << ++done_ << "/" << total_ << "] " << what << " ..." << std::flush;
+    auto t0 = clock::now();
+    auto result = f();
+    std::cerr << " " << human(seconds_since(t0)) << "\n";
+    return result;
+  }
+
+private:
+  size_t total_;
+  size_t done_ = 0;
+};
+
+void print_table(const std::vector<row_result>& results, const std::vector<row>& rows,
+                 std::optional<double> overall, const std::vector<std::string>& overall_rows,
+                 size_t runs) {
+  auto title = [&](const std::string& name) {
+    for (auto& r : rows)
+      if (r.name == name)
+        return r.title;
+    return name;
+  };
+  std::cout << "\nPerfect21 bench: each row times the naive way (baseline) and Perfect21 side by "
+               "side in one run;\nmedians of "
+            << runs << " runs or more per side, ±: half the interquartile range.\n\n"
+            << cell("row", 16, false) << cell("measured", 10) << "  " << cell("report claims", 30, false)
+            << cell("baseline", 17) << cell("perfect21", 17) << cell("p21 p99", 12) << "\n";
+  for (auto& r : results)
+    std::cout << cell(r.name, 16, false) << cell(times(r.ratio()), 10) << "  "
+              << cell(claim_text(r.claim), 30, false) << cell(with_spread(r.baseline), 17)
+              << cell(with_spread(r.perfect21), 17) << cell(human(r.perfect21.quantile(0.99)), 12)
+              << "\n";
+  if (overall) {
+    std::cout << cell("overall", 16, false) << cell(times(*overall), 10) << "  "
+              << cell(claim_text(overall_claim), 30, false) << "   geometric mean of";
+    for (auto& n : overall_rows)
+      std::cout << " " << n;
+    std::cout << "\n";
+  }
+  std::cout << "\n";
+  for (auto& r : results)
+    std::cout << "  " << cell(r.name, 16, false) << title(r.name) << ":\n"
+              << "  " << cell("", 16) << r.baseline.label << " vs " << r.perfect21.label << "\n";
 }
 
 } // namespace
@@ -87,81 +212,95 @@ int run_bench(const bench_options& opts) {
     }
   }
   auto rows = all_rows();
+  const std::vector<std::string> sections{"cache_details", "db_details", "subprocess_details",
+                                          "self_tuning"};
   auto wants = [&](const std::string& name) {
     return opts.only.empty() ||
            std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
   };
   for (auto& name : opts.only)
-    if (name != "cache_details" && name != "db_details" && name != "subprocess_details" &&
-        name != "self_tuning" &&
+    if (std::find(sections.begin(), sections.end(), name) == sections.end() &&
         std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
       std::cerr << "p21 bench: unknown row '" << name << "'; rows are:";
       for (auto& r : rows)
         std::cerr << " " << r.name;
-      std::cerr << " cache_details db_details subprocess_details self_tuning\n";
+      for (auto& x : sections)
+        std::cerr << " " << x;
+      std::cerr << "\n";
       return 2;
     }
-  auto startup_rss = status_bytes("VmRSS:");
-  {
-    runtime rt{quiet(base)};
-    startup_rss = status_bytes("VmRSS:");
-  }
-  std::vector<row_result> results;
+  size_t steps = 1;
+  for (auto& r : rows)
+    steps += wants(r.name) ? 1 : 0;
+  for (auto& x : sections)
+    steps += wants(x) ? 1 : 0;
+  progress bar{steps};
   size_t runs = opts.quick ? 5 : 20;
+  // Startup memory: the RSS of this process with a node of the base config
+  // running, before any benchmark has grown the heap.
+  auto startup_rss = bar.step("startup memory", [&] {
+    runtime rt{quiet(base)};
+    return status_bytes("VmRSS:");
+  });
+  std::vector<row_result> results;
   for (auto& r : rows) {
-    if (!opts.only.empty() &&
-        std::find(opts.only.begin(), opts.only.end(), r.name) == opts.only.end())
+    if (!wants(r.name))
       continue;
-    std::cerr << "[bench] " << r.name << " (" << runs << " runs each side) ..." << std::flush;
-    auto t0 = clock::now();
-    auto res = r.measure(base, runs);
+    auto res = bar.step(r.name + " (" + std::to_string(runs) + " runs each side)",
+                        [&] { return r.measure(base, runs); });
     res.claim = r.claim;
-    std::cerr << " done in " << human(seconds_since(t0)) << "\n";
     results.push_back(std::move(res));
   }
-  // The table: ratios first, absolute times vary by machine.
-  std::cout << std::left << std::setw(16) << "row" << std::right << std::setw(10) << "ratio"
-            << std::setw(10) << "claim" << std::setw(14) << "baseline" << std::setw(14)
-            << "perfect21" << std::setw(14) << "p21 p99"
-            << "\n";
-  for (auto& r : results) {
-    auto ratio = r.baseline.median() / std::max(r.perfect21.median(), 1e-12);
-    std::ostringstream claim;
-    if (r.claim)
-      claim << std::fixed << std::setprecision(2) << *r.claim << "x";
-    else
-      claim << "-";
-    std::cout << std::left << std::setw(16) << r.name << std::right << std::setw(9) << std::fixed
-              << std::setprecision(ratio < 0.1 ? 4 : 2) << ratio << "x" << std::setprecision(2)
-              << std::setw(10) << claim.str() << std::setw(14) << human(r.baseline.median())
-              << std::setw(14) << human(r.perfect21.median()) << std::setw(14)
-              << human(r.perfect21.quantile(0.99)) << "\n";
-  }
+  // Peak memory of the rows (the detail sections below build a 1 GiB parent
+  // and a million-entry cache on purpose).
+  auto peak_rss = status_bytes("VmHWM:");
+  // Overall: the geometric mean of the measured ratios of the report's rows.
+  std::vector<std::string> overall_rows;
+  double log_sum = 0;
+  for (auto& r : results)
+    if (r.claim) {
+      overall_rows.push_back(r.name);
+      log_sum += std::log(r.ratio());
+    }
+  std::optional<double> overall;
+  if (!overall_rows.empty())
+    overall = std::exp(log_sum / double(overall_rows.size()));
   nlohmann::json details;
   if (wants("cache_details"))
-    details["cache"] = cache_details(base, opts.quick);
+    details["cache"] = bar.step("cache details", [&] { return cache_details(base, opts.quick); });
   if (wants("db_details"))
-    details["db"] = db_details(base, opts.quick);
+    details["db"] = bar.step("db details", [&] { return db_details(base, opts.quick); });
   if (wants("subprocess_details"))
-    details["subprocess"] = subprocess_details(base, opts.quick);
+    details["subprocess"] =
+        bar.step("subprocess details", [&] { return subprocess_details(base, opts.quick); });
   nlohmann::json tuning;
   if (wants("self_tuning"))
-    tuning = self_tuning(base, opts.quick);
-  auto peak_rss = status_bytes("VmHWM:");
-  std::cout << "memory: startup RSS " << format_size(startup_rss / 1024 * 1024) << ", peak RSS "
-            << format_size(peak_rss / 1024 * 1024) << "\n";
+    tuning = bar.step("self_tuning: 4 phases, optimizer on and off",
+                      [&] { return self_tuning(base, opts.quick); });
+  if (!results.empty())
+    print_table(results, rows, overall, overall_rows, runs);
+  std::cout << "memory: startup RSS " << mib(startup_rss)
+            << " (report: 180 MB -> 85 MB), peak RSS over the rows " << mib(peak_rss)
+            << " (report: 380 MB -> 180 MB)\n";
   if (!opts.json_file.empty()) {
     nlohmann::json doc;
     doc["rows"] = nlohmann::json::array();
-    for (auto& r : results) {
-      nlohmann::json j{{"name", r.name},
-                       {"baseline", to_json(r.baseline)},
-                       {"perfect21", to_json(r.perfect21)},
-                       {"ratio", r.baseline.median() / std::max(r.perfect21.median(), 1e-12)}};
-      j["claim"] = r.claim ? nlohmann::json(*r.claim) : nlohmann::json(nullptr);
-      doc["rows"].push_back(std::move(j));
-    }
-    doc["memory"] = {{"startup_rss_bytes", startup_rss}, {"peak_rss_bytes", peak_rss}};
+    for (auto& r : results)
+      doc["rows"].push_back({{"name", r.name},
+                             {"baseline", to_json(r.baseline)},
+                             {"perfect21", to_json(r.perfect21)},
+                             {"ratio", r.ratio()},
+                             {"claim", to_json(r.claim)}});
+    if (overall)
+      doc["overall"] = {{"ratio", *overall},
+                        {"claim", overall_claim.ratio()},
+                        {"method", "geometric mean of the rows' ratios"},
+                        {"rows", overall_rows}};
+    doc["memory"] = {{"startup_rss_bytes", startup_rss},
+                     {"peak_rss_bytes", peak_rss},
+                     {"unit", "bytes"},
+                     {"claim_startup_bytes", 85e6},
+                     {"claim_peak_bytes", 180e6}};
     if (!details.empty())
       doc["details"] = details;
     if (!tuning.is_null())

@@ -140,8 +140,6 @@ double hit_rate(eviction policy, uint64_t capacity, const std::vector<uint32_t>&
 
 nlohmann::json cache_details(const config& base, bool quick) {
   nlohmann::json out;
-  std::cerr << "[bench] cache details ..." << std::flush;
-  auto t0 = clock::now();
   runtime rt{quiet(base)};
   auto c = open_loaded(rt);
   // get_many: per-key cost of a 100-key batch vs single gets.
@@ -224,7 +222,6 @@ nlohmann::json cache_details(const config& base, bool quick) {
           static_cast<double>(store.bytes()) / static_cast<double>(entries);
     }
   }
-  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t0) << " s\n";
   // Print.
   std::cout << std::fixed << std::setprecision(2);
   std::cout << "cache: get_many " << out["get_many_per_key_s"].get<double>() * 1e6

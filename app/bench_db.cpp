@@ -116,8 +116,6 @@ row_result measure_db_query_cache(const config& base, size_t runs) {
 
 nlohmann::json db_details(const config& base, bool quick) {
   nlohmann::json out;
-  std::cerr << "[bench] db details ..." << std::flush;
-  auto t_all = clock::now();
   bench_db data;
   // (c) readers in parallel with one writer, WAL: reads/s and errors.
   {
@@ -216,7 +214,6 @@ nlohmann::json db_details(const config& base, bool quick) {
     }
     out["thirty_clients_pool_of_ten"] = acquire;
   }
-  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t_all) << " s\n";
   std::cout << std::fixed << std::setprecision(0);
   for (auto& s : out["readers_with_one_writer"])
     std::cout << "db: " << s["reader_threads"].get<int>()

@@ -31,26 +31,44 @@ struct series {
     std::sort(xs.begin(), xs.end());
     if (xs.empty())
       return 0;
+    if (q <= 0)
+      return xs.front();
     auto i = static_cast<size_t>(std::ceil(q * static_cast<double>(xs.size()))) - 1;
     return xs[std::min(i, xs.size() - 1)];
   }
 
   double median() const { return quantile(0.5); }
+
+  /// Half the interquartile range, relative to the median.
+  double spread() const {
+    auto m = median();
+    return m > 0 ? (quantile(0.75) - quantile(0.25)) / 2 / m : 0;
+  }
+};
+
+/// The report's figures for a row: its "before" and "after" times.
+struct report_claim {
+  double before_s;
+  double after_s;
+  double ratio() const { return before_s / after_s; }
 };
 
 struct row_result {
   std::string name;
   series baseline;
   series perfect21;
-  std::optional<double> claim;
+  std::optional<report_claim> claim;
+
+  /// Baseline median over Perfect21 median.
+  double ratio() const { return baseline.median() / std::max(perfect21.median(), 1e-12); }
 };
 
 /// One benchmark row: measures both sides, `runs` repetitions each.
 struct row {
   std::string name;
   std::string title;
-  /// The report's ratio (before / after), if it made a claim.
-  std::optional<double> claim;
+  /// The report's claim, if it made one for this row.
+  std::optional<report_claim> claim;
   std::function<row_result(const config& base, size_t runs)> measure;
 };
 

@@ -272,8 +272,6 @@ phase cpu_phase() {
 } // namespace
 
 nlohmann::json self_tuning(const config& base, bool quick) {
-  std::cerr << "[bench] self_tuning: 4 phases, optimizer on and off ..." << std::flush;
-  auto t0 = clock::now();
   size_t intervals = quick ? 6 : 10;
   scratch_db data;
   std::vector<phase> phases = {hit_rate_phase(), db_burst_phase(data.path), memory_phase(),
@@ -319,7 +317,6 @@ nlohmann::json self_tuning(const config& base, bool quick) {
       table << fmt(v) << " ";
     table << "\n";
   }
-  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t0) << " s\n";
   std::cout << "self_tuning (" << intervals << " intervals per run):\n" << table.str();
   return out;
 }

@@ -196,8 +196,6 @@ row_result measure_parallel_exec(const config& base, size_t runs) {
 
 nlohmann::json subprocess_details(const config& base, bool quick) {
   nlohmann::json out;
-  std::cerr << "[bench] subprocess details ..." << std::flush;
-  auto t_all = clock::now();
   auto cfg = quiet(base);
   runtime rt{cfg};
   auto sp = open_pool(rt);
@@ -254,7 +252,6 @@ nlohmann::json subprocess_details(const config& base, bool quick) {
   out["spawn_cost"] = {
       {"small_parent", {{"posix_spawn_s", small.first}, {"fork_exec_s", small.second}}},
       {"parent_with_1GiB", large}};
-  std::cerr << " done in " << std::fixed << std::setprecision(1) << seconds_since(t_all) << " s\n";
   auto us = [](double s) {
     std::ostringstream o;
     o << std::fixed << std::setprecision(0) << s * 1e6 << " us";

@@ -1,7 +1,11 @@
 # Runs COMMAND with ARGS and checks its exit code and combined output.
 #   -DCOMMAND=... -DARGS=a;b -DEXPECT_EXIT=N -DEXPECT_OUTPUT=regex [-DJSON_FILE=path]
+#   [-DTIMEOUT=seconds, default 120]
+if(NOT DEFINED TIMEOUT)
+  set(TIMEOUT 120)
+endif()
 execute_process(COMMAND ${COMMAND} ${ARGS}
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${TIMEOUT})
 message("exit: ${rc}\n--- stdout ---\n${out}\n--- stderr ---\n${err}")
 if(NOT "${rc}" STREQUAL "${EXPECT_EXIT}")
   message(FATAL_ERROR "expected exit code ${EXPECT_EXIT}, got ${rc}")

@@ -1,0 +1,98 @@
+// Checks the JSON of `p21 bench --json`: every row of SPEC.md is present,
+// both sides were measured, the ratio is computed from the two medians, the
+// overall row is the geometric mean of the report's rows, memory is there.
+// Usage: bench_json_check FILE
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, const std::string& what) {
+  if (!ok) {
+    std::cerr << "bench JSON: " << what << "\n";
+    ++failures;
+  }
+}
+
+bool close(double a, double b) {
+  return std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b));
+}
+
+/// False when a figure is missing (the rest of the row is not checked).
+bool check_side(const nlohmann::json& side, const std::string& where) {
+  auto before = failures;
+  for (auto key : {"median_s", "p99_s", "p25_s", "p75_s", "min_s", "max_s", "spread", "runs"})
+    expect(side.contains(key) && side[key].is_number(), where + "." + key + " missing");
+  if (failures > before)
+    return false;
+  expect(side["unit"] == "s", where + ".unit is not \"s\"");
+  expect(!side["label"].get<std::string>().empty(), where + ".label is empty");
+  expect(side["median_s"].get<double>() > 0, where + ".median_s is not positive");
+  expect(side["runs"].get<int>() >= 1, where + ".runs is below 1");
+  expect(side["min_s"].get<double>() <= side["median_s"].get<double>() &&
+             side["median_s"].get<double>() <= side["p99_s"].get<double>() &&
+             side["p99_s"].get<double>() <= side["max_s"].get<double>(),
+         where + ": min <= median <= p99 <= max does not hold");
+  expect(side["spread"].get<double>() >= 0, where + ".spread is negative");
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: bench_json_check FILE\n";
+    return 2;
+  }
+  std::ifstream in{argv[1]};
+  auto doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded()) {
+    std::cerr << "bench JSON: " << argv[1] << " is not JSON\n";
+    return 1;
+  }
+  const std::set<std::string> expected{"startup",        "cache_lookup", "cache_direct",
+                                       "db_query",       "db_query_cache", "git_status",
+                                       "parallel_exec"};
+  std::set<std::string> seen;
+  double log_sum = 0;
+  int claimed = 0;
+  for (auto& row : doc["rows"]) {
+    auto name = row["name"].get<std::string>();
+    seen.insert(name);
+    bool complete = check_side(row["baseline"], name + ".baseline");
+    complete = check_side(row["perfect21"], name + ".perfect21") && complete;
+    if (!complete)
+      continue;
+    auto ratio = row["baseline"]["median_s"].get<double>() / row["perfect21"]["median_s"].get<double>();
+    expect(close(row["ratio"].get<double>(), ratio),
+           name + ".ratio is not baseline median / perfect21 median");
+    if (!row["claim"].is_null()) {
+      expect(row["claim"].get<double>() > 1, name + ".claim is not a speed-up");
+      log_sum += std::log(row["ratio"].get<double>());
+      ++claimed;
+    }
+  }
+  expect(seen == expected, "the rows are not exactly the seven of SPEC.md");
+  expect(claimed == 4, "expected the report's claims on four rows");
+  if (claimed > 0 && doc.contains("overall"))
+    expect(close(doc["overall"]["ratio"].get<double>(), std::exp(log_sum / claimed)),
+           "overall.ratio is not the geometric mean of the claimed rows' ratios");
+  else
+    expect(false, "overall missing");
+  auto& mem = doc["memory"];
+  expect(mem["startup_rss_bytes"].get<double>() > 0, "memory.startup_rss_bytes is not positive");
+  expect(mem["peak_rss_bytes"].get<double>() >= mem["startup_rss_bytes"].get<double>(),
+         "memory.peak_rss_bytes is below the startup RSS");
+  if (failures)
+    return 1;
+  std::cout << "bench JSON: " << seen.size() << " rows, overall "
+            << doc["overall"]["ratio"].get<double>() << "x, checked\n";
+  return 0;
+}
