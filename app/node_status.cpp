@@ -189,9 +189,15 @@ std::string node_status::summary(const node_reading& first, const node_reading& 
   char head[64];
   std::snprintf(head, sizeof head, "%.1f s", seconds);
   out << "p21 run summary (" << head;
-  if (workload)
-    out << ", demo workload, " << workload->phases_run() << " phase(s) of "
-        << demo::phases().size();
+  if (workload) {
+    // The phases entered, in order: "steady, shift, writes, processes, steady".
+    auto n = workload->phases_run();
+    out << ", demo phases: ";
+    for (uint64_t i = 0; i < std::min<uint64_t>(n, 8); ++i)
+      out << (i ? ", " : "") << demo::phases()[i % demo::phases().size()];
+    if (n > 8)
+      out << ", ... (" << n << " in all)";
+  }
   out << ")\n";
   auto lookups = last.cache_hits + last.cache_misses;
   auto names = [](const std::vector<std::string>& xs) {
@@ -226,7 +232,7 @@ std::string node_status::summary(const node_reading& first, const node_reading& 
   }
   out << "  monitor    " << count(last.monitor_samples) << " samples, health "
       << static_cast<int>(last.health + 0.5) << " (" << last.status << "), "
-      << count(last.alerts_fired) << " alerts fired";
+      << count(last.alerts_fired) << (last.alerts_fired == 1 ? " alert" : " alerts") << " fired";
   if (!last.firing.empty()) {
     out << ", firing now:";
     for (auto& a : last.firing)
