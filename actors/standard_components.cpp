@@ -1,4 +1,7 @@
+#include <algorithm>
+
 #include "p21/cache.hpp"
+#include "p21/cluster.hpp"
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
@@ -13,15 +16,22 @@ namespace p21 {
 std::vector<child_spec> standard_components(const config& cfg,
                                             std::shared_ptr<const node_view> view) {
   std::vector<child_spec> out;
+  auto& published = cfg.cluster.publish_actors;
   for (auto& [name, nc] : cfg.cache.all())
-    for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
+    for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout)) {
+      // A published cache runs from the start: peers look it up.
+      if (std::find(published.begin(), published.end(), "cache." + name) != published.end())
+        spec.prio = priority::critical;
       out.push_back(std::move(spec));
+    }
   out.push_back(db_pool_component("db_pool", cfg));
   out.push_back(subprocess_component("subprocess", cfg));
   out.push_back(monitor_component("monitor", cfg, view));
   out.push_back(optimizer_component("optimizer", cfg, view));
   if (!cfg.http.listen.empty())
     out.push_back(http_component("http", cfg, view));
+  for (auto& spec : cluster_components(cfg, view))
+    out.push_back(std::move(spec));
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,20 @@ struct bench_options {
 
 /// Runs the benchmark rows and prints the table; returns the exit code.
 int run_bench(const bench_options& opts);
+
+/// Options of `p21 cache`.
+struct cache_client_options {
+  std::string action; // get, put, erase, stats
+  std::vector<std::string> args;
+  std::string connect;
+  std::string cache = "shared";
+  std::string timeout = "3s";
+  std::string ttl;
+  std::string certificate, key, ca;
+};
+
+/// One request to a node's published cache; returns the exit code.
+int run_cache_client(const cache_client_options& opts);
 
 /// Replays a key-per-line trace (stdin when `file` is empty) through a cache
 /// policy and prints the hit rate as JSON; returns the exit code.

@@ -157,6 +157,22 @@ int main(int argc, char** argv) {
   sim->add_option("--capacity", sim_capacity, "Cache capacity in entries")->required();
   sim->add_option("file", sim_file, "Trace file; standard input when omitted");
 
+  p21::app::cache_client_options cc;
+  auto cache = app.add_subcommand(
+      "cache", "Talk to a node's published cache over the network: get, put, erase, stats");
+  cache->add_option("action", cc.action, "get KEY | put KEY VALUE | erase KEY | stats")
+      ->required()
+      ->check(CLI::IsMember({"get", "put", "erase", "stats"}));
+  cache->add_option("args", cc.args, "KEY, or KEY VALUE for put");
+  cache->add_option("--connect", cc.connect, "HOST:PORT of the node's [cluster.publish]")
+      ->required();
+  cache->add_option("--cache", cc.cache, "Name of the published cache (default: shared)");
+  cache->add_option("--timeout", cc.timeout, "Bound of connecting and of the request (default 3s)");
+  cache->add_option("--ttl", cc.ttl, "put: time to live, e.g. 10m (default: the cache's)");
+  cache->add_option("--tls-cert", cc.certificate, "TLS: this client's certificate (PEM)");
+  cache->add_option("--tls-key", cc.key, "TLS: its private key (PEM)");
+  cache->add_option("--tls-ca", cc.ca, "TLS: the CA that signed the node's certificate (PEM)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*run)
@@ -167,5 +183,12 @@ int main(int argc, char** argv) {
     return p21::app::run_bench(bench_opts);
   if (*sim)
     return p21::app::run_cache_sim(sim_policy, sim_capacity, sim_file);
+  if (*cache) {
+    if (cc.certificate.empty() != cc.key.empty() || cc.certificate.empty() != cc.ca.empty()) {
+      std::cerr << "p21 cache: TLS needs --tls-cert, --tls-key and --tls-ca together\n";
+      return exit_bad_config;
+    }
+    return p21::app::run_cache_client(cc);
+  }
   return exit_failure;
 }

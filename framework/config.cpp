@@ -541,6 +541,122 @@ void check_database_path(const std::string& file, const toml::node* n, const std
   }
 }
 
+void read_port(section_reader& s, const toml::table& t, const std::string& key, uint16_t& out,
+               int64_t min) {
+  size_t v = out;
+  s.read(key, v, min, 65535);
+  out = static_cast<uint16_t>(v);
+  static_cast<void>(t);
+}
+
+/// "cache.NAME": the only kind of actor a node publishes.
+void check_actor_names(section_reader& s, const toml::table& t, const std::string& key,
+                       const std::vector<std::string>& names) {
+  for (auto& n : names)
+    if (n.rfind("cache.", 0) != 0 || n.size() <= 6 || n.find('/') != std::string::npos)
+      s.fail(*t.get(key), key, "'" + n + "' is not a publishable actor; write \"cache.NAME\"");
+}
+
+void read_cluster(const std::string& file, const toml::table& t, config& cfg) {
+  auto& cl = cfg.cluster;
+  section_reader s{file, t, "cluster"};
+  s.read_duration("request_timeout", cl.request_timeout, std::chrono::milliseconds{1});
+  s.read_duration("connect_timeout", cl.connect_timeout, std::chrono::milliseconds{1});
+  s.read_duration("retry_initial", cl.retry_initial, std::chrono::milliseconds{1});
+  s.read_duration("retry_max", cl.retry_max, std::chrono::milliseconds{1});
+  if (auto p = s.table("publish")) {
+    section_reader ps{file, *p, "cluster.publish"};
+    ps.read("host", cl.publish_host);
+    read_port(ps, *p, "port", cl.publish_port, 0);
+    ps.read_strings("actors", cl.publish_actors);
+    ps.finish();
+    check_actor_names(ps, *p, "actors", cl.publish_actors);
+    if (cl.publish_host.empty())
+      ps.fail(*p->get("host"), "host", "must not be empty (127.0.0.1 keeps it on loopback)");
+  }
+  if (auto n = t.get("peers")) {
+    s.get("peers");
+    if (!n->is_array_of_tables())
+      s.fail(*n, "peers", "expected [[cluster.peers]] tables, got " + type_name(*n));
+    size_t i = 0;
+    for (auto& e : *n->as_array()) {
+      auto& pt = *e.as_table();
+      section_reader ps{file, pt, "cluster.peers[" + std::to_string(i++) + "]"};
+      cluster_peer peer;
+      ps.read("name", peer.name);
+      ps.read("host", peer.host);
+      read_port(ps, pt, "port", peer.port, 1);
+      ps.read_strings("actors", peer.actors);
+      ps.read_duration("near_ttl", peer.near_ttl, timespan{0});
+      ps.read("near_entries", peer.near_entries, 1, 100'000'000);
+      ps.finish();
+      if (peer.name.empty())
+        ps.fail(pt, "name", "every peer needs a name");
+      if (!pt.get("port"))
+        ps.fail(pt, "port", "every peer needs the port it publishes on");
+      check_actor_names(ps, pt, "actors", peer.actors);
+      for (auto& other : cl.peers)
+        if (other.name == peer.name)
+          ps.fail(*pt.get("name"), "name", "two peers are named '" + peer.name + "'");
+      cl.peers.push_back(std::move(peer));
+    }
+  } else {
+    s.get("peers");
+  }
+  if (auto tls = s.table("tls")) {
+    section_reader ts{file, *tls, "cluster.tls"};
+    ts.read("certificate", cl.tls_certificate);
+    ts.read("key", cl.tls_key);
+    ts.read("ca", cl.tls_ca);
+    ts.finish();
+    for (auto key : {"certificate", "key", "ca"}) {
+      auto& path = std::string{key} == "certificate" ? cl.tls_certificate
+                   : std::string{key} == "key"       ? cl.tls_key
+                                                     : cl.tls_ca;
+      if (path.empty())
+        ts.fail(*tls, key, "TLS needs certificate, key and ca");
+      if (!std::ifstream{path})
+        ts.fail(*tls->get(key), key, "cannot read '" + path + "'");
+    }
+  }
+  s.finish();
+}
+
+/// Published caches exist here with one shard; a peer's cache does not
+/// shadow a local one.
+void check_cluster_names(const std::string& file, const toml::table& root, const config& cfg) {
+  auto caches = cfg.cache.all();
+  auto where = [&](const toml::node* n) {
+    return n ? std::make_pair(n->source().begin.line, n->source().begin.column)
+             : std::make_pair(toml::source_index{0}, toml::source_index{0});
+  };
+  auto publish = root.at_path("cluster.publish.actors").node();
+  for (auto& a : cfg.cluster.publish_actors) {
+    auto name = a.substr(6);
+    auto it = caches.find(name);
+    auto [line, col] = where(publish);
+    if (it == caches.end())
+      throw config_error(file, line, col, "cluster.publish.actors",
+                         "no cache named '" + name + "' to publish");
+    if (it->second.shards != 1)
+      throw config_error(file, line, col, "cluster.publish.actors",
+                         "cache '" + name + "' has " + std::to_string(it->second.shards) +
+                             " shards; a published cache has one");
+  }
+  size_t i = 0;
+  for (auto& peer : cfg.cluster.peers) {
+    auto key = "cluster.peers[" + std::to_string(i) + "].actors";
+    auto n = root.at_path("cluster.peers[" + std::to_string(i) + "].actors").node();
+    ++i;
+    for (auto& a : peer.actors)
+      if (caches.count(a.substr(6))) {
+        auto [line, col] = where(n);
+        throw config_error(file, line, col, key,
+                           "'" + a + "' is also a local cache; a peer's cache needs its own name");
+      }
+  }
+}
+
 void read_document(const std::string& file, const toml::table& root, config& cfg) {
   section_reader top{file, root, ""};
   if (auto t = top.table("performance")) {
@@ -687,6 +803,8 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
     if (!(cfg.demo.rate >= 1 && cfg.demo.rate <= 1e6))
       s.fail(*t->get("rate"), "rate", "must be between 1 and 1000000 operations per second");
   }
+  if (auto t = top.table("cluster"))
+    read_cluster(file, *t, cfg);
   if (auto t = top.table("components")) {
     for (auto&& [k, v] : *t) {
       std::string name{k.str()};
@@ -760,6 +878,7 @@ void read_document(const std::string& file, const toml::table& root, config& cfg
   }
   top.finish();
   check_database_path(file, db_path_node, cfg.database.path);
+  check_cluster_names(file, root, cfg);
 }
 
 } // namespace
@@ -914,7 +1033,29 @@ std::string to_toml(const config& cfg) {
       << "phase = " << dur(cfg.demo.phase) << "\n"
       << "rate = " << cfg.demo.rate << "\n"
       << "clients = " << cfg.demo.clients << "\n"
-      << "repo = " << str(cfg.demo.repo) << "\n";
+      << "repo = " << str(cfg.demo.repo) << "\n\n"
+      << "[cluster]\n"
+      << "request_timeout = " << dur(cfg.cluster.request_timeout) << "\n"
+      << "connect_timeout = " << dur(cfg.cluster.connect_timeout) << "\n"
+      << "retry_initial = " << dur(cfg.cluster.retry_initial) << "\n"
+      << "retry_max = " << dur(cfg.cluster.retry_max) << "\n\n"
+      << "[cluster.publish]\n"
+      << "host = " << str(cfg.cluster.publish_host) << "\n"
+      << "port = " << cfg.cluster.publish_port << "\n"
+      << "actors = " << strs(cfg.cluster.publish_actors) << "\n";
+  if (cfg.cluster.tls())
+    out << "\n[cluster.tls]\n"
+        << "certificate = " << str(cfg.cluster.tls_certificate) << "\n"
+        << "key = " << str(cfg.cluster.tls_key) << "\n"
+        << "ca = " << str(cfg.cluster.tls_ca) << "\n";
+  for (auto& peer : cfg.cluster.peers)
+    out << "\n[[cluster.peers]]\n"
+        << "name = " << str(peer.name) << "\n"
+        << "host = " << str(peer.host) << "\n"
+        << "port = " << peer.port << "\n"
+        << "actors = " << strs(peer.actors) << "\n"
+        << "near_ttl = " << dur(peer.near_ttl) << "\n"
+        << "near_entries = " << peer.near_entries << "\n";
   for (auto& [name, nc] : cfg.cache.caches)
     out << "\n[caches." << name << "]\n"
         << "max_entries = " << nc.max_entries << "\n"

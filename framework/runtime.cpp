@@ -12,6 +12,7 @@
 
 #include "detail/logging.hpp"
 #include "detail/supervisor_actor.hpp"
+#include "p21/cluster.hpp"
 #include "p21/protocol/atoms.hpp"
 #include "p21/types.hpp"
 
@@ -280,6 +281,7 @@ runtime::runtime(config cfg, std::vector<child_spec> components)
   d.caf_cfg.set("scheduler.max-threads", threads);
   d.caf_cfg.set("scheduler.policy", caf::atom_from_string(d.cfg.runtime.scheduler));
   add_message_types(d.caf_cfg);
+  configure_network(d.cfg, d.caf_cfg);
   auto raw = impl_.get();
   {
     std::promise<void> ready;

@@ -11,9 +11,10 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   catch2 libbenchmark-dev
 )
-# `--test`: also what the test suite needs (promtool checks /metrics).
+# `--test`: also what the test suite needs (promtool checks /metrics, the
+# openssl command makes the cluster TLS test's certificates).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus)
+  packages+=(prometheus openssl)
 fi
 
 missing=()

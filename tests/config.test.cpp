@@ -274,3 +274,54 @@ TEST_CASE("the effective config printed by to_toml reads back to the same values
 TEST_CASE("available_cpus is at least one") {
   CHECK(available_cpus() >= 1);
 }
+
+TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and key") {
+  auto cfg = load_config_file(P21_SOURCE_DIR "/config/cluster/a.toml");
+  CHECK(cfg.cluster.publish_port == 7100);
+  CHECK(cfg.cluster.publish_host == "127.0.0.1");
+  CHECK(cfg.cluster.publish_actors == std::vector<std::string>{"cache.shared"});
+  auto b = load_config_file(P21_SOURCE_DIR "/config/cluster/b.toml");
+  REQUIRE(b.cluster.peers.size() == 1);
+  CHECK(b.cluster.peers[0].name == "a");
+  CHECK(b.cluster.peers[0].port == 7100);
+  CHECK(b.cluster.peers[0].near_ttl == 2s);
+  CHECK_FALSE(b.cluster.tls());
+  auto again = load_config_string(to_toml(b), "again.toml");
+  CHECK(again.cluster.peers.at(0).actors == std::vector<std::string>{"cache.shared"});
+  // Nothing listens anywhere unless configured; loopback by default.
+  CHECK_FALSE(load_config_string("", "empty.toml").cluster.enabled());
+  CHECK(load_config_string("", "empty.toml").cluster.publish_host == "127.0.0.1");
+  SECTION("publishing something that is not a cache") {
+    auto e = refusal("[cluster.publish]\nport = 7100\nactors = [\"db_pool\"]\n");
+    CHECK(e.key() == "cluster.publish.actors");
+    CHECK(e.line() == 3);
+  }
+  SECTION("publishing a cache that does not exist") {
+    auto e = refusal("[cluster.publish]\nactors = [\"cache.nope\"]\n");
+    CHECK(e.key() == "cluster.publish.actors");
+    CHECK_THAT(e.message(), Catch::Contains("no cache named 'nope'"));
+  }
+  SECTION("publishing a sharded cache") {
+    auto e = refusal("[caches.s]\nshards = 2\n[cluster.publish]\nactors = [\"cache.s\"]\n");
+    CHECK_THAT(e.message(), Catch::Contains("2 shards"));
+  }
+  SECTION("a peer without a port") {
+    auto e = refusal("[[cluster.peers]]\nname = \"a\"\nactors = [\"cache.x\"]\n");
+    CHECK(e.key() == "cluster.peers[0].port");
+  }
+  SECTION("a peer's cache that shadows a local one") {
+    auto e = refusal("[[cluster.peers]]\nname = \"a\"\nport = 1\nactors = [\"cache.async\"]\n");
+    CHECK(e.key() == "cluster.peers[0].actors");
+    CHECK(e.line() == 4);
+  }
+  SECTION("TLS files that cannot be read") {
+    auto e = refusal("[cluster.tls]\ncertificate = \"/nonexistent.pem\"\nkey = \"k\"\nca = \"c\"\n");
+    CHECK(e.key() == "cluster.tls.certificate");
+    CHECK(e.line() == 2);
+    CHECK_THAT(e.message(), Catch::Contains("cannot read '/nonexistent.pem'"));
+  }
+  SECTION("an unknown key") {
+    auto e = refusal("[cluster.publish]\nprot = 7100\n");
+    CHECK(e.key() == "cluster.publish.prot");
+  }
+}

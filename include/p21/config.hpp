@@ -100,6 +100,48 @@ struct demo_config {
   std::string repo;
 };
 
+/// One `[[cluster.peers]]` entry: a node whose published actors this node
+/// uses as if they were local.
+struct cluster_peer {
+  std::string name;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  /// Published actors to use, e.g. "cache.shared": `p21::cache::open(rt,
+  /// "shared")` then talks to the peer's cache.
+  std::vector<std::string> actors;
+  /// A local near cache in front of each remote cache: entries read from the
+  /// peer are kept this long (0: no near cache). While the peer is down,
+  /// gets are answered from it (a miss is a miss, not an error).
+  timespan near_ttl{0};
+  size_t near_entries = 1024;
+};
+
+/// `[cluster]`: nodes that share actors over CAF's network layer.
+struct cluster_config {
+  /// `[cluster.publish]`: what this node offers, and where.
+  std::string publish_host = "127.0.0.1";
+  /// 0 picks a free port (logged).
+  uint16_t publish_port = 0;
+  /// Component names such as "cache.shared"; empty publishes nothing.
+  std::vector<std::string> publish_actors;
+  std::vector<cluster_peer> peers;
+  /// `[cluster.tls]`: PEM files. With them, connections both ways are TLS
+  /// with the peer's certificate checked against `ca`; plain ones are refused.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_ca;
+  /// Bound of one request to a peer.
+  timespan request_timeout = std::chrono::seconds{2};
+  /// Bound of one connection attempt.
+  timespan connect_timeout = std::chrono::seconds{3};
+  /// Reconnection backoff: doubles from `retry_initial` up to `retry_max`.
+  timespan retry_initial = std::chrono::milliseconds{100};
+  timespan retry_max = std::chrono::seconds{5};
+
+  bool enabled() const { return !publish_actors.empty() || !peers.empty(); }
+  bool tls() const { return !tls_certificate.empty(); }
+};
+
 /// One named cache: `[caches.NAME]`, or one of those built from the
 /// report's `[cache]` keys (`async`, `git`; the query cache, `db_*`, lives in
 /// the db pool so that writes invalidate it in step).
@@ -238,6 +280,7 @@ struct config {
   subprocess_config subprocess;
   supervisor_config supervisor;
   demo_config demo;
+  cluster_config cluster;
   std::map<std::string, component_config> components;
   /// The eight optimization rules, filled with the report's thresholds.
   std::map<std::string, rule_config> rules = default_rules();

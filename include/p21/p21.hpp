@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "p21/cache.hpp"
+#include "p21/cluster.hpp"
 #include "p21/config.hpp"
 #include "p21/db.hpp"
 #include "p21/error.hpp"

@@ -59,4 +59,8 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using unload_atom = caf::atom_constant<caf::atom("unload")>;
 
+// -- cluster ------------------------------------------------------------------
+/// Asks a node's published gateway for one of its published actors.
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+
 } // namespace p21

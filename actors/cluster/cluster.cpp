@@ -1,0 +1,462 @@
+// The cluster: a gateway actor a node publishes through CAF's middleman
+// (plain or TLS), and stubs that stand in for a peer's caches. A stub
+// connects in the background with backoff, answers `unavailable` at once
+// while its peer is unreachable, fails its in-flight requests the moment the
+// peer's actor goes down (CAF would otherwise let them run into the request
+// timeout), and reconnects by itself. With `near_ttl` it keeps what it read
+// in a small local cache and answers gets from it, also while the peer is
+// down.
+
+#include "p21/cluster.hpp"
+
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <spdlog/spdlog.h>
+
+#include "../cache/cache_store.hpp"
+#include "p21/cache.hpp"
+#include "p21/metrics.hpp"
+
+namespace p21 {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using cache_detail::cache_store;
+using cache_detail::store_config;
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+
+// -- gateway ------------------------------------------------------------------
+
+caf::behavior gateway(caf::event_based_actor*, std::set<std::string> published,
+                      std::shared_ptr<const node_view> view) {
+  return {
+      [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+        if (!published.count(name))
+          return make_error(errc::not_found, "'" + name + "' is not published by this node");
+        if (view && view->running)
+          for (auto& [n, h] : view->running())
+            if (n == name + "/0")
+              return h;
+        return make_error(errc::unavailable, "'" + name + "' is not running");
+      },
+  };
+}
+
+child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view> view) {
+  auto& cl = cfg.cluster;
+  child_spec spec;
+  spec.name = "cluster";
+  spec.prio = priority::critical;
+  std::set<std::string> published;
+  for (auto& a : cl.publish_actors) {
+    published.insert(a);
+    spec.depends_on.push_back(a + "/0");
+  }
+  auto host = cl.publish_host;
+  auto port = cl.publish_port;
+  bool tls = cl.tls();
+  spec.start = [=](caf::actor_system& sys) {
+    auto gw = sys.spawn(gateway, published, view);
+    // The middleman actor is detached, so this blocking call does not need
+    // a free scheduler thread. reuse_addr: a restarted gateway rebinds.
+    auto bound = tls ? caf::openssl::publish(gw, port, host.c_str(), true)
+                     : sys.middleman().publish(gw, port, host.c_str(), true);
+    if (!bound) {
+      caf::anon_send_exit(gw, caf::exit_reason::user_shutdown);
+      throw std::runtime_error("cannot publish on " + host + ":" + std::to_string(port) + ": " +
+                               render(bound.error()));
+    }
+    std::string names;
+    for (auto& n : published)
+      names += (names.empty() ? "" : ", ") + n;
+    spdlog::info("cluster: publishing {} on {}:{}{}", names, host, *bound,
+                 tls ? " (TLS, peer certificates checked)" : "");
+    return caf::actor_cast<caf::actor>(gw);
+  };
+  return spec;
+}
+
+// -- remote cache stub --------------------------------------------------------
+
+struct stub_settings {
+  std::string peer;
+  std::string host;
+  uint16_t port = 0;
+  /// The published name, e.g. "cache.shared".
+  std::string actor;
+  bool tls = false;
+  timespan request_timeout{0};
+  timespan connect_timeout{0};
+  timespan retry_initial{0};
+  timespan retry_max{0};
+  timespan near_ttl{0};
+  size_t near_entries = 0;
+};
+
+struct stub_metrics {
+  /// Set when the node has no registry of its own (a bare runtime).
+  std::shared_ptr<metrics_registry> owner;
+  gauge* connected = nullptr;
+  counter* reconnects = nullptr;
+  counter* errors = nullptr;
+  histogram* latency = nullptr;
+};
+
+struct stub_state {
+  stub_settings cfg;
+  stub_metrics m;
+  cache_actor remote;
+  bool connecting = false;
+  bool ever_connected = false;
+  timespan backoff{0};
+  uint64_t failed_attempts = 0;
+  uint64_t next_id = 0;
+  /// In-flight requests: how to fail each one.
+  std::map<uint64_t, std::function<void(const caf::error&)>> pending;
+  std::unique_ptr<cache_store> near;
+
+  std::string where() const {
+    return cfg.actor + " of peer '" + cfg.peer + "' (" + cfg.host + ":" + std::to_string(cfg.port) +
+           ")";
+  }
+
+  static inline const char* name = "p21.remote_cache";
+};
+
+using stub_actor = caf::stateful_actor<stub_state>;
+
+caf::error unreachable(const stub_state& st) {
+  return make_error(errc::unavailable, st.where() + " is not connected");
+}
+
+/// What a caller sees of a failed remote request.
+caf::error remote_error(const stub_state& st, const caf::error& e) {
+  if (e == caf::sec::request_timeout)
+    return make_error(errc::timeout, st.where() + " did not answer within " +
+                                         format_duration(st.cfg.request_timeout));
+  if (e.category() == caf::atom("system"))
+    return make_error(errc::unavailable, st.where() + ": " + render(e));
+  return e;
+}
+
+void connect(stub_actor* self);
+
+void lost(stub_actor* self, const std::string& why) {
+  auto& st = self->state;
+  if (st.remote) {
+    spdlog::warn("cluster: lost {}: {}", st.where(), why);
+    self->demonitor(st.remote.address());
+    st.remote = nullptr;
+    st.m.connected->set(0);
+  }
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+  for (auto& [id, fail] : pending)
+    fail(make_error(errc::unavailable, st.where() + " went down during the request"));
+  self->delayed_send(self, st.backoff, reconnect_atom::value);
+}
+
+void retry_later(stub_actor* self, const caf::error& e) {
+  auto& st = self->state;
+  st.connecting = false;
+  // The first failure is a warning; while the peer stays down, quieter.
+  if (st.failed_attempts++ == 0)
+    spdlog::warn("cluster: cannot reach {}: {}; retrying every {} at most", st.where(), render(e),
+                 format_duration(st.cfg.retry_max));
+  else
+    spdlog::debug("cluster: still cannot reach {}: {}", st.where(), render(e));
+  self->delayed_send(self, st.backoff, reconnect_atom::value);
+  st.backoff = std::min(st.backoff * 2, st.cfg.retry_max);
+}
+
+void connect(stub_actor* self) {
+  auto& st = self->state;
+  if (st.connecting || st.remote)
+    return;
+  st.connecting = true;
+  auto& sys = self->system();
+  auto mm = st.cfg.tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  self->request(mm, st.cfg.connect_timeout, caf::connect_atom::value, st.cfg.host, st.cfg.port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
+            auto& st = self->state;
+            if (!gw) {
+              retry_later(self, make_error(errc::not_found, "nothing is published there"));
+              return;
+            }
+            auto gateway = caf::actor_cast<caf::actor>(gw);
+            self->request(gateway, st.cfg.request_timeout, lookup_atom::value, st.cfg.actor)
+                .then(
+                    [=](caf::actor& a) {
+                      auto& st = self->state;
+                      st.connecting = false;
+                      st.remote = caf::actor_cast<cache_actor>(a);
+                      self->monitor(a);
+                      st.m.connected->set(1);
+                      if (st.ever_connected)
+                        st.m.reconnects->inc();
+                      spdlog::info("cluster: {} {}", st.where(),
+                                   st.ever_connected ? "reconnected" : "connected");
+                      st.ever_connected = true;
+                      st.failed_attempts = 0;
+                      st.backoff = st.cfg.retry_initial;
+                    },
+                    [=](caf::error& e) { retry_later(self, e); });
+          },
+          [=](caf::error& e) { retry_later(self, e); });
+}
+
+uint64_t ns_since(clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
+}
+
+/// Forwards `xs...` to the remote cache; `on_ok` may post-process the reply
+/// (the near cache), `on_fail` may turn an error into a reply.
+template <class R, class OnOk, class OnFail, class... Ts>
+caf::result<R> forward(stub_actor* self, OnOk on_ok, OnFail on_fail, Ts... xs) {
+  auto& st = self->state;
+  if (!st.remote) {
+    st.m.errors->inc();
+    caf::expected<R> r = on_fail(unreachable(st));
+    if (!r)
+      return r.error();
+    return std::move(*r);
+  }
+  auto rp = self->make_response_promise<R>();
+  auto id = st.next_id++;
+  st.pending.emplace(id, [=](const caf::error& e) mutable {
+    self->state.m.errors->inc();
+    caf::expected<R> r = on_fail(e);
+    if (r)
+      rp.deliver(std::move(*r));
+    else
+      rp.deliver(r.error());
+  });
+  auto t0 = clock::now();
+  self->request(st.remote, st.cfg.request_timeout, xs...)
+      .then(
+          [=](R& r) mutable {
+            auto& st = self->state;
+            if (st.pending.erase(id) == 0)
+              return; // already failed when the peer went down
+            st.m.latency->record(ns_since(t0));
+            on_ok(r);
+            rp.deliver(std::move(r));
+          },
+          [=](caf::error& e) mutable {
+            auto& st = self->state;
+            auto i = st.pending.find(id);
+            if (i == st.pending.end())
+              return;
+            auto fail = std::move(i->second);
+            st.pending.erase(i);
+            fail(remote_error(st, e));
+          });
+  return rp;
+}
+
+/// Plain forwarding: replies pass through, errors stay errors.
+template <class R, class... Ts>
+caf::result<R> pass(stub_actor* self, Ts... xs) {
+  return forward<R>(
+      self, [](R&) {}, [](const caf::error& e) -> caf::expected<R> { return e; }, xs...);
+}
+
+caf::behavior stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.m = m;
+  st.backoff = st.cfg.retry_initial;
+  if (st.cfg.near_ttl.count() > 0) {
+    store_config sc;
+    sc.name = "near." + st.cfg.actor;
+    sc.max_entries = st.cfg.near_entries;
+    sc.ttl = st.cfg.near_ttl;
+    st.near = std::make_unique<cache_store>(sc);
+  }
+  st.m.connected->set(0);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.remote && dm.source == self->state.remote.address())
+      lost(self, render(dm.reason));
+  });
+  connect(self);
+  using opt = caf::optional<std::string>;
+  return {
+      [=](reconnect_atom) { connect(self); },
+      [=](get_atom, const std::string& key) -> caf::result<opt> {
+        auto& st = self->state;
+        if (st.near)
+          if (auto v = st.near->get(key, clock::now()))
+            return opt{*v};
+        return forward<opt>(
+            self,
+            [=](opt& v) {
+              if (v && self->state.near)
+                static_cast<void>(self->state.near->put(key, *v, timespan{0}, clock::now()));
+            },
+            [=](const caf::error& e) -> caf::expected<opt> {
+              // With a near cache, an outage is a miss, not an error.
+              if (self->state.near)
+                return opt{};
+              return e;
+            },
+            get_atom::value, key);
+      },
+      [=](get_atom, const std::vector<std::string>& keys) {
+        return pass<std::vector<opt>>(self, get_atom::value, keys);
+      },
+      [=](put_atom, const std::string& key, const std::string& value, caf::timespan ttl) {
+        if (self->state.near)
+          self->state.near->erase(key);
+        return forward<bool>(
+            self,
+            [=](bool& ok) {
+              if (ok && self->state.near)
+                static_cast<void>(self->state.near->put(key, value, timespan{0}, clock::now()));
+            },
+            [](const caf::error& e) -> caf::expected<bool> { return e; }, put_atom::value, key,
+            value, ttl);
+      },
+      [=](erase_atom, const std::string& key) {
+        if (self->state.near)
+          self->state.near->erase(key);
+        return pass<bool>(self, erase_atom::value, key);
+      },
+      [=](clear_atom) {
+        if (self->state.near)
+          self->state.near->clear();
+        return pass<uint64_t>(self, clear_atom::value);
+      },
+      [=](load_atom, const std::string& key) {
+        return pass<load_reply>(self, load_atom::value, key);
+      },
+      [=](loaded_atom, const std::string& key, const std::string& value, caf::timespan ttl) {
+        return pass<bool>(self, loaded_atom::value, key, value, ttl);
+      },
+      [=](load_failed_atom, const std::string& key, const caf::error& why) {
+        return pass<bool>(self, load_failed_atom::value, key, why);
+      },
+      // Capacity and TTL belong to the owning node (its optimizer tunes
+      // them); here they act on the near cache.
+      [=](shrink_atom, double fraction) -> shrink_result {
+        return self->state.near ? self->state.near->shrink(fraction) : shrink_result{};
+      },
+      [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
+        if (self->state.near)
+          if (auto err = self->state.near->resize(entries, bytes))
+            return err;
+        return true;
+      },
+      [=](set_ttl_atom, caf::timespan ttl) {
+        if (self->state.near)
+          self->state.near->set_ttl(ttl);
+        return true;
+      },
+      [=](stats_atom) { return pass<cache_stats>(self, stats_atom::value); },
+      [=](metrics_atom) { return metric_set{}; },
+  };
+}
+
+child_spec stub_component(const config& cfg, const cluster_peer& peer, const std::string& actor,
+                          std::shared_ptr<const node_view> view) {
+  auto& cl = cfg.cluster;
+  stub_settings s;
+  s.peer = peer.name;
+  s.host = peer.host;
+  s.port = peer.port;
+  s.actor = actor;
+  s.tls = cl.tls();
+  s.request_timeout = cl.request_timeout;
+  s.connect_timeout = cl.connect_timeout;
+  s.retry_initial = cl.retry_initial;
+  s.retry_max = cl.retry_max;
+  s.near_ttl = peer.near_ttl;
+  s.near_entries = peer.near_entries;
+  stub_metrics m;
+  if (!view || !view->registry)
+    m.owner = std::make_shared<metrics_registry>();
+  auto& r = m.owner ? *m.owner : *view->registry;
+  metric_labels labels{{"peer", peer.name}, {"actor", actor}};
+  m.connected = &r.make_gauge("cluster_peer_connected",
+                              "1 while the peer's actor is connected, else 0.", labels);
+  m.reconnects = &r.make_counter("cluster_peer_reconnects",
+                                 "Times the connection to the peer's actor came back.", labels);
+  m.errors = &r.make_counter("cluster_peer_errors",
+                             "Requests to the peer that failed (unreachable, down, timeout).",
+                             labels);
+  m.latency = &r.make_histogram("cluster_peer_request_seconds",
+                                "Round trip of a request to the peer.", labels);
+  child_spec spec;
+  spec.name = actor + "/0";
+  spec.prio = priority::critical;
+  spec.start = [s, m](caf::actor_system& sys) { return sys.spawn(stub, s, m); };
+  return spec;
+}
+
+} // namespace
+
+void configure_network(const config& cfg, caf::actor_system_config& caf_cfg) {
+  auto& cl = cfg.cluster;
+  if (!cl.enabled())
+    return;
+  caf_cfg.load<caf::io::middleman>();
+  if (cl.tls()) {
+    caf_cfg.load<caf::openssl::manager>();
+    caf_cfg.openssl_certificate = cl.tls_certificate;
+    caf_cfg.openssl_key = cl.tls_key;
+    caf_cfg.openssl_cafile = cl.tls_ca;
+  }
+}
+
+std::vector<child_spec> cluster_components(const config& cfg,
+                                           std::shared_ptr<const node_view> view) {
+  std::vector<child_spec> out;
+  if (!cfg.cluster.publish_actors.empty())
+    out.push_back(gateway_component(cfg, view));
+  for (auto& peer : cfg.cluster.peers)
+    for (auto& actor : peer.actors)
+      out.push_back(stub_component(cfg, peer, actor, view));
+  return out;
+}
+
+caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_address& addr,
+                                        const std::string& name, timespan timeout) {
+  bool tls = !addr.certificate.empty();
+  auto mm = tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  caf::expected<caf::actor> result{make_error(errc::timeout)};
+  {
+    caf::scoped_actor self{sys};
+    self->request(mm, timeout, caf::connect_atom::value, addr.host, addr.port)
+        .receive(
+            [&](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
+              if (!gw) {
+                result = make_error(errc::not_found, "nothing is published at " + addr.host +
+                                                         ":" + std::to_string(addr.port));
+                return;
+              }
+              self->request(caf::actor_cast<caf::actor>(gw), timeout, lookup_atom::value, name)
+                  .receive([&](caf::actor& a) { result = std::move(a); },
+                           [&](caf::error& e) { result = normalize(e); });
+            },
+            [&](caf::error& e) {
+              result = e == caf::sec::request_timeout
+                           ? make_error(errc::timeout, "no answer from " + addr.host + ":" +
+                                                           std::to_string(addr.port) + " within " +
+                                                           format_duration(timeout))
+                           : make_error(errc::unavailable, "cannot reach " + addr.host + ":" +
+                                                               std::to_string(addr.port) + ": " +
+                                                               render(e));
+            });
+  }
+  return result;
+}
+
+} // namespace p21

@@ -1,0 +1,284 @@
+// Two nodes on loopback: node A is a `p21 run` process that publishes its
+// cache "shared"; node B is a runtime in this process that uses it through
+// the cache handle. Timeouts are set to a minute, so an error of kind
+// `unavailable` (not `timeout`) shows that a call did not wait for them.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "p21/p21.hpp"
+#include "test_support.hpp"
+
+extern char** environ;
+
+using namespace p21;
+using namespace std::chrono_literals;
+using p21::test::eventually;
+
+namespace {
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// A scratch directory for one test's files.
+struct scratch {
+  std::string dir;
+  scratch() {
+    char tmpl[] = "/tmp/p21-cluster-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  ~scratch() { std::system(("rm -rf '" + dir + "'").c_str()); }
+  std::string path(const std::string& name) const { return dir + "/" + name; }
+};
+
+/// Runs `argv` with stdout and stderr to files; returns the pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  auto rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
+/// `p21 cache ARGS...`: exit code and stdout.
+std::pair<int, std::string> cli(const scratch& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {P21_BINARY, "cache"});
+  auto pid = spawn(args, s.path("cli.out"), s.path("cli.err"));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(s.path("cli.out"))};
+}
+
+/// Node A: `p21 run` with a cache "shared" published on `port`.
+class node_a {
+public:
+  node_a(const scratch& s, uint16_t port)
+    : s_(s)
+    , port_(port) {
+    std::ofstream{s.path("a.toml")} << "[logging]\nlevel = \"info\"\nstatus_interval = \"0s\"\n"
+                                    << "[database]\npath = \"" << s.path("a.db") << "\"\n"
+                                    << "[caches.shared]\nmax_entries = 10000\n"
+                                    << "[cluster.publish]\nport = " << port
+                                    << "\nactors = [\"cache.shared\"]\n";
+  }
+
+  ~node_a() { kill(SIGKILL); }
+
+  void start() {
+    pid_ = spawn({P21_BINARY, "run", "--config", s_.path("a.toml")}, s_.path("a.out"),
+                 s_.path("a.err"));
+    auto published = "publishing cache.shared on 127.0.0.1:" + std::to_string(port_);
+    REQUIRE(eventually([&] { return slurp(s_.path("a.err")).find(published) != std::string::npos; },
+                       20s));
+  }
+
+  void kill(int sig) {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+
+private:
+  const scratch& s_;
+  uint16_t port_;
+  pid_t pid_ = 0;
+};
+
+/// Node B's config: uses A's "shared" cache; long timeouts (see above).
+config node_b_config(uint16_t port, timespan near_ttl = timespan{0}) {
+  auto cfg = test::test_config();
+  cluster_peer peer;
+  peer.name = "a";
+  peer.port = port;
+  peer.actors = {"cache.shared"};
+  peer.near_ttl = near_ttl;
+  cfg.cluster.peers.push_back(peer);
+  cfg.cluster.request_timeout = 60s;
+  cfg.cluster.connect_timeout = 60s;
+  cfg.cluster.retry_initial = 20ms;
+  cfg.cluster.retry_max = 200ms;
+  cfg.runtime.request_timeout = 60s;
+  return cfg;
+}
+
+bool connected(cache& c) {
+  return static_cast<bool>(c.get("probe"));
+}
+
+double metric(runtime& rt, const std::string& name) {
+  for (auto& g : rt.metrics().collect().gauges)
+    if (g.name == name)
+      return g.value;
+  for (auto& c : rt.metrics().collect().counters)
+    if (c.name == name)
+      return c.value;
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("node B reads what node A's published cache holds and writes entries A then sees",
+          "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  auto addr = "127.0.0.1:" + std::to_string(port);
+  REQUIRE(cli(s, {"put", "greeting", "hello from A", "--connect", addr}).first == 0);
+  runtime rt{node_b_config(port)};
+  auto shared = cache::open(rt, "shared").value();
+  REQUIRE(eventually([&] { return connected(shared); }, 20s));
+  CHECK(shared.get("greeting").value() == std::optional<std::string>{"hello from A"});
+  REQUIRE_FALSE(shared.put("written by", "node B"));
+  auto [rc, out] = cli(s, {"get", "written by", "--connect", addr});
+  CHECK(rc == 0);
+  CHECK(out == "node B\n");
+  CHECK(shared.erase("greeting").value());
+  CHECK(cli(s, {"get", "greeting", "--connect", addr}).second == "(nil)\n");
+  // get_or_load crosses the network too: the loader runs here, A keeps the value.
+  CHECK(shared.get_or_load("computed", [] { return caf::expected<std::string>{"42"}; }).value() ==
+        "42");
+  CHECK(cli(s, {"get", "computed", "--connect", addr}).second == "42\n");
+  CHECK(shared.stats().value().name == "shared");
+  CHECK(metric(rt, "cluster_peer_connected") == 1);
+}
+
+TEST_CASE("node B starts before node A, gets unavailable at once, and works once A is up",
+          "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  runtime rt{node_b_config(port)};
+  auto shared = cache::open(rt, "shared").value();
+  auto early = shared.get("x");
+  REQUIRE_FALSE(early);
+  CHECK(early.error() == errc::unavailable); // not timeout: it did not wait a minute
+  CHECK(metric(rt, "cluster_peer_connected") == 0);
+  node_a a{s, port};
+  a.start();
+  REQUIRE(eventually([&] { return connected(shared); }, 20s));
+  CHECK_FALSE(shared.put("late", "but fine"));
+  CHECK(shared.get("late").value() == std::optional<std::string>{"but fine"});
+}
+
+TEST_CASE("node A killed with SIGKILL mid-load: B's callers get unavailable, then recover when A "
+          "restarts",
+          "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  runtime rt{node_b_config(port)};
+  auto shared = cache::open(rt, "shared").value();
+  REQUIRE(eventually([&] { return connected(shared); }, 20s));
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> ok{0}, unavailable{0}, other{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 2; ++t)
+    load.emplace_back([&, t] {
+      auto c = cache::open(rt, "shared").value();
+      for (uint64_t i = 0; !stop; ++i) {
+        auto key = "k" + std::to_string(t) + "-" + std::to_string(i % 100);
+        auto count = [&](const caf::error& e) {
+          if (e)
+            (e == errc::unavailable ? unavailable : other)++;
+        };
+        auto err = c.put(key, "v");
+        auto got = c.get(key);
+        count(err);
+        if (!got)
+          count(got.error());
+        if (!err && got)
+          ++ok;
+      }
+      release_thread();
+    });
+  REQUIRE(eventually([&] { return ok > 200; }, 20s));
+  a.kill(SIGKILL);
+  REQUIRE(eventually([&] { return unavailable > 0; }, 20s));
+  auto ok_while_down = ok.load();
+  CHECK(metric(rt, "cluster_peer_connected") == 0);
+  node_a again{s, port};
+  again.start();
+  REQUIRE(eventually([&] { return ok > ok_while_down + 200; }, 20s));
+  stop = true;
+  for (auto& t : load)
+    t.join();
+  CHECK(other == 0); // no timeouts, no other errors: nothing hung
+  CHECK(metric(rt, "cluster_peer_connected") == 1);
+  CHECK(metric(rt, "cluster_peer_reconnects") >= 1);
+  CHECK(metric(rt, "cluster_peer_errors") >= static_cast<double>(unavailable.load()));
+}
+
+TEST_CASE("a near cache answers reads while the peer is down: lower hit rate, still available",
+          "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  runtime rt{node_b_config(port, 60s)};
+  auto shared = cache::open(rt, "shared").value();
+  // (With a near cache a get succeeds even while disconnected.)
+  REQUIRE(eventually([&] { return metric(rt, "cluster_peer_connected") == 1; }, 20s));
+  REQUIRE_FALSE(shared.put("seen", "before the outage"));
+  a.kill(SIGKILL);
+  REQUIRE(eventually([&] { return metric(rt, "cluster_peer_connected") == 0; }, 20s));
+  CHECK(shared.get("seen").value() == std::optional<std::string>{"before the outage"});
+  auto miss = shared.get("never seen");
+  REQUIRE(miss); // a miss, not an error
+  CHECK_FALSE(miss->has_value());
+  auto write = shared.put("new", "value"); // writes are never acknowledged without A
+  REQUIRE(write);
+  CHECK(write == errc::unavailable);
+}
+
+TEST_CASE("p21 cache exits non-zero with a clear message when the node is unreachable",
+          "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  auto [rc, out] = cli(s, {"get", "x", "--connect", "127.0.0.1:" + std::to_string(port)});
+  CHECK(rc == 1);
+  CHECK(out.empty());
+  auto err = slurp(s.path("cli.err"));
+  CHECK_THAT(err, Catch::Contains("cannot reach 127.0.0.1:" + std::to_string(port)));
+  CHECK(cli(s, {"get", "x", "--connect", "nonsense"}).first == 2);
+}
