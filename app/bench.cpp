@@ -213,7 +213,7 @@ int run_bench(const bench_options& opts) {
   }
   auto rows = all_rows();
   const std::vector<std::string> sections{"cache_details", "db_details", "subprocess_details",
-                                          "self_tuning"};
+                                          "cluster_details", "self_tuning"};
   auto wants = [&](const std::string& name) {
     return opts.only.empty() ||
            std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
@@ -273,6 +273,9 @@ int run_bench(const bench_options& opts) {
   if (wants("subprocess_details"))
     details["subprocess"] =
         bar.step("subprocess details", [&] { return subprocess_details(base, opts.quick); });
+  if (wants("cluster_details"))
+    details["cluster"] =
+        bar.step("cluster details", [&] { return cluster_details(base, opts.quick); });
   nlohmann::json tuning;
   if (wants("self_tuning"))
     tuning = bar.step("self_tuning: 4 phases, optimizer on and off",

@@ -118,6 +118,10 @@ nlohmann::json self_tuning(const config& base, bool quick);
 /// Spawn throughput and spawn cost from a parent with 1 GiB resident.
 nlohmann::json subprocess_details(const config& base, bool quick);
 
+/// Remote vs local cache get (plain, TLS) and gets/s from 1 and 2 client
+/// nodes into one cache node.
+nlohmann::json cluster_details(const config& base, bool quick);
+
 /// Readers with a writer, and 30 clients on a pool of 10.
 nlohmann::json db_details(const config& base, bool quick);
 

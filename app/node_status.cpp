@@ -145,6 +145,27 @@ node_reading node_status::read() {
   }
   r.actions = actions_seen_;
   r.last_action = last_action_;
+  auto& cl = rt_.settings().cluster;
+  if (!cl.publish_actors.empty()) {
+    std::string names;
+    for (auto& a : cl.publish_actors)
+      names += (names.empty() ? "" : ", ") + a;
+    r.cluster.push_back("publishing " + names + " on " + cl.publish_host + ":" +
+                        std::to_string(cl.publish_port) + (cl.tls() ? " (TLS)" : ""));
+  }
+  auto m = rt_.metrics().collect();
+  for (auto& g : m.gauges)
+    if (g.name == "cluster_peer_connected") {
+      uint64_t errors = 0, reconnects = 0;
+      for (auto& c : m.counters)
+        if (c.labels == g.labels && c.name == "cluster_peer_errors")
+          errors = static_cast<uint64_t>(c.value);
+        else if (c.labels == g.labels && c.name == "cluster_peer_reconnects")
+          reconnects = static_cast<uint64_t>(c.value);
+      r.cluster.push_back("peer " + g.labels["peer"] + ": " + g.labels["actor"] +
+                          (g.value > 0 ? " connected" : " not connected") + ", " +
+                          count(reconnects) + " reconnects, " + count(errors) + " errors");
+    }
   return r;
 }
 
@@ -245,6 +266,8 @@ std::string node_status::summary(const node_reading& first, const node_reading& 
   else
     out << "  optimizer  not started\n";
   out << "  http       " << (last.http.empty() ? "off" : "listening on " + last.http) << "\n";
+  for (auto& line : last.cluster)
+    out << "  cluster    " << line << "\n";
   if (workload) {
     auto& c = workload->counts();
     out << "  demo       " << count(c.lookups) << " lookups (" << count(c.loads)

@@ -38,6 +38,8 @@ struct node_reading {
   uint64_t evaluations = 0, actions = 0;
   std::string last_action;
   std::string http;
+  /// "publishing cache.shared on 127.0.0.1:7100", "a: cache.shared connected", ...
+  std::vector<std::string> cluster;
 };
 
 class node_status {

@@ -19,7 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <caf/io/all.hpp>
+
 #include "p21/p21.hpp"
+#include "p21/types.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -155,6 +158,16 @@ double metric(runtime& rt, const std::string& name) {
   return -1;
 }
 
+/// A type node A has never heard of.
+struct alien {
+  std::string payload;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alien& x) {
+  return f(caf::meta::type_name("test.alien"), x.payload);
+}
+
 } // namespace
 
 TEST_CASE("node B reads what node A's published cache holds and writes entries A then sees",
@@ -281,4 +294,39 @@ TEST_CASE("p21 cache exits non-zero with a clear message when the node is unreac
   auto err = slurp(s.path("cli.err"));
   CHECK_THAT(err, Catch::Contains("cannot reach 127.0.0.1:" + std::to_string(port)));
   CHECK(cli(s, {"get", "x", "--connect", "nonsense"}).first == 2);
+}
+
+TEST_CASE("a peer's unexpected or unannounced messages are dropped, logged and harmless",
+          "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.add_message_type<alien>("test.alien");
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  auto gw = sys.middleman().remote_actor("127.0.0.1", port);
+  REQUIRE(gw);
+  {
+    caf::scoped_actor self{sys};
+    // A message the gateway does not understand: an error reply, logged.
+    self->request(*gw, 30s, std::string{"rm -rf"}, 42)
+        .receive([](caf::message&) { FAIL("the gateway accepted nonsense"); },
+                 [](caf::error& e) { CHECK(e == caf::sec::unexpected_message); });
+    // A type node A cannot deserialize: dropped (no reply is sent for it).
+    self->send(*gw, alien{"from outer space"});
+    // A still answers, over the same connection and over a new one.
+    self->request(*gw, 30s, lookup_atom::value, std::string{"cache.shared"})
+        .receive([](caf::actor& c) { CHECK(c); }, [](caf::error& e) { FAIL(render(e)); });
+  }
+  CHECK(cli(s, {"put", "still", "alive", "--connect", "127.0.0.1:" + std::to_string(port)}).first ==
+        0);
+  CHECK(eventually(
+      [&] {
+        return slurp(s.path("a.err")).find("gateway dropped an unexpected message") !=
+               std::string::npos;
+      },
+      10s));
 }

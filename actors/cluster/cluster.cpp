@@ -34,9 +34,19 @@ using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 
 // -- gateway ------------------------------------------------------------------
 
-caf::behavior gateway(caf::event_based_actor*, std::set<std::string> published,
+caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> published,
                       std::shared_ptr<const node_view> view) {
+  // Peers reach this actor from outside: anything it does not understand is
+  // logged and answered with an error, never printed and never fatal.
+  self->set_default_handler(
+      [](caf::scheduled_actor* me, caf::message_view& x) -> caf::result<caf::message> {
+        spdlog::warn("cluster: gateway dropped an unexpected message from {}: {}",
+                     me->current_sender() ? std::to_string(me->current_sender()->id()) : "?",
+                     caf::to_string(x.content()));
+        return caf::sec::unexpected_message;
+      });
   return {
+      [](metrics_atom) { return metric_set{}; },
       [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
         if (!published.count(name))
           return make_error(errc::not_found, "'" + name + "' is not published by this node");
