@@ -153,6 +153,13 @@ system_sample system_sampler::sample(const system_reading& r, clock::time_point 
     s.memory_percent = 100.0 * double(*r.mem_total - std::min(*r.mem_available, *r.mem_total)) /
                        double(*r.mem_total);
   }
+  if (last_ && now - last_time_ < min_cpu_window) {
+    // Jiffies over a few milliseconds say 0 % or 100 %: keep the last figures.
+    s.cpu_percent = last_cpu_percent_;
+    s.process_cpu_percent = last_process_cpu_percent_;
+    s.memory_percent = std::clamp(s.memory_percent, 0.0, 100.0);
+    return s;
+  }
   if (last_) {
     auto wall = std::chrono::duration<double>(now - last_time_).count();
     if (r.cgroup_cpus && r.cgroup_cpu_usec && last_->cgroup_cpu_usec && wall > 0) {
@@ -176,6 +183,8 @@ system_sample system_sampler::sample(const system_reading& r, clock::time_point 
   s.memory_percent = std::clamp(s.memory_percent, 0.0, 100.0);
   last_ = r;
   last_time_ = now;
+  last_cpu_percent_ = s.cpu_percent;
+  last_process_cpu_percent_ = s.process_cpu_percent;
   return s;
 }
 

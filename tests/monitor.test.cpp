@@ -213,6 +213,16 @@ TEST_CASE("the /proc and cgroup readers parse fixture files") {
   auto second = sampler.sample(read_system(proc.path, cgroup.path), t + 10s);
   CHECK(second.cpu_percent == Approx(75));
   CHECK(second.process_cpu_percent == Approx(5)); // 2 s of CPU over 4 CPUs x 10 s
+  // 1 ms later (the optimizer's fresh sample right after the monitor's tick):
+  // 1 busy jiffy would read 100 %; the last figures stand instead.
+  proc.write("stat", "cpu  1501 0 750 8250 500 0 0 0 0 0\n");
+  auto third = sampler.sample(read_system(proc.path, cgroup.path), t + 10s + 1ms);
+  CHECK(third.cpu_percent == Approx(75));
+  CHECK(third.process_cpu_percent == Approx(5));
+  // A full window later, measured from the older reading.
+  proc.write("stat", "cpu  1601 0 750 8350 500 0 0 0 0 0\n");
+  auto fourth = sampler.sample(read_system(proc.path, cgroup.path), t + 11s);
+  CHECK(fourth.cpu_percent == Approx(100.0 * 101 / 201)); // since the reading at t + 10 s
 
   // Inside a cgroup: its limits are the machine's size.
   cgroup.write("memory.max", "2000000\n");

@@ -68,13 +68,20 @@ public:
   /// `ticks_per_second`: the kernel's USER_HZ (sysconf(_SC_CLK_TCK)).
   explicit system_sampler(double cpus_online, long ticks_per_second = 100);
 
+  /// CPU shares need a window: a sample less than `min_cpu_window` after
+  /// the last one (the optimizer asking right after the monitor's own tick)
+  /// repeats the last CPU figures and keeps the older reading as the base.
   system_sample sample(const system_reading& r, clock::time_point now);
+
+  static constexpr std::chrono::milliseconds min_cpu_window{200};
 
 private:
   double cpus_online_;
   long ticks_per_second_;
   std::optional<system_reading> last_;
   clock::time_point last_time_;
+  double last_cpu_percent_ = 0;
+  double last_process_cpu_percent_ = 0;
 };
 
 } // namespace p21
