@@ -541,12 +541,10 @@ void check_database_path(const std::string& file, const toml::node* n, const std
   }
 }
 
-void read_port(section_reader& s, const toml::table& t, const std::string& key, uint16_t& out,
-               int64_t min) {
+void read_port(section_reader& s, const std::string& key, uint16_t& out, int64_t min) {
   size_t v = out;
   s.read(key, v, min, 65535);
   out = static_cast<uint16_t>(v);
-  static_cast<void>(t);
 }
 
 /// "cache.NAME": the only kind of actor a node publishes.
@@ -567,7 +565,7 @@ void read_cluster(const std::string& file, const toml::table& t, config& cfg) {
   if (auto p = s.table("publish")) {
     section_reader ps{file, *p, "cluster.publish"};
     ps.read("host", cl.publish_host);
-    read_port(ps, *p, "port", cl.publish_port, 0);
+    read_port(ps, "port", cl.publish_port, 0);
     ps.read_strings("actors", cl.publish_actors);
     ps.finish();
     check_actor_names(ps, *p, "actors", cl.publish_actors);
@@ -585,7 +583,7 @@ void read_cluster(const std::string& file, const toml::table& t, config& cfg) {
       cluster_peer peer;
       ps.read("name", peer.name);
       ps.read("host", peer.host);
-      read_port(ps, pt, "port", peer.port, 1);
+      read_port(ps, "port", peer.port, 1);
       ps.read_strings("actors", peer.actors);
       ps.read_duration("near_ttl", peer.near_ttl, timespan{0});
       ps.read("near_entries", peer.near_entries, 1, 100'000'000);
