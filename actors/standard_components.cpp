@@ -16,15 +16,20 @@ namespace p21 {
 std::vector<child_spec> standard_components(const config& cfg,
                                             std::shared_ptr<const node_view> view) {
   std::vector<child_spec> out;
+  // A published actor runs from the start: peers look it up.
   auto& published = cfg.cluster.publish_actors;
+  auto is_published = [&](const std::string& name) {
+    return std::find(published.begin(), published.end(), name) != published.end();
+  };
   for (auto& [name, nc] : cfg.cache.all())
     for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout)) {
-      // A published cache runs from the start: peers look it up.
-      if (std::find(published.begin(), published.end(), "cache." + name) != published.end())
+      if (is_published("cache." + name))
         spec.prio = priority::critical;
       out.push_back(std::move(spec));
     }
   out.push_back(db_pool_component("db_pool", cfg));
+  if (is_published("db_pool"))
+    out.back().prio = priority::critical;
   out.push_back(subprocess_component("subprocess", cfg));
   out.push_back(monitor_component("monitor", cfg, view));
   out.push_back(optimizer_component("optimizer", cfg, view));

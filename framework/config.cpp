@@ -547,12 +547,14 @@ void read_port(section_reader& s, const std::string& key, uint16_t& out, int64_t
   out = static_cast<uint16_t>(v);
 }
 
-/// "cache.NAME": the only kind of actor a node publishes.
+/// "cache.NAME" or "db_pool": what a node can publish.
 void check_actor_names(section_reader& s, const toml::table& t, const std::string& key,
                        const std::vector<std::string>& names) {
   for (auto& n : names)
-    if (n.rfind("cache.", 0) != 0 || n.size() <= 6 || n.find('/') != std::string::npos)
-      s.fail(*t.get(key), key, "'" + n + "' is not a publishable actor; write \"cache.NAME\"");
+    if (n != "db_pool" &&
+        (n.rfind("cache.", 0) != 0 || n.size() <= 6 || n.find('/') != std::string::npos))
+      s.fail(*t.get(key), key,
+             "'" + n + "' is not a publishable actor; write \"cache.NAME\" or \"db_pool\"");
 }
 
 void read_cluster(const std::string& file, const toml::table& t, config& cfg) {
@@ -630,6 +632,8 @@ void check_cluster_names(const std::string& file, const toml::table& root, const
   };
   auto publish = root.at_path("cluster.publish.actors").node();
   for (auto& a : cfg.cluster.publish_actors) {
+    if (a == "db_pool")
+      continue;
     auto name = a.substr(6);
     auto it = caches.find(name);
     auto [line, col] = where(publish);
@@ -647,7 +651,7 @@ void check_cluster_names(const std::string& file, const toml::table& root, const
     auto n = root.at_path("cluster.peers[" + std::to_string(i) + "].actors").node();
     ++i;
     for (auto& a : peer.actors)
-      if (caches.count(a.substr(6))) {
+      if (a != "db_pool" && caches.count(a.substr(6))) {
         auto [line, col] = where(n);
         throw config_error(file, line, col, key,
                            "'" + a + "' is also a local cache; a peer's cache needs its own name");

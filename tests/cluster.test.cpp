@@ -99,7 +99,7 @@ public:
                                     << "[database]\npath = \"" << s.path("a.db") << "\"\n"
                                     << "[caches.shared]\nmax_entries = 10000\n"
                                     << "[cluster.publish]\nport = " << port
-                                    << "\nactors = [\"cache.shared\"]\n";
+                                    << "\nactors = [\"cache.shared\", \"db_pool\"]\n";
   }
 
   ~node_a() { kill(SIGKILL); }
@@ -107,7 +107,7 @@ public:
   void start() {
     pid_ = spawn({P21_BINARY, "run", "--config", s_.path("a.toml")}, s_.path("a.out"),
                  s_.path("a.err"));
-    auto published = "publishing cache.shared on 127.0.0.1:" + std::to_string(port_);
+    auto published = "publishing cache.shared, db_pool on 127.0.0.1:" + std::to_string(port_);
     REQUIRE(eventually([&] { return slurp(s_.path("a.err")).find(published) != std::string::npos; },
                        20s));
   }
@@ -133,7 +133,7 @@ config node_b_config(uint16_t port, timespan near_ttl = timespan{0}) {
   cluster_peer peer;
   peer.name = "a";
   peer.port = port;
-  peer.actors = {"cache.shared"};
+  peer.actors = {"cache.shared", "db_pool"};
   peer.near_ttl = near_ttl;
   cfg.cluster.peers.push_back(peer);
   cfg.cluster.request_timeout = 60s;
@@ -194,6 +194,36 @@ TEST_CASE("node B reads what node A's published cache holds and writes entries A
   CHECK(cli(s, {"get", "computed", "--connect", addr}).second == "42\n");
   CHECK(shared.stats().value().name == "shared");
   CHECK(metric(rt, "cluster_peer_connected") == 1);
+}
+
+TEST_CASE("node B runs SQL on node A's published db pool as a.db_pool", "[cluster]") {
+  scratch s;
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  runtime rt{node_b_config(port)};
+  auto remote = db::open(rt, "a.db_pool").value();
+  REQUIRE(eventually([&] { return static_cast<bool>(remote.query("SELECT 1")); }, 20s));
+  REQUIRE(remote.execute("CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT)"));
+  auto tx = remote.transaction({{"INSERT INTO kv VALUES (?, ?)", {db_value::of("x"), db_value::of("1")}},
+                                {"INSERT INTO kv VALUES (?, ?)", {db_value::of("y"), db_value::of("2")}}});
+  REQUIRE(tx);
+  auto rows = remote.query("SELECT v FROM kv ORDER BY k");
+  REQUIRE(rows);
+  REQUIRE(rows->rows.size() == 2);
+  CHECK(rows->rows[1][0].s == "2");
+  auto bad = remote.query("SELEKT nothing");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error() == errc::bad_query); // the remote pool's error, as it is
+  CHECK(remote.stats().value().queries >= 3);
+  // The local pool is a different one.
+  auto local = db::open(rt).value();
+  CHECK_FALSE(local.query("SELECT v FROM kv"));
+  a.kill(SIGKILL);
+  REQUIRE(eventually([&] {
+    auto r = remote.query("SELECT 1");
+    return !r && r.error() == errc::unavailable;
+  }, 20s));
 }
 
 TEST_CASE("node B starts before node A, gets unavailable at once, and works once A is up",

@@ -286,13 +286,15 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
   CHECK(b.cluster.peers[0].port == 7100);
   CHECK(b.cluster.peers[0].near_ttl == 2s);
   CHECK_FALSE(b.cluster.tls());
+  CHECK(load_config_string("[cluster.publish]\nactors = [\"db_pool\"]\n").cluster.publish_actors ==
+        std::vector<std::string>{"db_pool"});
   auto again = load_config_string(to_toml(b), "again.toml");
   CHECK(again.cluster.peers.at(0).actors == std::vector<std::string>{"cache.shared"});
   // Nothing listens anywhere unless configured; loopback by default.
   CHECK_FALSE(load_config_string("", "empty.toml").cluster.enabled());
   CHECK(load_config_string("", "empty.toml").cluster.publish_host == "127.0.0.1");
-  SECTION("publishing something that is not a cache") {
-    auto e = refusal("[cluster.publish]\nport = 7100\nactors = [\"db_pool\"]\n");
+  SECTION("publishing something that is neither a cache nor the db pool") {
+    auto e = refusal("[cluster.publish]\nport = 7100\nactors = [\"subprocess\"]\n");
     CHECK(e.key() == "cluster.publish.actors");
     CHECK(e.line() == 3);
   }

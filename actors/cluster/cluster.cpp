@@ -21,6 +21,7 @@
 
 #include "../cache/cache_store.hpp"
 #include "p21/cache.hpp"
+#include "p21/db.hpp"
 #include "p21/metrics.hpp"
 
 namespace p21 {
@@ -33,6 +34,12 @@ using cache_detail::store_config;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 
 // -- gateway ------------------------------------------------------------------
+
+/// The local component behind a published name: a cache's one shard, or the
+/// db pool itself.
+std::string component_of(const std::string& published) {
+  return published.rfind("cache.", 0) == 0 ? published + "/0" : published;
+}
 
 caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> published,
                       std::shared_ptr<const node_view> view) {
@@ -52,7 +59,7 @@ caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> publis
           return make_error(errc::not_found, "'" + name + "' is not published by this node");
         if (view && view->running)
           for (auto& [n, h] : view->running())
-            if (n == name + "/0")
+            if (n == component_of(name))
               return h;
         return make_error(errc::unavailable, "'" + name + "' is not running");
       },
@@ -67,7 +74,7 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   std::set<std::string> published;
   for (auto& a : cl.publish_actors) {
     published.insert(a);
-    spec.depends_on.push_back(a + "/0");
+    spec.depends_on.push_back(component_of(a));
   }
   auto host = cl.publish_host;
   auto port = cl.publish_port;
@@ -122,7 +129,8 @@ struct stub_metrics {
 struct stub_state {
   stub_settings cfg;
   stub_metrics m;
-  cache_actor remote;
+  /// The peer's actor (a CAF proxy), or null while disconnected.
+  caf::actor remote;
   bool connecting = false;
   bool ever_connected = false;
   timespan backoff{0};
@@ -137,7 +145,7 @@ struct stub_state {
            ")";
   }
 
-  static inline const char* name = "p21.remote_cache";
+  static inline const char* name = "p21.cluster_stub";
 };
 
 using stub_actor = caf::stateful_actor<stub_state>;
@@ -162,7 +170,7 @@ void lost(stub_actor* self, const std::string& why) {
   auto& st = self->state;
   if (st.remote) {
     spdlog::warn("cluster: lost {}: {}", st.where(), why);
-    self->demonitor(st.remote.address());
+    self->demonitor(st.remote);
     st.remote = nullptr;
     st.m.connected->set(0);
   }
@@ -207,7 +215,7 @@ void connect(stub_actor* self) {
                     [=](caf::actor& a) {
                       auto& st = self->state;
                       st.connecting = false;
-                      st.remote = caf::actor_cast<cache_actor>(a);
+                      st.remote = a;
                       self->monitor(a);
                       st.m.connected->set(1);
                       if (st.ever_connected)
@@ -228,9 +236,10 @@ uint64_t ns_since(clock::time_point t0) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
 }
 
-/// Forwards `xs...` to the remote cache; `on_ok` may post-process the reply
-/// (the near cache), `on_fail` may turn an error into a reply.
-template <class R, class OnOk, class OnFail, class... Ts>
+/// Forwards `xs...` to the remote actor (of interface `Handle`); `on_ok` may
+/// post-process the reply (the near cache), `on_fail` may turn an error into
+/// a reply.
+template <class R, class Handle, class OnOk, class OnFail, class... Ts>
 caf::result<R> forward(stub_actor* self, OnOk on_ok, OnFail on_fail, Ts... xs) {
   auto& st = self->state;
   if (!st.remote) {
@@ -251,7 +260,7 @@ caf::result<R> forward(stub_actor* self, OnOk on_ok, OnFail on_fail, Ts... xs) {
       rp.deliver(r.error());
   });
   auto t0 = clock::now();
-  self->request(st.remote, st.cfg.request_timeout, xs...)
+  self->request(caf::actor_cast<Handle>(st.remote), st.cfg.request_timeout, xs...)
       .then(
           [=](R& r) mutable {
             auto& st = self->state;
@@ -274,17 +283,68 @@ caf::result<R> forward(stub_actor* self, OnOk on_ok, OnFail on_fail, Ts... xs) {
 }
 
 /// Plain forwarding: replies pass through, errors stay errors.
-template <class R, class... Ts>
+template <class R, class Handle = cache_actor, class... Ts>
 caf::result<R> pass(stub_actor* self, Ts... xs) {
-  return forward<R>(
+  return forward<R, Handle>(
       self, [](R&) {}, [](const caf::error& e) -> caf::expected<R> { return e; }, xs...);
 }
 
-caf::behavior stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
+/// Settings, DOWN handling and the first connection attempt of a stub.
+void init_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  st.m = m;
+  st.m = std::move(m);
   st.backoff = st.cfg.retry_initial;
+  st.m.connected->set(0);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.remote && dm.source == self->state.remote.address())
+      lost(self, render(dm.reason));
+  });
+  connect(self);
+}
+
+// The db pool's handle asks a local pool for its query cache and reader set
+// to read on the caller's thread; a remote pool has neither to share.
+using cache_ref_atom = caf::atom_constant<caf::atom("cacheref")>;
+using direct_ref_atom = caf::atom_constant<caf::atom("directref")>;
+
+/// A peer's db pool, as `PEER.db_pool` here: every statement is forwarded.
+caf::behavior db_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
+  init_stub(self, std::move(cfg), std::move(m));
+  using pool = db_pool_actor;
+  using params = std::vector<db_value>;
+  return {
+      [=](reconnect_atom) { connect(self); },
+      [=](query_atom, const std::string& sql, const params& ps) {
+        return pass<db_result, pool>(self, query_atom::value, sql, ps);
+      },
+      [=](execute_atom, const std::string& sql, const params& ps) {
+        return pass<db_result, pool>(self, execute_atom::value, sql, ps);
+      },
+      [=](transaction_atom, const std::vector<db_statement>& xs) {
+        return pass<std::vector<db_result>, pool>(self, transaction_atom::value, xs);
+      },
+      [=](checkpoint_atom) { return pass<bool, pool>(self, checkpoint_atom::value); },
+      [=](vacuum_atom) { return pass<bool, pool>(self, vacuum_atom::value); },
+      [=](release_memory_atom) { return pass<uint64_t, pool>(self, release_memory_atom::value); },
+      [=](set_pool_size_atom, uint64_t n) {
+        return pass<uint64_t, pool>(self, set_pool_size_atom::value, n);
+      },
+      [=](stats_atom) { return pass<db_pool_stats, pool>(self, stats_atom::value); },
+      [=](metrics_atom) { return metric_set{}; },
+      [=](cache_ref_atom) -> caf::error {
+        return make_error(errc::not_found, "a remote pool shares no query cache");
+      },
+      [=](direct_ref_atom) -> caf::error {
+        return make_error(errc::not_found, "a remote pool shares no reader connections");
+      },
+  };
+}
+
+/// A peer's cache, as `cache.NAME/0` here.
+caf::behavior cache_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
+  init_stub(self, std::move(cfg), std::move(m));
+  auto& st = self->state;
   if (st.cfg.near_ttl.count() > 0) {
     store_config sc;
     sc.name = "near." + st.cfg.actor;
@@ -292,12 +352,6 @@ caf::behavior stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
     sc.ttl = st.cfg.near_ttl;
     st.near = std::make_unique<cache_store>(sc);
   }
-  st.m.connected->set(0);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    if (self->state.remote && dm.source == self->state.remote.address())
-      lost(self, render(dm.reason));
-  });
-  connect(self);
   using opt = caf::optional<std::string>;
   return {
       [=](reconnect_atom) { connect(self); },
@@ -306,7 +360,7 @@ caf::behavior stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
         if (st.near)
           if (auto v = st.near->get(key, clock::now()))
             return opt{*v};
-        return forward<opt>(
+        return forward<opt, cache_actor>(
             self,
             [=](opt& v) {
               if (v && self->state.near)
@@ -326,7 +380,7 @@ caf::behavior stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
       [=](put_atom, const std::string& key, const std::string& value, caf::timespan ttl) {
         if (self->state.near)
           self->state.near->erase(key);
-        return forward<bool>(
+        return forward<bool, cache_actor>(
             self,
             [=](bool& ok) {
               if (ok && self->state.near)
@@ -405,9 +459,12 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
   m.latency = &r.make_histogram("cluster_peer_request_seconds",
                                 "Round trip of a request to the peer.", labels);
   child_spec spec;
-  spec.name = actor + "/0";
+  bool is_cache = actor != "db_pool";
+  spec.name = is_cache ? actor + "/0" : peer.name + ".db_pool";
   spec.prio = priority::critical;
-  spec.start = [s, m](caf::actor_system& sys) { return sys.spawn(stub, s, m); };
+  spec.start = [s, m, is_cache](caf::actor_system& sys) {
+    return is_cache ? sys.spawn(cache_stub, s, m) : sys.spawn(db_stub, s, m);
+  };
   return spec;
 }
 

@@ -106,8 +106,9 @@ struct cluster_peer {
   std::string name;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
-  /// Published actors to use, e.g. "cache.shared": `p21::cache::open(rt,
-  /// "shared")` then talks to the peer's cache.
+  /// Published actors to use: "cache.NAME" (then `p21::cache::open(rt,
+  /// "NAME")` talks to the peer's cache) or "db_pool" (then
+  /// `p21::db::open(rt, "PEER.db_pool")` runs SQL on the peer's pool).
   std::vector<std::string> actors;
   /// A local near cache in front of each remote cache: entries read from the
   /// peer are kept this long (0: no near cache). While the peer is down,
@@ -122,7 +123,7 @@ struct cluster_config {
   std::string publish_host = "127.0.0.1";
   /// 0 picks a free port (logged).
   uint16_t publish_port = 0;
-  /// Component names such as "cache.shared"; empty publishes nothing.
+  /// "cache.NAME" (one shard) or "db_pool"; empty publishes nothing.
   std::vector<std::string> publish_actors;
   std::vector<cluster_peer> peers;
   /// `[cluster.tls]`: PEM files. With them, connections both ways are TLS
