@@ -564,6 +564,7 @@ void read_cluster(const std::string& file, const toml::table& t, config& cfg) {
   s.read_duration("connect_timeout", cl.connect_timeout, std::chrono::milliseconds{1});
   s.read_duration("retry_initial", cl.retry_initial, std::chrono::milliseconds{1});
   s.read_duration("retry_max", cl.retry_max, std::chrono::milliseconds{1});
+  s.read_size("max_frame", cl.max_frame, 1024);
   if (auto p = s.table("publish")) {
     section_reader ps{file, *p, "cluster.publish"};
     ps.read("host", cl.publish_host);
@@ -1040,7 +1041,8 @@ std::string to_toml(const config& cfg) {
       << "request_timeout = " << dur(cfg.cluster.request_timeout) << "\n"
       << "connect_timeout = " << dur(cfg.cluster.connect_timeout) << "\n"
       << "retry_initial = " << dur(cfg.cluster.retry_initial) << "\n"
-      << "retry_max = " << dur(cfg.cluster.retry_max) << "\n\n"
+      << "retry_max = " << dur(cfg.cluster.retry_max) << "\n"
+      << "max_frame = " << str(format_size(cfg.cluster.max_frame)) << "\n\n"
       << "[cluster.publish]\n"
       << "host = " << str(cfg.cluster.publish_host) << "\n"
       << "port = " << cfg.cluster.publish_port << "\n"

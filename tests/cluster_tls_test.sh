@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Node A publishes its cache with TLS ([cluster.tls]): a client whose
 # certificate the node's CA signed works; one with its own CA is refused, a
-# plain connection is refused; garbage bytes sent to the port, plain or TLS,
-# leave node A answering.
+# plain connection is refused. Garbage sent to a published port, plain or
+# TLS, leaves the node answering; on the plain port a frame header that
+# announces a 4 GiB payload (CAF 0.17 would allocate it) is refused by the
+# frame guard, logged, and the node's memory does not grow.
 set -u
 p21=$1
 dir=$(mktemp -d)
@@ -44,6 +46,17 @@ start() { # start NAME CONFIG: runs a node, waits until it publishes
   echo "node $1 did not start:"; cat "$1.err"; exit 1
 }
 
+# A valid BASP header (direct_message) announcing a 4 GiB payload.
+huge_frame() {
+  ( trap '' PIPE
+    printf '\x02\x00\x00\x00\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x01'
+    printf '\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01'
+    sleep 1 ) >"/dev/tcp/127.0.0.1/$1" 2>/dev/null
+  true
+}
+
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
 garbage() { # garbage PORT: 64 KiB of random bytes, then a half-valid BASP-sized header
   # The node may close the connection mid-write: ignore SIGPIPE in here.
   ( trap '' PIPE
@@ -68,9 +81,17 @@ TOML
 start plain plain.toml
 check "plain put" "$p21" cache put k v --connect "127.0.0.1:$plain_port"
 for _ in 1 2 3; do garbage "$plain_port"; done
+huge_frame "$plain_port" &
+huge=$!
+sleep 0.2
 check "plain node alive after garbage" kill -0 "${pids[0]}"
 out=$("$p21" cache get k --connect "127.0.0.1:$plain_port")
-check "plain node answers after garbage (got '$out')" test "$out" = v
+check "plain node answers after garbage and a 4 GiB frame header (got '$out')" test "$out" = v
+wait "$huge"
+grep -q "dropped the connection from 127.0.0.1:[0-9]*: a frame announced 4294967295 bytes" plain.err ||
+  { echo "FAILED: the 4 GiB frame was not logged as dropped"; fail=1; }
+peak=$(peak_kib "${pids[0]}")
+[ "$peak" -lt 1048576 ] || { echo "FAILED: the plain node's peak RSS reached ${peak} KiB"; fail=1; }
 
 # -- TLS node --
 tls_port=$(port)
@@ -104,6 +125,7 @@ if "$p21" cache get secret --connect "127.0.0.1:$tls_port" --timeout 5s >plain-o
 fi
 grep -q "s3" rogue.out plain-on-tls.out && { echo "FAILED: a refused client saw the value"; fail=1; }
 for _ in 1 2 3; do garbage "$tls_port"; done
+huge_frame "$tls_port"
 check "TLS node alive after garbage" kill -0 "${pids[1]}"
 out=$("$p21" cache get secret --connect "127.0.0.1:$tls_port" "${good[@]}")
 check "TLS node answers after garbage (got '$out')" test "$out" = s3
@@ -114,4 +136,5 @@ if [ "$fail" -ne 0 ]; then
 fi
 echo "rogue client: $(cat rogue.err)"
 echo "plain client on the TLS port: $(cat plain-on-tls.err)"
+echo "plain node's peak RSS after a 4 GiB frame header: ${peak} KiB"
 echo "TLS: right CA in, rogue CA and plain refused; garbage left both nodes answering"

@@ -322,6 +322,11 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
     CHECK(e.line() == 2);
     CHECK_THAT(e.message(), Catch::Contains("cannot read '/nonexistent.pem'"));
   }
+  SECTION("max_frame") {
+    CHECK(load_config_string("", "e.toml").cluster.max_frame == 64ull << 20);
+    CHECK(load_config_string("[cluster]\nmax_frame = \"1MiB\"\n").cluster.max_frame == 1u << 20);
+    CHECK(refusal("[cluster]\nmax_frame = 10\n").key() == "cluster.max_frame");
+  }
   SECTION("an unknown key") {
     auto e = refusal("[cluster.publish]\nprot = 7100\n");
     CHECK(e.key() == "cluster.publish.prot");

@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "../cache/cache_store.hpp"
+#include "frame_guard.hpp"
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/metrics.hpp"
@@ -78,23 +79,46 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   }
   auto host = cl.publish_host;
   auto port = cl.publish_port;
+  auto max_frame = cl.max_frame;
   bool tls = cl.tls();
   spec.start = [=](caf::actor_system& sys) {
     auto gw = sys.spawn(gateway, published, view);
-    // The middleman actor is detached, so this blocking call does not need
-    // a free scheduler thread. reuse_addr: a restarted gateway rebinds.
-    auto bound = tls ? caf::openssl::publish(gw, port, host.c_str(), true)
-                     : sys.middleman().publish(gw, port, host.c_str(), true);
-    if (!bound) {
+    auto fail = [&](const std::string& why) {
       caf::anon_send_exit(gw, caf::exit_reason::user_shutdown);
       throw std::runtime_error("cannot publish on " + host + ":" + std::to_string(port) + ": " +
-                               render(bound.error()));
+                               why);
+    };
+    // The middleman actor is detached, so these blocking calls do not need
+    // a free scheduler thread. reuse_addr: a restarted gateway rebinds.
+    uint16_t bound = 0;
+    if (tls) {
+      // An unauthenticated peer never gets past the TLS handshake.
+      auto p = caf::openssl::publish(gw, port, host.c_str(), true);
+      if (!p)
+        fail(render(p.error()));
+      bound = *p;
+    } else {
+      // CAF listens on a loopback port of its own; the frame guard listens
+      // on the configured address and relays, refusing oversized frames.
+      auto p = sys.middleman().publish(gw, 0, "127.0.0.1", true);
+      if (!p)
+        fail(render(p.error()));
+      std::shared_ptr<cluster_detail::frame_guard> guard;
+      try {
+        guard = std::make_shared<cluster_detail::frame_guard>(host, port, *p, max_frame);
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+      bound = guard->port();
+      // The guard stops (its thread joined) when the gateway exits.
+      gw->attach_functor([guard]() mutable { guard.reset(); });
     }
     std::string names;
     for (auto& n : published)
       names += (names.empty() ? "" : ", ") + n;
-    spdlog::info("cluster: publishing {} on {}:{}{}", names, host, *bound,
-                 tls ? " (TLS, peer certificates checked)" : "");
+    spdlog::info("cluster: publishing {} on {}:{}{}", names, host, bound,
+                 tls ? " (TLS, peer certificates checked)"
+                     : " (frames above " + format_size(max_frame) + " refused)");
     return caf::actor_cast<caf::actor>(gw);
   };
   return spec;

@@ -138,6 +138,9 @@ struct cluster_config {
   /// Reconnection backoff: doubles from `retry_initial` up to `retry_max`.
   timespan retry_initial = std::chrono::milliseconds{100};
   timespan retry_max = std::chrono::seconds{5};
+  /// Largest frame payload a peer may announce on a plain published port;
+  /// a larger one closes that connection (CAF 0.17 would allocate it).
+  uint64_t max_frame = 64ull << 20;
 
   bool enabled() const { return !publish_actors.empty() || !peers.empty(); }
   bool tls() const { return !tls_certificate.empty(); }
