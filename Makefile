@@ -7,22 +7,28 @@ DURATION ?=
 JOBS     ?= $(shell nproc)
 BUILD    := build/$(PRESET)
 
-.PHONY: run test build deps test-deps check bench clean
+.PHONY: run test build configure p21 deps test-deps check bench clean
 
-run: build
+# `make run` builds only the p21 command (and the libraries it links).
+run: p21
 	$(BUILD)/p21 run --config $(CONFIG) $(if $(DURATION),--duration $(DURATION))
 
 test: test-deps build
 	ctest --preset $(PRESET) -j $(JOBS)
 
-check: build
+check: p21
 	$(BUILD)/p21 check --config $(CONFIG)
 
-bench: build
+bench: p21
 	$(BUILD)/p21 bench
 
-build: deps
+configure: deps
 	cmake --preset $(PRESET)
+
+p21: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target p21
+
+build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
 deps:

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <caf/all.hpp>
+
 #include "p21/p21.hpp"
 
 namespace p21::app {

@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "app/bench_rows.hpp"
+#include "app/node_subsystems.hpp"
+#include <caf/all.hpp>
+
 #include "p21/p21.hpp"
 
 namespace p21::app {
@@ -99,8 +102,8 @@ nlohmann::json summary(const series& s) {
 /// Remote vs local get, with or without TLS.
 nlohmann::json round_trip(const config& base, size_t n, const tls_files* tls) {
   auto port = free_port();
-  runtime owner{owner_config(base, port, tls)};
-  runtime client{client_config(base, port, tls)};
+  runtime owner{owner_config(base, port, tls), node_subsystems()};
+  runtime client{client_config(base, port, tls), node_subsystems()};
   auto local = cache::open(owner, "shared").value();
   auto remote = cache::open(client, "shared").value();
   if (auto err = local.put("key", std::string(100, 'v')))

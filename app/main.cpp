@@ -11,6 +11,9 @@
 #include "app/bench.hpp"
 #include "app/demo.hpp"
 #include "app/node_status.hpp"
+#include "app/node_subsystems.hpp"
+#include <caf/all.hpp>
+
 #include "p21/p21.hpp"
 
 namespace {
@@ -44,7 +47,7 @@ int run_node(const std::string& path, double duration) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::unique_ptr<p21::runtime> rt;
   try {
-    rt = std::make_unique<p21::runtime>(std::move(*cfg));
+    rt = std::make_unique<p21::runtime>(std::move(*cfg), p21::node_subsystems());
   } catch (const p21::config_error& e) {
     std::cerr << "p21: invalid configuration: " << e.what() << "\n";
     return exit_bad_config;

@@ -7,7 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include "p21/metrics.hpp"
-#include "p21/system_metrics.hpp"
+#include "actors/monitor/system_metrics.hpp"
 
 namespace {
 

@@ -12,7 +12,6 @@
 
 #include "detail/logging.hpp"
 #include "detail/supervisor_actor.hpp"
-#include "p21/cluster.hpp"
 #include "p21/protocol/atoms.hpp"
 #include "p21/types.hpp"
 
@@ -30,6 +29,7 @@ void release_thread() {
 
 struct runtime::impl {
   config cfg;
+  std::vector<subsystem> subsystems;
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> sys;
   clock::time_point epoch = clock::now();
@@ -244,11 +244,25 @@ runtime::lease runtime::borrow() {
 
 // -- constructors -------------------------------------------------------------
 
-std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra,
-                                           std::shared_ptr<const node_view> view) {
-  auto specs = standard_components(cfg, std::move(view));
+std::vector<child_spec> resolve_components(const config& cfg,
+                                           const std::vector<subsystem>& subsystems,
+                                           std::vector<child_spec> extra,
+                                           std::shared_ptr<node_view> view) {
+  if (view)
+    for (auto& sub : subsystems)
+      if (sub.publishable)
+        for (auto& name : sub.publishable(cfg))
+          view->publishable.push_back(name);
+  std::vector<child_spec> specs;
+  for (auto& sub : subsystems)
+    if (sub.components)
+      for (auto& spec : sub.components(cfg, view))
+        specs.push_back(std::move(spec));
   for (auto& c : extra)
     specs.push_back(std::move(c));
+  for (auto& sub : subsystems)
+    if (sub.adjust_components)
+      sub.adjust_components(cfg, specs);
   for (auto& [name, cc] : cfg.components) {
     auto i = std::find_if(specs.begin(), specs.end(), [&](auto& s) { return s.name == name; });
     if (i == specs.end())
@@ -265,23 +279,27 @@ std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_
   return ordered;
 }
 
-runtime::runtime(config cfg, std::vector<child_spec> components)
+runtime::runtime(config cfg, std::vector<subsystem> subsystems,
+                 std::vector<child_spec> components)
   : impl_(new impl) {
   auto& d = *impl_;
   validate(cfg);
   d.cfg = std::move(cfg);
+  d.subsystems = std::move(subsystems);
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
   view->epoch = d.epoch;
   view->resources = &d.resources;
-  auto specs = resolve_components(d.cfg, std::move(components), view);
+  auto specs = resolve_components(d.cfg, d.subsystems, std::move(components), view);
   d.logger = detail::make_logger(d.cfg.logging);
   spdlog::set_default_logger(d.logger);
   auto threads = d.cfg.runtime.threads ? d.cfg.runtime.threads : available_cpus();
   d.caf_cfg.set("scheduler.max-threads", threads);
   d.caf_cfg.set("scheduler.policy", caf::atom_from_string(d.cfg.runtime.scheduler));
-  add_message_types(d.caf_cfg);
-  configure_network(d.cfg, d.caf_cfg);
+  add_message_types(d.caf_cfg, d.subsystems);
+  for (auto& sub : d.subsystems)
+    if (sub.configure_system)
+      sub.configure_system(d.cfg, d.caf_cfg);
   auto raw = impl_.get();
   {
     std::promise<void> ready;

@@ -21,6 +21,8 @@
 
 #include <caf/io/all.hpp>
 
+#include <caf/all.hpp>
+
 #include "p21/p21.hpp"
 #include "p21/types.hpp"
 #include "test_support.hpp"

@@ -13,12 +13,12 @@
 #include <sqlite3.h>
 #include <thread>
 
-#include "p21/alerts.hpp"
+#include "../actors/monitor/alerts.hpp"
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
 #include "p21/subprocess.hpp"
-#include "p21/system_metrics.hpp"
+#include "../actors/monitor/system_metrics.hpp"
 #include "test_support.hpp"
 
 using namespace p21;

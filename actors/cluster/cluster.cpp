@@ -9,6 +9,7 @@
 
 #include "p21/cluster.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -16,7 +17,6 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/openssl/manager.hpp>
-#include <caf/openssl/publish.hpp>
 #include <spdlog/spdlog.h>
 
 #include "../cache/cache_store.hpp"
@@ -24,6 +24,7 @@
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/metrics.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21 {
 
@@ -42,6 +43,26 @@ std::string component_of(const std::string& published) {
   return published.rfind("cache.", 0) == 0 ? published + "/0" : published;
 }
 
+constexpr const char* tls_module_missing =
+    "[cluster.tls] needs the TLS module: link Perfect21::cluster_tls and start the runtime "
+    "with cluster_tls_subsystem()";
+
+/// Publishes `gw` through a middleman-like actor (CAF's plain middleman or
+/// its OpenSSL manager), as `caf::openssl::publish` does, without linking
+/// CAF's OpenSSL library into every node.
+caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, const caf::actor& gw,
+                                        uint16_t port, const std::string& host) {
+  auto& sys = gw.home_system();
+  caf::expected<uint16_t> result{port};
+  caf::scoped_actor self{sys, true};
+  // reuse_addr: a restarted gateway rebinds.
+  self->request(mm, caf::infinite, caf::publish_atom::value, port,
+                caf::actor_cast<caf::strong_actor_ptr>(gw), sys.message_types(gw), host, true)
+      .receive([&](uint16_t bound) { result = bound; },
+               [&](caf::error& e) { result = std::move(e); });
+  return result;
+}
+
 caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> published,
                       std::shared_ptr<const node_view> view) {
   // Peers reach this actor from outside: anything it does not understand is
@@ -56,7 +77,9 @@ caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> publis
   return {
       [](metrics_atom) { return metric_set{}; },
       [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
-        if (!published.count(name))
+        if (!published.count(name) ||
+            (view && std::find(view->publishable.begin(), view->publishable.end(), name) ==
+                         view->publishable.end()))
           return make_error(errc::not_found, "'" + name + "' is not published by this node");
         if (view && view->running)
           for (auto& [n, h] : view->running())
@@ -93,7 +116,9 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
     uint16_t bound = 0;
     if (tls) {
       // An unauthenticated peer never gets past the TLS handshake.
-      auto p = caf::openssl::publish(gw, port, host.c_str(), true);
+      if (!sys.has_openssl_manager())
+        fail(tls_module_missing);
+      auto p = publish_through(sys.openssl_manager().actor_handle(), gw, port, host);
       if (!p)
         fail(render(p.error()));
       bound = *p;
@@ -487,6 +512,8 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
   spec.name = is_cache ? actor + "/0" : peer.name + ".db_pool";
   spec.prio = priority::critical;
   spec.start = [s, m, is_cache](caf::actor_system& sys) {
+    if (s.tls && !sys.has_openssl_manager())
+      throw std::runtime_error(tls_module_missing);
     return is_cache ? sys.spawn(cache_stub, s, m) : sys.spawn(db_stub, s, m);
   };
   return spec;
@@ -494,33 +521,46 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
 
 } // namespace
 
-void configure_network(const config& cfg, caf::actor_system_config& caf_cfg) {
-  auto& cl = cfg.cluster;
-  if (!cl.enabled())
-    return;
-  caf_cfg.load<caf::io::middleman>();
-  if (cl.tls()) {
-    caf_cfg.load<caf::openssl::manager>();
-    caf_cfg.openssl_certificate = cl.tls_certificate;
-    caf_cfg.openssl_key = cl.tls_key;
-    caf_cfg.openssl_cafile = cl.tls_ca;
-  }
-}
-
-std::vector<child_spec> cluster_components(const config& cfg,
-                                           std::shared_ptr<const node_view> view) {
-  std::vector<child_spec> out;
-  if (!cfg.cluster.publish_actors.empty())
-    out.push_back(gateway_component(cfg, view));
-  for (auto& peer : cfg.cluster.peers)
-    for (auto& actor : peer.actors)
-      out.push_back(stub_component(cfg, peer, actor, view));
-  return out;
+subsystem cluster_subsystem() {
+  subsystem s;
+  s.name = "cluster";
+  s.configure_system = [](const config& cfg, caf::actor_system_config& caf_cfg) {
+    auto& cl = cfg.cluster;
+    if (!cl.enabled())
+      return;
+    caf_cfg.load<caf::io::middleman>();
+    if (cl.tls()) {
+      // The TLS module itself is loaded by cluster_tls_subsystem(), so that
+      // only nodes that use TLS link CAF's OpenSSL library.
+      caf_cfg.openssl_certificate = cl.tls_certificate;
+      caf_cfg.openssl_key = cl.tls_key;
+      caf_cfg.openssl_cafile = cl.tls_ca;
+    }
+  };
+  s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
+    std::vector<child_spec> out;
+    if (!cfg.cluster.publish_actors.empty())
+      out.push_back(gateway_component(cfg, view));
+    for (auto& peer : cfg.cluster.peers)
+      for (auto& actor : peer.actors)
+        out.push_back(stub_component(cfg, peer, actor, view));
+    return out;
+  };
+  // A published component runs from the start: peers look it up.
+  s.adjust_components = [](const config& cfg, std::vector<child_spec>& specs) {
+    for (auto& published : cfg.cluster.publish_actors)
+      for (auto& spec : specs)
+        if (spec.name == component_of(published))
+          spec.prio = priority::critical;
+  };
+  return s;
 }
 
 caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_address& addr,
                                         const std::string& name, timespan timeout) {
   bool tls = !addr.certificate.empty();
+  if (tls && !sys.has_openssl_manager())
+    return make_error(errc::unavailable, tls_module_missing);
   auto mm = tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
   caf::expected<caf::actor> result{make_error(errc::timeout)};
   {

@@ -9,9 +9,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "p21/alerts.hpp"
+#include "alerts.hpp"
 #include "p21/monitor.hpp"
-#include "p21/system_metrics.hpp"
+#include "system_metrics.hpp"
 
 namespace p21 {
 

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include <caf/all.hpp>
 #include <p21/p21.hpp>
 
 using view_atom = caf::atom_constant<caf::atom("view")>;

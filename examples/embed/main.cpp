@@ -2,6 +2,7 @@
 // of its own, the cache, the SQLite pool and a command, in under 40 lines.
 #include <iostream>
 
+#include <caf/all.hpp>
 #include <p21/p21.hpp>
 
 using add_atom = caf::atom_constant<caf::atom("add")>;

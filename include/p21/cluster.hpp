@@ -14,7 +14,8 @@
 #include <caf/actor.hpp>
 
 #include "p21/protocol/atoms.hpp"
-#include "p21/runtime.hpp"
+#include "p21/config.hpp"
+#include "p21/error.hpp"
 
 namespace p21 {
 
@@ -22,16 +23,6 @@ namespace p21 {
 ///   (lookup_atom, std::string name) -> caf::actor
 /// `name` is a published component such as "cache.shared"; not published:
 /// `not_found`; not running: `unavailable`.
-
-/// The cluster's component specs for `cfg.cluster`: the gateway when this
-/// node publishes, one stub per cache it uses from a peer. Empty without
-/// `[cluster]`.
-std::vector<child_spec> cluster_components(const config& cfg,
-                                           std::shared_ptr<const node_view> view);
-
-/// Loads CAF's network layer (and TLS) into `caf_cfg` as `cfg.cluster` asks;
-/// called before the actor system is built.
-void configure_network(const config& cfg, caf::actor_system_config& caf_cfg);
 
 /// Where and how to reach a node's gateway, for clients outside a node
 /// (`p21 cache --connect`).

@@ -15,6 +15,7 @@
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
 #include "p21/resources.hpp"
+#include "p21/subsystem.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21 {
@@ -29,7 +30,13 @@ public:
   /// Starts a node from `cfg` with the standard subsystems plus `components`.
   /// Throws `config_error` for a bad config, a missing dependency or a cycle,
   /// and `std::runtime_error` when a critical component fails to start.
+  /// Defined by the umbrella library `Perfect21::perfect21`, which knows the
+  /// standard subsystems (`p21/subsystems.hpp`).
   explicit runtime(config cfg = {}, std::vector<child_spec> components = {});
+
+  /// Starts a node with exactly `subsystems` plus `components`; the
+  /// framework alone (`Perfect21::framework`) knows no other way.
+  runtime(config cfg, std::vector<subsystem> subsystems, std::vector<child_spec> components = {});
 
   /// Stops the node (see `stop`).
   ~runtime();
@@ -198,35 +205,5 @@ void release_thread();
 /// the current file becomes FILE.1 and the oldest beyond `max_files` is
 /// deleted. False when no file is logged to. Rule 7 calls it on a full disk.
 bool rotate_logs();
-
-/// What a runtime shows its own components of itself: the monitor reads
-/// every running component's metrics and the runtime's metrics registry.
-struct node_view {
-  /// The components that are running now, by name; starts none.
-  std::function<std::vector<std::pair<std::string, caf::actor>>()> running;
-  /// The runtime's registry (`runtime::metrics()`).
-  metrics_registry* registry = nullptr;
-  /// The runtime's resource manager (`runtime::resources()`).
-  resource_manager* resources = nullptr;
-  /// The supervisor: `request(supervisor, t, unload_atom, name)` stops an
-  /// unused lazy component until its next use (rule 4).
-  caf::actor supervisor;
-  /// When the node started (component times count from it).
-  std::chrono::steady_clock::time_point epoch;
-  /// Every component's start and use statistics.
-  std::function<std::vector<component_stats>()> stats;
-};
-
-/// The standard subsystems a runtime starts, as component specs for `cfg`.
-/// Implemented by `actors/`. Without a `view`, the monitor sees no
-/// components.
-std::vector<child_spec> standard_components(const config& cfg,
-                                            std::shared_ptr<const node_view> view = nullptr);
-
-/// The components a runtime would start for `cfg` (standard ones plus
-/// `extra`), with `[components.NAME]` applied, in start order. Throws
-/// `config_error` for an unknown name, a missing dependency or a cycle.
-std::vector<child_spec> resolve_components(const config& cfg, std::vector<child_spec> extra = {},
-                                           std::shared_ptr<const node_view> view = nullptr);
 
 } // namespace p21

@@ -1,4 +1,4 @@
-#include "p21/system_metrics.hpp"
+#include "system_metrics.hpp"
 
 #include <algorithm>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "p21/alerts.hpp"
+#include "alerts.hpp"
 
 #include <algorithm>
 

@@ -1,0 +1,28 @@
+// The db pool's registration: the node's SQLite pool, "db_pool", which a
+// node may publish to peers.
+
+#include <caf/actor_system_config.hpp>
+
+#include "p21/db.hpp"
+#include "p21/subsystems.hpp"
+
+namespace p21 {
+
+subsystem db_pool_subsystem() {
+  subsystem s;
+  s.name = "db_pool";
+  s.add_message_types = [](caf::actor_system_config& cfg) {
+    cfg.add_message_type<db_value>("p21.db_value");
+    cfg.add_message_type<db_row>("p21.db_row");
+    cfg.add_message_type<db_statement>("p21.db_statement");
+    cfg.add_message_type<db_result>("p21.db_result");
+    cfg.add_message_type<db_pool_stats>("p21.db_pool_stats");
+  };
+  s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
+    return std::vector<child_spec>{db_pool_component("db_pool", cfg)};
+  };
+  s.publishable = [](const config&) { return std::vector<std::string>{"db_pool"}; };
+  return s;
+}
+
+} // namespace p21

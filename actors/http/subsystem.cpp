@@ -1,0 +1,21 @@
+// The HTTP endpoint's registration: a component only when `[http] listen`
+// is set.
+
+#include "p21/monitor.hpp"
+#include "p21/subsystems.hpp"
+
+namespace p21 {
+
+subsystem http_subsystem() {
+  subsystem s;
+  s.name = "http";
+  s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
+    std::vector<child_spec> out;
+    if (!cfg.http.listen.empty())
+      out.push_back(http_component("http", cfg, std::move(view)));
+    return out;
+  };
+  return s;
+}
+
+} // namespace p21

@@ -1,0 +1,25 @@
+// The subprocess pool's registration (its git cache included).
+
+#include <caf/actor_system_config.hpp>
+
+#include "p21/subprocess.hpp"
+#include "p21/subsystems.hpp"
+
+namespace p21 {
+
+subsystem subprocess_subsystem() {
+  subsystem s;
+  s.name = "subprocess";
+  s.add_message_types = [](caf::actor_system_config& cfg) {
+    cfg.add_message_type<command_request>("p21.command_request");
+    cfg.add_message_type<command_result>("p21.command_result");
+    cfg.add_message_type<git_request>("p21.git_request");
+    cfg.add_message_type<subprocess_stats>("p21.subprocess_stats");
+  };
+  s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
+    return std::vector<child_spec>{subprocess_component("subprocess", cfg)};
+  };
+  return s;
+}
+
+} // namespace p21
