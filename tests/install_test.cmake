@@ -19,3 +19,15 @@ if(NOT last_output MATCHES "40 \\+ 2 = 42")
   message(FATAL_ERROR "unexpected output: ${last_output}")
 endif()
 message("installed package works: ${last_output}")
+
+# An embedder that does not use the cluster's TLS needs no OpenSSL: the
+# example links Perfect21::perfect21 only, so neither CAF's OpenSSL module
+# nor libssl may be among its libraries.
+execute_process(COMMAND readelf -d "${WORK_DIR}/build/embed" OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "readelf failed on the embed example")
+endif()
+if(dynamic MATCHES "caf_openssl|libssl|libcrypto")
+  message(FATAL_ERROR "the embed example links OpenSSL although it does not use TLS:\n${dynamic}")
+endif()
+message("the embed example links no OpenSSL")
