@@ -6,6 +6,7 @@
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/monitor.hpp"
+#include "p21/protocol/node.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/protocol/subprocess.hpp"
 
@@ -35,6 +36,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<performance_summary>("p21.performance_summary");
   cfg.add_message_type<optimizer_action>("p21.optimizer_action");
   cfg.add_message_type<rule_settings>("p21.rule_settings");
+  cfg.add_message_type<pressure_relief>("p21.pressure_relief");
 }
 
 } // namespace p21

@@ -14,6 +14,7 @@
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
+#include "p21/protocol/node.hpp"
 #include "p21/resources.hpp"
 #include "p21/supervisor.hpp"
 
@@ -194,11 +195,6 @@ private:
 /// that used CAF directly and outlives the runtime.
 void release_thread();
 
-/// Rotates the log file of the current node's logger (`[logging] file`):
-/// the current file becomes FILE.1 and the oldest beyond `max_files` is
-/// deleted. False when no file is logged to. Rule 7 calls it on a full disk.
-bool rotate_logs();
-
 /// What a runtime shows its own components of itself: the monitor reads
 /// every running component's metrics and the runtime's metrics registry.
 struct node_view {
@@ -206,8 +202,9 @@ struct node_view {
   std::function<std::vector<std::pair<std::string, caf::actor>>()> running;
   /// The runtime's registry (`runtime::metrics()`).
   metrics_registry* registry = nullptr;
-  /// The runtime's resource manager (`runtime::resources()`).
-  resource_manager* resources = nullptr;
+  /// The node actor: the log file, the memory-pressure handlers of
+  /// `runtime::resources()` with the heap, and the state directory.
+  node_actor node;
   /// The supervisor: `request(supervisor, t, unload_atom, name)` stops an
   /// unused lazy component until its next use (rule 4).
   caf::actor supervisor;
