@@ -146,11 +146,13 @@ caf::error runtime::impl::shutdown() {
                  });
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     // After the components: none of them can message it any more.
-    self->send_exit(node, caf::exit_reason::user_shutdown);
+    if (node)
+      self->send_exit(node, caf::exit_reason::user_shutdown);
     // A detached actor's thread ends only with its last reference, and the
     // components' view outlives the system: drop both.
     node = nullptr;
-    view->node = nullptr;
+    if (view)
+      view->node = nullptr;
   }
   // Phase 4: unsupervised user actors: ask, then kill.
   {
