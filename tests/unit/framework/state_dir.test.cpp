@@ -134,7 +134,7 @@ TEST_CASE("a symlink at the target's name is replaced, never followed") {
   CHECK(load_preload_list(dir.path) == std::vector<std::string>{"db_pool"});
 }
 
-TEST_CASE("a preload list reads back as saved; a name with a line break is refused") {
+TEST_CASE("a preload list reads back as saved, and a name with a line break is refused") {
   scratch_dir dir;
   CHECK(load_preload_list(dir.path).empty()); // none yet
   REQUIRE_FALSE(save_preload_list(dir.path, {"db_pool", "subprocess", "cache.async/0"}));
