@@ -1,6 +1,7 @@
 #include "p21/config.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -528,6 +529,13 @@ void check_database_path(const std::string& file, const toml::node* n, const std
     dir = "/";
   std::string problem;
   struct stat st;
+  // A missing directory is created at start (`mkdir -p`): what must be a
+  // writable directory is its nearest existing ancestor.
+  while (::stat(dir.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR) && dir != "/" &&
+         dir != ".") {
+    auto up = dir.find_last_of('/');
+    dir = up == std::string::npos ? "." : up == 0 ? "/" : dir.substr(0, up);
+  }
   if (::stat(dir.c_str(), &st) != 0)
     problem = "directory '" + dir + "' does not exist";
   else if (!S_ISDIR(st.st_mode))

@@ -7,8 +7,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "p21/runtime.hpp"
-
 namespace p21 {
 
 namespace {
@@ -28,6 +26,8 @@ file_sink_slot& file_slot() {
 
 } // namespace
 
+namespace detail {
+
 bool rotate_logs() {
   auto& slot = file_slot();
   std::lock_guard<std::mutex> guard{slot.mtx};
@@ -42,8 +42,6 @@ bool rotate_logs() {
       slot.cfg.file, slot.cfg.max_size, slot.cfg.max_files, true)});
   return true;
 }
-
-namespace detail {
 
 std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg) {
   std::vector<spdlog::sink_ptr> sinks;

@@ -1,7 +1,6 @@
 #include "p21/runtime.hpp"
 
 #include <condition_variable>
-#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -11,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "detail/logging.hpp"
+#include "detail/node_actor.hpp"
+#include "detail/state_dir.hpp"
 #include "detail/supervisor_actor.hpp"
 #include "p21/protocol/atoms.hpp"
 #include "p21/types.hpp"
@@ -41,6 +42,10 @@ struct runtime::impl {
   metrics_registry registry;
   resource_manager resources;
   caf::actor supervisor;
+  /// Owns the log file, the pressure handlers and the state directory.
+  node_actor node;
+  /// What components see of the node (they hold it until the end).
+  std::shared_ptr<node_view> view;
 
   // -- pooled requesters for blocking calls --
   std::mutex pool_mtx;
@@ -140,6 +145,14 @@ caf::error runtime::impl::shutdown() {
                    result = make_error(errc::shutdown_timeout, "components did not stop in time");
                  });
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    // After the components: none of them can message it any more.
+    if (node)
+      self->send_exit(node, caf::exit_reason::user_shutdown);
+    // A detached actor's thread ends only with its last reference, and the
+    // components' view outlives the system: drop both.
+    node = nullptr;
+    if (view)
+      view->node = nullptr;
   }
   // Phase 4: unsupervised user actors: ask, then kill.
   {
@@ -286,10 +299,12 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
   validate(cfg);
   d.cfg = std::move(cfg);
   d.subsystems = std::move(subsystems);
+  // Before any component opens the database or writes state.
+  if (auto err = detail::make_run_dirs(d.cfg))
+    throw std::runtime_error(render(err));
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
   view->epoch = d.epoch;
-  view->resources = &d.resources;
   auto specs = resolve_components(d.cfg, d.subsystems, std::move(components), view);
   d.logger = detail::make_logger(d.cfg.logging);
   spdlog::set_default_logger(d.logger);
@@ -334,6 +349,9 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
         out.emplace_back(s->spec().name, std::move(a));
     return out;
   };
+  d.node = detail::spawn_node_actor(*d.sys, detail::state_dir(d.cfg), d.resources);
+  view->node = d.node;
+  d.view = view;
   d.supervisor = detail::spawn_supervisor(*d.sys, d.cfg.supervisor, std::move(ordered),
                                           [raw](caf::error e) { raw->request_stop(e); });
   view->supervisor = d.supervisor;
@@ -353,10 +371,8 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
   }
   // Rule 4 (lazy_loading) learned which components are used soon after
   // start: start those now rather than on first use.
-  if (d.cfg.database.path != ":memory:") {
-    std::ifstream in{d.cfg.database.path + ".preload"};
-    std::string name;
-    while (std::getline(in, name)) {
+  if (auto dir = detail::state_dir(d.cfg); !dir.empty()) {
+    for (auto& name : detail::load_preload_list(dir)) {
       auto slot = d.find(name);
       if (!slot || slot->spec().prio == priority::critical || !slot->startable_on_use())
         continue;

@@ -191,11 +191,14 @@ TEST_CASE("values out of range are refused") {
 }
 
 TEST_CASE("a database directory that cannot be written is refused") {
-  SECTION("a directory that does not exist") {
-    auto e = refusal("[database]\npath = \"/nonexistent-dir-p21/x.db\"\n");
+  SECTION("a directory that does not exist and cannot be created") {
+    auto e = refusal("[database]\npath = \"" P21_SOURCE_DIR "/CMakeLists.txt/data/x.db\"\n");
     CHECK(e.line() == 2);
     CHECK(e.key() == "database.path");
-    CHECK_THAT(e.message(), Catch::Contains("does not exist"));
+    CHECK_THAT(e.message(), Catch::Contains("is not a directory"));
+  }
+  SECTION("a directory that does not exist yet is accepted: the node creates it at start") {
+    CHECK_NOTHROW(load_config_string("[database]\npath = \"/nonexistent-dir-p21/data/x.db\"\n"));
   }
   SECTION("a parent that is a file") {
     auto e = refusal("[database]\npath = \"" P21_SOURCE_DIR "/CMakeLists.txt/x.db\"\n");

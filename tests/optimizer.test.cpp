@@ -10,6 +10,7 @@
 #include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/resources.hpp"
+#include "../actors/optimizer/engine.hpp"
 #include "test_support.hpp"
 
 using namespace p21;
@@ -444,35 +445,86 @@ TEST_CASE("memory pressure from the optimizer reaches every registered handler")
   REQUIRE_FALSE(acted.empty());
   CHECK(calls == 1);
   CHECK(pool.stats().idle == 4);
+  // Sent to the node actor, which owns the handlers; its reply is logged.
+  auto relief = std::find_if(acted.begin(), acted.end(), [](auto& a) {
+    return a.action.find("give back") != std::string::npos;
+  });
+  REQUIRE(relief != acted.end());
+  CHECK(relief->target == "resources");
+  CHECK_THAT(relief->reply, Catch::StartsWith("1 handler(s) called, heap "));
   auto text = monitor::open(rt).value().prometheus_text().value();
   CHECK_THAT(text, Catch::Contains("p21_optimizer_pressure_reaction_seconds "));
 }
+
+namespace {
+
+/// Has the optimizer learn that db_pool is used right after start; returns
+/// the preload action's log entry once the node actor has replied.
+optimizer_action learn_preload(const config& cfg) {
+  runtime rt{cfg};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x)")); // first use: right after start
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+  auto i = std::find_if(acted.begin(), acted.end(), [](auto& a) {
+    return a.rule == "lazy_loading" && a.target == "db_pool";
+  });
+  REQUIRE(i != acted.end());
+  optimizer_action result;
+  CHECK(eventually([&] {
+    auto log = rt.request<std::vector<optimizer_action>>(opt, 10s, events_atom::value,
+                                                         uint64_t{0})
+                   .value();
+    for (auto& a : log)
+      if (a.rule == "lazy_loading" && a.target == "db_pool" && a.reply != "sent") {
+        result = a;
+        return true;
+      }
+    return false;
+  }));
+  return result;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+} // namespace
 
 TEST_CASE("components used soon after start are preloaded at the next start") {
   char tmpl[] = "/tmp/p21-opt-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   auto cfg = test_config();
-  cfg.database.path = dir + "/node.db";
+  cfg.database.path = dir + "/data/node.db"; // data/ is created at start
   cfg.performance.optimization_interval = std::chrono::hours{1};
-  {
-    runtime rt{cfg};
-    auto d = db::open(rt).value();
-    REQUIRE(d.execute("CREATE TABLE t(x)")); // first use: right after start
-    auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
-    auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
-    CHECK(std::any_of(acted.begin(), acted.end(),
-                      [](auto& a) { return a.rule == "lazy_loading" && a.target == "db_pool"; }));
-  }
-  {
-    std::ifstream in{cfg.database.path + ".preload"};
-    std::string line;
-    REQUIRE(std::getline(in, line));
-    CHECK(line == "db_pool");
-  }
+  // The node actor writes the list beside the database (no state_dir).
+  auto saved = learn_preload(cfg);
+  CHECK(saved.reply == "saved to " + dir + "/data/preload.list");
+  CHECK(read_text(dir + "/data/preload.list") == "db_pool\n");
   {
     runtime next{cfg};
     CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
     CHECK(next.component("subprocess")->starts == 0);
+  }
+  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
+}
+
+TEST_CASE("the preload list lives in runtime.state_dir, and an in-memory node without one "
+          "keeps none") {
+  char tmpl[] = "/tmp/p21-opt-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto cfg = test_config(); // database ":memory:"
+  cfg.performance.optimization_interval = std::chrono::hours{1};
+  SECTION("no state_dir: nothing is written") {
+    CHECK(learn_preload(cfg).reply == "not saved: no state directory");
+  }
+  SECTION("state_dir: the list is there, and read from there at the next start") {
+    cfg.runtime.state_dir = dir + "/state"; // created at start
+    CHECK(learn_preload(cfg).reply == "saved to " + dir + "/state/preload.list");
+    CHECK(read_text(dir + "/state/preload.list") == "db_pool\n");
+    runtime next{cfg};
+    CHECK(next.component("db_pool")->starts == 1);
   }
   static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }
@@ -507,17 +559,37 @@ TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the n
   CHECK(rt.component("cache.async/0")->restarts == 0);
 }
 
-TEST_CASE("rotate_logs moves the log file aside and keeps logging") {
+TEST_CASE("rule 7 rotates the log file through the node actor, and logging goes on") {
   char tmpl[] = "/tmp/p21-log-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   auto cfg = test_config();
   cfg.logging.level = "info";
   cfg.logging.console = false;
   cfg.logging.file = dir + "/node.log";
+  cfg.monitor.watch_paths = {dir};
+  cfg.performance.optimization_interval = std::chrono::hours{1};
+  // A disk rule that fires at any use of the disk.
+  auto& du = cfg.rules["disk_usage"];
+  du.threshold = 0;
+  du.clear_threshold = 0;
+  du.for_duration = 0s;
+  du.cooldown = 0s;
   {
     runtime rt{cfg};
     spdlog::info("before rotation");
-    CHECK(rotate_logs());
+    auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+    auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+    REQUIRE(std::any_of(acted.begin(), acted.end(),
+                        [](auto& a) { return a.action == "rotate the log file"; }));
+    // The node actor's reply lands in the action log.
+    CHECK(eventually([&] {
+      auto log = rt.request<std::vector<optimizer_action>>(opt, 10s, events_atom::value,
+                                                           uint64_t{0})
+                     .value();
+      return std::any_of(log.begin(), log.end(), [](auto& a) {
+        return a.action == "rotate the log file" && a.reply == "rotated";
+      });
+    }));
     spdlog::info("after rotation");
     spdlog::default_logger()->flush();
     std::ifstream rotated{dir + "/node.1.log"};

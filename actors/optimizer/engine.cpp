@@ -2,7 +2,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "p21/optimizer.hpp"
+#include "engine.hpp"
 
 namespace p21 {
 

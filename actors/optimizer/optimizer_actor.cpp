@@ -2,15 +2,15 @@
 // a fresh sample, turns the node's metrics into a snapshot for the engine,
 // and carries out the engine's decisions by messaging the owning actors (or
 // only logs them in dry-run mode). Every action is logged, counted and sent
-// to the monitor's event list.
+// to the monitor's event list; the owner's reply lands in the log entry.
+// It never touches a resource itself, so it runs on the scheduler.
 
 #include <deque>
-#include <fstream>
 
 #include <caf/all.hpp>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include "engine.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/protocol/cache.hpp"
@@ -31,7 +31,6 @@ struct optimizer_settings {
   timespan interval{0};
   bool dry_run = false;
   uint64_t memory_budget = 0;
-  std::string preload_path;
 };
 
 struct optimizer_state {
@@ -202,21 +201,52 @@ optimizer_action* logged(optimizer_state& st, uint64_t seq) {
   return &st.log[seq - st.log_base];
 }
 
+/// Records `text` as the reply of log entry `seq`.
+void note_reply(optimizer_self self, uint64_t seq, std::string text) {
+  if (auto a = logged(self->state, seq))
+    a->reply = std::move(text);
+}
+
+/// Records a failed action in log entry `seq`.
+void note_failure(optimizer_self self, uint64_t seq, const decision& d, const caf::error& e) {
+  spdlog::warn("optimizer: rule {}: '{}' failed: {}", d.rule, d.describe(), render(e));
+  note_reply(self, seq, "error: " + render(e));
+}
+
 /// Sends `d`'s message to its target; records the reply or the error in
-/// log entry `seq`.
+/// log entry `seq`. Memory pressure is sent by `relieve_pressure`.
 void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
   auto& st = self->state;
-  if (d.kind == decision::rotate_logs) {
-    if (!p21::rotate_logs())
-      spdlog::info("optimizer: no log file to rotate");
-    return;
-  }
-  if (d.kind == decision::preload) {
-    if (!st.cfg.preload_path.empty()) {
-      std::ofstream out{st.cfg.preload_path, std::ios::trunc};
-      for (auto& name : st.engine->preload())
-        out << name << "\n";
+  auto timeout = std::chrono::seconds{30};
+  auto failed = [self, seq, d](caf::error& e) {
+    note_failure(self, seq, d, e);
+  };
+  auto replied = [self, seq](std::string text) {
+    note_reply(self, seq, std::move(text));
+  };
+  // The node actor owns the log file and the state directory.
+  if (d.kind == decision::rotate_logs || d.kind == decision::preload) {
+    auto node = st.view->node;
+    if (!node) {
+      replied("skipped: no node actor");
+      return;
     }
+    if (d.kind == decision::rotate_logs)
+      self->request(node, timeout, rotate_logs_atom::value)
+          .then(
+              [=](bool rotated) {
+                if (!rotated)
+                  spdlog::info("optimizer: no log file to rotate");
+                replied(rotated ? "rotated" : "no log file to rotate");
+              },
+              failed);
+    else
+      self->request(node, timeout, preload_atom::value, st.engine->preload())
+          .then(
+              [=](std::string& path) {
+                replied(path.empty() ? "not saved: no state directory" : "saved to " + path);
+              },
+              failed);
     return;
   }
   auto target = running(*st.view, d.target);
@@ -224,18 +254,6 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
     spdlog::warn("optimizer: {} is not running; '{}' skipped", d.target, d.describe());
     return;
   }
-  auto timeout = std::chrono::seconds{30};
-  auto rule = d.rule;
-  auto what = d.describe();
-  auto failed = [self, seq, rule, what](caf::error& e) {
-    spdlog::warn("optimizer: rule {}: '{}' failed: {}", rule, what, render(e));
-    if (auto a = logged(self->state, seq))
-      a->reply = "error: " + render(e);
-  };
-  auto replied = [self, seq](std::string text) {
-    if (auto a = logged(self->state, seq))
-      a->reply = std::move(text);
-  };
   switch (d.kind) {
   case decision::shrink_cache:
     self->request(target, timeout, shrink_atom::value, d.arg)
@@ -286,7 +304,7 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
   case decision::preload:
   case decision::signal_pressure:
   case decision::rotate_logs:
-    break;
+    break; // above, and in relieve_pressure
   }
 }
 
@@ -296,6 +314,49 @@ void finish_round(optimizer_self self, std::vector<optimizer_action> actions) {
   for (auto& p : st.waiting)
     p.deliver(actions);
   st.waiting.clear();
+}
+
+/// The actions logged since sequence number `first`.
+std::vector<optimizer_action> logged_since(const optimizer_state& st, uint64_t first) {
+  std::vector<optimizer_action> out;
+  for (auto seq = std::max(first, st.log_base); seq < st.log_base + st.log.size(); ++seq)
+    out.push_back(st.log[seq - st.log_base]);
+  return out;
+}
+
+/// Rule 1's last step: the node actor runs every pressure handler (object
+/// pools, user handlers) and trims the heap, after the shrink messages went
+/// out. The round ends with its reply: memory pressure is the one action an
+/// evaluation waits for, so that the caller sees memory given back.
+void relieve_pressure(optimizer_self self, const decision& d, uint64_t seq,
+                      clock::time_point detected, std::function<void()> done) {
+  auto node = self->state.view->node;
+  if (!node) {
+    note_reply(self, seq, "skipped: no node actor");
+    done();
+    return;
+  }
+  self->request(node, std::chrono::seconds{10}, memory_pressure_atom::value, d.arg)
+      .then(
+          [=](pressure_relief& r) {
+            auto reaction = std::chrono::duration<double>(clock::now() - detected);
+            spdlog::info("memory pressure: shrink messages sent and {} handler(s) called {:.0f} us "
+                         "after detection",
+                         r.handlers, reaction.count() * 1e6);
+            note_reply(self, seq,
+                       std::to_string(r.handlers) + " handler(s) called, heap " +
+                           (r.heap_trimmed ? "trimmed" : "had nothing to trim"));
+            if (auto reg = self->state.view->registry)
+              reg->make_gauge("optimizer_pressure_reaction_seconds",
+                              "From the sample that showed memory pressure to the node actor's "
+                              "reply: shrink messages sent, pressure handlers run, heap trimmed.")
+                  .set(reaction.count());
+            done();
+          },
+          [=](caf::error& e) {
+            note_failure(self, seq, d, e);
+            done();
+          });
 }
 
 void start_round(optimizer_self self) {
@@ -327,36 +388,24 @@ void start_round(optimizer_self self) {
                           if (auto v = st.engine->last_value(d))
                             a->value_after = *v;
                       st.awaiting_after.clear();
-                      std::optional<double> pressure;
+                      std::optional<std::pair<uint64_t, decision>> pressure;
                       for (auto& d : decisions) {
                         auto seq = record(self, d, st.cfg.dry_run ? "dry run" : "sent");
                         st.awaiting_after.emplace_back(seq, d);
+                        if (st.cfg.dry_run)
+                          continue;
                         if (d.kind == decision::signal_pressure)
-                          pressure = d.arg; // after the shrink messages, below
-                        else if (!st.cfg.dry_run)
+                          pressure.emplace(seq, d); // after the shrink messages, below
+                        else
                           carry_out(self, d, seq);
                       }
-                      if (pressure && !st.cfg.dry_run && st.view->resources) {
-                        // Object pools and other registered handlers too.
-                        auto n = st.view->resources->signal_pressure(*pressure);
-                        // Give freed heap back to the system, or RSS stays.
-                        ::malloc_trim(0);
-                        auto reaction = std::chrono::duration<double>(clock::now() - detected);
-                        spdlog::info("memory pressure: shrink messages sent and {} handler(s) "
-                                     "called {:.0f} us after detection",
-                                     n, reaction.count() * 1e6);
-                        if (st.view->registry)
-                          st.view->registry
-                              ->make_gauge("optimizer_pressure_reaction_seconds",
-                                           "From the sample that showed memory pressure to the "
-                                           "last shrink message sent.")
-                              .set(reaction.count());
-                      }
-                      std::vector<optimizer_action> done;
-                      for (auto seq = std::max(first, st.log_base);
-                           seq < st.log_base + st.log.size(); ++seq)
-                        done.push_back(st.log[seq - st.log_base]);
-                      finish_round(self, std::move(done));
+                      auto done = [self, first] {
+                        finish_round(self, logged_since(self->state, first));
+                      };
+                      if (pressure)
+                        relieve_pressure(self, pressure->second, pressure->first, detected, done);
+                      else
+                        done();
                     },
                     [=](caf::error&) { finish_round(self, {}); });
           },
@@ -398,11 +447,7 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
       },
       [=](events_atom, uint64_t since) {
         // Entries with a sequence number of `since` or more, oldest first.
-        auto& st = self->state;
-        std::vector<optimizer_action> out;
-        for (uint64_t seq = std::max(since, st.log_base); seq < st.log_base + st.log.size(); ++seq)
-          out.push_back(st.log[seq - st.log_base]);
-        return out;
+        return logged_since(self->state, since);
       },
       [=](metrics_atom) {
         auto& st = self->state;
@@ -426,16 +471,14 @@ child_spec optimizer_component(const std::string& name, const config& cfg,
   os.interval = cfg.performance.optimization_interval;
   os.dry_run = !cfg.performance.auto_optimization;
   os.memory_budget = cfg.performance.memory_budget;
-  if (cfg.database.path != ":memory:")
-    os.preload_path = cfg.database.path + ".preload";
   child_spec spec;
   spec.name = name;
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
   spec.start = [os, view](caf::actor_system& sys) {
-    // Detached: acting may trim the heap and write files (preload list,
-    // log rotation), which stay off CAF's scheduler threads.
-    return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(optimizer_fun, os, view));
+    // On the scheduler: every action is a message; what blocks (files,
+    // fsync, malloc_trim) runs in the node actor, on its own thread.
+    return caf::actor_cast<caf::actor>(sys.spawn(optimizer_fun, os, view));
   };
   return spec;
 }

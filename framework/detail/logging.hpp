@@ -12,4 +12,10 @@ namespace p21::detail {
 /// stdout stays for command output) and/or a size-rotated file.
 std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg);
 
+/// Rotates the log file of the current node's logger (`[logging] file`):
+/// the current file becomes FILE.1 and the oldest beyond `max_files` is
+/// deleted. False when no file is logged to. Only the node actor calls it
+/// (the optimizer's rule 7 sends it `rotate_logs`), so rotations never race.
+bool rotate_logs();
+
 } // namespace p21::detail

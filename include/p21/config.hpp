@@ -52,6 +52,9 @@ struct runtime_config {
   timespan shutdown_timeout = std::chrono::seconds{5};
   /// Default timeout of blocking calls made through handles.
   timespan request_timeout = std::chrono::seconds{10};
+  /// Where the node keeps its run-time state (the preload list); empty
+  /// means the database file's directory (none for an in-memory database).
+  std::string state_dir;
 };
 
 /// `[logging]`: spdlog sinks.

@@ -14,6 +14,7 @@
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
+#include "p21/protocol/node.hpp"
 #include "p21/resources.hpp"
 #include "p21/subsystem.hpp"
 #include "p21/supervisor.hpp"
@@ -201,9 +202,5 @@ private:
 /// that used CAF directly and outlives the runtime.
 void release_thread();
 
-/// Rotates the log file of the current node's logger (`[logging] file`):
-/// the current file becomes FILE.1 and the oldest beyond `max_files` is
-/// deleted. False when no file is logged to. Rule 7 calls it on a full disk.
-bool rotate_logs();
 
 } // namespace p21

@@ -17,6 +17,7 @@
 #include <caf/fwd.hpp>
 
 #include "p21/fwd.hpp"
+#include "p21/protocol/node.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21 {
@@ -29,8 +30,9 @@ struct node_view {
   std::function<std::vector<std::pair<std::string, caf::actor>>()> running;
   /// The runtime's registry (`runtime::metrics()`).
   metrics_registry* registry = nullptr;
-  /// The runtime's resource manager (`runtime::resources()`).
-  resource_manager* resources = nullptr;
+  /// The node actor: the log file, the memory-pressure handlers of
+  /// `runtime::resources()` with the heap, and the state directory.
+  node_actor node;
   /// The supervisor: `request(supervisor, t, unload_atom, name)` stops an
   /// unused lazy component until its next use (rule 4).
   caf::actor supervisor;

@@ -1,0 +1,176 @@
+#pragma once
+
+// The optimizer's decision logic, internal to actors/optimizer: the rules'
+// gates, the snapshot the engine reads and the decisions it returns. The
+// engine holds no actors and takes time as input, so every rule is tested
+// without an actor system; the optimizer actor (optimizer_actor.cpp) feeds
+// it and turns each decision into a message to the resource's owner.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "p21/config.hpp"
+
+namespace p21 {
+
+/// A rule's enter/clear/for/cooldown machinery. Fires once the value has
+/// been past `threshold` for `for_duration`; stays firing until it is back
+/// past `clear_threshold`; while firing, may act once per `cooldown`.
+class rule_gate {
+public:
+  using clock = std::chrono::steady_clock;
+
+  rule_gate(rule_config cfg, bool above)
+    : cfg_(cfg)
+    , above_(above) {}
+
+  /// Feeds one value; true when the rule should act now.
+  bool observe(double value, clock::time_point now);
+
+  /// Records that the rule acted (starts the cooldown).
+  void acted(clock::time_point now) { last_action_ = now; }
+
+  bool firing() const noexcept { return firing_; }
+  /// The last value observed, if any.
+  std::optional<double> last_value() const noexcept { return last_value_; }
+  const rule_config& settings() const noexcept { return cfg_; }
+  void settings(const rule_config& cfg) { cfg_ = cfg; }
+
+private:
+  rule_config cfg_;
+  bool above_;
+  bool firing_ = false;
+  std::optional<clock::time_point> pending_since_;
+  std::optional<clock::time_point> last_action_;
+  std::optional<double> last_value_;
+};
+
+/// What the optimizer sees of the node at one evaluation. Counters are
+/// cumulative; the engine takes differences between evaluations.
+struct node_snapshot {
+  std::chrono::steady_clock::time_point now;
+  /// Machine memory used, and the process's RSS over `memory_budget`, in %.
+  double memory_percent = 0;
+  double cpu_percent = 0;
+  std::map<std::string, double> disk_percent;
+  struct cache_view {
+    std::string component;
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t evictions = 0;
+    /// Misses on recently evicted keys (the cache's ghost list).
+    uint64_t capacity_misses = 0;
+    uint64_t max_entries = 0;
+    uint64_t max_bytes = 0;
+  };
+  std::vector<cache_view> caches;
+  struct db_view {
+    uint64_t waiting = 0;
+    uint64_t idle = 0;
+    uint64_t timeouts = 0;
+    /// Overflow connections opened so far (demand beyond pool_size).
+    uint64_t overflow_opened = 0;
+    /// Most connections in use at once since the previous snapshot.
+    uint64_t peak_in_use = 0;
+  };
+  std::optional<db_view> db;
+  struct proc_view {
+    uint64_t max_processes = 0;
+    uint64_t queued = 0;
+    caf::timespan busy_time{0};
+    caf::timespan slot_time{0};
+    uint64_t git_hits = 0;
+    uint64_t git_misses = 0;
+    uint64_t git_capacity = 0;
+  };
+  std::optional<proc_view> proc;
+  /// Components and how soon after start they were first used.
+  std::map<std::string, std::optional<timespan>> first_use;
+  /// Lazy components that are running, and how long since their last use
+  /// (or start, if never used).
+  std::map<std::string, timespan> idle_for;
+};
+
+/// One action the optimizer decided on.
+struct decision {
+  enum kind_t {
+    shrink_cache,         // target: cache component, arg: fraction
+    resize_cache,         // target: cache component, arg: entries
+    release_memory,       // target: db_pool
+    set_pool_size,        // target: db_pool, arg: connections
+    resize_git_cache,     // target: subprocess, arg: entries
+    set_max_processes,    // target: subprocess, arg: processes
+    checkpoint,           // target: db_pool
+    vacuum,               // target: db_pool
+    preload,              // target: component to start early next time (node actor)
+    signal_pressure,      // target: pressure handlers and the heap (node actor), arg: fraction
+    set_monitor_interval, // target: monitor, arg: seconds
+    unload,               // target: an unused lazy component
+    rotate_logs,          // target: the log file (node actor)
+  };
+  std::string rule;
+  kind_t kind;
+  std::string target;
+  double arg = 0;
+  /// The rule's metric when it decided.
+  double value = 0;
+  /// resize_cache: the byte capacity to keep.
+  uint64_t bytes = 0;
+  std::string describe() const;
+};
+
+/// The eight rules' decision logic.
+class optimizer_engine {
+public:
+  /// `cfg` supplies the rules' settings and the subsystems' configured
+  /// sizes (the bounds that steps move within).
+  explicit optimizer_engine(const config& cfg);
+
+  /// The decisions for `now`; at most one per rule and target. Rules that
+  /// move memory are ordered: while memory_pressure fires, cache_hit_rate
+  /// and git_cache do not grow anything.
+  std::vector<decision> evaluate(const node_snapshot& now);
+
+  /// Replaces one rule's settings at run time; false for an unknown rule.
+  bool set_rule(const std::string& name, const rule_config& cfg);
+
+  /// The metric a rule last saw for a decision's target (for the "after"
+  /// value of an action); none for rules without a gate.
+  std::optional<double> last_value(const decision& d) const;
+
+  /// The learned preload list (rule 4).
+  const std::vector<std::string>& preload() const noexcept { return preload_; }
+
+private:
+  rule_gate& gate(const std::string& rule, const std::string& target);
+  bool above(const std::string& rule) const;
+
+  config cfg_;
+  std::map<std::pair<std::string, std::string>, rule_gate> gates_;
+  std::optional<node_snapshot> last_;
+  /// Rule 2: a growth waiting to prove itself.
+  struct growth {
+    uint64_t old_entries;
+    double rate_before;
+  };
+  std::map<std::string, growth> growths_;
+  std::map<std::string, uint64_t> cache_sizes_;
+  uint64_t pool_size_;
+  std::optional<std::chrono::steady_clock::time_point> pool_changed_;
+  uint64_t max_processes_;
+  /// Rule 8's last choice: rule 6 restores up to it.
+  std::optional<uint64_t> restore_target_;
+  /// Rule 6: one below the level at which CPU last overloaded; restores stop
+  /// there (no oscillation between two levels), forgotten after a calm spell.
+  std::optional<uint64_t> cpu_ceiling_;
+  size_t cpu_calm_ = 0;
+  /// Rule 6 also stretches the monitor's sampling (background work).
+  timespan monitor_interval_;
+  std::optional<uint64_t> git_capacity_;
+  std::vector<std::string> preload_;
+};
+
+} // namespace p21

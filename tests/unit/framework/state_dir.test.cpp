@@ -1,0 +1,146 @@
+// The state directory and its atomic file writer: a run-time file is where
+// the config says, and is replaced whole or not at all.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "framework/detail/state_dir.hpp"
+#include "p21/error.hpp"
+
+using namespace p21;
+using namespace p21::detail;
+
+namespace {
+
+struct scratch_dir {
+  std::string path;
+  scratch_dir() {
+    char tmpl[] = "/tmp/p21-state-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~scratch_dir() { static_cast<void>(std::system(("rm -rf " + path).c_str())); }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream{path} << text;
+}
+
+/// The names in `dir`, dot files included.
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  if (auto d = ::opendir(dir.c_str())) {
+    while (auto e = ::readdir(d))
+      if (std::string n = e->d_name; n != "." && n != "..")
+        out.push_back(n);
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("the state directory is runtime.state_dir, else the database's directory, else none") {
+  config cfg;
+  cfg.database.path = "data/perfect21.db";
+  CHECK(state_dir(cfg) == "data");
+  cfg.database.path = "perfect21.db";
+  CHECK(state_dir(cfg) == "."); // beside the database, as configured
+  cfg.database.path = ":memory:";
+  CHECK(state_dir(cfg).empty());
+  cfg.runtime.state_dir = "/var/lib/p21";
+  CHECK(state_dir(cfg) == "/var/lib/p21");
+  CHECK(preload_file(state_dir(cfg)) == "/var/lib/p21/preload.list");
+}
+
+TEST_CASE("make_run_dirs creates the database's directory and the state directory") {
+  scratch_dir dir;
+  config cfg;
+  cfg.database.path = dir / "a/b/node.db";
+  cfg.runtime.state_dir = dir / "state/x";
+  REQUIRE_FALSE(make_run_dirs(cfg));
+  struct stat st;
+  CHECK((::stat((dir / "a/b").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
+  CHECK((::stat((dir / "state/x").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
+  write_text(dir / "file", "x");
+  cfg.runtime.state_dir = dir / "file/state"; // under a regular file: cannot be
+  CHECK(make_run_dirs(cfg));
+}
+
+TEST_CASE("replace_file replaces the target whole and leaves no temporary file") {
+  scratch_dir dir;
+  write_text(dir / "list", "old\n");
+  REQUIRE_FALSE(replace_file(dir / "list", "new, and longer than before\n"));
+  CHECK(read_text(dir / "list") == "new, and longer than before\n");
+  REQUIRE_FALSE(replace_file(dir / "list", "x\n"));
+  CHECK(read_text(dir / "list") == "x\n"); // not the tail of the longer text
+  CHECK(entries(dir.path) == std::vector<std::string>{"list"});
+}
+
+TEST_CASE("a write that fails midway leaves the previous file whole and no temporary file") {
+  scratch_dir dir;
+  write_text(dir / "list", "cache\ndb_pool\n");
+  SECTION("the writer reports an error after half the text") {
+    auto err = replace_file(dir / "list", [](int fd) -> caf::error {
+      CHECK(::write(fd, "subpro", 6) == 6);
+      return make_error(errc::timeout, "disk full (simulated)");
+    });
+    CHECK(is(err, errc::timeout));
+  }
+  SECTION("the writer throws after half the text") {
+    auto err = replace_file(dir / "list", [](int fd) -> caf::error {
+      CHECK(::write(fd, "subpro", 6) == 6);
+      throw std::runtime_error("crash (simulated)");
+    });
+    REQUIRE(err);
+    CHECK_THAT(render(err), Catch::Contains("crash (simulated)"));
+  }
+  SECTION("the rename fails: a directory sits at the target's name") {
+    ::mkdir((dir / "taken").c_str(), 0755);
+    write_text(dir / "taken/inside", "x");
+    CHECK(replace_file(dir / "taken", "new\n"));
+    CHECK(read_text(dir / "taken/inside") == "x");
+  }
+  CHECK(read_text(dir / "list") == "cache\ndb_pool\n");
+  auto names = entries(dir.path);
+  CHECK(std::none_of(names.begin(), names.end(), [](auto& n) { return n[0] == '.'; }));
+}
+
+TEST_CASE("a symlink at the target's name is replaced, never followed") {
+  scratch_dir dir;
+  write_text(dir / "precious", "do not touch\n");
+  REQUIRE(::symlink((dir / "precious").c_str(), (dir / "preload.list").c_str()) == 0);
+  // Reading does not go through it either.
+  CHECK(load_preload_list(dir.path).empty());
+  REQUIRE_FALSE(save_preload_list(dir.path, {"db_pool"}));
+  CHECK(read_text(dir / "precious") == "do not touch\n");
+  struct stat st;
+  REQUIRE(::lstat((dir / "preload.list").c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));
+  CHECK(load_preload_list(dir.path) == std::vector<std::string>{"db_pool"});
+}
+
+TEST_CASE("a preload list reads back as saved, and a name with a line break is refused") {
+  scratch_dir dir;
+  CHECK(load_preload_list(dir.path).empty()); // none yet
+  REQUIRE_FALSE(save_preload_list(dir.path, {"db_pool", "subprocess", "cache.async/0"}));
+  CHECK(load_preload_list(dir.path) ==
+        std::vector<std::string>{"db_pool", "subprocess", "cache.async/0"});
+  CHECK(save_preload_list(dir.path, {"db_pool\nmonitor"}));
+  CHECK(load_preload_list(dir.path) ==
+        std::vector<std::string>{"db_pool", "subprocess", "cache.async/0"});
+}
