@@ -135,7 +135,7 @@ TEST_CASE("the calling-thread path and the actor path share one limit and one qu
   CHECK(slots.stats().timeouts == 0);
 }
 
-TEST_CASE("a waiter that gives up counts a timeout; one granted meanwhile holds its slot") {
+TEST_CASE("a waiter that gives up counts a timeout and one granted meanwhile holds its slot") {
   reader_slots slots{1, 0, 1h};
   grants g;
   REQUIRE(slots.acquire_async(g.fn()) == 0);
