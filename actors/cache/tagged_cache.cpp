@@ -15,8 +15,7 @@ std::shared_ptr<const void> tagged_cache::find(const std::string& key, time_poin
 }
 
 bool tagged_cache::put(const std::string& key, std::shared_ptr<const void> value,
-                       const std::vector<std::string>& tags, uint64_t generation,
-                       time_point now) {
+                       const std::vector<std::string>& tags, uint64_t generation, time_point now) {
   if (cleared_at_ > generation)
     return false;
   for (auto& t : tags)

@@ -188,8 +188,7 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
 } // namespace
 
 conn_actor spawn_connection(caf::local_actor* parent, connection_settings settings,
-                            conn_timing timing, std::shared_ptr<reader_pool> readers,
-                            bool reader) {
+                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader) {
   settings.query_only = reader;
   return parent->spawn<caf::detached + caf::linked>(connection_actor, std::move(settings), timing,
                                                     std::move(readers), reader);

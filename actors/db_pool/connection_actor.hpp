@@ -109,7 +109,6 @@ struct conn_timing {
 /// to restart cleanly. A reader reads on `readers`; the writer opens its
 /// own connection and keeps `readers` (may be null) tidy.
 conn_actor spawn_connection(caf::local_actor* parent, connection_settings settings,
-                            conn_timing timing, std::shared_ptr<reader_pool> readers,
-                            bool reader);
+                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader);
 
 } // namespace p21::db_detail

@@ -65,8 +65,7 @@ uint64_t reader_slots::acquire_async(grant_fn on_grant) {
 
 bool reader_slots::cancel(uint64_t ticket) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = std::find_if(queue_.begin(), queue_.end(),
-                        [&](auto& w) { return w->ticket == ticket; });
+  auto i = std::find_if(queue_.begin(), queue_.end(), [&](auto& w) { return w->ticket == ticket; });
   if (i == queue_.end())
     return false;
   queue_.erase(i);
@@ -147,8 +146,8 @@ caf::error reader_slots::timeout_error() const {
 
 caf::error reader_slots::timeout_error_locked() const {
   return make_error(errc::pool_timeout, "waited " + format_duration(pool_timeout_) +
-                                            " for a connection; all " +
-                                            std::to_string(in_use_) + " readers busy");
+                                            " for a connection; all " + std::to_string(in_use_) +
+                                            " readers busy");
 }
 
 // -- reader_pool --------------------------------------------------------------------

@@ -51,7 +51,7 @@ TEST_CASE("a write to a table drops exactly the queries that read it") {
 
 TEST_CASE("a result computed before a write to a table it read is not stored") {
   query_cache c{100, timespan{0}};
-  auto seq = c.seq(); // the read starts
+  auto seq = c.seq();      // the read starts
   c.invalidate({"users"}); // a write is acknowledged while it runs
   c.put(query_cache::key("SELECT * FROM users", {}), rows_of(1), {"users"}, seq);
   c.put(query_cache::key("SELECT * FROM other", {}), rows_of(1), {"other"}, seq);

@@ -115,8 +115,8 @@ TEST_CASE("slots are granted up to pool_size + max_overflow and no further") {
 TEST_CASE("the calling-thread path and the actor path share one limit and one queue") {
   reader_slots slots{1, 1, 1h};
   grants g;
-  REQUIRE_FALSE(slots.acquire());            // a calling thread
-  REQUIRE(slots.acquire_async(g.fn()) == 0); // an actor: the second and last slot
+  REQUIRE_FALSE(slots.acquire());                  // a calling thread
+  REQUIRE(slots.acquire_async(g.fn()) == 0);       // an actor: the second and last slot
   auto actor_ticket = slots.acquire_async(g.fn()); // the actor waits first
   REQUIRE(actor_ticket != 0);
   std::atomic<bool> thread_got{false};
