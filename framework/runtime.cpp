@@ -487,6 +487,12 @@ std::optional<component_stats> runtime::component(const std::string& name) const
   return std::nullopt;
 }
 
+std::shared_ptr<void> runtime::shared_object(const std::string& name,
+                                             std::type_index type) const {
+  auto slot = impl_->find(name);
+  return slot ? slot->spec().shared.get(type) : nullptr;
+}
+
 void runtime::track(caf::actor_addr addr) {
   release_thread();
   std::lock_guard<std::mutex> guard{impl_->user_mtx};

@@ -261,6 +261,47 @@ TEST_CASE("a waiting request is served as soon as a connection frees up") {
   CHECK(d.stats().value().timeouts == 0);
 }
 
+TEST_CASE("reads through the pool actor and reads on calling threads share one limit") {
+  temp_dir dir;
+  auto cfg = pool_config(dir);
+  cfg.database.max_overflow = 0; // two readers in all
+  cfg.database.pool_timeout = 1s;
+  runtime rt{cfg, {db_pool_component("test_pool", cfg, register_block)}};
+  auto d = db::open(rt, "test_pool").value();
+  auto pool = d.actor().value();
+  auto via_actor = [&](const std::string& sql) {
+    auto r = rt.request<db_result>(pool, 30s, query_atom::value, sql, std::vector<db_value>{});
+    release_thread();
+    return r;
+  };
+  set_gate(false);
+  std::vector<std::future<caf::expected<db_result>>> held;
+  held.push_back(std::async(std::launch::async, [&] { return via_actor("SELECT p21_block()"); }));
+  held.push_back(std::async(std::launch::async, [&] {
+    auto r = d.query("SELECT p21_block()");
+    release_thread();
+    return r;
+  }));
+  REQUIRE(eventually([&] { return d.stats().value().in_use == 2; }));
+  // Both paths wait in the same queue and time out alike.
+  auto late_actor = via_actor("SELECT 1");
+  REQUIRE_FALSE(late_actor);
+  CHECK(is(late_actor.error(), errc::pool_timeout));
+  auto late_thread = d.query("SELECT 2");
+  REQUIRE_FALSE(late_thread);
+  CHECK(is(late_thread.error(), errc::pool_timeout));
+  CHECK(d.stats().value().timeouts == 2);
+  // An actor-path waiter is served when a calling thread's slot frees up.
+  auto waiting = std::async(std::launch::async, [&] { return via_actor("SELECT 3"); });
+  REQUIRE(eventually([&] { return d.stats().value().waiting == 1; }));
+  set_gate(true);
+  for (auto& f : held)
+    CHECK(f.get().value().rows[0][0].i == 1);
+  CHECK(waiting.get().value().rows[0][0].i == 3);
+  // Every slot is back: the pool holds none after its reads.
+  CHECK(eventually([&] { return d.stats().value().in_use == 0; }));
+}
+
 TEST_CASE("a crashed pool actor is restarted and callers see errors, not hangs") {
   temp_dir dir;
   runtime rt{pool_config(dir)};

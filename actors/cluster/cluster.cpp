@@ -352,11 +352,6 @@ void init_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
   connect(self);
 }
 
-// The db pool's handle asks a local pool for its query cache and reader set
-// to read on the caller's thread; a remote pool has neither to share.
-using cache_ref_atom = caf::atom_constant<caf::atom("cacheref")>;
-using direct_ref_atom = caf::atom_constant<caf::atom("directref")>;
-
 /// A peer's db pool, as `PEER.db_pool` here: every statement is forwarded.
 caf::behavior db_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
   init_stub(self, std::move(cfg), std::move(m));
@@ -381,12 +376,6 @@ caf::behavior db_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
       },
       [=](stats_atom) { return pass<db_pool_stats, pool>(self, stats_atom::value); },
       [=](metrics_atom) { return metric_set{}; },
-      [=](cache_ref_atom) -> caf::error {
-        return make_error(errc::not_found, "a remote pool shares no query cache");
-      },
-      [=](direct_ref_atom) -> caf::error {
-        return make_error(errc::not_found, "a remote pool shares no reader connections");
-      },
   };
 }
 

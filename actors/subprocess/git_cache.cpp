@@ -4,8 +4,6 @@
 #include <cstring>
 #include <ctime>
 
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
 #include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -144,6 +142,21 @@ std::string git_dir_of(const std::string& root) {
   return dot_git;
 }
 
+/// The tag of a repository's results that read its work tree; every result
+/// is also tagged with the root itself (a change in `.git` drops all).
+std::string tree_tag(const std::string& root) {
+  return root + std::string{"\0tree", 5};
+}
+
+cache_detail::store_config store_config_for(size_t entries, timespan ttl) {
+  cache_detail::store_config cfg;
+  cfg.name = "git";
+  cfg.max_entries = entries;
+  cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's git_maxsize
+  cfg.ttl = ttl;
+  return cfg;
+}
+
 /// Timestamps are as coarse as the kernel's clock tick: a change this close
 /// to a fingerprint may not have moved any timestamp yet.
 constexpr int64_t racy_window_ns = 100'000'000;
@@ -169,9 +182,6 @@ git_kind classify(const std::vector<std::string>& args) {
 struct git_cache::repo_state {
   std::string root;
   std::string git_dir;
-  uint64_t generation = 0;
-  std::set<std::string> tree_keys;
-  std::set<std::string> refs_keys;
   /// How it is watched: inotify, fingerprint, or none (not cacheable).
   std::string how;
   std::set<int> wds;
@@ -186,13 +196,8 @@ struct git_cache::watch {
 };
 
 git_cache::git_cache(size_t entries, timespan ttl, watch_mode mode)
-  : mode_(mode) {
-  cache_detail::store_config cfg;
-  cfg.name = "git";
-  cfg.max_entries = entries;
-  cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's git_maxsize
-  cfg.ttl = ttl;
-  store_ = std::make_unique<cache_detail::cache_store>(cfg);
+  : results_(store_config_for(entries, ttl))
+  , mode_(mode) {
   counts_.capacity = entries;
   if (mode_ != watch_mode::fingerprint) {
     inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -289,20 +294,13 @@ void git_cache::drop_watches(repo_state& r) {
 }
 
 void git_cache::invalidate(repo_state& r, bool tree_only) {
-  if (r.tree_keys.empty() && (tree_only || r.refs_keys.empty())) {
-    ++r.generation;
-    return;
-  }
-  ++r.generation;
-  ++counts_.invalidations;
-  for (auto& k : r.tree_keys)
-    store_->erase(k);
-  r.tree_keys.clear();
-  if (tree_only)
-    return;
-  for (auto& k : r.refs_keys)
-    store_->erase(k);
-  r.refs_keys.clear();
+  // Recorded even when nothing is cached: a result computed meanwhile must
+  // not be stored.
+  auto dropped = results_.invalidate(tree_tag(r.root));
+  if (!tree_only)
+    dropped += results_.invalidate(r.root);
+  if (dropped > 0)
+    ++counts_.invalidations;
 }
 
 void git_cache::drain_events() {
@@ -406,18 +404,13 @@ std::optional<command_result> git_cache::lookup(const std::string& repo_root, co
   std::lock_guard<std::mutex> guard{mtx_};
   auto& r = repo(repo_root);
   sync(r);
-  auto v = store_->get(k, clock::now());
+  auto v = results_.get<command_result>(k, clock::now());
   if (!v) {
     counts_.misses += count_miss ? 1 : 0;
     return std::nullopt;
   }
-  command_result result;
-  caf::binary_deserializer source{nullptr, v->data(), v->size()};
-  if (source(result)) {
-    counts_.misses += count_miss ? 1 : 0;
-    return std::nullopt;
-  }
   ++counts_.hits;
+  command_result result = *v;
   result.cached = true;
   return result;
 }
@@ -426,7 +419,7 @@ uint64_t git_cache::begin(const std::string& repo_root) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& r = repo(repo_root);
   sync(r);
-  return r.generation;
+  return results_.generation();
 }
 
 void git_cache::store(const std::string& repo_root, const std::string& k, git_kind kind,
@@ -434,26 +427,16 @@ void git_cache::store(const std::string& repo_root, const std::string& k, git_ki
   if (kind == git_kind::write || result.timed_out || result.stdout_truncated ||
       result.stderr_truncated)
     return;
-  std::vector<char> buf;
-  caf::binary_serializer sink{nullptr, buf};
-  auto copy = result;
-  if (sink(copy))
-    return;
+  auto value = std::make_shared<const command_result>(result); // built outside the lock
   std::lock_guard<std::mutex> guard{mtx_};
   auto& r = repo(repo_root);
-  sync(r);
-  if (r.generation != gen || (r.how != "inotify" && r.how != "fingerprint"))
+  sync(r); // a change seen only now still rejects the result
+  if (r.how != "inotify" && r.how != "fingerprint")
     return;
-  if (store_->put(k, std::string{buf.begin(), buf.end()}, timespan{0}, clock::now()))
-    return;
-  auto& keys = kind == git_kind::tree ? r.tree_keys : r.refs_keys;
-  keys.insert(k);
-  if (keys.size() > 2 * store_->config().max_entries) {
-    // Forget keys the store has evicted since.
-    auto now = clock::now();
-    for (auto i = keys.begin(); i != keys.end();)
-      i = store_->contains(*i, now) ? std::next(i) : keys.erase(i);
-  }
+  std::vector<std::string> tags{repo_root};
+  if (kind == git_kind::tree)
+    tags.push_back(tree_tag(repo_root));
+  results_.put(k, std::move(value), tags, gen, clock::now());
 }
 
 void git_cache::invalidate(const std::string& repo_root) {
@@ -465,13 +448,12 @@ void git_cache::flush() {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& [root, r] : repos_)
     invalidate(*r, false);
-  store_->clear();
+  results_.clear();
 }
 
 uint64_t git_cache::resize(uint64_t entries) {
   std::lock_guard<std::mutex> guard{mtx_};
-  static_cast<void>(store_->resize(std::max<uint64_t>(1, entries), store_->config().max_bytes));
-  counts_.capacity = store_->config().max_entries;
+  counts_.capacity = results_.resize(entries);
   return counts_.capacity;
 }
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "../cache/cache_store.hpp"
+#include "../cache/tagged_cache.hpp"
 #include "p21/protocol/subprocess.hpp"
 
 namespace p21::subprocess_detail {
@@ -97,7 +97,9 @@ private:
   void invalidate(repo_state& r, bool tree_only);
 
   mutable std::mutex mtx_;
-  std::unique_ptr<cache_detail::cache_store> store_;
+  /// Tagged with the repository's root (every result) and its tree tag
+  /// (results that read the work tree, too).
+  cache_detail::tagged_cache results_;
   watch_mode mode_;
   int inotify_fd_ = -1;
   std::map<std::string, std::unique_ptr<repo_state>> repos_;

@@ -17,9 +17,6 @@
 #include "p21/subprocess.hpp"
 #include "reactor.hpp"
 
-// Handed to local handles only; never crosses the wire.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<p21::subprocess_detail::git_cache>)
-
 namespace p21 {
 
 namespace {
@@ -28,11 +25,9 @@ using namespace subprocess_detail;
 
 using clock = std::chrono::steady_clock;
 using done_atom = caf::atom_constant<caf::atom("procdone")>;
-using git_ref_atom = caf::atom_constant<caf::atom("gitref")>;
 
 using pool_actor =
-    subprocess_actor::extend<caf::reacts_to<done_atom, uint64_t, command_result, caf::error>,
-                             caf::replies_to<git_ref_atom>::with<std::shared_ptr<git_cache>>>;
+    subprocess_actor::extend<caf::reacts_to<done_atom, uint64_t, command_result, caf::error>>;
 
 using git_worker_actor =
     caf::typed_actor<caf::replies_to<git_atom, git_request>::with<command_result>>;
@@ -302,7 +297,6 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
         }
         start_queued(self);
       },
-      [=](git_ref_atom) { return self->state.git; },
   };
 }
 
@@ -327,8 +321,9 @@ child_spec subprocess_component(const std::string& name, const config& cfg) {
   ps.output_cap = s.output_cap;
   ps.kill_grace = s.kill_grace;
   ps.git_timeout = cfg.cache.git_timeout;
-  // Owned by the component, not the actor: handles holding it stay valid
-  // across restarts (a restarted pool flushes it).
+  // Owned by the component, not the actor: it outlives restarts (a
+  // restarted pool flushes it), and handles reach it through the runtime
+  // without a message.
   auto git = std::make_shared<git_cache>(cfg.cache.git_maxsize, cfg.cache.git_ttl,
                                          to_watch_mode(s.git_watch));
   child_spec spec;
@@ -337,6 +332,7 @@ child_spec subprocess_component(const std::string& name, const config& cfg) {
   spec.start = [ps, git](caf::actor_system& sys) {
     return caf::actor_cast<caf::actor>(sys.spawn(subprocess_pool, ps, git));
   };
+  spec.shared.put(git);
   return spec;
 }
 
@@ -379,11 +375,10 @@ caf::expected<command_result> subprocess::git(const std::string& repo,
                                               std::vector<std::string> args) {
   if (!git_cache_checked_) {
     git_cache_checked_ = true;
-    if (auto h = rt_->actor_of(name_)) {
-      auto ref = rt_->request<std::shared_ptr<git_cache>>(*h, timeout_, git_ref_atom::value);
-      if (ref)
-        git_cache_ = std::move(*ref);
-    }
+    // Starts a lazy pool as the first message would (a started pool has
+    // flushed the cache, so nothing from before a restart is answered).
+    if (rt_->actor_of(name_))
+      git_cache_ = rt_->shared_object<git_cache>(name_);
   }
   if (git_cache_ && rt_->accepting() && classify(args) != git_kind::write)
     if (auto root = canonical_repo(repo))

@@ -19,7 +19,7 @@ namespace p21 {
 
 namespace db_detail {
 class query_cache;
-class direct_readers;
+class reader_pool;
 } // namespace db_detail
 
 /// A handle to a db pool component (the node's `db_pool` by default).
@@ -65,12 +65,13 @@ private:
   runtime* rt_;
   std::string name_;
   timespan timeout_;
-  /// The pool's query cache (read directly for hits) and its reader set
-  /// (leased for reads on the calling thread), fetched on first use.
+  /// The pool's query cache (read directly for hits) and its reader pool
+  /// (leased for reads on the calling thread): the component's shared
+  /// objects, taken from the runtime on first use.
   struct shared_refs {
     std::once_flag once;
     std::shared_ptr<db_detail::query_cache> cache;
-    std::shared_ptr<db_detail::direct_readers> direct;
+    std::shared_ptr<db_detail::reader_pool> readers;
     /// When this handle last told the runtime it used the pool (a read
     /// answered here sends no message; rule 4 must not think it unused).
     std::atomic<int64_t> noted_ns{0};

@@ -113,6 +113,13 @@ public:
   /// Same for one component.
   std::optional<component_stats> component(const std::string& name) const;
 
+  /// The object of type `T` that component `name` shares with its handles
+  /// (`child_spec::shared`), or null; starts nothing and sends no message.
+  template <class T>
+  std::shared_ptr<T> shared_object(const std::string& name) const {
+    return std::static_pointer_cast<T>(shared_object(name, std::type_index{typeid(T)}));
+  }
+
   // -- blocking calls (from plain threads, never from inside an actor) ----------
 
   /// Sends `xs...` to the named component and waits at most `timeout` for a
@@ -191,6 +198,7 @@ private:
 
   lease borrow();
   void track(caf::actor_addr addr);
+  std::shared_ptr<void> shared_object(const std::string& name, std::type_index type) const;
 
   std::unique_ptr<impl> impl_;
 };

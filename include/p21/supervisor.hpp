@@ -14,6 +14,7 @@
 #include <caf/fwd.hpp>
 
 #include "p21/config.hpp"
+#include "p21/shared_objects.hpp"
 
 namespace p21 {
 
@@ -41,6 +42,8 @@ struct child_spec {
   /// `critical` starts with the runtime; the others start on first use.
   priority prio = priority::critical;
   std::vector<std::string> depends_on;
+  /// What the component shares with its handles (`runtime::shared_object`).
+  shared_objects shared{};
 };
 
 /// Per component: when it started, how long that took, first use and use

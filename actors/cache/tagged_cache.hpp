@@ -1,0 +1,84 @@
+#pragma once
+
+// A cache whose entries say what they were computed from (tags: the tables a
+// query read, the repository a git command ran in), so that a change to one
+// source drops exactly the entries built on it. Order, TTL and the entry
+// bound come from `cache_store`; the values live decoded beside it, so a hit
+// costs a copy and never a deserialization.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache_store.hpp"
+
+namespace p21::cache_detail {
+
+/// Tagged entries with invalidation by tag and a generation check: a value
+/// computed before an invalidation of one of its tags is never stored after
+/// it. Not thread-safe: its owner locks (or is an actor).
+class tagged_cache {
+public:
+  // -- constructors -----------------------------------------------------------
+
+  explicit tagged_cache(store_config cfg);
+
+  // -- lookups ----------------------------------------------------------------
+
+  /// The value under `key`, or nullptr when absent or expired.
+  std::shared_ptr<const void> find(const std::string& key, time_point now);
+
+  /// `find`, typed: `T` must be the type `put` stored under `key`.
+  template <class T>
+  std::shared_ptr<const T> get(const std::string& key, time_point now) {
+    return std::static_pointer_cast<const T>(find(key, now));
+  }
+
+  /// Call before computing a value: pass the result to `put`.
+  uint64_t generation() const noexcept { return generation_; }
+
+  // -- modifiers --------------------------------------------------------------
+
+  /// Stores `value` under `key`, tagged with `tags`, unless everything or one
+  /// of `tags` was invalidated after `generation` (the value may be stale).
+  /// Returns whether it was stored.
+  bool put(const std::string& key, std::shared_ptr<const void> value,
+           const std::vector<std::string>& tags, uint64_t generation, time_point now);
+
+  /// Drops every entry tagged `tag`; returns how many went (an entry the
+  /// store expired but nobody looked up since still counts).
+  size_t invalidate(const std::string& tag);
+
+  /// Drops everything; nothing computed before is stored afterwards.
+  void clear();
+
+  /// Sets the capacity in entries (at least 1); returns it.
+  uint64_t resize(uint64_t entries);
+
+  // -- properties -------------------------------------------------------------
+
+  uint64_t capacity() const noexcept { return store_.config().max_entries; }
+
+  /// Entries present (including ones expired but not yet looked up).
+  size_t size() const noexcept { return store_.size(); }
+
+private:
+  /// The generation `tag` was last invalidated at (0: never).
+  uint64_t invalidated_at(const std::string& tag) const;
+
+  /// Forgets values and tag entries of keys the store has already evicted.
+  void compact(time_point now);
+
+  cache_store store_;
+  std::unordered_map<std::string, std::shared_ptr<const void>> values_;
+  std::map<std::string, std::set<std::string>> keys_by_tag_;
+  std::map<std::string, uint64_t> invalidated_at_;
+  uint64_t cleared_at_ = 0;
+  uint64_t generation_ = 0;
+};
+
+} // namespace p21::cache_detail

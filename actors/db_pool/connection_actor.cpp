@@ -1,0 +1,197 @@
+#include "connection_actor.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "p21/error.hpp"
+
+namespace p21::db_detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct conn_state {
+  connection_settings settings;
+  conn_timing timing;
+  std::unique_ptr<connection> conn;
+  clock::time_point opened_at;
+  clock::time_point last_used;
+  caf::error open_error;
+  /// A reader runs statements on this shared pool; the writer keeps it tidy.
+  std::shared_ptr<reader_pool> readers;
+  bool reader = false;
+
+  static inline const char* name = "p21.db_connection";
+
+  /// Opens, or replaces a connection that failed its health check or
+  /// outlived max_lifetime. Returns how many health checks failed.
+  caf::expected<uint64_t> ready() {
+    auto now = clock::now();
+    uint64_t failures = 0;
+    if (conn && now - opened_at > timing.max_lifetime)
+      conn.reset();
+    if (conn && now - last_used > timing.health_check_after && !conn->healthy()) {
+      spdlog::warn("a connection to '{}' failed its health check; replacing it", settings.path);
+      ++failures;
+      conn.reset();
+    }
+    if (!conn) {
+      auto opened = connection::open(settings);
+      if (!opened) {
+        open_error = opened.error();
+        return opened.error();
+      }
+      conn = std::move(*opened);
+      opened_at = now;
+    }
+    last_used = now;
+    return failures;
+  }
+
+  /// Runs one statement; on success also how many health checks failed.
+  caf::expected<std::pair<statement_result, uint64_t>> run(const std::string& sql,
+                                                           const std::vector<db_value>& params) {
+    if (reader) {
+      // The pool took a slot for this read before it sent it here.
+      auto r = readers->run_granted(sql, params);
+      if (!r)
+        return r.error();
+      return std::make_pair(std::move(*r), uint64_t{0});
+    }
+    auto failures = ready();
+    if (!failures)
+      return failures.error();
+    auto r = conn->run(sql, params);
+    if (!r) {
+      conn->reset_state();
+      return r.error();
+    }
+    return std::make_pair(std::move(*r), *failures);
+  }
+};
+
+std::vector<std::string> to_vector(const std::set<std::string>& xs) {
+  return {xs.begin(), xs.end()};
+}
+
+conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_state> self,
+                                           connection_settings settings, conn_timing timing,
+                                           std::shared_ptr<reader_pool> readers, bool reader) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.timing = timing;
+  st.readers = std::move(readers);
+  st.reader = reader;
+  if (!reader)
+    if (auto ok = st.ready(); !ok)
+      spdlog::error("{}", render(ok.error()));
+  return {
+      [=](query_atom, const std::string& sql,
+          const std::vector<db_value>& params) -> caf::result<conn_reply> {
+        auto r = self->state.run(sql, params);
+        if (!r)
+          return r.error();
+        auto& [res, failures] = *r;
+        return conn_reply{std::move(res.result), to_vector(res.access.reads),
+                          to_vector(res.access.writes), failures};
+      },
+      [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
+          const direct_read& d) -> caf::result<db_result> {
+        auto& st = self->state;
+        auto t0 = clock::now();
+        read_done done;
+        done.reader_id = d.reader_id;
+        done.cache_key = d.cache_key;
+        done.write_seq = d.write_seq;
+        auto report = [&] {
+          done.elapsed_ns = static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
+          caf::anon_send(d.pool, read_done_atom::value, std::move(done));
+        };
+        auto ran = st.run(sql, params);
+        if (!ran) {
+          report();
+          return ran.error();
+        }
+        auto& [res, failures] = *ran;
+        done.reply.health_check_failures = failures;
+        done.ok = true;
+        auto result = res.result;
+        if (!d.cache_key.empty()) {
+          done.reply.result = std::move(res.result);
+          done.reply.reads = to_vector(res.access.reads);
+        }
+        report();
+        return result;
+      },
+      [=](transaction_atom,
+          const std::vector<db_statement>& statements) -> caf::result<conn_txn_reply> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        auto r = st.conn->transaction(statements);
+        if (!r) {
+          st.conn->reset_state();
+          return r.error();
+        }
+        return conn_txn_reply{std::move(r->first), to_vector(r->second.writes)};
+      },
+      [=](checkpoint_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        if (auto err = st.conn->checkpoint())
+          return err;
+        return true;
+      },
+      [=](vacuum_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        if (auto err = st.conn->vacuum())
+          return err;
+        return true;
+      },
+      [=](release_memory_atom) -> uint64_t {
+        auto& st = self->state;
+        int64_t freed = 0;
+        if (st.readers && !st.reader) {
+          // Memory pressure (rule 1): idle overflow readers close now, the
+          // idle ones left give SQLite's caches back too.
+          st.readers->close_idle(true);
+          freed += st.readers->release_memory();
+        }
+        freed += st.conn ? st.conn->release_memory() : 0;
+        return static_cast<uint64_t>(std::max<int64_t>(0, freed));
+      },
+      [=](warm_atom) {
+        if (self->state.readers)
+          self->state.readers->warm();
+      },
+      [=](close_idle_atom, bool at_once) {
+        if (self->state.readers)
+          self->state.readers->close_idle(at_once);
+      },
+      [=](data_version_atom) -> caf::result<int64_t> {
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        auto v = st.conn->data_version();
+        if (!v)
+          return v.error();
+        return *v;
+      },
+  };
+}
+
+} // namespace
+
+conn_actor spawn_connection(caf::local_actor* parent, connection_settings settings,
+                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader) {
+  settings.query_only = reader;
+  return parent->spawn<caf::detached + caf::linked>(connection_actor, std::move(settings), timing,
+                                                    std::move(readers), reader);
+}
+
+} // namespace p21::db_detail

@@ -1,0 +1,42 @@
+#pragma once
+
+// The db pool actor: a thin scheduled shell that routes statements. Writes
+// go to one writer connection, so a read never upgrades into SQLITE_BUSY;
+// reads take a slot of the shared reader pool and run on a detached reader
+// thread; the query cache answers repeated reads. Its state and logic live
+// in `query_cache`, `reader_pool` and the connection actors.
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "connection_actor.hpp"
+#include "p21/config.hpp"
+#include "query_cache.hpp"
+#include "reader_pool.hpp"
+
+namespace p21::db_detail {
+
+/// What a pool is built from (`[database]` and the query cache's part of
+/// `[cache]`).
+struct pool_settings {
+  connection_settings conn;
+  conn_timing timing;
+  size_t pool_size = 10;
+  size_t max_overflow = 20;
+  timespan pool_timeout{0};
+  timespan idle_timeout{0};
+  timespan leak_threshold{0};
+  bool query_cache = true;
+  uint64_t cache_entries = 1000;
+  timespan cache_ttl{0};
+  timespan data_version_interval{0};
+};
+
+/// Spawns a pool over the component's shared objects, which outlive it: a
+/// restarted pool flushes `cache` (may be null) and gives back the reader
+/// slots the previous one held.
+caf::actor spawn_db_pool(caf::actor_system& sys, const pool_settings& cfg,
+                         std::shared_ptr<query_cache> cache, std::shared_ptr<reader_pool> readers);
+
+} // namespace p21::db_detail
