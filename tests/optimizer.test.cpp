@@ -10,7 +10,7 @@
 #include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/resources.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -449,10 +449,9 @@ TEST_CASE("memory pressure from the optimizer reaches every registered handler")
 }
 
 TEST_CASE("components used soon after start are preloaded at the next start") {
-  char tmpl[] = "/tmp/p21-opt-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  temp_dir dir{"opt"};
   auto cfg = test_config();
-  cfg.database.path = dir + "/node.db";
+  cfg.database.path = dir.file("node.db");
   cfg.performance.optimization_interval = std::chrono::hours{1};
   {
     runtime rt{cfg};
@@ -474,7 +473,6 @@ TEST_CASE("components used soon after start are preloaded at the next start") {
     CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
     CHECK(next.component("subprocess")->starts == 0);
   }
-  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }
 
 TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the next use "
@@ -508,25 +506,23 @@ TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the n
 }
 
 TEST_CASE("rotate_logs moves the log file aside and keeps logging") {
-  char tmpl[] = "/tmp/p21-log-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  temp_dir dir{"log"};
   auto cfg = test_config();
   cfg.logging.level = "info";
   cfg.logging.console = false;
-  cfg.logging.file = dir + "/node.log";
+  cfg.logging.file = dir.file("node.log");
   {
     runtime rt{cfg};
     spdlog::info("before rotation");
     CHECK(rotate_logs());
     spdlog::info("after rotation");
     spdlog::default_logger()->flush();
-    std::ifstream rotated{dir + "/node.1.log"};
+    std::ifstream rotated{dir.file("node.1.log")};
     std::string text{std::istreambuf_iterator<char>{rotated}, {}};
     CHECK_THAT(text, Catch::Contains("before rotation"));
-    std::ifstream current{dir + "/node.log"};
+    std::ifstream current{dir.file("node.log")};
     std::string now{std::istreambuf_iterator<char>{current}, {}};
     CHECK_THAT(now, Catch::Contains("after rotation"));
     CHECK(now.find("before rotation") == std::string::npos);
   }
-  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }
