@@ -144,7 +144,8 @@ inline pid_t spawn_to_files(const std::vector<std::string>& argv, const std::str
   return pid;
 }
 
-/// A `p21` process (the binary this build made) with stdout and stderr in
+/// A `p21` process (P21_BINARY: the binary this build made, defined by
+/// tests/CMakeLists.txt) with stdout and stderr in
 /// `dir`'s NAME.out and NAME.err; killed and reaped at the end of the scope.
 class p21_process {
 public:
