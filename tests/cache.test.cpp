@@ -10,7 +10,7 @@
 #include "../actors/cache/cache_store.hpp"
 #include "../actors/cache/traces.hpp"
 #include "p21/cache.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::cache_detail;

@@ -7,17 +7,8 @@
 
 #include <atomic>
 #include <csignal>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <thread>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <caf/io/all.hpp>
 
@@ -25,108 +16,49 @@
 
 #include "p21/p21.hpp"
 #include "p21/types.hpp"
-#include "test_support.hpp"
-
-extern char** environ;
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace std::chrono_literals;
-using p21::test::eventually;
+using namespace p21::test;
 
 namespace {
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-/// A scratch directory for one test's files.
-struct scratch {
-  std::string dir;
-  scratch() {
-    char tmpl[] = "/tmp/p21-cluster-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~scratch() { std::system(("rm -rf '" + dir + "'").c_str()); }
-  std::string path(const std::string& name) const { return dir + "/" + name; }
-};
-
-/// Runs `argv` with stdout and stderr to files; returns the pid.
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> args;
-  for (auto& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  auto rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(rc == 0);
-  return pid;
-}
-
 /// `p21 cache ARGS...`: exit code and stdout.
-std::pair<int, std::string> cli(const scratch& s, std::vector<std::string> args) {
-  args.insert(args.begin(), {P21_BINARY, "cache"});
-  auto pid = spawn(args, s.path("cli.out"), s.path("cli.err"));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(s.path("cli.out"))};
+std::pair<int, std::string> cli(const temp_dir& s, std::vector<std::string> args) {
+  args.insert(args.begin(), "cache");
+  return run_p21(s, std::move(args));
 }
 
 /// Node A: `p21 run` with a cache "shared" published on `port`.
 class node_a {
 public:
-  node_a(const scratch& s, uint16_t port)
+  node_a(const temp_dir& s, uint16_t port)
     : s_(s)
     , port_(port) {
-    std::ofstream{s.path("a.toml")} << "[logging]\nlevel = \"info\"\nstatus_interval = \"0s\"\n"
-                                    << "[database]\npath = \"" << s.path("a.db") << "\"\n"
-                                    << "[caches.shared]\nmax_entries = 10000\n"
-                                    << "[cluster.publish]\nport = " << port
-                                    << "\nactors = [\"cache.shared\", \"db_pool\"]\n";
+    s.write("a.toml", "[logging]\nlevel = \"info\"\nstatus_interval = \"0s\"\n"
+                      "[database]\npath = \"" + s.file("a.db") + "\"\n"
+                      "[caches.shared]\nmax_entries = 10000\n"
+                      "[cluster.publish]\nport = " + std::to_string(port) +
+                      "\nactors = [\"cache.shared\", \"db_pool\"]\n");
   }
-
-  ~node_a() { kill(SIGKILL); }
 
   void start() {
-    pid_ = spawn({P21_BINARY, "run", "--config", s_.path("a.toml")}, s_.path("a.out"),
-                 s_.path("a.err"));
+    proc_.emplace(s_, std::vector<std::string>{"run", "--config", s_.file("a.toml")}, "a");
     auto published = "publishing cache.shared, db_pool on 127.0.0.1:" + std::to_string(port_);
-    REQUIRE(eventually([&] { return slurp(s_.path("a.err")).find(published) != std::string::npos; },
-                       20s));
+    REQUIRE(proc_->await_log(published, 20s));
   }
 
+  /// Sends `sig` and reaps the process.
   void kill(int sig) {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, sig);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
+    if (proc_)
+      proc_->stop(sig);
   }
 
 private:
-  const scratch& s_;
+  const temp_dir& s_;
   uint16_t port_;
-  pid_t pid_ = 0;
+  std::optional<p21_process> proc_; // killed with SIGKILL at the end of the scope
 };
 
 /// Node B's config: uses A's "shared" cache; long timeouts (see above).
@@ -174,7 +106,7 @@ typename Inspector::result_type inspect(Inspector& f, alien& x) {
 
 TEST_CASE("node B reads what node A's published cache holds and writes entries A then sees",
           "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   node_a a{s, port};
   a.start();
@@ -199,7 +131,7 @@ TEST_CASE("node B reads what node A's published cache holds and writes entries A
 }
 
 TEST_CASE("node B runs SQL on node A's published db pool as a.db_pool", "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   node_a a{s, port};
   a.start();
@@ -230,7 +162,7 @@ TEST_CASE("node B runs SQL on node A's published db pool as a.db_pool", "[cluste
 
 TEST_CASE("node B starts before node A, gets unavailable at once, and works once A is up",
           "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   runtime rt{node_b_config(port)};
   auto shared = cache::open(rt, "shared").value();
@@ -248,7 +180,7 @@ TEST_CASE("node B starts before node A, gets unavailable at once, and works once
 TEST_CASE("node A killed with SIGKILL mid-load: B's callers get unavailable, then recover when A "
           "restarts",
           "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   node_a a{s, port};
   a.start();
@@ -296,7 +228,7 @@ TEST_CASE("node A killed with SIGKILL mid-load: B's callers get unavailable, the
 
 TEST_CASE("a near cache answers reads while the peer is down: lower hit rate, still available",
           "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   node_a a{s, port};
   a.start();
@@ -318,19 +250,19 @@ TEST_CASE("a near cache answers reads while the peer is down: lower hit rate, st
 
 TEST_CASE("p21 cache exits non-zero with a clear message when the node is unreachable",
           "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   auto [rc, out] = cli(s, {"get", "x", "--connect", "127.0.0.1:" + std::to_string(port)});
   CHECK(rc == 1);
   CHECK(out.empty());
-  auto err = slurp(s.path("cli.err"));
+  auto err = read_file(s.file("cli.err"));
   CHECK_THAT(err, Catch::Contains("cannot reach 127.0.0.1:" + std::to_string(port)));
   CHECK(cli(s, {"get", "x", "--connect", "nonsense"}).first == 2);
 }
 
 TEST_CASE("a peer's unexpected or unannounced messages are dropped, logged and harmless",
           "[cluster]") {
-  scratch s;
+  temp_dir s{"cluster"};
   auto port = free_port();
   node_a a{s, port};
   a.start();
@@ -357,7 +289,7 @@ TEST_CASE("a peer's unexpected or unannounced messages are dropped, logged and h
         0);
   CHECK(eventually(
       [&] {
-        return slurp(s.path("a.err")).find("gateway dropped an unexpected message") !=
+        return read_file(s.file("a.err")).find("gateway dropped an unexpected message") !=
                std::string::npos;
       },
       10s));

@@ -11,7 +11,7 @@
 
 #include "../actors/db_pool/connection.hpp"
 #include "p21/db.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::db_detail;
@@ -19,17 +19,6 @@ using namespace p21::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// A fresh directory for one test's database files.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/p21-db-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::system(("rm -rf " + path).c_str()); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
 
 std::unique_ptr<connection> open_at(const std::string& path) {
   connection_settings s;

@@ -4,23 +4,12 @@
 # stops on SIGTERM with a summary naming its three caches.
 set -u
 p21=$1 config=$2
+source "$(cd "$(dirname "$0")" && pwd)/support/node.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
-"$p21" run --config "$config" >out 2>err &
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "HTTP endpoint on" err && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-get() {
-  exec 3<>/dev/tcp/127.0.0.1/9131 || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
-  timeout 10 cat <&3
-  exec 3<&-
-}
-health=$(get /health)
+start_node err "HTTP endpoint on" "$p21" run --config "$config" >out || { cat out; exit 1; }
+health=$(http_get 127.0.0.1:9131 /health)
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

@@ -3,26 +3,15 @@
 # 127.0.0.1 (bash's /dev/tcp: no curl needed), then stops on SIGTERM.
 set -u
 p21=$1 config=$2
+source "$(dirname "$0")/support/node.sh"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"$p21" run --config "$config" 2>"$log" &
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "HTTP endpoint on" "$log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
+start_node "$log" "HTTP endpoint on" "$p21" run --config "$config" || exit 1
 addr=$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -1)
 [ -n "$addr" ] || { echo "no HTTP endpoint"; cat "$log"; kill -9 "$pid"; exit 1; }
 hostport=${addr#http://}
-get() {
-  exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "$hostport" >&3
-  timeout 10 cat <&3
-  exec 3<&-
-}
-metrics=$(get /metrics)
-health=$(get /health)
+metrics=$(http_get "$hostport" /metrics)
+health=$(http_get "$hostport" /health)
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

@@ -18,8 +18,8 @@
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
 #include "p21/subprocess.hpp"
-#include "../actors/monitor/system_metrics.hpp"
-#include "test_support.hpp"
+#include "actors/monitor/system_metrics.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -28,18 +28,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/p21-mon-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { static_cast<void>(std::system(("rm -rf " + path).c_str())); }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream{path + "/" + name} << text;
-  }
-};
 
 } // namespace
 
@@ -352,21 +340,6 @@ TEST_CASE("the HTTP endpoint serves /metrics, /health, /summary and /events on l
 
 namespace {
 
-/// A raw TCP connection to 127.0.0.1:port.
-int connect_raw(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  return fd;
-}
-
-} // namespace
-
-namespace {
-
 /// `p21_sleep(ms)`: a slow SQL function, for slow responses on demand.
 void sleep_ms(sqlite3_context* ctx, int, sqlite3_value** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds{sqlite3_value_int(argv[0])});
@@ -424,11 +397,11 @@ TEST_CASE("slow and malformed HTTP clients do not stall the endpoint") {
   // Two clients that send half a request and then nothing.
   std::vector<int> slow;
   for (int i = 0; i < 2; ++i) {
-    slow.push_back(connect_raw(port));
+    slow.push_back(connect_loopback(static_cast<uint16_t>(port)));
     REQUIRE(::write(slow.back(), "GET /hea", 8) == 8);
   }
   // One that sends garbage gets 400 and is closed.
-  int bad = connect_raw(port);
+  int bad = connect_loopback(static_cast<uint16_t>(port));
   std::string garbage = "\x01\x02 not http at all\r\n\r\n";
   REQUIRE(::write(bad, garbage.data(), garbage.size()) == ssize_t(garbage.size()));
   char buf[256] = {};

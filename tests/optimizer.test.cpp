@@ -10,8 +10,8 @@
 #include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/resources.hpp"
-#include "../actors/optimizer/engine.hpp"
-#include "test_support.hpp"
+#include "actors/optimizer/engine.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -493,40 +493,36 @@ std::string read_text(const std::string& path) {
 } // namespace
 
 TEST_CASE("components used soon after start are preloaded at the next start") {
-  char tmpl[] = "/tmp/p21-opt-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  temp_dir dir{"opt"};
   auto cfg = test_config();
-  cfg.database.path = dir + "/data/node.db"; // data/ is created at start
+  cfg.database.path = dir.file("data/node.db"); // data/ is created at start
   cfg.performance.optimization_interval = std::chrono::hours{1};
   // The node actor writes the list beside the database (no state_dir).
   auto saved = learn_preload(cfg);
-  CHECK(saved.reply == "saved to " + dir + "/data/preload.list");
-  CHECK(read_text(dir + "/data/preload.list") == "db_pool\n");
+  CHECK(saved.reply == "saved to " + dir.file("data/preload.list"));
+  CHECK(read_text(dir.file("data/preload.list")) == "db_pool\n");
   {
     runtime next{cfg};
     CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
     CHECK(next.component("subprocess")->starts == 0);
   }
-  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }
 
 TEST_CASE("the preload list lives in runtime.state_dir, and an in-memory node without one "
           "keeps none") {
-  char tmpl[] = "/tmp/p21-opt-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  temp_dir dir{"opt"};
   auto cfg = test_config(); // database ":memory:"
   cfg.performance.optimization_interval = std::chrono::hours{1};
   SECTION("no state_dir: nothing is written") {
     CHECK(learn_preload(cfg).reply == "not saved: no state directory");
   }
   SECTION("state_dir: the list is there, and read from there at the next start") {
-    cfg.runtime.state_dir = dir + "/state"; // created at start
-    CHECK(learn_preload(cfg).reply == "saved to " + dir + "/state/preload.list");
-    CHECK(read_text(dir + "/state/preload.list") == "db_pool\n");
+    cfg.runtime.state_dir = dir.file("state"); // created at start
+    CHECK(learn_preload(cfg).reply == "saved to " + dir.file("state/preload.list"));
+    CHECK(read_text(dir.file("state/preload.list")) == "db_pool\n");
     runtime next{cfg};
     CHECK(next.component("db_pool")->starts == 1);
   }
-  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }
 
 TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the next use "
@@ -560,13 +556,12 @@ TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the n
 }
 
 TEST_CASE("rule 7 rotates the log file through the node actor, and logging goes on") {
-  char tmpl[] = "/tmp/p21-log-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  temp_dir dir{"log"};
   auto cfg = test_config();
   cfg.logging.level = "info";
   cfg.logging.console = false;
-  cfg.logging.file = dir + "/node.log";
-  cfg.monitor.watch_paths = {dir};
+  cfg.logging.file = dir.file("node.log");
+  cfg.monitor.watch_paths = {dir.path};
   cfg.performance.optimization_interval = std::chrono::hours{1};
   // A disk rule that fires at any use of the disk.
   auto& du = cfg.rules["disk_usage"];
@@ -592,13 +587,12 @@ TEST_CASE("rule 7 rotates the log file through the node actor, and logging goes 
     }));
     spdlog::info("after rotation");
     spdlog::default_logger()->flush();
-    std::ifstream rotated{dir + "/node.1.log"};
+    std::ifstream rotated{dir.file("node.1.log")};
     std::string text{std::istreambuf_iterator<char>{rotated}, {}};
     CHECK_THAT(text, Catch::Contains("before rotation"));
-    std::ifstream current{dir + "/node.log"};
+    std::ifstream current{dir.file("node.log")};
     std::string now{std::istreambuf_iterator<char>{current}, {}};
     CHECK_THAT(now, Catch::Contains("after rotation"));
     CHECK(now.find("before rotation") == std::string::npos);
   }
-  static_cast<void>(std::system(("rm -rf " + dir).c_str()));
 }

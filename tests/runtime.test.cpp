@@ -4,7 +4,7 @@
 #include <future>
 
 #include "p21/runtime.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;

@@ -3,16 +3,10 @@
 # line (bounded), sends SIGTERM, and checks the exit code.
 set -u
 p21=$1 config=$2
+source "$(dirname "$0")/support/node.sh"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"$p21" run --config "$config" 2>"$log" &
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "node running" "$log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q "node running" "$log" || { echo "node never came up"; cat "$log"; kill -9 "$pid"; exit 1; }
+start_node "$log" "node running" "$p21" run --config "$config" || exit 1
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

@@ -11,28 +11,13 @@
 
 #include "../actors/subprocess/git_cache.hpp"
 #include "p21/subprocess.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/p21-sp-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { static_cast<void>(std::system(("rm -rf " + path).c_str())); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out{path, std::ios::trunc};
-  out << text;
-}
 
 config pool_config() {
   auto cfg = test_config();
@@ -45,80 +30,6 @@ command_request request(std::vector<std::string> argv) {
   command_request r;
   r.argv = std::move(argv);
   return r;
-}
-
-/// Open descriptors of this process.
-size_t fd_count() {
-  size_t n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d))
-      ++n;
-    closedir(d);
-  }
-  return n;
-}
-
-/// Field 3 (state) and 4 (ppid) of /proc/PID/stat.
-std::optional<std::pair<char, pid_t>> proc_state(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string text;
-  if (!std::getline(in, text))
-    return std::nullopt;
-  auto close = text.rfind(')');
-  std::istringstream rest{text.substr(close + 2)};
-  char state;
-  pid_t ppid;
-  rest >> state >> ppid;
-  return std::make_pair(state, ppid);
-}
-
-bool alive(pid_t pid) {
-  auto s = proc_state(pid);
-  return s && s->first != 'Z' && s->first != 'X';
-}
-
-/// Processes whose parent is this process, zombies included.
-std::vector<pid_t> children_of_this_process(bool zombies_only) {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc");
-  while (auto* e = readdir(d)) {
-    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0)
-      continue;
-    auto s = proc_state(pid);
-    if (s && s->second == getpid() && (!zombies_only || s->first == 'Z'))
-      out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
-
-/// The pid of a live `sleep ARG` process anywhere (orphaned grandchildren
-/// belong to init, not to us), if any.
-std::optional<pid_t> sleeping_child(const std::string& arg) {
-  auto wanted = std::string{"sleep\0", 6} + arg + std::string{"\0", 1};
-  // `arg` is from `nap`: unique to this test process.
-  DIR* d = opendir("/proc");
-  std::optional<pid_t> found;
-  while (auto* e = readdir(d)) {
-    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0)
-      continue;
-    std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
-    std::string cmdline{std::istreambuf_iterator<char>{in}, {}};
-    if (cmdline == wanted && alive(pid)) {
-      found = pid;
-      break;
-    }
-  }
-  closedir(d);
-  return found;
-}
-
-/// A sleep argument no other test run uses: N seconds and this pid as the
-/// fraction.
-std::string nap(int n) {
-  return std::to_string(n) + "." + std::to_string(getpid());
 }
 
 } // namespace
@@ -197,7 +108,7 @@ TEST_CASE("a timeout kills the whole process group, grandchildren included") {
   CHECK(r->timed_out);
   CHECK(r->signal == SIGTERM);
   CHECK(r->exit_code == -1);
-  CHECK(eventually([] { return !sleeping_child(nap(4101)) && !sleeping_child(nap(4102)); }));
+  CHECK(eventually([] { return !sleeping_process(nap(4101)) && !sleeping_process(nap(4102)); }));
   // A group that ignores SIGTERM gets SIGKILL after the grace period.
   auto stubborn = request({"/bin/sh", "-c", "trap '' TERM; sleep " + nap(4103)});
   stubborn.timeout = 100ms;
@@ -215,7 +126,7 @@ TEST_CASE("a command's background processes do not outlive it") {
   REQUIRE(r);
   CHECK(r->exit_code == 0);
   CHECK(r->stdout_data == "started\n");
-  CHECK(eventually([] { return !sleeping_child(nap(4104)); }));
+  CHECK(eventually([] { return !sleeping_process(nap(4104)); }));
 }
 
 TEST_CASE("1000 commands leave no zombie and no descriptor behind") {
@@ -285,7 +196,7 @@ TEST_CASE("past the queue limit a request is refused with overloaded at once, an
   rt.stop(); // the sleeping command is killed; its caller hears back
   auto r = first.get();
   CHECK_FALSE(r);
-  CHECK_FALSE(sleeping_child(nap(4105)));
+  CHECK_FALSE(sleeping_process(nap(4105)));
 }
 
 TEST_CASE("bad input is an error reply naming the cause") {
@@ -364,10 +275,10 @@ TEST_CASE("a crashed pool actor is restarted and its running children are not le
     p21::release_thread();
     return r;
   });
-  REQUIRE(eventually([] { return sleeping_child(nap(4106)).has_value(); }));
+  REQUIRE(eventually([] { return sleeping_process(nap(4106)).has_value(); }));
   caf::anon_send_exit(sp.actor().value(), caf::exit_reason::kill);
   CHECK_FALSE(call.get()); // the caller hears back, it does not hang
-  CHECK(eventually([] { return !sleeping_child(nap(4106)); }));
+  CHECK(eventually([] { return !sleeping_process(nap(4106)); }));
   CHECK(eventually([&] {
     auto r = sp.run({"echo", "again"});
     return r && r->stdout_data == "again\n";

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "p21/runtime.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;

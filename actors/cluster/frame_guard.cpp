@@ -25,14 +25,14 @@ namespace {
 constexpr size_t buffer_cap = 4 << 20;
 
 struct relay {
+  explicit relay(uint64_t max_payload)
+    : frames(max_payload) {}
   int client = -1;
   int backend = -1;
   std::string peer;
   std::string to_backend;
   std::string to_client;
-  unsigned char header[frame_guard::header_size] = {};
-  size_t header_have = 0;
-  uint64_t payload_left = 0;
+  frame_checker frames;
 };
 
 std::string errno_text(const std::string& what) {
@@ -103,36 +103,6 @@ std::string address_of(const sockaddr_storage& a) {
   return std::string{host} + ":" + std::to_string(port);
 }
 
-/// Follows the client's frames through `n` new bytes; the reason to drop
-/// the connection, or empty.
-std::string check_frames(relay& r, const char* data, size_t n, uint64_t max_payload) {
-  size_t i = 0;
-  while (i < n) {
-    if (r.payload_left > 0) {
-      auto k = std::min<uint64_t>(r.payload_left, n - i);
-      r.payload_left -= k;
-      i += k;
-      continue;
-    }
-    auto k = std::min(frame_guard::header_size - r.header_have, n - i);
-    std::memcpy(r.header + r.header_have, data + i, k);
-    r.header_have += k;
-    i += k;
-    if (r.header_have < frame_guard::header_size)
-      break;
-    r.header_have = 0;
-    if (r.header[0] > frame_guard::max_operation)
-      return "malformed frame header (operation " + std::to_string(r.header[0]) + ")";
-    uint64_t len = (uint64_t{r.header[4]} << 24) | (uint64_t{r.header[5]} << 16) |
-                   (uint64_t{r.header[6]} << 8) | uint64_t{r.header[7]};
-    if (len > max_payload)
-      return "a frame announced " + std::to_string(len) + " bytes of payload, above the limit of " +
-             std::to_string(max_payload);
-    r.payload_left = len;
-  }
-  return {};
-}
-
 /// Writes what it can of `buf` to `fd`; false on an error.
 bool flush(int fd, std::string& buf) {
   while (!buf.empty()) {
@@ -164,6 +134,34 @@ bool drain(int fd, std::string& out, size_t& added) {
 }
 
 } // namespace
+
+std::string frame_checker::feed(const char* data, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if (payload_left_ > 0) {
+      auto k = std::min<uint64_t>(payload_left_, n - i);
+      payload_left_ -= k;
+      i += k;
+      continue;
+    }
+    auto k = std::min(header_size - header_have_, n - i);
+    std::memcpy(header_ + header_have_, data + i, k);
+    header_have_ += k;
+    i += k;
+    if (header_have_ < header_size)
+      break;
+    header_have_ = 0;
+    if (header_[0] > max_operation)
+      return "malformed frame header (operation " + std::to_string(header_[0]) + ")";
+    uint64_t len = (uint64_t{header_[4]} << 24) | (uint64_t{header_[5]} << 16) |
+                   (uint64_t{header_[6]} << 8) | uint64_t{header_[7]};
+    if (len > max_payload_)
+      return "a frame announced " + std::to_string(len) + " bytes of payload, above the limit of " +
+             std::to_string(max_payload_);
+    payload_left_ = len;
+  }
+  return {};
+}
 
 frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backend_port,
                          uint64_t max_payload)
@@ -233,7 +231,7 @@ void frame_guard::run() {
         }
         int one = 1;
         ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        relay r;
+        relay r{max_payload_};
         r.client = c;
         r.backend = b;
         r.peer = address_of(peer);
@@ -249,7 +247,7 @@ void frame_guard::run() {
         auto before = r.to_backend.size();
         size_t added = 0;
         open = drain(r.client, r.to_backend, added);
-        auto why = check_frames(r, r.to_backend.data() + before, added, max_payload_);
+        auto why = r.frames.feed(r.to_backend.data() + before, added);
         if (!why.empty()) {
           spdlog::warn("cluster: dropped the connection from {}: {}", r.peer, why);
           open = false;

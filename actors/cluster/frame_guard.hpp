@@ -17,6 +17,36 @@
 
 namespace p21::cluster_detail {
 
+/// Follows one client's BASP frame boundaries through its byte stream and
+/// checks each header as it completes: the guard's decision, without sockets.
+class frame_checker {
+public:
+  /// Size of a BASP header in CAF 0.17.6: operation, 2 padding bytes, flags,
+  /// payload length (u32), operation data (u64), source and destination
+  /// actor (u64 each), in network byte order.
+  static constexpr size_t header_size = 32;
+
+  /// The highest BASP operation code (heartbeat).
+  static constexpr uint8_t max_operation = 0x06;
+
+  /// Payloads of up to `max_payload` bytes pass.
+  explicit frame_checker(uint64_t max_payload) noexcept
+    : max_payload_(max_payload) {}
+
+  /// Follows `n` more bytes of the stream; the reason to drop the
+  /// connection, or empty. After a reason, the stream is not followed further.
+  [[nodiscard]] std::string feed(const char* data, size_t n);
+
+  /// True when the bytes so far end exactly at a frame boundary.
+  bool at_boundary() const noexcept { return header_have_ == 0 && payload_left_ == 0; }
+
+private:
+  uint64_t max_payload_;
+  unsigned char header_[header_size] = {};
+  size_t header_have_ = 0;
+  uint64_t payload_left_ = 0;
+};
+
 class frame_guard {
 public:
   /// Listens on `host:port` (0: a free port) and relays to
@@ -30,14 +60,6 @@ public:
 
   /// The port it listens on.
   uint16_t port() const noexcept { return port_; }
-
-  /// Size of a BASP header in CAF 0.17.6: operation, 2 padding bytes, flags,
-  /// payload length (u32), operation data (u64), source and destination
-  /// actor (u64 each), in network byte order.
-  static constexpr size_t header_size = 32;
-
-  /// The highest BASP operation code (heartbeat).
-  static constexpr uint8_t max_operation = 0x06;
 
 private:
   void run();

@@ -1,61 +1,29 @@
 #pragma once
 
-// Helpers shared by the tests: a child actor that can be told to crash, and
-// counters a test can wait on (bounded, never a bare sleep).
+// Helpers shared by the tests that run an actor system: a child actor that
+// can be told to crash, a child spec that logs its starts, a quiet config.
+// The helpers without CAF (temp dirs, bounded waits, files, sockets,
+// processes) sit beside this file; it includes them all.
 
 #include <chrono>
-#include <condition_variable>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
 
 #include "p21/runtime.hpp"
+#include "support/files.hpp"
+#include "support/net.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace p21::test {
 
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
-
-/// Counts events by name and lets a test wait for a count.
-class event_log {
-public:
-  void record(const std::string& name) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    ++counts_[name];
-    order_.push_back(name);
-    cv_.notify_all();
-  }
-
-  size_t count(const std::string& name) const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto i = counts_.find(name);
-    return i == counts_.end() ? 0 : i->second;
-  }
-
-  std::vector<std::string> order() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return order_;
-  }
-
-  /// Waits until `name` happened at least `n` times; false after `timeout`.
-  bool await(const std::string& name, size_t n,
-             std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    return cv_.wait_for(guard, timeout, [&] { return counts_[name] >= n; });
-  }
-
-private:
-  mutable std::mutex mtx_;
-  std::condition_variable cv_;
-  std::map<std::string, size_t> counts_;
-  std::vector<std::string> order_;
-};
 
 /// A child that answers `ping` with its generation, throws on `crash` and
 /// quits normally on `finish`.
@@ -84,19 +52,6 @@ inline child_spec logged_child(const std::string& name, event_log& log,
     return sys.spawn(worker, generation);
   };
   return spec;
-}
-
-/// Re-checks `pred` until it holds or `timeout` passes; for state that
-/// settles right after an event the test already waited for.
-template <class Predicate>
-bool eventually(Predicate pred, std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 /// A quiet config for tests: warnings only, fast restarts.

@@ -1,0 +1,234 @@
+// The cluster's frame guard: first its header check on a byte stream
+// (`frame_checker`, no sockets), then the guard itself between a client
+// socket and a plain TCP listener standing in for CAF's.
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "actors/cluster/frame_guard.hpp"
+#include "support/net.hpp"
+
+using namespace p21::cluster_detail;
+using namespace p21::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint64_t max_payload = 1000;
+
+/// A BASP header: `op`, padding, flags, the payload length in network byte
+/// order, then 24 bytes of operation data and actor ids.
+std::string header(uint8_t op, uint32_t payload) {
+  std::string h(frame_checker::header_size, '\x5a');
+  h[0] = static_cast<char>(op);
+  h[4] = static_cast<char>(payload >> 24);
+  h[5] = static_cast<char>(payload >> 16);
+  h[6] = static_cast<char>(payload >> 8);
+  h[7] = static_cast<char>(payload);
+  return h;
+}
+
+/// A whole frame whose payload bytes would be a refused header if the
+/// checker mistook them for one.
+std::string frame(uint8_t op, uint32_t payload) {
+  return header(op, payload) + std::string(payload, '\xff');
+}
+
+std::string feed(frame_checker& c, const std::string& bytes) {
+  return c.feed(bytes.data(), bytes.size());
+}
+
+} // namespace
+
+// -- the header check ---------------------------------------------------------------
+
+TEST_CASE("frame checker: a payload of max_payload passes, one byte more is refused",
+          "[frame_guard]") {
+  frame_checker at{max_payload};
+  CHECK(feed(at, frame(1, max_payload)).empty());
+  CHECK(at.at_boundary());
+
+  frame_checker above{max_payload};
+  auto why = feed(above, header(1, max_payload + 1));
+  CHECK_THAT(why, Catch::Contains("1001 bytes of payload") && Catch::Contains("limit of 1000"));
+}
+
+TEST_CASE("frame checker: the 4 GiB header that stalled CAF 0.17 is refused at once",
+          "[frame_guard]") {
+  frame_checker c{64ull << 20};
+  CHECK_THAT(feed(c, header(1, 0xffffffffu)), Catch::Contains("4294967295 bytes"));
+}
+
+TEST_CASE("frame checker: a header split across reads is judged when it completes",
+          "[frame_guard]") {
+  for (size_t split = 1; split < frame_checker::header_size; ++split) {
+    CAPTURE(split);
+    auto good = frame(2, 10);
+    frame_checker c{max_payload};
+    CHECK(c.feed(good.data(), split).empty());
+    CHECK_FALSE(c.at_boundary());
+    CHECK(c.feed(good.data() + split, good.size() - split).empty());
+    CHECK(c.at_boundary());
+
+    auto bad = header(2, max_payload + 1);
+    frame_checker d{max_payload};
+    CHECK(d.feed(bad.data(), split).empty());
+    CHECK_FALSE(d.feed(bad.data() + split, bad.size() - split).empty());
+  }
+  // One byte at a time, header and payload.
+  auto stream = frame(1, 5) + frame(3, 0) + frame(6, 40);
+  frame_checker c{max_payload};
+  for (char b : stream)
+    REQUIRE(c.feed(&b, 1).empty());
+  CHECK(c.at_boundary());
+}
+
+TEST_CASE("frame checker: several frames in one read are each checked; payload bytes are "
+          "skipped, not parsed",
+          "[frame_guard]") {
+  frame_checker c{max_payload};
+  CHECK(feed(c, frame(1, 100) + frame(0, 0) + frame(6, max_payload) + frame(4, 1)).empty());
+  CHECK(c.at_boundary());
+
+  frame_checker d{max_payload};
+  auto why = feed(d, frame(1, 100) + frame(2, 3) + header(1, 5000) + std::string(10, 'x'));
+  CHECK_THAT(why, Catch::Contains("5000 bytes of payload"));
+}
+
+TEST_CASE("frame checker: every known operation passes, an unknown one or garbage is refused",
+          "[frame_guard]") {
+  for (uint8_t op = 0; op <= frame_checker::max_operation; ++op) {
+    frame_checker c{max_payload};
+    CHECK(feed(c, header(op, 0)).empty());
+  }
+  frame_checker unknown{max_payload};
+  CHECK_THAT(feed(unknown, header(frame_checker::max_operation + 1, 0)),
+             Catch::Contains("malformed frame header (operation 7)"));
+
+  frame_checker http{max_payload};
+  CHECK_THAT(feed(http, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n"),
+             Catch::Contains("operation 71")); // 'G'
+}
+
+TEST_CASE("frame checker: a stream cut mid-header or mid-payload is not at a frame boundary",
+          "[frame_guard]") {
+  frame_checker mid_header{max_payload};
+  CHECK(feed(mid_header, header(1, 10).substr(0, 20)).empty());
+  CHECK_FALSE(mid_header.at_boundary());
+
+  frame_checker mid_payload{max_payload};
+  CHECK(feed(mid_payload, frame(1, 10).substr(0, 36)).empty());
+  CHECK_FALSE(mid_payload.at_boundary());
+
+  frame_checker fresh{max_payload};
+  CHECK(fresh.at_boundary());
+}
+
+// -- the guard between sockets ------------------------------------------------------
+
+namespace {
+
+/// A guard in front of a listener that stands in for CAF's, and one client
+/// connection through it, with the backend's side accepted.
+struct relayed {
+  std::pair<int, uint16_t> listener = listen_loopback();
+  unique_fd backend_listener{listener.first};
+  frame_guard guard{"127.0.0.1", 0, listener.second, max_payload};
+  unique_fd client;
+  unique_fd backend;
+
+  relayed() { connect(); }
+
+  /// A new client connection (the previous one stays as it is).
+  void connect() {
+    client = unique_fd{connect_loopback(guard.port())};
+    backend = accept_within(backend_listener.get(), 2s);
+    if (backend.get() < 0)
+      throw std::runtime_error("the guard did not connect to the backend");
+  }
+};
+
+} // namespace
+
+TEST_CASE("frame guard: valid frames pass to the backend and replies come back",
+          "[frame_guard]") {
+  relayed r;
+  auto frames = frame(1, 5) + frame(6, 0) + frame(2, max_payload); // one write, three frames
+  REQUIRE(send_all(r.client.get(), frames));
+  auto at_backend = receive(r.backend.get(), frames.size(), 2s);
+  CHECK(at_backend.data == frames);
+  CHECK_FALSE(at_backend.closed);
+  REQUIRE(send_all(r.backend.get(), "reply"));
+  auto at_client = receive(r.client.get(), 5, 2s);
+  CHECK(at_client.data == "reply");
+  CHECK_FALSE(at_client.closed);
+}
+
+TEST_CASE("frame guard: a frame above max_frame closes both sides before the backend sees it",
+          "[frame_guard]") {
+  relayed r;
+  REQUIRE(send_all(r.client.get(), header(1, max_payload + 1)));
+  auto at_backend = receive(r.backend.get(), SIZE_MAX, 2s);
+  CHECK(at_backend.closed);
+  CHECK(at_backend.data.empty());
+  CHECK(receive(r.client.get(), SIZE_MAX, 2s).closed);
+}
+
+TEST_CASE("frame guard: garbage bytes close the connection; other connections go on",
+          "[frame_guard]") {
+  relayed r;
+  auto first_client = std::move(r.client);
+  auto first_backend = std::move(r.backend);
+  r.connect();
+  REQUIRE(send_all(first_client.get(), "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  CHECK(receive(first_backend.get(), SIZE_MAX, 2s).closed);
+  CHECK(receive(first_client.get(), SIZE_MAX, 2s).closed);
+  // The second connection still relays.
+  auto f = frame(1, 3);
+  REQUIRE(send_all(r.client.get(), f));
+  CHECK(receive(r.backend.get(), f.size(), 2s).data == f);
+}
+
+TEST_CASE("frame guard: a header split across writes is followed across reads",
+          "[frame_guard]") {
+  relayed r;
+  auto good = frame(1, 20);
+  REQUIRE(send_all(r.client.get(), good.substr(0, 10)));
+  // The partial header is relayed as it comes: the guard has read it.
+  CHECK(receive(r.backend.get(), 10, 2s).data == good.substr(0, 10));
+  REQUIRE(send_all(r.client.get(), good.substr(10)));
+  CHECK(receive(r.backend.get(), good.size() - 10, 2s).data == good.substr(10));
+
+  auto bad = header(1, max_payload + 1);
+  REQUIRE(send_all(r.client.get(), bad.substr(0, 10)));
+  CHECK(receive(r.backend.get(), 10, 2s).data == bad.substr(0, 10));
+  REQUIRE(send_all(r.client.get(), bad.substr(10)));
+  auto rest = receive(r.backend.get(), SIZE_MAX, 2s);
+  CHECK(rest.closed);
+  CHECK(rest.data.empty());
+}
+
+TEST_CASE("frame guard: a client that closes mid-frame closes the backend side; the guard "
+          "keeps serving",
+          "[frame_guard]") {
+  relayed r;
+  auto partial = frame(1, 100).substr(0, 42);
+  REQUIRE(send_all(r.client.get(), partial));
+  CHECK(receive(r.backend.get(), partial.size(), 2s).data == partial);
+  r.client.reset();
+  CHECK(receive(r.backend.get(), SIZE_MAX, 2s).closed);
+  r.connect();
+  auto f = frame(3, 7);
+  REQUIRE(send_all(r.client.get(), f));
+  CHECK(receive(r.backend.get(), f.size(), 2s).data == f);
+}
+
+TEST_CASE("frame guard: a port it cannot listen on is an exception from the constructor",
+          "[frame_guard]") {
+  auto [taken, port] = listen_loopback();
+  unique_fd keep{taken};
+  CHECK_THROWS_AS((frame_guard{"127.0.0.1", port, 1, max_payload}), std::runtime_error);
+}
