@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <caf/message.hpp>
+
 #include "p21/config.hpp"
+#include "p21/protocol/monitor.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/runtime.hpp"
 
@@ -95,6 +98,16 @@ struct node_snapshot {
   /// (or start, if never used).
   std::map<std::string, timespan> idle_for;
 };
+
+/// The snapshot's subsystem and system parts: from the monitor's `sum`
+/// (system values) and the subsystems' typed stats by component, as the
+/// monitor's `metric_set::stats` carries them (`cache_stats`,
+/// `db_pool_stats`, `subprocess_stats`; other types are ignored). A positive
+/// `memory_budget` raises `memory_percent` to the RSS's share of it. Leaves
+/// `now`, `first_use` and `idle_for` to the caller.
+node_snapshot make_snapshot(const performance_summary& sum,
+                            const std::map<std::string, caf::message>& stats,
+                            uint64_t memory_budget = 0);
 
 /// One action the optimizer decided on.
 struct decision {
