@@ -193,12 +193,7 @@ phase db_burst_phase(const std::string& path) {
     auto opened = d.stats().value().overflow_opened - before;
     // A quiet spell longer than idle_timeout: overflow connections close.
     std::this_thread::sleep_for(std::chrono::milliseconds{150});
-    double size = 0;
-    auto m = monitor::open(rt).value().metrics();
-    if (m)
-      for (auto& g : m->gauges)
-        if (g.name == "db_pool_configured_size")
-          size = g.value;
+    auto size = double(d.stats().value().configured_size);
     return std::make_pair(double(opened), size);
   };
   return p;

@@ -129,7 +129,7 @@ node_reading node_status::read() {
       if (auto m = rt_.request<metric_set>(*opt, answer_within, metrics_atom::value)) {
         r.optimizer = true;
         for (auto& c : m->counters)
-          if (c.name == "optimizer_evaluations")
+          if (optimizer_metrics::evaluations.names(c.name))
             r.evaluations = static_cast<uint64_t>(c.value);
       }
       if (auto acts = rt_.request<std::vector<optimizer_action>>(*opt, answer_within,
@@ -155,12 +155,12 @@ node_reading node_status::read() {
   }
   auto m = rt_.metrics().collect();
   for (auto& g : m.gauges)
-    if (g.name == "cluster_peer_connected") {
+    if (cluster_metrics::peer_connected.names(g.name)) {
       uint64_t errors = 0, reconnects = 0;
       for (auto& c : m.counters)
-        if (c.labels == g.labels && c.name == "cluster_peer_errors")
+        if (c.labels == g.labels && cluster_metrics::peer_errors.names(c.name))
           errors = static_cast<uint64_t>(c.value);
-        else if (c.labels == g.labels && c.name == "cluster_peer_reconnects")
+        else if (c.labels == g.labels && cluster_metrics::peer_reconnects.names(c.name))
           reconnects = static_cast<uint64_t>(c.value);
       r.cluster.push_back("peer " + g.labels["peer"] + ": " + g.labels["actor"] +
                           (g.value > 0 ? " connected" : " not connected") + ", " +

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <random>
+#include <set>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,8 +16,10 @@
 
 #include "../actors/monitor/alerts.hpp"
 #include "p21/cache.hpp"
+#include "p21/cluster.hpp"
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
+#include "p21/optimizer.hpp"
 #include "p21/subprocess.hpp"
 #include "actors/monitor/system_metrics.hpp"
 #include "support/test_support.hpp"
@@ -263,6 +266,98 @@ TEST_CASE("the monitor samples the system and every running component") {
   CHECK_THAT(text, Catch::Contains("p21_app_requests_total 10"));
   CHECK_THAT(text, Catch::Contains("p21_health_score"));
   CHECK_THAT(text, Catch::Contains("# HELP p21_app_requests_total Requests of the application."));
+}
+
+TEST_CASE("every series the monitor exports has its help text from a metric definition") {
+  // Definitions are unique by name, and the exporter's lookup is built from them.
+  std::set<std::string> names;
+  for (auto& d : metric_definitions()) {
+    CHECK(names.insert(d.name).second);
+    CHECK(valid_metric_name(d.name));
+    CHECK(std::string{d.help}.size() > 10);
+    CHECK(metric_help().at(d.name) == d.help);
+  }
+  for (auto& d : cluster_metrics::all) // registered in the registry, not listed above
+    CHECK(names.insert(d.name).second);
+  temp_dir dir;
+  auto cfg = test_config();
+  cfg.database.path = dir.path + "/t.db";
+  runtime rt{cfg};
+  // Every subsystem reports, histograms included.
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x)"));
+  REQUIRE(d.query("SELECT count(*) FROM t"));
+  auto sp = subprocess::open(rt).value();
+  REQUIRE(sp.run({"true"}));
+  REQUIRE(cache::open(rt, "async").value().get("k"));
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  REQUIRE(rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value));
+  auto mon = monitor::open(rt).value();
+  REQUIRE(mon.sample());
+  auto m = mon.metrics().value();
+  // Each series is declared, and as the kind it is exported as.
+  auto declared = [&](const std::string& name, metric_kind kind) {
+    for (auto& def : metric_definitions())
+      if (def.names(name))
+        return def.kind == kind;
+    return false;
+  };
+  size_t series = 0;
+  for (auto& c : m.counters) {
+    INFO("counter " << c.name);
+    CHECK(declared(c.name, metric_kind::counter));
+    ++series;
+  }
+  for (auto& g : m.gauges) {
+    INFO("gauge " << g.name);
+    CHECK(declared(g.name, metric_kind::gauge));
+    ++series;
+  }
+  for (auto& h : m.histograms) {
+    INFO("histogram " << h.name);
+    CHECK(declared(h.name, metric_kind::histogram));
+    ++series;
+  }
+  CHECK(series > 40);
+  // So the text has no generic help line ("Perfect21 metric NAME").
+  auto text = mon.prometheus_text().value();
+  CHECK_THAT(text, Catch::Contains("# HELP p21_cache_hits_total Cache lookups that found a "
+                                   "live entry."));
+  CHECK_THAT(text, !Catch::Contains("Perfect21 metric"));
+}
+
+TEST_CASE("the monitor's metrics carry each subsystem's typed stats under its component") {
+  temp_dir dir;
+  auto cfg = test_config();
+  cfg.database.path = dir.path + "/t.db"; // an in-memory database has no readers
+  cfg.database.pool_size = 3;
+  runtime rt{cfg};
+  auto c = cache::open(rt, "async").value();
+  REQUIRE_FALSE(c.put("k", "v"));
+  REQUIRE(c.get("k"));
+  REQUIRE(db::open(rt).value().query("SELECT 1"));
+  REQUIRE(subprocess::open(rt).value().run({"true"}));
+  auto mon = monitor::open(rt).value();
+  REQUIRE(mon.sample());
+  auto m = mon.metrics().value();
+  REQUIRE(m.stats.count("cache.async/0") == 1);
+  REQUIRE(m.stats.at("cache.async/0").match_elements<cache_stats>());
+  CHECK(m.stats.at("cache.async/0").get_as<cache_stats>(0).hits == 1);
+  REQUIRE(m.stats.count("db_pool") == 1);
+  REQUIRE(m.stats.at("db_pool").match_elements<db_pool_stats>());
+  CHECK(m.stats.at("db_pool").get_as<db_pool_stats>(0).configured_size == 3);
+  REQUIRE(m.stats.count("subprocess") == 1);
+  REQUIRE(m.stats.at("subprocess").match_elements<subprocess_stats>());
+  auto& sp = m.stats.at("subprocess").get_as<subprocess_stats>(0);
+  CHECK(sp.finished == 1);
+  CHECK(sp.git_capacity == cfg.cache.git_maxsize);
+  // The gauges render the same typed fields.
+  for (auto& g : m.gauges) {
+    if (db_pool_metrics::configured_size.names(g.name))
+      CHECK(g.value == 3);
+    if (subprocess_metrics::git_max_entries.names(g.name))
+      CHECK(g.value == double(cfg.cache.git_maxsize));
+  }
 }
 
 TEST_CASE("events are kept newest first and paged with since") {

@@ -9,6 +9,9 @@
 #include "p21/monitor.hpp"
 #include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/protocol/db_pool.hpp"
+#include "p21/protocol/subprocess.hpp"
 #include "p21/resources.hpp"
 #include "actors/optimizer/engine.hpp"
 #include "support/test_support.hpp"
@@ -312,6 +315,93 @@ TEST_CASE("rule 4 learns the components used soon after start") {
   CHECK(ds[0].target == "db_pool");
   CHECK(e.preload() == std::vector<std::string>{"db_pool"});
   CHECK(of_rule(e.evaluate(s), "lazy_loading").empty()); // learned once
+}
+
+// -- the snapshot from typed stats --------------------------------------------------------
+
+TEST_CASE("the snapshot takes every rule input from the subsystems' typed stats") {
+  performance_summary sum;
+  sum.system = {
+      {"cpu_percent", 55}, {"memory_percent", 30}, {"rss_bytes", 600}, {"disk_percent:/data", 91}};
+  cache_stats async;
+  async.name = "async";
+  async.hits = 7;
+  async.misses = 3;
+  async.evictions = 2;
+  async.capacity_misses = 1;
+  async.max_entries = 100;
+  async.max_bytes = 4096;
+  db_pool_stats db;
+  db.waiting = 4;
+  db.idle = 1;
+  db.timeouts = 5;
+  db.overflow_opened = 6;
+  db.peak_in_use = 9;
+  db.configured_size = 10;
+  subprocess_stats proc;
+  proc.max_processes = 12;
+  proc.queued = 3;
+  proc.busy_time = 2s;
+  proc.slot_time = 8s;
+  proc.git_hits = 11;
+  proc.git_misses = 13;
+  proc.git_capacity = 256;
+  std::map<std::string, caf::message> stats;
+  stats["cache.async/0"] = caf::make_message(async);
+  stats["db_pool"] = caf::make_message(db);
+  stats["subprocess"] = caf::make_message(proc);
+  // Not subsystem stats, or filed under no component: ignored.
+  stats["app"] = caf::make_message(std::string{"cache_hits"});
+  stats[""] = caf::make_message(async);
+  auto s = make_snapshot(sum, stats, 1000); // RSS is 60% of the budget
+  CHECK(s.cpu_percent == 55);
+  CHECK(s.memory_percent == Approx(60));
+  CHECK(s.disk_percent.at("/data") == 91);
+  REQUIRE(s.caches.size() == 1);
+  auto& c = s.caches[0];
+  CHECK(c.component == "cache.async/0");
+  CHECK(c.hits == 7);
+  CHECK(c.misses == 3);
+  CHECK(c.evictions == 2);
+  CHECK(c.capacity_misses == 1);
+  CHECK(c.max_entries == 100);
+  CHECK(c.max_bytes == 4096);
+  REQUIRE(s.db);
+  CHECK(s.db->waiting == 4);
+  CHECK(s.db->idle == 1);
+  CHECK(s.db->timeouts == 5);
+  CHECK(s.db->overflow_opened == 6);
+  CHECK(s.db->peak_in_use == 9);
+  REQUIRE(s.proc);
+  CHECK(s.proc->max_processes == 12);
+  CHECK(s.proc->queued == 3);
+  CHECK(s.proc->busy_time == 2s);
+  CHECK(s.proc->slot_time == 8s);
+  CHECK(s.proc->git_hits == 11);
+  CHECK(s.proc->git_misses == 13);
+  CHECK(s.proc->git_capacity == 256);
+  // Without a budget, memory is the machine's; without a subsystem, no view.
+  auto bare = make_snapshot(sum, {});
+  CHECK(bare.memory_percent == 30);
+  CHECK(bare.caches.empty());
+  CHECK_FALSE(bare.db);
+  CHECK_FALSE(bare.proc);
+}
+
+TEST_CASE("rules act on a snapshot made from typed stats") {
+  // Rule 3 reads waiting reads from db_pool_stats: the pool grows.
+  optimizer_engine e{quick_rules()};
+  performance_summary sum;
+  db_pool_stats db;
+  db.waiting = 8;
+  std::map<std::string, caf::message> stats{{"db_pool", caf::make_message(db)}};
+  auto s = make_snapshot(sum, stats);
+  s.now = steady::time_point{} + 1h;
+  auto ds = of_rule(e.evaluate(s), "connection_pool");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].kind == decision::set_pool_size);
+  CHECK(ds[0].target == "db_pool");
+  CHECK(ds[0].arg > 4);
 }
 
 TEST_CASE("a rule config with a negative step or an unknown rule is refused with its key") {

@@ -59,6 +59,16 @@ void finish_load(cache_self self, const std::string& key, const caf::error& err,
   self->state.loading.erase(i);
 }
 
+/// The shard's counters with the actor's own (restarts, loads in flight).
+cache_stats current_stats(cache_self self) {
+  auto s = self->state.store->stats();
+  s.restarts = self->state.restarts;
+  s.loads_in_flight = self->state.loading.size();
+  for (auto& [key, load] : self->state.loading)
+    s.load_waiters += load.waiters.size();
+  return s;
+}
+
 shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
                                        std::shared_ptr<std::atomic<uint64_t>> starts,
                                        timespan load_timeout) {
@@ -147,30 +157,24 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
         self->state.store->set_ttl(ttl);
         return true;
       },
-      [=](stats_atom) {
-        auto s = self->state.store->stats();
-        s.restarts = self->state.restarts;
-        s.loads_in_flight = self->state.loading.size();
-        for (auto& [key, load] : self->state.loading)
-          s.load_waiters += load.waiters.size();
-        return s;
-      },
+      [=](stats_atom) { return current_stats(self); },
       [=](metrics_atom) {
-        auto s = self->state.store->stats();
+        namespace d = cache_metrics;
+        auto s = current_stats(self);
         std::map<std::string, std::string> labels{{"cache", s.name}};
         metric_set m;
-        m.counters = {{"cache_hits", labels, double(s.hits)},
-                      {"cache_misses", labels, double(s.misses)},
-                      {"cache_puts", labels, double(s.puts)},
-                      {"cache_evictions", labels, double(s.evictions)},
-                      {"cache_capacity_misses", labels, double(s.capacity_misses)},
-                      {"cache_expirations", labels, double(s.expirations)},
-                      {"cache_loads", labels, double(s.load_successes)},
-                      {"cache_load_failures", labels, double(s.load_failures)}};
-        m.gauges = {{"cache_entries", labels, double(s.entries)},
-                    {"cache_bytes", labels, double(s.bytes)},
-                    {"cache_max_entries", labels, double(s.max_entries)},
-                    {"cache_max_bytes", labels, double(s.max_bytes)}};
+        m.counters = {d::hits(double(s.hits), labels),
+                      d::misses(double(s.misses), labels),
+                      d::puts(double(s.puts), labels),
+                      d::evictions(double(s.evictions), labels),
+                      d::capacity_misses(double(s.capacity_misses), labels),
+                      d::expirations(double(s.expirations), labels),
+                      d::loads(double(s.load_successes), labels),
+                      d::load_failures(double(s.load_failures), labels)};
+        m.gauges = {d::entries(double(s.entries), labels), d::bytes(double(s.bytes), labels),
+                    d::max_entries(double(s.max_entries), labels),
+                    d::max_bytes(double(s.max_bytes), labels)};
+        m.stats[""] = caf::make_message(std::move(s));
         return m;
       },
   };

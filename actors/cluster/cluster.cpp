@@ -487,15 +487,10 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
     m.owner = std::make_shared<metrics_registry>();
   auto& r = m.owner ? *m.owner : *view->registry;
   metric_labels labels{{"peer", peer.name}, {"actor", actor}};
-  m.connected = &r.make_gauge("cluster_peer_connected",
-                              "1 while the peer's actor is connected, else 0.", labels);
-  m.reconnects = &r.make_counter("cluster_peer_reconnects",
-                                 "Times the connection to the peer's actor came back.", labels);
-  m.errors = &r.make_counter("cluster_peer_errors",
-                             "Requests to the peer that failed (unreachable, down, timeout).",
-                             labels);
-  m.latency = &r.make_histogram("cluster_peer_request_seconds",
-                                "Round trip of a request to the peer.", labels);
+  m.connected = &r.make_gauge(cluster_metrics::peer_connected, labels);
+  m.reconnects = &r.make_counter(cluster_metrics::peer_reconnects, labels);
+  m.errors = &r.make_counter(cluster_metrics::peer_errors, labels);
+  m.latency = &r.make_histogram(cluster_metrics::peer_request_seconds, labels);
   child_spec spec;
   bool is_cache = actor != "db_pool";
   spec.name = is_cache ? actor + "/0" : peer.name + ".db_pool";

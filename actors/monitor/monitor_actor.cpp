@@ -11,6 +11,10 @@
 
 #include "alerts.hpp"
 #include "p21/monitor.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/protocol/db_pool.hpp"
+#include "p21/protocol/optimizer.hpp"
+#include "p21/protocol/subprocess.hpp"
 #include "system_metrics.hpp"
 
 namespace p21 {
@@ -29,16 +33,19 @@ struct monitor_settings {
   size_t events_max = 1000;
 };
 
-/// Counter names whose growth counts as requests and as errors.
-const std::set<std::string> request_counters = {"db_queries", "subprocess_finished",
-                                                "subprocess_refused", "cache_hits", "cache_misses"};
-const std::set<std::string> error_counters = {"db_errors", "db_pool_timeouts",
-                                              "subprocess_timed_out", "subprocess_refused",
-                                              "cache_load_failures"};
+/// Counters whose growth counts as requests and as errors (besides the
+/// user's `*_requests` and `*_errors`).
+const std::set<std::string> request_counters = {
+    db_pool_metrics::queries.name, subprocess_metrics::finished.name,
+    subprocess_metrics::refused.name, cache_metrics::hits.name, cache_metrics::misses.name};
+const std::set<std::string> error_counters = {
+    db_pool_metrics::errors.name, db_pool_metrics::timeouts.name,
+    subprocess_metrics::timed_out.name, subprocess_metrics::refused.name,
+    cache_metrics::load_failures.name};
 
 /// Histograms whose p95 is "response time".
 bool is_response_histogram(const std::string& name) {
-  return name == "db_query_seconds" ||
+  return db_pool_metrics::query_seconds.names(name) ||
          (name.size() > 17 && name.compare(name.size() - 17, 17, "_response_seconds") == 0);
 }
 
@@ -169,6 +176,12 @@ void finish_round(monitor_self self) {
       g.labels["component"] = name;
     for (auto& h : m.histograms)
       h.labels["component"] = name;
+    // The typed stats go by component too (a subsystem files its own
+    // under "").
+    std::map<std::string, caf::message> stats;
+    for (auto& [key, msg] : m.stats)
+      stats[key.empty() ? name : name + "." + key] = std::move(msg);
+    m.stats = std::move(stats);
     st.component_metrics[name] = std::move(m);
   }
   std::vector<const metric_set*> sources;
@@ -195,9 +208,9 @@ void finish_round(monitor_self self) {
       auto prev = st.prev_counters.count(key) ? st.prev_counters[key] : 0.0;
       auto delta = std::max(0.0, c.value - prev); // a restart resets a counter
       st.prev_counters[key] = c.value;
-      if (c.name == "cache_hits")
+      if (cache_metrics::hits.names(c.name))
         hits += delta;
-      if (c.name == "cache_misses")
+      if (cache_metrics::misses.names(c.name))
         misses += delta;
       if (request_counters.count(c.name) ||
           (c.name.size() > 9 && c.name.compare(c.name.size() - 9, 9, "_requests") == 0))
@@ -322,6 +335,7 @@ metric_set exported(monitor_self self) {
     out.counters.insert(out.counters.end(), m.counters.begin(), m.counters.end());
     out.gauges.insert(out.gauges.end(), m.gauges.begin(), m.gauges.end());
     out.histograms.insert(out.histograms.end(), m.histograms.begin(), m.histograms.end());
+    out.stats.insert(m.stats.begin(), m.stats.end());
   }
   if (st.view && st.view->registry) {
     auto user = st.view->registry->collect();
@@ -329,24 +343,25 @@ metric_set exported(monitor_self self) {
     out.gauges.insert(out.gauges.end(), user.gauges.begin(), user.gauges.end());
     out.histograms.insert(out.histograms.end(), user.histograms.begin(), user.histograms.end());
   }
+  namespace d = monitor_metrics;
   auto& sys = st.system;
-  out.gauges.push_back({"system_cpu_usage_ratio", {}, sys.cpu_percent / 100});
-  out.gauges.push_back({"process_cpu_usage_ratio", {}, sys.process_cpu_percent / 100});
-  out.gauges.push_back({"system_memory_usage_ratio", {}, sys.memory_percent / 100});
-  out.gauges.push_back({"process_resident_memory_bytes", {}, double(sys.rss_bytes)});
-  out.gauges.push_back({"process_threads", {}, double(sys.threads)});
-  out.gauges.push_back({"process_open_fds", {}, double(sys.open_fds)});
-  out.gauges.push_back({"system_load1", {}, sys.load1});
-  out.gauges.push_back({"system_cpus", {}, sys.cpus});
+  out.gauges.push_back(d::system_cpu(sys.cpu_percent / 100));
+  out.gauges.push_back(d::process_cpu(sys.process_cpu_percent / 100));
+  out.gauges.push_back(d::system_memory(sys.memory_percent / 100));
+  out.gauges.push_back(d::resident_memory(double(sys.rss_bytes)));
+  out.gauges.push_back(d::threads(double(sys.threads)));
+  out.gauges.push_back(d::open_fds(double(sys.open_fds)));
+  out.gauges.push_back(d::load1(sys.load1));
+  out.gauges.push_back(d::cpus(sys.cpus));
   for (auto& [path, pct] : sys.disk_percent)
-    out.gauges.push_back({"disk_usage_ratio", {{"path", path}}, pct / 100});
-  out.gauges.push_back({"health_score", {}, st.summary.health_score});
+    out.gauges.push_back(d::disk_usage(pct / 100, {{"path", path}}));
+  out.gauges.push_back(d::health_score(st.summary.health_score));
   for (auto& a : st.alerts)
-    out.gauges.push_back({"alert_firing", {{"alert", a.rule().name}}, a.firing() ? 1.0 : 0.0});
+    out.gauges.push_back(d::alert_firing(a.firing() ? 1.0 : 0.0, {{"alert", a.rule().name}}));
   for (auto& [k, v] : st.summary.targets)
-    out.gauges.push_back({"target_value", {{"target", k}}, v});
-  out.counters.push_back({"monitor_samples", {}, double(st.summary.samples)});
-  out.counters.push_back({"events", {}, double(st.next_seq)});
+    out.gauges.push_back(d::target_value(v, {{"target", k}}));
+  out.counters.push_back(d::samples(double(st.summary.samples)));
+  out.counters.push_back(d::events(double(st.next_seq)));
   return out;
 }
 
@@ -399,69 +414,29 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
 
 } // namespace
 
+const std::vector<metric_def>& metric_definitions() {
+  static const std::vector<metric_def> defs = [] {
+    std::vector<metric_def> out;
+    auto add = [&out](const auto& list) {
+      out.insert(out.end(), std::begin(list), std::end(list));
+    };
+    add(cache_metrics::all);
+    add(db_pool_metrics::all);
+    add(subprocess_metrics::all);
+    add(monitor_metrics::all);
+    add(optimizer_metrics::all);
+    return out;
+  }();
+  return defs;
+}
+
 const std::map<std::string, std::string>& metric_help() {
-  static const std::map<std::string, std::string> help = {
-      {"cache_hits", "Cache lookups that found a live entry."},
-      {"cache_misses", "Cache lookups that found nothing."},
-      {"cache_puts", "Values stored in a cache."},
-      {"cache_evictions", "Entries evicted to stay within capacity."},
-      {"cache_capacity_misses", "Misses on keys evicted for capacity shortly before."},
-      {"cache_expirations", "Entries dropped because their TTL passed."},
-      {"cache_loads", "get_or_load loaders that succeeded."},
-      {"cache_load_failures", "get_or_load loaders that failed."},
-      {"cache_entries", "Entries in a cache shard."},
-      {"cache_bytes", "Bytes a cache shard holds, overhead included."},
-      {"cache_max_entries", "Entry capacity of a cache shard."},
-      {"cache_max_bytes", "Byte capacity of a cache shard."},
-      {"db_queries", "Statements run by the db pool."},
-      {"db_errors", "Statements that failed."},
-      {"db_pool_timeouts", "Reads that waited past pool_timeout for a connection."},
-      {"db_overflow_opened", "Overflow connections opened under load."},
-      {"db_health_check_failures", "Idle connections that failed their health check."},
-      {"db_pool_size", "Open connections, the writer included."},
-      {"db_pool_in_use", "Reader connections running a statement."},
-      {"db_pool_idle", "Reader connections idle."},
-      {"db_pool_waiting", "Reads waiting for a connection."},
-      {"db_pool_peak_in_use", "Most reader connections in use at once since the last sample."},
-      {"db_pool_configured_size", "Reader connections kept open (pool_size, tuned by rule 3)."},
-      {"db_acquire_seconds", "Time a read waited for a reader connection."},
-      {"db_query_seconds", "Time a statement ran on its connection."},
-      {"subprocess_started", "Commands started."},
-      {"subprocess_finished", "Commands that ended."},
-      {"subprocess_failed", "Commands that could not start or ended unsuccessfully."},
-      {"subprocess_timed_out", "Commands killed at their timeout."},
-      {"subprocess_refused", "Commands refused because the queue was full."},
-      {"subprocess_busy_seconds", "Wall time of finished commands, summed."},
-      {"subprocess_slot_seconds", "max_processes integrated over time."},
-      {"subprocess_running", "Commands running."},
-      {"subprocess_queued", "Commands waiting for a slot."},
-      {"subprocess_max_processes", "Commands allowed to run at once."},
-      {"subprocess_duration_seconds", "Wall time of a command."},
-      {"git_cache_hits", "Git commands answered from the git cache."},
-      {"git_cache_misses", "Cacheable git commands that ran."},
-      {"git_cache_invalidations", "Times a repository change dropped cached git results."},
-      {"git_cache_watches", "Directories the git cache watches with inotify."},
-      {"git_cache_max_entries", "Entry capacity of the git cache."},
-      {"optimizer_actions", "Actions the optimizer's rules took."},
-      {"optimizer_dry_run_actions", "Actions the optimizer's rules would have taken (dry run)."},
-      {"optimizer_evaluations", "Evaluations of the eight rules."},
-      {"optimizer_pressure_reaction_seconds",
-       "From the sample that showed memory pressure to the last shrink message sent."},
-      {"system_cpu_usage_ratio", "CPU use of the machine (or cgroup quota), 0 to 1."},
-      {"process_cpu_usage_ratio", "CPU use of this process over the machine's CPUs, 0 to 1."},
-      {"system_memory_usage_ratio", "Memory in use (or of the cgroup limit), 0 to 1."},
-      {"process_resident_memory_bytes", "Resident set size of this process."},
-      {"process_threads", "Threads of this process."},
-      {"process_open_fds", "Open file descriptors of this process."},
-      {"system_load1", "One-minute load average."},
-      {"system_cpus", "CPUs this process may use (affinity and cgroup quota)."},
-      {"disk_usage_ratio", "Used space of a watched path's file system, 0 to 1."},
-      {"health_score", "Health score, 0 to 100, against the report's targets."},
-      {"alert_firing", "1 while an alert fires."},
-      {"target_value", "The value each health target is judged on."},
-      {"monitor_samples", "Sampling rounds of the monitor."},
-      {"events", "Alert and optimizer events recorded."},
-  };
+  static const std::map<std::string, std::string> help = [] {
+    std::map<std::string, std::string> out;
+    for (auto& d : metric_definitions())
+      out.emplace(d.name, d.help);
+    return out;
+  }();
   return help;
 }
 

@@ -61,86 +61,12 @@ caf::actor running(const node_view& view, const std::string& name) {
   return {};
 }
 
-/// The engine's view of the node, from the monitor's summary and metrics.
+/// The engine's view of the node: the monitor's summary and the typed stats
+/// that came with its metrics, plus the components' start and use times.
 node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum,
                        const metric_set& m) {
-  node_snapshot s;
+  auto s = make_snapshot(sum, m.stats, st.cfg.memory_budget);
   s.now = clock::now();
-  auto sys = [&](const std::string& k) {
-    auto i = sum.system.find(k);
-    return i == sum.system.end() ? 0.0 : i->second;
-  };
-  s.cpu_percent = sys("cpu_percent");
-  s.memory_percent = sys("memory_percent");
-  if (st.cfg.memory_budget > 0)
-    s.memory_percent =
-        std::max(s.memory_percent, 100.0 * sys("rss_bytes") / double(st.cfg.memory_budget));
-  for (auto& [k, v] : sum.system)
-    if (k.rfind("disk_percent:", 0) == 0)
-      s.disk_percent[k.substr(13)] = v;
-  std::map<std::string, node_snapshot::cache_view> caches;
-  auto db = [&s]() -> node_snapshot::db_view& {
-    return s.db ? *s.db : s.db.emplace();
-  };
-  auto proc = [&s]() -> node_snapshot::proc_view& {
-    return s.proc ? *s.proc : s.proc.emplace();
-  };
-  auto component = [](const metric_sample& x) {
-    auto i = x.labels.find("component");
-    return i == x.labels.end() ? std::string{} : i->second;
-  };
-  for (auto& c : m.counters) {
-    auto comp = component(c);
-    auto v = static_cast<uint64_t>(c.value);
-    if (c.name == "cache_hits")
-      caches[comp].hits = v;
-    else if (c.name == "cache_misses")
-      caches[comp].misses = v;
-    else if (c.name == "cache_evictions")
-      caches[comp].evictions = v;
-    else if (c.name == "cache_capacity_misses")
-      caches[comp].capacity_misses = v;
-    else if (c.name == "db_pool_timeouts" && comp == "db_pool")
-      db().timeouts = v;
-    else if (c.name == "db_overflow_opened" && comp == "db_pool")
-      db().overflow_opened = v;
-    else if (c.name == "subprocess_busy_seconds" && comp == "subprocess")
-      proc().busy_time =
-          std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
-    else if (c.name == "subprocess_slot_seconds" && comp == "subprocess")
-      proc().slot_time =
-          std::chrono::duration_cast<timespan>(std::chrono::duration<double>(c.value));
-    else if (c.name == "git_cache_hits" && comp == "subprocess")
-      proc().git_hits = v;
-    else if (c.name == "git_cache_misses" && comp == "subprocess")
-      proc().git_misses = v;
-  }
-  for (auto& g : m.gauges) {
-    auto comp = component(g);
-    auto v = static_cast<uint64_t>(g.value);
-    if (g.name == "cache_max_entries")
-      caches[comp].max_entries = v;
-    else if (g.name == "cache_max_bytes")
-      caches[comp].max_bytes = v;
-    else if (g.name == "db_pool_waiting" && comp == "db_pool")
-      db().waiting = v;
-    else if (g.name == "db_pool_idle" && comp == "db_pool")
-      db().idle = v;
-    else if (g.name == "db_pool_peak_in_use" && comp == "db_pool")
-      db().peak_in_use = v;
-    else if (g.name == "subprocess_max_processes" && comp == "subprocess")
-      proc().max_processes = v;
-    else if (g.name == "subprocess_queued" && comp == "subprocess")
-      proc().queued = v;
-    else if (g.name == "git_cache_max_entries" && comp == "subprocess")
-      proc().git_capacity = v;
-  }
-  for (auto& [comp, c] : caches) {
-    if (comp.empty())
-      continue;
-    c.component = comp;
-    s.caches.push_back(c);
-  }
   if (st.view && st.view->stats) {
     auto uptime = std::chrono::duration_cast<timespan>(clock::now() - st.view->epoch);
     for (auto& cs : st.view->stats()) {
@@ -173,9 +99,8 @@ uint64_t record(optimizer_self self, const decision& d, std::string reply) {
   (st.cfg.dry_run ? st.dry : st.applied)[d.rule]++;
   if (st.view && st.view->registry)
     st.view->registry
-        ->make_counter(st.cfg.dry_run ? "optimizer_dry_run_actions" : "optimizer_actions",
-                       st.cfg.dry_run ? "Actions the optimizer's rules would have taken (dry run)."
-                                      : "Actions the optimizer's rules took.",
+        ->make_counter(st.cfg.dry_run ? optimizer_metrics::dry_run_actions
+                                      : optimizer_metrics::actions,
                        {{"rule", d.rule}})
         .inc();
   if (auto mon = running(*st.view, "monitor")) {
@@ -347,10 +272,7 @@ void relieve_pressure(optimizer_self self, const decision& d, uint64_t seq,
                        std::to_string(r.handlers) + " handler(s) called, heap " +
                            (r.heap_trimmed ? "trimmed" : "had nothing to trim"));
             if (auto reg = self->state.view->registry)
-              reg->make_gauge("optimizer_pressure_reaction_seconds",
-                              "From the sample that showed memory pressure to the node actor's "
-                              "reply: shrink messages sent, pressure handlers run, heap trimmed.")
-                  .set(reaction.count());
+              reg->make_gauge(optimizer_metrics::pressure_reaction_seconds).set(reaction.count());
             done();
           },
           [=](caf::error& e) {
@@ -452,7 +374,7 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
       [=](metrics_atom) {
         auto& st = self->state;
         metric_set m;
-        m.counters.push_back({"optimizer_evaluations", {}, double(st.evaluations)});
+        m.counters.push_back(optimizer_metrics::evaluations(double(st.evaluations)));
         return m;
       },
       [=](tick_atom) {

@@ -195,7 +195,8 @@ subprocess_stats current_stats(pool_self self) {
   s.git_misses = g.misses;
   s.git_invalidations = g.invalidations;
   s.git_watches = g.watches;
-  s.duration = st.duration_ns.summary("subprocess_duration_seconds", 1e-9);
+  s.duration = st.duration_ns.summary(subprocess_metrics::duration_seconds.name, 1e-9);
+  s.git_capacity = st.git->capacity();
   return s;
 }
 
@@ -254,23 +255,20 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
         auto secs = [](timespan t) {
           return std::chrono::duration<double>(t).count();
         };
+        namespace d = subprocess_metrics;
         metric_set m;
-        m.counters = {{"subprocess_started", {}, double(s.started)},
-                      {"subprocess_finished", {}, double(s.finished)},
-                      {"subprocess_failed", {}, double(s.failed)},
-                      {"subprocess_timed_out", {}, double(s.timed_out)},
-                      {"subprocess_refused", {}, double(s.refused)},
-                      {"subprocess_busy_seconds", {}, secs(s.busy_time)},
-                      {"subprocess_slot_seconds", {}, secs(s.slot_time)},
-                      {"git_cache_hits", {}, double(s.git_hits)},
-                      {"git_cache_misses", {}, double(s.git_misses)},
-                      {"git_cache_invalidations", {}, double(s.git_invalidations)}};
-        m.gauges = {{"subprocess_running", {}, double(s.running)},
-                    {"subprocess_queued", {}, double(s.queued)},
-                    {"subprocess_max_processes", {}, double(s.max_processes)},
-                    {"git_cache_max_entries", {}, double(self->state.git->capacity())},
-                    {"git_cache_watches", {}, double(s.git_watches)}};
+        m.counters = {
+            d::started(double(s.started)),       d::finished(double(s.finished)),
+            d::failed(double(s.failed)),         d::timed_out(double(s.timed_out)),
+            d::refused(double(s.refused)),       d::busy_seconds(secs(s.busy_time)),
+            d::slot_seconds(secs(s.slot_time)),  d::git_hits(double(s.git_hits)),
+            d::git_misses(double(s.git_misses)), d::git_invalidations(double(s.git_invalidations))};
+        m.gauges = {d::running(double(s.running)), d::queued(double(s.queued)),
+                    d::max_processes(double(s.max_processes)),
+                    d::git_max_entries(double(s.git_capacity)),
+                    d::git_watches(double(s.git_watches))};
         m.histograms = {s.duration};
+        m.stats[""] = caf::make_message(std::move(s));
         return m;
       },
       [=](done_atom, uint64_t id, command_result& r, caf::error& err) {

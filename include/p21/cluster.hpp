@@ -16,8 +16,30 @@
 #include "p21/protocol/atoms.hpp"
 #include "p21/config.hpp"
 #include "p21/error.hpp"
+#include "p21/protocol/metrics.hpp"
 
 namespace p21 {
+
+/// The metrics of each used peer actor (labels `peer` and `actor`).
+namespace cluster_metrics {
+
+inline constexpr metric_def peer_connected{
+    "cluster_peer_connected", "1 while the peer's actor is connected, else 0.", metric_kind::gauge};
+inline constexpr metric_def peer_reconnects{"cluster_peer_reconnects",
+                                            "Times the connection to the peer's actor came back.",
+                                            metric_kind::counter};
+inline constexpr metric_def peer_errors{
+    "cluster_peer_errors", "Requests to the peer that failed (unreachable, down, timeout).",
+    metric_kind::counter};
+inline constexpr metric_def peer_request_seconds{"cluster_peer_request_seconds",
+                                                 "Round trip of a request to the peer.",
+                                                 metric_kind::histogram, "seconds"};
+
+/// Every metric above, for the exporter's help lines.
+inline constexpr metric_def all[] = {peer_connected, peer_reconnects, peer_errors,
+                                     peer_request_seconds};
+
+} // namespace cluster_metrics
 
 /// The gateway's interface (untyped on the wire):
 ///   (lookup_atom, std::string name) -> caf::actor

@@ -60,6 +60,18 @@ public:
   histogram& make_histogram(const std::string& name, const std::string& help,
                             const metric_labels& labels = {}, double scale = 1e-9);
 
+  /// The same for a declared metric (name and help from `def`).
+  counter& make_counter(const metric_def& def, const metric_labels& labels = {}) {
+    return make_counter(def.name, def.help, labels);
+  }
+  gauge& make_gauge(const metric_def& def, const metric_labels& labels = {}) {
+    return make_gauge(def.name, def.help, labels);
+  }
+  histogram& make_histogram(const metric_def& def, const metric_labels& labels = {},
+                            double scale = 1e-9) {
+    return make_histogram(def.name, def.help, labels, scale);
+  }
+
   /// Every metric's current value.
   metric_set collect() const;
 

@@ -46,7 +46,13 @@ private:
   std::string name_;
 };
 
-/// Help texts of the metrics Perfect21 exports, by name without `p21_`.
+/// The metrics the subsystems report to the monitor, from their protocol
+/// headers' `*_metrics::all` lists. Metrics registered in a registry (the
+/// cluster's per-peer ones, the user's) bring their help with them.
+const std::vector<metric_def>& metric_definitions();
+
+/// Help texts of `metric_definitions()`, by name without `p21_`: the
+/// exporter's lookup, built from the definitions.
 const std::map<std::string, std::string>& metric_help();
 
 /// The monitor's component spec.

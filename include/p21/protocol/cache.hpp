@@ -56,6 +56,41 @@ typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
            x.capacity_misses);
 }
 
+/// The metrics a cache shard reports (label `cache`).
+namespace cache_metrics {
+
+inline constexpr metric_def hits{"cache_hits", "Cache lookups that found a live entry.",
+                                 metric_kind::counter};
+inline constexpr metric_def misses{"cache_misses", "Cache lookups that found nothing.",
+                                   metric_kind::counter};
+inline constexpr metric_def puts{"cache_puts", "Values stored in a cache.", metric_kind::counter};
+inline constexpr metric_def evictions{"cache_evictions", "Entries evicted to stay within capacity.",
+                                      metric_kind::counter};
+inline constexpr metric_def capacity_misses{"cache_capacity_misses",
+                                            "Misses on keys evicted for capacity shortly before.",
+                                            metric_kind::counter};
+inline constexpr metric_def expirations{
+    "cache_expirations", "Entries dropped because their TTL passed.", metric_kind::counter};
+inline constexpr metric_def loads{"cache_loads", "get_or_load loaders that succeeded.",
+                                  metric_kind::counter};
+inline constexpr metric_def load_failures{"cache_load_failures", "get_or_load loaders that failed.",
+                                          metric_kind::counter};
+inline constexpr metric_def entries{"cache_entries", "Entries in a cache shard.",
+                                    metric_kind::gauge};
+inline constexpr metric_def bytes{"cache_bytes", "Bytes a cache shard holds, overhead included.",
+                                  metric_kind::gauge, "bytes"};
+inline constexpr metric_def max_entries{"cache_max_entries", "Entry capacity of a cache shard.",
+                                        metric_kind::gauge};
+inline constexpr metric_def max_bytes{"cache_max_bytes", "Byte capacity of a cache shard.",
+                                      metric_kind::gauge, "bytes"};
+
+/// Every metric above, for the exporter's help lines.
+inline constexpr metric_def all[] = {
+    hits,  misses,        puts,    evictions, capacity_misses, expirations,
+    loads, load_failures, entries, bytes,     max_entries,     max_bytes};
+
+} // namespace cache_metrics
+
 /// What `shrink` freed.
 struct shrink_result {
   uint64_t entries = 0;

@@ -87,6 +87,8 @@ struct db_pool_stats {
   uint64_t queries = 0;
   /// Most connections in use at once since the previous stats request.
   uint64_t peak_in_use = 0;
+  /// Reader connections kept open: `pool_size`, as rule 3 tunes it.
+  uint64_t configured_size = 0;
   /// Time from a read's arrival to a reader taking it, in seconds.
   histogram_summary acquire_time;
   /// Time a reader spends on a read, in seconds.
@@ -97,8 +99,50 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, db_pool_stats& x) {
   return f(caf::meta::type_name("p21.db_pool_stats"), x.size, x.in_use, x.idle, x.waiting,
            x.overflow_opened, x.timeouts, x.errors, x.health_check_failures, x.cache_hits,
-           x.cache_misses, x.queries, x.peak_in_use, x.acquire_time, x.query_time);
+           x.cache_misses, x.queries, x.peak_in_use, x.configured_size, x.acquire_time,
+           x.query_time);
 }
+
+/// The metrics the db pool reports.
+namespace db_pool_metrics {
+
+inline constexpr metric_def queries{"db_queries", "Statements run by the db pool.",
+                                    metric_kind::counter};
+inline constexpr metric_def errors{"db_errors", "Statements that failed.", metric_kind::counter};
+inline constexpr metric_def timeouts{"db_pool_timeouts",
+                                     "Reads that waited past pool_timeout for a connection.",
+                                     metric_kind::counter};
+inline constexpr metric_def overflow_opened{
+    "db_overflow_opened", "Overflow connections opened under load.", metric_kind::counter};
+inline constexpr metric_def health_check_failures{
+    "db_health_check_failures", "Idle connections that failed their health check.",
+    metric_kind::counter};
+inline constexpr metric_def size{"db_pool_size", "Open connections, the writer included.",
+                                 metric_kind::gauge};
+inline constexpr metric_def in_use{"db_pool_in_use", "Reader connections running a statement.",
+                                   metric_kind::gauge};
+inline constexpr metric_def idle{"db_pool_idle", "Reader connections idle.", metric_kind::gauge};
+inline constexpr metric_def waiting{"db_pool_waiting", "Reads waiting for a connection.",
+                                    metric_kind::gauge};
+inline constexpr metric_def peak_in_use{
+    "db_pool_peak_in_use", "Most reader connections in use at once since the last sample.",
+    metric_kind::gauge};
+inline constexpr metric_def configured_size{
+    "db_pool_configured_size", "Reader connections kept open (pool_size, tuned by rule 3).",
+    metric_kind::gauge};
+inline constexpr metric_def acquire_seconds{"db_acquire_seconds",
+                                            "Time a read waited for a reader connection.",
+                                            metric_kind::histogram, "seconds"};
+inline constexpr metric_def query_seconds{"db_query_seconds",
+                                          "Time a statement ran on its connection.",
+                                          metric_kind::histogram, "seconds"};
+
+/// Every metric above, for the exporter's help lines.
+inline constexpr metric_def all[] = {
+    queries, errors,  timeouts,    overflow_opened, health_check_failures, size,         in_use,
+    idle,    waiting, peak_in_use, configured_size, acquire_seconds,       query_seconds};
+
+} // namespace db_pool_metrics
 
 /// The db pool actor. `transaction` runs its statements all-or-nothing.
 using db_pool_actor = caf::typed_actor<

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
 
 namespace p21 {
@@ -20,6 +21,29 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metric_sample& x) {
   return f(caf::meta::type_name("p21.metric_sample"), x.name, x.labels, x.value);
 }
+
+/// How Prometheus types a metric.
+enum class metric_kind : uint8_t { counter, gauge, histogram };
+
+/// One metric's declaration: its name on `/metrics` without the `p21_`
+/// prefix (counters also without `_total`), its help line, kind and unit.
+/// Each is declared once, next to the protocol that reports it, so that
+/// emitters, the exporter and readers share one spelling the compiler checks.
+struct metric_def {
+  const char* name;
+  const char* help;
+  metric_kind kind;
+  /// `seconds`, `bytes`, `ratio`, or empty for a plain count.
+  const char* unit = "";
+
+  /// A sample of this metric.
+  metric_sample operator()(double value, std::map<std::string, std::string> labels = {}) const {
+    return {name, std::move(labels), value};
+  }
+
+  /// Whether `sample_name` is this metric's name.
+  bool names(const std::string& sample_name) const { return sample_name == name; }
+};
 
 /// A latency or size distribution, summarized. Units: seconds or bytes.
 struct histogram_summary {
@@ -44,16 +68,23 @@ typename Inspector::result_type inspect(Inspector& f, histogram_summary& x) {
 }
 
 /// What every subsystem answers to `metrics_atom`: its counters, gauges and
-/// histograms, named as they appear on `/metrics` without the `p21_` prefix.
+/// histograms, named as they appear on `/metrics` without the `p21_` prefix,
+/// and the typed stats they were rendered from.
 struct metric_set {
   std::vector<metric_sample> counters;
   std::vector<metric_sample> gauges;
   std::vector<histogram_summary> histograms;
+  /// Typed stats (`cache_stats`, `db_pool_stats`, `subprocess_stats`) of the
+  /// same instant, one message each: a subsystem files its own under "", the
+  /// monitor re-files them under the component's name. Readers such as the
+  /// optimizer dispatch on the type (`match_elements<db_pool_stats>()`), never
+  /// on metric names.
+  std::map<std::string, caf::message> stats;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metric_set& x) {
-  return f(caf::meta::type_name("p21.metric_set"), x.counters, x.gauges, x.histograms);
+  return f(caf::meta::type_name("p21.metric_set"), x.counters, x.gauges, x.histograms, x.stats);
 }
 
 } // namespace p21

@@ -17,6 +17,49 @@
 
 namespace p21 {
 
+/// The metrics the monitor reports about the node and itself.
+namespace monitor_metrics {
+
+inline constexpr metric_def system_cpu{"system_cpu_usage_ratio",
+                                       "CPU use of the machine (or cgroup quota), 0 to 1.",
+                                       metric_kind::gauge, "ratio"};
+inline constexpr metric_def process_cpu{"process_cpu_usage_ratio",
+                                        "CPU use of this process over the machine's CPUs, 0 to 1.",
+                                        metric_kind::gauge, "ratio"};
+inline constexpr metric_def system_memory{"system_memory_usage_ratio",
+                                          "Memory in use (or of the cgroup limit), 0 to 1.",
+                                          metric_kind::gauge, "ratio"};
+inline constexpr metric_def resident_memory{"process_resident_memory_bytes",
+                                            "Resident set size of this process.",
+                                            metric_kind::gauge, "bytes"};
+inline constexpr metric_def threads{"process_threads", "Threads of this process.",
+                                    metric_kind::gauge};
+inline constexpr metric_def open_fds{"process_open_fds", "Open file descriptors of this process.",
+                                     metric_kind::gauge};
+inline constexpr metric_def load1{"system_load1", "One-minute load average.", metric_kind::gauge};
+inline constexpr metric_def cpus{
+    "system_cpus", "CPUs this process may use (affinity and cgroup quota).", metric_kind::gauge};
+inline constexpr metric_def disk_usage{"disk_usage_ratio",
+                                       "Used space of a watched path's file system, 0 to 1.",
+                                       metric_kind::gauge, "ratio"};
+inline constexpr metric_def health_score{
+    "health_score", "Health score, 0 to 100, against the report's targets.", metric_kind::gauge};
+inline constexpr metric_def alert_firing{"alert_firing", "1 while an alert fires.",
+                                         metric_kind::gauge};
+inline constexpr metric_def target_value{
+    "target_value", "The value each health target is judged on.", metric_kind::gauge};
+inline constexpr metric_def samples{"monitor_samples", "Sampling rounds of the monitor.",
+                                    metric_kind::counter};
+inline constexpr metric_def events{"events", "Alert and optimizer events recorded.",
+                                   metric_kind::counter};
+
+/// Every metric above, for the exporter's help lines.
+inline constexpr metric_def all[] = {
+    system_cpu, process_cpu, system_memory, resident_memory, threads,      open_fds, load1,
+    cpus,       disk_usage,  health_score,  alert_firing,    target_value, samples,  events};
+
+} // namespace monitor_metrics
+
 /// An alert firing or resolving, or an optimizer action.
 struct event {
   uint64_t seq = 0;

@@ -16,6 +16,28 @@
 
 namespace p21 {
 
+/// The metrics the optimizer reports (the first two with label `rule`).
+namespace optimizer_metrics {
+
+inline constexpr metric_def actions{"optimizer_actions", "Actions the optimizer's rules took.",
+                                    metric_kind::counter};
+inline constexpr metric_def dry_run_actions{
+    "optimizer_dry_run_actions", "Actions the optimizer's rules would have taken (dry run).",
+    metric_kind::counter};
+inline constexpr metric_def evaluations{"optimizer_evaluations", "Evaluations of the eight rules.",
+                                        metric_kind::counter};
+inline constexpr metric_def pressure_reaction_seconds{
+    "optimizer_pressure_reaction_seconds",
+    "From the sample that showed memory pressure to the node actor's reply: shrink messages "
+    "sent, pressure handlers run, heap trimmed.",
+    metric_kind::gauge, "seconds"};
+
+/// Every metric above, for the exporter's help lines.
+inline constexpr metric_def all[] = {actions, dry_run_actions, evaluations,
+                                     pressure_reaction_seconds};
+
+} // namespace optimizer_metrics
+
 /// One decision of the optimizer, kept in its audit log.
 struct optimizer_action {
   caf::timestamp time;

@@ -97,6 +97,8 @@ struct subprocess_stats {
   uint64_t git_invalidations = 0;
   /// Directories the git cache watches with inotify.
   uint64_t git_watches = 0;
+  /// The git cache's capacity in entries (rule 5 tunes it).
+  uint64_t git_capacity = 0;
   histogram_summary duration;
 };
 
@@ -104,8 +106,56 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subprocess_stats& x) {
   return f(caf::meta::type_name("p21.subprocess_stats"), x.started, x.finished, x.failed,
            x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time, x.slot_time,
-           x.git_hits, x.git_misses, x.git_invalidations, x.git_watches, x.duration);
+           x.git_hits, x.git_misses, x.git_invalidations, x.git_watches, x.git_capacity,
+           x.duration);
 }
+
+/// The metrics the subprocess pool and its git cache report.
+namespace subprocess_metrics {
+
+inline constexpr metric_def started{"subprocess_started", "Commands started.",
+                                    metric_kind::counter};
+inline constexpr metric_def finished{"subprocess_finished", "Commands that ended.",
+                                     metric_kind::counter};
+inline constexpr metric_def failed{"subprocess_failed",
+                                   "Commands that could not start or ended unsuccessfully.",
+                                   metric_kind::counter};
+inline constexpr metric_def timed_out{"subprocess_timed_out", "Commands killed at their timeout.",
+                                      metric_kind::counter};
+inline constexpr metric_def refused{
+    "subprocess_refused", "Commands refused because the queue was full.", metric_kind::counter};
+inline constexpr metric_def busy_seconds{"subprocess_busy_seconds",
+                                         "Wall time of finished commands, summed.",
+                                         metric_kind::counter, "seconds"};
+inline constexpr metric_def slot_seconds{"subprocess_slot_seconds",
+                                         "max_processes integrated over time.",
+                                         metric_kind::counter, "seconds"};
+inline constexpr metric_def git_hits{"git_cache_hits", "Git commands answered from the git cache.",
+                                     metric_kind::counter};
+inline constexpr metric_def git_misses{"git_cache_misses", "Cacheable git commands that ran.",
+                                       metric_kind::counter};
+inline constexpr metric_def git_invalidations{
+    "git_cache_invalidations", "Times a repository change dropped cached git results.",
+    metric_kind::counter};
+inline constexpr metric_def running{"subprocess_running", "Commands running.", metric_kind::gauge};
+inline constexpr metric_def queued{"subprocess_queued", "Commands waiting for a slot.",
+                                   metric_kind::gauge};
+inline constexpr metric_def max_processes{"subprocess_max_processes",
+                                          "Commands allowed to run at once.", metric_kind::gauge};
+inline constexpr metric_def git_max_entries{"git_cache_max_entries",
+                                            "Entry capacity of the git cache.", metric_kind::gauge};
+inline constexpr metric_def git_watches{
+    "git_cache_watches", "Directories the git cache watches with inotify.", metric_kind::gauge};
+inline constexpr metric_def duration_seconds{
+    "subprocess_duration_seconds", "Wall time of a command.", metric_kind::histogram, "seconds"};
+
+/// Every metric above, for the exporter's help lines.
+inline constexpr metric_def all[] = {
+    started,       finished,        failed,      timed_out,         refused, busy_seconds,
+    slot_seconds,  git_hits,        git_misses,  git_invalidations, running, queued,
+    max_processes, git_max_entries, git_watches, duration_seconds};
+
+} // namespace subprocess_metrics
 
 /// The subprocess pool actor.
 using subprocess_actor =

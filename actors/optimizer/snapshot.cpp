@@ -1,0 +1,83 @@
+// The optimizer's node snapshot from typed inputs: the monitor's system
+// values and the subsystems' typed stats. Nothing here reads a metric name;
+// a subsystem is recognized by the type of the stats it reports.
+
+#include <caf/message.hpp>
+
+#include "engine.hpp"
+#include "p21/protocol/monitor.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/protocol/db_pool.hpp"
+#include "p21/protocol/subprocess.hpp"
+
+namespace p21 {
+
+namespace {
+
+node_snapshot::cache_view cache_view_of(const std::string& component, const cache_stats& x) {
+  node_snapshot::cache_view v;
+  v.component = component;
+  v.hits = x.hits;
+  v.misses = x.misses;
+  v.evictions = x.evictions;
+  v.capacity_misses = x.capacity_misses;
+  v.max_entries = x.max_entries;
+  v.max_bytes = x.max_bytes;
+  return v;
+}
+
+node_snapshot::db_view db_view_of(const db_pool_stats& x) {
+  node_snapshot::db_view v;
+  v.waiting = x.waiting;
+  v.idle = x.idle;
+  v.timeouts = x.timeouts;
+  v.overflow_opened = x.overflow_opened;
+  v.peak_in_use = x.peak_in_use;
+  return v;
+}
+
+node_snapshot::proc_view proc_view_of(const subprocess_stats& x) {
+  node_snapshot::proc_view v;
+  v.max_processes = x.max_processes;
+  v.queued = x.queued;
+  v.busy_time = x.busy_time;
+  v.slot_time = x.slot_time;
+  v.git_hits = x.git_hits;
+  v.git_misses = x.git_misses;
+  v.git_capacity = x.git_capacity;
+  return v;
+}
+
+} // namespace
+
+node_snapshot make_snapshot(const performance_summary& sum,
+                            const std::map<std::string, caf::message>& stats,
+                            uint64_t memory_budget) {
+  node_snapshot s;
+  auto sys = [&](const std::string& k) {
+    auto i = sum.system.find(k);
+    return i == sum.system.end() ? 0.0 : i->second;
+  };
+  s.cpu_percent = sys("cpu_percent");
+  s.memory_percent = sys("memory_percent");
+  if (memory_budget > 0)
+    s.memory_percent = std::max(s.memory_percent, 100.0 * sys("rss_bytes") / double(memory_budget));
+  for (auto& [k, v] : sum.system)
+    if (k.rfind("disk_percent:", 0) == 0)
+      s.disk_percent[k.substr(13)] = v;
+  // The map is ordered by component, so caches come out in name order (as
+  // the engine saw them before the stats were typed).
+  for (auto& [component, msg] : stats) {
+    if (component.empty())
+      continue;
+    if (msg.match_elements<cache_stats>())
+      s.caches.push_back(cache_view_of(component, msg.get_as<cache_stats>(0)));
+    else if (msg.match_elements<db_pool_stats>())
+      s.db = db_view_of(msg.get_as<db_pool_stats>(0));
+    else if (msg.match_elements<subprocess_stats>())
+      s.proc = proc_view_of(msg.get_as<subprocess_stats>(0));
+  }
+  return s;
+}
+
+} // namespace p21
