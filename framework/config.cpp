@@ -212,7 +212,8 @@ void declare_framework_keys(config_schema& schema) {
         return "effective: " + std::to_string(n ? static_cast<size_t>(n) : available_cpus());
       })
       .choice("scheduler", &R::scheduler, {"sharing", "stealing"},
-              "CAF scheduler policy; `sharing` has lower request latency from plain threads")
+              "CAF scheduler policy; `sharing` has ~4x lower request latency from plain threads "
+              "(CAF notes §8)")
       .duration("shutdown_timeout", &R::shutdown_timeout, 1ms, "bound of each shutdown phase")
       .duration("request_timeout", &R::request_timeout, 1ms,
                 "default timeout of blocking calls made through handles")

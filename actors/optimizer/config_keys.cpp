@@ -87,7 +87,8 @@ std::string rule_table() {
            format_duration(std::chrono::seconds{r.for_seconds}) + " | " +
            format_duration(std::chrono::seconds{r.cooldown_seconds}) + " | " + num(r.step) +
            " |\n";
-  return out;
+  return out + "\n`lazy_loading` measures seconds to a component's first use; its `for` is how "
+               "long a component stays unused before it is unloaded.";
 }
 
 } // namespace
