@@ -95,7 +95,6 @@ size_t available_cpus() {
   return std::max<size_t>(cpus, 1);
 }
 
-
 std::map<std::string, named_cache_config> cache_config::all() const {
   auto with = [&](size_t entries, timespan ttl) {
     named_cache_config nc;
@@ -161,7 +160,9 @@ key_spec priority_key() {
       if (to_string(x) == std::get<std::string>(v))
         static_cast<component_config*>(p)->prio = x;
   };
-  k.present = [](const void* p) { return static_cast<const component_config*>(p)->prio.has_value(); };
+  k.present = [](const void* p) {
+    return static_cast<const component_config*>(p)->prio.has_value();
+  };
   return k;
 }
 
@@ -188,8 +189,10 @@ key_spec depends_on_key() {
 
 void declare_framework_keys(config_schema& schema) {
   using P = performance_config;
-  schema.section<P>("performance", [](config& c) -> auto& { return c.performance; },
-                    "The report's global switches and intervals.")
+  schema
+      .section<P>(
+          "performance", [](config & c) -> auto& { return c.performance; },
+          "The report's global switches and intervals.")
       .flag("auto_optimization", &P::auto_optimization,
             "apply the optimizer's actions (`false`: dry run, log only)")
       .duration("optimization_interval", &P::optimization_interval, 100ms,
@@ -202,8 +205,9 @@ void declare_framework_keys(config_schema& schema) {
             "0: no budget");
 
   using R = runtime_config;
-  schema.section<R>("runtime", [](config& c) -> auto& { return c.runtime; },
-                    "The CAF actor system.")
+  schema
+      .section<R>(
+          "runtime", [](config & c) -> auto& { return c.runtime; }, "The CAF actor system.")
       .count("threads", &R::threads, 0, 1024,
              "CAF scheduler threads; 0: the CPUs this process may use (cgroup quota and "
              "affinity respected)")
@@ -222,7 +226,9 @@ void declare_framework_keys(config_schema& schema) {
             "(the preload list); empty: beside the database file");
 
   using L = logging_config;
-  schema.section<L>("logging", [](config& c) -> auto& { return c.logging; }, "spdlog sinks.")
+  schema
+      .section<L>(
+          "logging", [](config & c) -> auto& { return c.logging; }, "spdlog sinks.")
       .choice("level", &L::level, {"trace", "debug", "info", "warn", "error", "critical", "off"},
               "spdlog level")
       .flag("console", &L::console, "log to stderr")
@@ -234,8 +240,10 @@ void declare_framework_keys(config_schema& schema) {
                 "line); `\"0s\"`: never");
 
   using S = supervisor_config;
-  schema.section<S>("supervisor", [](config& c) -> auto& { return c.supervisor; },
-                    "Restart strategy and intensity of the node's supervisor.")
+  schema
+      .section<S>(
+          "supervisor", [](config & c) -> auto& { return c.supervisor; },
+          "Restart strategy and intensity of the node's supervisor.")
       .choice("strategy", &S::restart_strategy,
               {strategy::one_for_one, strategy::one_for_all, strategy::rest_for_one},
               "which siblings restart with a crashed child")
@@ -251,9 +259,10 @@ void declare_framework_keys(config_schema& schema) {
       ck.fail("supervisor.backoff_max", "must not be less than backoff_initial");
   });
 
-  schema.named_tables<component_config>("components",
-                                        [](config& c) -> auto& { return c.components; },
-                                        "Start priority and dependencies of one component.")
+  schema
+      .named_tables<component_config>(
+          "components", [](config & c) -> auto& { return c.components; },
+          "Start priority and dependencies of one component.")
       .custom(priority_key())
       .custom(depends_on_key());
   schema.add_check(check_component_cycles);

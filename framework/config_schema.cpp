@@ -296,7 +296,9 @@ std::string dotted(const std::string& path, const std::string& key) {
 class document_reader {
 public:
   document_reader(const config_schema& schema, const std::string& file, const toml::table& root)
-    : schema_(schema), file_(file), root_(root) {
+    : schema_(schema)
+    , file_(file)
+    , root_(root) {
     // nop
   }
 
@@ -409,7 +411,8 @@ private:
     auto prefix = path.empty() ? std::string{} : path + ".";
     for (auto& s : schema_.sections())
       if (s.name.size() > prefix.size() && s.name.rfind(prefix, 0) == 0)
-        out.push_back(s.name.substr(prefix.size(), s.name.find('.', prefix.size()) - prefix.size()));
+        out.push_back(
+            s.name.substr(prefix.size(), s.name.find('.', prefix.size()) - prefix.size()));
     return out;
   }
 
@@ -517,7 +520,9 @@ void run_checks(const config_schema& schema, const config& cfg, const toml::tabl
       }
       return std::make_pair(size_t{0}, size_t{0});
     };
-    has = [root](const std::string& key) { return root->at_path(key).node() != nullptr; };
+    has = [root](const std::string& key) {
+      return root->at_path(key).node() != nullptr;
+    };
   }
   config_checker checker{cfg.source, where, has};
   for (auto& check : schema.checks())
@@ -742,7 +747,8 @@ std::string config_reference(const config_schema& schema) {
   out << "# Configuration reference\n\n"
       << "<!-- Generated from the config schema by `p21 check --reference`; do not edit. -->\n\n"
       << "TOML. Every key has a default, so an empty file is a valid deployment.\n"
-      << "Durations are strings with a unit: `\"250ms\"`, `\"30s\"`, `\"5m\"`, `\"1h\"` (also `ns`,\n"
+      << "Durations are strings with a unit: `\"250ms\"`, `\"30s\"`, `\"5m\"`, `\"1h\"` (also "
+         "`ns`,\n"
       << "`us`, `d`); sizes are bytes or strings: `\"64MiB\"`, `\"512KiB\"`, `\"10MB\"`. Unknown\n"
       << "keys, wrong types, out-of-range values, unknown choices and values that overflow\n"
       << "are refused with `FILE:LINE:COLUMN: KEY: MESSAGE`; paths must not contain control\n"
@@ -756,13 +762,11 @@ std::string config_reference(const config_schema& schema) {
                                                                   : s.name + ".";
     out << "\n## `" << title << "`\n\n" << s.help << "\n\n";
     if (!s.keys.empty()) {
-      const void* proto = s.shape == section_shape::table
-                              ? s.object(const_cast<config&>(defaults))
-                              : s.prototype();
+      const void* proto =
+          s.shape == section_shape::table ? s.object(const_cast<config&>(defaults)) : s.prototype();
       out << "| key | type | default | meaning |\n|---|---|---|---|\n";
       for (auto& k : s.keys) {
-        auto def = !k.default_doc.empty() ? k.default_doc
-                                          : "`" + toml_value(k, k.get(proto)) + "`";
+        auto def = !k.default_doc.empty() ? k.default_doc : "`" + toml_value(k, k.get(proto)) + "`";
         out << "| `" << prefix << k.name << "` | " << type_text(k) << " | " << def << " | "
             << k.help << " |\n";
       }

@@ -330,7 +330,8 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
     CHECK(e.line() == 4);
   }
   SECTION("TLS files that cannot be read") {
-    auto e = refusal("[cluster.tls]\ncertificate = \"/nonexistent.pem\"\nkey = \"k\"\nca = \"c\"\n");
+    auto e =
+        refusal("[cluster.tls]\ncertificate = \"/nonexistent.pem\"\nkey = \"k\"\nca = \"c\"\n");
     CHECK(e.key() == "cluster.tls.certificate");
     CHECK(e.line() == 2);
     CHECK_THAT(e.message(), Catch::Contains("cannot read '/nonexistent.pem'"));
@@ -350,8 +351,9 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
 
 TEST_CASE("a key declared once drives the reader, the checks, the writer and the reference") {
   config_schema schema;
-  schema.section<database_config>("database", [](config& c) -> auto& { return c.database; },
-                                  "The pool.")
+  schema
+      .section<database_config>(
+          "database", [](config & c) -> auto& { return c.database; }, "The pool.")
       .count("pool_size", &database_config::pool_size, 1, 50, "connections kept open");
   auto cfg = load_config_string(schema, "[database]\npool_size = 7\n", "mini.toml");
   CHECK(cfg.database.pool_size == 7);
@@ -461,8 +463,8 @@ TEST_CASE("a duration or size too large for its type is refused naming file, lin
   CHECK_FALSE(parse_size("16777216TiB"));
   CHECK(parse_size("18446744073709551615") == ~0ull);
   CHECK_FALSE(parse_size("18446744073709551616"));
-  CHECK(load_config_string("[cache]\nmax_bytes = \"16777215TiB\"\n").cache.max_bytes ==
-        16777215ull << 40);
+  CHECK(load_config_string("[cache]\nmax_bytes = \"16777215TiB\"\n").cache.max_bytes == 16777215ull
+                                                                                            << 40);
 }
 
 TEST_CASE("an unknown enum value is refused with a did-you-mean, from a file and from code") {

@@ -9,8 +9,10 @@ using namespace std::chrono_literals;
 void declare_cache_keys(config_schema& schema) {
   constexpr int64_t max_entries = 1'000'000'000;
   using C = cache_config;
-  schema.section<C>("cache", [](config& c) -> auto& { return c.cache; },
-                    "The report's cache keys, plus defaults for every cache.")
+  schema
+      .section<C>(
+          "cache", [](config & c) -> auto& { return c.cache; },
+          "The report's cache keys, plus defaults for every cache.")
       .count("async_maxsize", &C::async_maxsize, 1, max_entries, "entries of the default cache")
       .duration("async_ttl", &C::async_ttl, 1ms, "its TTL")
       .duration("git_timeout", &C::git_timeout, 1ms, "run-time bound of one git command")
@@ -37,8 +39,10 @@ void declare_cache_keys(config_schema& schema) {
     nc.shards = cfg.cache.shards;
     nc.max_bytes = cfg.cache.max_bytes;
   };
-  schema.named_tables<N>("caches", [](config& c) -> auto& { return c.cache.caches; },
-                         "Further named caches.", init)
+  schema
+      .named_tables<N>(
+          "caches", [](config & c) -> auto& { return c.cache.caches; }, "Further named caches.",
+          init)
       .count("max_entries", &N::max_entries, 1, max_entries, "capacity in entries")
       .size("max_bytes", &N::max_bytes, 1024, "byte budget")
       .default_doc("`cache.max_bytes`")

@@ -79,7 +79,9 @@ void check_cluster_names(const config& cfg, const config_checker& ck) {
 
 void declare_cluster_keys(config_schema& schema) {
   using C = cluster_config;
-  auto cluster = [](config& c) -> auto& { return c.cluster; };
+  auto cluster = [](config & c) -> auto& {
+    return c.cluster;
+  };
   schema.section<C>("cluster", cluster, "Nodes that share actors over CAF's network layer.")
       .duration("request_timeout", &C::request_timeout, 1ms,
                 "bound of one request to a peer (then `timeout`)")
@@ -103,8 +105,10 @@ void declare_cluster_keys(config_schema& schema) {
                "`\"db_pool\"`; empty: nothing listens")
       .refine(actor_names_problem);
   using P = cluster_peer;
-  schema.table_array<P>("cluster.peers", [](config& c) -> auto& { return c.cluster.peers; },
-                        "A node whose published actors this node uses as if they were local.")
+  schema
+      .table_array<P>(
+          "cluster.peers", [](config & c) -> auto& { return c.cluster.peers; },
+          "A node whose published actors this node uses as if they were local.")
       .string("name", &P::name, "the peer's name (`PEER.db_pool`)")
       .default_doc("required")
       .string("host", &P::host, "host of its gateway")
@@ -118,9 +122,10 @@ void declare_cluster_keys(config_schema& schema) {
                 "a near cache in front of each remote cache keeps entries this long (and "
                 "answers from them while the peer is down); `\"0s\"`: none")
       .count("near_entries", &P::near_entries, 1, 100'000'000, "entries of each near cache");
-  schema.section<C>("cluster.tls", cluster,
-                    "PEM files: with them every cluster connection is TLS, peers checked "
-                    "against `ca`; all three or none.")
+  schema
+      .section<C>("cluster.tls", cluster,
+                  "PEM files: with them every cluster connection is TLS, peers checked "
+                  "against `ca`; all three or none.")
       .path("certificate", &C::tls_certificate, "this node's certificate")
       .path("key", &C::tls_key, "its private key")
       .path("ca", &C::tls_ca, "the CA that signs the nodes' certificates")

@@ -36,8 +36,9 @@ void check_database_path(const config& cfg, const config_checker& ck) {
 
 void declare_database_keys(config_schema& schema) {
   using D = database_config;
-  schema.section<D>("database", [](config& c) -> auto& { return c.database; },
-                    "The SQLite connection pool.")
+  schema
+      .section<D>(
+          "database", [](config & c) -> auto& { return c.database; }, "The SQLite connection pool.")
       .path("path", &D::path,
             "SQLite file (or `\":memory:\"`); its directory must exist and be writable")
       .count("pool_size", &D::pool_size, 1, 10'000, "connections kept open")

@@ -8,9 +8,11 @@ using namespace std::chrono_literals;
 
 void declare_demo_keys(config_schema& schema) {
   using D = demo_config;
-  schema.section<D>("demo", [](config& c) -> auto& { return c.demo; },
-                    "The built-in workload `p21 run` drives, so that a new node has something "
-                    "to cache, query, run, monitor and tune. Off unless enabled.")
+  schema
+      .section<D>(
+          "demo", [](config & c) -> auto& { return c.demo; },
+          "The built-in workload `p21 run` drives, so that a new node has something "
+          "to cache, query, run, monitor and tune. Off unless enabled.")
       .flag("enabled", &D::enabled, "`p21 run` drives the built-in workload")
       .duration("phase", &D::phase, 1s,
                 "length of each phase: steady, shift, writes, processes, then again")

@@ -21,8 +21,9 @@ std::string listen_problem(const key_value& v) {
 } // namespace
 
 void declare_http_keys(config_schema& schema) {
-  schema.section<http_config>("http", [](config& c) -> auto& { return c.http; },
-                              "The metrics and health endpoint.")
+  schema
+      .section<http_config>(
+          "http", [](config & c) -> auto& { return c.http; }, "The metrics and health endpoint.")
       .string("listen", &http_config::listen,
               "`\"HOST:PORT\"` to listen on; empty keeps HTTP off; port 0 picks a free one")
       .refine(listen_problem);

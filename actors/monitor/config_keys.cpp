@@ -8,8 +8,10 @@ using namespace std::chrono_literals;
 
 void declare_monitor_keys(config_schema& schema) {
   using M = monitor_config;
-  schema.section<M>("monitor", [](config& c) -> auto& { return c.monitor; },
-                    "Alerts and sampling details (the interval is `performance.monitor_interval`).")
+  schema
+      .section<M>(
+          "monitor", [](config & c) -> auto& { return c.monitor; },
+          "Alerts and sampling details (the interval is `performance.monitor_interval`).")
       .duration("alert_for", &M::alert_for, 0s,
                 "how long an alert's condition must hold before it fires")
       .paths("watch_paths", &M::watch_paths,

@@ -60,13 +60,11 @@ void check_hysteresis(const config& cfg, const config_checker& ck) {
     if (above ? rc.clear_threshold <= rc.threshold : rc.clear_threshold >= rc.threshold)
       continue;
     auto key = "optimizer.rules." + name + ".";
-    auto culprit = ck.has(key + "clear_threshold") || !ck.has(key + "threshold")
-                       ? "clear_threshold"
-                       : "threshold";
-    ck.fail(key + culprit, std::string{"clear_threshold must be "} +
-                               (above ? "at or below" : "at or above") +
-                               " threshold (this rule fires " + (above ? "above" : "below") +
-                               " it)");
+    auto culprit = ck.has(key + "clear_threshold") || !ck.has(key + "threshold") ? "clear_threshold"
+                                                                                 : "threshold";
+    ck.fail(key + culprit,
+            std::string{"clear_threshold must be "} + (above ? "at or below" : "at or above") +
+                " threshold (this rule fires " + (above ? "above" : "below") + " it)");
   }
 }
 
@@ -85,8 +83,7 @@ std::string rule_table() {
     out += "| `" + std::string{r.name} + "` | " + (r.dir == direction::above ? "above" : "below") +
            " | " + num(r.threshold) + " | " + num(r.clear_threshold) + " | " +
            format_duration(std::chrono::seconds{r.for_seconds}) + " | " +
-           format_duration(std::chrono::seconds{r.cooldown_seconds}) + " | " + num(r.step) +
-           " |\n";
+           format_duration(std::chrono::seconds{r.cooldown_seconds}) + " | " + num(r.step) + " |\n";
   return out + "\n`lazy_loading` measures seconds to a component's first use; its `for` is how "
                "long a component stays unused before it is unloaded.";
 }
@@ -122,8 +119,10 @@ void declare_optimizer_keys(config_schema& schema) {
     rc = default_rules().at(name);
   };
   using R = rule_config;
-  schema.named_tables<R>("optimizer.rules", [](config& c) -> auto& { return c.rules; },
-                         "One of the eight optimization rules (names below).", init)
+  schema
+      .named_tables<R>(
+          "optimizer.rules", [](config & c) -> auto& { return c.rules; },
+          "One of the eight optimization rules (names below).", init)
       .flag("enabled", &R::enabled, "whether the rule acts")
       .real("threshold", &R::threshold, -inf, inf, "value at which the rule fires")
       .default_doc("per rule")

@@ -8,8 +8,9 @@ using namespace std::chrono_literals;
 
 void declare_subprocess_keys(config_schema& schema) {
   using S = subprocess_config;
-  schema.section<S>("subprocess", [](config& c) -> auto& { return c.subprocess; },
-                    "The subprocess pool.")
+  schema
+      .section<S>(
+          "subprocess", [](config & c) -> auto& { return c.subprocess; }, "The subprocess pool.")
       .count("max_processes", &S::max_processes, 1, 4096, "commands running at once")
       .count("queue_limit", &S::queue_limit, 0, 1'000'000,
              "commands waiting beyond those; one more is refused with `overloaded`")

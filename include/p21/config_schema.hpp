@@ -22,8 +22,8 @@ enum class key_kind { boolean, count, size, duration, real, string, path, choice
 /// A key's value on its way between a file and a config struct: `bool`
 /// (boolean), `int64_t` (count), `uint64_t` (size), `timespan` (duration),
 /// `double` (real), `std::string` (string, path, choice) or a list.
-using key_value = std::variant<bool, int64_t, uint64_t, timespan, double, std::string,
-                               std::vector<std::string>>;
+using key_value =
+    std::variant<bool, int64_t, uint64_t, timespan, double, std::string, std::vector<std::string>>;
 
 /// One key, declared once: the reader, `validate`, the writer and the
 /// reference documentation all work from it.
@@ -93,7 +93,8 @@ struct section_spec {
 template <class T>
 class section_builder {
 public:
-  explicit section_builder(section_spec& s) : s_(&s) {
+  explicit section_builder(section_spec& s)
+    : s_(&s) {
     // nop
   }
 
@@ -167,7 +168,9 @@ public:
     auto& k = add_key(std::move(name), key_kind::choice, std::move(help));
     for (auto v : values)
       k.choices.push_back(to_string(v));
-    k.get = [m](const void* p) { return key_value{to_string(static_cast<const T*>(p)->*m)}; };
+    k.get = [m](const void* p) {
+      return key_value{to_string(static_cast<const T*>(p)->*m)};
+    };
     k.set = [m, values](void* p, const key_value& v) {
       for (auto x : values)
         if (to_string(x) == std::get<std::string>(v))
@@ -239,8 +242,12 @@ private:
   template <class V>
   section_builder& add(std::string name, key_kind kind, std::string help, V T::*m) {
     auto& k = add_key(std::move(name), kind, std::move(help));
-    k.get = [m](const void* p) { return key_value{static_cast<const T*>(p)->*m}; };
-    k.set = [m](void* p, const key_value& v) { static_cast<T*>(p)->*m = std::get<V>(v); };
+    k.get = [m](const void* p) {
+      return key_value{static_cast<const T*>(p)->*m};
+    };
+    k.set = [m](void* p, const key_value& v) {
+      static_cast<T*>(p)->*m = std::get<V>(v);
+    };
     return *this;
   }
 
@@ -257,7 +264,9 @@ public:
   using finder = std::function<bool(const std::string&)>;
 
   config_checker(std::string file, locator where, finder has)
-    : file_(std::move(file)), where_(std::move(where)), has_(std::move(has)) {
+    : file_(std::move(file))
+    , where_(std::move(where))
+    , has_(std::move(has)) {
     // nop
   }
 
@@ -287,16 +296,18 @@ public:
   template <class T, class Access>
   section_builder<T> section(std::string name, Access access, std::string help) {
     auto& s = add(std::move(name), section_shape::table, std::move(help));
-    s.object = [access](config& c) -> void* { return &access(c); };
+    s.object = [access](config& c) -> void* {
+      return &access(c);
+    };
     return section_builder<T>{s};
   }
 
   /// `[name.X]` for any X, one `T` each in the map `access(cfg)`; a new
   /// element starts as `init(cfg, X, element)` leaves it.
   template <class T, class Access>
-  section_builder<T> named_tables(std::string name, Access access, std::string help,
-                                  std::function<void(const config&, const std::string&, T&)> init
-                                  = {}) {
+  section_builder<T>
+  named_tables(std::string name, Access access, std::string help,
+               std::function<void(const config&, const std::string&, T&)> init = {}) {
     auto& s = add(std::move(name), section_shape::named_tables, std::move(help));
     s.names = [access](const config& c) {
       std::vector<std::string> out;
@@ -315,7 +326,10 @@ public:
       }
       return &i->second;
     };
-    s.prototype = [] { static const T t{}; return static_cast<const void*>(&t); };
+    s.prototype = [] {
+      static const T t{};
+      return static_cast<const void*>(&t);
+    };
     return section_builder<T>{s};
   }
 
@@ -323,10 +337,19 @@ public:
   template <class T, class Access>
   section_builder<T> table_array(std::string name, Access access, std::string help) {
     auto& s = add(std::move(name), section_shape::table_array, std::move(help));
-    s.size = [access](const config& c) { return access(const_cast<config&>(c)).size(); };
-    s.at = [access](config& c, size_t i) -> void* { return &access(c)[i]; };
-    s.append = [access](config& c) -> void* { return &access(c).emplace_back(); };
-    s.prototype = [] { static const T t{}; return static_cast<const void*>(&t); };
+    s.size = [access](const config& c) {
+      return access(const_cast<config&>(c)).size();
+    };
+    s.at = [access](config& c, size_t i) -> void* {
+      return &access(c)[i];
+    };
+    s.append = [access](config& c) -> void* {
+      return &access(c).emplace_back();
+    };
+    s.prototype = [] {
+      static const T t{};
+      return static_cast<const void*>(&t);
+    };
     return section_builder<T>{s};
   }
 
