@@ -318,7 +318,7 @@ public:
                              [&](const key_spec& ks) { return ks.name == key; }))
         continue;
       if (auto s = schema_.find(child)) {
-        check_section(*s, k, v, doc_child);
+        check_section(*s, v, doc_child);
       } else if (has_subsections(child)) {
         if (!v.is_table())
           fail(v, doc_child, "expected a table, got " + type_name(v));
@@ -357,8 +357,7 @@ public:
   }
 
 private:
-  void check_section(const section_spec& s, const toml::key& k, const toml::node& v,
-                     const std::string& doc_path) {
+  void check_section(const section_spec& s, const toml::node& v, const std::string& doc_path) {
     switch (s.shape) {
     case section_shape::table:
       if (!v.is_table())
@@ -393,7 +392,6 @@ private:
       break;
     }
     }
-    static_cast<void>(k);
   }
 
   bool has_subsections(const std::string& path) const {
