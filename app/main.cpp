@@ -12,6 +12,7 @@
 #include "app/demo.hpp"
 #include "app/node_status.hpp"
 #include "app/node_subsystems.hpp"
+#include "p21/config_schema.hpp"
 #include <caf/all.hpp>
 
 #include "p21/p21.hpp"
@@ -112,7 +113,15 @@ int run_node(const std::string& path, double duration) {
   return exit_ok;
 }
 
-int check_config(const std::string& path) {
+int check_config(const std::string& path, bool reference) {
+  if (reference) {
+    std::cout << p21::config_reference();
+    return exit_ok;
+  }
+  if (path.empty()) {
+    std::cerr << "p21 check: --config FILE is required (or --reference)\n";
+    return exit_bad_config;
+  }
   auto cfg = load(path);
   if (!cfg)
     return exit_bad_config;
@@ -139,7 +148,10 @@ int main(int argc, char** argv) {
   std::string check_file;
   auto check =
       app.add_subcommand("check", "Validate a config and print it with defaults filled in");
-  check->add_option("-c,--config", check_file, "TOML config file")->required();
+  bool check_reference = false;
+  check->add_option("-c,--config", check_file, "TOML config file");
+  check->add_flag("--reference", check_reference,
+                  "Print the reference of every config key (Markdown) instead");
 
   p21::app::bench_options bench_opts;
   auto bench =
@@ -181,7 +193,7 @@ int main(int argc, char** argv) {
   if (*run)
     return run_node(run_config, duration);
   if (*check)
-    return check_config(check_file);
+    return check_config(check_file, check_reference);
   if (*bench)
     return p21::app::run_bench(bench_opts);
   if (*sim)

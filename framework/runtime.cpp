@@ -13,6 +13,7 @@
 #include "detail/node_actor.hpp"
 #include "detail/state_dir.hpp"
 #include "detail/supervisor_actor.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/protocol/atoms.hpp"
 #include "p21/types.hpp"
 
@@ -296,7 +297,7 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
                  std::vector<child_spec> components)
   : impl_(new impl) {
   auto& d = *impl_;
-  validate(cfg);
+  validate(make_schema(subsystems), cfg);
   d.cfg = std::move(cfg);
   d.subsystems = std::move(subsystems);
   // Before any component opens the database or writes state.

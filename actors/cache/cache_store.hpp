@@ -4,6 +4,7 @@
 // actor system: entries bounded by count and bytes, exact TTL, and two
 // eviction policies (exact LRU, and W-TinyLFU with an adaptive window).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -29,6 +30,11 @@ enum class eviction { lru, tinylfu };
 
 std::string to_string(eviction x);
 std::optional<eviction> parse_eviction(std::string_view x);
+
+/// A shard's share of a cache-wide limit: rounded up, never 0.
+inline uint64_t per_shard(uint64_t total, size_t shards) {
+  return std::max<uint64_t>(1, (total + shards - 1) / shards);
+}
 
 /// A count-min sketch of 4-bit counters (4 rows) with periodic halving, the
 /// frequency filter of TinyLFU. Memory: 4 bytes per counter column.

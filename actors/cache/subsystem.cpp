@@ -4,13 +4,18 @@
 #include <caf/actor_system_config.hpp>
 
 #include "p21/cache.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
 
+/// Its config section (cache/config_keys.cpp).
+void declare_cache_keys(config_schema& schema);
+
 subsystem cache_subsystem() {
   subsystem s;
   s.name = "cache";
+  s.declare_config = declare_cache_keys;
   s.add_message_types = [](caf::actor_system_config& cfg) {
     cfg.add_message_type<cache_stats>("p21.cache_stats");
     cfg.add_message_type<shrink_result>("p21.shrink_result");

@@ -24,6 +24,7 @@
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/metrics.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -505,9 +506,12 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
 
 } // namespace
 
+void declare_cluster_keys(config_schema& schema);
+
 subsystem cluster_subsystem() {
   subsystem s;
   s.name = "cluster";
+  s.declare_config = declare_cluster_keys;
   s.configure_system = [](const config& cfg, caf::actor_system_config& caf_cfg) {
     auto& cl = cfg.cluster;
     if (!cl.enabled())

@@ -4,13 +4,18 @@
 #include <caf/actor_system_config.hpp>
 
 #include "p21/db.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
 
+/// Its config section (db_pool/config_keys.cpp).
+void declare_database_keys(config_schema& schema);
+
 subsystem db_pool_subsystem() {
   subsystem s;
   s.name = "db_pool";
+  s.declare_config = declare_database_keys;
   s.add_message_types = [](caf::actor_system_config& cfg) {
     cfg.add_message_type<db_value>("p21.db_value");
     cfg.add_message_type<db_row>("p21.db_row");

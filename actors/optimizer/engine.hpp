@@ -15,6 +15,7 @@
 #include <caf/message.hpp>
 
 #include "p21/config.hpp"
+#include "p21/protocol/monitor.hpp"
 
 namespace p21 {
 
@@ -69,15 +70,6 @@ struct node_snapshot {
     uint64_t max_bytes = 0;
   };
 
-/// The snapshot's subsystem and system parts: from the monitor's `sum`
-/// (system values) and the subsystems' typed stats by component, as the
-/// monitor's `metric_set::stats` carries them (`cache_stats`,
-/// `db_pool_stats`, `subprocess_stats`; other types are ignored). A positive
-/// `memory_budget` raises `memory_percent` to the RSS's share of it. Leaves
-/// `now`, `first_use` and `idle_for` to the caller.
-node_snapshot make_snapshot(const performance_summary& sum,
-                            const std::map<std::string, caf::message>& stats,
-                            uint64_t memory_budget = 0);
   std::vector<cache_view> caches;
   struct db_view {
     uint64_t waiting = 0;
@@ -105,6 +97,16 @@ node_snapshot make_snapshot(const performance_summary& sum,
   /// (or start, if never used).
   std::map<std::string, timespan> idle_for;
 };
+
+/// The snapshot's subsystem and system parts: from the monitor's `sum`
+/// (system values) and the subsystems' typed stats by component, as the
+/// monitor's `metric_set::stats` carries them (`cache_stats`,
+/// `db_pool_stats`, `subprocess_stats`; other types are ignored). A positive
+/// `memory_budget` raises `memory_percent` to the RSS's share of it. Leaves
+/// `now`, `first_use` and `idle_for` to the caller.
+node_snapshot make_snapshot(const performance_summary& sum,
+                            const std::map<std::string, caf::message>& stats,
+                            uint64_t memory_budget = 0);
 
 /// One action the optimizer decided on.
 struct decision {

@@ -1,6 +1,7 @@
 #include "git_cache.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -10,6 +11,8 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "p21/error.hpp"
 
 namespace p21::subprocess_detail {
 
@@ -475,6 +478,18 @@ std::string git_cache::watch_of(const std::string& repo_root) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = repos_.find(repo_root);
   return i == repos_.end() ? std::string{} : i->second->how;
+}
+
+caf::expected<std::string> canonical_repo(const std::string& repo) {
+  if (repo.empty())
+    return make_error(errc::invalid_argument, "git: empty repository path");
+  char* real = ::realpath(repo.c_str(), nullptr);
+  if (!real)
+    return make_error(errc::command_failed,
+                      "git: repository '" + repo + "': " + std::strerror(errno));
+  std::string out{real};
+  std::free(real);
+  return out;
 }
 
 } // namespace p21::subprocess_detail

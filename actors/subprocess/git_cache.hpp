@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/expected.hpp>
+
 #include "../cache/tagged_cache.hpp"
 #include "p21/protocol/subprocess.hpp"
 
@@ -116,5 +118,9 @@ private:
   };
   atomic_counts counts_;
 };
+
+/// `repo` resolved to its canonical path (the git cache's keys use it), or
+/// an error naming why it cannot be.
+caf::expected<std::string> canonical_repo(const std::string& repo);
 
 } // namespace p21::subprocess_detail

@@ -2,7 +2,7 @@
 // `max_processes` at once, a bounded queue beyond) and hands them to its
 // reactor thread, which spawns, reads, times out and reaps them. Git requests
 // go to a detached git worker that answers from the git cache or runs git
-// through the pool.
+// through the pool. The handle is in subprocess_handle.cpp.
 
 #include <climits>
 #include <cstdlib>
@@ -48,18 +48,6 @@ struct git_worker_state {
 };
 
 /// The canonical path of a repository, or why there is none.
-caf::expected<std::string> canonical_repo(const std::string& repo) {
-  if (repo.empty())
-    return make_error(errc::invalid_argument, "git: empty repository path");
-  char* real = ::realpath(repo.c_str(), nullptr);
-  if (!real)
-    return make_error(errc::command_failed,
-                      "git: repository '" + repo + "': " + std::strerror(errno));
-  std::string out{real};
-  std::free(real);
-  return out;
-}
-
 command_request git_command(const std::string& root, const std::vector<std::string>& args,
                             timespan timeout) {
   command_request cmd;
@@ -332,73 +320,6 @@ child_spec subprocess_component(const std::string& name, const config& cfg) {
   };
   spec.shared.put(git);
   return spec;
-}
-
-// -- handle -------------------------------------------------------------------------
-
-subprocess::subprocess(runtime& rt, std::string name, timespan timeout)
-  : rt_(&rt)
-  , name_(std::move(name))
-  , timeout_(timeout) {
-  // nop
-}
-
-caf::expected<subprocess> subprocess::open(runtime& rt, const std::string& name) {
-  if (!rt.component(name))
-    return make_error(errc::not_found, "no subprocess pool named '" + name + "'");
-  auto& s = rt.settings();
-  return subprocess{rt, name,
-                    s.subprocess.timeout + s.subprocess.kill_grace + s.runtime.request_timeout};
-}
-
-caf::expected<subprocess_actor> subprocess::actor() {
-  return rt_->actor_of<subprocess_actor>(name_);
-}
-
-caf::expected<command_result> subprocess::run(command_request req) {
-  auto t = timeout_;
-  if (req.timeout > timespan{0})
-    t = std::max(t, req.timeout + rt_->settings().subprocess.kill_grace +
-                        rt_->settings().runtime.request_timeout);
-  return ask<command_result>(t, run_atom::value, std::move(req));
-}
-
-caf::expected<command_result> subprocess::run(std::vector<std::string> argv) {
-  command_request req;
-  req.argv = std::move(argv);
-  return run(std::move(req));
-}
-
-caf::expected<command_result> subprocess::git(const std::string& repo,
-                                              std::vector<std::string> args) {
-  if (!git_cache_checked_) {
-    git_cache_checked_ = true;
-    // Starts a lazy pool as the first message would (a started pool has
-    // flushed the cache, so nothing from before a restart is answered).
-    if (rt_->actor_of(name_))
-      git_cache_ = rt_->shared_object<git_cache>(name_);
-  }
-  if (git_cache_ && rt_->accepting() && classify(args) != git_kind::write)
-    if (auto root = canonical_repo(repo))
-      if (auto hit = git_cache_->lookup(*root, git_cache::key(*root, args), false)) {
-        if (auto now = std::chrono::steady_clock::now(); now - noted_ > std::chrono::seconds{1}) {
-          noted_ = now;
-          rt_->note_use(name_);
-        }
-        return std::move(*hit);
-      }
-  auto t =
-      std::max(timeout_, rt_->settings().cache.git_timeout + rt_->settings().subprocess.kill_grace +
-                             rt_->settings().runtime.request_timeout);
-  return ask<command_result>(t, git_atom::value, git_request{repo, std::move(args)});
-}
-
-caf::expected<uint64_t> subprocess::set_max_processes(uint64_t n) {
-  return ask<uint64_t>(rt_->settings().runtime.request_timeout, set_max_processes_atom::value, n);
-}
-
-caf::expected<subprocess_stats> subprocess::stats() {
-  return ask<subprocess_stats>(rt_->settings().runtime.request_timeout, stats_atom::value);
 }
 
 } // namespace p21

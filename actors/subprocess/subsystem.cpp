@@ -3,13 +3,18 @@
 #include <caf/actor_system_config.hpp>
 
 #include "p21/subprocess.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
 
+/// Its config section (subprocess/config_keys.cpp).
+void declare_subprocess_keys(config_schema& schema);
+
 subsystem subprocess_subsystem() {
   subsystem s;
   s.name = "subprocess";
+  s.declare_config = declare_subprocess_keys;
   s.add_message_types = [](caf::actor_system_config& cfg) {
     cfg.add_message_type<command_request>("p21.command_request");
     cfg.add_message_type<command_result>("p21.command_result");

@@ -52,8 +52,9 @@ struct runtime_config {
   timespan shutdown_timeout = std::chrono::seconds{5};
   /// Default timeout of blocking calls made through handles.
   timespan request_timeout = std::chrono::seconds{10};
-  /// Where the node keeps its run-time state (the preload list); empty
-  /// means the database file's directory (none for an in-memory database).
+  /// Where the node keeps its run-time state, such as the optimizer's
+  /// preload list; empty: the database file's directory (none for an
+  /// in-memory database).
   std::string state_dir;
 };
 
@@ -271,7 +272,8 @@ struct rule_config {
   double step = 0.25;
 };
 
-/// The eight rules with the report's thresholds and a hysteresis band.
+/// The eight rules with the report's thresholds and a hysteresis band
+/// (declared with the optimizer's config keys).
 std::map<std::string, rule_config> default_rules();
 
 /// The whole configuration of a node. Every member has a default, so a
@@ -299,6 +301,10 @@ struct config {
 const std::vector<std::string>& rule_names();
 
 // -- loading ------------------------------------------------------------------
+
+// The functions below use `standard_schema()` (p21/config_schema.hpp), which
+// has every standard subsystem's keys; that header also has overloads that
+// take a schema of your own.
 
 /// A refused configuration: where and why. `what()` reads
 /// `FILE:LINE:COLUMN: KEY: MESSAGE`.
@@ -329,8 +335,8 @@ private:
 [[nodiscard]] config load_config_string(std::string_view toml,
                                         const std::string& source_name = "<string>");
 
-/// Checks cross-field constraints of a config built in code. Throws
-/// `config_error` (with line 0 when there is no file).
+/// Checks every key's range and choices and the cross-field constraints of a
+/// config built in code. Throws `config_error` (with line 0).
 void validate(const config& cfg);
 
 /// Renders the effective configuration as TOML, every key included.
@@ -338,13 +344,15 @@ std::string to_toml(const config& cfg);
 
 // -- value syntax -------------------------------------------------------------
 
-/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"2d"` (also `us`, `ns`).
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"2d"` (also `us`, `ns`);
+/// nullopt for malformed text and for a value beyond `timespan`'s range.
 std::optional<timespan> parse_duration(std::string_view text);
 
 /// Renders a duration in the largest unit that keeps it exact.
 std::string format_duration(timespan x);
 
-/// Parses `"64MiB"`, `"512KiB"`, `"1GiB"`, `"100B"`, `"10MB"`.
+/// Parses `"64MiB"`, `"512KiB"`, `"1GiB"`, `"100B"`, `"10MB"`; nullopt for
+/// malformed text and for a value beyond 64 bits.
 std::optional<uint64_t> parse_size(std::string_view text);
 
 /// Renders a byte count with the largest binary unit that keeps it exact.

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "../../../actors/cache/tagged_cache.hpp"
+#include "actors/cache/tagged_cache.hpp"
 
 using namespace p21;
 using namespace p21::cache_detail;

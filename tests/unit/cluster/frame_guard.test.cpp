@@ -86,7 +86,7 @@ TEST_CASE("frame checker: a header split across reads is judged when it complete
   CHECK(c.at_boundary());
 }
 
-TEST_CASE("frame checker: several frames in one read are each checked; payload bytes are "
+TEST_CASE("frame checker: several frames in one read are each checked, and payload bytes are "
           "skipped, not parsed",
           "[frame_guard]") {
   frame_checker c{max_payload};
@@ -177,7 +177,7 @@ TEST_CASE("frame guard: a frame above max_frame closes both sides before the bac
   CHECK(receive(r.client.get(), SIZE_MAX, 2s).closed);
 }
 
-TEST_CASE("frame guard: garbage bytes close the connection; other connections go on",
+TEST_CASE("frame guard: garbage bytes close the connection, and other connections go on",
           "[frame_guard]") {
   relayed r;
   auto first_client = std::move(r.client);
@@ -211,7 +211,7 @@ TEST_CASE("frame guard: a header split across writes is followed across reads",
   CHECK(rest.data.empty());
 }
 
-TEST_CASE("frame guard: a client that closes mid-frame closes the backend side; the guard "
+TEST_CASE("frame guard: a client that closes mid-frame closes the backend side, and the guard "
           "keeps serving",
           "[frame_guard]") {
   relayed r;

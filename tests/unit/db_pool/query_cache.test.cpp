@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "../../../actors/db_pool/query_cache.hpp"
+#include "actors/db_pool/query_cache.hpp"
 
 using namespace p21;
 using namespace p21::db_detail;

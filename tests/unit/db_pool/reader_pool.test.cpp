@@ -6,7 +6,8 @@
 
 #include <unistd.h>
 
-#include "../../../actors/db_pool/reader_pool.hpp"
+#include "actors/db_pool/reader_pool.hpp"
+#include "support/temp_dir.hpp"
 #include "p21/error.hpp"
 
 using namespace p21;
@@ -43,14 +44,7 @@ struct grants {
   }
 };
 
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/p21-reader-pool-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::system(("rm -rf " + path).c_str()); }
-};
+using p21::test::temp_dir;
 
 reader_settings settings_in(const temp_dir& dir, size_t pool_size, size_t max_overflow,
                             timespan pool_timeout) {

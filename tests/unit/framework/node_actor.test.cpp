@@ -15,25 +15,21 @@
 #include "p21/error.hpp"
 #include "p21/runtime.hpp"
 #include "p21/types.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace p21;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct scratch_dir {
-  std::string path;
-  scratch_dir() {
-    char tmpl[] = "/tmp/p21-node-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~scratch_dir() { static_cast<void>(std::system(("rm -rf " + path).c_str())); }
+/// A temporary directory; `dir / "name"` is a path inside it.
+struct scratch_dir : p21::test::temp_dir {
+  scratch_dir() : temp_dir("unit") {}
+  std::string operator/(const std::string& name) const { return file(name); }
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
+using p21::test::read_file;
 
 /// An actor system with one node actor, stopped at the end of the test.
 struct node_fixture {
@@ -95,11 +91,11 @@ TEST_CASE("preload saves the list in the state directory and replies with its fi
       f.ask<std::string>(preload_atom::value, std::vector<std::string>{"db_pool", "subprocess"});
   REQUIRE(path);
   CHECK(*path == dir.path + "/preload.list");
-  CHECK(read_text(*path) == "db_pool\nsubprocess\n");
+  CHECK(read_file(*path) == "db_pool\nsubprocess\n");
   // A failed write is an error value; the previous list stays whole.
   auto bad = f.ask<std::string>(preload_atom::value, std::vector<std::string>{"a\nb"});
   CHECK_FALSE(bad);
-  CHECK(read_text(*path) == "db_pool\nsubprocess\n");
+  CHECK(read_file(*path) == "db_pool\nsubprocess\n");
 }
 
 TEST_CASE("preload without a state directory writes nothing") {
@@ -124,8 +120,8 @@ TEST_CASE("rotate_logs moves the log file aside and logging goes on") {
   }
   logger->info("after rotation");
   logger->flush();
-  CHECK_THAT(read_text(dir.path + "/node.1.log"), Catch::Contains("before rotation"));
-  auto now = read_text(dir.path + "/node.log");
+  CHECK_THAT(read_file(dir.path + "/node.1.log"), Catch::Contains("before rotation"));
+  auto now = read_file(dir.path + "/node.log");
   CHECK_THAT(now, Catch::Contains("after rotation"));
   CHECK(now.find("before rotation") == std::string::npos);
 }

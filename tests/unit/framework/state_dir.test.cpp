@@ -14,30 +14,23 @@
 
 #include "framework/detail/state_dir.hpp"
 #include "p21/error.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace p21;
 using namespace p21::detail;
 
 namespace {
 
-struct scratch_dir {
-  std::string path;
-  scratch_dir() {
-    char tmpl[] = "/tmp/p21-state-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~scratch_dir() { static_cast<void>(std::system(("rm -rf " + path).c_str())); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
+/// A temporary directory; `dir / "name"` is a path inside it.
+struct scratch_dir : p21::test::temp_dir {
+  scratch_dir() : temp_dir("unit") {}
+  std::string operator/(const std::string& name) const { return file(name); }
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
+using p21::test::read_file;
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream{path} << text;
-}
+using p21::test::write_file;
 
 /// The names in `dir`, dot files included.
 std::vector<std::string> entries(const std::string& dir) {
@@ -76,24 +69,24 @@ TEST_CASE("make_run_dirs creates the database's directory and the state director
   struct stat st;
   CHECK((::stat((dir / "a/b").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
   CHECK((::stat((dir / "state/x").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
-  write_text(dir / "file", "x");
+  write_file(dir / "file", "x");
   cfg.runtime.state_dir = dir / "file/state"; // under a regular file: cannot be
   CHECK(make_run_dirs(cfg));
 }
 
 TEST_CASE("replace_file replaces the target whole and leaves no temporary file") {
   scratch_dir dir;
-  write_text(dir / "list", "old\n");
+  write_file(dir / "list", "old\n");
   REQUIRE_FALSE(replace_file(dir / "list", "new, and longer than before\n"));
-  CHECK(read_text(dir / "list") == "new, and longer than before\n");
+  CHECK(read_file(dir / "list") == "new, and longer than before\n");
   REQUIRE_FALSE(replace_file(dir / "list", "x\n"));
-  CHECK(read_text(dir / "list") == "x\n"); // not the tail of the longer text
+  CHECK(read_file(dir / "list") == "x\n"); // not the tail of the longer text
   CHECK(entries(dir.path) == std::vector<std::string>{"list"});
 }
 
 TEST_CASE("a write that fails midway leaves the previous file whole and no temporary file") {
   scratch_dir dir;
-  write_text(dir / "list", "cache\ndb_pool\n");
+  write_file(dir / "list", "cache\ndb_pool\n");
   SECTION("the writer reports an error after half the text") {
     auto err = replace_file(dir / "list", [](int fd) -> caf::error {
       CHECK(::write(fd, "subpro", 6) == 6);
@@ -111,23 +104,23 @@ TEST_CASE("a write that fails midway leaves the previous file whole and no tempo
   }
   SECTION("the rename fails: a directory sits at the target's name") {
     ::mkdir((dir / "taken").c_str(), 0755);
-    write_text(dir / "taken/inside", "x");
+    write_file(dir / "taken/inside", "x");
     CHECK(replace_file(dir / "taken", "new\n"));
-    CHECK(read_text(dir / "taken/inside") == "x");
+    CHECK(read_file(dir / "taken/inside") == "x");
   }
-  CHECK(read_text(dir / "list") == "cache\ndb_pool\n");
+  CHECK(read_file(dir / "list") == "cache\ndb_pool\n");
   auto names = entries(dir.path);
   CHECK(std::none_of(names.begin(), names.end(), [](auto& n) { return n[0] == '.'; }));
 }
 
 TEST_CASE("a symlink at the target's name is replaced, never followed") {
   scratch_dir dir;
-  write_text(dir / "precious", "do not touch\n");
+  write_file(dir / "precious", "do not touch\n");
   REQUIRE(::symlink((dir / "precious").c_str(), (dir / "preload.list").c_str()) == 0);
   // Reading does not go through it either.
   CHECK(load_preload_list(dir.path).empty());
   REQUIRE_FALSE(save_preload_list(dir.path, {"db_pool"}));
-  CHECK(read_text(dir / "precious") == "do not touch\n");
+  CHECK(read_file(dir / "precious") == "do not touch\n");
   struct stat st;
   REQUIRE(::lstat((dir / "preload.list").c_str(), &st) == 0);
   CHECK(S_ISREG(st.st_mode));

@@ -165,7 +165,7 @@ TEST_CASE("reactor: stdin_data reaches the command, more of it than a pipe buffe
   CHECK_FALSE(empty->timed_out);
 }
 
-TEST_CASE("reactor: a command that stops reading stdin early ends normally; the reactor "
+TEST_CASE("reactor: a command that stops reading stdin early ends normally, and the reactor "
           "survives the broken pipe",
           "[reactor]") {
   reactor r{kill_grace};
@@ -266,7 +266,7 @@ TEST_CASE("reactor: env inherits, adds to or replaces the environment", "[reacto
   CHECK(x->stdout_data == "ONLY=this\n");
 }
 
-TEST_CASE("reactor: cwd is where the command starts; a missing cwd or a file is an error",
+TEST_CASE("reactor: cwd is where the command starts, and a missing cwd or a file is an error",
           "[reactor]") {
   reactor r{kill_grace};
   temp_dir dir{"reactor"};

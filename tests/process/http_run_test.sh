@@ -3,7 +3,7 @@
 # 127.0.0.1 (bash's /dev/tcp: no curl needed), then stops on SIGTERM.
 set -u
 p21=$1 config=$2
-source "$(dirname "$0")/support/node.sh"
+source "$(dirname "$0")/../support/node.sh"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start_node "$log" "HTTP endpoint on" "$p21" run --config "$config" || exit 1

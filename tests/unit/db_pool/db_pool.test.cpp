@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../actors/db_pool/connection.hpp"
+#include "actors/db_pool/connection.hpp"
 #include "p21/db.hpp"
 #include "support/test_support.hpp"
 

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../actors/subprocess/git_cache.hpp"
+#include "actors/subprocess/git_cache.hpp"
 #include "p21/subprocess.hpp"
 #include "support/test_support.hpp"
 

@@ -4,7 +4,7 @@
 # stops on SIGTERM with a summary naming its three caches.
 set -u
 p21=$1 config=$2
-source "$(cd "$(dirname "$0")" && pwd)/support/node.sh"
+source "$(cd "$(dirname "$0")" && pwd)/../support/node.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"

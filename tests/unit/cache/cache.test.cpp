@@ -7,8 +7,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "../actors/cache/cache_store.hpp"
-#include "../actors/cache/traces.hpp"
+#include "actors/cache/cache_store.hpp"
+#include "actors/cache/traces.hpp"
 #include "p21/cache.hpp"
 #include "support/test_support.hpp"
 

@@ -575,10 +575,6 @@ optimizer_action learn_preload(const config& cfg) {
   return result;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
 
 } // namespace
 
@@ -590,7 +586,7 @@ TEST_CASE("components used soon after start are preloaded at the next start") {
   // The node actor writes the list beside the database (no state_dir).
   auto saved = learn_preload(cfg);
   CHECK(saved.reply == "saved to " + dir.file("data/preload.list"));
-  CHECK(read_text(dir.file("data/preload.list")) == "db_pool\n");
+  CHECK(read_file(dir.file("data/preload.list")) == "db_pool\n");
   {
     runtime next{cfg};
     CHECK(next.component("db_pool")->starts == 1); // started with the node, not on use
@@ -609,7 +605,7 @@ TEST_CASE("the preload list lives in runtime.state_dir, and an in-memory node wi
   SECTION("state_dir: the list is there, and read from there at the next start") {
     cfg.runtime.state_dir = dir.file("state"); // created at start
     CHECK(learn_preload(cfg).reply == "saved to " + dir.file("state/preload.list"));
-    CHECK(read_text(dir.file("state/preload.list")) == "db_pool\n");
+    CHECK(read_file(dir.file("state/preload.list")) == "db_pool\n");
     runtime next{cfg};
     CHECK(next.component("db_pool")->starts == 1);
   }

@@ -3,7 +3,7 @@
 # line (bounded), sends SIGTERM, and checks the exit code.
 set -u
 p21=$1 config=$2
-source "$(dirname "$0")/support/node.sh"
+source "$(dirname "$0")/../support/node.sh"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start_node "$log" "node running" "$p21" run --config "$config" || exit 1

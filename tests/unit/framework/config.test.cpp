@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include "p21/config.hpp"
+#include "p21/config_schema.hpp"
 
 using namespace p21;
 using namespace std::chrono_literals;
@@ -17,6 +19,17 @@ config_error refusal(const std::string& text) {
     return e;
   }
   FAIL("the config was accepted:\n" << text);
+  throw std::logic_error("unreachable");
+}
+
+/// Validates `cfg` expecting a refusal; returns the error.
+config_error refusal(const config& cfg) {
+  try {
+    validate(cfg);
+  } catch (const config_error& e) {
+    return e;
+  }
+  FAIL("the config was accepted");
   throw std::logic_error("unreachable");
 }
 
@@ -320,7 +333,8 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
     CHECK(e.line() == 4);
   }
   SECTION("TLS files that cannot be read") {
-    auto e = refusal("[cluster.tls]\ncertificate = \"/nonexistent.pem\"\nkey = \"k\"\nca = \"c\"\n");
+    auto e =
+        refusal("[cluster.tls]\ncertificate = \"/nonexistent.pem\"\nkey = \"k\"\nca = \"c\"\n");
     CHECK(e.key() == "cluster.tls.certificate");
     CHECK(e.line() == 2);
     CHECK_THAT(e.message(), Catch::Contains("cannot read '/nonexistent.pem'"));
@@ -334,4 +348,216 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
     auto e = refusal("[cluster.publish]\nprot = 7100\n");
     CHECK(e.key() == "cluster.publish.prot");
   }
+}
+
+// -- the schema ---------------------------------------------------------------
+
+TEST_CASE("a key declared once drives the reader, the checks, the writer and the reference") {
+  config_schema schema;
+  schema
+      .section<database_config>(
+          "database", [](config & c) -> auto& { return c.database; }, "The pool.")
+      .count("pool_size", &database_config::pool_size, 1, 50, "connections kept open");
+  auto cfg = load_config_string(schema, "[database]\npool_size = 7\n", "mini.toml");
+  CHECK(cfg.database.pool_size == 7);
+  CHECK(to_toml(schema, cfg) == "[database]\npool_size = 7\n");
+  auto e = Catch::Contains("mini.toml:2:13: database.pool_size: must be between 1 and 50, got 60");
+  CHECK_THROWS_WITH(load_config_string(schema, "[database]\npool_size = 60\n", "mini.toml"), e);
+  cfg.database.pool_size = 51;
+  CHECK_THROWS_WITH(validate(schema, cfg), Catch::Contains("must be between 1 and 50, got 51"));
+  // Keys the schema does not declare are unknown to it.
+  CHECK_THROWS_WITH(load_config_string(schema, "[database]\nmax_overflow = 2\n", "mini.toml"),
+                    Catch::Contains("database.max_overflow: unknown key"));
+  auto ref = config_reference(schema);
+  CHECK_THAT(ref, Catch::Contains("| `database.pool_size` | integer 1–50 | `10` | "
+                                  "connections kept open |"));
+}
+
+TEST_CASE("to_toml of a config re-reads to an equal config") {
+  auto cfg = load_config_string(R"(
+[performance]
+memory_budget = "3GiB"
+[runtime]
+threads = 3
+scheduler = "stealing"
+state_dir = "/var/lib/p21"
+[logging]
+level = "debug"
+file = "/tmp/p21 \"quoted\".log"
+[monitor]
+watch_paths = ["/", "/tmp"]
+[http]
+listen = "127.0.0.1:0"
+[cache]
+policy = "tinylfu"
+[caches.sessions]
+max_entries = 7
+ttl = "90s"
+[caches."with space"]
+shards = 1
+[database]
+path = ":memory:"
+pool_size = 7
+synchronous = "FULL"
+[subprocess]
+git_watch = "fingerprint"
+[supervisor]
+strategy = "rest_for_one"
+[demo]
+rate = 12.5
+[cluster.publish]
+actors = ["cache.sessions"]
+[[cluster.peers]]
+name = "a"
+port = 7100
+actors = ["db_pool", "cache.remote"]
+near_ttl = "2s"
+[components.x]
+priority = "high"
+[components.y]
+depends_on = ["x"]
+[optimizer.rules.cpu_usage]
+threshold = 91.25
+clear_threshold = 70.5
+step = 0.1
+)",
+                                "full.toml");
+  auto text = to_toml(cfg);
+  auto again = load_config_string(text, "again.toml");
+  // The writer prints every key, so equal text is an equal config.
+  CHECK(to_toml(again) == text);
+  CHECK(again.runtime.state_dir == "/var/lib/p21");
+  CHECK(again.logging.file == "/tmp/p21 \"quoted\".log");
+  CHECK(again.cache.caches.at("with space").shards == 1);
+  CHECK(again.cache.caches.at("sessions").policy == "tinylfu");
+  CHECK(again.demo.rate == 12.5);
+  CHECK(again.rules.at("cpu_usage").step == 0.1);
+  CHECK(again.rules.at("cpu_usage").threshold == 91.25);
+  CHECK(again.cluster.peers.at(0).near_ttl == 2s);
+  CHECK(again.components.at("x").prio == priority::high);
+  CHECK_FALSE(again.components.at("x").depends_on);
+  CHECK_FALSE(again.components.at("y").prio);
+  // A default config round-trips too, and the defaults come from the structs.
+  config defaults;
+  CHECK(to_toml(load_config_string(to_toml(defaults), "d.toml")) == to_toml(defaults));
+  CHECK(load_config_string("", "e.toml").runtime.state_dir.empty());
+}
+
+TEST_CASE("a duration or size too large for its type is refused naming file, line and key") {
+  auto e = refusal("[runtime]\n\nshutdown_timeout = \"999999999999999h\"\n");
+  CHECK(e.line() == 3);
+  CHECK(e.column() == 20);
+  CHECK(e.key() == "runtime.shutdown_timeout");
+  CHECK_THAT(e.what(), Catch::StartsWith("node.toml:3:20: runtime.shutdown_timeout: "
+                                         "'999999999999999h' is too large"));
+  CHECK(refusal("[cache]\ndb_ttl = \"106752d\"\n").key() == "cache.db_ttl");
+  CHECK(refusal("[cache]\ndb_ttl = \"99999999999999999999999ns\"\n").key() == "cache.db_ttl");
+  auto s = refusal("[cache]\nmax_bytes = \"16777217TiB\"\n");
+  CHECK(s.line() == 2);
+  CHECK(s.key() == "cache.max_bytes");
+  CHECK_THAT(s.message(), Catch::Contains("'16777217TiB' is too large"));
+  CHECK_THAT(refusal("[subprocess]\noutput_cap = \"18446744073709551616\"\n").message(),
+             Catch::Contains("too large"));
+  // The largest values that fit are accepted, to the unit.
+  CHECK(parse_duration("106751d") == timespan{std::chrono::hours{24 * 106751}});
+  CHECK_FALSE(parse_duration("106752d"));
+  CHECK_FALSE(parse_duration("999999999999999h"));
+  CHECK(parse_size("16777215TiB") == 16777215ull << 40);
+  CHECK_FALSE(parse_size("16777216TiB"));
+  CHECK(parse_size("18446744073709551615") == ~0ull);
+  CHECK_FALSE(parse_size("18446744073709551616"));
+  CHECK(load_config_string("[cache]\nmax_bytes = \"16777215TiB\"\n").cache.max_bytes == 16777215ull
+                                                                                            << 40);
+}
+
+TEST_CASE("an unknown enum value is refused with a did-you-mean, from a file and from code") {
+  auto e = refusal("[subprocess]\ngit_watch = \"inotfy\"\n");
+  CHECK(e.key() == "subprocess.git_watch");
+  CHECK(e.line() == 2);
+  CHECK(e.message() ==
+        "'inotfy' is not one of: auto, inotify, fingerprint (did you mean 'inotify'?)");
+  CHECK_THAT(refusal("[database]\nsynchronous = \"NORMLA\"\n").message(),
+             Catch::Contains("did you mean 'NORMAL'"));
+  CHECK_THAT(refusal("[logging]\nlevel = \"wran\"\n").message(),
+             Catch::Contains("did you mean 'warn'"));
+  CHECK_THAT(refusal("[supervisor]\nstrategy = \"one_for_al\"\n").message(),
+             Catch::Contains("did you mean 'one_for_all'"));
+  config cfg;
+  cfg.runtime.scheduler = "stealng";
+  auto v = refusal(cfg);
+  CHECK(v.key() == "runtime.scheduler");
+  CHECK(v.line() == 0);
+  CHECK_THAT(v.message(), Catch::Contains("did you mean 'stealing'"));
+  config policy;
+  policy.cache.caches["x"].policy = "lfu";
+  CHECK(refusal(policy).key() == "caches.x.policy");
+}
+
+TEST_CASE("a path with a NUL or another control character is refused naming file, line and key") {
+  struct bad {
+    std::string toml;
+    std::string key;
+    size_t line;
+  };
+  std::vector<bad> cases = {
+      {"[database]\npath = \"x\\u0000.db\"\n", "database.path", 2},
+      {"[logging]\nfile = \"p21\\u001b[1m.log\"\n", "logging.file", 2},
+      {"[runtime]\nstate_dir = \"/var/lib/p21\\n\"\n", "runtime.state_dir", 2},
+      {"[monitor]\nwatch_paths = [\n  \"/\",\n  \"/tmp\\u0007\",\n]\n", "monitor.watch_paths", 4},
+      {"[demo]\nrepo = \"/srv/re\\tpo\"\n", "demo.repo", 2},
+      {"[cluster.tls]\ncertificate = \"a\\u0000.pem\"\nkey = \"k\"\nca = \"c\"\n",
+       "cluster.tls.certificate", 2},
+  };
+  for (auto& c : cases) {
+    auto e = refusal(c.toml);
+    CHECK(e.key() == c.key);
+    CHECK(e.line() == c.line);
+    CHECK_THAT(e.message(), Catch::Contains("must not contain control characters"));
+  }
+  config cfg;
+  cfg.runtime.state_dir = std::string{"/var/lib\0/p21", 13};
+  auto v = refusal(cfg);
+  CHECK(v.key() == "runtime.state_dir");
+  CHECK_THAT(v.message(), Catch::Contains("U+0000"));
+  // Plain strings that are not paths may hold them (TOML allows it).
+  CHECK(load_config_string("[cluster.publish]\nhost = \"h\\u0001\"\n").cluster.publish_host ==
+        "h\x01");
+}
+
+TEST_CASE("the file reader and validate of a config built in code agree on ranges") {
+  auto e = refusal("[database]\npool_size = 0\n");
+  config cfg;
+  cfg.database.pool_size = 0;
+  auto v = refusal(cfg);
+  CHECK(e.key() == v.key());
+  CHECK(e.message() == v.message());
+  CHECK(v.message() == "must be between 1 and 10000, got 0");
+  cfg.database.pool_size = 10'001;
+  CHECK(refusal(cfg).message() == "must be between 1 and 10000, got 10001");
+  config interval;
+  interval.performance.monitor_interval = 99ms;
+  CHECK(refusal(interval).message() ==
+        refusal("[performance]\nmonitor_interval = \"99ms\"\n").message());
+  config rate;
+  rate.demo.rate = 0;
+  CHECK(refusal(rate).message() == refusal("[demo]\nrate = 0\n").message());
+  config frame;
+  frame.cluster.max_frame = 10;
+  CHECK(refusal(frame).key() == "cluster.max_frame");
+  config rule;
+  rule.rules["cpu_usge"] = {};
+  CHECK_THAT(refusal(rule).message(), Catch::Contains("unknown rule (did you mean 'cpu_usage'?)"));
+  CHECK_NOTHROW(validate(config{}));
+}
+
+TEST_CASE("docs/config.md is the reference the schema generates") {
+  std::ifstream in{P21_SOURCE_DIR "/docs/config.md"};
+  std::stringstream committed;
+  committed << in.rdbuf();
+  auto generated = config_reference();
+  INFO("docs/config.md differs from the schema; regenerate it from the source directory with "
+       "`build/dev/p21 check --reference > docs/config.md`");
+  CHECK(committed.str() == generated);
+  CHECK_THAT(generated, Catch::Contains("`runtime.state_dir`"));
+  CHECK_THAT(generated, Catch::Contains("`optimizer.rules.NAME.step`"));
 }

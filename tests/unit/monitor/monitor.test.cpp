@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 #include <thread>
 
-#include "../actors/monitor/alerts.hpp"
+#include "actors/monitor/alerts.hpp"
 #include "p21/cache.hpp"
 #include "p21/cluster.hpp"
 #include "p21/db.hpp"

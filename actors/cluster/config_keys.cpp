@@ -1,0 +1,138 @@
+// `[cluster]`: the keys of the nodes this one shares actors with, and the
+// checks across them.
+
+#include "p21/config_schema.hpp"
+
+#include <fstream>
+
+namespace p21 {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// "cache.NAME" or "db_pool": what a node can publish.
+std::string actor_names_problem(const key_value& v) {
+  for (auto& n : std::get<std::vector<std::string>>(v))
+    if (n != "db_pool" &&
+        (n.rfind("cache.", 0) != 0 || n.size() <= 6 || n.find('/') != std::string::npos))
+      return "'" + n + "' is not a publishable actor; write \"cache.NAME\" or \"db_pool\"";
+  return {};
+}
+
+void check_peers(const config& cfg, const config_checker& ck) {
+  auto& peers = cfg.cluster.peers;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    auto key = "cluster.peers[" + std::to_string(i) + "].";
+    if (peers[i].name.empty())
+      ck.fail(key + "name", "every peer needs a name");
+    if (peers[i].port == 0)
+      ck.fail(key + "port", "every peer needs the port it publishes on");
+    for (size_t j = 0; j < i; ++j)
+      if (peers[j].name == peers[i].name)
+        ck.fail(key + "name", "two peers are named '" + peers[i].name + "'");
+  }
+}
+
+void check_tls(const config& cfg, const config_checker& ck) {
+  auto& cl = cfg.cluster;
+  std::pair<const char*, const std::string*> files[] = {
+      {"certificate", &cl.tls_certificate}, {"key", &cl.tls_key}, {"ca", &cl.tls_ca}};
+  bool wanted = ck.has("cluster.tls");
+  for (auto& [key, path] : files)
+    wanted = wanted || !path->empty();
+  if (!wanted)
+    return;
+  for (auto& [key, path] : files) {
+    if (path->empty())
+      ck.fail(std::string{"cluster.tls."} + key, "TLS needs certificate, key and ca");
+    if (!std::ifstream{*path})
+      ck.fail(std::string{"cluster.tls."} + key, "cannot read '" + *path + "'");
+  }
+}
+
+/// Published caches exist here with one shard; a peer's cache does not
+/// shadow a local one.
+void check_cluster_names(const config& cfg, const config_checker& ck) {
+  auto caches = cfg.cache.all();
+  for (auto& a : cfg.cluster.publish_actors) {
+    if (a == "db_pool")
+      continue;
+    auto name = a.substr(6);
+    auto it = caches.find(name);
+    if (it == caches.end())
+      ck.fail("cluster.publish.actors", "no cache named '" + name + "' to publish");
+    if (it->second.shards != 1)
+      ck.fail("cluster.publish.actors", "cache '" + name + "' has " +
+                                            std::to_string(it->second.shards) +
+                                            " shards; a published cache has one");
+  }
+  auto& peers = cfg.cluster.peers;
+  for (size_t i = 0; i < peers.size(); ++i)
+    for (auto& a : peers[i].actors)
+      if (a != "db_pool" && caches.count(a.substr(6)))
+        ck.fail("cluster.peers[" + std::to_string(i) + "].actors",
+                "'" + a + "' is also a local cache; a peer's cache needs its own name");
+}
+
+} // namespace
+
+void declare_cluster_keys(config_schema& schema) {
+  using C = cluster_config;
+  auto cluster = [](config & c) -> auto& {
+    return c.cluster;
+  };
+  schema.section<C>("cluster", cluster, "Nodes that share actors over CAF's network layer.")
+      .duration("request_timeout", &C::request_timeout, 1ms,
+                "bound of one request to a peer (then `timeout`)")
+      .duration("connect_timeout", &C::connect_timeout, 1ms, "bound of one connection attempt")
+      .duration("retry_initial", &C::retry_initial, 1ms,
+                "first reconnection delay; doubles up to `retry_max`")
+      .duration("retry_max", &C::retry_max, 1ms, "cap of the reconnection delay")
+      .size("max_frame", &C::max_frame, 1024,
+            "largest frame payload a peer may announce on a plain published port; a larger "
+            "one closes its connection");
+  schema.section<C>("cluster.publish", cluster, "What this node offers, and where.")
+      .string("host", &C::publish_host, "interface to listen on")
+      .refine([](const key_value& v) {
+        return std::get<std::string>(v).empty()
+                   ? "must not be empty (127.0.0.1 keeps it on loopback)"
+                   : std::string{};
+      })
+      .count("port", &C::publish_port, 0, 65535, "port of the gateway; 0 picks a free one (logged)")
+      .strings("actors", &C::publish_actors,
+               "what to publish: `\"cache.NAME\"` (must exist here with one shard), "
+               "`\"db_pool\"`; empty: nothing listens")
+      .refine(actor_names_problem);
+  using P = cluster_peer;
+  schema
+      .table_array<P>(
+          "cluster.peers", [](config & c) -> auto& { return c.cluster.peers; },
+          "A node whose published actors this node uses as if they were local.")
+      .string("name", &P::name, "the peer's name (`PEER.db_pool`)")
+      .default_doc("required")
+      .string("host", &P::host, "host of its gateway")
+      .count("port", &P::port, 1, 65535, "port of its gateway")
+      .default_doc("required")
+      .strings("actors", &P::actors,
+               "what to use of it: `\"cache.NAME\"` (a name no local cache has; used as that "
+               "cache), `\"db_pool\"` (used as `PEER.db_pool`)")
+      .refine(actor_names_problem)
+      .duration("near_ttl", &P::near_ttl, 0s,
+                "a near cache in front of each remote cache keeps entries this long (and "
+                "answers from them while the peer is down); `\"0s\"`: none")
+      .count("near_entries", &P::near_entries, 1, 100'000'000, "entries of each near cache");
+  schema
+      .section<C>("cluster.tls", cluster,
+                  "PEM files: with them every cluster connection is TLS, peers checked "
+                  "against `ca`; all three or none.")
+      .path("certificate", &C::tls_certificate, "this node's certificate")
+      .path("key", &C::tls_key, "its private key")
+      .path("ca", &C::tls_ca, "the CA that signs the nodes' certificates")
+      .written_if([](const config& cfg) { return cfg.cluster.tls(); });
+  schema.add_check(check_peers);
+  schema.add_check(check_tls);
+  schema.add_check(check_cluster_names);
+}
+
+} // namespace p21

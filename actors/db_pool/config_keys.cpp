@@ -1,0 +1,78 @@
+// `[database]`: the keys of the SQLite connection pool.
+
+#include "p21/config_schema.hpp"
+
+#include <cerrno>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace p21 {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The database file's directory must be writable (or, when missing, its
+/// nearest existing ancestor, since the node creates it at start), so that
+/// a typo fails `p21 check` instead of the first write.
+void check_database_path(const config& cfg, const config_checker& ck) {
+  auto& path = cfg.database.path;
+  if (ck.has("database.path") && path.empty())
+    ck.fail("database.path", "must not be empty");
+  if (path.empty() || path == ":memory:")
+    return;
+  auto slash = path.find_last_of('/');
+  auto dir = slash == std::string::npos ? std::string{"."} : path.substr(0, slash);
+  if (dir.empty())
+    dir = "/";
+  struct stat st;
+  while (::stat(dir.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR) && dir != "/" &&
+         dir != ".") {
+    auto up = dir.find_last_of('/');
+    dir = up == std::string::npos ? "." : up == 0 ? "/" : dir.substr(0, up);
+  }
+  if (::stat(dir.c_str(), &st) != 0)
+    ck.fail("database.path", "directory '" + dir + "' does not exist");
+  if (!S_ISDIR(st.st_mode))
+    ck.fail("database.path", "'" + dir + "' is not a directory");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    ck.fail("database.path", "directory '" + dir + "' is not writable");
+}
+
+} // namespace
+
+void declare_database_keys(config_schema& schema) {
+  using D = database_config;
+  schema
+      .section<D>(
+          "database", [](config & c) -> auto& { return c.database; }, "The SQLite connection pool.")
+      .path("path", &D::path,
+            "SQLite file (or `\":memory:\"`); its directory must exist and be writable")
+      .count("pool_size", &D::pool_size, 1, 10'000, "connections kept open")
+      .count("max_overflow", &D::max_overflow, 0, 10'000, "extra connections under load")
+      .duration("pool_timeout", &D::pool_timeout, 1ms,
+                "a request waiting longer gets `pool_timeout`")
+      .duration("idle_timeout", &D::idle_timeout, 1ms,
+                "overflow connections idle this long are closed")
+      .duration("max_lifetime", &D::max_lifetime, 1ms,
+                "connections older than this are reopened when next idle")
+      .duration("health_check_after", &D::health_check_after, 0s,
+                "an idle connection unused this long runs `SELECT 1` before reuse")
+      .duration("leak_threshold", &D::leak_threshold, 1ms,
+                "a statement holding a connection longer is logged as a leak suspect")
+      .duration("busy_timeout", &D::busy_timeout, 0s, "SQLite `busy_timeout`")
+      .choice("synchronous", &D::synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"},
+              "SQLite `synchronous` (WAL)")
+      .count("statement_cache", &D::statement_cache, 1, 100'000,
+             "prepared statements kept per connection")
+      .flag("query_cache", &D::query_cache,
+            "cache SELECT results (`cache.db_maxsize`, `cache.db_ttl`), invalidated by writes "
+            "to the tables they read")
+      .duration("data_version_interval", &D::data_version_interval, 1ms,
+                "how often the pool looks for writes by other processes (`PRAGMA "
+                "data_version`); one flushes the query cache");
+  schema.add_check(check_database_path);
+}
+
+} // namespace p21

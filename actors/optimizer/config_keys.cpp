@@ -1,0 +1,146 @@
+// `[optimizer.rules.NAME]`: the eight rules, their defaults and the keys
+// that tune them.
+
+#include "p21/config_schema.hpp"
+
+#include <limits>
+
+namespace p21 {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Which side of the threshold a rule fires on.
+enum class direction { above, below };
+
+struct rule_default {
+  const char* name;
+  direction dir;
+  double threshold;
+  double clear_threshold;
+  int for_seconds;
+  int cooldown_seconds;
+  double step;
+};
+
+// Thresholds are the report's; clear thresholds add a hysteresis band.
+constexpr rule_default rule_defaults[] = {
+    {"memory_pressure", direction::above, 85, 75, 0, 30, 0.25},
+    {"cache_hit_rate", direction::below, 60, 80, 120, 300, 0.25},
+    {"connection_pool", direction::above, 1, 0, 10, 60, 0.25},
+    {"lazy_loading", direction::below, 10, 10, 1800, 300, 1.0},
+    {"git_cache", direction::below, 50, 60, 120, 300, 0.25},
+    {"cpu_usage", direction::above, 80, 70, 30, 60, 0.25},
+    {"disk_usage", direction::above, 90, 85, 0, 600, 1.0},
+    {"parallel_efficiency", direction::below, 70, 80, 60, 120, 0.5},
+};
+
+const rule_default* find_rule_default(const std::string& name) {
+  for (auto& r : rule_defaults)
+    if (name == r.name)
+      return &r;
+  return nullptr;
+}
+
+std::string step_problem(const key_value& v) {
+  auto step = std::get<double>(v);
+  if (step > 0 && step <= 1)
+    return {};
+  return "must be a fraction above 0 and at most 1, got " + std::to_string(step);
+}
+
+/// The clear threshold lies on the side the rule leaves its firing state.
+void check_hysteresis(const config& cfg, const config_checker& ck) {
+  for (auto& [name, rc] : cfg.rules) {
+    auto def = find_rule_default(name);
+    if (!def)
+      continue;
+    bool above = def->dir == direction::above;
+    if (above ? rc.clear_threshold <= rc.threshold : rc.clear_threshold >= rc.threshold)
+      continue;
+    auto key = "optimizer.rules." + name + ".";
+    auto culprit = ck.has(key + "clear_threshold") || !ck.has(key + "threshold") ? "clear_threshold"
+                                                                                 : "threshold";
+    ck.fail(key + culprit,
+            std::string{"clear_threshold must be "} + (above ? "at or below" : "at or above") +
+                " threshold (this rule fires " + (above ? "above" : "below") + " it)");
+  }
+}
+
+/// The defaults as a Markdown table, for the reference.
+std::string rule_table() {
+  std::string out = "Rule defaults:\n\n| rule | fires | threshold | clear_threshold | for | "
+                    "cooldown | step |\n|---|---|---|---|---|---|---|\n";
+  auto num = [](double x) {
+    auto s = std::to_string(x);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (s.back() == '.')
+      s.pop_back();
+    return s;
+  };
+  for (auto& r : rule_defaults)
+    out += "| `" + std::string{r.name} + "` | " + (r.dir == direction::above ? "above" : "below") +
+           " | " + num(r.threshold) + " | " + num(r.clear_threshold) + " | " +
+           format_duration(std::chrono::seconds{r.for_seconds}) + " | " +
+           format_duration(std::chrono::seconds{r.cooldown_seconds}) + " | " + num(r.step) + " |\n";
+  return out + "\n`lazy_loading` measures seconds to a component's first use; its `for` is how "
+               "long a component stays unused before it is unloaded.";
+}
+
+} // namespace
+
+const std::vector<std::string>& rule_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (auto& r : rule_defaults)
+      out.emplace_back(r.name);
+    return out;
+  }();
+  return names;
+}
+
+std::map<std::string, rule_config> default_rules() {
+  std::map<std::string, rule_config> rules;
+  for (auto& r : rule_defaults) {
+    auto& rc = rules[r.name];
+    rc.threshold = r.threshold;
+    rc.clear_threshold = r.clear_threshold;
+    rc.for_duration = std::chrono::seconds{r.for_seconds};
+    rc.cooldown = std::chrono::seconds{r.cooldown_seconds};
+    rc.step = r.step;
+  }
+  return rules;
+}
+
+void declare_optimizer_keys(config_schema& schema) {
+  constexpr auto inf = std::numeric_limits<double>::infinity();
+  auto init = [](const config&, const std::string& name, rule_config& rc) {
+    rc = default_rules().at(name);
+  };
+  using R = rule_config;
+  schema
+      .named_tables<R>(
+          "optimizer.rules", [](config & c) -> auto& { return c.rules; },
+          "One of the eight optimization rules (names below).", init)
+      .flag("enabled", &R::enabled, "whether the rule acts")
+      .real("threshold", &R::threshold, -inf, inf, "value at which the rule fires")
+      .default_doc("per rule")
+      .real("clear_threshold", &R::clear_threshold, -inf, inf,
+            "value at which it clears (hysteresis); must be on the far side of `threshold`")
+      .default_doc("per rule")
+      .duration("for", &R::for_duration, 0s, "how long the condition must hold")
+      .default_doc("per rule")
+      .duration("cooldown", &R::cooldown, 0s, "quiet time after acting")
+      .default_doc("per rule")
+      .real("step", &R::step, -inf, inf,
+            "bound of one action, a fraction in (0, 1]: how much a cache shrinks or grows, how "
+            "far a pool or worker count moves")
+      .refine(step_problem)
+      .default_doc("per rule")
+      .only_names(rule_names(), "unknown rule")
+      .doc_note(rule_table());
+  schema.add_check(check_hysteresis);
+}
+
+} // namespace p21
