@@ -76,6 +76,7 @@ int run_cache_client(const cache_client_options& o) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
   if (!addr.certificate.empty()) {
+    enable_cluster_tls();
     cfg.load<caf::openssl::manager>();
     cfg.openssl_certificate = addr.certificate;
     cfg.openssl_key = addr.key;

@@ -10,17 +10,18 @@
 #include "p21/cluster.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
-#include <caf/openssl/manager.hpp>
 #include <spdlog/spdlog.h>
 
 #include "../cache/cache_store.hpp"
 #include "frame_guard.hpp"
+#include "tls_transport.hpp"
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/metrics.hpp"
@@ -117,9 +118,10 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
     uint16_t bound = 0;
     if (tls) {
       // An unauthenticated peer never gets past the TLS handshake.
-      if (!sys.has_openssl_manager())
+      auto mm = cluster_detail::tls_middleman(sys);
+      if (!mm)
         fail(tls_module_missing);
-      auto p = publish_through(sys.openssl_manager().actor_handle(), gw, port, host);
+      auto p = publish_through(mm, gw, port, host);
       if (!p)
         fail(render(p.error()));
       bound = *p;
@@ -250,7 +252,7 @@ void connect(stub_actor* self) {
     return;
   st.connecting = true;
   auto& sys = self->system();
-  auto mm = st.cfg.tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  auto mm = st.cfg.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
   self->request(mm, st.cfg.connect_timeout, caf::connect_atom::value, st.cfg.host, st.cfg.port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
@@ -497,7 +499,7 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
   spec.name = is_cache ? actor + "/0" : peer.name + ".db_pool";
   spec.prio = priority::critical;
   spec.start = [s, m, is_cache](caf::actor_system& sys) {
-    if (s.tls && !sys.has_openssl_manager())
+    if (s.tls && !cluster_detail::tls_middleman(sys))
       throw std::runtime_error(tls_module_missing);
     return is_cache ? sys.spawn(cache_stub, s, m) : sys.spawn(db_stub, s, m);
   };
@@ -507,6 +509,27 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
 } // namespace
 
 void declare_cluster_keys(config_schema& schema);
+
+namespace cluster_detail {
+
+namespace {
+
+std::atomic<tls_middleman_fn> the_tls_middleman{nullptr};
+
+} // namespace
+
+void set_tls_middleman(tls_middleman_fn fn) {
+  the_tls_middleman = fn;
+}
+
+caf::io::middleman_actor tls_middleman(caf::actor_system& sys) {
+  auto fn = the_tls_middleman.load();
+  if (!fn || !sys.has_openssl_manager())
+    return {};
+  return fn(sys);
+}
+
+} // namespace cluster_detail
 
 subsystem cluster_subsystem() {
   subsystem s;
@@ -547,9 +570,9 @@ subsystem cluster_subsystem() {
 caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_address& addr,
                                         const std::string& name, timespan timeout) {
   bool tls = !addr.certificate.empty();
-  if (tls && !sys.has_openssl_manager())
+  auto mm = tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
+  if (!mm)
     return make_error(errc::unavailable, tls_module_missing);
-  auto mm = tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
   caf::expected<caf::actor> result{make_error(errc::timeout)};
   {
     caf::scoped_actor self{sys};

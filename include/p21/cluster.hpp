@@ -46,6 +46,13 @@ inline constexpr metric_def all[] = {peer_connected, peer_reconnects, peer_error
 /// `name` is a published component such as "cache.shared"; not published:
 /// `not_found`; not running: `unavailable`.
 
+/// Lets this process's cluster code connect and publish over TLS. Defined by
+/// Perfect21::cluster_tls (the only target that links CAF's OpenSSL
+/// library); `cluster_tls_subsystem()` calls it. A client outside a node
+/// (`lookup_remote` with certificates) calls it itself, and loads
+/// `caf::openssl::manager` into its actor system.
+void enable_cluster_tls();
+
 /// Where and how to reach a node's gateway, for clients outside a node
 /// (`p21 cache --connect`).
 struct gateway_address {
