@@ -96,18 +96,19 @@ size_t available_cpus() {
   return std::max<size_t>(cpus, 1);
 }
 
+named_cache_config cache_config::defaults() const {
+  named_cache_config nc;
+  nc.policy = policy;
+  nc.shards = shards;
+  nc.max_bytes = max_bytes;
+  return nc;
+}
+
 std::map<std::string, named_cache_config> cache_config::all() const {
-  auto with = [&](size_t entries, timespan ttl) {
-    named_cache_config nc;
-    nc.max_entries = entries;
-    nc.ttl = ttl;
-    nc.policy = policy;
-    nc.shards = shards;
-    nc.max_bytes = max_bytes;
-    return nc;
-  };
   auto out = caches;
-  out["async"] = with(async_maxsize, async_ttl);
+  auto& async = out["async"] = defaults();
+  async.max_entries = async_maxsize;
+  async.ttl = async_ttl;
   return out;
 }
 

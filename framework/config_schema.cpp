@@ -263,6 +263,15 @@ std::string value_problem(const key_spec& k, const key_value& v) {
   return k.refine ? k.refine(v) : std::string{};
 }
 
+/// Why `name` may not be an element of a closed set of named tables (the
+/// optimizer's rules), or empty when it may.
+std::string name_problem(const section_spec& s, const std::string& name) {
+  auto& allowed = s.allowed_names;
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), name) != allowed.end())
+    return {};
+  return s.unknown_name + did_you_mean(name, allowed);
+}
+
 // -- reading TOML -------------------------------------------------------------
 
 std::string type_name(const toml::node& n) {
@@ -373,10 +382,8 @@ private:
         std::string name{ek.str()};
         auto path = doc_path + "." + name;
         auto& src = ek.source().begin.line > 0 ? ek.source() : ev.source();
-        auto& allowed = s.allowed_names;
-        if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end())
-          throw config_error(file_, src.begin.line, src.begin.column, path,
-                             s.unknown_name + did_you_mean(name, allowed));
+        if (auto problem = name_problem(s, name); !problem.empty())
+          throw config_error(file_, src.begin.line, src.begin.column, path, problem);
         if (!ev.is_table())
           fail(ev, path, "expected a table, got " + type_name(ev));
         auto& reserved = s.reserved_names;
@@ -600,10 +607,8 @@ void validate(const config_schema& schema, const config& cfg) {
   for (auto& s : schema.sections()) {
     if (s.shape == section_shape::named_tables)
       for (auto& x : s.names(cfg)) {
-        auto& allowed = s.allowed_names;
-        if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), x) == allowed.end())
-          throw config_error(cfg.source, 0, 0, s.name + "." + x,
-                             s.unknown_name + did_you_mean(x, allowed));
+        if (auto problem = name_problem(s, x); !problem.empty())
+          throw config_error(cfg.source, 0, 0, s.name + "." + x, problem);
       }
     for_each_object(s, cfg, true, [&](const std::string& path, const void* obj) {
       for (auto& k : s.keys) {

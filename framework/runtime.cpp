@@ -350,7 +350,8 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
         out.emplace_back(s->spec().name, std::move(a));
     return out;
   };
-  d.node = detail::spawn_node_actor(*d.sys, detail::state_dir(d.cfg), d.resources);
+  auto state_dir = detail::state_dir(d.cfg);
+  d.node = detail::spawn_node_actor(*d.sys, state_dir, d.resources);
   view->node = d.node;
   d.view = view;
   d.supervisor = detail::spawn_supervisor(*d.sys, d.cfg.supervisor, std::move(ordered),
@@ -372,8 +373,8 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
   }
   // Rule 4 (lazy_loading) learned which components are used soon after
   // start: start those now rather than on first use.
-  if (auto dir = detail::state_dir(d.cfg); !dir.empty()) {
-    for (auto& name : detail::load_preload_list(dir)) {
+  if (!state_dir.empty()) {
+    for (auto& name : detail::load_preload_list(state_dir)) {
       auto slot = d.find(name);
       if (!slot || slot->spec().prio == priority::critical || !slot->startable_on_use())
         continue;

@@ -4,8 +4,8 @@
 
 #include "p21/error.hpp"
 #include "p21/protocol/metrics.hpp"
-#include "p21/subsystem.hpp"
 #include "p21/protocol/node.hpp"
+#include "p21/subsystem.hpp"
 
 namespace p21 {
 

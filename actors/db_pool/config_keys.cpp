@@ -27,12 +27,13 @@ void check_database_path(const config& cfg, const config_checker& ck) {
   if (dir.empty())
     dir = "/";
   struct stat st;
-  while (::stat(dir.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR) && dir != "/" &&
-         dir != ".") {
+  int rc;
+  while ((rc = ::stat(dir.c_str(), &st)) != 0 && (errno == ENOENT || errno == ENOTDIR) &&
+         dir != "/" && dir != ".") {
     auto up = dir.find_last_of('/');
     dir = up == std::string::npos ? "." : up == 0 ? "/" : dir.substr(0, up);
   }
-  if (::stat(dir.c_str(), &st) != 0)
+  if (rc != 0)
     ck.fail("database.path", "directory '" + dir + "' does not exist");
   if (!S_ISDIR(st.st_mode))
     ck.fail("database.path", "'" + dir + "' is not a directory");

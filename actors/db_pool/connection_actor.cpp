@@ -17,7 +17,6 @@ struct conn_state {
   std::unique_ptr<connection> conn;
   clock::time_point opened_at;
   clock::time_point last_used;
-  caf::error open_error;
   /// A reader runs statements on this shared pool; the writer keeps it tidy.
   std::shared_ptr<reader_pool> readers;
   bool reader = false;
@@ -38,10 +37,8 @@ struct conn_state {
     }
     if (!conn) {
       auto opened = connection::open(settings);
-      if (!opened) {
-        open_error = opened.error();
+      if (!opened)
         return opened.error();
-      }
       conn = std::move(*opened);
       opened_at = now;
     }
@@ -117,11 +114,14 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
         auto& [res, failures] = *ran;
         done.reply.health_check_failures = failures;
         done.ok = true;
-        auto result = res.result;
-        if (!d.cache_key.empty()) {
-          done.reply.result = std::move(res.result);
-          done.reply.reads = to_vector(res.access.reads);
+        // Only a result the pool will cache travels back to it as well.
+        if (d.cache_key.empty()) {
+          report();
+          return std::move(res.result);
         }
+        auto result = res.result;
+        done.reply.result = std::move(res.result);
+        done.reply.reads = to_vector(res.access.reads);
         report();
         return result;
       },

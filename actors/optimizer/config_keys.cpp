@@ -90,6 +90,11 @@ std::string rule_table() {
 
 } // namespace
 
+bool rule_fires_above(const std::string& name) {
+  auto def = find_rule_default(name);
+  return def && def->dir == direction::above;
+}
+
 const std::vector<std::string>& rule_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;

@@ -116,16 +116,11 @@ optimizer_engine::optimizer_engine(const config& cfg)
   // nop
 }
 
-bool optimizer_engine::above(const std::string& rule) const {
-  return rule == "memory_pressure" || rule == "connection_pool" || rule == "cpu_usage" ||
-         rule == "disk_usage";
-}
-
 rule_gate& optimizer_engine::gate(const std::string& rule, const std::string& target) {
   auto key = std::make_pair(rule, target);
   auto i = gates_.find(key);
   if (i == gates_.end())
-    i = gates_.emplace(key, rule_gate{cfg_.rules.at(rule), above(rule)}).first;
+    i = gates_.emplace(key, rule_gate{cfg_.rules.at(rule), rule_fires_above(rule)}).first;
   return i->second;
 }
 

@@ -51,6 +51,10 @@ private:
   std::optional<double> last_value_;
 };
 
+/// Whether rule `name` fires when its metric is above its threshold (else
+/// below); from the rule table in config_keys.cpp.
+bool rule_fires_above(const std::string& name);
+
 /// What the optimizer sees of the node at one evaluation. Counters are
 /// cumulative; the engine takes differences between evaluations.
 struct node_snapshot {
@@ -160,7 +164,6 @@ public:
 
 private:
   rule_gate& gate(const std::string& rule, const std::string& target);
-  bool above(const std::string& rule) const;
 
   config cfg_;
   std::map<std::pair<std::string, std::string>, rule_gate> gates_;

@@ -186,6 +186,10 @@ struct cache_config {
   /// `[caches.NAME]`: further named caches.
   std::map<std::string, named_cache_config> caches;
 
+  /// What a further cache starts from: the policy, shard count and byte
+  /// budget above, every other member at its default.
+  named_cache_config defaults() const;
+
   /// Every cache actor of the node, `async` included (the git cache lives in
   /// the subprocess pool, the query cache in the db pool).
   std::map<std::string, named_cache_config> all() const;

@@ -14,7 +14,6 @@
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
-#include "p21/protocol/node.hpp"
 #include "p21/resources.hpp"
 #include "p21/subsystem.hpp"
 #include "p21/supervisor.hpp"
