@@ -104,8 +104,12 @@ row_result measure_db_query_cache(const config& base, size_t runs) {
   }
   runtime rt{data.node(base, true)};
   auto d = open_pool(rt);
+  // The pool stores a result after its reply has left: warm each key until
+  // a read of it is answered from the cache (bounded).
   for (int64_t k = 1; k <= 16; ++k)
-    static_cast<void>(d.query(point_query, {db_value::of(k)}));
+    for (int tries = 0; tries < 1000; ++tries)
+      if (auto res = d.query(point_query, {db_value::of(k)}); res && res->cached)
+        break;
   time_each(r.perfect21, n, [&](size_t i) {
     auto res = d.query(point_query, {db_value::of(static_cast<int64_t>(i % 16) + 1)});
     if (!res || !res->cached)
