@@ -165,7 +165,7 @@ nlohmann::json cache_details(const config& base, bool quick) {
     size_t per_thread = quick ? 5'000 : 20'000;
     for (size_t shards : {1, 2, 4}) {
       auto name = "bench_shards_" + std::to_string(shards);
-      auto sc = cache::create(rt, name, named_cache_config{10'000, 64 << 20, {}, "lru", shards});
+      auto sc = cache::create(rt, name, named_cache_config{10'000, 64 << 20, {}, eviction_policy::lru, shards});
       if (!sc)
         throw std::runtime_error(render(sc.error()));
       for (size_t i = 0; i < hot_keys; ++i)

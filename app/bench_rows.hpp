@@ -99,7 +99,7 @@ void time_each(series& s, size_t n, F op) {
 
 /// Quiet nodes: benchmarks time work, not log lines.
 inline config quiet(config cfg) {
-  cfg.logging.level = "error";
+  cfg.logging.level = p21::log_level::error;
   return cfg;
 }
 

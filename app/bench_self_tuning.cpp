@@ -105,7 +105,7 @@ phase_run run_phase(const config& base, const phase& p, bool optimizer_on, size_
 }
 
 void fast_rule(config& cfg, const std::string& name, double step) {
-  auto& r = cfg.rules[name];
+  auto& r = rule(cfg, name);
   r.for_duration = timespan{0};
   r.cooldown = timespan{0};
   r.step = step;
@@ -241,7 +241,7 @@ phase cpu_phase() {
   p.configure = [](config& cfg) {
     cfg.subprocess.max_processes = 8;
     fast_rule(cfg, "cpu_usage", 0.5);
-    cfg.rules["parallel_efficiency"].enabled = false;
+    rule(cfg, "parallel_efficiency").enabled = false;
   };
   p.interval = [](runtime& rt, size_t) {
     auto sp = subprocess::open(rt).value();

@@ -11,7 +11,8 @@
 namespace p21::app {
 
 int run_cache_sim(const std::string& policy, uint64_t capacity, const std::string& file) {
-  auto parsed = cache_detail::parse_eviction(policy);
+  auto parsed =
+      enum_from_string(policy, {eviction_policy::lru, eviction_policy::tinylfu});
   if (!parsed) {
     std::cerr << "p21 cache-sim: unknown policy '" << policy << "' (lru or tinylfu)\n";
     return 2;

@@ -42,6 +42,72 @@ std::string to_string(strategy x) {
   return "one_for_one";
 }
 
+std::string to_string(scheduler_policy x) {
+  switch (x) {
+  case scheduler_policy::sharing:
+    return "sharing";
+  case scheduler_policy::stealing:
+    return "stealing";
+  }
+  return "?";
+}
+
+std::string to_string(log_level x) {
+  switch (x) {
+  case log_level::trace:
+    return "trace";
+  case log_level::debug:
+    return "debug";
+  case log_level::info:
+    return "info";
+  case log_level::warn:
+    return "warn";
+  case log_level::error:
+    return "error";
+  case log_level::critical:
+    return "critical";
+  case log_level::off:
+    return "off";
+  }
+  return "?";
+}
+
+std::string to_string(eviction_policy x) {
+  switch (x) {
+  case eviction_policy::lru:
+    return "lru";
+  case eviction_policy::tinylfu:
+    return "tinylfu";
+  }
+  return "?";
+}
+
+std::string to_string(synchronous_mode x) {
+  switch (x) {
+  case synchronous_mode::off:
+    return "OFF";
+  case synchronous_mode::normal:
+    return "NORMAL";
+  case synchronous_mode::full:
+    return "FULL";
+  case synchronous_mode::extra:
+    return "EXTRA";
+  }
+  return "?";
+}
+
+std::string to_string(git_watch_mode x) {
+  switch (x) {
+  case git_watch_mode::automatic:
+    return "auto";
+  case git_watch_mode::inotify:
+    return "inotify";
+  case git_watch_mode::fingerprint:
+    return "fingerprint";
+  }
+  return "?";
+}
+
 // -- config_error -------------------------------------------------------------
 
 namespace {
@@ -217,7 +283,7 @@ void declare_framework_keys(config_schema& schema) {
         auto n = std::get<int64_t>(v);
         return "effective: " + std::to_string(n ? static_cast<size_t>(n) : available_cpus());
       })
-      .choice("scheduler", &R::scheduler, {"sharing", "stealing"},
+      .choice("scheduler", &R::scheduler, {scheduler_policy::sharing, scheduler_policy::stealing},
               "CAF scheduler policy; `sharing` has ~4x lower request latency from plain threads "
               "(CAF notes §8)")
       .duration("shutdown_timeout", &R::shutdown_timeout, 1ms, "bound of each shutdown phase")
@@ -231,7 +297,9 @@ void declare_framework_keys(config_schema& schema) {
   schema
       .section<L>(
           "logging", [](config & c) -> auto& { return c.logging; }, "spdlog sinks.")
-      .choice("level", &L::level, {"trace", "debug", "info", "warn", "error", "critical", "off"},
+      .choice("level", &L::level,
+              {log_level::trace, log_level::debug, log_level::info, log_level::warn,
+               log_level::error, log_level::critical, log_level::off},
               "spdlog level")
       .flag("console", &L::console, "log to stderr")
       .path("file", &L::file, "rotating log file; empty for none")

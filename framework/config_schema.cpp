@@ -552,6 +552,7 @@ config load_config_string(const config_schema& schema, std::string_view text,
   document_reader reader{schema, source_name, root};
   reader.check_structure(root, "", "");
   reader.read(cfg);
+  complete(schema, cfg);
   run_checks(schema, cfg, &root);
   return cfg;
 }
@@ -566,6 +567,13 @@ config load_config_file(const config_schema& schema, const std::string& path) {
 }
 
 // -- validating a config built in code ----------------------------------------
+
+void complete(const config_schema& schema, config& cfg) {
+  for (auto& s : schema.sections())
+    if (s.shape == section_shape::named_tables && s.every_name)
+      for (auto& x : s.allowed_names)
+        s.element(cfg, x); // adds x at its init defaults when missing
+}
 
 namespace {
 
@@ -678,7 +686,9 @@ std::string toml_value(const key_spec& k, const key_value& v) {
 
 } // namespace
 
-std::string to_toml(const config_schema& schema, const config& cfg) {
+std::string to_toml(const config_schema& schema, const config& given) {
+  auto cfg = given;
+  complete(schema, cfg);
   std::ostringstream out;
   for (auto& s : schema.sections()) {
     for_each_object(s, cfg, false, [&](const std::string& path, const void* obj) {

@@ -11,6 +11,26 @@ namespace p21 {
 
 namespace {
 
+spdlog::level::level_enum spdlog_level(log_level x) {
+  switch (x) {
+  case log_level::trace:
+    return spdlog::level::trace;
+  case log_level::debug:
+    return spdlog::level::debug;
+  case log_level::info:
+    return spdlog::level::info;
+  case log_level::warn:
+    return spdlog::level::warn;
+  case log_level::error:
+    return spdlog::level::err;
+  case log_level::critical:
+    return spdlog::level::critical;
+  case log_level::off:
+    return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
 /// The file sink of the current logger, behind a dist_sink so that it can be
 /// swapped (rotated) while other threads log.
 struct file_sink_slot {
@@ -58,7 +78,7 @@ std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg) {
     slot.cfg = cfg;
   }
   auto logger = std::make_shared<spdlog::logger>("p21", sinks.begin(), sinks.end());
-  logger->set_level(spdlog::level::from_str(cfg.level));
+  logger->set_level(spdlog_level(cfg.level));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [p21] %v");
   logger->flush_on(spdlog::level::warn);
   return logger;

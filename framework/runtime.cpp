@@ -297,7 +297,9 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
                  std::vector<child_spec> components)
   : impl_(new impl) {
   auto& d = *impl_;
-  validate(make_schema(subsystems), cfg);
+  auto schema = make_schema(subsystems);
+  validate(schema, cfg);
+  complete(schema, cfg);
   d.cfg = std::move(cfg);
   d.subsystems = std::move(subsystems);
   // Before any component opens the database or writes state.
@@ -311,7 +313,7 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
   spdlog::set_default_logger(d.logger);
   auto threads = d.cfg.runtime.threads ? d.cfg.runtime.threads : available_cpus();
   d.caf_cfg.set("scheduler.max-threads", threads);
-  d.caf_cfg.set("scheduler.policy", caf::atom_from_string(d.cfg.runtime.scheduler));
+  d.caf_cfg.set("scheduler.policy", caf::atom_from_string(to_string(d.cfg.runtime.scheduler)));
   add_message_types(d.caf_cfg, d.subsystems);
   for (auto& sub : d.subsystems)
     if (sub.configure_system)

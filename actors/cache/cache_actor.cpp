@@ -187,14 +187,13 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout) {
   std::vector<child_spec> out;
-  auto policy = parse_eviction(cfg.policy).value_or(eviction::lru);
   for (size_t i = 0; i < cfg.shards; ++i) {
     store_config sc;
     sc.name = cfg.shards == 1 ? name : name + "/" + std::to_string(i);
     sc.max_entries = per_shard(cfg.max_entries, cfg.shards);
     sc.max_bytes = per_shard(cfg.max_bytes, cfg.shards);
     sc.ttl = cfg.ttl;
-    sc.policy = policy;
+    sc.policy = cfg.policy;
     child_spec spec;
     spec.name = "cache." + name + "/" + std::to_string(i);
     spec.prio = priority::normal;

@@ -34,8 +34,8 @@ caf::expected<cache> cache::open(runtime& rt, const std::string& name) {
 caf::expected<cache> cache::create(runtime& rt, const std::string& name, named_cache_config cfg) {
   if (name.empty() || cfg.shards == 0 || cfg.max_entries == 0 || cfg.max_bytes == 0)
     return make_error(errc::invalid_argument, "a cache needs a name and positive sizes");
-  if (!parse_eviction(cfg.policy))
-    return make_error(errc::invalid_argument, "unknown eviction policy '" + cfg.policy + "'");
+  if (to_string(cfg.policy) == "?")
+    return make_error(errc::invalid_argument, "unknown eviction policy");
   if (rt.component("cache." + name + "/0"))
     return make_error(errc::invalid_argument, "a cache named '" + name + "' already exists");
   for (auto& spec : cache_components(name, cfg, rt.settings().cache.load_timeout)) {

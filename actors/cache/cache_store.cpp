@@ -5,18 +5,6 @@
 
 namespace p21::cache_detail {
 
-std::string to_string(eviction x) {
-  return x == eviction::lru ? "lru" : "tinylfu";
-}
-
-std::optional<eviction> parse_eviction(std::string_view x) {
-  if (x == "lru")
-    return eviction::lru;
-  if (x == "tinylfu")
-    return eviction::tinylfu;
-  return std::nullopt;
-}
-
 namespace {
 
 uint64_t mix(uint64_t x) {

@@ -25,11 +25,8 @@ namespace p21::cache_detail {
 using clock = std::chrono::steady_clock;
 using time_point = clock::time_point;
 
-/// Which entries leave when the cache is full.
-enum class eviction { lru, tinylfu };
-
-std::string to_string(eviction x);
-std::optional<eviction> parse_eviction(std::string_view x);
+/// Which entries leave when the cache is full (`[cache] policy`).
+using eviction = eviction_policy;
 
 /// A shard's share of a cache-wide limit: rounded up, never 0.
 inline uint64_t per_shard(uint64_t total, size_t shards) {

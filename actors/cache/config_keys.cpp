@@ -24,7 +24,7 @@ void declare_cache_keys(config_schema& schema) {
       .duration("git_ttl", &C::git_ttl, 1ms,
                 "longest a git result stays cached (a repository change drops it at once "
                 "anyway)")
-      .choice("policy", &C::policy, {"lru", "tinylfu"},
+      .choice("policy", &C::policy, {eviction_policy::lru, eviction_policy::tinylfu},
               "eviction policy of every cache unless `[caches.NAME]` says otherwise")
       .count("shards", &C::shards, 1, 256, "shard actors per cache")
       .size("max_bytes", &C::max_bytes, 1024, "byte budget per cache")
@@ -43,7 +43,8 @@ void declare_cache_keys(config_schema& schema) {
       .size("max_bytes", &N::max_bytes, 1024, "byte budget")
       .default_doc("`cache.max_bytes`")
       .duration("ttl", &N::ttl, 0s, "TTL; `\"0s\"`: entries do not expire")
-      .choice("policy", &N::policy, {"lru", "tinylfu"}, "eviction policy")
+      .choice("policy", &N::policy, {eviction_policy::lru, eviction_policy::tinylfu},
+              "eviction policy")
       .default_doc("`cache.policy`")
       .count("shards", &N::shards, 1, 256, "shard actors")
       .default_doc("`cache.shards`")

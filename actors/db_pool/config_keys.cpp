@@ -63,7 +63,9 @@ void declare_database_keys(config_schema& schema) {
       .duration("leak_threshold", &D::leak_threshold, 1ms,
                 "a statement holding a connection longer is logged as a leak suspect")
       .duration("busy_timeout", &D::busy_timeout, 0s, "SQLite `busy_timeout`")
-      .choice("synchronous", &D::synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"},
+      .choice("synchronous", &D::synchronous,
+              {synchronous_mode::off, synchronous_mode::normal, synchronous_mode::full,
+               synchronous_mode::extra},
               "SQLite `synchronous` (WAL)")
       .count("statement_cache", &D::statement_cache, 1, 100'000,
              "prepared statements kept per connection")

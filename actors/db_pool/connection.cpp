@@ -55,7 +55,7 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
       return make_error(errc::unavailable,
                         "cannot open database '" + s.path + "' in WAL mode: " + render(err));
   }
-  auto sync = "PRAGMA synchronous=" + s.synchronous;
+  auto sync = "PRAGMA synchronous=" + to_string(s.synchronous);
   if (auto err = c->exec(sync.c_str()))
     return err;
   if (auto err = c->exec("PRAGMA foreign_keys=ON"))

@@ -16,6 +16,7 @@
 
 #include <caf/expected.hpp>
 
+#include "p21/config.hpp"
 #include "p21/protocol/db_pool.hpp"
 
 struct sqlite3;
@@ -27,7 +28,7 @@ namespace p21::db_detail {
 struct connection_settings {
   std::string path;
   /// `OFF`, `NORMAL` (default in WAL), `FULL` or `EXTRA`.
-  std::string synchronous = "NORMAL";
+  synchronous_mode synchronous = synchronous_mode::normal;
   std::chrono::milliseconds busy_timeout{5000};
   /// Prepared statements kept per connection.
   size_t statement_cache = 64;

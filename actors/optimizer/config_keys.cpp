@@ -2,8 +2,10 @@
 // that tune them.
 
 #include "p21/config_schema.hpp"
+#include "p21/optimizer.hpp"
 
 #include <limits>
+#include <stdexcept>
 
 namespace p21 {
 
@@ -118,6 +120,17 @@ std::map<std::string, rule_config> default_rules() {
   return rules;
 }
 
+rule_config& rule(config& cfg, const std::string& name) {
+  if (auto i = cfg.rules.find(name); i != cfg.rules.end())
+    return i->second;
+  auto defaults = default_rules();
+  auto i = defaults.find(name);
+  if (i == defaults.end())
+    throw std::invalid_argument("'" + name + "' is not an optimization rule" +
+                                did_you_mean(name, rule_names()));
+  return cfg.rules.emplace(name, i->second).first->second;
+}
+
 void declare_optimizer_keys(config_schema& schema) {
   constexpr auto inf = std::numeric_limits<double>::infinity();
   auto init = [](const config&, const std::string& name, rule_config& rc) {
@@ -144,6 +157,7 @@ void declare_optimizer_keys(config_schema& schema) {
       .refine(step_problem)
       .default_doc("per rule")
       .only_names(rule_names(), "unknown rule")
+      .every_name_present()
       .doc_note(rule_table());
   schema.add_check(check_hysteresis);
 }

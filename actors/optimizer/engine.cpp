@@ -113,7 +113,9 @@ optimizer_engine::optimizer_engine(const config& cfg)
   , pool_size_(cfg.database.pool_size)
   , max_processes_(cfg.subprocess.max_processes)
   , monitor_interval_(cfg.performance.monitor_interval) {
-  // nop
+  // A rule the config does not set runs with its defaults.
+  for (auto& [name, rc] : default_rules())
+    cfg_.rules.emplace(name, rc);
 }
 
 rule_gate& optimizer_engine::gate(const std::string& rule, const std::string& target) {

@@ -15,6 +15,7 @@
 #include <caf/message.hpp>
 
 #include "p21/config.hpp"
+#include "p21/optimizer.hpp"
 #include "p21/protocol/monitor.hpp"
 
 namespace p21 {

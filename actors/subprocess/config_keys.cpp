@@ -19,7 +19,8 @@ void declare_subprocess_keys(config_schema& schema) {
             "bytes kept of stdout and of stderr each, unless the request sets its own")
       .duration("kill_grace", &S::kill_grace, 0s,
                 "after a timeout's SIGTERM to the process group, time before SIGKILL")
-      .choice("git_watch", &S::git_watch, {"auto", "inotify", "fingerprint"},
+      .choice("git_watch", &S::git_watch,
+              {git_watch_mode::automatic, git_watch_mode::inotify, git_watch_mode::fingerprint},
               "how the git cache notices changes (`auto`: inotify, fingerprints where it is "
               "unavailable or out of watches)");
 }

@@ -20,6 +20,7 @@
 #include <caf/expected.hpp>
 
 #include "../cache/tagged_cache.hpp"
+#include "p21/config.hpp"
 #include "p21/protocol/subprocess.hpp"
 
 namespace p21::subprocess_detail {
@@ -37,7 +38,7 @@ enum class git_kind {
 git_kind classify(const std::vector<std::string>& args);
 
 /// How the cache notices changes (`[subprocess] git_watch`).
-enum class watch_mode { automatic, inotify, fingerprint };
+using watch_mode = git_watch_mode;
 
 class git_cache {
 public:

@@ -286,14 +286,6 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
   };
 }
 
-watch_mode to_watch_mode(const std::string& x) {
-  if (x == "inotify")
-    return watch_mode::inotify;
-  if (x == "fingerprint")
-    return watch_mode::fingerprint;
-  return watch_mode::automatic;
-}
-
 } // namespace
 
 // -- component --------------------------------------------------------------------
@@ -311,7 +303,7 @@ child_spec subprocess_component(const std::string& name, const config& cfg) {
   // restarted pool flushes it), and handles reach it through the runtime
   // without a message.
   auto git = std::make_shared<git_cache>(cfg.cache.git_maxsize, cfg.cache.git_ttl,
-                                         to_watch_mode(s.git_watch));
+                                         s.git_watch);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;

@@ -41,7 +41,7 @@ caf::behavior page_counter(caf::event_based_actor* self, p21::db_pool_actor db,
 
 int main() {
   p21::config cfg;
-  cfg.logging.level = "error";
+  cfg.logging.level = p21::log_level::error;
   cfg.database.path = ":memory:";
   p21::runtime rt{cfg};
   auto db = p21::db::open(rt).value();

@@ -10,7 +10,7 @@ using p21::db_value;
 
 int main() {
   p21::config cfg; // defaults; or p21::load_config_file("node.toml")
-  cfg.logging.level = "warn";
+  cfg.logging.level = p21::log_level::warn;
   cfg.database.path = ":memory:";
   p21::runtime rt{cfg}; // starts the node; stops it when rt goes out of scope
   rt.spawn_supervised({"adder", [](caf::actor_system& sys) { // restarted if it crashes

@@ -8,7 +8,7 @@
 
 int main() {
   p21::config cfg;
-  cfg.logging.level = "warn";
+  cfg.logging.level = p21::log_level::warn;
   p21::runtime rt{cfg};
   int runs = 0;
   std::function<long(int)> slow_square = [&runs](int x) {

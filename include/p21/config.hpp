@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +28,45 @@ enum class strategy { one_for_one, one_for_all, rest_for_one };
 
 std::string to_string(strategy x);
 
+/// `[runtime] scheduler`: CAF's `sharing` scheduler (lower latency for
+/// request/response from plain threads) or `stealing` (CAF's default).
+enum class scheduler_policy { sharing, stealing };
+
+std::string to_string(scheduler_policy x);
+
+/// `[logging] level`, spdlog's levels.
+enum class log_level { trace, debug, info, warn, error, critical, off };
+
+std::string to_string(log_level x);
+
+/// How a cache picks its victims: least recently used, or W-TinyLFU (a small
+/// LRU window, then admission by estimated frequency).
+enum class eviction_policy { lru, tinylfu };
+
+std::string to_string(eviction_policy x);
+
+/// SQLite's `PRAGMA synchronous`, spelled as SQLite spells it (`OFF`,
+/// `NORMAL`, `FULL`, `EXTRA`).
+enum class synchronous_mode { off, normal, full, extra };
+
+std::string to_string(synchronous_mode x);
+
+/// `[subprocess] git_watch`: `auto` (inotify, with the fingerprint check
+/// where inotify is unavailable or out of watches), `inotify` or
+/// `fingerprint`.
+enum class git_watch_mode { automatic, inotify, fingerprint };
+
+std::string to_string(git_watch_mode x);
+
+/// The value of `E` whose `to_string` is `text`, if any.
+template <class E>
+std::optional<E> enum_from_string(std::string_view text, std::initializer_list<E> values) {
+  for (auto x : values)
+    if (to_string(x) == text)
+      return x;
+  return std::nullopt;
+}
+
 // -- sections -----------------------------------------------------------------
 
 /// `[performance]`: the report's global switches and intervals.
@@ -45,9 +85,7 @@ struct runtime_config {
   /// Scheduler threads; 0 means the CPUs this process may use (cgroup quota
   /// and affinity respected).
   size_t threads = 0;
-  /// CAF scheduler policy: `sharing` (lower latency for request/response
-  /// from plain threads) or `stealing` (CAF's default).
-  std::string scheduler = "sharing";
+  scheduler_policy scheduler = scheduler_policy::sharing;
   /// Time limit of each shutdown phase.
   timespan shutdown_timeout = std::chrono::seconds{5};
   /// Default timeout of blocking calls made through handles.
@@ -60,7 +98,7 @@ struct runtime_config {
 
 /// `[logging]`: spdlog sinks.
 struct logging_config {
-  std::string level = "info";
+  log_level level = log_level::info;
   bool console = true;
   /// Rotating log file; empty for none.
   std::string file;
@@ -158,8 +196,7 @@ struct named_cache_config {
   uint64_t max_bytes = 64ull << 20;
   /// Zero: entries do not expire.
   timespan ttl{0};
-  /// `lru` or `tinylfu`.
-  std::string policy = "lru";
+  eviction_policy policy = eviction_policy::lru;
   /// Actors the cache is split into by key hash.
   size_t shards = 1;
 };
@@ -177,7 +214,7 @@ struct cache_config {
   /// repository changes anyway).
   timespan git_ttl = std::chrono::minutes{10};
   /// Default eviction policy and shard count of every cache.
-  std::string policy = "lru";
+  eviction_policy policy = eviction_policy::lru;
   size_t shards = 1;
   /// Default byte budget of every cache.
   uint64_t max_bytes = 64ull << 20;
@@ -211,8 +248,7 @@ struct database_config {
   timespan leak_threshold = std::chrono::seconds{60};
   /// SQLite `busy_timeout`.
   timespan busy_timeout = std::chrono::seconds{5};
-  /// `OFF`, `NORMAL`, `FULL` or `EXTRA`.
-  std::string synchronous = "NORMAL";
+  synchronous_mode synchronous = synchronous_mode::normal;
   /// Prepared statements kept per connection.
   size_t statement_cache = 64;
   /// Cache SELECT results (`[cache] db_maxsize`, `db_ttl`), invalidated by
@@ -236,10 +272,8 @@ struct subprocess_config {
   uint64_t output_cap = 16ull << 20;
   /// After a timeout's SIGTERM, how long the process group has before SIGKILL.
   timespan kill_grace = std::chrono::seconds{2};
-  /// How the git cache notices repository changes: `auto` (inotify, with the
-  /// fingerprint check where inotify is unavailable or out of watches),
-  /// `inotify` or `fingerprint`.
-  std::string git_watch = "auto";
+  /// How the git cache notices repository changes.
+  git_watch_mode git_watch = git_watch_mode::automatic;
 };
 
 /// `[supervisor]`: restart strategy and intensity of the node's supervisor.
@@ -276,10 +310,6 @@ struct rule_config {
   double step = 0.25;
 };
 
-/// The eight rules with the report's thresholds and a hysteresis band
-/// (declared with the optimizer's config keys).
-std::map<std::string, rule_config> default_rules();
-
 /// The whole configuration of a node. Every member has a default, so a
 /// default-constructed `config` (or an empty file) is a valid deployment.
 struct config {
@@ -295,14 +325,14 @@ struct config {
   demo_config demo;
   cluster_config cluster;
   std::map<std::string, component_config> components;
-  /// The eight optimization rules, filled with the report's thresholds.
-  std::map<std::string, rule_config> rules = default_rules();
+  /// `[optimizer.rules.NAME]`: the rules set in a file or in code; a rule
+  /// not here runs with its defaults. A loaded config and a running node's
+  /// have all eight. To change one in code, start from its defaults with
+  /// `p21::rule(cfg, NAME)` (p21/optimizer.hpp).
+  std::map<std::string, rule_config> rules;
   /// The file this config came from, empty for one built in code.
   std::string source;
 };
-
-/// The names of the eight optimization rules, in priority order.
-const std::vector<std::string>& rule_names();
 
 // -- loading ------------------------------------------------------------------
 

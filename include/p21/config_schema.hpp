@@ -84,6 +84,9 @@ struct section_spec {
   std::string unknown_name = "unknown name";
   std::vector<std::string> reserved_names;
   std::string reserved_message;
+  /// named_tables: every allowed name is always there, at its `init`
+  /// defaults unless set (`complete` adds the missing ones).
+  bool every_name = false;
   /// Whether the writer prints the section; empty: always.
   std::function<bool(const config&)> written;
   /// Markdown printed after the section's rows in the reference.
@@ -209,6 +212,13 @@ public:
   section_builder& only_names(std::vector<std::string> names, std::string what) {
     s_->allowed_names = std::move(names);
     s_->unknown_name = std::move(what);
+    return *this;
+  }
+
+  /// named_tables with `only_names`: each of those names always exists; a
+  /// config that does not set one gets it at its `init` defaults.
+  section_builder& every_name_present() {
+    s_->every_name = true;
     return *this;
   }
 
@@ -396,6 +406,11 @@ config_schema standard_schema();
 
 /// Reads and validates a TOML file against `schema`. Throws `config_error`.
 [[nodiscard]] config load_config_file(const config_schema& schema, const std::string& path);
+
+/// Adds to `cfg` the elements its sections always have
+/// (`every_name_present`) at their defaults. Loading does this; so does the
+/// runtime with the config it runs.
+void complete(const config_schema& schema, config& cfg);
 
 /// Every key's range and choices and every check, for a config built in
 /// code. Throws `config_error` with line 0.

@@ -7,14 +7,27 @@
 // which owns the log file, the pressure handlers and the state directory).
 // Talk to it through `optimizer_actor` (p21/protocol/optimizer.hpp).
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "p21/config.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/runtime.hpp"
 
 namespace p21 {
+
+/// The names of the eight optimization rules, in priority order.
+const std::vector<std::string>& rule_names();
+
+/// The eight rules with the report's thresholds and a hysteresis band.
+std::map<std::string, rule_config> default_rules();
+
+/// Rule `name` of `cfg`, added with its defaults if `cfg` does not set it
+/// yet: `p21::rule(cfg, "cpu_usage").threshold = 90`. Throws
+/// `std::invalid_argument` for a name that is not a rule.
+rule_config& rule(config& cfg, const std::string& name);
 
 /// The optimizer's component spec: reads the monitor and the subsystems,
 /// acts every `optimization_interval` (dry run when `auto_optimization` is

@@ -57,7 +57,7 @@ inline child_spec logged_child(const std::string& name, event_log& log,
 /// A quiet config for tests: warnings only, fast restarts.
 inline config test_config() {
   config cfg;
-  cfg.logging.level = "error";
+  cfg.logging.level = p21::log_level::error;
   cfg.database.path = ":memory:";
   cfg.supervisor.backoff_initial = std::chrono::milliseconds{1};
   cfg.supervisor.backoff_max = std::chrono::milliseconds{5};

@@ -287,15 +287,15 @@ TEST_CASE("bad input: an unknown cache, an oversized value, a bad shrink") {
   REQUIRE(c);
   CHECK(is(c->put("big", std::string(10'000, 'x')), errc::invalid_argument));
   CHECK(is(c->shrink(0).error(), errc::invalid_argument));
-  CHECK(is(cache::create(rt, "x", named_cache_config{0, 1024, {}, "lru", 1}).error(),
+  CHECK(is(cache::create(rt, "x", named_cache_config{0, 1024, {}, eviction_policy::lru, 1}).error(),
            errc::invalid_argument));
-  CHECK(is(cache::create(rt, "y", named_cache_config{10, 4096, {}, "fifo", 1}).error(),
+  CHECK(is(cache::create(rt, "y", named_cache_config{10, 4096, {}, static_cast<eviction_policy>(9), 1}).error(),
            errc::invalid_argument));
 }
 
 TEST_CASE("shards route every key consistently") {
   runtime rt{cache_test_config()};
-  auto c = cache::create(rt, "sharded", named_cache_config{10'000, 64 << 20, {}, "lru", 4});
+  auto c = cache::create(rt, "sharded", named_cache_config{10'000, 64 << 20, {}, eviction_policy::lru, 4});
   REQUIRE(c);
   CHECK(c->shards() == 4);
   for (int i = 0; i < 1000; ++i)
@@ -485,10 +485,10 @@ shards = 2
 )");
   auto all = cfg.cache.all();
   REQUIRE(all.count("sessions") == 1);
-  CHECK(all["sessions"].policy == "tinylfu");
+  CHECK(all["sessions"].policy == eviction_policy::tinylfu);
   CHECK(all["sessions"].shards == 2);
   CHECK(all["sessions"].ttl == 15min);
-  CHECK(all["async"].policy == "tinylfu");
+  CHECK(all["async"].policy == eviction_policy::tinylfu);
   CHECK(all.count("query") == 0); // the db pool owns the query cache
   CHECK(all.count("git") == 0); // the subprocess pool owns the git cache
   CHECK_THROWS_WITH(load_config_string("[caches.x]\nmax_entries = 0\n"),

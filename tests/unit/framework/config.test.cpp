@@ -124,7 +124,7 @@ for = "30s"
   CHECK(cfg.performance.monitor_interval == 250ms);
   CHECK_FALSE(cfg.performance.auto_optimization);
   CHECK(cfg.runtime.threads == 3);
-  CHECK(cfg.runtime.scheduler == "stealing");
+  CHECK(cfg.runtime.scheduler == scheduler_policy::stealing);
   CHECK(cfg.logging.max_size == 64u * 1024 * 1024);
   CHECK(cfg.database.pool_size == 4);
   CHECK(cfg.database.pool_timeout == 2s);
@@ -429,7 +429,7 @@ step = 0.1
   CHECK(again.runtime.state_dir == "/var/lib/p21");
   CHECK(again.logging.file == "/tmp/p21 \"quoted\".log");
   CHECK(again.cache.caches.at("with space").shards == 1);
-  CHECK(again.cache.caches.at("sessions").policy == "tinylfu");
+  CHECK(again.cache.caches.at("sessions").policy == eviction_policy::tinylfu);
   CHECK(again.demo.rate == 12.5);
   CHECK(again.rules.at("cpu_usage").step == 0.1);
   CHECK(again.rules.at("cpu_usage").threshold == 91.25);
@@ -482,15 +482,21 @@ TEST_CASE("an unknown enum value is refused with a did-you-mean, from a file and
              Catch::Contains("did you mean 'warn'"));
   CHECK_THAT(refusal("[supervisor]\nstrategy = \"one_for_al\"\n").message(),
              Catch::Contains("did you mean 'one_for_all'"));
+  CHECK_THAT(refusal("[runtime]\nscheduler = \"stealng\"\n").message(),
+             Catch::Contains("did you mean 'stealing'"));
+  // In code the keys are enums; a value cast from outside the enum is still
+  // refused by validate() rather than silently replaced.
   config cfg;
-  cfg.runtime.scheduler = "stealng";
+  cfg.runtime.scheduler = static_cast<scheduler_policy>(7);
   auto v = refusal(cfg);
   CHECK(v.key() == "runtime.scheduler");
   CHECK(v.line() == 0);
-  CHECK_THAT(v.message(), Catch::Contains("did you mean 'stealing'"));
   config policy;
-  policy.cache.caches["x"].policy = "lfu";
+  policy.cache.caches["x"].policy = static_cast<eviction_policy>(9);
   CHECK(refusal(policy).key() == "caches.x.policy");
+  CHECK(enum_from_string("tinylfu", {eviction_policy::lru, eviction_policy::tinylfu}) ==
+        eviction_policy::tinylfu);
+  CHECK_FALSE(enum_from_string<git_watch_mode>("automatic", {git_watch_mode::automatic}));
 }
 
 TEST_CASE("a path with a NUL or another control character is refused naming file, line and key") {

@@ -27,6 +27,7 @@ using steady = std::chrono::steady_clock;
 /// Rules with no `for` and no cooldown unless a test sets them.
 config quick_rules() {
   config cfg;
+  cfg.rules = default_rules();
   for (auto& [name, rc] : cfg.rules) {
     rc.for_duration = 0s;
     rc.cooldown = 0s;
@@ -100,7 +101,7 @@ TEST_CASE("a disabled rule never acts") {
 
 TEST_CASE("rule 1 shrinks every cache by its step and releases SQLite memory") {
   auto cfg = quick_rules();
-  cfg.rules["memory_pressure"].step = 0.3;
+  rule(cfg, "memory_pressure").step = 0.3;
   optimizer_engine e{cfg};
   auto t = steady::time_point{} + 1h;
   auto s = base(t);
@@ -189,7 +190,7 @@ TEST_CASE("rules 1 and 2 never act against each other in one interval") {
 TEST_CASE("rule 3 grows the pool while reads wait, within pool_size + max_overflow, then "
           "shrinks back when calm") {
   auto cfg = quick_rules();
-  cfg.rules["connection_pool"].cooldown = 30s;
+  rule(cfg, "connection_pool").cooldown = 30s;
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
   s.db->waiting = 5;
@@ -404,6 +405,35 @@ TEST_CASE("rules act on a snapshot made from typed stats") {
   CHECK(ds[0].arg > 4);
 }
 
+TEST_CASE("a rule a config does not set runs with its defaults") {
+  config cfg; // built in code: no rule set
+  CHECK(cfg.rules.empty());
+  auto& cpu = rule(cfg, "cpu_usage");
+  CHECK(cpu.threshold == default_rules().at("cpu_usage").threshold);
+  cpu.threshold = 91;
+  CHECK(rule(cfg, "cpu_usage").threshold == 91); // the same entry, not a fresh one
+  CHECK(cfg.rules.size() == 1);
+  CHECK_THROWS_WITH(rule(cfg, "cpu_usge"), Catch::Contains("did you mean 'cpu_usage'"));
+  // A loaded config and a running node's have all eight.
+  CHECK(load_config_string("").rules.size() == rule_names().size());
+  auto written = to_toml(cfg);
+  CHECK_THAT(written, Catch::Contains("[optimizer.rules.memory_pressure]"));
+  CHECK(load_config_string(written).rules.at("cpu_usage").threshold == 91);
+  // The engine fills the ones missing: rule 1 fires at its default 85%.
+  config bare;
+  bare.rules.clear();
+  optimizer_engine e{bare};
+  auto s = base(steady::time_point{} + 1h);
+  s.memory_percent = 99; // above the default 85
+  auto first = of_rule(e.evaluate(s), "memory_pressure");
+  s.now += 1h; // past any default `for`
+  auto later = of_rule(e.evaluate(s), "memory_pressure");
+  CHECK(first.size() + later.size() > 0);
+  s.memory_percent = 50; // below it: nothing more
+  s.now += 2h;
+  CHECK(of_rule(e.evaluate(s), "memory_pressure").empty());
+}
+
 TEST_CASE("a rule config with a negative step or an unknown rule is refused with its key") {
   CHECK_THROWS_WITH(load_config_string("[optimizer.rules.cpu_usage]\nstep = -0.5\n"),
                     Catch::Contains("optimizer.rules.cpu_usage.step") &&
@@ -421,11 +451,11 @@ TEST_CASE("the optimizer acts through the owning actor, and a dry run acts on no
   auto cfg = test_config();
   cfg.performance.optimization_interval = std::chrono::hours{1}; // only on demand
   // A memory rule that always fires: every cache shrinks.
-  cfg.rules["memory_pressure"].threshold = 0;
-  cfg.rules["memory_pressure"].clear_threshold = 0;
-  cfg.rules["memory_pressure"].for_duration = 0s;
-  cfg.rules["memory_pressure"].cooldown = 0s;
-  cfg.rules["memory_pressure"].step = 0.5;
+  rule(cfg, "memory_pressure").threshold = 0;
+  rule(cfg, "memory_pressure").clear_threshold = 0;
+  rule(cfg, "memory_pressure").for_duration = 0s;
+  rule(cfg, "memory_pressure").cooldown = 0s;
+  rule(cfg, "memory_pressure").step = 0.5;
   cfg.performance.auto_optimization = false; // dry run first
   runtime rt{cfg};
   auto c = cache::open(rt, "async").value();
@@ -512,7 +542,7 @@ TEST_CASE("the leak report names a resource never released") {
 TEST_CASE("memory pressure from the optimizer reaches every registered handler") {
   auto cfg = test_config();
   cfg.performance.optimization_interval = std::chrono::hours{1};
-  auto& mp = cfg.rules["memory_pressure"];
+  auto& mp = rule(cfg, "memory_pressure");
   mp.threshold = 0;
   mp.clear_threshold = 0;
   mp.cooldown = 0s;
@@ -614,7 +644,7 @@ TEST_CASE("the preload list lives in runtime.state_dir, and an in-memory node wi
 TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the next use "
           "starts them again") {
   auto cfg = quick_rules();
-  cfg.rules["lazy_loading"].for_duration = std::chrono::minutes{30};
+  rule(cfg, "lazy_loading").for_duration = std::chrono::minutes{30};
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
   s.idle_for["subprocess"] = std::chrono::minutes{45};
@@ -644,13 +674,13 @@ TEST_CASE("rule 4 unloads lazy components unused for its for duration, and the n
 TEST_CASE("rule 7 rotates the log file through the node actor, and logging goes on") {
   temp_dir dir{"log"};
   auto cfg = test_config();
-  cfg.logging.level = "info";
+  cfg.logging.level = p21::log_level::info;
   cfg.logging.console = false;
   cfg.logging.file = dir.file("node.log");
   cfg.monitor.watch_paths = {dir.path};
   cfg.performance.optimization_interval = std::chrono::hours{1};
   // A disk rule that fires at any use of the disk.
-  auto& du = cfg.rules["disk_usage"];
+  auto& du = rule(cfg, "disk_usage");
   du.threshold = 0;
   du.clear_threshold = 0;
   du.for_duration = 0s;

@@ -307,7 +307,7 @@ struct git_repo {
   }
 };
 
-config git_config(const std::string& watch) {
+config git_config(git_watch_mode watch) {
   auto cfg = pool_config();
   cfg.subprocess.git_watch = watch;
   return cfg;
@@ -326,7 +326,7 @@ command_result cached_status(subprocess& sp, const std::string& repo) {
   return last;
 }
 
-void git_freshness(const std::string& watch) {
+void git_freshness(git_watch_mode watch) {
   git_repo repo;
   runtime rt{git_config(watch)};
   auto sp = subprocess::open(rt).value();
@@ -394,17 +394,17 @@ void git_freshness(const std::string& watch) {
 
 TEST_CASE("git status is cached and fresh after edits, adds, deletes, git add, commit and "
           "checkout, with inotify") {
-  git_freshness("inotify");
+  git_freshness(git_watch_mode::inotify);
 }
 
 TEST_CASE("git status is cached and fresh after edits, adds, deletes, git add, commit and "
           "checkout, with fingerprints") {
-  git_freshness("fingerprint");
+  git_freshness(git_watch_mode::fingerprint);
 }
 
 TEST_CASE("git write commands are never served from the cache and invalidate the repository") {
   git_repo repo;
-  runtime rt{git_config("inotify")};
+  runtime rt{git_config(git_watch_mode::inotify)};
   auto sp = subprocess::open(rt).value();
   auto tag = sp.git(repo.root, {"tag", "v1"}).value();
   CHECK(tag.exit_code == 0);
