@@ -1,5 +1,8 @@
-// The cache actor: a thin shell that owns one cache_store (one shard) and
-// answers the cache protocol. The handle is in cache_handle.cpp.
+// The cache actor: a thin shell that owns the policy of one cache_store (one
+// shard). Handles in this process read and write the store's table
+// directly and ask the actor to drain what they recorded; everyone else
+// (actors, peers) uses the cache protocol. The handle is in
+// cache_handle.cpp.
 
 #include <atomic>
 #include <unordered_map>
@@ -8,7 +11,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
-#include "cache_store.hpp"
+#include "shard.hpp"
 #include "p21/cache.hpp"
 
 namespace p21 {
@@ -19,8 +22,9 @@ using namespace cache_detail;
 
 using load_timeout_atom = caf::atom_constant<caf::atom("loadtmo")>;
 
-/// The public interface plus the shard's own timer message.
-using shard_actor = cache_actor::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>>;
+/// The public interface plus the shard's own timer and the handles' drain.
+using shard_actor = cache_actor::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>,
+                                        caf::replies_to<drain_atom>::with<bool>>;
 
 /// A key whose loader is running: when it started and who waits for it.
 struct pending_load {
@@ -30,7 +34,8 @@ struct pending_load {
 };
 
 struct cache_state {
-  std::unique_ptr<cache_store> store;
+  std::shared_ptr<shard_shared> shared;
+  cache_store* store = nullptr;
   std::unordered_map<std::string, pending_load> loading;
   uint64_t next_load_id = 0;
   uint64_t restarts = 0;
@@ -69,20 +74,33 @@ cache_stats current_stats(cache_self self) {
   return s;
 }
 
-shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
+shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_shared> shared,
                                        std::shared_ptr<std::atomic<uint64_t>> starts,
                                        timespan load_timeout) {
   auto& st = self->state;
   st.restarts = starts->fetch_add(1);
   st.load_timeout = load_timeout;
-  st.store = std::make_unique<cache_store>(std::move(cfg));
-  if (st.restarts > 0)
+  st.shared = shared;
+  st.store = &shared->store;
+  // Handles reach the owner through the shared object; a stopped owner is
+  // forgotten at once, so that they start (or wait for) the next one.
+  shared->set_owner(caf::actor_cast<caf::actor>(self));
+  if (st.restarts > 0) {
+    st.store->reset();
     spdlog::warn("cache shard '{}' restarted empty (restart #{})", st.store->config().name,
                  st.restarts);
+  }
+  // A stopped shard's entries go with it, as they did when they lived in
+  // the actor: an unloaded cache (rule 4) frees its memory, a crashed one
+  // restarts empty.
+  self->attach_functor(
+      [shared, addr = self->address()](const caf::error&) { shared->retire(addr); });
+  // Writes handles made while no owner ran (a lazy cache's first use).
+  st.store->drain();
   return {
       [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
         if (auto v = self->state.store->get(key, clock::now()))
-          return caf::optional<std::string>{*v};
+          return caf::optional<std::string>{std::move(*v)};
         return caf::optional<std::string>{};
       },
       [=](get_atom, const std::vector<std::string>& keys) {
@@ -91,7 +109,7 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
         auto now = clock::now();
         for (auto& k : keys) {
           auto v = self->state.store->get(k, now);
-          out.emplace_back(v ? caf::optional<std::string>{*v} : caf::none);
+          out.emplace_back(v ? caf::optional<std::string>{std::move(*v)} : caf::none);
         }
         return out;
       },
@@ -102,11 +120,18 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
         return true;
       },
       [=](erase_atom, const std::string& key) { return self->state.store->erase(key); },
-      [=](clear_atom) { return self->state.store->clear(); },
+      [=](clear_atom) {
+        self->state.store->drain();
+        return self->state.store->clear();
+      },
+      [=](drain_atom) {
+        self->state.store->drain();
+        return true;
+      },
       [=](load_atom, const std::string& key) -> caf::result<load_reply> {
         auto& st = self->state;
         if (auto v = st.store->get(key, clock::now()))
-          return load_reply{true, *v};
+          return load_reply{true, std::move(*v)};
         auto i = st.loading.find(key);
         if (i != st.loading.end()) {
           auto promise = self->make_response_promise<load_reply>();
@@ -141,6 +166,7 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
                       {});
       },
       [=](shrink_atom, double fraction) {
+        self->state.store->drain();
         auto freed = self->state.store->shrink(fraction);
         // Under memory pressure (rule 1): hand the freed heap back to the
         // system, or the process's RSS would not go down.
@@ -149,6 +175,7 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
         return freed;
       },
       [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
+        self->state.store->drain();
         if (auto err = self->state.store->resize(entries, bytes))
           return err;
         return true;
@@ -157,9 +184,13 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
         self->state.store->set_ttl(ttl);
         return true;
       },
-      [=](stats_atom) { return current_stats(self); },
+      [=](stats_atom) {
+        self->state.store->drain();
+        return current_stats(self);
+      },
       [=](metrics_atom) {
         namespace d = cache_metrics;
+        self->state.store->drain();
         auto s = current_stats(self);
         std::map<std::string, std::string> labels{{"cache", s.name}};
         metric_set m;
@@ -170,7 +201,8 @@ shard_actor::behavior_type cache_shard(cache_self self, store_config cfg,
                       d::capacity_misses(double(s.capacity_misses), labels),
                       d::expirations(double(s.expirations), labels),
                       d::loads(double(s.load_successes), labels),
-                      d::load_failures(double(s.load_failures), labels)};
+                      d::load_failures(double(s.load_failures), labels),
+                      d::bypasses(double(s.bypasses), labels)};
         m.gauges = {d::entries(double(s.entries), labels), d::bytes(double(s.bytes), labels),
                     d::max_entries(double(s.max_entries), labels),
                     d::max_bytes(double(s.max_bytes), labels)};
@@ -198,8 +230,10 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
     spec.name = "cache." + name + "/" + std::to_string(i);
     spec.prio = priority::normal;
     auto starts = std::make_shared<std::atomic<uint64_t>>(0);
-    spec.start = [sc, starts, load_timeout](caf::actor_system& sys) {
-      return caf::actor_cast<caf::actor>(sys.spawn(cache_shard, sc, starts, load_timeout));
+    auto shared = std::make_shared<shard_shared>(sc);
+    spec.shared.put(shared);
+    spec.start = [shared, starts, load_timeout](caf::actor_system& sys) {
+      return caf::actor_cast<caf::actor>(sys.spawn(cache_shard, shared, starts, load_timeout));
     };
     out.push_back(std::move(spec));
   }

@@ -1,12 +1,14 @@
-// The cache handle: routes each key to its shard's actor and waits, with a
-// bound, for the reply. The shards themselves are in cache_actor.cpp.
+// The cache handle: reads and writes go straight to the shard's table when
+// the shard lives in this process, everything else (and every call to a
+// peer's cache) is a request to the shard actor, waited for with a bound.
+// The shards themselves are in cache_actor.cpp.
 
 #include <functional>
 
 #include <caf/all.hpp>
 
-#include "cache_store.hpp"
 #include "p21/cache.hpp"
+#include "shard.hpp"
 
 namespace p21 {
 
@@ -19,7 +21,8 @@ cache::cache(runtime& rt, std::string name, size_t shards)
   , name_(std::move(name))
   , shards_(shards)
   , timeout_(rt.settings().runtime.request_timeout) {
-  // nop
+  for (size_t i = 0; i < shards_; ++i)
+    local_.push_back(rt.shared_object<shard_shared>(component(i)));
 }
 
 caf::expected<cache> cache::open(runtime& rt, const std::string& name) {
@@ -51,7 +54,29 @@ std::string cache::component(size_t i) const {
 }
 
 size_t cache::shard_index(const std::string& key) const {
-  return shards_ == 1 ? 0 : std::hash<std::string>{}(key) % shards_;
+  return shards_ == 1 ? 0 : key_hash(key) % shards_;
+}
+
+caf::error cache::request_drain(size_t s, bool wait) {
+  // Reads served from the table count as uses of the shard for rule 4
+  // (one per drain request, not per read).
+  rt_->note_use(component(s));
+  auto owner = local_[s]->owner();
+  if (!owner || wait) {
+    // Down, or not started yet (a lazy cache): the runtime starts it.
+    auto h = rt_->actor_of<cache_actor>(component(s));
+    if (!h) {
+      local_[s]->store.drain_request_lost();
+      return h.error();
+    }
+    owner = caf::actor_cast<caf::actor>(*h);
+  }
+  if (!wait) {
+    caf::anon_send(owner, drain_atom::value);
+    return caf::none;
+  }
+  auto r = rt_->request<bool>(owner, timeout_, drain_atom::value);
+  return r ? caf::error{} : r.error();
 }
 
 caf::expected<cache_actor> cache::shard_for(const std::string& key) {
@@ -59,7 +84,18 @@ caf::expected<cache_actor> cache::shard_for(const std::string& key) {
 }
 
 caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
-  auto r = ask<caf::optional<std::string>>(shard_index(key), get_atom::value, key);
+  auto hash = key_hash(key);
+  auto s = shards_ == 1 ? 0 : hash % shards_;
+  if (auto& local = local_[s]) {
+    std::optional<std::string> out{std::in_place};
+    bool drain = false;
+    if (local->store.lookup(key, hash, clock::now(), *out, drain) == lookup_result::miss)
+      out.reset();
+    if (drain || !local->running.load(std::memory_order_acquire))
+      static_cast<void>(request_drain(s, false));
+    return out;
+  }
+  auto r = ask<caf::optional<std::string>>(s, get_atom::value, key);
   if (!r)
     return r.error();
   if (!*r)
@@ -77,9 +113,24 @@ cache::get_many(const std::vector<std::string>& keys) {
     positions[s].push_back(i);
   }
   std::vector<std::optional<std::string>> out(keys.size());
+  auto now = clock::now();
   for (size_t s = 0; s < shards_; ++s) {
     if (by_shard[s].empty())
       continue;
+    if (auto& local = local_[s]) {
+      bool drain = false;
+      for (size_t j = 0; j < by_shard[s].size(); ++j) {
+        auto& key = by_shard[s][j];
+        std::string value;
+        bool d = false;
+        if (local->store.lookup(key, key_hash(key), now, value, d) == lookup_result::hit)
+          out[positions[s][j]] = std::move(value);
+        drain = drain || d;
+      }
+      if (drain || !local->running.load(std::memory_order_acquire))
+        static_cast<void>(request_drain(s, false));
+      continue;
+    }
     auto r = ask<std::vector<caf::optional<std::string>>>(s, get_atom::value, by_shard[s]);
     if (!r)
       return r.error();
@@ -93,35 +144,90 @@ cache::get_many(const std::vector<std::string>& keys) {
 caf::expected<std::string> cache::get_or_load(const std::string& key, const loader& load,
                                               timespan ttl) {
   auto shard = shard_index(key);
+  auto& local = local_[shard];
+  if (local) {
+    std::string value;
+    bool drain = false;
+    auto found = local->store.lookup(key, key_hash(key), clock::now(), value, drain);
+    if (drain || !local->running.load(std::memory_order_acquire))
+      static_cast<void>(request_drain(shard, false));
+    if (found == lookup_result::hit)
+      return value;
+  }
+  auto run = [&]() -> caf::expected<std::string> {
+    try {
+      return load();
+    } catch (const std::exception& e) {
+      return make_error(errc::command_failed, std::string{"loader threw: "} + e.what());
+    }
+  };
   auto first = ask<load_reply>(shard, load_atom::value, key);
-  if (!first)
-    return first.error();
+  if (!first) {
+    // The shard is down or restarting: degrade to the loader alone rather
+    // than fail the caller. A live shard's error (another caller's loader
+    // failed or timed out) is the answer; a peer's cache has no fallback.
+    if (!local || local->owner())
+      return first.error();
+    local->store.record_bypass();
+    return run();
+  }
   if (first->hit)
     return std::move(first->value);
   // Our turn to load; others asking for this key now wait for our result.
-  caf::expected<std::string> value{std::string{}};
-  try {
-    value = load();
-  } catch (const std::exception& e) {
-    value = make_error(errc::command_failed, std::string{"loader threw: "} + e.what());
-  }
+  auto value = run();
   if (!value) {
     static_cast<void>(ask<bool>(shard, load_failed_atom::value, key, value.error()));
     return value.error();
   }
   auto stored = ask<bool>(shard, loaded_atom::value, key, *value, ttl);
-  if (!stored)
-    return stored.error();
+  if (!stored) {
+    if (!local)
+      return stored.error();
+    local->store.record_bypass(); // the shard went down while we loaded
+  }
   return value;
 }
 
+void cache::note_bypass(const std::string& key) {
+  if (auto& local = local_[shard_index(key)])
+    local->store.record_bypass();
+}
+
 caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
-  auto r = ask<bool>(shard_index(key), put_atom::value, key, std::move(value), ttl);
+  auto hash = key_hash(key);
+  auto s = shards_ == 1 ? 0 : hash % shards_;
+  if (auto& local = local_[s]) {
+    auto q = local->store.write(key, hash, std::move(value), ttl, clock::now());
+    if (!q)
+      return q.error();
+    // Visible to every reader already; the owner accounts and evicts. A
+    // writer that finds the queue full waits for a drain: writes are never
+    // dropped and the queue stays bounded.
+    if (q->pending > cache_store::write_queue_limit)
+      return request_drain(s, true);
+    if (q->drain || !local->running.load(std::memory_order_acquire))
+      static_cast<void>(request_drain(s, false));
+    return caf::none;
+  }
+  auto r = ask<bool>(s, put_atom::value, key, std::move(value), ttl);
   return r ? caf::error{} : r.error();
 }
 
 caf::expected<bool> cache::erase(const std::string& key) {
-  return ask<bool>(shard_index(key), erase_atom::value, key);
+  auto hash = key_hash(key);
+  auto s = shards_ == 1 ? 0 : hash % shards_;
+  if (auto& local = local_[s]) {
+    cache_store::queued q;
+    auto removed = local->store.remove(key, hash, q);
+    if (q.pending > cache_store::write_queue_limit) {
+      if (auto err = request_drain(s, true))
+        return err;
+    } else if (q.drain || !local->running.load(std::memory_order_acquire)) {
+      static_cast<void>(request_drain(s, false));
+    }
+    return removed;
+  }
+  return ask<bool>(s, erase_atom::value, key);
 }
 
 caf::expected<uint64_t> cache::clear() {

@@ -2,20 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 namespace p21::cache_detail {
 
 namespace {
-
-uint64_t mix(uint64_t x) {
-  // splitmix64's finalizer: spreads std::hash's output over all bits.
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
 
 /// Heap bytes a string owns beyond its object (none while it fits the SSO).
 uint64_t heap_bytes(const std::string& s) {
@@ -53,7 +44,7 @@ void frequency_sketch::ensure_capacity(size_t capacity) {
 
 size_t frequency_sketch::index(uint64_t hash, int row) const {
   return static_cast<size_t>(row) * width_ +
-         (mix(hash + static_cast<uint64_t>(row + 1) * 0x9e3779b97f4a7c15ull) & (width_ - 1));
+         (spread(hash + static_cast<uint64_t>(row + 1) * 0x9e3779b97f4a7c15ull) & (width_ - 1));
 }
 
 void frequency_sketch::increment(uint64_t hash) {
@@ -82,20 +73,241 @@ void frequency_sketch::halve() {
   additions_ /= 2;
 }
 
-// -- cache_store --------------------------------------------------------------
+// -- read_buffer --------------------------------------------------------------
+
+size_t read_buffer::stripe_of_this_thread() {
+  thread_local const size_t stripe =
+      spread(std::hash<std::thread::id>{}(std::this_thread::get_id())) & (stripe_count - 1);
+  return stripe;
+}
+
+bool read_buffer::push(size_t stripe, uint64_t hash) {
+  auto& s = stripes_[stripe];
+  auto tail = s.tail.load(std::memory_order_relaxed);
+  auto size = tail - s.head.load(std::memory_order_acquire);
+  if (size >= slots)
+    return true; // full: dropped
+  if (!s.tail.compare_exchange_strong(tail, tail + 1, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+    return false; // another reader took the slot: dropped
+  s.cells[tail & (slots - 1)].store(hash == 0 ? 1 : hash, std::memory_order_release);
+  return size + 1 >= slots / 2;
+}
+
+read_buffer::totals read_buffer::counts() const {
+  totals t;
+  for (auto& s : stripes_) {
+    t.hits += s.hits.load(std::memory_order_relaxed);
+    t.misses += s.misses.load(std::memory_order_relaxed);
+    t.puts += s.puts.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
+void read_buffer::reset_counts() {
+  for (auto& s : stripes_) {
+    s.hits.store(0, std::memory_order_relaxed);
+    s.misses.store(0, std::memory_order_relaxed);
+    s.puts.store(0, std::memory_order_relaxed);
+  }
+}
+
+// -- the table ----------------------------------------------------------------
 
 size_t entry_overhead() {
-  // Hash node (value + next pointer + cached hash), its bucket slot, and the
-  // node of the eviction list.
-  return sizeof(std::pair<const std::string, int>) - sizeof(int) + 96 + 3 * sizeof(void*) +
-         sizeof(void*) + 3 * sizeof(void*);
+  return cache_store::node_overhead();
 }
 
+namespace {
+
+size_t bucket_of(uint64_t hash, size_t buckets) {
+  // The segment took the low bits of the spread hash.
+  return (spread(hash) >> 6) & (buckets - 1);
+}
+
+} // namespace
+
+cache_store::node* cache_store::segment::find(std::string_view key, uint64_t hash) const {
+  if (buckets.empty())
+    return nullptr;
+  for (auto* n = buckets[bucket_of(hash, buckets.size())]; n != nullptr; n = n->chain)
+    if (n->hash == hash && n->key == key)
+      return n;
+  return nullptr;
+}
+
+cache_store::node* cache_store::segment::find_hash(uint64_t hash) const {
+  if (buckets.empty())
+    return nullptr;
+  for (auto* n = buckets[bucket_of(hash, buckets.size())]; n != nullptr; n = n->chain)
+    if (n->hash == hash)
+      return n;
+  return nullptr;
+}
+
+void cache_store::segment::insert(node* n) {
+  if (count + 1 > buckets.size()) {
+    std::vector<node*> grown(std::max<size_t>(16, 2 * buckets.size()), nullptr);
+    for (auto* head : buckets)
+      while (head != nullptr) {
+        auto* next = head->chain;
+        auto& slot = grown[bucket_of(head->hash, grown.size())];
+        head->chain = slot;
+        slot = head;
+        head = next;
+      }
+    buckets.swap(grown);
+  }
+  auto& slot = buckets[bucket_of(n->hash, buckets.size())];
+  n->chain = slot;
+  slot = n;
+  ++count;
+}
+
+void cache_store::segment::unchain(node* n) {
+  for (auto** p = &buckets[bucket_of(n->hash, buckets.size())]; *p != nullptr; p = &(*p)->chain)
+    if (*p == n) {
+      *p = n->chain;
+      --count;
+      return;
+    }
+}
+
+void cache_store::order::push_front(node* n) {
+  n->prev = nullptr;
+  n->next = head;
+  if (head != nullptr)
+    head->prev = n;
+  else
+    tail = n;
+  head = n;
+  ++size;
+}
+
+void cache_store::order::unlink(node* n) {
+  (n->prev != nullptr ? n->prev->next : head) = n->next;
+  (n->next != nullptr ? n->next->prev : tail) = n->prev;
+  n->prev = n->next = nullptr;
+  --size;
+}
+
+// -- cache_store: any thread --------------------------------------------------
+
 cache_store::cache_store(store_config cfg)
-  : cfg_(std::move(cfg)) {
+  : initial_(cfg)
+  , cfg_(std::move(cfg)) {
   stats_.name = cfg_.name;
+  ttl_ns_.store(cfg_.ttl.count());
   static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
 }
+
+cache_store::~cache_store() {
+  for (auto& seg : segments_)
+    for (auto* head : seg.buckets)
+      while (head != nullptr) {
+        auto* next = head->chain;
+        delete head;
+        head = next;
+      }
+}
+
+time_point cache_store::expiry(timespan ttl, time_point now) const {
+  if (ttl.count() == 0)
+    ttl = timespan{ttl_ns_.load(std::memory_order_relaxed)};
+  return ttl.count() > 0 ? now + std::chrono::duration_cast<clock::duration>(ttl)
+                         : time_point::max();
+}
+
+caf::error cache_store::check_charge(uint64_t charge) const {
+  auto max = max_bytes_.load(std::memory_order_relaxed);
+  if (charge > max)
+    return make_error(errc::invalid_argument,
+                      "an entry of " + std::to_string(charge) + " bytes exceeds the capacity of " +
+                          cfg_.name + " (" + std::to_string(max) + " bytes)");
+  return caf::none;
+}
+
+lookup_result cache_store::lookup(std::string_view key, uint64_t hash, time_point now,
+                                  std::string& out, bool& drain) {
+  bool hit = false;
+  {
+    auto& seg = segment_of(hash);
+    std::shared_lock<std::shared_mutex> guard{seg.mtx};
+    auto* n = seg.find(key, hash);
+    if (n != nullptr && !n->erased && n->expires > now) {
+      out.assign(n->value);
+      hit = true;
+    }
+  }
+  auto stripe = read_buffer::stripe_of_this_thread();
+  reads_.count(stripe, hit);
+  drain = reads_.push(stripe, hash) && !drain_requested_.exchange(true, std::memory_order_acq_rel);
+  return hit ? lookup_result::hit : lookup_result::miss;
+}
+
+cache_store::queued cache_store::enqueue(std::string_view key) {
+  queued q;
+  {
+    std::lock_guard<std::mutex> guard{writes_mtx_};
+    writes_.emplace_back(key);
+    q.pending = writes_.size();
+  }
+  q.drain = !drain_requested_.exchange(true, std::memory_order_acq_rel);
+  return q;
+}
+
+caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint64_t hash,
+                                                      std::string value, timespan ttl,
+                                                      time_point now) {
+  if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
+    return err;
+  auto expires = expiry(ttl, now);
+  {
+    auto& seg = segment_of(hash);
+    std::unique_lock<std::shared_mutex> guard{seg.mtx};
+    auto* n = seg.find(key, hash);
+    if (n == nullptr) {
+      n = new node;
+      n->hash = hash;
+      n->key.assign(key);
+      seg.insert(n);
+    }
+    n->value = std::move(value);
+    n->expires = expires;
+    n->erased = false;
+    n->charge = entry_overhead() + heap_bytes(n->key) + heap_bytes(n->value);
+  }
+  reads_.count_put(read_buffer::stripe_of_this_thread());
+  return enqueue(key);
+}
+
+bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
+  auto& seg = segment_of(hash);
+  {
+    std::unique_lock<std::shared_mutex> guard{seg.mtx};
+    auto* n = seg.find(key, hash);
+    if (n == nullptr || n->erased)
+      return false;
+    if (!n->linked) {
+      // The owner has not seen it yet: its queued write will find nothing.
+      seg.unchain(n);
+      delete n;
+      return true;
+    }
+    // Linked nodes are the owner's to free.
+    n->erased = true;
+    std::string{}.swap(n->value);
+  }
+  q = enqueue(key);
+  return true;
+}
+
+size_t cache_store::pending_writes() const {
+  std::lock_guard<std::mutex> guard{writes_mtx_};
+  return writes_.size();
+}
+
+// -- cache_store: the owner ---------------------------------------------------
 
 cache_store::order& cache_store::list_of(region r) {
   switch (r) {
@@ -108,167 +320,323 @@ cache_store::order& cache_store::list_of(region r) {
   }
 }
 
-uint64_t cache_store::hash(const std::string& key) const {
-  return std::hash<std::string>{}(key);
+void cache_store::link(node* n) {
+  n->linked = true;
+  n->where = window;
+  window_.push_front(n);
+  ++linked_;
+  n->accounted = n->charge;
+  bytes_ += n->accounted;
 }
 
-const std::string* cache_store::get(const std::string& key, time_point now) {
-  auto tinylfu = cfg_.policy == eviction::tinylfu;
-  if (tinylfu) {
-    sketch_.increment(hash(key));
-    ++sample_requests_;
+void cache_store::destroy(node* n) {
+  {
+    auto& seg = segment_of(n->hash);
+    std::unique_lock<std::shared_mutex> guard{seg.mtx};
+    seg.unchain(n);
   }
-  auto i = map_.find(key);
-  if (i != map_.end() && i->second.expires <= now) {
-    ++stats_.expirations;
-    remove(i);
-    i = map_.end();
+  if (n->linked) {
+    list_of(n->where).unlink(n);
+    --linked_;
+    bytes_ -= n->accounted;
   }
-  if (i == map_.end()) {
-    ++stats_.misses;
-    if (!ghost_set_.empty()) {
-      auto g = ghost_set_.find(hash(key));
-      if (g != ghost_set_.end()) {
-        ++stats_.capacity_misses;
-        ghost_set_.erase(g); // counted once; its deque slot ages out
-      }
-    }
-  } else {
-    ++stats_.hits;
-    if (tinylfu)
-      ++sample_hits_;
-    touch(i);
+  delete n;
+}
+
+void cache_store::drain() {
+  drain_requested_.store(false, std::memory_order_release);
+  auto now = clock::now();
+  reads_.drain([&](uint64_t hash) { apply_read(hash, now); });
+  std::vector<std::string> batch;
+  {
+    std::lock_guard<std::mutex> guard{writes_mtx_};
+    batch.swap(writes_);
   }
-  if (tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
+  for (auto& key : batch)
+    apply_write(key);
+  enforce_bounds();
+  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
     adapt_window();
-  return i == map_.end() ? nullptr : &i->second.value;
+}
+
+void cache_store::apply_write(const std::string& key) {
+  auto hash = key_hash(key);
+  auto& seg = segment_of(hash);
+  node* doomed = nullptr;
+  {
+    std::unique_lock<std::shared_mutex> guard{seg.mtx};
+    auto* n = seg.find(key, hash);
+    if (n == nullptr)
+      return; // removed or cleared since
+    if (n->erased) {
+      seg.unchain(n);
+      doomed = n;
+    } else if (!n->linked) {
+      link(n);
+    } else {
+      bytes_ += n->charge - n->accounted;
+      n->accounted = n->charge;
+      touch(n);
+    }
+  }
+  if (doomed != nullptr) {
+    list_of(doomed->where).unlink(doomed);
+    --linked_;
+    bytes_ -= doomed->accounted;
+    delete doomed;
+  }
+}
+
+void cache_store::apply_read(uint64_t hash, time_point now) {
+  node* n = nullptr;
+  bool live = false;
+  bool expired = false;
+  {
+    auto& seg = segment_of(hash);
+    std::shared_lock<std::shared_mutex> guard{seg.mtx};
+    n = seg.find_hash(hash);
+    if (n != nullptr && n->linked && !n->erased) {
+      live = n->expires > now;
+      expired = !live;
+    }
+  }
+  note_access(hash, live);
+  if (expired) {
+    ++stats_.expirations;
+    destroy(n);
+  } else if (live) {
+    touch(n);
+  } else {
+    count_miss(hash);
+  }
+}
+
+void cache_store::note_access(uint64_t hash, bool hit) {
+  if (cfg_.policy != eviction::tinylfu)
+    return;
+  sketch_.increment(hash);
+  ++sample_requests_;
+  if (hit)
+    ++sample_hits_;
+}
+
+void cache_store::count_miss(uint64_t hash) {
+  if (ghost_set_.empty())
+    return;
+  auto g = ghost_set_.find(hash);
+  if (g != ghost_set_.end()) {
+    ++stats_.capacity_misses;
+    ghost_set_.erase(g); // counted once; its deque slot ages out
+  }
+}
+
+std::optional<std::string> cache_store::get(const std::string& key, time_point now) {
+  auto hash = key_hash(key);
+  std::optional<std::string> out;
+  node* n = nullptr;
+  bool linked = false;
+  bool expired = false;
+  {
+    auto& seg = segment_of(hash);
+    std::shared_lock<std::shared_mutex> guard{seg.mtx};
+    n = seg.find(key, hash);
+    if (n != nullptr && !n->erased) {
+      // Unlinked: a thread's write the owner has not drained yet; visible
+      // all the same, and only the owner frees linked nodes.
+      linked = n->linked;
+      if (n->expires > now)
+        out = n->value;
+      else
+        expired = linked;
+    }
+  }
+  note_access(hash, out.has_value());
+  if (expired) {
+    ++stats_.expirations;
+    destroy(n);
+  }
+  if (out) {
+    ++stats_.hits;
+    if (linked)
+      touch(n);
+  } else {
+    ++stats_.misses;
+    count_miss(hash);
+  }
+  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
+    adapt_window();
+  return out;
 }
 
 bool cache_store::contains(const std::string& key, time_point now) const {
-  auto i = map_.find(key);
-  return i != map_.end() && i->second.expires > now;
+  auto hash = key_hash(key);
+  auto& seg = segment_of(hash);
+  std::shared_lock<std::shared_mutex> guard{seg.mtx};
+  auto* n = seg.find(key, hash);
+  return n != nullptr && !n->erased && n->expires > now;
 }
 
-void cache_store::touch(map_type::iterator i) {
-  auto& e = i->second;
-  if (cfg_.policy == eviction::lru || e.where != probation) {
-    auto& l = list_of(e.where);
-    l.splice(l.begin(), l, e.pos);
+void cache_store::touch(node* n) {
+  if (cfg_.policy == eviction::lru || n->where != probation) {
+    auto& l = list_of(n->where);
+    l.unlink(n);
+    l.push_front(n);
     return;
   }
   // A second hit in probation promotes to protected; protected overflow
   // demotes its coldest back to probation.
-  protected_.splice(protected_.begin(), probation_, e.pos);
-  e.where = protected_main;
-  while (protected_.size() > protected_max_) {
-    auto& demoted = map_.find(*protected_.back())->second;
-    probation_.splice(probation_.begin(), protected_, demoted.pos);
-    demoted.where = probation;
+  probation_.unlink(n);
+  protected_.push_front(n);
+  n->where = protected_main;
+  demote_protected_overflow();
+}
+
+void cache_store::demote_protected_overflow() {
+  while (protected_.size > protected_max_ && protected_.tail != nullptr) {
+    auto* demoted = protected_.tail;
+    protected_.unlink(demoted);
+    probation_.push_front(demoted);
+    demoted->where = probation;
   }
 }
 
 caf::error cache_store::put(const std::string& key, std::string value, timespan ttl,
                             time_point now) {
-  if (ttl.count() == 0)
-    ttl = cfg_.ttl;
-  auto expires =
-      ttl.count() > 0 ? now + std::chrono::duration_cast<clock::duration>(ttl) : time_point::max();
-  auto charge = entry_overhead() + key.size() + value.size();
-  if (charge > cfg_.max_bytes)
-    return make_error(errc::invalid_argument,
-                      "an entry of " + std::to_string(charge) + " bytes exceeds the capacity of " +
-                          cfg_.name + " (" + std::to_string(cfg_.max_bytes) + " bytes)");
-  ++stats_.puts;
-  auto i = map_.find(key);
-  if (i != map_.end()) {
-    auto& e = i->second;
-    bytes_ -= e.charge;
-    e.value = std::move(value);
-    e.charge = entry_overhead() + heap_bytes(i->first) + heap_bytes(e.value);
-    e.expires = expires;
-    bytes_ += e.charge;
-    touch(i);
-  } else {
-    i = map_.emplace(key, entry{std::move(value), expires, 0, {}, window}).first;
-    auto& e = i->second;
-    e.charge = entry_overhead() + heap_bytes(i->first) + heap_bytes(e.value);
-    window_.push_front(&i->first);
-    e.pos = window_.begin();
-    bytes_ += e.charge;
-  }
-  enforce_bounds();
+  auto q = write(key, key_hash(key), std::move(value), ttl, now);
+  if (!q)
+    return q.error();
+  drain();
   return caf::none;
 }
 
-void cache_store::remove(map_type::iterator i) {
-  list_of(i->second.where).erase(i->second.pos);
-  bytes_ -= i->second.charge;
-  map_.erase(i);
-}
-
-void cache_store::evict(map_type::iterator i) {
+void cache_store::evict(node* n) {
   ++stats_.evictions;
-  auto h = hash(i->first);
-  ghosts_.push_back(h);
-  ghost_set_.insert(h);
+  ghosts_.push_back(n->hash);
+  ghost_set_.insert(n->hash);
   while (ghosts_.size() > cfg_.max_entries) {
     if (auto g = ghost_set_.find(ghosts_.front()); g != ghost_set_.end())
       ghost_set_.erase(g);
     ghosts_.pop_front();
   }
-  remove(i);
+  destroy(n);
 }
 
 bool cache_store::erase(const std::string& key) {
-  auto i = map_.find(key);
-  if (i == map_.end())
-    return false;
-  remove(i);
+  auto hash = key_hash(key);
+  auto& seg = segment_of(hash);
+  node* n = nullptr;
+  {
+    std::unique_lock<std::shared_mutex> guard{seg.mtx};
+    n = seg.find(key, hash);
+    if (n == nullptr || n->erased)
+      return false;
+    seg.unchain(n);
+  }
+  if (n->linked) {
+    list_of(n->where).unlink(n);
+    --linked_;
+    bytes_ -= n->accounted;
+  }
+  delete n;
   return true;
 }
 
 uint64_t cache_store::clear() {
-  auto n = map_.size();
-  window_.clear();
-  probation_.clear();
-  protected_.clear();
-  map_.clear();
+  uint64_t removed = 0;
+  for (auto& seg : segments_) {
+    std::vector<node*> buckets;
+    {
+      std::unique_lock<std::shared_mutex> guard{seg.mtx};
+      buckets.swap(seg.buckets);
+      seg.count = 0;
+    }
+    for (auto* head : buckets)
+      while (head != nullptr) {
+        auto* next = head->chain;
+        removed += head->erased ? 0 : 1;
+        delete head;
+        head = next;
+      }
+  }
+  window_ = {};
+  probation_ = {};
+  protected_ = {};
+  linked_ = 0;
   bytes_ = 0;
-  return n;
+  return removed;
 }
 
-cache_store::map_type::iterator cache_store::coldest() {
+void cache_store::reset() {
+  // The previous owner's entries go; writes made since it stopped stay and
+  // are linked by the next drain (their queued records are kept).
+  for (auto& seg : segments_) {
+    std::unique_lock<std::shared_mutex> guard{seg.mtx};
+    for (auto& head : seg.buckets)
+      for (auto** p = &head; *p != nullptr;) {
+        auto* n = *p;
+        if (n->linked) {
+          *p = n->chain;
+          --seg.count;
+          delete n;
+        } else {
+          p = &n->chain;
+        }
+      }
+  }
+  window_ = {};
+  probation_ = {};
+  protected_ = {};
+  linked_ = 0;
+  bytes_ = 0;
+  reads_.drain([](uint64_t) {});
+  reads_.reset_counts();
+  drain_requested_.store(false);
+  cfg_ = initial_;
+  ttl_ns_.store(cfg_.ttl.count());
+  stats_ = cache_stats{};
+  stats_.name = cfg_.name;
+  ghosts_.clear();
+  ghost_set_.clear();
+  window_max_ = 0;
+  sample_hits_ = 0;
+  sample_requests_ = 0;
+  previous_hit_rate_ = 0;
+  static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
+}
+
+cache_store::node* cache_store::coldest() const {
   for (auto* l : {&probation_, &window_, &protected_})
-    if (!l->empty())
-      return map_.find(*l->back());
-  return map_.end();
+    if (l->tail != nullptr)
+      return l->tail;
+  return nullptr;
 }
 
 std::vector<std::string> cache_store::coldest_first() const {
   std::vector<std::string> out;
   for (auto* l : {&probation_, &window_, &protected_})
-    for (auto i = l->rbegin(); i != l->rend(); ++i)
-      out.push_back(**i);
+    for (auto* n = l->tail; n != nullptr; n = n->prev)
+      out.push_back(n->key);
   return out;
 }
 
 void cache_store::enforce_bounds() {
   if (cfg_.policy == eviction::lru) {
-    while (!window_.empty() && (map_.size() > cfg_.max_entries || bytes_ > cfg_.max_bytes))
-      evict(map_.find(*window_.back()));
+    while (window_.tail != nullptr && (linked_ > cfg_.max_entries || bytes_ > cfg_.max_bytes))
+      evict(window_.tail);
     return;
   }
   evict_from_window();
-  while (bytes_ > cfg_.max_bytes && !map_.empty())
+  while (bytes_ > cfg_.max_bytes && linked_ > 0)
     evict(coldest());
 }
 
 void cache_store::evict_from_window() {
   size_t candidates = 0;
-  while (window_.size() > window_max_) {
-    auto& e = map_.find(*window_.back())->second;
-    probation_.splice(probation_.begin(), window_, e.pos);
-    e.where = probation;
+  while (window_.size > window_max_) {
+    auto* e = window_.tail;
+    window_.unlink(e);
+    probation_.push_front(e);
+    e->where = probation;
     ++candidates;
   }
   evict_from_main(candidates);
@@ -278,23 +646,24 @@ void cache_store::evict_from_main(size_t candidates) {
   // Candidates (fresh from the window) sit at probation's front, the oldest
   // of them deepest; the victim is probation's back. The one the sketch has
   // seen more often stays.
-  while (map_.size() > cfg_.max_entries) {
-    if (probation_.empty()) {
+  while (linked_ > cfg_.max_entries) {
+    if (probation_.tail == nullptr) {
       evict(coldest());
       continue;
     }
-    auto victim = map_.find(*probation_.back());
-    map_type::iterator candidate;
+    auto* victim = probation_.tail;
+    node* candidate = nullptr;
     if (candidates > 0) {
-      auto cpos = std::next(probation_.begin(), static_cast<long>(candidates - 1));
-      candidate = map_.find(**cpos);
+      candidate = probation_.head;
+      for (size_t k = 1; k < candidates; ++k)
+        candidate = candidate->next;
       --candidates;
-    } else if (!window_.empty()) {
+    } else if (window_.tail != nullptr) {
       // The window grew and overflowed the total: its coldest entry stays
       // unless main's victim was used more often (ties favour the window,
       // so that growing it has an effect).
-      auto tail = map_.find(*window_.back());
-      if (sketch_.frequency(hash(victim->first)) > sketch_.frequency(hash(tail->first)))
+      auto* tail = window_.tail;
+      if (sketch_.frequency(victim->hash) > sketch_.frequency(tail->hash))
         evict(tail);
       else
         evict(victim);
@@ -307,7 +676,7 @@ void cache_store::evict_from_main(size_t candidates) {
       evict(victim);
       continue;
     }
-    if (sketch_.frequency(hash(candidate->first)) > sketch_.frequency(hash(victim->first)))
+    if (sketch_.frequency(candidate->hash) > sketch_.frequency(victim->hash))
       evict(victim);
     else
       evict(candidate);
@@ -349,7 +718,7 @@ shrink_result cache_store::shrink(double fraction) {
     return r;
   auto n = static_cast<size_t>(std::ceil(std::min(fraction, 1.0) * static_cast<double>(size())));
   auto bytes_before = bytes_;
-  for (size_t k = 0; k < n && !map_.empty(); ++k) {
+  for (size_t k = 0; k < n && linked_ > 0; ++k) {
     evict(coldest());
     ++r.entries;
   }
@@ -362,6 +731,7 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
     return make_error(errc::invalid_argument, "cache capacity must be positive");
   cfg_.max_entries = max_entries;
   cfg_.max_bytes = max_bytes;
+  max_bytes_.store(max_bytes, std::memory_order_relaxed);
   if (cfg_.policy == eviction::lru) {
     window_max_ = max_entries;
   } else {
@@ -377,20 +747,27 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
   }
   enforce_bounds();
   // A smaller protected quota demotes its coldest entries.
-  while (protected_.size() > protected_max_ && cfg_.policy == eviction::tinylfu) {
-    auto& demoted = map_.find(*protected_.back())->second;
-    probation_.splice(probation_.begin(), protected_, demoted.pos);
-    demoted.where = probation;
-  }
+  if (cfg_.policy == eviction::tinylfu)
+    demote_protected_overflow();
   return caf::none;
+}
+
+void cache_store::set_ttl(timespan ttl) {
+  cfg_.ttl = ttl;
+  ttl_ns_.store(ttl.count(), std::memory_order_relaxed);
 }
 
 cache_stats cache_store::stats() const {
   auto s = stats_;
-  s.entries = map_.size();
+  auto counted = reads_.counts();
+  s.hits += counted.hits;
+  s.misses += counted.misses;
+  s.puts += counted.puts;
+  s.entries = linked_;
   s.bytes = bytes_;
   s.max_entries = cfg_.max_entries;
   s.max_bytes = cfg_.max_bytes;
+  s.bypasses = bypasses_.load(std::memory_order_relaxed);
   return s;
 }
 

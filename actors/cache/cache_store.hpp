@@ -1,18 +1,30 @@
 #pragma once
 
-// The cache's state and eviction logic as plain C++, testable without an
-// actor system: entries bounded by count and bytes, exact TTL, and two
-// eviction policies (exact LRU, and W-TinyLFU with an adaptive window).
+// One cache shard's entries and eviction policy, Caffeine's design in plain
+// C++: the entries live in a segmented hash table that any thread may read
+// and write under a short segment lock; what threads do is recorded in two
+// buffers (a lossy, striped buffer of reads, a bounded queue of writes); one
+// owner, the shard actor, drains both and alone changes the policy state
+// (LRU order or W-TinyLFU's window, probation, protected and sketch, byte
+// accounting, capacity and TTL). The owner-side calls (`get`, `put`, ...)
+// apply the policy at once; tests, `p21 cache-sim` and single-threaded users
+// (the tagged cache, the cluster's near cache) use only those.
+//
+// Who may call what:
+// - any thread: `lookup`, `write`, `remove`, `default_ttl`, `max_bytes`;
+// - the owner only: everything else.
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <list>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -31,6 +43,24 @@ using eviction = eviction_policy;
 /// A shard's share of a cache-wide limit: rounded up, never 0.
 inline uint64_t per_shard(uint64_t total, size_t shards) {
   return std::max<uint64_t>(1, (total + shards - 1) / shards);
+}
+
+/// The hash every part of a cache uses for `key` (the shard, the segment,
+/// the sketch, the access records).
+inline uint64_t key_hash(std::string_view key) {
+  return std::hash<std::string_view>{}(key);
+}
+
+/// splitmix64's finalizer: spreads a hash over all bits, so that the shard
+/// (low bits of the hash) and the segment and bucket (of this) do not
+/// correlate.
+inline uint64_t spread(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
 }
 
 /// A count-min sketch of 4-bit counters (4 rows) with periodic halving, the
@@ -59,6 +89,73 @@ private:
   size_t additions_ = 0;
 };
 
+/// Caffeine's read buffer: per stripe a small ring of key hashes that
+/// readers append to without a lock and the owner drains. A full stripe, or
+/// a lost race for a slot, drops the record: reads only inform the policy,
+/// and a few lost ones do not change which entries are hot. Each stripe also
+/// counts its readers' hits and misses, so that counting costs no shared
+/// cache line.
+class read_buffer {
+public:
+  static constexpr size_t stripe_count = 16;
+  static constexpr size_t slots = 128;
+
+  /// The calling thread's stripe.
+  static size_t stripe_of_this_thread();
+
+  /// Appends `hash`; returns whether the owner should drain soon (the stripe
+  /// is half full or the record was dropped).
+  bool push(size_t stripe, uint64_t hash);
+
+  void count(size_t stripe, bool hit) {
+    (hit ? stripes_[stripe].hits : stripes_[stripe].misses).fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void count_put(size_t stripe) { stripes_[stripe].puts.fetch_add(1, std::memory_order_relaxed); }
+
+  /// Owner: calls `f(hash)` for each record, oldest first per stripe.
+  template <class F>
+  void drain(F f) {
+    for (auto& s : stripes_) {
+      auto head = s.head.load(std::memory_order_relaxed);
+      auto tail = s.tail.load(std::memory_order_acquire);
+      for (; head != tail; ++head) {
+        auto& cell = s.cells[head & (slots - 1)];
+        auto h = cell.load(std::memory_order_acquire);
+        if (h == 0)
+          break; // claimed, not yet written: the next drain takes it
+        cell.store(0, std::memory_order_relaxed);
+        f(h);
+      }
+      s.head.store(head, std::memory_order_release);
+    }
+  }
+
+  struct totals {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t puts = 0;
+  };
+
+  /// Hits, misses and puts counted so far.
+  totals counts() const;
+
+  /// Owner: forgets the counts (a restarted shard starts from zero).
+  void reset_counts();
+
+private:
+  struct alignas(64) stripe {
+    std::atomic<uint64_t> head{0};
+    std::atomic<uint64_t> tail{0};
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+    std::atomic<uint64_t> puts{0};
+    std::array<std::atomic<uint64_t>, slots> cells{};
+  };
+
+  std::array<stripe, stripe_count> stripes_;
+};
+
 /// Settings of one cache (or shard).
 struct store_config {
   std::string name = "cache";
@@ -69,25 +166,78 @@ struct store_config {
   eviction policy = eviction::lru;
 };
 
-/// Bytes one entry costs besides its key and value: the hash-map node, the
-/// list node and the bookkeeping, so that `max_bytes` bounds real memory.
+/// Bytes one entry costs besides its key and value: the table node, its
+/// allocation header and its bucket slot, so that `max_bytes` bounds real
+/// memory.
 size_t entry_overhead();
 
-/// One cache's entries and eviction order. Not thread-safe: an actor owns it.
+/// What a concurrent `lookup` found.
+enum class lookup_result { hit, miss };
+
+/// One cache's entries and eviction order (see the top of this file for who
+/// may call what).
 class cache_store {
 public:
   explicit cache_store(store_config cfg);
+  ~cache_store();
 
-  // -- lookups ----------------------------------------------------------------
+  cache_store(const cache_store&) = delete;
+  cache_store& operator=(const cache_store&) = delete;
 
-  /// The value, or nullptr when absent or expired (an expired entry is
-  /// removed and counted, never returned). Counts a hit or a miss.
-  const std::string* get(const std::string& key, time_point now);
+  // -- any thread -------------------------------------------------------------
+
+  /// Copies the value of `key` into `out` unless it is absent, erased or
+  /// expired; records the read for the owner. Sets `drain` when the owner
+  /// should drain the buffers soon.
+  lookup_result lookup(std::string_view key, uint64_t hash, time_point now, std::string& out,
+                       bool& drain);
+
+  /// What a `write` or `remove` left for the owner.
+  struct queued {
+    /// Writes waiting for the owner, this one included.
+    size_t pending = 0;
+    /// Whether the caller should ask the owner to drain (no one has yet).
+    bool drain = false;
+  };
+
+  /// Stores `value` at once (the next `lookup` of any thread sees it) and
+  /// queues the write for the owner, which then accounts and evicts. Refuses
+  /// with `invalid_argument` an entry larger than the byte capacity.
+  caf::expected<queued> write(std::string_view key, uint64_t hash, std::string value,
+                              timespan ttl, time_point now);
+
+  /// Removes `key` at once for every reader; the owner frees it on its next
+  /// drain. Returns whether it was there.
+  bool remove(std::string_view key, uint64_t hash, queued& q);
+
+  /// Forgets a drain request the owner will not see (it was down).
+  void drain_request_lost() { drain_requested_.store(false, std::memory_order_relaxed); }
+
+  /// How many writes wait for the owner; a writer that sees more than
+  /// `write_queue_limit` waits for a drain (writes are never dropped).
+  size_t pending_writes() const;
+  static constexpr size_t write_queue_limit = 4096;
+
+  // -- the owner: draining ----------------------------------------------------
+
+  /// Applies every recorded read and write to the policy, then evicts down
+  /// to capacity.
+  void drain();
+
+  /// Counts one `get_or_load` that ran its loader without the shard (the
+  /// shard was down): any thread.
+  void record_bypass() { bypasses_.fetch_add(1, std::memory_order_relaxed); }
+
+  // -- the owner: lookups -----------------------------------------------------
+
+  /// The value, or none when absent or expired (an expired entry is removed
+  /// and counted, never returned). Counts a hit or a miss.
+  std::optional<std::string> get(const std::string& key, time_point now);
 
   /// Whether `key` is present and fresh, without touching stats or order.
   bool contains(const std::string& key, time_point now) const;
 
-  // -- modifiers --------------------------------------------------------------
+  // -- the owner: modifiers ---------------------------------------------------
 
   /// Inserts or replaces; `ttl` zero means the default TTL. Refuses with
   /// `invalid_argument` an entry larger than `max_bytes`.
@@ -96,8 +246,14 @@ public:
   /// Removes `key`; returns whether it was there.
   bool erase(const std::string& key);
 
-  /// Removes everything; returns how many entries went.
+  /// Removes everything, queued writes included; returns how many entries
+  /// went.
   uint64_t clear();
+
+  /// Back to the state the store was made in (a restarted shard): the
+  /// entries of the previous owner gone, the configured capacity and TTL,
+  /// counters at zero. Writes made since that owner stopped stay.
+  void reset();
 
   /// Evicts `fraction` (0..1] of the entries, coldest first.
   shrink_result shrink(double fraction);
@@ -106,7 +262,7 @@ public:
   caf::error resize(uint64_t max_entries, uint64_t max_bytes);
 
   /// Changes the default TTL of future puts.
-  void set_ttl(timespan ttl) { cfg_.ttl = ttl; }
+  void set_ttl(timespan ttl);
 
   /// Counts one `get_or_load` loader run.
   void record_load(bool success, timespan duration) {
@@ -114,11 +270,11 @@ public:
     stats_.load_time += duration;
   }
 
-  // -- properties -------------------------------------------------------------
+  // -- the owner: properties --------------------------------------------------
 
   cache_stats stats() const;
   const store_config& config() const noexcept { return cfg_; }
-  size_t size() const noexcept { return map_.size(); }
+  size_t size() const noexcept { return linked_; }
   uint64_t bytes() const noexcept { return bytes_; }
   /// The admission window's share of the capacity (tinylfu), for tests.
   double window_fraction() const;
@@ -129,37 +285,101 @@ public:
 private:
   enum region : uint8_t { window, probation, protected_main };
 
-  using order = std::list<const std::string*>;
-
-  struct entry {
+  /// One entry. `chain`, `hash` and `key` are fixed once it is in the table;
+  /// `value`, `expires`, `charge`, `erased` and `linked` change only under
+  /// the segment's exclusive lock; the rest is the owner's alone.
+  struct node {
+    node* chain = nullptr;
+    uint64_t hash = 0;
+    std::string key;
     std::string value;
     time_point expires;
     uint64_t charge = 0;
-    order::iterator pos;
+    // -- owner
+    node* prev = nullptr;
+    node* next = nullptr;
+    uint64_t accounted = 0;
     region where = window;
+    bool linked = false;
+    bool erased = false;
   };
 
-  using map_type = std::unordered_map<std::string, entry>;
+  /// A doubly linked list of nodes, hottest first (owner only).
+  struct order {
+    node* head = nullptr;
+    node* tail = nullptr;
+    size_t size = 0;
+    void push_front(node* n);
+    void unlink(node* n);
+  };
+
+  /// One lock's share of the table: a chained hash table of nodes.
+  struct alignas(64) segment {
+    mutable std::shared_mutex mtx;
+    std::vector<node*> buckets;
+    size_t count = 0;
+    node* find(std::string_view key, uint64_t hash) const;
+    node* find_hash(uint64_t hash) const;
+    void insert(node* n);
+    void unchain(node* n);
+  };
+
+  static constexpr size_t segment_count = 64;
+
+public:
+  /// Bytes of one table node with its allocation header and bucket slot.
+  static size_t node_overhead() { return sizeof(node) + 2 * sizeof(void*); }
+
+private:
+
+  segment& segment_of(uint64_t hash) { return segments_[spread(hash) & (segment_count - 1)]; }
+  const segment& segment_of(uint64_t hash) const {
+    return segments_[spread(hash) & (segment_count - 1)];
+  }
+  time_point expiry(timespan ttl, time_point now) const;
+  caf::error check_charge(uint64_t charge) const;
 
   order& list_of(region r);
-  void touch(map_type::iterator i);
-  void remove(map_type::iterator i);
-  void evict(map_type::iterator i);
+  /// Puts a node the table holds under the policy (under its segment lock).
+  void link(node* n);
+  /// Removes a node from the policy and the table, and frees it.
+  void destroy(node* n);
+  void touch(node* n);
+  void evict(node* n);
+  /// Applies one recorded write (or erase) of `key`.
+  void apply_write(const std::string& key);
+  /// Applies one recorded read of the key hashing to `hash`.
+  void apply_read(uint64_t hash, time_point now);
+  /// Counts an access of `hash` for TinyLFU and the window's hill climber.
+  void note_access(uint64_t hash, bool hit);
+  void count_miss(uint64_t hash);
   /// Restores the bounds after an insert (or a resize).
   void enforce_bounds();
-  /// The entry W-TinyLFU or LRU would evict next, or end().
-  map_type::iterator coldest();
+  /// The entry W-TinyLFU or LRU would evict next, or null.
+  node* coldest() const;
   void evict_from_window();
   void evict_from_main(size_t candidates);
   void adapt_window();
   void set_window_size(uint64_t n);
-  uint64_t hash(const std::string& key) const;
+  void demote_protected_overflow();
+  queued enqueue(std::string_view key);
 
+  const store_config initial_;
   store_config cfg_;
-  map_type map_;
+  std::array<segment, segment_count> segments_;
+  read_buffer reads_;
+  mutable std::mutex writes_mtx_;
+  std::vector<std::string> writes_;
+  // Read by writers: the default TTL and the byte capacity.
+  std::atomic<int64_t> ttl_ns_{0};
+  std::atomic<uint64_t> max_bytes_{0};
+  std::atomic<uint64_t> bypasses_{0};
+  std::atomic<bool> drain_requested_{false};
+
   order window_;
   order probation_;
   order protected_;
+  size_t linked_ = 0;
   uint64_t bytes_ = 0;
   cache_stats stats_;
   /// Hashes of keys recently evicted for capacity, oldest first.

@@ -1,10 +1,14 @@
 #pragma once
 
 // The cache handle: the one way Perfect21 code and applications cache
-// things. It routes each key to its shard actor and offers blocking calls
-// for plain threads plus the shard's typed handle for use inside actors.
+// things. In the node's own process it reads and writes each shard's
+// concurrent table directly (a hit costs no message) while the shard actor
+// owns eviction; for a peer's cache it talks to the shard actor. It offers
+// blocking calls for plain threads (and actors that accept a short lock)
+// plus the shard's typed handle for requests from inside actors.
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -18,6 +22,10 @@
 #include "p21/runtime.hpp"
 
 namespace p21 {
+
+namespace cache_detail {
+struct shard_shared;
+} // namespace cache_detail
 
 /// A named cache of a runtime (`async`, `query`, `git`, `[caches.NAME]`, or
 /// one created with `create`). Cheap to copy; every call has a timeout and
@@ -46,9 +54,15 @@ public:
 
   /// The value of `key`; on a miss runs `load` once, however many callers ask
   /// for the same key meanwhile (they wait for that one result). A failing
-  /// loader's error reaches every waiter and nothing is cached.
+  /// loader's error reaches every waiter and nothing is cached. While the
+  /// shard is down or restarting, `load` runs without it and its result is
+  /// returned uncached (counted in `bypasses`).
   caf::expected<std::string> get_or_load(const std::string& key, const loader& load,
                                          timespan ttl = timespan{0});
+
+  /// Counts a `get_or_load` answered by its loader alone because the shard
+  /// was down (the asynchronous form's graceful degradation).
+  void note_bypass(const std::string& key);
 
   // -- modifiers ----------------------------------------------------------------
 
@@ -95,6 +109,9 @@ private:
   cache(runtime& rt, std::string name, size_t shards);
 
   size_t shard_index(const std::string& key) const;
+  /// Asks shard `s`'s owner to drain what handles recorded; `wait` blocks
+  /// until it has (a writer that found the write queue full).
+  caf::error request_drain(size_t s, bool wait);
 
   template <class R, class... Ts>
   caf::expected<R> ask(size_t shard, Ts&&... xs) {
@@ -108,6 +125,8 @@ private:
   std::string name_;
   size_t shards_;
   timespan timeout_;
+  /// Per shard, its table in this process; null for a peer's shard.
+  std::vector<std::shared_ptr<cache_detail::shard_shared>> local_;
 };
 
 /// The component specs of one cache (one per shard), as the runtime starts
@@ -122,7 +141,8 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
 template <class Self, class Then>
 void get_or_load(Self* self, const cache_actor& shard, std::string key,
                  std::function<caf::expected<std::string>()> load, timespan ttl, Then then,
-                 timespan timeout = std::chrono::seconds{10}) {
+                 timespan timeout = std::chrono::seconds{10},
+                 std::function<void()> on_bypass = {}) {
   self->request(shard, timeout, load_atom::value, key)
       .then(
           [=](load_reply& r) mutable {
@@ -139,9 +159,22 @@ void get_or_load(Self* self, const cache_actor& shard, std::string key,
             self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
                 .then(
                     [=](bool) mutable { then(std::move(value)); },
-                    [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
+                    [=](caf::error&) mutable {
+                      // Loaded, not stored: the shard went down meanwhile.
+                      if (on_bypass)
+                        on_bypass();
+                      then(std::move(value));
+                    });
           },
-          [=](caf::error& e) mutable { then(caf::expected<std::string>{normalize(e)}); });
+          [=](caf::error& e) mutable {
+            // The shard is down or restarting: the loader alone answers.
+            if (!on_bypass) {
+              then(caf::expected<std::string>{normalize(e)});
+              return;
+            }
+            on_bypass();
+            then(load());
+          });
 }
 
 /// Memoizes `fn` in the cache `cache_name`: results are keyed by the
@@ -178,11 +211,15 @@ public:
     }
     auto shard = cache_.shard_for(*key);
     if (!shard) {
-      then(caf::expected<R>{shard.error()});
+      // The shard is down: the function alone answers (graceful degradation).
+      cache_.note_bypass(*key);
+      then(caf::expected<R>{fn_(args...)});
       return;
     }
     auto fn = fn_;
     auto arg_tuple = std::make_tuple(args...);
+    auto c = cache_;
+    auto k = *key;
     get_or_load(
         self, *shard, *key,
         [fn, arg_tuple]() -> caf::expected<std::string> {
@@ -194,7 +231,8 @@ public:
             then(caf::expected<R>{v.error()});
           else
             then(decode(*v));
-        });
+        },
+        std::chrono::seconds{10}, [c, k]() mutable { c.note_bypass(k); });
   }
 
   /// How many times the wrapped function actually ran is visible in the

@@ -41,6 +41,9 @@ struct cache_stats {
   /// Misses on keys evicted for capacity not long before (a ghost list as
   /// long as the cache): the misses a larger cache would have hit.
   uint64_t capacity_misses = 0;
+  /// `get_or_load` calls that ran their loader without the cache because its
+  /// shard was down or restarting (graceful degradation).
+  uint64_t bypasses = 0;
 
   double hit_rate() const {
     auto total = hits + misses;
@@ -53,7 +56,7 @@ typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
   return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts, x.evictions,
            x.expirations, x.load_successes, x.load_failures, x.load_time, x.entries, x.bytes,
            x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight, x.load_waiters,
-           x.capacity_misses);
+           x.capacity_misses, x.bypasses);
 }
 
 /// The metrics a cache shard reports (label `cache`).
@@ -75,6 +78,9 @@ inline constexpr metric_def loads{"cache_loads", "get_or_load loaders that succe
                                   metric_kind::counter};
 inline constexpr metric_def load_failures{"cache_load_failures", "get_or_load loaders that failed.",
                                           metric_kind::counter};
+inline constexpr metric_def bypasses{
+    "cache_bypasses", "get_or_load calls answered by their loader while the cache was down.",
+    metric_kind::counter};
 inline constexpr metric_def entries{"cache_entries", "Entries in a cache shard.",
                                     metric_kind::gauge};
 inline constexpr metric_def bytes{"cache_bytes", "Bytes a cache shard holds, overhead included.",
@@ -87,7 +93,7 @@ inline constexpr metric_def max_bytes{"cache_max_bytes", "Byte capacity of a cac
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {
     hits,  misses,        puts,    evictions, capacity_misses, expirations,
-    loads, load_failures, entries, bytes,     max_entries,     max_bytes};
+    loads, load_failures, bypasses, entries, bytes, max_entries, max_bytes};
 
 } // namespace cache_metrics
 
