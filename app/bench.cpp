@@ -54,6 +54,8 @@ std::vector<row> all_rows() {
        measure_cache_lookup},
       {"cache_direct", "Cache lookup: a mutex LRU vs the handle", std::nullopt,
        measure_cache_direct},
+      {"cache_contended", "Cache under 4 threads: a mutex LRU vs the handle", std::nullopt,
+       measure_cache_contended},
       {"db_query", "Database query: connection per query vs pool", report_claim{0.120, 0.025},
        measure_db_query},
       {"db_query_cache", "Database query: pooled vs query cache", std::nullopt,

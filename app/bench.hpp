@@ -33,6 +33,9 @@ int run_cache_client(const cache_client_options& opts);
 
 /// Replays a key-per-line trace (stdin when `file` is empty) through a cache
 /// policy and prints the hit rate as JSON; returns the exit code.
-int run_cache_sim(const std::string& policy, uint64_t capacity, const std::string& file);
+/// `p21 cache-sim`: the trace through the eviction code alone (`threads` 0)
+/// or through a live cache's handle from `threads` threads.
+int run_cache_sim(const std::string& policy, uint64_t capacity, const std::string& file,
+                  size_t threads = 0);
 
 } // namespace p21::app

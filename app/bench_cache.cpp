@@ -3,7 +3,9 @@
 
 #include <iomanip>
 #include <iostream>
+#include <list>
 #include <mutex>
+#include <unordered_map>
 #include <random>
 #include <thread>
 
@@ -54,6 +56,56 @@ raw_lru_actor::behavior_type raw_lru(raw_lru_actor::stateful_pointer<raw_lru_sta
   };
 }
 
+// -- the hand-written baseline: a textbook LRU behind one std::mutex -------------
+
+/// What an application would write instead of using a cache library: a hash
+/// map of list positions and a list in recency order, one lock around both.
+class mutex_lru {
+public:
+  explicit mutex_lru(size_t capacity)
+    : capacity_(capacity) {
+    map_.reserve(capacity);
+  }
+
+  std::optional<std::string> get(const std::string& key) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = map_.find(key);
+    if (i == map_.end())
+      return std::nullopt;
+    order_.splice(order_.begin(), order_, i->second);
+    return i->second->second;
+  }
+
+  void put(const std::string& key, std::string value) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = map_.find(key);
+    if (i != map_.end()) {
+      i->second->second = std::move(value);
+      order_.splice(order_.begin(), order_, i->second);
+      return;
+    }
+    order_.emplace_front(key, std::move(value));
+    map_.emplace(key, order_.begin());
+    if (map_.size() > capacity_) {
+      map_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+private:
+  std::mutex mtx_;
+  size_t capacity_;
+  std::list<std::pair<std::string, std::string>> order_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> map_;
+};
+
+std::vector<std::string> hot_key_list() {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < hot_keys; ++i)
+    keys.push_back(key_of(i));
+  return keys;
+}
+
 cache open_loaded(runtime& rt) {
   auto c = cache::open(rt, "async");
   if (!c)
@@ -71,49 +123,111 @@ row_result measure_cache_lookup(const config& base, size_t runs) {
                {"raw CAF: scoped_actor + typed request per get (CAF defaults)", {}},
                {"p21::cache handle get (hit)", {}},
                std::nullopt};
-  auto n = runs * 200;
+  auto keys = hot_key_list();
+  auto at = [&](size_t i) -> const std::string& { return keys[i % keys.size()]; };
   {
     caf::actor_system_config cfg; // CAF's defaults: work stealing
     caf::actor_system sys{cfg};
     auto lru = sys.spawn(raw_lru);
     {
       caf::scoped_actor self{sys};
-      for (size_t i = 0; i < hot_keys; ++i)
-        self->request(lru, caf::infinite, put_atom::value, key_of(i), value_100)
+      for (auto& k : keys)
+        self->request(lru, caf::infinite, put_atom::value, k, value_100)
             .receive([](bool) {}, [](caf::error&) {});
     }
-    time_each(r.baseline, n, [&](size_t i) {
+    time_batched(r.baseline, runs * 4, 50, [&](size_t i) {
       caf::scoped_actor self{sys};
-      self->request(lru, std::chrono::seconds{10}, get_atom::value, key_of(i))
+      self->request(lru, std::chrono::seconds{10}, get_atom::value, at(i))
           .receive([](caf::optional<std::string>&) {}, [](caf::error&) {});
     });
     caf::anon_send_exit(lru, caf::exit_reason::user_shutdown);
   }
   runtime rt{quiet(base)};
   auto c = open_loaded(rt);
-  time_each(r.perfect21, n, [&](size_t i) { static_cast<void>(c.get(key_of(i))); });
+  time_batched(r.perfect21, runs * 4, 1000, [&](size_t i) { benchmark_sink(c.get(at(i))); });
   return r;
 }
 
 row_result measure_cache_direct(const config& base, size_t runs) {
   row_result r{"cache_direct",
-               {"std::mutex + the same LRU, called directly", {}},
+               {"std::mutex + a textbook LRU, called directly", {}},
                {"p21::cache handle get (hit)", {}},
                std::nullopt};
-  auto n = runs * 200;
-  {
-    std::mutex mtx;
-    cache_store store{store_config{}};
-    for (size_t i = 0; i < hot_keys; ++i)
-      static_cast<void>(store.put(key_of(i), value_100, timespan{0}, cache_detail::clock::now()));
-    time_each(r.baseline, n, [&](size_t i) {
-      std::lock_guard<std::mutex> guard{mtx};
-      static_cast<void>(store.get(key_of(i), cache_detail::clock::now()));
-    });
-  }
+  auto keys = hot_key_list();
+  auto at = [&](size_t i) -> const std::string& { return keys[i % keys.size()]; };
+  // Side by side, alternating, so that neither gets the quieter moments.
   runtime rt{quiet(base)};
   auto c = open_loaded(rt);
-  time_each(r.perfect21, n, [&](size_t i) { static_cast<void>(c.get(key_of(i))); });
+  mutex_lru lru{512};
+  for (auto& k : keys)
+    lru.put(k, value_100);
+  for (size_t k = 0; k < runs * 4; ++k) {
+    time_batched(r.baseline, 1, 2000, [&](size_t i) { benchmark_sink(lru.get(at(i))); });
+    time_batched(r.perfect21, 1, 2000, [&](size_t i) { benchmark_sink(c.get(at(i))); });
+  }
+  return r;
+}
+
+row_result measure_cache_contended(const config& base, size_t runs) {
+  // 4 threads, Zipf(0.99) over 100 000 keys, 90 % get / 10 % put (a miss
+  // is followed by a put, as a read-through cache does), a fixed number of
+  // operations; a sample is the wall time per operation of one run.
+  row_result r{"cache_contended",
+               {"std::mutex + a textbook LRU, 4 threads", {}},
+               {"p21::cache handle, 4 threads", {}},
+               std::nullopt};
+  constexpr size_t threads = 4;
+  constexpr uint32_t universe = 100'000;
+  constexpr size_t capacity = 25'000;
+  size_t per_thread = 100'000;
+  std::vector<std::vector<std::string>> keys(threads);
+  std::vector<std::vector<bool>> is_put(threads);
+  for (size_t t = 0; t < threads; ++t) {
+    std::mt19937_64 rng{t + 7};
+    for (auto k : zipf(per_thread, universe, 0.99, t + 1)) {
+      keys[t].push_back("key-" + std::to_string(k));
+      is_put[t].push_back(rng() % 10 == 0);
+    }
+  }
+  auto run = [&](auto& get, auto& put) {
+    std::vector<std::thread> workers;
+    auto t0 = clock::now();
+    for (size_t t = 0; t < threads; ++t)
+      workers.emplace_back([&, t] {
+        for (size_t i = 0; i < per_thread; ++i) {
+          auto& k = keys[t][i];
+          if (is_put[t][i] || !get(k))
+            put(k);
+        }
+        release_thread();
+      });
+    for (auto& w : workers)
+      w.join();
+    return seconds_since(t0) / static_cast<double>(threads * per_thread);
+  };
+  runtime rt{quiet(base)};
+  named_cache_config nc;
+  nc.max_entries = capacity;
+  nc.max_bytes = 1ull << 32;
+  auto c = cache::create(rt, "bench_contended", nc);
+  if (!c)
+    throw std::runtime_error(render(c.error()));
+  auto samples = std::max<size_t>(3, runs / 2);
+  for (size_t k = 0; k < samples; ++k) {
+    {
+      mutex_lru lru{capacity};
+      auto get = [&](const std::string& key) { return lru.get(key).has_value(); };
+      auto put = [&](const std::string& key) { lru.put(key, value_100); };
+      r.baseline.samples.push_back(run(get, put));
+    }
+    static_cast<void>(c->clear());
+    auto get = [&](const std::string& key) {
+      auto v = c->get(key);
+      return v && v->has_value();
+    };
+    auto put = [&](const std::string& key) { static_cast<void>(c->put(key, value_100)); };
+    r.perfect21.samples.push_back(run(get, put));
+  }
   return r;
 }
 

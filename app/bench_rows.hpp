@@ -97,6 +97,20 @@ void time_each(series& s, size_t n, F op) {
   }
 }
 
+/// Times `samples` batches of `per_sample` calls of `op(i)` (i counting on
+/// over all calls); each sample is one call's share of its batch, so that
+/// the clock's own cost does not swamp operations of ~100 ns.
+template <class F>
+void time_batched(series& s, size_t samples, size_t per_sample, F op) {
+  size_t i = 0;
+  for (size_t k = 0; k < samples; ++k) {
+    auto t0 = clock::now();
+    for (size_t j = 0; j < per_sample; ++j)
+      op(i++);
+    s.samples.push_back(seconds_since(t0) / static_cast<double>(per_sample));
+  }
+}
+
 /// Quiet nodes: benchmarks time work, not log lines.
 inline config quiet(config cfg) {
   cfg.logging.level = p21::log_level::error;
@@ -107,6 +121,7 @@ inline config quiet(config cfg) {
 
 row_result measure_cache_lookup(const config& base, size_t runs);
 row_result measure_cache_direct(const config& base, size_t runs);
+row_result measure_cache_contended(const config& base, size_t runs);
 row_result measure_db_query(const config& base, size_t runs);
 row_result measure_db_query_cache(const config& base, size_t runs);
 row_result measure_git_status(const config& base, size_t runs);

@@ -171,6 +171,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"lru", "tinylfu"}));
   sim->add_option("--capacity", sim_capacity, "Cache capacity in entries")->required();
   sim->add_option("file", sim_file, "Trace file; standard input when omitted");
+  size_t sim_threads = 0;
+  sim->add_option("--threads", sim_threads,
+                  "Replay through a live cache's handle from N threads (thread i takes requests "
+                  "i, i+N, ...); 0: through the eviction code alone")
+      ->check(CLI::Range(0, 64));
 
   p21::app::cache_client_options cc;
   auto cache = app.add_subcommand(
@@ -197,7 +202,7 @@ int main(int argc, char** argv) {
   if (*bench)
     return p21::app::run_bench(bench_opts);
   if (*sim)
-    return p21::app::run_cache_sim(sim_policy, sim_capacity, sim_file);
+    return p21::app::run_cache_sim(sim_policy, sim_capacity, sim_file, sim_threads);
   if (*cache) {
     if (cc.certificate.empty() != cc.key.empty() || cc.certificate.empty() != cc.ca.empty()) {
       std::cerr << "p21 cache: TLS needs --tls-cert, --tls-key and --tls-ca together\n";

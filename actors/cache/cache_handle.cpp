@@ -89,7 +89,7 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
   if (auto& local = local_[s]) {
     std::optional<std::string> out{std::in_place};
     bool drain = false;
-    if (local->store.lookup(key, hash, clock::now(), *out, drain) == lookup_result::miss)
+    if (local->store.lookup(key, hash, *out, drain) == lookup_result::miss)
       out.reset();
     if (drain || !local->running.load(std::memory_order_acquire))
       static_cast<void>(request_drain(s, false));
@@ -113,7 +113,6 @@ cache::get_many(const std::vector<std::string>& keys) {
     positions[s].push_back(i);
   }
   std::vector<std::optional<std::string>> out(keys.size());
-  auto now = clock::now();
   for (size_t s = 0; s < shards_; ++s) {
     if (by_shard[s].empty())
       continue;
@@ -123,7 +122,7 @@ cache::get_many(const std::vector<std::string>& keys) {
         auto& key = by_shard[s][j];
         std::string value;
         bool d = false;
-        if (local->store.lookup(key, key_hash(key), now, value, d) == lookup_result::hit)
+        if (local->store.lookup(key, key_hash(key), value, d) == lookup_result::hit)
           out[positions[s][j]] = std::move(value);
         drain = drain || d;
       }
@@ -148,7 +147,7 @@ caf::expected<std::string> cache::get_or_load(const std::string& key, const load
   if (local) {
     std::string value;
     bool drain = false;
-    auto found = local->store.lookup(key, key_hash(key), clock::now(), value, drain);
+    auto found = local->store.lookup(key, key_hash(key), value, drain);
     if (drain || !local->running.load(std::memory_order_acquire))
       static_cast<void>(request_drain(shard, false));
     if (found == lookup_result::hit)
@@ -203,7 +202,7 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
     // Visible to every reader already; the owner accounts and evicts. A
     // writer that finds the queue full waits for a drain: writes are never
     // dropped and the queue stays bounded.
-    if (q->pending > cache_store::write_queue_limit)
+    if (q->pending > local->store.write_limit())
       return request_drain(s, true);
     if (q->drain || !local->running.load(std::memory_order_acquire))
       static_cast<void>(request_drain(s, false));
@@ -219,7 +218,7 @@ caf::expected<bool> cache::erase(const std::string& key) {
   if (auto& local = local_[s]) {
     cache_store::queued q;
     auto removed = local->store.remove(key, hash, q);
-    if (q.pending > cache_store::write_queue_limit) {
+    if (q.pending > local->store.write_limit()) {
       if (auto err = request_drain(s, true))
         return err;
     } else if (q.drain || !local->running.load(std::memory_order_acquire)) {
@@ -309,6 +308,8 @@ caf::expected<cache_stats> cache::stats() {
     sum.restarts += s.restarts;
     sum.loads_in_flight += s.loads_in_flight;
     sum.load_waiters += s.load_waiters;
+    sum.capacity_misses += s.capacity_misses;
+    sum.bypasses += s.bypasses;
   }
   return sum;
 }

@@ -91,7 +91,8 @@ bool read_buffer::push(size_t stripe, uint64_t hash) {
                                       std::memory_order_relaxed))
     return false; // another reader took the slot: dropped
   s.cells[tail & (slots - 1)].store(hash == 0 ? 1 : hash, std::memory_order_release);
-  return size + 1 >= slots / 2;
+  // Three quarters full: time for the owner, before records drop.
+  return size + 1 >= slots - slots / 4;
 }
 
 read_buffer::totals read_buffer::counts() const {
@@ -227,14 +228,16 @@ caf::error cache_store::check_charge(uint64_t charge) const {
   return caf::none;
 }
 
-lookup_result cache_store::lookup(std::string_view key, uint64_t hash, time_point now,
-                                  std::string& out, bool& drain) {
+lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::string& out,
+                                  bool& drain) {
   bool hit = false;
   {
     auto& seg = segment_of(hash);
     std::shared_lock<std::shared_mutex> guard{seg.mtx};
     auto* n = seg.find(key, hash);
-    if (n != nullptr && !n->erased && n->expires > now) {
+    // The clock only for entries that can expire: most reads skip it.
+    if (n != nullptr && !n->erased &&
+        (n->expires == time_point::max() || n->expires > clock::now())) {
       out.assign(n->value);
       hit = true;
     }
@@ -347,13 +350,15 @@ void cache_store::drain() {
   drain_requested_.store(false, std::memory_order_release);
   auto now = clock::now();
   reads_.drain([&](uint64_t hash) { apply_read(hash, now); });
-  std::vector<std::string> batch;
   {
+    // Swapped with a vector kept for the purpose, so neither side allocates
+    // again once both have grown.
     std::lock_guard<std::mutex> guard{writes_mtx_};
-    batch.swap(writes_);
+    draining_.swap(writes_);
   }
-  for (auto& key : batch)
+  for (auto& key : draining_)
     apply_write(key);
+  draining_.clear();
   enforce_bounds();
   if (cfg_.policy == eviction::tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
     adapt_window();
@@ -732,6 +737,7 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
   cfg_.max_entries = max_entries;
   cfg_.max_bytes = max_bytes;
   max_bytes_.store(max_bytes, std::memory_order_relaxed);
+  write_limit_.store(std::clamp<uint64_t>(max_entries / 16, 16, 4096), std::memory_order_relaxed);
   if (cfg_.policy == eviction::lru) {
     window_max_ = max_entries;
   } else {

@@ -104,7 +104,7 @@ public:
   static size_t stripe_of_this_thread();
 
   /// Appends `hash`; returns whether the owner should drain soon (the stripe
-  /// is half full or the record was dropped).
+  /// is three quarters full or the record was dropped).
   bool push(size_t stripe, uint64_t hash);
 
   void count(size_t stripe, bool hit) {
@@ -189,8 +189,7 @@ public:
   /// Copies the value of `key` into `out` unless it is absent, erased or
   /// expired; records the read for the owner. Sets `drain` when the owner
   /// should drain the buffers soon.
-  lookup_result lookup(std::string_view key, uint64_t hash, time_point now, std::string& out,
-                       bool& drain);
+  lookup_result lookup(std::string_view key, uint64_t hash, std::string& out, bool& drain);
 
   /// What a `write` or `remove` left for the owner.
   struct queued {
@@ -213,10 +212,13 @@ public:
   /// Forgets a drain request the owner will not see (it was down).
   void drain_request_lost() { drain_requested_.store(false, std::memory_order_relaxed); }
 
-  /// How many writes wait for the owner; a writer that sees more than
-  /// `write_queue_limit` waits for a drain (writes are never dropped).
+  /// How many writes wait for the owner.
   size_t pending_writes() const;
-  static constexpr size_t write_queue_limit = 4096;
+
+  /// A writer that sees more writes pending than this waits for a drain
+  /// (writes are never dropped): a sixteenth of the capacity, 16 to 4096,
+  /// so that the table overshoots its capacity by little.
+  size_t write_limit() const { return write_limit_.load(std::memory_order_relaxed); }
 
   // -- the owner: draining ----------------------------------------------------
 
@@ -370,11 +372,13 @@ private:
   read_buffer reads_;
   mutable std::mutex writes_mtx_;
   std::vector<std::string> writes_;
+  std::vector<std::string> draining_; // owner only
   // Read by writers: the default TTL and the byte capacity.
   std::atomic<int64_t> ttl_ns_{0};
   std::atomic<uint64_t> max_bytes_{0};
   std::atomic<uint64_t> bypasses_{0};
   std::atomic<bool> drain_requested_{false};
+  std::atomic<size_t> write_limit_{16};
 
   order window_;
   order probation_;
