@@ -244,18 +244,28 @@ lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::stri
   }
   auto stripe = read_buffer::stripe_of_this_thread();
   reads_.count(stripe, hit);
-  drain = reads_.push(stripe, hash) && !drain_requested_.exchange(true, std::memory_order_acq_rel);
+  drain = reads_.push(stripe, hash) && claim_drain_request();
   return hit ? lookup_result::hit : lookup_result::miss;
 }
 
+bool cache_store::claim_drain_request() {
+  // Read first: while a request is out, the common case, no thread writes
+  // the shared flag.
+  return !drain_requested_.load(std::memory_order_relaxed) &&
+         !drain_requested_.exchange(true, std::memory_order_acq_rel);
+}
+
 cache_store::queued cache_store::enqueue(std::string_view key) {
+  // One queue in write order: the policy sees writes in the order they
+  // happened (per-thread queues would hand it each thread's writes in a
+  // batch, which measurably skews W-TinyLFU's small window).
   queued q;
   {
     std::lock_guard<std::mutex> guard{writes_mtx_};
     writes_.emplace_back(key);
     q.pending = writes_.size();
   }
-  q.drain = !drain_requested_.exchange(true, std::memory_order_acq_rel);
+  q.drain = claim_drain_request();
   return q;
 }
 
@@ -349,16 +359,26 @@ void cache_store::destroy(node* n) {
 void cache_store::drain() {
   drain_requested_.store(false, std::memory_order_release);
   auto now = clock::now();
-  reads_.drain([&](uint64_t hash) { apply_read(hash, now); });
+  // Writes first, reads second, evictions last: a key written since the
+  // last drain and read since is linked before its reads are applied, so
+  // they count for it (in the window) instead of it meeting TinyLFU's
+  // admission unread.
   {
-    // Swapped with a vector kept for the purpose, so neither side allocates
-    // again once both have grown.
+    // Swapped with a vector kept for the purpose, so neither side
+    // allocates again once both have grown.
     std::lock_guard<std::mutex> guard{writes_mtx_};
     draining_.swap(writes_);
   }
   for (auto& key : draining_)
     apply_write(key);
   draining_.clear();
+  reads_.drain([&](uint64_t hash) { apply_read(hash, now); });
+  if (cfg_.policy == eviction::tinylfu) {
+    auto counted = reads_.counts();
+    sample_hits_ += counted.hits - sampled_.hits;
+    sample_requests_ += counted.hits + counted.misses - sampled_.hits - sampled_.misses;
+    sampled_ = counted;
+  }
   enforce_bounds();
   if (cfg_.policy == eviction::tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
     adapt_window();
@@ -405,7 +425,11 @@ void cache_store::apply_read(uint64_t hash, time_point now) {
       expired = !live;
     }
   }
-  note_access(hash, live);
+  // The sketch learns from every recorded read; the window's hill climber
+  // samples the readers' own hit counts instead (see drain), because a
+  // record may be dropped or arrive after the entry it found changed.
+  if (cfg_.policy == eviction::tinylfu)
+    sketch_.increment(hash);
   if (expired) {
     ++stats_.expirations;
     destroy(n);
@@ -595,7 +619,10 @@ void cache_store::reset() {
   bytes_ = 0;
   reads_.drain([](uint64_t) {});
   reads_.reset_counts();
+  sampled_ = {};
   drain_requested_.store(false);
+  // Queued writes stay: they are the writes made since the last owner
+  // stopped.
   cfg_ = initial_;
   ttl_ns_.store(cfg_.ttl.count());
   stats_ = cache_stats{};

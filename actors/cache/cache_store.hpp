@@ -370,6 +370,8 @@ private:
   store_config cfg_;
   std::array<segment, segment_count> segments_;
   read_buffer reads_;
+  bool claim_drain_request();
+
   mutable std::mutex writes_mtx_;
   std::vector<std::string> writes_;
   std::vector<std::string> draining_; // owner only
@@ -398,6 +400,8 @@ private:
   // rate over a period, keep moving the window the way that improved it.
   uint64_t sample_hits_ = 0;
   uint64_t sample_requests_ = 0;
+  /// The readers' counts already added to the sample.
+  read_buffer::totals sampled_;
   double previous_hit_rate_ = 0;
   double step_ = 0;
 };
