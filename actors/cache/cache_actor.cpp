@@ -95,6 +95,13 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
   // restarts empty.
   self->attach_functor(
       [shared, addr = self->address()](const caf::error&) { shared->retire(addr); });
+  // A requested stop (an unload, a shutdown) retires before the actor is
+  // gone, so that whoever hears of the stop finds the table cleared; the
+  // functor above may run after the supervisor's down message.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    shared->retire(self->address());
+    self->quit(msg.reason);
+  });
   // Writes handles made while no owner ran (a lazy cache's first use).
   st.store->drain();
   return {

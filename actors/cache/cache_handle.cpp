@@ -57,6 +57,17 @@ size_t cache::shard_index(const std::string& key) const {
   return shards_ == 1 ? 0 : key_hash(key) % shards_;
 }
 
+void cache::ensure_owner(size_t s) {
+  // An unloaded (or never started) shard starts on use, as any lazy
+  // component does; its start drops what the previous owner held, so a
+  // read after an unload finds the cache empty, never a stale entry. While
+  // a crashed shard waits for its restart this fails at once, and the table
+  // keeps answering.
+  if (!local_[s]->running.load(std::memory_order_acquire))
+    if (!rt_->actor_of<cache_actor>(component(s)))
+      local_[s]->store.drain_request_lost();
+}
+
 caf::error cache::request_drain(size_t s, bool wait) {
   // Reads served from the table count as uses of the shard for rule 4
   // (one per drain request, not per read).
@@ -87,11 +98,12 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
   auto hash = key_hash(key);
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
+    ensure_owner(s);
     std::optional<std::string> out{std::in_place};
     bool drain = false;
     if (local->store.lookup(key, hash, *out, drain) == lookup_result::miss)
       out.reset();
-    if (drain || !local->running.load(std::memory_order_acquire))
+    if (drain)
       static_cast<void>(request_drain(s, false));
     return out;
   }
@@ -117,6 +129,7 @@ cache::get_many(const std::vector<std::string>& keys) {
     if (by_shard[s].empty())
       continue;
     if (auto& local = local_[s]) {
+      ensure_owner(s);
       bool drain = false;
       for (size_t j = 0; j < by_shard[s].size(); ++j) {
         auto& key = by_shard[s][j];
@@ -126,7 +139,7 @@ cache::get_many(const std::vector<std::string>& keys) {
           out[positions[s][j]] = std::move(value);
         drain = drain || d;
       }
-      if (drain || !local->running.load(std::memory_order_acquire))
+      if (drain)
         static_cast<void>(request_drain(s, false));
       continue;
     }
@@ -145,10 +158,11 @@ caf::expected<std::string> cache::get_or_load(const std::string& key, const load
   auto shard = shard_index(key);
   auto& local = local_[shard];
   if (local) {
+    ensure_owner(shard);
     std::string value;
     bool drain = false;
     auto found = local->store.lookup(key, key_hash(key), value, drain);
-    if (drain || !local->running.load(std::memory_order_acquire))
+    if (drain)
       static_cast<void>(request_drain(shard, false));
     if (found == lookup_result::hit)
       return value;
@@ -196,6 +210,7 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
   auto hash = key_hash(key);
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
+    ensure_owner(s);
     auto q = local->store.write(key, hash, std::move(value), ttl, clock::now());
     if (!q)
       return q.error();
@@ -204,7 +219,7 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
     // dropped and the queue stays bounded.
     if (q->pending > local->store.write_limit())
       return request_drain(s, true);
-    if (q->drain || !local->running.load(std::memory_order_acquire))
+    if (q->drain)
       static_cast<void>(request_drain(s, false));
     return caf::none;
   }
@@ -216,12 +231,13 @@ caf::expected<bool> cache::erase(const std::string& key) {
   auto hash = key_hash(key);
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
+    ensure_owner(s);
     cache_store::queued q;
     auto removed = local->store.remove(key, hash, q);
     if (q.pending > local->store.write_limit()) {
       if (auto err = request_drain(s, true))
         return err;
-    } else if (q.drain || !local->running.load(std::memory_order_acquire)) {
+    } else if (q.drain) {
       static_cast<void>(request_drain(s, false));
     }
     return removed;

@@ -109,6 +109,8 @@ private:
   cache(runtime& rt, std::string name, size_t shards);
 
   size_t shard_index(const std::string& key) const;
+  /// Starts shard `s`'s actor if it is not running and may start on use.
+  void ensure_owner(size_t s);
   /// Asks shard `s`'s owner to drain what handles recorded; `wait` blocks
   /// until it has (a writer that found the write queue full).
   caf::error request_drain(size_t s, bool wait);
