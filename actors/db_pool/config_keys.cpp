@@ -51,6 +51,7 @@ void declare_database_keys(config_schema& schema) {
       .path("path", &D::path,
             "SQLite file (or `\":memory:\"`); its directory must exist and be writable")
       .count("pool_size", &D::pool_size, 1, 10'000, "connections kept open")
+      .live()
       .count("max_overflow", &D::max_overflow, 0, 10'000, "extra connections under load")
       .duration("pool_timeout", &D::pool_timeout, 1ms,
                 "a request waiting longer gets `pool_timeout`")

@@ -12,6 +12,7 @@ void declare_subprocess_keys(config_schema& schema) {
       .section<S>(
           "subprocess", [](config & c) -> auto& { return c.subprocess; }, "The subprocess pool.")
       .count("max_processes", &S::max_processes, 1, 4096, "commands running at once")
+      .live()
       .count("queue_limit", &S::queue_limit, 0, 1'000'000,
              "commands waiting beyond those; one more is refused with `overloaded`")
       .duration("timeout", &S::timeout, 1ms, "run time of a command whose request sets none")

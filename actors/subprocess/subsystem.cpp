@@ -24,6 +24,20 @@ subsystem subprocess_subsystem() {
   s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
     return std::vector<child_spec>{subprocess_component("subprocess", cfg)};
   };
+  // Lazy: a pool that has not started yet would start from the first
+  // config, so its keys then wait for a restart.
+  s.reload = [](const config&, const config& now, const reload_context& ctx,
+                reload_report& report) {
+    report.apply<uint64_t>("subprocess.max_processes", ctx, "subprocess", [&](caf::actor a) {
+      return ctx.request<uint64_t>(caf::actor_cast<subprocess_actor>(a),
+                                   set_max_processes_atom::value,
+                                   uint64_t{now.subprocess.max_processes});
+    });
+    report.apply<uint64_t>("cache.git_maxsize", ctx, "subprocess", [&](caf::actor a) {
+      return ctx.request<uint64_t>(caf::actor_cast<subprocess_actor>(a), resize_atom::value,
+                                   uint64_t{now.cache.git_maxsize});
+    });
+  };
   return s;
 }
 
