@@ -55,6 +55,7 @@ void declare_database_keys(config_schema& schema) {
       .count("max_overflow", &D::max_overflow, 0, 10'000, "extra connections under load")
       .duration("pool_timeout", &D::pool_timeout, 1ms,
                 "a request waiting longer gets `pool_timeout`")
+      .live()
       .duration("idle_timeout", &D::idle_timeout, 1ms,
                 "overflow connections idle this long are closed")
       .duration("max_lifetime", &D::max_lifetime, 1ms,

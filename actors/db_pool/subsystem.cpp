@@ -33,6 +33,10 @@ subsystem db_pool_subsystem() {
       return ctx.request<uint64_t>(caf::actor_cast<db_pool_actor>(a), set_pool_size_atom::value,
                                    uint64_t{now.database.pool_size});
     });
+    report.apply<timespan>("database.pool_timeout", ctx, "db_pool", [&](caf::actor a) {
+      return ctx.request<timespan>(caf::actor_cast<db_pool_actor>(a),
+                                   set_pool_timeout_atom::value, now.database.pool_timeout);
+    });
   };
   return s;
 }

@@ -30,6 +30,10 @@ subsystem monitor_subsystem() {
       return ctx.request<timespan>(caf::actor_cast<monitor_actor>(a), set_interval_atom::value,
                                    now.performance.monitor_interval);
     });
+    report.apply<timespan>("monitor.alert_for", ctx, "monitor", [&](caf::actor a) {
+      return ctx.request<timespan>(caf::actor_cast<monitor_actor>(a), set_alert_for_atom::value,
+                                   now.monitor.alert_for);
+    });
   };
   // Every reload is an event of `/events`, even one that changed nothing.
   s.reloaded = [](const reload_report& report, const reload_context& ctx) {

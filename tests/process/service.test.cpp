@@ -131,6 +131,8 @@ TEST_CASE("p21 run reloads a good file, refuses a bad one and names restart-only
   dir.write("node.toml", node_toml(dir, "[http]\nlisten = \"127.0.0.1:0\"\n"));
   p21::test::p21_process node{dir, {"run", "--config", dir.file("node.toml")}};
   REQUIRE(node.await_log("node running", 30s));
+  // The endpoint logs its port from its own thread once it listens.
+  REQUIRE(node.await_log("HTTP endpoint on", 30s));
   std::smatch m;
   auto log = node.err();
   REQUIRE(std::regex_search(log, m, std::regex{"http://127\\.0\\.0\\.1:([0-9]+)"}));

@@ -126,3 +126,45 @@ TEST_CASE("a lazy component that has not started keeps its keys for the restart"
   CHECK(has(report.restart_needed, "subprocess.max_processes"));
   CHECK(rt.settings().subprocess.max_processes == cfg.subprocess.max_processes);
 }
+
+TEST_CASE("a reload sets the running subprocess pool's limits and the alerts' hold time") {
+  auto cfg = p21::test::test_config();
+  p21::runtime rt{cfg};
+  auto pool = p21::subprocess::open(rt).value();
+  REQUIRE(pool.run({"true"}));
+  auto next = cfg;
+  next.subprocess.max_processes = 3;
+  next.subprocess.timeout = std::chrono::milliseconds{200};
+  next.subprocess.output_cap = 4;
+  next.monitor.alert_for = std::chrono::seconds{3};
+  auto report = rt.reload(next);
+  for (auto key : {"subprocess.max_processes", "subprocess.timeout", "subprocess.output_cap",
+                   "monitor.alert_for"})
+    CHECK(has(report.applied, key));
+  CHECK(report.restart_needed.empty());
+  // A command without a timeout of its own now gets the reloaded one, and
+  // its output is cut at the reloaded cap.
+  auto r = pool.run({"sh", "-c", "echo 123456789; sleep 30"});
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(r->stdout_data == "1234");
+  CHECK(rt.settings().subprocess.timeout == std::chrono::milliseconds{200});
+}
+
+TEST_CASE("a reload sets the running db pool's pool_size and pool_timeout") {
+  p21::test::temp_dir dir{"reload-db"};
+  auto cfg = p21::test::test_config();
+  cfg.database.path = dir.file("a.db");
+  p21::runtime rt{cfg};
+  auto db = p21::db::open(rt).value();
+  REQUIRE(db.query("SELECT 1"));
+  auto next = cfg;
+  next.database.pool_size = 3;
+  next.database.pool_timeout = std::chrono::milliseconds{250};
+  auto report = rt.reload(next);
+  CHECK(has(report.applied, "database.pool_size"));
+  CHECK(has(report.applied, "database.pool_timeout"));
+  CHECK(report.failed.empty());
+  CHECK(db.stats().value().configured_size == 3);
+  CHECK(rt.settings().database.pool_timeout == std::chrono::milliseconds{250});
+}
