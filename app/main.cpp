@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -188,6 +189,19 @@ int run_node(const std::string& path, double duration) {
 int reload_node_at(pid_t pid, const std::string& path) {
   if (!path.empty() && !load(path))
     return exit_bad_config;
+  // SIGHUP ends a process that does not handle it: a mistyped pid must not
+  // take down something else.
+  std::ifstream comm_file{"/proc/" + std::to_string(pid) + "/comm"};
+  std::string comm;
+  if (!std::getline(comm_file, comm)) {
+    std::cerr << "p21 reload: no process " << pid << "\n";
+    return exit_failure;
+  }
+  if (comm != "p21") {
+    std::cerr << "p21 reload: process " << pid << " is " << comm
+              << ", not a p21 node; nothing sent\n";
+    return exit_failure;
+  }
   if (kill(pid, SIGHUP) != 0) {
     std::cerr << "p21 reload: cannot signal process " << pid << ": " << std::strerror(errno)
               << "\n";

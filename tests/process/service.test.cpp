@@ -185,10 +185,13 @@ TEST_CASE("p21 run reloads a good file, refuses a bad one and names restart-only
   CHECK(node.wait(1s) == std::optional<int>{0});
 }
 
-TEST_CASE("p21 reload names a process it cannot signal") {
+TEST_CASE("p21 reload signals only a p21 node") {
   p21::test::temp_dir dir{"reload-nopid"};
-  // Pid 2^22+1 is beyond the kernel's pid_max default: no such process.
+  // Pid 2^22+1 is beyond the kernel's largest pid_max: no such process.
   CHECK(p21_exit(dir, {"reload", "--pid", "4194305"}, "nopid") == 1);
+  // This test process is no p21 node: a SIGHUP would end it.
+  CHECK(p21_exit(dir, {"reload", "--pid", std::to_string(::getpid())}, "self") == 1);
+  CHECK(p21::test::read_file(dir.file("self.err")).find("not a p21 node") != std::string::npos);
 }
 
 TEST_CASE("in the journal, log lines carry <N> priorities and no timestamp of their own") {
