@@ -7,7 +7,7 @@ DURATION ?=
 JOBS     ?= $(shell nproc)
 BUILD    := build/$(PRESET)
 
-.PHONY: run test build configure p21 deps test-deps check bench clean
+.PHONY: run test build configure p21 deps test-deps check bench package clean
 
 # `make run` builds only the p21 command (and the libraries it links).
 run: p21
@@ -21,6 +21,12 @@ check: p21
 
 bench: p21
 	$(BUILD)/p21 bench
+
+# `make package`: the Debian package (CPack) in $(BUILD)/, from the same
+# build: p21 and the libraries, headers, CMake config, systemd unit, default
+# config and data directory. Install with `sudo apt install ./$(BUILD)/perfect21_*.deb`.
+package: p21
+	cd $(BUILD) && cpack -G DEB
 
 configure: deps
 	cmake --preset $(PRESET)

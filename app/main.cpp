@@ -1,7 +1,10 @@
 // p21: run, check and benchmark Perfect21 nodes.
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include "app/demo.hpp"
 #include "app/node_status.hpp"
 #include "app/node_subsystems.hpp"
+#include "app/service_notifier.hpp"
 #include "p21/config_schema.hpp"
 #include <caf/all.hpp>
 
@@ -19,32 +23,69 @@
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_failure = 1;
-constexpr int exit_bad_config = 2;
-constexpr int exit_escalated = 3;
+// Exit codes (README, "Deployment"): what systemd and scripts act on.
+constexpr int exit_ok = 0;          // stopped as asked (SIGTERM, Ctrl-C, --duration)
+constexpr int exit_failure = 1;     // failed to start, or stopped abnormally
+constexpr int exit_bad_config = 2;  // the config was refused; nothing started
+constexpr int exit_escalated = 3;   // the supervisor gave up on a component
+
+/// Reads, validates and resolves the components of the file at `path`.
+/// Throws `config_error`.
+p21::config load_or_throw(const std::string& path) {
+  auto cfg = p21::load_config_file(path);
+  static_cast<void>(p21::resolve_components(cfg));
+  return cfg;
+}
 
 std::optional<p21::config> load(const std::string& path) {
   try {
-    auto cfg = p21::load_config_file(path);
-    static_cast<void>(p21::resolve_components(cfg));
-    return cfg;
+    return load_or_throw(path);
   } catch (const p21::config_error& e) {
     std::cerr << "p21: invalid configuration: " << e.what() << "\n";
     return std::nullopt;
   }
 }
 
+/// The demo workload of `rt`'s current settings, or none.
+std::unique_ptr<p21::app::demo> start_demo(p21::runtime& rt) {
+  if (!rt.settings().demo.enabled)
+    return nullptr;
+  return std::make_unique<p21::app::demo>(rt, rt.settings().demo);
+}
+
+/// SIGHUP: re-reads `path`; a file that does not validate is logged and
+/// changes nothing. Returns whether the demo settings changed.
+bool reload_node(p21::runtime& rt, const std::string& path) {
+  p21::config cfg;
+  try {
+    cfg = load_or_throw(path);
+  } catch (const p21::config_error& e) {
+    spdlog::error("reload refused, nothing changed: {}", e.what());
+    return false;
+  }
+  try {
+    auto report = rt.reload(std::move(cfg));
+    return report.touches("demo");
+  } catch (const p21::config_error& e) {
+    spdlog::error("reload refused, nothing changed: {}", e.what());
+    return false;
+  }
+}
+
 int run_node(const std::string& path, double duration) {
+  // Before any thread exists: it edits the environment.
+  auto manager = p21::app::service_notifier::from_environment();
   auto cfg = load(path);
   if (!cfg)
     return exit_bad_config;
-  // Block the stop signals in every thread (CAF's included, which inherit
-  // this mask) and take them synchronously below.
+  // Block the stop and reload signals in every thread (CAF's included,
+  // which inherit this mask) and take them synchronously below: no work in
+  // a signal handler.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::unique_ptr<p21::runtime> rt;
   try {
@@ -65,15 +106,17 @@ int run_node(const std::string& path, double duration) {
   else
     spdlog::info("node running from {}; Ctrl-C stops it", path);
   std::unique_ptr<p21::app::demo> workload;
-  if (rt->settings().demo.enabled) {
-    try {
-      workload = std::make_unique<p21::app::demo>(*rt, rt->settings().demo);
-    } catch (const std::exception& e) {
-      std::cerr << "p21: the demo workload cannot start: " << e.what() << "\n";
-      rt->stop();
-      return exit_failure;
-    }
+  try {
+    workload = start_demo(*rt);
+  } catch (const std::exception& e) {
+    std::cerr << "p21: the demo workload cannot start: " << e.what() << "\n";
+    rt->stop();
+    return exit_failure;
   }
+  // The runtime's constructor returned: every critical component is up.
+  manager.ready();
+  auto watchdog = manager.watchdog_period();
+  auto next_watchdog = clock::now();
   // The status line: on a terminal every status_interval, else a log line.
   p21::app::node_status status{*rt};
   auto first = status.read();
@@ -88,8 +131,35 @@ int run_node(const std::string& path, double duration) {
       spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
+    if (sig == SIGHUP) {
+      spdlog::info("received SIGHUP, reloading {}", path);
+      manager.reloading();
+      if (reload_node(*rt, path)) {
+        if (workload)
+          workload->stop();
+        workload.reset();
+        try {
+          workload = start_demo(*rt);
+        } catch (const std::exception& e) {
+          spdlog::error("the demo workload cannot restart: {}", e.what());
+        }
+      }
+      auto now_interval = rt->settings().logging.status_interval;
+      if (now_interval != interval) {
+        interval = now_interval;
+        next_status = interval.count() > 0 ? clock::now() + interval : clock::time_point::max();
+      }
+      manager.ready();
+    }
     if (rt->wait_for(p21::timespan{0}))
       break;
+    // Fed only while the supervisor runs every critical component: a node
+    // that hangs or keeps one down is restarted by systemd.
+    if (watchdog && clock::now() >= next_watchdog) {
+      if (rt->healthy(std::min<p21::timespan>(*watchdog, std::chrono::seconds{1})))
+        manager.watchdog();
+      next_watchdog = clock::now() + *watchdog;
+    }
     if (clock::now() >= next_status) {
       next_status += interval;
       auto now = status.read();
@@ -101,6 +171,7 @@ int run_node(const std::string& path, double duration) {
       prev = std::move(now);
     }
   }
+  manager.stopping();
   if (workload)
     workload->stop();
   std::cout << p21::app::node_status::summary(first, status.read(), workload.get()) << std::flush;
@@ -110,6 +181,34 @@ int run_node(const std::string& path, double duration) {
     std::cerr << "p21: node stopped: " << p21::render(reason) << "\n";
     return p21::is(reason, p21::errc::escalated) ? exit_escalated : exit_failure;
   }
+  return exit_ok;
+}
+
+/// `p21 reload --pid PID`: the node re-reads its own file on SIGHUP, so no
+/// port or socket is needed; the node logs what the reload changed.
+int reload_node_at(pid_t pid, const std::string& path) {
+  if (!path.empty() && !load(path))
+    return exit_bad_config;
+  // SIGHUP ends a process that does not handle it: a mistyped pid must not
+  // take down something else.
+  std::ifstream comm_file{"/proc/" + std::to_string(pid) + "/comm"};
+  std::string comm;
+  if (!std::getline(comm_file, comm)) {
+    std::cerr << "p21 reload: no process " << pid << "\n";
+    return exit_failure;
+  }
+  if (comm != "p21") {
+    std::cerr << "p21 reload: process " << pid << " is " << comm
+              << ", not a p21 node; nothing sent\n";
+    return exit_failure;
+  }
+  if (kill(pid, SIGHUP) != 0) {
+    std::cerr << "p21 reload: cannot signal process " << pid << ": " << std::strerror(errno)
+              << "\n";
+    return exit_failure;
+  }
+  std::cout << "p21 reload: sent SIGHUP to " << pid
+            << "; the node logs what it applied and what needs a restart\n";
   return exit_ok;
 }
 
@@ -144,6 +243,16 @@ int main(int argc, char** argv) {
   run->add_option("-c,--config", run_config, "TOML config file")->required();
   run->add_option("-d,--duration", duration, "Stop by itself after this many seconds")
       ->check(CLI::NonNegativeNumber);
+
+  pid_t reload_pid = 0;
+  std::string reload_config;
+  auto reload = app.add_subcommand(
+      "reload", "Make a running node re-read its config file (sends it SIGHUP)");
+  reload->add_option("--pid", reload_pid, "Process id of the `p21 run` node")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  reload->add_option("-c,--config", reload_config,
+                     "Validate this file first and send nothing if it is refused");
 
   std::string check_file;
   auto check =
@@ -199,6 +308,8 @@ int main(int argc, char** argv) {
     return run_node(run_config, duration);
   if (*check)
     return check_config(check_file, check_reference);
+  if (*reload)
+    return reload_node_at(reload_pid, reload_config);
   if (*bench)
     return p21::app::run_bench(bench_opts);
   if (*sim)

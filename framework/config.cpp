@@ -263,10 +263,13 @@ void declare_framework_keys(config_schema& schema) {
           "The report's global switches and intervals.")
       .flag("auto_optimization", &P::auto_optimization,
             "apply the optimizer's actions (`false`: dry run, log only)")
+      .live()
       .duration("optimization_interval", &P::optimization_interval, 100ms,
                 "how often the eight rules are evaluated")
+      .live()
       .duration("monitor_interval", &P::monitor_interval, 100ms,
                 "how often system metrics are sampled")
+      .live()
       .flag("auto_init", &P::auto_init, "initialize the performance layer at start")
       .size("memory_budget", &P::memory_budget, 0,
             "RSS above it counts as memory pressure (rule 1) even where the machine has room; "
@@ -301,13 +304,15 @@ void declare_framework_keys(config_schema& schema) {
               {log_level::trace, log_level::debug, log_level::info, log_level::warn,
                log_level::error, log_level::critical, log_level::off},
               "spdlog level")
+      .live()
       .flag("console", &L::console, "log to stderr")
       .path("file", &L::file, "rotating log file; empty for none")
       .size("max_size", &L::max_size, 1024, "rotate at this size")
       .count("max_files", &L::max_files, 1, 1000, "rotated files kept")
       .duration("status_interval", &L::status_interval, 0s,
                 "how often `p21 run` shows its status line (stderr on a terminal, else a log "
-                "line); `\"0s\"`: never");
+                "line); `\"0s\"`: never")
+      .live();
 
   using S = supervisor_config;
   schema

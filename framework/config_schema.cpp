@@ -630,6 +630,75 @@ void validate(const config_schema& schema, const config& cfg) {
   run_checks(schema, cfg, nullptr);
 }
 
+// -- reloading ----------------------------------------------------------------
+
+namespace {
+
+/// Every struct of `cfg` the schema covers, by its path.
+std::vector<std::pair<std::string, const void*>> objects(const section_spec& s,
+                                                         const config& cfg) {
+  std::vector<std::pair<std::string, const void*>> out;
+  for_each_object(s, cfg, true,
+                  [&](const std::string& path, const void* obj) { out.emplace_back(path, obj); });
+  return out;
+}
+
+const void* find_object(const std::vector<std::pair<std::string, const void*>>& xs,
+                        const std::string& path) {
+  for (auto& [p, obj] : xs)
+    if (p == path)
+      return obj;
+  return nullptr;
+}
+
+bool same(const key_spec& k, const void* a, const void* b) {
+  bool pa = !k.present || k.present(a);
+  bool pb = !k.present || k.present(b);
+  if (pa != pb)
+    return false;
+  return !pa || k.get(a) == k.get(b);
+}
+
+} // namespace
+
+config_changes diff(const config_schema& schema, const config& old, const config& now) {
+  config_changes out;
+  for (auto& s : schema.sections()) {
+    auto before = objects(s, old);
+    auto after = objects(s, now);
+    for (auto& [path, a] : before) {
+      auto b = find_object(after, path);
+      if (!b) {
+        out.restart.push_back(path); // an element removed
+        continue;
+      }
+      for (auto& k : s.keys)
+        if (!same(k, a, b))
+          (k.live ? out.live : out.restart).push_back(path + "." + k.name);
+    }
+    for (auto& [path, b] : after)
+      if (!find_object(before, path))
+        out.restart.push_back(path); // an element added
+  }
+  return out;
+}
+
+void adopt(const config_schema& schema, const config& from, config& to,
+           const std::vector<std::string>& keys) {
+  for (auto& s : schema.sections()) {
+    auto source = objects(s, from);
+    auto target = objects(s, to);
+    for (auto& [path, obj] : target) {
+      auto src = find_object(source, path);
+      if (!src)
+        continue;
+      for (auto& k : s.keys)
+        if (std::find(keys.begin(), keys.end(), path + "." + k.name) != keys.end())
+          k.set(const_cast<void*>(obj), k.get(src));
+    }
+  }
+}
+
 // -- writing TOML -------------------------------------------------------------
 
 namespace {
@@ -767,7 +836,10 @@ std::string config_reference(const config_schema& schema) {
       << "`us`, `d`); sizes are bytes or strings: `\"64MiB\"`, `\"512KiB\"`, `\"10MB\"`. Unknown\n"
       << "keys, wrong types, out-of-range values, unknown choices and values that overflow\n"
       << "are refused with `FILE:LINE:COLUMN: KEY: MESSAGE`; paths must not contain control\n"
-      << "characters. `p21 check --config FILE` prints the effective values.\n";
+      << "characters. `p21 check --config FILE` prints the effective values.\n"
+      << "\nKeys marked *(reloadable)* change on a running node when it re-reads its file\n"
+      << "(`SIGHUP`, `p21 reload --pid PID`, `systemctl reload perfect21`); the others keep\n"
+      << "their value until the node restarts, and a reload names them in its log line.\n";
   for (auto& s : schema.sections()) {
     std::string title = s.shape == section_shape::table_array    ? "[[" + s.name + "]]"
                         : s.shape == section_shape::named_tables ? "[" + s.name + ".NAME]"
@@ -783,7 +855,7 @@ std::string config_reference(const config_schema& schema) {
       for (auto& k : s.keys) {
         auto def = !k.default_doc.empty() ? k.default_doc : "`" + toml_value(k, k.get(proto)) + "`";
         out << "| `" << prefix << k.name << "` | " << type_text(k) << " | " << def << " | "
-            << k.help << " |\n";
+            << k.help << (k.live ? " *(reloadable)*" : "") << " |\n";
       }
     }
     if (!s.doc_note.empty())

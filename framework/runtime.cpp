@@ -508,6 +508,57 @@ void runtime::track(caf::actor_addr addr) {
   xs.push_back(std::move(addr));
 }
 
+bool runtime::healthy(timespan timeout) {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return false;
+  auto r = request<bool>(d.supervisor, timeout, health_atom::value);
+  return r && *r;
+}
+
+// -- reloading ----------------------------------------------------------------
+
+reload_report runtime::reload(config cfg) {
+  auto& d = *impl_;
+  auto schema = make_schema(d.subsystems);
+  validate(schema, cfg);
+  complete(schema, cfg);
+  auto changes = diff(schema, d.cfg, cfg);
+  reload_report report;
+  report.applied = changes.live;
+  report.restart_needed = changes.restart;
+  if (!d.accepting) {
+    for (auto& k : changes.live)
+      report.fail(k, "the node is shutting down");
+    return report;
+  }
+  // What the subsystems see: the running config with every live change.
+  auto old = d.cfg;
+  auto next = old;
+  adopt(schema, cfg, next, changes.live);
+  if (next.logging.level != old.logging.level && d.logger)
+    detail::set_level(*d.logger, next.logging.level);
+  reload_context ctx;
+  ctx.view = d.view.get();
+  ctx.system = d.sys.get();
+  ctx.timeout = d.cfg.runtime.request_timeout;
+  for (auto& sub : d.subsystems)
+    if (sub.reload)
+      sub.reload(old, next, ctx, report);
+  for (auto& sub : d.subsystems)
+    if (sub.reloaded)
+      sub.reloaded(report, ctx);
+  release_thread();
+  // In place: the keys that changed are the only members written.
+  adopt(schema, cfg, d.cfg, report.applied);
+  // One line, a warning when something waits for a restart.
+  if (report.restart_needed.empty() && report.failed.empty())
+    spdlog::info("reload: {}", report.describe());
+  else
+    spdlog::warn("reload: {}", report.describe());
+  return report;
+}
+
 // -- lifecycle ----------------------------------------------------------------
 
 void runtime::request_stop(caf::error reason) {

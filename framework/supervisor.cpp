@@ -177,6 +177,17 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
     }
   });
   return {
+      // Healthy: not stopping or escalated, and every critical child up
+      // (what a service watchdog should vouch for).
+      [=](health_atom) {
+        auto& st = self->state;
+        if (st.stopping || st.escalated)
+          return false;
+        for (size_t i = 0; i < st.children.size(); ++i)
+          if (st.children[i]->spec().prio == priority::critical && !st.instances[i])
+            return false;
+        return true;
+      },
       [=](start_atom, const std::string& name) -> caf::result<caf::actor> {
         auto& st = self->state;
         if (st.stopping || st.escalated)

@@ -14,13 +14,16 @@ void declare_cache_keys(config_schema& schema) {
           "cache", [](config & c) -> auto& { return c.cache; },
           "The report's cache keys, plus defaults for every cache.")
       .count("async_maxsize", &C::async_maxsize, 1, max_entries, "entries of the default cache")
+      .live()
       .duration("async_ttl", &C::async_ttl, 1ms, "its TTL")
+      .live()
       .duration("git_timeout", &C::git_timeout, 1ms, "run-time bound of one git command")
       .count("db_maxsize", &C::db_maxsize, 1, max_entries,
              "entries of the db pool's query-result cache")
       .duration("db_ttl", &C::db_ttl, 1ms, "its TTL")
       .count("git_maxsize", &C::git_maxsize, 1, max_entries,
              "entries of the subprocess pool's git cache")
+      .live()
       .duration("git_ttl", &C::git_ttl, 1ms,
                 "longest a git result stays cached (a repository change drops it at once "
                 "anyway)")
@@ -28,6 +31,7 @@ void declare_cache_keys(config_schema& schema) {
               "eviction policy of every cache unless `[caches.NAME]` says otherwise")
       .count("shards", &C::shards, 1, 256, "shard actors per cache")
       .size("max_bytes", &C::max_bytes, 1024, "byte budget per cache")
+      .live()
       .duration("load_timeout", &C::load_timeout, 1ms,
                 "a `get_or_load` loader that does not report by then fails its waiters with "
                 "`timeout`");
@@ -40,9 +44,12 @@ void declare_cache_keys(config_schema& schema) {
           "caches", [](config & c) -> auto& { return c.cache.caches; }, "Further named caches.",
           init)
       .count("max_entries", &N::max_entries, 1, max_entries, "capacity in entries")
+      .live()
       .size("max_bytes", &N::max_bytes, 1024, "byte budget")
       .default_doc("`cache.max_bytes`")
+      .live()
       .duration("ttl", &N::ttl, 0s, "TTL; `\"0s\"`: entries do not expire")
+      .live()
       .choice("policy", &N::policy, {eviction_policy::lru, eviction_policy::tinylfu},
               "eviction policy")
       .default_doc("`cache.policy`")

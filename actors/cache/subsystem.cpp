@@ -3,6 +3,7 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include "cache_store.hpp"
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
@@ -11,6 +12,60 @@ namespace p21 {
 
 /// Its config section (cache/config_keys.cpp).
 void declare_cache_keys(config_schema& schema);
+
+namespace {
+
+/// Resizes and re-times the running shards of every cache whose capacity or
+/// TTL changed. A cache that is not running (lazy, not used yet) would
+/// start from the node's first config, so its keys wait for a restart.
+void reload_caches(const config& old, const config& now, const reload_context& ctx,
+                   reload_report& report) {
+  auto before = old.cache.all();
+  for (auto& [name, nc] : now.cache.all()) {
+    auto i = before.find(name);
+    if (i == before.end())
+      continue;
+    auto& oc = i->second;
+    bool resize = oc.max_entries != nc.max_entries || oc.max_bytes != nc.max_bytes;
+    bool retime = oc.ttl != nc.ttl;
+    if (!resize && !retime)
+      continue;
+    auto base = name == "async" ? std::string{"cache."} : "caches." + name + ".";
+    std::vector<std::string> keys =
+        name == "async"
+            ? std::vector<std::string>{base + "async_maxsize", base + "max_bytes",
+                                       base + "async_ttl"}
+            : std::vector<std::string>{base + "max_entries", base + "max_bytes", base + "ttl"};
+    std::vector<cache_actor> shards;
+    for (size_t k = 0; k < nc.shards; ++k)
+      if (auto a = ctx.running("cache." + name + "/" + std::to_string(k)))
+        shards.push_back(caf::actor_cast<cache_actor>(a));
+    if (shards.size() != nc.shards) {
+      for (auto& key : keys)
+        report.defer(key);
+      continue;
+    }
+    std::string problem;
+    for (auto& shard : shards) {
+      if (resize) {
+        auto r = ctx.request<bool>(shard, resize_atom::value, cache_detail::per_shard(nc.max_entries, nc.shards),
+                                   cache_detail::per_shard(nc.max_bytes, nc.shards));
+        if (!r)
+          problem = render(r.error());
+      }
+      if (retime) {
+        auto r = ctx.request<bool>(shard, set_ttl_atom::value, nc.ttl);
+        if (!r)
+          problem = render(r.error());
+      }
+    }
+    if (!problem.empty())
+      for (auto& key : keys)
+        report.fail(key, problem);
+  }
+}
+
+} // namespace
 
 subsystem cache_subsystem() {
   subsystem s;
@@ -37,6 +92,7 @@ subsystem cache_subsystem() {
         out.push_back("cache." + name);
     return out;
   };
+  s.reload = reload_caches;
   return s;
 }
 

@@ -51,9 +51,11 @@ void declare_database_keys(config_schema& schema) {
       .path("path", &D::path,
             "SQLite file (or `\":memory:\"`); its directory must exist and be writable")
       .count("pool_size", &D::pool_size, 1, 10'000, "connections kept open")
+      .live()
       .count("max_overflow", &D::max_overflow, 0, 10'000, "extra connections under load")
       .duration("pool_timeout", &D::pool_timeout, 1ms,
                 "a request waiting longer gets `pool_timeout`")
+      .live()
       .duration("idle_timeout", &D::idle_timeout, 1ms,
                 "overflow connections idle this long are closed")
       .duration("max_lifetime", &D::max_lifetime, 1ms,

@@ -302,6 +302,13 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         self->state.readers->set_pool_size(n);
         return n;
       },
+      [=](set_pool_timeout_atom, caf::timespan t) -> caf::result<caf::timespan> {
+        if (t <= caf::timespan{0})
+          return make_error(errc::invalid_argument, "pool_timeout must be positive");
+        self->state.cfg.pool_timeout = t;
+        self->state.readers->slots().set_pool_timeout(t);
+        return t;
+      },
       [=](stats_atom) { return current_stats(self); },
       [=](metrics_atom) {
         namespace d = db_pool_metrics;

@@ -127,6 +127,11 @@ void reader_slots::set_pool_size(size_t n) {
   run(std::move(grants));
 }
 
+void reader_slots::set_pool_timeout(timespan t) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  pool_timeout_ = t;
+}
+
 reader_slots::counts reader_slots::stats(bool new_window) const {
   std::lock_guard<std::mutex> guard{mtx_};
   counts c{in_use_, peak_in_use_, queue_.size(), timeouts_};

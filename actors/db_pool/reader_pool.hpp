@@ -74,6 +74,9 @@ public:
   /// waiters at once.
   void set_pool_size(size_t n);
 
+  /// Changes `pool_timeout` for the waits that begin from now on (a reload).
+  void set_pool_timeout(timespan t);
+
   /// `new_window` starts a new window for the peak in-use count.
   counts stats(bool new_window = false) const;
 

@@ -27,6 +27,17 @@ subsystem db_pool_subsystem() {
     return std::vector<child_spec>{db_pool_component("db_pool", cfg)};
   };
   s.publishable = [](const config&) { return std::vector<std::string>{"db_pool"}; };
+  s.reload = [](const config&, const config& now, const reload_context& ctx,
+                reload_report& report) {
+    report.apply<uint64_t>("database.pool_size", ctx, "db_pool", [&](caf::actor a) {
+      return ctx.request<uint64_t>(caf::actor_cast<db_pool_actor>(a), set_pool_size_atom::value,
+                                   uint64_t{now.database.pool_size});
+    });
+    report.apply<timespan>("database.pool_timeout", ctx, "db_pool", [&](caf::actor a) {
+      return ctx.request<timespan>(caf::actor_cast<db_pool_actor>(a),
+                                   set_pool_timeout_atom::value, now.database.pool_timeout);
+    });
+  };
   return s;
 }
 

@@ -14,14 +14,19 @@ void declare_demo_keys(config_schema& schema) {
           "The built-in workload `p21 run` drives, so that a new node has something "
           "to cache, query, run, monitor and tune. Off unless enabled.")
       .flag("enabled", &D::enabled, "`p21 run` drives the built-in workload")
+      .live()
       .duration("phase", &D::phase, 1s,
                 "length of each phase: steady, shift, writes, processes, then again")
+      .live()
       .real("rate", &D::rate, 1, 1e6, "operations per second, all clients together",
             "operations per second")
+      .live()
       .count("clients", &D::clients, 1, 64, "client threads")
+      .live()
       .path("repo", &D::repo,
             "git work tree whose status is checked (never written to); empty: a scratch "
-            "repository in `$TMPDIR`, edited in the processes phase and removed at exit");
+            "repository in `$TMPDIR`, edited in the processes phase and removed at exit")
+      .live();
 }
 
 } // namespace p21

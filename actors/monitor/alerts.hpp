@@ -47,6 +47,9 @@ public:
   bool firing() const noexcept { return firing_; }
   bool pending() const noexcept { return pending_since_.has_value(); }
   const alert_rule& rule() const noexcept { return rule_; }
+
+  /// A new hold time; a pending condition counts from when it began.
+  void set_for_duration(std::chrono::nanoseconds d) noexcept { rule_.for_duration = d; }
   double last_value() const noexcept { return last_; }
 
 private:

@@ -14,6 +14,7 @@ void declare_monitor_keys(config_schema& schema) {
           "Alerts and sampling details (the interval is `performance.monitor_interval`).")
       .duration("alert_for", &M::alert_for, 0s,
                 "how long an alert's condition must hold before it fires")
+      .live()
       .paths("watch_paths", &M::watch_paths,
              "file systems whose use is sampled (disk %); empty: the database's directory")
       .count("events_max", &M::events_max, 1, 1'000'000,

@@ -405,6 +405,13 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
         self->state.cfg.interval = interval;
         return interval;
       },
+      [=](set_alert_for_atom, caf::timespan d) {
+        auto& st = self->state;
+        st.cfg.alert_for = d;
+        for (auto& a : st.alerts)
+          a.set_for_duration(d);
+        return d;
+      },
       [=](tick_atom) {
         start_round(self);
         self->delayed_send(self, self->state.cfg.interval, tick_atom::value);

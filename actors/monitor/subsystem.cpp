@@ -2,6 +2,7 @@
 // component through the node view.
 
 #include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
 
 #include "p21/monitor.hpp"
 #include "p21/config_schema.hpp"
@@ -22,6 +23,28 @@ subsystem monitor_subsystem() {
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     return std::vector<child_spec>{monitor_component("monitor", cfg, std::move(view))};
+  };
+  s.reload = [](const config&, const config& now, const reload_context& ctx,
+                reload_report& report) {
+    report.apply<timespan>("performance.monitor_interval", ctx, "monitor", [&](caf::actor a) {
+      return ctx.request<timespan>(caf::actor_cast<monitor_actor>(a), set_interval_atom::value,
+                                   now.performance.monitor_interval);
+    });
+    report.apply<timespan>("monitor.alert_for", ctx, "monitor", [&](caf::actor a) {
+      return ctx.request<timespan>(caf::actor_cast<monitor_actor>(a), set_alert_for_atom::value,
+                                   now.monitor.alert_for);
+    });
+  };
+  // Every reload is an event of `/events`, even one that changed nothing.
+  s.reloaded = [](const reload_report& report, const reload_context& ctx) {
+    if (auto a = ctx.running("monitor")) {
+      event e;
+      e.kind = "config_reload";
+      e.name = "reload";
+      e.message = report.describe();
+      e.value = static_cast<double>(report.applied.size());
+      caf::anon_send(caf::actor_cast<monitor_actor>(a), put_atom::value, std::move(e));
+    }
   };
   return s;
 }

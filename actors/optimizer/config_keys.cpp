@@ -142,18 +142,24 @@ void declare_optimizer_keys(config_schema& schema) {
           "optimizer.rules", [](config & c) -> auto& { return c.rules; },
           "One of the eight optimization rules (names below).", init)
       .flag("enabled", &R::enabled, "whether the rule acts")
+      .live()
       .real("threshold", &R::threshold, -inf, inf, "value at which the rule fires")
+      .live()
       .default_doc("per rule")
       .real("clear_threshold", &R::clear_threshold, -inf, inf,
             "value at which it clears (hysteresis); must be on the far side of `threshold`")
+      .live()
       .default_doc("per rule")
       .duration("for", &R::for_duration, 0s, "how long the condition must hold")
+      .live()
       .default_doc("per rule")
       .duration("cooldown", &R::cooldown, 0s, "quiet time after acting")
+      .live()
       .default_doc("per rule")
       .real("step", &R::step, -inf, inf,
             "bound of one action, a fraction in (0, 1]: how much a cache shrinks or grows, how "
             "far a pool or worker count moves")
+      .live()
       .refine(step_problem)
       .default_doc("per rule")
       .only_names(rule_names(), "unknown rule")

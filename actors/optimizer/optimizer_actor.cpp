@@ -356,7 +356,9 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         rc.for_duration = rs.for_duration;
         rc.cooldown = rs.cooldown;
         auto i = self->state.cfg.cfg.rules.find(rs.name);
-        if (i != self->state.cfg.cfg.rules.end())
+        if (rs.step > 0)
+          rc.step = rs.step;
+        else if (i != self->state.cfg.cfg.rules.end())
           rc.step = i->second.step;
         bool ok = self->state.engine->set_rule(rs.name, rc);
         if (ok)
@@ -366,6 +368,23 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
       [=](dry_run_atom, bool on) {
         self->state.cfg.dry_run = on;
         return on;
+      },
+      [=](set_interval_atom, caf::timespan interval) -> caf::result<caf::timespan> {
+        if (interval < std::chrono::milliseconds{100})
+          return make_error(errc::invalid_argument,
+                            "optimization interval must be at least 100ms");
+        // The tick already scheduled keeps its time; the ones after it
+        // follow the new interval.
+        self->state.cfg.interval = interval;
+        return interval;
+      },
+      [=](put_atom, optimizer_action& a) {
+        auto& st = self->state;
+        st.log.push_back(std::move(a));
+        while (st.log.size() > 1000) {
+          st.log.pop_front();
+          ++st.log_base;
+        }
       },
       [=](events_atom, uint64_t since) {
         // Entries with a sequence number of `since` or more, oldest first.

@@ -2,6 +2,7 @@
 // components that own the resources.
 
 #include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
 
 #include "p21/optimizer.hpp"
 #include "p21/config_schema.hpp"
@@ -22,6 +23,48 @@ subsystem optimizer_subsystem() {
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     return std::vector<child_spec>{optimizer_component("optimizer", cfg, std::move(view))};
+  };
+  s.reload = [](const config&, const config& now, const reload_context& ctx,
+                reload_report& report) {
+    auto opt = [](caf::actor a) { return caf::actor_cast<optimizer_actor>(a); };
+    report.apply<timespan>("performance.optimization_interval", ctx, "optimizer",
+                           [&](caf::actor a) {
+                             return ctx.request<timespan>(opt(a), set_interval_atom::value,
+                                                          now.performance.optimization_interval);
+                           });
+    report.apply<bool>("performance.auto_optimization", ctx, "optimizer", [&](caf::actor a) {
+      return ctx.request<bool>(opt(a), dry_run_atom::value, !now.performance.auto_optimization);
+    });
+    for (auto& [name, rc] : now.rules) {
+      auto prefix = "optimizer.rules." + name;
+      if (!report.touches(prefix))
+        continue;
+      rule_settings rs;
+      rs.name = name;
+      rs.enabled = rc.enabled;
+      rs.threshold = rc.threshold;
+      rs.clear_threshold = rc.clear_threshold;
+      rs.for_duration = rc.for_duration;
+      rs.cooldown = rc.cooldown;
+      rs.step = rc.step;
+      for (auto key : {"enabled", "threshold", "clear_threshold", "for", "cooldown", "step"})
+        report.apply<bool>(prefix + "." + key, ctx, "optimizer", [&](caf::actor a) {
+          return ctx.request<bool>(opt(a), set_rule_atom::value, rs);
+        });
+    }
+  };
+  // The optimizer's log lists reloads with its actions: what changed the
+  // node's settings, by rule or by hand.
+  s.reloaded = [](const reload_report& report, const reload_context& ctx) {
+    if (auto a = ctx.running("optimizer")) {
+      optimizer_action entry;
+      entry.time = caf::make_timestamp();
+      entry.rule = "reload";
+      entry.target = "config";
+      entry.action = report.describe();
+      entry.applied = true; // a record of what was done, never a dry run
+      caf::anon_send(caf::actor_cast<optimizer_actor>(a), put_atom::value, std::move(entry));
+    }
   };
   return s;
 }

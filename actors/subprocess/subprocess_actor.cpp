@@ -232,6 +232,14 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
         start_queued(self);
         return n;
       },
+      [=](set_limits_atom, const subprocess_limits& limits) {
+        // Requests from now on: running commands keep the limits they had.
+        auto& c = self->state.cfg;
+        c.queue_limit = limits.queue_limit;
+        c.timeout = limits.timeout;
+        c.output_cap = limits.output_cap;
+        return true;
+      },
       [=](resize_atom, uint64_t entries) -> uint64_t {
         auto n = self->state.git->resize(entries);
         spdlog::info("git cache capacity set to {} entries", n);

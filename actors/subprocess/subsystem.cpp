@@ -20,9 +20,33 @@ subsystem subprocess_subsystem() {
     cfg.add_message_type<command_result>("p21.command_result");
     cfg.add_message_type<git_request>("p21.git_request");
     cfg.add_message_type<subprocess_stats>("p21.subprocess_stats");
+    cfg.add_message_type<subprocess_limits>("p21.subprocess_limits");
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
     return std::vector<child_spec>{subprocess_component("subprocess", cfg)};
+  };
+  // Lazy: a pool that has not started yet would start from the first
+  // config, so its keys then wait for a restart.
+  s.reload = [](const config&, const config& now, const reload_context& ctx,
+                reload_report& report) {
+    report.apply<uint64_t>("subprocess.max_processes", ctx, "subprocess", [&](caf::actor a) {
+      return ctx.request<uint64_t>(caf::actor_cast<subprocess_actor>(a),
+                                   set_max_processes_atom::value,
+                                   uint64_t{now.subprocess.max_processes});
+    });
+    subprocess_limits limits;
+    limits.queue_limit = now.subprocess.queue_limit;
+    limits.timeout = now.subprocess.timeout;
+    limits.output_cap = now.subprocess.output_cap;
+    for (auto key : {"subprocess.queue_limit", "subprocess.timeout", "subprocess.output_cap"})
+      report.apply<bool>(key, ctx, "subprocess", [&](caf::actor a) {
+        return ctx.request<bool>(caf::actor_cast<subprocess_actor>(a), set_limits_atom::value,
+                                 limits);
+      });
+    report.apply<uint64_t>("cache.git_maxsize", ctx, "subprocess", [&](caf::actor a) {
+      return ctx.request<uint64_t>(caf::actor_cast<subprocess_actor>(a), resize_atom::value,
+                                   uint64_t{now.cache.git_maxsize});
+    });
   };
   return s;
 }

@@ -12,6 +12,14 @@ namespace p21::detail {
 /// stdout stays for command output) and/or a size-rotated file.
 std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg);
 
+/// Whether stderr is the journal stream systemd gave this process
+/// (`JOURNAL_STREAM` names stderr's device and inode): then the console
+/// log carries sd-daemon `<N>` priorities and no timestamp of its own.
+bool stderr_is_journal();
+
+/// Sets the level of `logger` (a reload of `[logging] level`).
+void set_level(spdlog::logger& logger, log_level level);
+
 /// Rotates the log file of the current node's logger (`[logging] file`):
 /// the current file becomes FILE.1 and the oldest beyond `max_files` is
 /// deleted. False when no file is logged to. Only the node actor calls it

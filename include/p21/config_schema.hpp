@@ -55,6 +55,9 @@ struct key_spec {
   std::function<std::string(const key_value&)> refine;
   /// A comment the writer puts after the value (e.g. what 0 resolves to).
   std::function<std::string(const key_value&)> note;
+  /// Whether a running node adopts a new value on reload (`runtime::reload`);
+  /// a key that is not live keeps its value until the node restarts.
+  bool live = false;
 };
 
 // -- sections -----------------------------------------------------------------
@@ -203,6 +206,13 @@ public:
 
   section_builder& note(std::function<std::string(const key_value&)> f) {
     last().note = std::move(f);
+    return *this;
+  }
+
+  /// The key changes on a running node (`runtime::reload`); its subsystem's
+  /// `reload` hook applies it.
+  section_builder& live() {
+    last().live = true;
     return *this;
   }
 
@@ -418,6 +428,27 @@ void validate(const config_schema& schema, const config& cfg);
 
 /// The effective configuration as TOML that reads back to an equal config.
 std::string to_toml(const config_schema& schema, const config& cfg);
+
+/// What differs between two configs, as dotted key paths
+/// (`cache.async_maxsize`, `optimizer.rules.cpu_usage.threshold`); an element
+/// of a named or array section that only one side has counts as one change
+/// (`caches.hot`), which needs a restart.
+struct config_changes {
+  /// Changed keys declared `live`.
+  std::vector<std::string> live;
+  /// Changed keys (or elements) a running node cannot adopt.
+  std::vector<std::string> restart;
+
+  bool empty() const { return live.empty() && restart.empty(); }
+};
+
+/// Compares `old` and `now` key by key (both complete).
+config_changes diff(const config_schema& schema, const config& old, const config& now);
+
+/// Copies the values of `keys` (paths as `diff` names them) from `from` into
+/// `to`, writing nothing else: a running node adopts what a reload applied.
+void adopt(const config_schema& schema, const config& from, config& to,
+           const std::vector<std::string>& keys);
 
 /// The reference documentation of every key, as Markdown.
 std::string config_reference(const config_schema& schema);

@@ -159,6 +159,22 @@ public:
     return result;
   }
 
+  /// Whether the supervisor answers within `timeout` that it is running
+  /// every critical component (false while one restarts, after an
+  /// escalation and during shutdown). What a service watchdog vouches for.
+  bool healthy(timespan timeout);
+
+  // -- reloading ----------------------------------------------------------------
+
+  /// Adopts a new configuration without a restart. Validates `cfg` first
+  /// (throws `config_error` and changes nothing when it is refused), then
+  /// applies the keys the schema declares live through each subsystem's
+  /// `reload` hook and the framework's own (log level); every other changed
+  /// key stays as it was and is listed in `restart_needed`. `settings()`
+  /// shows the applied values afterwards. Call it from a plain thread (it
+  /// waits for the components' replies), one reload at a time.
+  reload_report reload(config cfg);
+
   // -- lifecycle ----------------------------------------------------------------
 
   /// Begins shutdown without waiting; safe from any thread, actors included.

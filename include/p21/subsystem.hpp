@@ -14,7 +14,9 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "p21/fwd.hpp"
 #include "p21/protocol/node.hpp"
@@ -45,6 +47,79 @@ struct node_view {
   std::vector<std::string> publishable;
 };
 
+struct reload_context;
+
+/// What a reload did: the keys a running node adopted, those it keeps until
+/// a restart, and those a subsystem could not apply (kept as they were).
+struct reload_report {
+  /// Changed keys now in effect (dotted paths, as `p21::diff` names them).
+  std::vector<std::string> applied;
+  /// Changed keys left as they were until the node restarts.
+  std::vector<std::string> restart_needed;
+  /// `KEY: why` for live keys whose subsystem refused or could not reach
+  /// its actor; left as they were.
+  std::vector<std::string> failed;
+
+  bool changed() const { return !applied.empty(); }
+
+  /// Moves `key` from `applied` to `restart_needed` (a subsystem that can
+  /// apply it only when its component is running, say).
+  void defer(const std::string& key);
+
+  /// Moves `key` from `applied` to `failed`, with the reason.
+  void fail(const std::string& key, const std::string& why);
+
+  /// Whether `key`, or a key under it (`prefix.`), was applied.
+  bool touches(const std::string& prefix) const;
+
+  /// Sends one message for `key` if it was changed: `ask(ctx)` returns
+  /// the reply or an error; a component that is not running defers the key.
+  template <class R, class Ask>
+  void apply(const std::string& key, const reload_context& ctx, const std::string& component,
+             Ask ask);
+
+  /// One line: "applied A, B; restart needed for C; failed: D".
+  std::string describe() const;
+};
+
+/// What a subsystem's `reload` hook may use: the running components and a
+/// way to message them and wait (the hook runs on the caller's thread of
+/// `runtime::reload`, never on a scheduler thread).
+struct reload_context {
+  const node_view* view = nullptr;
+  caf::actor_system* system = nullptr;
+  /// Bound of each request.
+  timespan timeout{std::chrono::seconds{10}};
+
+  /// The running component `name`, or an invalid handle.
+  caf::actor running(const std::string& name) const;
+
+  /// Sends `xs...` to `target` and waits at most `timeout` for a reply `R`.
+  template <class R, class Handle, class... Ts>
+  caf::expected<R> request(const Handle& target, Ts&&... xs) const {
+    caf::expected<R> result{caf::sec::request_timeout};
+    caf::scoped_actor self{*system, true};
+    self->request(target, timeout, std::forward<Ts>(xs)...)
+        .receive([&](R& x) { result = std::move(x); }, [&](caf::error& e) { result = e; });
+    return result;
+  }
+};
+
+template <class R, class Ask>
+void reload_report::apply(const std::string& key, const reload_context& ctx,
+                          const std::string& component, Ask ask) {
+  if (!touches(key))
+    return;
+  auto target = ctx.running(component);
+  if (!target) {
+    defer(key);
+    return;
+  }
+  caf::expected<R> r = ask(target);
+  if (!r)
+    fail(key, caf::to_string(r.error()));
+}
+
 /// One subsystem's registration: its config checks, message types,
 /// components and what it lets peers use. Every hook may be empty.
 struct subsystem {
@@ -72,6 +147,18 @@ struct subsystem {
   /// Runs once every subsystem's components exist, before start order is
   /// resolved: the cluster makes the components it publishes critical.
   std::function<void(const config&, std::vector<child_spec>&)> adjust_components;
+
+  /// Applies a reloaded config to its running components: `now` is `old`
+  /// with every changed live key's new value. It messages its actors, and
+  /// calls `report.defer` or `report.fail` for a key it could not apply;
+  /// the keys it leaves in `report.applied` are what the node now runs with.
+  std::function<void(const config& old, const config& now, const reload_context& ctx,
+                     reload_report& report)>
+      reload;
+
+  /// Runs after every subsystem's `reload` with the final report: the
+  /// monitor lists the reload in `/events`, the optimizer in its log.
+  std::function<void(const reload_report& report, const reload_context& ctx)> reloaded;
 };
 
 /// The components the given subsystems contribute for `cfg`, plus `extra`,

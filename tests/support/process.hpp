@@ -161,6 +161,9 @@ public:
   p21_process(const p21_process&) = delete;
   p21_process& operator=(const p21_process&) = delete;
 
+  /// Its pid while it runs (to signal it).
+  pid_t pid() const { return pid_; }
+
   std::string out() const { return read_file(out_); }
   std::string err() const { return read_file(err_); }
 

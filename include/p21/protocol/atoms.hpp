@@ -33,11 +33,13 @@ using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using vacuum_atom = caf::atom_constant<caf::atom("vacuum")>;
 using release_memory_atom = caf::atom_constant<caf::atom("releasemem")>;
 using set_pool_size_atom = caf::atom_constant<caf::atom("setpool")>;
+using set_pool_timeout_atom = caf::atom_constant<caf::atom("setpooltmo")>;
 
 // -- subprocess pool --
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using git_atom = caf::atom_constant<caf::atom("git")>;
 using set_max_processes_atom = caf::atom_constant<caf::atom("setmaxproc")>;
+using set_limits_atom = caf::atom_constant<caf::atom("setlimits")>;
 
 // -- monitor --
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
@@ -45,6 +47,7 @@ using events_atom = caf::atom_constant<caf::atom("events")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using set_interval_atom = caf::atom_constant<caf::atom("setintvl")>;
+using set_alert_for_atom = caf::atom_constant<caf::atom("alertfor")>;
 
 // -- optimizer --
 using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;

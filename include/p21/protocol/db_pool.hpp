@@ -152,6 +152,8 @@ using db_pool_actor = caf::typed_actor<
     caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
     caf::replies_to<release_memory_atom>::with<uint64_t>,
     caf::replies_to<set_pool_size_atom, uint64_t>::with<uint64_t>,
+    // Waits that begin from now on (a reload of `database.pool_timeout`).
+    caf::replies_to<set_pool_timeout_atom, caf::timespan>::with<caf::timespan>,
     caf::replies_to<stats_atom>::with<db_pool_stats>,
     caf::replies_to<metrics_atom>::with<metric_set>>;
 

@@ -117,6 +117,8 @@ using monitor_actor =
                      caf::reacts_to<put_atom, event>,
                      // Sets the sampling interval (rule 6 stretches it
                      // while CPU is high); returns it.
-                     caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>>;
+                     caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>,
+                     // How long every alert's condition must hold (`monitor.alert_for`).
+                     caf::replies_to<set_alert_for_atom, caf::timespan>::with<caf::timespan>>;
 
 } // namespace p21

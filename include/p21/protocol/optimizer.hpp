@@ -65,21 +65,27 @@ struct rule_settings {
   double clear_threshold = 0;
   caf::timespan for_duration{0};
   caf::timespan cooldown{0};
+  /// The rule's `step`; 0 keeps the current one.
+  double step = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
   return f(caf::meta::type_name("p21.rule_settings"), x.name, x.enabled, x.threshold,
-           x.clear_threshold, x.for_duration, x.cooldown);
+           x.clear_threshold, x.for_duration, x.cooldown, x.step);
 }
 
 /// The optimizer actor. `evaluate` runs the rules now and answers with what
 /// they did; `events` returns logged actions with a sequence number of at
-/// least its argument (the log starts at 0), oldest first.
+/// least its argument (the log starts at 0), oldest first. `set_interval`
+/// changes `optimization_interval` from the next round on; `put` appends an
+/// entry to the log that no rule made (a config reload, say).
 using optimizer_actor =
     caf::typed_actor<caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
                      caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
                      caf::replies_to<dry_run_atom, bool>::with<bool>,
+                     caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>,
+                     caf::reacts_to<put_atom, optimizer_action>,
                      caf::replies_to<events_atom, uint64_t>::with<std::vector<optimizer_action>>,
                      caf::replies_to<metrics_atom>::with<metric_set>>;
 

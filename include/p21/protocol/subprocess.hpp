@@ -73,6 +73,19 @@ typename Inspector::result_type inspect(Inspector& f, git_request& x) {
   return f(caf::meta::type_name("p21.git_request"), x.repo, x.args);
 }
 
+/// The pool's limits that change at run time (`[subprocess]` queue_limit,
+/// timeout, output_cap): a reload sends them.
+struct subprocess_limits {
+  uint64_t queue_limit = 0;
+  caf::timespan timeout{0};
+  uint64_t output_cap = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subprocess_limits& x) {
+  return f(caf::meta::type_name("p21.subprocess_limits"), x.queue_limit, x.timeout, x.output_cap);
+}
+
 /// Counters of the pool.
 struct subprocess_stats {
   /// Commands started (a process was spawned).
@@ -162,6 +175,7 @@ using subprocess_actor =
     caf::typed_actor<caf::replies_to<run_atom, command_request>::with<command_result>,
                      caf::replies_to<git_atom, git_request>::with<command_result>,
                      caf::replies_to<set_max_processes_atom, uint64_t>::with<uint64_t>,
+                     caf::replies_to<set_limits_atom, subprocess_limits>::with<bool>,
                      // Sets the git cache's capacity in entries (rule 5).
                      caf::replies_to<resize_atom, uint64_t>::with<uint64_t>,
                      caf::replies_to<stats_atom>::with<subprocess_stats>,

@@ -142,6 +142,15 @@ TEST_CASE("an alert fires only after its condition held for the for duration") {
   CHECK(a.observe(0.81, t + 62s) == alert::transition::resolved);
 }
 
+TEST_CASE("a reloaded for duration applies to a pending alert from when it began") {
+  alert a{{"low_hits", "cache_hit_rate", false, 0.75, 0.80, 30s}};
+  auto t = steady::time_point{};
+  CHECK(a.observe(0.5, t) == alert::transition::none);
+  CHECK(a.observe(0.5, t + 10s) == alert::transition::none);
+  a.set_for_duration(5s);
+  CHECK(a.observe(0.5, t + 11s) == alert::transition::fired);
+}
+
 TEST_CASE("a trend reports its EWMA baseline and slope") {
   trend tr{0.5, std::chrono::minutes{10}};
   auto t = steady::time_point{};
