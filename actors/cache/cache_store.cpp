@@ -1,3 +1,7 @@
+// One shard's table (any thread) and what its owner does with the
+// recorded reads and writes; the eviction order and the window's sizing are
+// in eviction.cpp.
+
 #include "cache_store.hpp"
 
 #include <algorithm>
@@ -13,105 +17,7 @@ uint64_t heap_bytes(const std::string& s) {
   return s.capacity() > 15 ? s.capacity() + 1 : 0;
 }
 
-// Caffeine's constants for the adaptive window.
-constexpr double initial_window = 0.01;
-constexpr double protected_share = 0.80;
-constexpr double step_percent = 0.0625;
-constexpr double step_decay = 0.98;
-constexpr double restart_threshold = 0.05;
-// Caffeine samples 10x the capacity between adjustments; 2x converges within
-// a million requests on a recency-heavy stream (measured with p21 cache-sim)
-// and keeps tinylfu's lead on skewed ones.
-constexpr uint64_t sample_factor = 2;
-
 } // namespace
-
-// -- frequency_sketch ---------------------------------------------------------
-
-frequency_sketch::frequency_sketch(size_t capacity) {
-  ensure_capacity(capacity);
-}
-
-void frequency_sketch::ensure_capacity(size_t capacity) {
-  size_t width = 16;
-  while (width < capacity)
-    width <<= 1;
-  width_ = width;
-  table_.assign(4 * width_, 0);
-  sample_size_ = 10 * std::max<size_t>(capacity, 1);
-  additions_ = 0;
-}
-
-size_t frequency_sketch::index(uint64_t hash, int row) const {
-  return static_cast<size_t>(row) * width_ +
-         (spread(hash + static_cast<uint64_t>(row + 1) * 0x9e3779b97f4a7c15ull) & (width_ - 1));
-}
-
-void frequency_sketch::increment(uint64_t hash) {
-  bool added = false;
-  for (int row = 0; row < 4; ++row) {
-    auto& c = table_[index(hash, row)];
-    if (c < 15) {
-      ++c;
-      added = true;
-    }
-  }
-  if (added && ++additions_ >= sample_size_)
-    halve();
-}
-
-uint8_t frequency_sketch::frequency(uint64_t hash) const {
-  uint8_t f = 15;
-  for (int row = 0; row < 4; ++row)
-    f = std::min(f, table_[index(hash, row)]);
-  return f;
-}
-
-void frequency_sketch::halve() {
-  for (auto& c : table_)
-    c >>= 1;
-  additions_ /= 2;
-}
-
-// -- read_buffer --------------------------------------------------------------
-
-size_t read_buffer::stripe_of_this_thread() {
-  thread_local const size_t stripe =
-      spread(std::hash<std::thread::id>{}(std::this_thread::get_id())) & (stripe_count - 1);
-  return stripe;
-}
-
-bool read_buffer::push(size_t stripe, uint64_t hash) {
-  auto& s = stripes_[stripe];
-  auto tail = s.tail.load(std::memory_order_relaxed);
-  auto size = tail - s.head.load(std::memory_order_acquire);
-  if (size >= slots)
-    return true; // full: dropped
-  if (!s.tail.compare_exchange_strong(tail, tail + 1, std::memory_order_acq_rel,
-                                      std::memory_order_relaxed))
-    return false; // another reader took the slot: dropped
-  s.cells[tail & (slots - 1)].store(hash == 0 ? 1 : hash, std::memory_order_release);
-  // Three quarters full: time for the owner, before records drop.
-  return size + 1 >= slots - slots / 4;
-}
-
-read_buffer::totals read_buffer::counts() const {
-  totals t;
-  for (auto& s : stripes_) {
-    t.hits += s.hits.load(std::memory_order_relaxed);
-    t.misses += s.misses.load(std::memory_order_relaxed);
-    t.puts += s.puts.load(std::memory_order_relaxed);
-  }
-  return t;
-}
-
-void read_buffer::reset_counts() {
-  for (auto& s : stripes_) {
-    s.hits.store(0, std::memory_order_relaxed);
-    s.misses.store(0, std::memory_order_relaxed);
-    s.puts.store(0, std::memory_order_relaxed);
-  }
-}
 
 // -- the table ----------------------------------------------------------------
 
@@ -222,9 +128,9 @@ time_point cache_store::expiry(timespan ttl, time_point now) const {
 caf::error cache_store::check_charge(uint64_t charge) const {
   auto max = max_bytes_.load(std::memory_order_relaxed);
   if (charge > max)
-    return make_error(errc::invalid_argument,
-                      "an entry of " + std::to_string(charge) + " bytes exceeds the capacity of " +
-                          cfg_.name + " (" + std::to_string(max) + " bytes)");
+    return make_error(errc::invalid_argument, "an entry of " + std::to_string(charge) +
+                                                  " bytes exceeds the capacity of " + cfg_.name +
+                                                  " (" + std::to_string(max) + " bytes)");
   return caf::none;
 }
 
@@ -380,7 +286,8 @@ void cache_store::drain() {
     sampled_ = counted;
   }
   enforce_bounds();
-  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
+  if (cfg_.policy == eviction::tinylfu &&
+      sample_requests_ >= climb_sample_factor * cfg_.max_entries)
     adapt_window();
 }
 
@@ -492,7 +399,8 @@ std::optional<std::string> cache_store::get(const std::string& key, time_point n
     ++stats_.misses;
     count_miss(hash);
   }
-  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= sample_factor * cfg_.max_entries)
+  if (cfg_.policy == eviction::tinylfu &&
+      sample_requests_ >= climb_sample_factor * cfg_.max_entries)
     adapt_window();
   return out;
 }
@@ -634,160 +542,6 @@ void cache_store::reset() {
   sample_requests_ = 0;
   previous_hit_rate_ = 0;
   static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
-}
-
-cache_store::node* cache_store::coldest() const {
-  for (auto* l : {&probation_, &window_, &protected_})
-    if (l->tail != nullptr)
-      return l->tail;
-  return nullptr;
-}
-
-std::vector<std::string> cache_store::coldest_first() const {
-  std::vector<std::string> out;
-  for (auto* l : {&probation_, &window_, &protected_})
-    for (auto* n = l->tail; n != nullptr; n = n->prev)
-      out.push_back(n->key);
-  return out;
-}
-
-void cache_store::enforce_bounds() {
-  if (cfg_.policy == eviction::lru) {
-    while (window_.tail != nullptr && (linked_ > cfg_.max_entries || bytes_ > cfg_.max_bytes))
-      evict(window_.tail);
-    return;
-  }
-  evict_from_window();
-  while (bytes_ > cfg_.max_bytes && linked_ > 0)
-    evict(coldest());
-}
-
-void cache_store::evict_from_window() {
-  size_t candidates = 0;
-  while (window_.size > window_max_) {
-    auto* e = window_.tail;
-    window_.unlink(e);
-    probation_.push_front(e);
-    e->where = probation;
-    ++candidates;
-  }
-  evict_from_main(candidates);
-}
-
-void cache_store::evict_from_main(size_t candidates) {
-  // Candidates (fresh from the window) sit at probation's front, the oldest
-  // of them deepest; the victim is probation's back. The one the sketch has
-  // seen more often stays.
-  while (linked_ > cfg_.max_entries) {
-    if (probation_.tail == nullptr) {
-      evict(coldest());
-      continue;
-    }
-    auto* victim = probation_.tail;
-    node* candidate = nullptr;
-    if (candidates > 0) {
-      candidate = probation_.head;
-      for (size_t k = 1; k < candidates; ++k)
-        candidate = candidate->next;
-      --candidates;
-    } else if (window_.tail != nullptr) {
-      // The window grew and overflowed the total: its coldest entry stays
-      // unless main's victim was used more often (ties favour the window,
-      // so that growing it has an effect).
-      auto* tail = window_.tail;
-      if (sketch_.frequency(victim->hash) > sketch_.frequency(tail->hash))
-        evict(tail);
-      else
-        evict(victim);
-      continue;
-    } else {
-      evict(victim);
-      continue;
-    }
-    if (candidate == victim) {
-      evict(victim);
-      continue;
-    }
-    if (sketch_.frequency(candidate->hash) > sketch_.frequency(victim->hash))
-      evict(victim);
-    else
-      evict(candidate);
-  }
-}
-
-void cache_store::adapt_window() {
-  auto hit_rate = static_cast<double>(sample_hits_) / static_cast<double>(sample_requests_);
-  auto change = hit_rate - previous_hit_rate_;
-  auto amount = change >= 0 ? step_ : -step_;
-  auto max = static_cast<double>(cfg_.max_entries);
-  step_ = std::abs(change) >= restart_threshold ? step_percent * max * (amount >= 0 ? 1 : -1)
-                                                : step_decay * amount;
-  previous_hit_rate_ = hit_rate;
-  sample_hits_ = 0;
-  sample_requests_ = 0;
-  auto target = static_cast<double>(window_max_) + amount;
-  auto bounded = std::clamp(target, 1.0, std::max(1.0, max - 1));
-  // Pinned against a bound, the climber sees no change and would keep
-  // pushing outward forever; turn it around instead.
-  if (bounded != target)
-    step_ = -step_;
-  set_window_size(static_cast<uint64_t>(bounded));
-}
-
-void cache_store::set_window_size(uint64_t n) {
-  window_max_ = std::max<uint64_t>(1, std::min(n, cfg_.max_entries));
-  auto main = cfg_.max_entries - std::min(window_max_, cfg_.max_entries);
-  protected_max_ = static_cast<uint64_t>(protected_share * static_cast<double>(main));
-}
-
-double cache_store::window_fraction() const {
-  return static_cast<double>(window_max_) / static_cast<double>(cfg_.max_entries);
-}
-
-shrink_result cache_store::shrink(double fraction) {
-  shrink_result r;
-  if (!(fraction > 0))
-    return r;
-  auto n = static_cast<size_t>(std::ceil(std::min(fraction, 1.0) * static_cast<double>(size())));
-  auto bytes_before = bytes_;
-  for (size_t k = 0; k < n && linked_ > 0; ++k) {
-    evict(coldest());
-    ++r.entries;
-  }
-  r.bytes = bytes_before - bytes_;
-  return r;
-}
-
-caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
-  if (max_entries == 0 || max_bytes == 0)
-    return make_error(errc::invalid_argument, "cache capacity must be positive");
-  cfg_.max_entries = max_entries;
-  cfg_.max_bytes = max_bytes;
-  max_bytes_.store(max_bytes, std::memory_order_relaxed);
-  write_limit_.store(std::clamp<uint64_t>(max_entries / 16, 16, 4096), std::memory_order_relaxed);
-  if (cfg_.policy == eviction::lru) {
-    window_max_ = max_entries;
-  } else {
-    if (window_max_ == 0) {
-      sketch_.ensure_capacity(max_entries);
-      // From the 1 % start, only growing can help: try that first.
-      step_ = step_percent * static_cast<double>(max_entries);
-      set_window_size(
-          static_cast<uint64_t>(std::ceil(initial_window * static_cast<double>(max_entries))));
-    } else {
-      set_window_size(std::min(window_max_, max_entries));
-    }
-  }
-  enforce_bounds();
-  // A smaller protected quota demotes its coldest entries.
-  if (cfg_.policy == eviction::tinylfu)
-    demote_protected_overflow();
-  return caf::none;
-}
-
-void cache_store::set_ttl(timespan ttl) {
-  cfg_.ttl = ttl;
-  ttl_ns_.store(ttl.count(), std::memory_order_relaxed);
 }
 
 cache_stats cache_store::stats() const {

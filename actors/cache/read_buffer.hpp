@@ -1,0 +1,82 @@
+#pragma once
+
+// The read buffer between a cache shard's readers and its owner.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "key_hash.hpp"
+
+namespace p21::cache_detail {
+
+/// Caffeine's read buffer: per stripe a small ring of key hashes that
+/// readers append to without a lock and the owner drains. A full stripe, or
+/// a lost race for a slot, drops the record: reads only inform the policy,
+/// and a few lost ones do not change which entries are hot. Each stripe also
+/// counts its readers' hits and misses, so that counting costs no shared
+/// cache line.
+class read_buffer {
+public:
+  static constexpr size_t stripe_count = 16;
+  static constexpr size_t slots = 128;
+
+  /// The calling thread's stripe.
+  static size_t stripe_of_this_thread();
+
+  /// Appends `hash`; returns whether the owner should drain soon (the stripe
+  /// is three quarters full or the record was dropped).
+  bool push(size_t stripe, uint64_t hash);
+
+  void count(size_t stripe, bool hit) {
+    (hit ? stripes_[stripe].hits : stripes_[stripe].misses).fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void count_put(size_t stripe) { stripes_[stripe].puts.fetch_add(1, std::memory_order_relaxed); }
+
+  /// Owner: calls `f(hash)` for each record, oldest first per stripe.
+  template <class F>
+  void drain(F f) {
+    for (auto& s : stripes_) {
+      auto head = s.head.load(std::memory_order_relaxed);
+      auto tail = s.tail.load(std::memory_order_acquire);
+      for (; head != tail; ++head) {
+        auto& cell = s.cells[head & (slots - 1)];
+        auto h = cell.load(std::memory_order_acquire);
+        if (h == 0)
+          break; // claimed, not yet written: the next drain takes it
+        cell.store(0, std::memory_order_relaxed);
+        f(h);
+      }
+      s.head.store(head, std::memory_order_release);
+    }
+  }
+
+  struct totals {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t puts = 0;
+  };
+
+  /// Hits, misses and puts counted so far.
+  totals counts() const;
+
+  /// Owner: forgets the counts (a restarted shard starts from zero).
+  void reset_counts();
+
+private:
+  struct alignas(64) stripe {
+    std::atomic<uint64_t> head{0};
+    std::atomic<uint64_t> tail{0};
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+    std::atomic<uint64_t> puts{0};
+    std::array<std::atomic<uint64_t>, slots> cells{};
+  };
+
+  std::array<stripe, stripe_count> stripes_;
+};
+
+} // namespace p21::cache_detail
