@@ -65,6 +65,9 @@ void declare_database_keys(config_schema& schema) {
       .duration("leak_threshold", &D::leak_threshold, 1ms,
                 "a statement holding a connection longer is logged as a leak suspect")
       .duration("busy_timeout", &D::busy_timeout, 0s, "SQLite `busy_timeout`")
+      .duration("statement_timeout", &D::statement_timeout, 0s,
+                "a statement or transaction running longer is interrupted and fails with "
+                "`timeout` (0: no deadline); a stopping pool interrupts whatever runs")
       .choice("synchronous", &D::synchronous,
               {synchronous_mode::off, synchronous_mode::normal, synchronous_mode::full,
                synchronous_mode::extra},

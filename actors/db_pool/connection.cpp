@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "p21/error.hpp"
+#include "sql_guard.hpp"
 
 namespace p21::db_detail {
 
@@ -21,7 +22,62 @@ std::string lower(const char* x) {
 /// A write to the schema: whatever was cached may be stale.
 constexpr const char* schema_change = "*";
 
+/// VM steps between two looks at the deadline and the cancel generation.
+constexpr int progress_steps = 1000;
+
+using steady = std::chrono::steady_clock;
+
 } // namespace
+
+struct connection::call_scope {
+  connection* self;
+  ~call_scope() {
+    if (--self->call_depth_ == 0) {
+      self->deadline_ = steady::time_point::max();
+      self->interrupted_ = "";
+    }
+  }
+};
+
+connection::call_scope connection::begin_call(uint64_t generation) {
+  if (call_depth_++ == 0) {
+    interrupted_ = "";
+    auto t = settings_.statement_timeout;
+    deadline_ = t.count() > 0 ? steady::now() + t : steady::time_point::max();
+    auto now = settings_.cancel ? settings_.cancel->generation() : 0;
+    generation_ = generation == current_generation ? now : generation;
+  }
+  return call_scope{this};
+}
+
+int connection::progress(void* self) {
+  auto* c = static_cast<connection*>(self);
+  if (c->settings_.cancel && c->settings_.cancel->generation() != c->generation_) {
+    c->interrupted_ = "stop";
+    return 1;
+  }
+  // The connection's own COMMIT or ROLLBACK finishes past a deadline.
+  if (!c->trusted_ && c->deadline_ != steady::time_point::max() && steady::now() > c->deadline_) {
+    c->interrupted_ = "deadline";
+    return 1;
+  }
+  return 0;
+}
+
+caf::error connection::failure(int rc, const std::string& what) {
+  if ((rc & 0xff) == SQLITE_INTERRUPT) {
+    std::string why = interrupted_;
+    if (why == "deadline")
+      return make_error(errc::timeout, what + "the statement ran past statement_timeout (" +
+                                           std::to_string(settings_.statement_timeout.count()) +
+                                           " ms) and was interrupted");
+    if (why == "stop")
+      return make_error(errc::unavailable, what + "the pool is stopping; statement interrupted");
+  }
+  if ((rc & 0xff) == SQLITE_AUTH && !denied_.empty())
+    return make_error(errc::bad_query, what + "refused: " + denied_);
+  return error_here(what);
+}
 
 connection::connection(connection_settings settings)
   : settings_(std::move(settings)) {
@@ -47,6 +103,11 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
     return make_error(errc::unavailable, "cannot open database '" + s.path + "': " + msg);
   }
   sqlite3_extended_result_codes(c->db_, 1);
+  // Defensive: no writable_schema, no direct writes to shadow tables, none of
+  // the features that can corrupt the file from SQL alone.
+  sqlite3_db_config(c->db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(c->db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_progress_handler(c->db_, progress_steps, &connection::progress, c.get());
   sqlite3_busy_timeout(c->db_, static_cast<int>(s.busy_timeout.count()));
   // WAL is a property of the file: the writer sets it. A reader changing it
   // too would race the writer's switch and fail with "database is locked".
@@ -70,18 +131,89 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
 }
 
 caf::error connection::exec(const char* sql) {
+  // The connection's own SQL: no deadline (VACUUM may take long), but a
+  // stopping pool still interrupts it.
+  if (call_depth_ == 0) {
+    interrupted_ = "";
+    generation_ = settings_.cancel ? settings_.cancel->generation() : 0;
+  }
   char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+  trusted_ = true;
+  auto rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
+  trusted_ = false;
+  if (rc != SQLITE_OK) {
     std::string text = msg ? msg : sqlite3_errmsg(db_);
     sqlite3_free(msg);
+    if ((rc & 0xff) == SQLITE_INTERRUPT)
+      return failure(rc, std::string{sql} + ": ");
     return make_error(errc::bad_query, text);
   }
   return caf::none;
 }
 
-int connection::authorize(void* self, int action, const char* a, const char*, const char*,
+int connection::police(int action, const char* a, const char* b) {
+  auto deny = [this](std::string why) {
+    denied_ = std::move(why);
+    return SQLITE_DENY;
+  };
+  bool reader = settings_.query_only;
+  switch (action) {
+  case SQLITE_ATTACH:
+  case SQLITE_DETACH:
+    // ATTACH creates files anywhere the node can write; VACUUM (INTO)
+    // attaches its target, so this refuses it too.
+    return deny("ATTACH, DETACH and VACUUM are not allowed");
+  case SQLITE_PRAGMA:
+    if (!pragma_allowed(a ? a : "", b ? b : "", !reader))
+      return deny(std::string{"PRAGMA "} + (a ? a : "") + (b ? std::string{" = "} + b : "") +
+                  " is not allowed");
+    return SQLITE_OK;
+  case SQLITE_FUNCTION:
+    if (lower(b) == "load_extension")
+      return deny("load_extension() is not allowed");
+    return SQLITE_OK;
+  case SQLITE_INSERT:
+  case SQLITE_UPDATE:
+  case SQLITE_DELETE:
+  case SQLITE_CREATE_INDEX:
+  case SQLITE_CREATE_TABLE:
+  case SQLITE_CREATE_TEMP_INDEX:
+  case SQLITE_CREATE_TEMP_TABLE:
+  case SQLITE_CREATE_TEMP_TRIGGER:
+  case SQLITE_CREATE_TEMP_VIEW:
+  case SQLITE_CREATE_TRIGGER:
+  case SQLITE_CREATE_VIEW:
+  case SQLITE_CREATE_VTABLE:
+  case SQLITE_DROP_INDEX:
+  case SQLITE_DROP_TABLE:
+  case SQLITE_DROP_TEMP_INDEX:
+  case SQLITE_DROP_TEMP_TABLE:
+  case SQLITE_DROP_TEMP_TRIGGER:
+  case SQLITE_DROP_TEMP_VIEW:
+  case SQLITE_DROP_TRIGGER:
+  case SQLITE_DROP_VIEW:
+  case SQLITE_DROP_VTABLE:
+  case SQLITE_ALTER_TABLE:
+  case SQLITE_REINDEX:
+  case SQLITE_ANALYZE:
+  case SQLITE_TRANSACTION:
+  case SQLITE_SAVEPOINT:
+    // A reader answers reads only: no write, and no transaction left open
+    // to pin an old snapshot between calls.
+    if (reader)
+      return deny("a read (query) is readonly: it cannot write or open a transaction; use execute");
+    return SQLITE_OK;
+  default:
+    return SQLITE_OK;
+  }
+}
+
+int connection::authorize(void* self, int action, const char* a, const char* b, const char*,
                           const char*) {
   auto* c = static_cast<connection*>(self);
+  if (!c->trusted_)
+    if (auto rc = c->police(action, a, b); rc != SQLITE_OK)
+      return rc;
   if (c->recording_ == nullptr)
     return SQLITE_OK;
   auto& acc = *c->recording_;
@@ -122,19 +254,25 @@ caf::expected<connection::cached_statement*> connection::prepare(const std::stri
   cached_statement cs;
   const char* tail = nullptr;
   recording_ = &cs.access;
+  denied_.clear();
   auto rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1),
                                SQLITE_PREPARE_PERSISTENT, &cs.stmt, &tail);
   recording_ = nullptr;
   if (rc != SQLITE_OK)
-    return error_here("");
+    return failure(rc);
   if (cs.stmt == nullptr)
     return make_error(errc::bad_query, "empty statement");
-  while (tail && *tail && std::isspace(static_cast<unsigned char>(*tail)))
-    ++tail;
-  if (tail && *tail && *tail != ';') {
+  auto rest = tail ? std::string_view{tail, static_cast<size_t>(sql.data() + sql.size() - tail)}
+                   : std::string_view{};
+  if (!sql_tail_is_blank(rest)) {
     sqlite3_finalize(cs.stmt);
-    return make_error(errc::bad_query, "one statement per call; found more after: " +
-                                           std::string{tail}.substr(0, 40));
+    return make_error(errc::bad_query, "one statement per call; found more after it: " +
+                                           std::string{rest.substr(0, 40)});
+  }
+  if (settings_.query_only && !sqlite3_stmt_readonly(cs.stmt)) {
+    sqlite3_finalize(cs.stmt);
+    return make_error(errc::bad_query,
+                      "refused: a read (query) cannot write or open a transaction; use execute");
   }
   lru_.push_front(sql);
   cs.lru = lru_.begin();
@@ -148,8 +286,12 @@ caf::expected<connection::cached_statement*> connection::prepare(const std::stri
   return &stored;
 }
 
-caf::expected<statement_result> connection::run(const std::string& sql,
-                                                const std::vector<db_value>& params) {
+caf::expected<statement_result>
+connection::run(const std::string& sql, const std::vector<db_value>& params, uint64_t generation) {
+  auto scope = begin_call(generation);
+  if (settings_.cancel && generation_ != settings_.cancel->generation())
+    return make_error(errc::unavailable, "the pool is stopping; statement not run");
+  denied_.clear();
   auto prepared = prepare(sql);
   if (!prepared)
     return prepared.error();
@@ -194,7 +336,7 @@ caf::expected<statement_result> connection::run(const std::string& sql,
     if (rc == SQLITE_DONE)
       break;
     if (rc != SQLITE_ROW) {
-      auto err = error_here("");
+      auto err = failure(rc);
       sqlite3_reset(stmt);
       return err;
     }
@@ -237,7 +379,11 @@ caf::expected<statement_result> connection::run(const std::string& sql,
 }
 
 caf::expected<std::pair<std::vector<db_result>, table_access>>
-connection::transaction(const std::vector<db_statement>& statements) {
+connection::transaction(const std::vector<db_statement>& statements, uint64_t generation) {
+  // One deadline for the whole transaction.
+  auto scope = begin_call(generation);
+  if (settings_.cancel && generation_ != settings_.cancel->generation())
+    return make_error(errc::unavailable, "the pool is stopping; transaction not run");
   if (auto err = exec("BEGIN IMMEDIATE"))
     return err;
   std::vector<db_result> results;

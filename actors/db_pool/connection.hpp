@@ -5,6 +5,7 @@
 // statement reads and writes (from SQLite's authorizer). Blocking: only the
 // pool's own connection threads call it, never CAF's scheduler threads.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <list>
@@ -24,6 +25,20 @@ struct sqlite3_stmt;
 
 namespace p21::db_detail {
 
+/// Interrupts the statements running on every connection that shares it,
+/// from any thread: a stopping pool must not wait for a runaway query.
+/// Statements started afterwards run normally.
+class statement_cancel {
+public:
+  /// Interrupts what runs now (SQLite sees it within a few thousand VM steps).
+  void interrupt_running() noexcept { generation_.fetch_add(1, std::memory_order_relaxed); }
+
+  uint64_t generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
+
+private:
+  std::atomic<uint64_t> generation_{0};
+};
+
 /// How connections are opened.
 struct connection_settings {
   std::string path;
@@ -37,6 +52,11 @@ struct connection_settings {
   bool query_only = false;
   /// Called with every new connection, e.g. to register SQL functions.
   std::function<void(sqlite3*)> on_connect;
+  /// A caller's statement (or transaction) running longer is interrupted
+  /// and fails with `timeout`; zero: no deadline.
+  std::chrono::milliseconds statement_timeout{0};
+  /// Shared by a pool's connections; may be null.
+  std::shared_ptr<statement_cancel> cancel;
 };
 
 /// The tables a statement (or a transaction) reads and writes.
@@ -67,14 +87,23 @@ public:
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
+  /// The cancel generation a call runs in when the caller names none: the
+  /// current one.
+  static constexpr uint64_t current_generation = UINT64_MAX;
+
   /// Runs one statement with bound parameters. Errors: `bad_query` with
-  /// SQLite's message (syntax, missing table, constraint, parameter count).
-  caf::expected<statement_result> run(const std::string& sql, const std::vector<db_value>& params);
+  /// SQLite's message (syntax, missing table, constraint, parameter count),
+  /// or a refusal; `timeout` past `statement_timeout`; `unavailable` when
+  /// the cancel generation is no longer `generation` (a caller that belongs
+  /// to a stopped pool runs nothing).
+  caf::expected<statement_result> run(const std::string& sql, const std::vector<db_value>& params,
+                                      uint64_t generation = current_generation);
 
   /// Runs `statements` all-or-nothing inside `BEGIN IMMEDIATE` (so a read in
-  /// it never upgrades into SQLITE_BUSY).
+  /// it never upgrades into SQLITE_BUSY), within one `statement_timeout`.
   caf::expected<std::pair<std::vector<db_result>, table_access>>
-  transaction(const std::vector<db_statement>& statements);
+  transaction(const std::vector<db_statement>& statements,
+              uint64_t generation = current_generation);
 
   /// `SELECT 1` answered correctly.
   bool healthy();
@@ -112,8 +141,19 @@ private:
   caf::expected<cached_statement*> prepare(const std::string& sql);
   caf::error exec(const char* sql);
   caf::error error_here(const std::string& what) const;
+  /// The error for a statement that failed with `rc`: a deadline, a stop or
+  /// a refusal read better than SQLite's "interrupted" or "not authorized".
+  caf::error failure(int rc, const std::string& what = {});
+  /// Starts a caller's statement or transaction (nested calls keep the
+  /// outer deadline); the returned object ends it.
+  struct call_scope;
+  call_scope begin_call(uint64_t generation);
   static int authorize(void* self, int action, const char* a, const char* b, const char* db,
                        const char* trigger);
+  /// What the authorizer says to a caller's statement: SQLITE_OK or
+  /// SQLITE_DENY (with `denied_` set).
+  int police(int action, const char* a, const char* b);
+  static int progress(void* self);
 
   connection_settings settings_;
   sqlite3* db_ = nullptr;
@@ -121,6 +161,18 @@ private:
   std::list<std::string> lru_;
   /// Filled by the authorizer while a statement is being prepared.
   table_access* recording_ = nullptr;
+  /// Set while the connection runs its own SQL (pragmas, VACUUM, BEGIN):
+  /// the authorizer then allows what it refuses callers.
+  bool trusted_ = false;
+  /// Why the authorizer last refused, for the error.
+  std::string denied_;
+  /// A caller's call in progress: its deadline (max: none) and the cancel
+  /// generation it started in.
+  int call_depth_ = 0;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  uint64_t generation_ = 0;
+  /// Why the progress handler interrupted: "" (not), "deadline", "stop".
+  const char* interrupted_ = "";
 };
 
 } // namespace p21::db_detail

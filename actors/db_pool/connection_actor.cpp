@@ -20,6 +20,9 @@ struct conn_state {
   /// A reader runs statements on this shared pool; the writer keeps it tidy.
   std::shared_ptr<reader_pool> readers;
   bool reader = false;
+  /// The cancel generation of the pool that spawned this actor: once that
+  /// pool stops, nothing here runs (or keeps running) another statement.
+  uint64_t generation = connection::current_generation;
 
   static inline const char* name = "p21.db_connection";
 
@@ -51,7 +54,7 @@ struct conn_state {
                                                            const std::vector<db_value>& params) {
     if (reader) {
       // The pool took a slot for this read before it sent it here.
-      auto r = readers->run_granted(sql, params);
+      auto r = readers->run_granted(sql, params, generation);
       if (!r)
         return r.error();
       return std::make_pair(std::move(*r), uint64_t{0});
@@ -59,7 +62,7 @@ struct conn_state {
     auto failures = ready();
     if (!failures)
       return failures.error();
-    auto r = conn->run(sql, params);
+    auto r = conn->run(sql, params, generation);
     if (!r) {
       conn->reset_state();
       return r.error();
@@ -74,12 +77,14 @@ std::vector<std::string> to_vector(const std::set<std::string>& xs) {
 
 conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_state> self,
                                            connection_settings settings, conn_timing timing,
-                                           std::shared_ptr<reader_pool> readers, bool reader) {
+                                           std::shared_ptr<reader_pool> readers, bool reader,
+                                           uint64_t generation) {
   auto& st = self->state;
   st.settings = std::move(settings);
   st.timing = timing;
   st.readers = std::move(readers);
   st.reader = reader;
+  st.generation = generation;
   if (!reader)
     if (auto ok = st.ready(); !ok)
       spdlog::error("{}", render(ok.error()));
@@ -130,7 +135,7 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
         auto& st = self->state;
         if (auto ok = st.ready(); !ok)
           return ok.error();
-        auto r = st.conn->transaction(statements);
+        auto r = st.conn->transaction(statements, st.generation);
         if (!r) {
           st.conn->reset_state();
           return r.error();
@@ -190,8 +195,12 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
 conn_actor spawn_connection(caf::local_actor* parent, connection_settings settings,
                             conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader) {
   settings.query_only = reader;
+  // Taken now, on the pool's thread: a pool that stops before the new
+  // thread runs still stops what it would run.
+  auto generation =
+      settings.cancel ? settings.cancel->generation() : connection::current_generation;
   return parent->spawn<caf::detached + caf::linked>(connection_actor, std::move(settings), timing,
-                                                    std::move(readers), reader);
+                                                    std::move(readers), reader, generation);
 }
 
 } // namespace p21::db_detail

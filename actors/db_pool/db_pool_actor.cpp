@@ -67,6 +67,10 @@ struct pool_state {
   /// The slots outlive this pool: whatever it holds or waits for goes back,
   /// so that a restart does not shrink the limit of both paths.
   ~pool_state() {
+    // A stop never waits for SQLite: what the writer and readers run now is
+    // interrupted (statements started later run normally).
+    if (cfg.conn.cancel)
+      cfg.conn.cancel->interrupt_running();
     if (!readers)
       return;
     auto& slots = readers->slots();
@@ -402,6 +406,9 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   ps.conn.busy_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(d.busy_timeout);
   ps.conn.statement_cache = d.statement_cache;
   ps.conn.on_connect = std::move(on_connect);
+  ps.conn.statement_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(d.statement_timeout);
+  ps.conn.cancel = std::make_shared<statement_cancel>();
   ps.timing.health_check_after = d.health_check_after;
   ps.timing.max_lifetime = d.max_lifetime;
   // One SQLite in-memory database per connection would not be shared: an

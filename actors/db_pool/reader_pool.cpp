@@ -177,7 +177,8 @@ caf::expected<statement_result> reader_pool::run(const std::string& sql,
 }
 
 caf::expected<statement_result> reader_pool::run_granted(const std::string& sql,
-                                                         const std::vector<db_value>& params) {
+                                                         const std::vector<db_value>& params,
+                                                         uint64_t generation) {
   auto s = take();
   if (!s) {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -185,7 +186,7 @@ caf::expected<statement_result> reader_pool::run_granted(const std::string& sql,
     return s.error();
   }
   auto t0 = clock::now();
-  auto r = s->conn->run(sql, params);
+  auto r = s->conn->run(sql, params, generation);
   if (!r)
     s->conn->reset_state();
   {

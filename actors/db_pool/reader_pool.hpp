@@ -150,8 +150,10 @@ public:
   caf::expected<statement_result> run(const std::string& sql, const std::vector<db_value>& params);
 
   /// Runs a read for a caller that already holds a slot (and keeps it).
+  /// `generation`: the pool actor's cancel generation (see `connection::run`).
   caf::expected<statement_result> run_granted(const std::string& sql,
-                                              const std::vector<db_value>& params);
+                                              const std::vector<db_value>& params,
+                                              uint64_t generation = connection::current_generation);
 
   /// The one slot policy of both paths.
   reader_slots& slots() noexcept { return slots_; }
