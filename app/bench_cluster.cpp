@@ -4,6 +4,9 @@
 // with its own actor system and middleman; they talk over 127.0.0.1.
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -95,8 +98,11 @@ series time_gets(cache& c, size_t n, const std::string& label) {
 }
 
 nlohmann::json summary(const series& s) {
-  return {{"unit", "s"}, {"median_s", s.median()}, {"p99_s", s.quantile(0.99)},
-          {"spread", s.spread()}, {"runs", s.samples.size()}};
+  return {{"unit", "s"},
+          {"median_s", s.median()},
+          {"p99_s", s.quantile(0.99)},
+          {"spread", s.spread()},
+          {"runs", s.samples.size()}};
 }
 
 /// Remote vs local get, with or without TLS.
@@ -112,7 +118,8 @@ nlohmann::json round_trip(const config& base, size_t n, const tls_files* tls) {
   auto l = time_gets(local, n, "local get (handle, same node)");
   auto r = time_gets(remote, n, tls ? "remote get over loopback, TLS" : "remote get over loopback");
   release_thread();
-  return {{"local", summary(l)}, {"remote", summary(r)},
+  return {{"local", summary(l)},
+          {"remote", summary(r)},
           {"remote_over_local", r.median() / std::max(l.median(), 1e-12)}};
 }
 
@@ -165,8 +172,8 @@ std::optional<tls_files> make_certificates(const config& base, const fs::path& d
   auto sp = subprocess::open(rt).value();
   auto d = dir.string() + "/";
   std::vector<std::vector<std::string>> steps{
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "ca.key",
-       "-out", d + "ca.pem", "-days", "1", "-subj", "/CN=p21 bench CA"},
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "ca.key", "-out",
+       d + "ca.pem", "-days", "1", "-subj", "/CN=p21 bench CA"},
       {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "node.key", "-out",
        d + "node.csr", "-subj", "/CN=127.0.0.1"},
       {"openssl", "x509", "-req", "-in", d + "node.csr", "-CA", d + "ca.pem", "-CAkey",
@@ -185,8 +192,11 @@ nlohmann::json cluster_details(const config& base, bool quick) {
   nlohmann::json out;
   size_t n = quick ? 500 : 3000;
   out["plain"] = round_trip(base, n, nullptr);
-  auto dir = fs::temp_directory_path() / ("p21-bench-tls-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  // mkdtemp: a name nobody could have planted first (it holds a private key).
+  std::string tmpl = (fs::temp_directory_path() / "p21-bench-tls-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("cannot create " + tmpl + ": " + std::strerror(errno));
+  fs::path dir{tmpl};
   if (auto tls = make_certificates(base, dir))
     out["tls"] = round_trip(base, n, &*tls);
   else
@@ -196,7 +206,9 @@ nlohmann::json cluster_details(const config& base, bool quick) {
   double seconds = quick ? 1 : 3;
   out["gets_per_second"] = {{"one_client_node", throughput(base, 1, seconds)},
                             {"two_client_nodes", throughput(base, 2, seconds)}};
-  auto us = [](const nlohmann::json& s) { return s["median_s"].get<double>() * 1e6; };
+  auto us = [](const nlohmann::json& s) {
+    return s["median_s"].get<double>() * 1e6;
+  };
   std::cout << std::fixed << std::setprecision(1);
   for (auto kind : {"plain", "tls"}) {
     auto& r = out[kind];
@@ -206,8 +218,8 @@ nlohmann::json cluster_details(const config& base, bool quick) {
     }
     std::cout << "cluster: remote get over loopback" << (std::string{kind} == "tls" ? ", TLS" : "")
               << ": " << us(r["remote"]) << " us (p99 " << r["remote"]["p99_s"].get<double>() * 1e6
-              << " us) vs local get " << us(r["local"]) << " us: "
-              << r["remote_over_local"].get<double>() << "x the local time\n";
+              << " us) vs local get " << us(r["local"])
+              << " us: " << r["remote_over_local"].get<double>() << "x the local time\n";
   }
   std::cout << std::setprecision(0) << "cluster: gets/s into one cache node: from 1 client node "
             << out["gets_per_second"]["one_client_node"].get<double>() << ", from 2 client nodes "

@@ -5,6 +5,9 @@
 
 #include "app/demo.hpp"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -29,7 +32,7 @@ struct mix {
   double write_share;   // operations that update an item
   size_t command_batch; // commands run at once every `command_every` operations
   size_t command_every;
-  bool edit_repo;       // touch a file of the scratch repository now and then
+  bool edit_repo; // touch a file of the scratch repository now and then
 };
 
 // steady: a working set the 512-entry cache holds; shift: a larger one
@@ -61,9 +64,16 @@ size_t run_batch(runtime& rt, const subprocess_actor& pool, size_t n) {
   return failed;
 }
 
+/// A fresh directory only this process made (mkdtemp, mode 0700): a
+/// predictable name in /tmp could be planted first by another user.
 std::string scratch_dir() {
-  auto base = fs::temp_directory_path() / ("p21-demo-" + std::to_string(::getpid()));
-  return base.string();
+  std::error_code ec;
+  auto base = fs::temp_directory_path(ec);
+  auto tmpl = ((ec ? fs::path{"/tmp"} : base) / "p21-demo-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("cannot create a scratch directory " + tmpl + ": " +
+                             std::strerror(errno));
+  return tmpl;
 }
 
 } // namespace
@@ -167,8 +177,8 @@ void demo::prepare_repository() {
   }
   // A scratch repository: 200 files in 10 directories, one commit.
   repo_ = scratch_dir();
+  scratch_repo_ = true; // ours from now on: removed at the end
   std::error_code ec;
-  fs::remove_all(repo_, ec);
   for (int d = 0; d < 10; ++d) {
     fs::create_directories(fs::path{repo_} / ("dir" + std::to_string(d)), ec);
     for (int f = 0; f < 20; ++f)
@@ -189,8 +199,8 @@ void demo::prepare_repository() {
              r->stderr_data;
     return std::string{};
   };
-  for (auto args : {std::vector<std::string>{"init", "-q"}, {"add", "-A"},
-                    {"commit", "-q", "-m", "demo"}})
+  for (auto args :
+       {std::vector<std::string>{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", "demo"}})
     if (auto problem = step(args); !problem.empty()) {
       git_note_ = "git part off: " + problem;
       break;

@@ -24,10 +24,10 @@
 namespace {
 
 // Exit codes (README, "Deployment"): what systemd and scripts act on.
-constexpr int exit_ok = 0;          // stopped as asked (SIGTERM, Ctrl-C, --duration)
-constexpr int exit_failure = 1;     // failed to start, or stopped abnormally
-constexpr int exit_bad_config = 2;  // the config was refused; nothing started
-constexpr int exit_escalated = 3;   // the supervisor gave up on a component
+constexpr int exit_ok = 0;         // stopped as asked (SIGTERM, Ctrl-C, --duration)
+constexpr int exit_failure = 1;    // failed to start, or stopped abnormally
+constexpr int exit_bad_config = 2; // the config was refused; nothing started
+constexpr int exit_escalated = 3;  // the supervisor gave up on a component
 
 /// Reads, validates and resolves the components of the file at `path`.
 /// Throws `config_error`.
@@ -231,6 +231,10 @@ int check_config(const std::string& path, bool reference) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdout (`p21 run ... | head -1`) or a peer that hung up must be
+  // a failed write (EPIPE), not a signal that kills the node before it stops.
+  // Children get SIGPIPE back: the subprocess pool resets every signal.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"p21: a self-tuning performance layer of CAF actors.\n"
                "Runs, checks and benchmarks Perfect21 nodes.",
                "p21"};
@@ -246,8 +250,8 @@ int main(int argc, char** argv) {
 
   pid_t reload_pid = 0;
   std::string reload_config;
-  auto reload = app.add_subcommand(
-      "reload", "Make a running node re-read its config file (sends it SIGHUP)");
+  auto reload =
+      app.add_subcommand("reload", "Make a running node re-read its config file (sends it SIGHUP)");
   reload->add_option("--pid", reload_pid, "Process id of the `p21 run` node")
       ->required()
       ->check(CLI::PositiveNumber);

@@ -98,8 +98,9 @@ std::vector<std::string> environment(const command_request& req) {
     for (char** e = environ; e && *e; ++e) {
       std::string kv{*e};
       auto eq = kv.find('=');
-      if (req.env_mode == command_request::add && eq != std::string::npos &&
-          req.env.count(kv.substr(0, eq)))
+      // The request's value wins in both modes: with the parent's first,
+      // getenv() in the child would see the parent's.
+      if (eq != std::string::npos && req.env.count(kv.substr(0, eq)))
         continue;
       out.push_back(std::move(kv));
     }

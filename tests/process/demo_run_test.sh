@@ -20,6 +20,13 @@ expect '^  optimizer +[1-9][0-9 ]* evaluations' "optimizer evaluations"
 expect '^  http +listening on 127\.0\.0\.1:' "the HTTP endpoint"
 expect '^  demo +[1-9][0-9 ]* lookups .* [1-9][0-9 ]* writes, [1-9][0-9 ]* git checks, .*[1-9][0-9 ]* commands, 0 errors' "the workload's own counts, no errors"
 grep -q "status: health" "$err" || { echo "no status line logged"; fail=1; }
+# The scratch repository: a mkdtemp name (six random characters), not the
+# predictable p21-demo-PID another user could plant first; removed at exit.
+repo=$(grep -o 'git status on [^ ,)]*' "$err" | head -1 | cut -d' ' -f4)
+if [[ ! "$repo" =~ /p21-demo-[A-Za-z0-9]{6}$ || "$repo" =~ /p21-demo-[0-9]+$ ]]; then
+  echo "scratch repository '$repo' is not a mkdtemp name"; fail=1
+fi
+[ -n "$repo" ] && [ -e "$repo" ] && { echo "scratch repository $repo left behind"; fail=1; }
 [ "$rc" -eq 0 ] || { echo "exit code $rc, expected 0"; fail=1; }
 [ "$fail" -eq 0 ] || { echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"; exit 1; }
 cat "$out"

@@ -19,6 +19,8 @@ namespace p21 {
 
 /// One command to run.
 struct command_request {
+  /// `inherit` and `add`: the parent's environment with `env` over it (a
+  /// name in `env` replaces the parent's); `replace`: `env` alone.
   enum env_mode_t : uint8_t { inherit, add, replace };
   std::vector<std::string> argv;
   std::string cwd;

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actors/subprocess/git_cache.hpp"
 #include "actors/subprocess/reactor.hpp"
 #include "p21/error.hpp"
 #include "support/process.hpp"
@@ -102,8 +105,7 @@ TEST_CASE("reactor: stdout and stderr come back apart, with the exit code and du
   CHECK(x->duration > caf::timespan{0});
 }
 
-TEST_CASE("reactor: a command ended by a signal reports the signal and exit code -1",
-          "[reactor]") {
+TEST_CASE("reactor: a command ended by a signal reports the signal and exit code -1", "[reactor]") {
   reactor r{kill_grace};
   auto killed = run(r, command({"/bin/sh", "-c", "kill -KILL $$"}));
   REQUIRE(killed);
@@ -187,8 +189,8 @@ TEST_CASE("reactor: a timeout kills the whole process group, a forked grandchild
   auto sleeper = nap(30);
   auto start = std::chrono::steady_clock::now();
   // The shell forks a grandchild in the background, prints its pid and waits.
-  auto x = run(r, command({"/bin/sh", "-c", "sleep \"$1\" & echo $!; sleep \"$1\"", "sh", sleeper},
-                          300ms));
+  auto x = run(
+      r, command({"/bin/sh", "-c", "sleep \"$1\" & echo $!; sleep \"$1\"", "sh", sleeper}, 300ms));
   REQUIRE(x);
   CHECK(x->timed_out);
   CHECK(x->exit_code == -1);
@@ -249,6 +251,19 @@ TEST_CASE("reactor: env inherits, adds to or replaces the environment", "[reacto
   auto x = run(r, std::move(inherit));
   REQUIRE(x);
   CHECK(x->stdout_data == "a:path\n");
+
+  // `inherit` also lets the request's value win over the parent's (issue 16:
+  // the parent's came first, and the child saw it).
+  auto over = command({"/usr/bin/env"});
+  over.request.env = {{"PATH", "/p21-nowhere"}};
+  x = run(r, std::move(over));
+  REQUIRE(x);
+  std::vector<std::string> paths;
+  std::istringstream lines{x->stdout_data};
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("PATH=", 0) == 0)
+      paths.push_back(line);
+  CHECK(paths == std::vector<std::string>{"PATH=/p21-nowhere"});
 
   // `add` overrides an inherited variable instead of repeating it.
   auto add = command({"/bin/sh", "-c", "echo \"$PATH\""});
@@ -354,9 +369,8 @@ TEST_CASE("reactor: many commands at once each come back with their own output",
   reactor r{kill_grace};
   std::vector<std::future<result>> futures;
   for (int i = 0; i < 20; ++i)
-    futures.push_back(
-        submit(r, command({"/bin/sh", "-c", "echo \"$1\"; echo \"$1\" >&2", "sh",
-                           std::to_string(i)})));
+    futures.push_back(submit(
+        r, command({"/bin/sh", "-c", "echo \"$1\"; echo \"$1\" >&2", "sh", std::to_string(i)})));
   for (int i = 0; i < 20; ++i) {
     auto x = get_within(futures[static_cast<size_t>(i)], bound);
     REQUIRE(x);
@@ -374,8 +388,8 @@ TEST_CASE("reactor: stopping with commands running kills their groups and answer
   std::future<result> pending;
   {
     reactor r{kill_grace};
-    pending = submit(r, command({"/bin/sh", "-c", "sleep \"$1\" & sleep \"$1\"", "sh", sleeper},
-                                60s));
+    pending =
+        submit(r, command({"/bin/sh", "-c", "sleep \"$1\" & sleep \"$1\"", "sh", sleeper}, 60s));
     REQUIRE(eventually([&] { return sleeping_process(sleeper).has_value(); }, bound));
     CHECK(r.live() == 1);
   } // ~reactor
@@ -384,4 +398,14 @@ TEST_CASE("reactor: stopping with commands running kills their groups and answer
   REQUIRE_FALSE(*x);
   CHECK(is(x->error(), errc::unavailable));
   CHECK(eventually([&] { return !sleeping_process(sleeper); }, 2s));
+}
+
+TEST_CASE("a .git file's gitdir line is read, and one naming nothing is ignored", "[git]") {
+  using p21::subprocess_detail::gitdir_from_file;
+  CHECK(gitdir_from_file("/w", "gitdir: /r/.git/worktrees/w\n") == "/r/.git/worktrees/w");
+  CHECK(gitdir_from_file("/w", "gitdir: ../r.git\r\n") == "/w/../r.git");
+  // Issue 16: an empty path was read with front(), undefined behaviour.
+  CHECK(gitdir_from_file("/w", "gitdir: \n").empty());
+  CHECK(gitdir_from_file("/w", "gitdir: ").empty());
+  CHECK(gitdir_from_file("/w", "nonsense").empty());
 }
