@@ -9,12 +9,15 @@ packages=(
   libcaf-dev libssl-dev
   libsqlite3-dev libspdlog-dev libtomlplusplus-dev
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  libmicrohttpd-dev pkg-config
   catch2 libbenchmark-dev
 )
 # `--test`: also what the test suite needs (promtool checks /metrics, the
 # openssl command makes the cluster TLS test's certificates).
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(prometheus openssl)
+  # The fuzz targets (asan preset): clang and libFuzzer.
+  packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi
 
 missing=()

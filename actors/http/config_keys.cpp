@@ -6,6 +6,8 @@ namespace p21 {
 
 namespace {
 
+using namespace std::chrono_literals;
+
 std::string listen_problem(const key_value& v) {
   auto& listen = std::get<std::string>(v);
   if (listen.empty())
@@ -26,7 +28,23 @@ void declare_http_keys(config_schema& schema) {
           "http", [](config & c) -> auto& { return c.http; }, "The metrics and health endpoint.")
       .string("listen", &http_config::listen,
               "`\"HOST:PORT\"` to listen on; empty keeps HTTP off; port 0 picks a free one")
-      .refine(listen_problem);
+      .refine(listen_problem)
+      .count("max_connections", &http_config::max_connections, 1, 10'000,
+             "connections open at once, all clients together; more are closed at accept")
+      .count("max_connections_per_ip", &http_config::max_connections_per_ip, 1, 10'000,
+             "connections open at once from one client address")
+      .duration("idle_timeout", &http_config::idle_timeout, 1s,
+                "a connection silent this long is closed")
+      .duration("request_timeout", &http_config::request_timeout, 10ms,
+                "a request's deadline from its first byte to the end of its response; then the "
+                "connection is closed, however slowly the client sends")
+      .count("max_header_bytes", &http_config::max_header_bytes, 1024, 1024 * 1024,
+             "bytes of request line and headers; beyond: 431")
+      .count("max_headers", &http_config::max_headers, 1, 10'000,
+             "header fields of one request; beyond: 431")
+      .count("threads", &http_config::threads, 1, 64,
+             "threads that poll connections and answer requests (a slow client holds a "
+             "connection, never a thread)");
 }
 
 } // namespace p21

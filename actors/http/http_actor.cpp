@@ -1,13 +1,12 @@
-// The HTTP endpoint: cpp-httplib on its own threads (never CAF's), asking
-// the monitor for what each GET returns. Off unless `[http] listen` is set.
-
-#include <thread>
+// The HTTP endpoint: a bounded libmicrohttpd server on its own threads
+// (never CAF's), asking the monitor for what each GET returns. Off unless
+// `[http] listen` is set.
 
 #include <caf/all.hpp>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http_server.hpp"
 #include "p21/monitor.hpp"
 
 namespace p21 {
@@ -19,17 +18,16 @@ using json = nlohmann::json;
 constexpr auto monitor_timeout = std::chrono::seconds{3};
 
 struct http_state {
-  std::shared_ptr<httplib::Server> server;
-  std::thread thread;
+  std::shared_ptr<http_detail::server> server;
   int port = 0;
 
   static inline const char* name = "p21.http";
 
   ~http_state() {
+    // Bounded by the slowest running handler (a monitor request, at most
+    // monitor_timeout), never by a client.
     if (server)
       server->stop();
-    if (thread.joinable())
-      thread.join();
   }
 };
 
@@ -70,118 +68,88 @@ caf::expected<R> ask_monitor(caf::actor_system& sys, const node_view& view, Ts..
   return out;
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
+using http_detail::request;
+using http_detail::response;
+
+response send_json(int status, const json& body) {
+  response r;
+  r.status = status;
+  r.body = body.dump(2) + "\n";
+  return r;
 }
 
-void unavailable(httplib::Response& res, const caf::error& e) {
-  send_json(res, 503, {{"error", render(e)}});
+response unavailable(const caf::error& e) {
+  return send_json(503, {{"error", render(e)}});
 }
 
-void routes(httplib::Server& srv, caf::actor_system& sys, std::shared_ptr<const node_view> view,
+/// The route table: one `srv.get(PATH, HANDLER)` line per route. A GET to
+/// another path is 404, another method on a known path 405.
+void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<const node_view> view,
             std::map<std::string, std::string> help) {
-  srv.Get("/metrics", [&sys, view, help](const httplib::Request&, httplib::Response& res) {
+  srv.get("/metrics", [&sys, view, help](const request&) {
     auto m = ask_monitor<metric_set>(sys, *view, metrics_atom::value);
     if (!m)
-      return unavailable(res, m.error());
+      return unavailable(m.error());
     auto all_help = help;
     if (view->registry)
       for (auto& [k, v] : view->registry->help())
         all_help.emplace(k, v);
-    res.set_content(render_prometheus({*m}, all_help), "text/plain; version=0.0.4; charset=utf-8");
+    response r;
+    r.body = render_prometheus({*m}, all_help);
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
   });
-  srv.Get("/health", [&sys, view](const httplib::Request&, httplib::Response& res) {
+  srv.get("/health", [&sys, view](const request&) {
     auto s = ask_monitor<performance_summary>(sys, *view, summary_atom::value);
     if (!s)
-      return unavailable(res, s.error());
-    send_json(
-        res, s->status == "unhealthy" ? 503 : 200,
+      return unavailable(s.error());
+    return send_json(
+        s->status == "unhealthy" ? 503 : 200,
         {{"status", s->status}, {"health_score", s->health_score}, {"alerts", s->active_alerts}});
   });
-  srv.Get("/summary", [&sys, view](const httplib::Request&, httplib::Response& res) {
+  srv.get("/summary", [&sys, view](const request&) {
     auto s = ask_monitor<performance_summary>(sys, *view, summary_atom::value);
     if (!s)
-      return unavailable(res, s.error());
-    send_json(res, 200, to_json(*s));
+      return unavailable(s.error());
+    return send_json(200, to_json(*s));
   });
-  srv.Get("/events", [&sys, view](const httplib::Request& req, httplib::Response& res) {
+  srv.get("/events", [&sys, view](const request& req) {
     uint64_t since = 0;
-    if (req.has_param("since")) {
-      auto text = req.get_param_value("since");
-      if (text.empty() || text.size() > 19 ||
-          text.find_first_not_of("0123456789") != std::string::npos)
-        return send_json(res, 400, {{"error", "since: expected a sequence number"}});
-      since = std::stoull(text);
+    if (auto text = req.param("since")) {
+      auto n = http_detail::parse_sequence_number(*text);
+      if (!n)
+        return send_json(400, {{"error", "since: expected a sequence number"}});
+      since = *n;
     }
     auto evs = ask_monitor<std::vector<event>>(sys, *view, events_atom::value, since);
     if (!evs)
-      return unavailable(res, evs.error());
+      return unavailable(evs.error());
     json out = json::array();
     for (auto& e : *evs)
       out.push_back(to_json(e));
-    send_json(res, 200, out);
-  });
-  // Known paths with another method: 405; anything else: 404.
-  auto other = [](const httplib::Request& req, httplib::Response& res) {
-    static const std::set<std::string> known = {"/metrics", "/health", "/summary", "/events"};
-    if (known.count(req.path)) {
-      res.set_header("Allow", "GET");
-      send_json(res, 405, {{"error", "method not allowed; use GET"}});
-    } else {
-      send_json(res, 404, {{"error", "not found"}});
-    }
-  };
-  srv.Post(".*", other);
-  srv.Put(".*", other);
-  srv.Patch(".*", other);
-  srv.Delete(".*", other);
-  srv.Options(".*", other);
-  srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.status == 404)
-      send_json(res, 404, {{"error", "not found"}});
+    return send_json(200, out);
   });
 }
 
-/// A server with its routes, bound to `host:port` (0: any free port).
-std::pair<std::shared_ptr<httplib::Server>, int>
-bind_server(caf::actor_system& sys, const std::string& host, int port,
-            std::shared_ptr<const node_view> view) {
-  auto srv = std::make_shared<httplib::Server>();
-  // A slow or malformed client cannot stall the node: bounded reads and
-  // writes, small requests, a small pool of handler threads.
-  srv->set_read_timeout(5, 0);
-  srv->set_write_timeout(5, 0);
-  srv->set_keep_alive_timeout(5);
-  srv->set_keep_alive_max_count(100);
-  srv->set_payload_max_length(64 * 1024);
-  srv->new_task_queue = [] {
-    return new httplib::ThreadPool(4);
-  };
-  // httplib's default adds SO_REUSEPORT, which would let a second node
-  // share the port silently; a port in use must be an error.
-  srv->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  routes(*srv, sys, std::move(view), metric_help());
-  int bound = port == 0 ? srv->bind_to_any_port(host.c_str())
-                        : (srv->bind_to_port(host.c_str(), port) ? port : -1);
-  if (bound <= 0)
-    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) +
-                             " (address in use or not available)");
-  return {srv, bound};
+/// The limits of `[http]`.
+http_detail::limits limits_of(const http_config& c) {
+  http_detail::limits lim;
+  lim.max_connections = c.max_connections;
+  lim.max_connections_per_ip = c.max_connections_per_ip;
+  lim.idle_timeout = std::max(std::chrono::seconds{1},
+                              std::chrono::duration_cast<std::chrono::seconds>(c.idle_timeout));
+  lim.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.request_timeout);
+  lim.max_header_bytes = c.max_header_bytes;
+  lim.max_headers = c.max_headers;
+  lim.threads = c.threads;
+  return lim;
 }
 
-caf::behavior http_fun(caf::stateful_actor<http_state>* self, std::shared_ptr<httplib::Server> srv,
-                       std::string host, int port) {
+caf::behavior http_fun(caf::stateful_actor<http_state>* self,
+                       std::shared_ptr<http_detail::server> srv, std::string host, int port) {
   auto& st = self->state;
   st.server = std::move(srv);
   st.port = port;
-  auto raw = st.server.get();
-  st.thread = std::thread{[raw] {
-    raw->listen_after_bind();
-  }};
   spdlog::info("HTTP endpoint on http://{}:{} (/metrics /health /summary /events)", host, port);
   return {
       [=](get_atom) { return self->state.port; },
@@ -201,8 +169,11 @@ child_spec http_component(const std::string& name, const config& cfg,
   spec.name = name;
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
-  spec.start = [host, port, view](caf::actor_system& sys) {
-    auto [srv, bound] = bind_server(sys, host, port, view);
+  auto lim = limits_of(cfg.http);
+  spec.start = [host, port, view, lim](caf::actor_system& sys) {
+    auto srv = std::make_shared<http_detail::server>(lim);
+    routes(*srv, sys, view, metric_help());
+    auto bound = srv->start(host, port);
     return sys.spawn<caf::detached>(http_fun, srv, host, bound);
   };
   return spec;

@@ -125,6 +125,20 @@ struct monitor_config {
 struct http_config {
   /// `host:port` to listen on; empty keeps HTTP off.
   std::string listen;
+  /// Connections open at once, all clients together; more are closed at accept.
+  size_t max_connections = 128;
+  /// Connections open at once from one client address.
+  size_t max_connections_per_ip = 64;
+  /// A connection silent this long is closed (whole seconds, at least 1).
+  timespan idle_timeout = std::chrono::seconds{5};
+  /// A request's deadline, from its first byte to the end of its response.
+  timespan request_timeout = std::chrono::seconds{10};
+  /// Bytes of request line and headers; beyond: 431.
+  size_t max_header_bytes = 16 * 1024;
+  /// Header fields of one request; beyond: 431.
+  size_t max_headers = 64;
+  /// Threads that poll connections and answer requests.
+  size_t threads = 2;
 };
 
 /// `[demo]`: the built-in workload `p21 run` drives, so that a new node has
@@ -248,6 +262,10 @@ struct database_config {
   timespan leak_threshold = std::chrono::seconds{60};
   /// SQLite `busy_timeout`.
   timespan busy_timeout = std::chrono::seconds{5};
+  /// A caller's statement or transaction running longer is interrupted and
+  /// fails with `timeout` (zero: no deadline). A stopping pool interrupts
+  /// whatever runs, whatever this says.
+  timespan statement_timeout = std::chrono::seconds{30};
   synchronous_mode synchronous = synchronous_mode::normal;
   /// Prepared statements kept per connection.
   size_t statement_cache = 64;
