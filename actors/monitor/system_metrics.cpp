@@ -38,27 +38,26 @@ std::optional<uint64_t> meminfo_field(const std::string& text, const std::string
   return kb * 1024;
 }
 
-std::optional<uint64_t> number_file(const std::string& path) {
-  auto text = slurp(path);
-  if (!text)
+/// The first word of `text` as a number; none for "max" or anything else.
+std::optional<uint64_t> cgroup_number(const std::string& text) {
+  std::istringstream in{text};
+  uint64_t x = 0;
+  if (!(in >> x))
     return std::nullopt;
-  std::istringstream in{*text};
-  std::string word;
-  if (!(in >> word) || word == "max")
-    return std::nullopt;
-  try {
-    return std::stoull(word);
-  } catch (...) {
-    return std::nullopt;
-  }
+  return x;
 }
 
-} // namespace
+/// A whole decimal number, or none (std::stoull would throw).
+std::optional<uint64_t> whole(const std::string& word) {
+  if (word.empty() || word.size() > 19 || word.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(word);
+}
 
-system_reading read_system(const std::string& proc_root, const std::string& cgroup_root) {
-  system_reading r;
-  if (auto stat = slurp(proc_root + "/stat")) {
-    std::istringstream in{*stat};
+void parse_or_throw(system_file file, const std::string& text, system_reading& r) {
+  std::istringstream in{text};
+  switch (file) {
+  case system_file::stat: {
     std::string cpu;
     in >> cpu;
     if (cpu == "cpu") {
@@ -71,32 +70,82 @@ system_reading read_system(const std::string& proc_root, const std::string& cgro
       r.cpu_total = total;
       r.cpu_idle = idle;
     }
+    break;
   }
-  if (auto stat = slurp(proc_root + "/self/stat")) {
+  case system_file::self_stat: {
     // Fields after the parenthesized command: state is field 3.
-    auto close = stat->rfind(')');
-    if (close != std::string::npos) {
-      std::istringstream in{stat->substr(close + 2)};
-      std::vector<std::string> f{std::istream_iterator<std::string>{in}, {}};
-      // f[0] is field 3; utime 14, stime 15, num_threads 20, rss 24 (pages).
-      if (f.size() > 21) {
-        r.process_ticks = std::stoull(f[11]) + std::stoull(f[12]);
-        r.threads = std::stoull(f[17]);
+    auto close = text.rfind(')');
+    if (close == std::string::npos || close + 2 > text.size())
+      break;
+    std::istringstream rest{text.substr(close + 2)};
+    std::vector<std::string> f{std::istream_iterator<std::string>{rest}, {}};
+    // f[0] is field 3; utime 14, stime 15, num_threads 20, rss 24 (pages).
+    if (f.size() > 21) {
+      auto utime = whole(f[11]), stime = whole(f[12]), threads = whole(f[17]);
+      if (utime && stime && threads) {
+        r.process_ticks = *utime + *stime;
+        r.threads = *threads;
       }
     }
+    break;
   }
-  if (auto status = slurp(proc_root + "/self/status"))
-    r.rss_bytes = meminfo_field(*status, "VmRSS");
-  if (auto mem = slurp(proc_root + "/meminfo")) {
-    r.mem_total = meminfo_field(*mem, "MemTotal");
-    r.mem_available = meminfo_field(*mem, "MemAvailable");
-  }
-  if (auto load = slurp(proc_root + "/loadavg")) {
-    std::istringstream in{*load};
+  case system_file::self_status:
+    r.rss_bytes = meminfo_field(text, "VmRSS");
+    break;
+  case system_file::meminfo:
+    r.mem_total = meminfo_field(text, "MemTotal");
+    r.mem_available = meminfo_field(text, "MemAvailable");
+    break;
+  case system_file::loadavg: {
     double l1;
     if (in >> l1)
       r.load1 = l1;
+    break;
   }
+  case system_file::cgroup_mem_max:
+    r.cgroup_mem_max = cgroup_number(text);
+    break;
+  case system_file::cgroup_mem_current:
+    r.cgroup_mem_current = cgroup_number(text);
+    break;
+  case system_file::cgroup_cpu_max: {
+    double quota = 0, period = 0;
+    if (in >> quota >> period && period > 0 && quota > 0)
+      r.cgroup_cpus = quota / period;
+    break;
+  }
+  case system_file::cgroup_cpu_stat: {
+    std::string key;
+    uint64_t value;
+    while (in >> key >> value)
+      if (key == "usage_usec")
+        r.cgroup_cpu_usec = value;
+    break;
+  }
+  }
+}
+
+} // namespace
+
+void parse_system_file(system_file file, const std::string& text, system_reading& r) noexcept {
+  try {
+    parse_or_throw(file, text, r);
+  } catch (...) {
+    // bad_alloc at worst: the reading stays without these fields
+  }
+}
+
+system_reading read_system(const std::string& proc_root, const std::string& cgroup_root) {
+  system_reading r;
+  auto parse = [&r](system_file file, const std::string& path) {
+    if (auto text = slurp(path))
+      parse_system_file(file, *text, r);
+  };
+  parse(system_file::stat, proc_root + "/stat");
+  parse(system_file::self_stat, proc_root + "/self/stat");
+  parse(system_file::self_status, proc_root + "/self/status");
+  parse(system_file::meminfo, proc_root + "/meminfo");
+  parse(system_file::loadavg, proc_root + "/loadavg");
   if (DIR* d = ::opendir((proc_root + "/self/fd").c_str())) {
     uint64_t n = 0;
     while (auto* e = ::readdir(d))
@@ -104,23 +153,10 @@ system_reading read_system(const std::string& proc_root, const std::string& cgro
     ::closedir(d);
     r.open_fds = n;
   }
-  r.cgroup_mem_max = number_file(cgroup_root + "/memory.max");
-  r.cgroup_mem_current = number_file(cgroup_root + "/memory.current");
-  if (auto cpu_max = slurp(cgroup_root + "/cpu.max")) {
-    std::istringstream in{*cpu_max};
-    std::string quota;
-    double period = 0;
-    if (in >> quota >> period && quota != "max" && period > 0)
-      r.cgroup_cpus = std::stod(quota) / period;
-  }
-  if (auto cpu_stat = slurp(cgroup_root + "/cpu.stat")) {
-    std::istringstream in{*cpu_stat};
-    std::string key;
-    uint64_t value;
-    while (in >> key >> value)
-      if (key == "usage_usec")
-        r.cgroup_cpu_usec = value;
-  }
+  parse(system_file::cgroup_mem_max, cgroup_root + "/memory.max");
+  parse(system_file::cgroup_mem_current, cgroup_root + "/memory.current");
+  parse(system_file::cgroup_cpu_max, cgroup_root + "/cpu.max");
+  parse(system_file::cgroup_cpu_stat, cgroup_root + "/cpu.stat");
   return r;
 }
 

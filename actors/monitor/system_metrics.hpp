@@ -36,6 +36,24 @@ struct system_reading {
   std::optional<double> load1;
 };
 
+/// The files `read_system` reads, each parsed by `parse_system_file`.
+enum class system_file {
+  stat,               ///< /proc/stat
+  self_stat,          ///< /proc/self/stat
+  self_status,        ///< /proc/self/status
+  meminfo,            ///< /proc/meminfo
+  loadavg,            ///< /proc/loadavg
+  cgroup_mem_max,     ///< memory.max
+  cgroup_mem_current, ///< memory.current
+  cgroup_cpu_max,     ///< cpu.max
+  cgroup_cpu_stat,    ///< cpu.stat
+};
+
+/// Sets the fields of `r` that `text` (the content of `file`) holds. Text
+/// that does not parse leaves them unset; never throws (a fuzz target
+/// feeds it anything).
+void parse_system_file(system_file file, const std::string& text, system_reading& r) noexcept;
+
 /// Reads `system_reading`s from `proc_root` (normally /proc; the process's
 /// own files under `proc_root/self`) and `cgroup_root` (/sys/fs/cgroup).
 system_reading read_system(const std::string& proc_root = "/proc",

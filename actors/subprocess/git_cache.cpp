@@ -20,48 +20,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-bool starts_with(const std::string& s, const char* prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-/// `git branch` that only lists.
-bool lists_branches(const std::vector<std::string>& args) {
-  static const std::set<std::string> changing = {"-d",
-                                                 "-D",
-                                                 "--delete",
-                                                 "-m",
-                                                 "-M",
-                                                 "--move",
-                                                 "-c",
-                                                 "-C",
-                                                 "--copy",
-                                                 "-f",
-                                                 "--force",
-                                                 "-u",
-                                                 "--unset-upstream",
-                                                 "--edit-description",
-                                                 "-t",
-                                                 "--track",
-                                                 "--no-track",
-                                                 "--set-upstream",
-                                                 "--create-reflog"};
-  bool list = false;
-  bool positional = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    auto& a = args[i];
-    if (changing.count(a) || starts_with(a, "--set-upstream-to") || starts_with(a, "--track="))
-      return false;
-    if (a == "--list" || a == "-l")
-      list = true;
-    else if (!starts_with(a, "-"))
-      positional = true;
-  }
-  return list || !positional;
 }
 
 constexpr uint32_t tree_events = IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
@@ -133,13 +94,9 @@ std::string git_dir_of(const std::string& root) {
       char buf[4096] = {};
       auto n = std::fread(buf, 1, sizeof(buf) - 1, f);
       std::fclose(f);
-      std::string line{buf, n};
-      if (starts_with(line, "gitdir: ")) {
-        auto path = line.substr(8);
-        while (!path.empty() && (path.back() == '\n' || path.back() == '\r'))
-          path.pop_back();
-        return path.front() == '/' ? path : root + "/" + path;
-      }
+      auto dir = gitdir_from_file(root, std::string_view{buf, n});
+      if (!dir.empty())
+        return dir;
     }
   }
   return dot_git;
@@ -165,22 +122,6 @@ cache_detail::store_config store_config_for(size_t entries, timespan ttl) {
 constexpr int64_t racy_window_ns = 100'000'000;
 
 } // namespace
-
-git_kind classify(const std::vector<std::string>& args) {
-  if (args.empty())
-    return git_kind::write;
-  for (auto& a : args)
-    if (starts_with(a, "--output") || a == "-o")
-      return git_kind::write;
-  auto& sub = args[0];
-  if (sub == "status" || sub == "diff" || sub == "ls-files")
-    return git_kind::tree;
-  if (sub == "rev-parse" || sub == "log" || sub == "show")
-    return git_kind::refs;
-  if (sub == "branch" && lists_branches(args))
-    return git_kind::refs;
-  return git_kind::write;
-}
 
 struct git_cache::repo_state {
   std::string root;

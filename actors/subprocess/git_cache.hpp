@@ -15,27 +15,17 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/expected.hpp>
 
 #include "../cache/tagged_cache.hpp"
+#include "git_parse.hpp"
 #include "p21/config.hpp"
 #include "p21/protocol/subprocess.hpp"
 
 namespace p21::subprocess_detail {
-
-/// What a git command depends on, or that it may change things.
-enum class git_kind {
-  /// Not known to be read-only: runs uncached and invalidates the repository.
-  write,
-  /// Reads commits, refs and the index (`log`, `show`, `rev-parse`, `branch`).
-  refs,
-  /// Also reads the work tree (`status`, `diff`, `ls-files`).
-  tree,
-};
-
-git_kind classify(const std::vector<std::string>& args);
 
 /// How the cache notices changes (`[subprocess] git_watch`).
 using watch_mode = git_watch_mode;
