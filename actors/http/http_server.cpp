@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -19,6 +20,15 @@ namespace p21::http_detail {
 std::optional<std::string> request::param(const std::string& name) const {
   auto i = query.find(name);
   if (i == query.end())
+    return std::nullopt;
+  return i->second;
+}
+
+std::optional<std::string> request::header(std::string name) const {
+  for (auto& c : name)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto i = headers.find(name);
+  if (i == headers.end())
     return std::nullopt;
   return i->second;
 }
@@ -106,6 +116,18 @@ struct server::impl {
     return MHD_YES;
   }
 
+  static MHD_Result collect_header(void* cls, enum MHD_ValueKind, const char* key,
+                                   const char* value) {
+    auto* out = static_cast<std::map<std::string, std::string>*>(cls);
+    if (key == nullptr)
+      return MHD_YES;
+    std::string name = key;
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out->emplace(std::move(name), value ? value : "");
+    return MHD_YES;
+  }
+
   static MHD_Result send(MHD_Connection* c, const response& r) {
     auto* resp = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
                                                  MHD_RESPMEM_MUST_COPY);
@@ -151,6 +173,7 @@ struct server::impl {
       return send(c, r);
     }
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &impl::collect, &req.query);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, &impl::collect_header, &req.headers);
     response r;
     try {
       r = route->second(req);

@@ -24,9 +24,15 @@ struct request {
   std::string path;
   /// Query parameters, decoded.
   std::map<std::string, std::string> query;
+  /// Header fields, names lower-cased (at most `max_headers` of them).
+  std::map<std::string, std::string> headers;
 
   /// The parameter `name`, if given.
   std::optional<std::string> param(const std::string& name) const;
+
+  /// The header field `name` (any case), if given; e.g. `Accept` for
+  /// content negotiation.
+  std::optional<std::string> header(std::string name) const;
 };
 
 /// What a route answers.

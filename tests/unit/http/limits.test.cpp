@@ -54,6 +54,23 @@ TEST_CASE("a sequence number is digits only, at most 19 of them") {
   CHECK_FALSE(parse_sequence_number("1 "));
 }
 
+TEST_CASE("a route sees the query and the header fields, names in any case") {
+  http_detail::server srv;
+  srv.get("/echo", [](const http_detail::request& req) {
+    http_detail::response r;
+    r.body = req.param("since").value_or("-") + "|" + req.header("ACCEPT").value_or("-");
+    r.content_type = "text/plain";
+    return r;
+  });
+  auto port = static_cast<uint16_t>(srv.start("127.0.0.1", 0));
+  httplib::Client cli{"127.0.0.1", port};
+  cli.set_read_timeout(5, 0);
+  auto r = cli.Get("/echo?since=42", {{"Accept", "application/openmetrics-text"}});
+  REQUIRE(r);
+  CHECK(r->body == "42|application/openmetrics-text");
+  CHECK(cli.Get("/elsewhere")->status == 404);
+}
+
 TEST_CASE("sixty connections, idle or half-sent, do not starve /health") {
   temp_dir dir;
   runtime rt{http_node(dir)};
