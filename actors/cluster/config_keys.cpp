@@ -3,6 +3,7 @@
 
 #include "p21/config_schema.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 namespace p21 {
@@ -75,6 +76,35 @@ void check_cluster_names(const config& cfg, const config_checker& ck) {
                 "'" + a + "' is also a local cache; a peer's cache needs its own name");
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+/// Who may connect: on loopback, processes of this machine; anywhere else,
+/// only peers with a certificate the CA signed, unless the operator says
+/// in writing that the network itself is trusted.
+void check_exposure(const config& cfg, const config_checker& ck) {
+  auto& cl = cfg.cluster;
+  if (cl.publish_actors.empty())
+    return;
+  if (!is_loopback(cl.publish_host) && !cl.tls() && !cl.insecure)
+    ck.fail("cluster.publish.host",
+            "publishing on '" + cl.publish_host +
+                "' (not loopback) needs [cluster.tls] (peers then need a certificate signed by "
+                "its CA); set `insecure = true` in [cluster.publish] only on a network where "
+                "every host may use what you publish");
+  if (cl.insecure && !cl.tls())
+    ck.warn("cluster.publish.insecure",
+            "published actors accept any peer that reaches " + cl.publish_host +
+                " without a certificate");
+  if (cl.allow_writes && !cl.tls() &&
+      std::find(cl.publish_actors.begin(), cl.publish_actors.end(), "db_pool") !=
+          cl.publish_actors.end() &&
+      !is_loopback(cl.publish_host))
+    ck.warn("cluster.publish.allow_writes",
+            "any peer that reaches this node may write to its database");
+}
+
 } // namespace
 
 void declare_cluster_keys(config_schema& schema) {
@@ -103,7 +133,13 @@ void declare_cluster_keys(config_schema& schema) {
       .strings("actors", &C::publish_actors,
                "what to publish: `\"cache.NAME\"` (must exist here with one shard), "
                "`\"db_pool\"`; empty: nothing listens")
-      .refine(actor_names_problem);
+      .refine(actor_names_problem)
+      .flag("allow_writes", &C::allow_writes,
+            "peers may `execute` and run transactions on a published `db_pool`; otherwise "
+            "they may only `query`")
+      .flag("insecure", &C::insecure,
+            "allow publishing on a non-loopback host without `[cluster.tls]` (any peer that "
+            "reaches it is trusted; `p21 check` warns)");
   using P = cluster_peer;
   schema
       .table_array<P>(
@@ -133,6 +169,7 @@ void declare_cluster_keys(config_schema& schema) {
   schema.add_check(check_peers);
   schema.add_check(check_tls);
   schema.add_check(check_cluster_names);
+  schema.add_check(check_exposure);
 }
 
 } // namespace p21

@@ -10,6 +10,7 @@
 // that connection, logged, before CAF sees it. With TLS, an unauthenticated
 // peer never gets past the handshake, so no guard is needed there.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,13 +62,17 @@ public:
   /// The port it listens on.
   uint16_t port() const noexcept { return port_; }
 
+  /// Relays new connections to `backend_port` from now on (the gateway was
+  /// published anew); connections already relayed keep their backend.
+  void retarget(uint16_t backend_port) noexcept { backend_port_ = backend_port; }
+
 private:
   void run();
 
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   uint16_t port_ = 0;
-  uint16_t backend_port_ = 0;
+  std::atomic<uint16_t> backend_port_{0};
   uint64_t max_payload_ = 0;
   std::thread thread_;
 };

@@ -167,6 +167,12 @@ struct cluster_config {
   uint16_t publish_port = 0;
   /// "cache.NAME" (one shard) or "db_pool"; empty publishes nothing.
   std::vector<std::string> publish_actors;
+  /// A published db pool accepts writes (`execute`, `transaction`) from
+  /// peers only when this is set; otherwise peers may only `query`.
+  bool allow_writes = false;
+  /// Publishing on a non-loopback address without `[cluster.tls]` is refused
+  /// unless the operator sets this (and `p21 check` warns about it).
+  bool insecure = false;
   std::vector<cluster_peer> peers;
   /// `[cluster.tls]`: PEM files. With them, connections both ways are TLS
   /// with the peer's certificate checked against `ca`; plain ones are refused.
