@@ -22,13 +22,13 @@
 
 #include "../cache/cache_store.hpp"
 #include "frame_guard.hpp"
-#include "public_interface.hpp"
-#include "tls_transport.hpp"
 #include "p21/cache.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/db.hpp"
 #include "p21/metrics.hpp"
-#include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
+#include "public_interface.hpp"
+#include "tls_transport.hpp"
 
 namespace p21 {
 
@@ -195,8 +195,8 @@ caf::behavior gateway_keeper(keeper_actor* self, keeper_state init) {
     for (auto& [n, p] : st.proxies->all())
       if (dm.source == p.address()) {
         ++st.replaced;
-        spdlog::warn("cluster: the public proxy of {} was ended from outside ({}); replaced",
-                     n, render(dm.reason));
+        spdlog::warn("cluster: the public proxy of {} was ended from outside ({}); replaced", n,
+                     render(dm.reason));
         auto fresh = spawn_proxy(self->system(), st.cfg, n);
         self->monitor(fresh);
         st.proxies->set(n, fresh);
@@ -280,6 +280,15 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   ks.bounds.max_value_bytes = cl.max_frame;
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
+  cluster_detail::guard_limits limits;
+  limits.max_payload = cl.max_frame;
+  limits.max_connections = cl.max_connections;
+  limits.max_connections_per_address = cl.max_connections_per_address;
+  limits.max_inflight = cl.max_inflight;
+  limits.max_inflight_per_address = cl.max_inflight_per_address;
+  limits.handshake_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cl.handshake_timeout);
+  limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cl.idle_timeout);
   spec.start = [=](caf::actor_system& sys) {
     keeper_state st;
     st.cfg = ks;
@@ -291,8 +300,8 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       caf::anon_send_exit(st.gateway, caf::exit_reason::user_shutdown);
       for (auto& [n, p] : st.proxies->all())
         caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
-      throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) +
-                               ": " + why);
+      throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) + ": " +
+                               why);
     };
     // The middleman actor is detached, so these blocking calls do not need
     // a free scheduler thread. reuse_addr: a restarted gateway rebinds.
@@ -313,7 +322,7 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
         fail(render(p.error()));
       st.backend_port = *p;
       try {
-        st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, max_frame);
+        st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, limits);
       } catch (const std::exception& e) {
         fail(e.what());
       }
@@ -718,6 +727,11 @@ subsystem cluster_subsystem() {
     if (!cl.enabled())
       return;
     caf_cfg.load<caf::io::middleman>();
+    // Heartbeats make a half-open connection (a peer frozen or cut off
+    // without a FIN) count as gone after `peer_timeout`, so its callers get
+    // `unavailable` instead of waiting out their request timeouts.
+    caf_cfg.set("middleman.heartbeat-interval", caf::timespan{cl.heartbeat_interval});
+    caf_cfg.set("middleman.connection-timeout", caf::timespan{cl.peer_timeout});
     if (cl.tls()) {
       // The TLS module itself is loaded by cluster_tls_subsystem(), so that
       // only nodes that use TLS link CAF's OpenSSL library.
@@ -758,8 +772,8 @@ caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_ad
         .receive(
             [&](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
               if (!gw) {
-                result = make_error(errc::not_found, "nothing is published at " + addr.host +
-                                                         ":" + std::to_string(addr.port));
+                result = make_error(errc::not_found, "nothing is published at " + addr.host + ":" +
+                                                         std::to_string(addr.port));
                 return;
               }
               self->request(caf::actor_cast<caf::actor>(gw), timeout, lookup_atom::value, name)

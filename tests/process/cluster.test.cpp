@@ -44,6 +44,8 @@ public:
                       "\nactors = [\"cache.shared\", \"db_pool\"]\n" + publish_extra);
   }
 
+  pid_t pid() const { return proc_ ? proc_->pid() : 0; }
+
   /// Whether the process still runs.
   bool running() { return proc_ && !proc_->wait(std::chrono::milliseconds{0}); }
 
@@ -410,4 +412,27 @@ TEST_CASE("exits a peer sends never stop the node nor restart its components", "
       20s));
   CHECK(a.running());
   CHECK(a_log_has(s, "was ended from outside"));
+}
+
+TEST_CASE("a frozen peer (half-open connection) is noticed by heartbeats: unavailable, not a "
+          "request timeout",
+          "[cluster]") {
+  temp_dir s{"cluster"};
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  auto cfg = node_b_config(port);
+  cfg.cluster.heartbeat_interval = 200ms;
+  cfg.cluster.peer_timeout = 1s;
+  runtime rt{cfg};
+  auto shared = cache::open(rt, "shared").value();
+  REQUIRE(eventually([&] { return connected(shared); }, 20s));
+  // SIGSTOP keeps A's sockets open and silent, as a cut cable would.
+  ::kill(a.pid(), SIGSTOP);
+  // Request timeouts are a minute (see above): `unavailable` means the
+  // heartbeat noticed, `timeout` that the call waited it out.
+  auto r = shared.get("x");
+  ::kill(a.pid(), SIGCONT);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::unavailable);
 }
