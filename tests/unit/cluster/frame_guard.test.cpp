@@ -258,7 +258,7 @@ TEST_CASE("inflight budget: announced payload is held per address and in all unt
   CHECK(budget.used() == 0);
 }
 
-TEST_CASE("frame guard: connections over the per-address bound are closed at once; the others "
+TEST_CASE("frame guard: connections over the per-address bound are closed at once, the others "
           "relay",
           "[frame_guard]") {
   auto [fd, backend_port] = listen_loopback();
