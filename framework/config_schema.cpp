@@ -5,6 +5,8 @@
 
 #include "p21/config_schema.hpp"
 
+#include <iostream>
+
 #include "config_schema_internal.hpp"
 #include "p21/subsystem.hpp"
 
@@ -185,6 +187,18 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 void config_checker::fail(const std::string& key, const std::string& message) const {
   auto [line, column] = where_ ? where_(key) : std::make_pair(size_t{0}, size_t{0});
   throw config_error(file_, line, column, key, message);
+}
+
+void config_checker::warn(const std::string& key, const std::string& message) const {
+  // Only while reading a file: `validate` checks the same config again
+  // (at start, at reload), and the reader was told already.
+  if (!where_)
+    return;
+  auto [line, column] = where_(key);
+  std::cerr << "warning: " << file_;
+  if (line > 0)
+    std::cerr << ":" << line;
+  std::cerr << ": " << key << ": " << message << "\n";
 }
 
 const section_spec* config_schema::find(const std::string& name) const {

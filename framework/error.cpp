@@ -34,6 +34,8 @@ std::string to_string(errc x) {
     return "shutdown_timeout";
   case errc::dependency_cycle:
     return "dependency_cycle";
+  case errc::forbidden:
+    return "forbidden";
   }
   return "unknown(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include <caf/all.hpp>
@@ -21,12 +22,13 @@
 
 #include "../cache/cache_store.hpp"
 #include "frame_guard.hpp"
-#include "tls_transport.hpp"
 #include "p21/cache.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/db.hpp"
 #include "p21/metrics.hpp"
-#include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
+#include "public_interface.hpp"
+#include "tls_transport.hpp"
 
 namespace p21 {
 
@@ -65,10 +67,39 @@ caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, cons
   return result;
 }
 
+/// The public proxies the gateway hands out, by published name. The keeper
+/// replaces one that a peer ended; the gateway reads the table per lookup.
+class proxy_table {
+public:
+  caf::actor get(const std::string& name) const {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = proxies_.find(name);
+    return i == proxies_.end() ? caf::actor{} : i->second;
+  }
+
+  void set(const std::string& name, caf::actor proxy) {
+    std::lock_guard<std::mutex> guard{mu_};
+    proxies_[name] = std::move(proxy);
+  }
+
+  std::map<std::string, caf::actor> all() const {
+    std::lock_guard<std::mutex> guard{mu_};
+    return proxies_;
+  }
+
+private:
+  mutable std::mutex mu_;
+  std::map<std::string, caf::actor> proxies_;
+};
+
 caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> published,
-                      std::shared_ptr<const node_view> view) {
+                      std::shared_ptr<const node_view> view, std::shared_ptr<proxy_table> proxies) {
   // Peers reach this actor from outside: anything it does not understand is
-  // logged and answered with an error, never printed and never fatal.
+  // logged and answered with an error, never printed and never fatal. Exits
+  // a peer sends are dropped; a `kill` ends the gateway, and the keeper
+  // publishes a new one.
+  self->set_exit_handler([](caf::exit_msg&) {});
+  self->set_down_handler([](caf::down_msg&) {});
   self->set_default_handler(
       [](caf::scheduled_actor* me, caf::message_view& x) -> caf::result<caf::message> {
         spdlog::warn("cluster: gateway dropped an unexpected message from {}: {}",
@@ -83,13 +114,153 @@ caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> publis
             (view && std::find(view->publishable.begin(), view->publishable.end(), name) ==
                          view->publishable.end()))
           return make_error(errc::not_found, "'" + name + "' is not published by this node");
-        if (view && view->running)
+        bool running = !view || !view->running;
+        if (!running)
           for (auto& [n, h] : view->running())
-            if (n == component_of(name))
-              return h;
-        return make_error(errc::unavailable, "'" + name + "' is not running");
+            running = running || n == component_of(name);
+        auto proxy = proxies->get(name);
+        if (!running || !proxy)
+          return make_error(errc::unavailable, "'" + name + "' is not running");
+        return proxy;
       },
   };
+}
+
+/// What the keeper needs to publish a gateway and make proxies.
+struct keeper_settings {
+  std::set<std::string> published;
+  std::shared_ptr<const node_view> view;
+  std::string host;
+  bool tls = false;
+  bool allow_writes = false;
+  cluster_detail::request_bounds bounds;
+};
+
+/// The public proxy of `name`: it finds the component by name per request,
+/// so it outlives the component's restarts.
+caf::actor spawn_proxy(caf::actor_system& sys, const keeper_settings& ks, const std::string& name) {
+  auto view = ks.view;
+  auto component = component_of(name);
+  cluster_detail::component_finder find = [view, component]() -> caf::actor {
+    if (view && view->running)
+      for (auto& [n, h] : view->running())
+        if (n == component)
+          return h;
+    return {};
+  };
+  if (name == "db_pool")
+    return sys.spawn(cluster_detail::public_db_pool, find, ks.allow_writes, ks.bounds);
+  return sys.spawn(cluster_detail::public_cache, name, find, ks.bounds);
+}
+
+struct keeper_state {
+  keeper_settings cfg;
+  std::shared_ptr<proxy_table> proxies;
+  caf::actor gateway;
+  /// Plain ports: the guard in front, and CAF's listener behind it.
+  std::shared_ptr<cluster_detail::frame_guard> guard;
+  uint16_t backend_port = 0;
+  /// The port peers connect to.
+  uint16_t port = 0;
+  uint64_t replaced = 0;
+
+  static inline const char* name = "p21.cluster_gateway";
+};
+
+using keeper_actor = caf::stateful_actor<keeper_state>;
+
+void publish_anew(keeper_actor* self);
+
+/// The cluster component: it owns the gateway and the proxies, which peers
+/// can reach, and replaces whichever of them a peer ends. It is not
+/// reachable itself, so what peers do never reaches the supervisor.
+caf::behavior gateway_keeper(keeper_actor* self, keeper_state init) {
+  self->state = std::move(init);
+  auto& st = self->state;
+  self->monitor(st.gateway);
+  for (auto& [n, p] : st.proxies->all())
+    self->monitor(p);
+  auto guard = st.guard;
+  self->attach_functor([guard]() mutable { guard.reset(); }); // joins its thread
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.gateway.address()) {
+      ++st.replaced;
+      spdlog::warn("cluster: the gateway was ended from outside ({}); publishing a new one on "
+                   "{}:{}",
+                   render(dm.reason), st.cfg.host, st.port);
+      publish_anew(self);
+      return;
+    }
+    for (auto& [n, p] : st.proxies->all())
+      if (dm.source == p.address()) {
+        ++st.replaced;
+        spdlog::warn("cluster: the public proxy of {} was ended from outside ({}); replaced", n,
+                     render(dm.reason));
+        auto fresh = spawn_proxy(self->system(), st.cfg, n);
+        self->monitor(fresh);
+        st.proxies->set(n, fresh);
+        return;
+      }
+  });
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    auto& st = self->state;
+    self->send_exit(st.gateway, caf::exit_reason::user_shutdown);
+    for (auto& [n, p] : st.proxies->all())
+      self->send_exit(p, caf::exit_reason::user_shutdown);
+    self->quit(em.reason);
+  });
+  return {
+      [](metrics_atom) { return metric_set{}; },
+  };
+}
+
+/// Publishes a fresh gateway where the ended one was. Peers connected to the
+/// old one see it go down and connect again (the stubs do so by themselves).
+void publish_anew(keeper_actor* self) {
+  auto& st = self->state;
+  auto& sys = self->system();
+  auto old = st.gateway.address();
+  st.gateway = sys.spawn(gateway, st.cfg.published, st.cfg.view, st.proxies);
+  self->monitor(st.gateway);
+  auto gw = caf::actor_cast<caf::strong_actor_ptr>(st.gateway);
+  auto sigs = sys.message_types(st.gateway);
+  auto failed = [=](caf::error& e) {
+    spdlog::error("cluster: cannot publish a new gateway: {}", render(e));
+    self->quit(std::move(e));
+  };
+  if (st.cfg.tls) {
+    auto mm = cluster_detail::tls_middleman(sys);
+    self->request(mm, caf::infinite, caf::unpublish_atom::value, old, st.port)
+        .then(
+            [=]() {
+              auto& st = self->state;
+              self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs,
+                            st.cfg.host, true)
+                  .then([](uint16_t) {}, failed);
+            },
+            [=](caf::error&) {
+              auto& st = self->state;
+              self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs,
+                            st.cfg.host, true)
+                  .then([](uint16_t) {}, failed);
+            });
+    return;
+  }
+  auto mm = sys.middleman().actor_handle();
+  auto old_backend = st.backend_port;
+  self->request(mm, caf::infinite, caf::publish_atom::value, uint16_t{0}, gw, sigs,
+                std::string{"127.0.0.1"}, true)
+      .then(
+          [=](uint16_t backend) {
+            auto& st = self->state;
+            st.backend_port = backend;
+            st.guard->retarget(backend);
+            // The old listener stays open otherwise.
+            self->request(mm, caf::infinite, caf::unpublish_atom::value, old, old_backend)
+                .then([]() {}, [](caf::error&) {});
+          },
+          failed);
 }
 
 child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view> view) {
@@ -97,57 +268,73 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   child_spec spec;
   spec.name = "cluster";
   spec.prio = priority::critical;
-  std::set<std::string> published;
+  keeper_settings ks;
   for (auto& a : cl.publish_actors) {
-    published.insert(a);
+    ks.published.insert(a);
     spec.depends_on.push_back(component_of(a));
   }
-  auto host = cl.publish_host;
+  ks.view = view;
+  ks.host = cl.publish_host;
+  ks.tls = cl.tls();
+  ks.allow_writes = cl.allow_writes;
+  ks.bounds.max_value_bytes = cl.max_frame;
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
-  bool tls = cl.tls();
+  cluster_detail::guard_limits limits;
+  limits.max_payload = cl.max_frame;
+  limits.max_connections = cl.max_connections;
+  limits.max_connections_per_address = cl.max_connections_per_address;
+  limits.max_inflight = cl.max_inflight;
+  limits.max_inflight_per_address = cl.max_inflight_per_address;
+  limits.handshake_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cl.handshake_timeout);
+  limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cl.idle_timeout);
   spec.start = [=](caf::actor_system& sys) {
-    auto gw = sys.spawn(gateway, published, view);
+    keeper_state st;
+    st.cfg = ks;
+    st.proxies = std::make_shared<proxy_table>();
+    for (auto& name : ks.published)
+      st.proxies->set(name, spawn_proxy(sys, ks, name));
+    st.gateway = sys.spawn(gateway, ks.published, view, st.proxies);
     auto fail = [&](const std::string& why) {
-      caf::anon_send_exit(gw, caf::exit_reason::user_shutdown);
-      throw std::runtime_error("cannot publish on " + host + ":" + std::to_string(port) + ": " +
+      caf::anon_send_exit(st.gateway, caf::exit_reason::user_shutdown);
+      for (auto& [n, p] : st.proxies->all())
+        caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+      throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) + ": " +
                                why);
     };
     // The middleman actor is detached, so these blocking calls do not need
     // a free scheduler thread. reuse_addr: a restarted gateway rebinds.
-    uint16_t bound = 0;
-    if (tls) {
+    if (ks.tls) {
       // An unauthenticated peer never gets past the TLS handshake.
       auto mm = cluster_detail::tls_middleman(sys);
       if (!mm)
         fail(tls_module_missing);
-      auto p = publish_through(mm, gw, port, host);
+      auto p = publish_through(mm, st.gateway, port, ks.host);
       if (!p)
         fail(render(p.error()));
-      bound = *p;
+      st.port = *p;
     } else {
       // CAF listens on a loopback port of its own; the frame guard listens
       // on the configured address and relays, refusing oversized frames.
-      auto p = sys.middleman().publish(gw, 0, "127.0.0.1", true);
+      auto p = sys.middleman().publish(st.gateway, 0, "127.0.0.1", true);
       if (!p)
         fail(render(p.error()));
-      std::shared_ptr<cluster_detail::frame_guard> guard;
+      st.backend_port = *p;
       try {
-        guard = std::make_shared<cluster_detail::frame_guard>(host, port, *p, max_frame);
+        st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, limits);
       } catch (const std::exception& e) {
         fail(e.what());
       }
-      bound = guard->port();
-      // The guard stops (its thread joined) when the gateway exits.
-      gw->attach_functor([guard]() mutable { guard.reset(); });
+      st.port = st.guard->port();
     }
     std::string names;
-    for (auto& n : published)
+    for (auto& n : ks.published)
       names += (names.empty() ? "" : ", ") + n;
-    spdlog::info("cluster: publishing {} on {}:{}{}", names, host, bound,
-                 tls ? " (TLS, peer certificates checked)"
-                     : " (frames above " + format_size(max_frame) + " refused)");
-    return caf::actor_cast<caf::actor>(gw);
+    spdlog::info("cluster: publishing {} on {}:{}{}", names, ks.host, st.port,
+                 ks.tls ? " (TLS, peer certificates checked)"
+                        : " (frames above " + format_size(max_frame) + " refused)");
+    return caf::actor_cast<caf::actor>(sys.spawn(gateway_keeper, std::move(st)));
   };
   return spec;
 }
@@ -540,6 +727,11 @@ subsystem cluster_subsystem() {
     if (!cl.enabled())
       return;
     caf_cfg.load<caf::io::middleman>();
+    // Heartbeats make a half-open connection (a peer frozen or cut off
+    // without a FIN) count as gone after `peer_timeout`, so its callers get
+    // `unavailable` instead of waiting out their request timeouts.
+    caf_cfg.set("middleman.heartbeat-interval", caf::timespan{cl.heartbeat_interval});
+    caf_cfg.set("middleman.connection-timeout", caf::timespan{cl.peer_timeout});
     if (cl.tls()) {
       // The TLS module itself is loaded by cluster_tls_subsystem(), so that
       // only nodes that use TLS link CAF's OpenSSL library.
@@ -580,8 +772,8 @@ caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_ad
         .receive(
             [&](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
               if (!gw) {
-                result = make_error(errc::not_found, "nothing is published at " + addr.host +
-                                                         ":" + std::to_string(addr.port));
+                result = make_error(errc::not_found, "nothing is published at " + addr.host + ":" +
+                                                         std::to_string(addr.port));
                 return;
               }
               self->request(caf::actor_cast<caf::actor>(gw), timeout, lookup_atom::value, name)

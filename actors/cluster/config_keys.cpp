@@ -3,6 +3,7 @@
 
 #include "p21/config_schema.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 namespace p21 {
@@ -75,6 +76,46 @@ void check_cluster_names(const config& cfg, const config_checker& ck) {
                 "'" + a + "' is also a local cache; a peer's cache needs its own name");
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+/// Who may connect: on loopback, processes of this machine; anywhere else,
+/// only peers with a certificate the CA signed, unless the operator says
+/// in writing that the network itself is trusted.
+void check_exposure(const config& cfg, const config_checker& ck) {
+  auto& cl = cfg.cluster;
+  if (cl.publish_actors.empty())
+    return;
+  if (!is_loopback(cl.publish_host) && !cl.tls() && !cl.insecure)
+    ck.fail("cluster.publish.host",
+            "publishing on '" + cl.publish_host +
+                "' (not loopback) needs [cluster.tls] (peers then need a certificate signed by "
+                "its CA); set `insecure = true` in [cluster.publish] only on a network where "
+                "every host may use what you publish");
+  if (cl.insecure && !cl.tls())
+    ck.warn("cluster.publish.insecure", "published actors accept any peer that reaches " +
+                                            cl.publish_host + " without a certificate");
+  if (cl.allow_writes && !cl.tls() &&
+      std::find(cl.publish_actors.begin(), cl.publish_actors.end(), "db_pool") !=
+          cl.publish_actors.end() &&
+      !is_loopback(cl.publish_host))
+    ck.warn("cluster.publish.allow_writes",
+            "any peer that reaches this node may write to its database");
+}
+
+/// A frame the per-frame bound allows must fit the in-flight bounds.
+void check_bounds(const config& cfg, const config_checker& ck) {
+  auto& cl = cfg.cluster;
+  if (cl.max_inflight_per_address > cl.max_inflight)
+    ck.fail("cluster.max_inflight_per_address", "must not exceed max_inflight");
+  if (cl.max_frame > cl.max_inflight_per_address)
+    ck.fail("cluster.max_frame", "must not exceed max_inflight_per_address");
+  if (cl.peer_timeout.count() > 0 && cl.heartbeat_interval.count() > 0 &&
+      cl.peer_timeout <= cl.heartbeat_interval)
+    ck.fail("cluster.peer_timeout", "must be longer than heartbeat_interval");
+}
+
 } // namespace
 
 void declare_cluster_keys(config_schema& schema) {
@@ -91,7 +132,26 @@ void declare_cluster_keys(config_schema& schema) {
       .duration("retry_max", &C::retry_max, 1ms, "cap of the reconnection delay")
       .size("max_frame", &C::max_frame, 1024,
             "largest frame payload a peer may announce on a plain published port; a larger "
-            "one closes its connection");
+            "one closes its connection")
+      .count("max_connections", &C::max_connections, 1, 1'000'000,
+             "connections a plain published port relays at once; more are closed at once")
+      .count("max_connections_per_address", &C::max_connections_per_address, 1, 1'000'000,
+             "the same, from one peer address")
+      .size("max_inflight", &C::max_inflight, 1024,
+            "frame payload peers may have announced and not yet sent, in all (the node "
+            "holds it allocated); a frame above it closes its connection")
+      .size("max_inflight_per_address", &C::max_inflight_per_address, 1024,
+            "the same, from one peer address")
+      .duration("handshake_timeout", &C::handshake_timeout, 0s,
+                "a connection to a plain published port must send its first frame within "
+                "this; `\"0s\"`: no bound")
+      .duration("idle_timeout", &C::idle_timeout, 0s,
+                "a connection that sends nothing this long is closed; `\"0s\"`: never")
+      .duration("heartbeat_interval", &C::heartbeat_interval, 0s,
+                "CAF's heartbeat to every connected node; `\"0s\"`: none")
+      .duration("peer_timeout", &C::peer_timeout, 0s,
+                "a node silent this long counts as gone (callers get `unavailable`); needs "
+                "heartbeats; `\"0s\"`: never");
   schema.section<C>("cluster.publish", cluster, "What this node offers, and where.")
       .string("host", &C::publish_host, "interface to listen on")
       .refine([](const key_value& v) {
@@ -103,7 +163,13 @@ void declare_cluster_keys(config_schema& schema) {
       .strings("actors", &C::publish_actors,
                "what to publish: `\"cache.NAME\"` (must exist here with one shard), "
                "`\"db_pool\"`; empty: nothing listens")
-      .refine(actor_names_problem);
+      .refine(actor_names_problem)
+      .flag("allow_writes", &C::allow_writes,
+            "peers may `execute` and run transactions on a published `db_pool`; otherwise "
+            "they may only `query`")
+      .flag("insecure", &C::insecure,
+            "allow publishing on a non-loopback host without `[cluster.tls]` (any peer that "
+            "reaches it is trusted; `p21 check` warns)");
   using P = cluster_peer;
   schema
       .table_array<P>(
@@ -133,6 +199,8 @@ void declare_cluster_keys(config_schema& schema) {
   schema.add_check(check_peers);
   schema.add_check(check_tls);
   schema.add_check(check_cluster_names);
+  schema.add_check(check_exposure);
+  schema.add_check(check_bounds);
 }
 
 } // namespace p21

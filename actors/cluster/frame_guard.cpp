@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -24,16 +25,34 @@ namespace {
 /// Bytes buffered per direction before reading from that side pauses.
 constexpr size_t buffer_cap = 4 << 20;
 
+using steady = std::chrono::steady_clock;
+
 struct relay {
-  explicit relay(uint64_t max_payload)
-    : frames(max_payload) {}
+  relay(uint64_t max_payload, inflight_budget& budget, const std::string& address)
+    : host(address)
+    , frames(max_payload, &budget, address) {}
   int client = -1;
   int backend = -1;
   std::string peer;
+  /// The peer's address without its port: what the per-address bounds count.
+  std::string host;
   std::string to_backend;
   std::string to_client;
   frame_checker frames;
+  steady::time_point accepted = steady::now();
+  steady::time_point last_read = accepted;
 };
+
+/// The address of `addr` without its port.
+std::string host_of(const sockaddr_storage& addr) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (addr.ss_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, host, sizeof host);
+  else if (addr.ss_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, host,
+                sizeof host);
+  return host;
+}
 
 std::string errno_text(const std::string& what) {
   return what + ": " + std::strerror(errno);
@@ -135,6 +154,41 @@ bool drain(int fd, std::string& out, size_t& added) {
 
 } // namespace
 
+std::string inflight_budget::take(const std::string& address, uint64_t n) {
+  auto& mine = by_address_[address];
+  if (used_ + n > total_cap_)
+    return "its frame would make peers' unsent payload " + std::to_string(used_ + n) +
+           " bytes, above the node's limit of " + std::to_string(total_cap_);
+  if (mine + n > per_address_cap_)
+    return "its frame would make " + address + "'s unsent payload " + std::to_string(mine + n) +
+           " bytes, above the per-address limit of " + std::to_string(per_address_cap_);
+  used_ += n;
+  mine += n;
+  return {};
+}
+
+void inflight_budget::give(const std::string& address, uint64_t n) noexcept {
+  auto i = by_address_.find(address);
+  if (i == by_address_.end())
+    return;
+  auto k = std::min(n, i->second);
+  i->second -= k;
+  used_ -= std::min(k, used_);
+  if (i->second == 0)
+    by_address_.erase(i);
+}
+
+uint64_t inflight_budget::used_by(const std::string& address) const {
+  auto i = by_address_.find(address);
+  return i == by_address_.end() ? 0 : i->second;
+}
+
+void frame_checker::release() noexcept {
+  if (budget_ && held_ > 0)
+    budget_->give(address_, held_);
+  held_ = 0;
+}
+
 std::string frame_checker::feed(const char* data, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -142,6 +196,8 @@ std::string frame_checker::feed(const char* data, size_t n) {
       auto k = std::min<uint64_t>(payload_left_, n - i);
       payload_left_ -= k;
       i += k;
+      if (payload_left_ == 0)
+        release(); // the whole payload has passed
       continue;
     }
     auto k = std::min(header_size - header_have_, n - i);
@@ -158,15 +214,21 @@ std::string frame_checker::feed(const char* data, size_t n) {
     if (len > max_payload_)
       return "a frame announced " + std::to_string(len) + " bytes of payload, above the limit of " +
              std::to_string(max_payload_);
+    ++headers_;
+    if (budget_ && len > 0) {
+      if (auto why = budget_->take(address_, len); !why.empty())
+        return why;
+      held_ = len;
+    }
     payload_left_ = len;
   }
   return {};
 }
 
 frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backend_port,
-                         uint64_t max_payload)
+                         guard_limits limits)
   : backend_port_(backend_port)
-  , max_payload_(max_payload) {
+  , limits_(limits) {
   listen_fd_ = listen_on(host, port);
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
@@ -177,7 +239,9 @@ frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backen
     ::close(listen_fd_);
     throw std::runtime_error(errno_text("pipe"));
   }
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    run();
+  }};
 }
 
 frame_guard::~frame_guard() {
@@ -190,12 +254,54 @@ frame_guard::~frame_guard() {
 }
 
 void frame_guard::run() {
+  using std::chrono::milliseconds;
   std::vector<relay> relays;
   std::vector<pollfd> fds;
+  inflight_budget budget{limits_.max_inflight, limits_.max_inflight_per_address};
+  std::map<std::string, size_t> per_host;
+  // Out of descriptors, accepting fails while the listener stays readable:
+  // pause accepting (doubling up to 2 s) instead of spinning.
+  steady::time_point accept_paused_until{};
+  milliseconds accept_backoff{50};
+  // Refusals are logged at most once a second, with a count.
+  uint64_t refused = 0;
+  std::string last_refusal;
+  steady::time_point refusal_logged{};
+  auto close_relay = [&](relay& r) {
+    ::close(r.client);
+    ::close(r.backend);
+    r.client = r.backend = -1;
+    r.frames.release();
+    if (--per_host[r.host] == 0)
+      per_host.erase(r.host);
+  };
   for (;;) {
+    auto now = steady::now();
+    if (refused > 0 && now - refusal_logged >= std::chrono::seconds{1}) {
+      spdlog::warn("cluster: refused {} connection(s) over the limits ({})", refused, last_refusal);
+      refused = 0;
+      refusal_logged = now;
+    }
+    // The nearest deadline bounds the wait.
+    auto next = steady::time_point::max();
+    bool accepting = now >= accept_paused_until;
+    if (!accepting)
+      next = accept_paused_until;
+    for (auto& r : relays) {
+      if (limits_.handshake_timeout.count() > 0 && r.frames.headers() == 0)
+        next = std::min(next, r.accepted + limits_.handshake_timeout);
+      if (limits_.idle_timeout.count() > 0)
+        next = std::min(next, r.last_read + limits_.idle_timeout);
+    }
+    if (refused > 0)
+      next = std::min(next, refusal_logged + std::chrono::seconds{1});
+    int timeout = -1;
+    if (next != steady::time_point::max())
+      timeout = static_cast<int>(
+          std::max<int64_t>(0, std::chrono::duration_cast<milliseconds>(next - now).count() + 1));
     fds.clear();
     fds.push_back({wake_[0], POLLIN, 0});
-    fds.push_back({listen_fd_, POLLIN, 0});
+    fds.push_back({listen_fd_, static_cast<short>(accepting ? POLLIN : 0), 0});
     for (auto& r : relays) {
       short client = r.to_client.empty() ? 0 : POLLOUT;
       short backend = r.to_backend.empty() ? 0 : POLLOUT;
@@ -206,7 +312,7 @@ void frame_guard::run() {
       fds.push_back({r.client, client, 0});
       fds.push_back({r.backend, backend, 0});
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    if (::poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR)
         continue;
       spdlog::error("cluster: frame guard stopped: {}", std::strerror(errno));
@@ -214,6 +320,7 @@ void frame_guard::run() {
     }
     if (fds[0].revents != 0)
       break;
+    now = steady::now();
     auto polled = relays.size();
     if (fds[1].revents & POLLIN) {
       for (;;) {
@@ -221,8 +328,30 @@ void frame_guard::run() {
         socklen_t len = sizeof peer;
         int c = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0)
+        if (c < 0) {
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            spdlog::warn("cluster: cannot accept a connection: {}; not accepting for {} ms",
+                         std::strerror(errno), accept_backoff.count());
+            accept_paused_until = now + accept_backoff;
+            accept_backoff = std::min(accept_backoff * 2, milliseconds{2000});
+          }
           break;
+        }
+        accept_backoff = milliseconds{50};
+        auto host = host_of(peer);
+        std::string over;
+        if (relays.size() >= limits_.max_connections)
+          over = "the node's " + std::to_string(limits_.max_connections) + " connections";
+        else if (per_host[host] >= limits_.max_connections_per_address)
+          over = std::to_string(limits_.max_connections_per_address) + " connections from " + host;
+        if (!over.empty()) {
+          if (per_host[host] == 0)
+            per_host.erase(host);
+          ::close(c);
+          ++refused;
+          last_refusal = over;
+          continue;
+        }
         int b = connect_backend(backend_port_);
         if (b < 0) {
           spdlog::warn("cluster: cannot reach the node's listener: {}", std::strerror(errno));
@@ -231,10 +360,11 @@ void frame_guard::run() {
         }
         int one = 1;
         ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        relay r{max_payload_};
+        relay r{limits_.max_payload, budget, host};
         r.client = c;
         r.backend = b;
         r.peer = address_of(peer);
+        ++per_host[host];
         relays.push_back(std::move(r));
       }
     }
@@ -247,6 +377,8 @@ void frame_guard::run() {
         auto before = r.to_backend.size();
         size_t added = 0;
         open = drain(r.client, r.to_backend, added);
+        if (added > 0)
+          r.last_read = now;
         auto why = r.frames.feed(r.to_backend.data() + before, added);
         if (!why.empty()) {
           spdlog::warn("cluster: dropped the connection from {}: {}", r.peer, why);
@@ -258,19 +390,25 @@ void frame_guard::run() {
         open = drain(r.backend, r.to_client, added);
       }
       open = open && flush(r.backend, r.to_backend) && flush(r.client, r.to_client);
-      if (!open) {
-        ::close(r.client);
-        ::close(r.backend);
-        r.client = r.backend = -1;
+      if (open && limits_.handshake_timeout.count() > 0 && r.frames.headers() == 0 &&
+          now - r.accepted >= limits_.handshake_timeout) {
+        spdlog::warn("cluster: dropped the connection from {}: no handshake within {} ms", r.peer,
+                     limits_.handshake_timeout.count());
+        open = false;
       }
+      if (open && limits_.idle_timeout.count() > 0 && now - r.last_read >= limits_.idle_timeout) {
+        spdlog::info("cluster: closed the connection from {}: idle for {} ms", r.peer,
+                     limits_.idle_timeout.count());
+        open = false;
+      }
+      if (!open)
+        close_relay(r);
     }
     relays.erase(std::remove_if(relays.begin(), relays.end(), [](auto& r) { return r.client < 0; }),
                  relays.end());
   }
-  for (auto& r : relays) {
-    ::close(r.client);
-    ::close(r.backend);
-  }
+  for (auto& r : relays)
+    close_relay(r);
 }
 
 } // namespace p21::cluster_detail

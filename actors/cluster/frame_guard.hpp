@@ -10,12 +10,41 @@
 // that connection, logged, before CAF sees it. With TLS, an unauthenticated
 // peer never gets past the handshake, so no guard is needed there.
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace p21::cluster_detail {
+
+/// Payload bytes that peers have announced in a frame header and not yet
+/// sent in full, per peer address and in all. CAF allocates an announced
+/// payload up front, so this is memory a peer makes the node hold.
+class inflight_budget {
+public:
+  inflight_budget(uint64_t total_cap, uint64_t per_address_cap) noexcept
+    : total_cap_(total_cap)
+    , per_address_cap_(per_address_cap) {}
+
+  /// Holds `n` more bytes for `address`; the reason to refuse, or empty.
+  [[nodiscard]] std::string take(const std::string& address, uint64_t n);
+
+  /// Gives back what `take` held.
+  void give(const std::string& address, uint64_t n) noexcept;
+
+  uint64_t used() const noexcept { return used_; }
+  uint64_t used_by(const std::string& address) const;
+
+private:
+  uint64_t total_cap_;
+  uint64_t per_address_cap_;
+  uint64_t used_ = 0;
+  std::map<std::string, uint64_t> by_address_;
+};
 
 /// Follows one client's BASP frame boundaries through its byte stream and
 /// checks each header as it completes: the guard's decision, without sockets.
@@ -29,9 +58,13 @@ public:
   /// The highest BASP operation code (heartbeat).
   static constexpr uint8_t max_operation = 0x06;
 
-  /// Payloads of up to `max_payload` bytes pass.
-  explicit frame_checker(uint64_t max_payload) noexcept
-    : max_payload_(max_payload) {}
+  /// Payloads of up to `max_payload` bytes pass; with a `budget`, each
+  /// announced payload is also held in it for `address` until it has passed.
+  explicit frame_checker(uint64_t max_payload, inflight_budget* budget = nullptr,
+                         std::string address = {}) noexcept
+    : max_payload_(max_payload)
+    , budget_(budget)
+    , address_(std::move(address)) {}
 
   /// Follows `n` more bytes of the stream; the reason to drop the
   /// connection, or empty. After a reason, the stream is not followed further.
@@ -40,19 +73,46 @@ public:
   /// True when the bytes so far end exactly at a frame boundary.
   bool at_boundary() const noexcept { return header_have_ == 0 && payload_left_ == 0; }
 
+  /// Whole headers seen so far (the first one ends a handshake).
+  uint64_t headers() const noexcept { return headers_; }
+
+  /// Gives back to the budget what the current frame holds (the stream
+  /// ends). Called once, by whoever owns the checker.
+  void release() noexcept;
+
 private:
   uint64_t max_payload_;
+  inflight_budget* budget_;
+  std::string address_;
+  uint64_t held_ = 0;
+  uint64_t headers_ = 0;
   unsigned char header_[header_size] = {};
   size_t header_have_ = 0;
   uint64_t payload_left_ = 0;
+};
+
+/// What the guard allows across connections. Zero durations mean no bound.
+struct guard_limits {
+  uint64_t max_payload = 64ull << 20;
+  size_t max_connections = 256;
+  size_t max_connections_per_address = 32;
+  uint64_t max_inflight = 256ull << 20;
+  uint64_t max_inflight_per_address = 128ull << 20;
+  /// A connection must complete its first frame within this.
+  std::chrono::milliseconds handshake_timeout{5000};
+  /// A connection that sends nothing for this long is closed.
+  std::chrono::milliseconds idle_timeout{0};
 };
 
 class frame_guard {
 public:
   /// Listens on `host:port` (0: a free port) and relays to
   /// 127.0.0.1:`backend_port`. Throws std::runtime_error when it cannot listen.
-  frame_guard(const std::string& host, uint16_t port, uint16_t backend_port,
-              uint64_t max_payload);
+  frame_guard(const std::string& host, uint16_t port, uint16_t backend_port, guard_limits limits);
+
+  /// Only the frame size bound; the other limits at their defaults.
+  frame_guard(const std::string& host, uint16_t port, uint16_t backend_port, uint64_t max_payload)
+    : frame_guard(host, port, backend_port, with_payload(max_payload)) {}
   ~frame_guard();
 
   frame_guard(const frame_guard&) = delete;
@@ -61,14 +121,24 @@ public:
   /// The port it listens on.
   uint16_t port() const noexcept { return port_; }
 
+  /// Relays new connections to `backend_port` from now on (the gateway was
+  /// published anew); connections already relayed keep their backend.
+  void retarget(uint16_t backend_port) noexcept { backend_port_ = backend_port; }
+
 private:
+  static guard_limits with_payload(uint64_t max_payload) {
+    guard_limits l;
+    l.max_payload = max_payload;
+    return l;
+  }
+
   void run();
 
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   uint16_t port_ = 0;
-  uint16_t backend_port_ = 0;
-  uint64_t max_payload_ = 0;
+  std::atomic<uint16_t> backend_port_{0};
+  guard_limits limits_;
   std::thread thread_;
 };
 

@@ -181,6 +181,12 @@ struct cluster_config {
   uint16_t publish_port = 0;
   /// "cache.NAME" (one shard) or "db_pool"; empty publishes nothing.
   std::vector<std::string> publish_actors;
+  /// A published db pool accepts writes (`execute`, `transaction`) from
+  /// peers only when this is set; otherwise peers may only `query`.
+  bool allow_writes = false;
+  /// Publishing on a non-loopback address without `[cluster.tls]` is refused
+  /// unless the operator sets this (and `p21 check` warns about it).
+  bool insecure = false;
   std::vector<cluster_peer> peers;
   /// `[cluster.tls]`: PEM files. With them, connections both ways are TLS
   /// with the peer's certificate checked against `ca`; plain ones are refused.
@@ -197,6 +203,22 @@ struct cluster_config {
   /// Largest frame payload a peer may announce on a plain published port;
   /// a larger one closes that connection (CAF 0.17 would allocate it).
   uint64_t max_frame = 64ull << 20;
+  /// Connections a plain published port relays at once, in all and per
+  /// peer address; more are closed at once.
+  size_t max_connections = 256;
+  size_t max_connections_per_address = 32;
+  /// Payload bytes peers may have announced and not yet sent (CAF holds
+  /// them allocated), in all and per peer address.
+  uint64_t max_inflight = 256ull << 20;
+  uint64_t max_inflight_per_address = 128ull << 20;
+  /// A connection to a plain published port must send its handshake within
+  /// this, and is closed after this long without a byte (0s: never).
+  timespan handshake_timeout = std::chrono::seconds{5};
+  timespan idle_timeout = std::chrono::minutes{5};
+  /// CAF's heartbeat between nodes, and how long a connection may stay
+  /// silent before its peer counts as gone (a half-open connection).
+  timespan heartbeat_interval = std::chrono::seconds{2};
+  timespan peer_timeout = std::chrono::seconds{10};
 
   bool enabled() const { return !publish_actors.empty() || !peers.empty(); }
   bool tls() const { return !tls_certificate.empty(); }

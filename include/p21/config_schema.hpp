@@ -299,6 +299,11 @@ public:
   /// nearest enclosing table).
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
 
+  /// Accepts the config but tells its reader, on stderr, that `key` is a
+  /// risk (file, line and key, as `fail` does). Stderr, not the log: a
+  /// node's logging is itself configured by this file.
+  void warn(const std::string& key, const std::string& message) const;
+
 private:
   std::string file_;
   locator where_;

@@ -37,6 +37,9 @@ enum class errc : uint8_t {
   shutdown_timeout,
   /// A dependency cycle between components.
   dependency_cycle,
+  /// Not allowed for this caller: a peer on a published port asked for
+  /// something outside the published name's public interface.
+  forbidden,
 };
 
 /// The category atom of Perfect21 errors.

@@ -33,15 +33,21 @@ std::pair<int, std::string> cli(const temp_dir& s, std::vector<std::string> args
 /// Node A: `p21 run` with a cache "shared" published on `port`.
 class node_a {
 public:
-  node_a(const temp_dir& s, uint16_t port)
+  /// `publish_extra`: more keys of its `[cluster.publish]`.
+  node_a(const temp_dir& s, uint16_t port, const std::string& publish_extra = "")
     : s_(s)
     , port_(port) {
     s.write("a.toml", "[logging]\nlevel = \"info\"\nstatus_interval = \"0s\"\n"
                       "[database]\npath = \"" + s.file("a.db") + "\"\n"
                       "[caches.shared]\nmax_entries = 10000\n"
                       "[cluster.publish]\nport = " + std::to_string(port) +
-                      "\nactors = [\"cache.shared\", \"db_pool\"]\n");
+                      "\nactors = [\"cache.shared\", \"db_pool\"]\n" + publish_extra);
   }
+
+  pid_t pid() const { return proc_ ? proc_->pid() : 0; }
+
+  /// Whether the process still runs.
+  bool running() { return proc_ && !proc_->wait(std::chrono::milliseconds{0}); }
 
   void start() {
     proc_.emplace(s_, std::vector<std::string>{"run", "--config", s_.file("a.toml")}, "a");
@@ -76,6 +82,10 @@ config node_b_config(uint16_t port, timespan near_ttl = timespan{0}) {
   cfg.cluster.retry_max = 200ms;
   cfg.runtime.request_timeout = 60s;
   return cfg;
+}
+
+bool a_log_has(const temp_dir& s, const std::string& text) {
+  return read_file(s.file("a.err")).find(text) != std::string::npos;
 }
 
 bool connected(cache& c) {
@@ -133,7 +143,7 @@ TEST_CASE("node B reads what node A's published cache holds and writes entries A
 TEST_CASE("node B runs SQL on node A's published db pool as a.db_pool", "[cluster]") {
   temp_dir s{"cluster"};
   auto port = free_port();
-  node_a a{s, port};
+  node_a a{s, port, "allow_writes = true\n"};
   a.start();
   runtime rt{node_b_config(port)};
   auto remote = db::open(rt, "a.db_pool").value();
@@ -293,4 +303,136 @@ TEST_CASE("a peer's unexpected or unannounced messages are dropped, logged and h
                std::string::npos;
       },
       10s));
+}
+
+namespace {
+
+/// A bare CAF node that talks to node A the way any peer could.
+struct raw_peer {
+  caf::actor_system_config cfg;
+  std::optional<caf::actor_system> sys;
+
+  raw_peer() {
+    add_message_types(cfg);
+    cfg.load<caf::io::middleman>();
+    sys.emplace(cfg);
+  }
+
+  caf::actor gateway(uint16_t port) {
+    auto gw = sys->middleman().remote_actor("127.0.0.1", port);
+    REQUIRE(gw);
+    return *gw;
+  }
+
+  /// What the gateway hands out for `name`.
+  caf::actor lookup(uint16_t port, const std::string& name) {
+    caf::actor result;
+    caf::scoped_actor self{*sys};
+    self->request(gateway(port), 30s, lookup_atom::value, name)
+        .receive([&](caf::actor& a) { result = a; }, [](caf::error& e) { FAIL(render(e)); });
+    REQUIRE(result);
+    return result;
+  }
+
+  /// The error a request to `dest` ends with (none: it replied an `R`).
+  template <class R = bool, class... Ts>
+  caf::error error_of(const caf::actor& dest, Ts... xs) {
+    caf::error result;
+    caf::scoped_actor self{*sys};
+    self->request(dest, 30s, xs...).receive([](R&) {}, [&](caf::error& e) { result = e; });
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a peer gets only the public interface of a published name", "[cluster]") {
+  temp_dir s{"cluster"};
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  raw_peer peer;
+  auto cache = peer.lookup(port, "cache.shared");
+  CHECK_FALSE(peer.error_of(cache, put_atom::value, std::string{"k"}, std::string{"v"},
+                            caf::timespan{0}));
+  // Contents as a whole, capacity and TTL belong to node A.
+  CHECK(peer.error_of(cache, clear_atom::value) == errc::forbidden);
+  CHECK(peer.error_of(cache, resize_atom::value, uint64_t{1} << 63, uint64_t{0}) ==
+        errc::forbidden);
+  CHECK(peer.error_of(cache, set_ttl_atom::value, caf::timespan{1}) == errc::forbidden);
+  // Arguments are bounded.
+  CHECK(peer.error_of(cache, get_atom::value, std::string(100'000, 'k')) ==
+        errc::invalid_argument);
+  CHECK(peer.error_of(cache, put_atom::value, std::string{"k"}, std::string{"v"},
+                      caf::timespan{-1}) == errc::invalid_argument);
+  // Internal messages (a timer, handle sharing) do not reach the cache.
+  CHECK(peer.error_of(cache, caf::atom("tick")) == caf::sec::unexpected_message);
+  CHECK(peer.error_of(cache, metrics_atom::value) == caf::sec::unexpected_message);
+  auto pool = peer.lookup(port, "db_pool");
+  using params = std::vector<db_value>;
+  CHECK_FALSE(peer.error_of<db_result>(pool, query_atom::value, std::string{"SELECT 1"}, params{}));
+  // Read-only unless A allows writes.
+  CHECK(peer.error_of(pool, execute_atom::value, std::string{"CREATE TABLE t(x)"}, params{}) ==
+        errc::forbidden);
+  CHECK(peer.error_of(pool, transaction_atom::value,
+                      std::vector<db_statement>{{"CREATE TABLE t(x)", {}}}) == errc::forbidden);
+  CHECK(peer.error_of(pool, set_pool_size_atom::value, uint64_t{1'000'000}) == errc::forbidden);
+  CHECK(peer.error_of(pool, vacuum_atom::value) == errc::forbidden);
+  // What was put is still there: nothing above changed the cache.
+  auto [rc, out] = cli(s, {"get", "k", "--connect", "127.0.0.1:" + std::to_string(port)});
+  CHECK(rc == 0);
+  CHECK(out == "v\n");
+}
+
+TEST_CASE("exits a peer sends never stop the node nor restart its components", "[cluster]") {
+  temp_dir s{"cluster"};
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  auto addr = "127.0.0.1:" + std::to_string(port);
+  REQUIRE(cli(s, {"put", "kept", "across the attack", "--connect", addr}).first == 0);
+  {
+    raw_peer peer;
+    // More kills than the supervisor's restart intensity allows, to what a
+    // lookup hands out and to the gateway itself.
+    for (int i = 0; i < 8; ++i) {
+      auto cache = peer.lookup(port, "cache.shared");
+      caf::anon_send_exit(cache, caf::exit_reason::kill);
+      caf::anon_send_exit(cache, caf::exit_reason::user_shutdown);
+    }
+    caf::anon_send_exit(peer.gateway(port), caf::exit_reason::kill);
+  }
+  // A publishes a new gateway; its cache was never restarted, so it still
+  // holds what was put before.
+  REQUIRE(eventually(
+      [&] {
+        auto [rc, out] = cli(s, {"get", "kept", "--connect", addr});
+        return rc == 0 && out == "across the attack\n";
+      },
+      20s));
+  CHECK(a.running());
+  CHECK(a_log_has(s, "was ended from outside"));
+}
+
+TEST_CASE("a frozen peer (half-open connection) is noticed by heartbeats: unavailable, not a "
+          "request timeout",
+          "[cluster]") {
+  temp_dir s{"cluster"};
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  auto cfg = node_b_config(port);
+  cfg.cluster.heartbeat_interval = 200ms;
+  cfg.cluster.peer_timeout = 1s;
+  runtime rt{cfg};
+  auto shared = cache::open(rt, "shared").value();
+  REQUIRE(eventually([&] { return connected(shared); }, 20s));
+  // SIGSTOP keeps A's sockets open and silent, as a cut cable would.
+  ::kill(a.pid(), SIGSTOP);
+  // Request timeouts are a minute (see above): `unavailable` means the
+  // heartbeat noticed, `timeout` that the call waited it out.
+  auto r = shared.get("x");
+  ::kill(a.pid(), SIGCONT);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::unavailable);
 }

@@ -232,3 +232,77 @@ TEST_CASE("frame guard: a port it cannot listen on is an exception from the cons
   unique_fd keep{taken};
   CHECK_THROWS_AS((frame_guard{"127.0.0.1", port, 1, max_payload}), std::runtime_error);
 }
+
+// -- bounds across connections ------------------------------------------------------
+
+TEST_CASE("inflight budget: announced payload is held per address and in all until it passes",
+          "[frame_guard]") {
+  inflight_budget budget{1500, 1000};
+  frame_checker a1{max_payload, &budget, "10.0.0.1"};
+  frame_checker a2{max_payload, &budget, "10.0.0.1"};
+  frame_checker b{max_payload, &budget, "10.0.0.2"};
+  // Headers alone make the node hold their payloads.
+  CHECK(feed(a1, header(1, 600)).empty());
+  CHECK(budget.used_by("10.0.0.1") == 600);
+  auto why = feed(a2, header(1, 600));
+  CHECK_THAT(why, Catch::Contains("per-address limit of 1000"));
+  CHECK_THAT(feed(b, header(1, 901)), Catch::Contains("node's limit of 1500")); // 600 + 901 in all
+  CHECK(budget.used() == 600);
+  // Once a1's payload has passed, its share is free again.
+  CHECK(feed(a1, std::string(600, 'x')).empty());
+  CHECK(budget.used() == 0);
+  frame_checker b2{max_payload, &budget, "10.0.0.2"};
+  CHECK(feed(b2, header(1, 900)).empty());
+  // A stream that ends mid-payload gives back what it held.
+  b2.release();
+  CHECK(budget.used() == 0);
+}
+
+TEST_CASE("frame guard: connections over the per-address bound are closed at once, the others "
+          "relay",
+          "[frame_guard]") {
+  auto [fd, backend_port] = listen_loopback();
+  unique_fd backend_listener{fd};
+  guard_limits limits;
+  limits.max_payload = max_payload;
+  limits.max_connections_per_address = 2;
+  frame_guard guard{"127.0.0.1", 0, backend_port, limits};
+  unique_fd c1{connect_loopback(guard.port())};
+  auto b1 = accept_within(backend_listener.get(), 2s);
+  unique_fd c2{connect_loopback(guard.port())};
+  auto b2 = accept_within(backend_listener.get(), 2s);
+  REQUIRE(b1.get() >= 0);
+  REQUIRE(b2.get() >= 0);
+  unique_fd c3{connect_loopback(guard.port())};
+  CHECK(receive(c3.get(), SIZE_MAX, 2s).closed);
+  auto f = frame(1, 3);
+  REQUIRE(send_all(c2.get(), f));
+  CHECK(receive(b2.get(), f.size(), 2s).data == f);
+  // With one closed, a new connection is relayed again.
+  c1.reset();
+  CHECK(receive(b1.get(), SIZE_MAX, 2s).closed);
+  unique_fd c4{connect_loopback(guard.port())};
+  CHECK(accept_within(backend_listener.get(), 2s).get() >= 0);
+}
+
+TEST_CASE("frame guard: a connection that sends no frame within the handshake timeout is closed",
+          "[frame_guard]") {
+  auto [fd, backend_port] = listen_loopback();
+  unique_fd backend_listener{fd};
+  guard_limits limits;
+  limits.max_payload = max_payload;
+  limits.handshake_timeout = 200ms;
+  frame_guard guard{"127.0.0.1", 0, backend_port, limits};
+  unique_fd talker{connect_loopback(guard.port())};
+  auto talker_backend = accept_within(backend_listener.get(), 2s);
+  auto f = frame(1, 3);
+  REQUIRE(send_all(talker.get(), f));
+  REQUIRE(receive(talker_backend.get(), f.size(), 2s).data == f);
+  unique_fd silent{connect_loopback(guard.port())};
+  CHECK(receive(silent.get(), SIZE_MAX, 5s).closed);
+  // The one that sent a frame in time stays relayed.
+  REQUIRE(send_all(talker.get(), f));
+  auto more = receive(talker_backend.get(), f.size(), 2s);
+  CHECK(more.data == f);
+  CHECK_FALSE(more.closed);
+}

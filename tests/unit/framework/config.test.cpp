@@ -344,6 +344,20 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
     CHECK(load_config_string("[cluster]\nmax_frame = \"1MiB\"\n").cluster.max_frame == 1u << 20);
     CHECK(refusal("[cluster]\nmax_frame = 10\n").key() == "cluster.max_frame");
   }
+  SECTION("publishing beyond loopback without TLS, unless written as insecure") {
+    auto e = refusal("[cluster.publish]\nhost = \"0.0.0.0\"\n"
+                     "actors = [\"cache.async\", \"db_pool\"]\n");
+    CHECK(e.key() == "cluster.publish.host");
+    CHECK(e.line() == 2);
+    CHECK_THAT(e.message(), Catch::Contains("needs [cluster.tls]"));
+    auto open = load_config_string("[cluster.publish]\nhost = \"0.0.0.0\"\ninsecure = true\n"
+                                   "actors = [\"db_pool\"]\n");
+    CHECK(open.cluster.insecure);
+    CHECK_FALSE(open.cluster.allow_writes);
+    // Loopback needs neither.
+    CHECK(load_config_string("[cluster.publish]\nhost = \"127.0.0.1\"\nactors = [\"db_pool\"]\n")
+              .cluster.publish_actors.size() == 1);
+  }
   SECTION("an unknown key") {
     auto e = refusal("[cluster.publish]\nprot = 7100\n");
     CHECK(e.key() == "cluster.publish.prot");
