@@ -9,12 +9,13 @@ packages=(
   libcaf-dev libssl-dev
   libsqlite3-dev libspdlog-dev libtomlplusplus-dev
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
-  catch2 libbenchmark-dev
+  catch2 libbenchmark-dev libhiredis-dev pkg-config
 )
 # `--test`: also what the test suite needs (promtool checks /metrics, the
-# openssl command makes the cluster TLS test's certificates).
+# openssl command makes the cluster TLS test's certificates, the Redis tier's
+# tests start their own redis-server).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus openssl)
+  packages+=(prometheus openssl redis-server)
 fi
 
 missing=()

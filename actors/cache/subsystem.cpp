@@ -2,8 +2,10 @@
 // cache; one-shard caches may be published to peers as "cache.NAME".
 
 #include <caf/actor_system_config.hpp>
+#include <caf/all.hpp>
 
 #include "cache_store.hpp"
+#include "redis_tier.hpp"
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
@@ -65,6 +67,35 @@ void reload_caches(const config& old, const config& now, const reload_context& c
   }
 }
 
+/// The "redis" component: owns the node's Redis tier (its invalidation
+/// thread runs while the component does) and reports its metrics.
+child_spec redis_component(std::shared_ptr<cache_detail::redis_tier> tier) {
+  child_spec spec;
+  spec.name = "redis";
+  spec.prio = priority::critical;
+  spec.shared.put(tier);
+  spec.start = [tier](caf::actor_system& sys) {
+    // A refused login is the node's start error; an absent server is
+    // retried in the background.
+    if (auto err = tier->start())
+      throw std::runtime_error(render(err));
+    return sys.spawn([tier](caf::event_based_actor* self) -> caf::behavior {
+      self->attach_functor([tier](const caf::error&) { tier->stop(); });
+      return {
+          [tier](metrics_atom) { return tier->metrics(); },
+      };
+    });
+  };
+  return spec;
+}
+
+bool uses_redis(const config& cfg) {
+  for (auto& [name, nc] : cfg.cache.all())
+    if (nc.backend == cache_backend::redis)
+      return true;
+  return false;
+}
+
 } // namespace
 
 subsystem cache_subsystem() {
@@ -80,8 +111,13 @@ subsystem cache_subsystem() {
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
     std::vector<child_spec> out;
+    std::shared_ptr<cache_detail::redis_tier> tier;
+    if (uses_redis(cfg)) {
+      tier = std::make_shared<cache_detail::redis_tier>(cfg.redis);
+      out.push_back(redis_component(tier));
+    }
     for (auto& [name, nc] : cfg.cache.all())
-      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
+      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout, tier))
         out.push_back(std::move(spec));
     return out;
   };
