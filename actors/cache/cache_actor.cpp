@@ -67,8 +67,8 @@ redis_worker::behavior_type redis_worker_impl(redis_worker::pointer self,
           return caf::optional<std::string>{};
         return caf::optional<std::string>{std::move(**v)};
       },
-      [=](get_atom,
-          const std::vector<std::string>& keys) -> caf::result<std::vector<caf::optional<std::string>>> {
+      [=](get_atom, const std::vector<std::string>& keys)
+          -> caf::result<std::vector<caf::optional<std::string>>> {
         auto v = redis_get_many(*sh, keys, drain);
         if (!v)
           return v.error();
@@ -195,6 +195,12 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
     auto n = std::max<size_t>(1, std::min<size_t>(shared->tier->config().pool_size, 4));
     for (size_t i = 0; i < n; ++i)
       st.workers.push_back(self->spawn<caf::detached + caf::linked>(redis_worker_impl, shared));
+    // A link passes on only abnormal exits: a shard that stops normally (an
+    // unload, a shutdown) ends its workers itself.
+    self->attach_functor([workers = st.workers](const caf::error&) {
+      for (auto& w : workers)
+        caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    });
   }
   // The worker of a key (one key, one worker: a load and its `loaded` meet).
   auto worker = [self](const std::string& key) {
@@ -209,8 +215,8 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
           return caf::optional<std::string>{std::move(*v)};
         return caf::optional<std::string>{};
       },
-      [=](get_atom,
-          const std::vector<std::string>& keys) -> caf::result<std::vector<caf::optional<std::string>>> {
+      [=](get_atom, const std::vector<std::string>& keys)
+          -> caf::result<std::vector<caf::optional<std::string>>> {
         if (!self->state.workers.empty())
           return self->delegate(worker(keys.empty() ? std::string{} : keys.front()),
                                 get_atom::value, keys);
@@ -347,7 +353,8 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout, std::shared_ptr<redis_tier> tier) {
   if (cfg.backend == cache_backend::redis && !tier)
-    throw std::invalid_argument("cache '" + name + "' has backend = \"redis\" but the node has no "
+    throw std::invalid_argument("cache '" + name +
+                                "' has backend = \"redis\" but the node has no "
                                 "Redis tier");
   std::vector<child_spec> out;
   std::vector<std::shared_ptr<shard_shared>> shards;

@@ -100,7 +100,9 @@ caf::error cache::request_drain(size_t s, bool wait) {
 }
 
 std::function<caf::error(bool)> cache::drainer(size_t s) {
-  return [this, s](bool wait) { return request_drain(s, wait); };
+  return [this, s](bool wait) {
+    return request_drain(s, wait);
+  };
 }
 
 caf::expected<cache_actor> cache::shard_for(const std::string& key) {
@@ -242,7 +244,7 @@ caf::expected<std::string> cache::redis_get_or_load(size_t shard, const std::str
   auto turn = redis_begin_load(local, key, hash, drain);
   if (!turn) {
     // Redis is down: the loader alone answers, as with a shard that is down.
-    if (turn.error() != errc::unavailable)
+    if (!(turn.error() == errc::unavailable))
       return turn.error();
     local.store.record_bypass();
     return run();

@@ -39,7 +39,9 @@ void declare_cache_keys(config_schema& schema) {
 
   using N = named_cache_config;
   // A further cache starts from the [cache] defaults, which are read first.
-  auto init = [](const config& cfg, const std::string&, N& nc) { nc = cfg.cache.defaults(); };
+  auto init = [](const config& cfg, const std::string&, N& nc) {
+    nc = cfg.cache.defaults();
+  };
   schema
       .named_tables<N>(
           "caches", [](config & c) -> auto& { return c.cache.caches; }, "Further named caches.",

@@ -102,8 +102,7 @@ redis_get_many(shard_shared& sh, const std::vector<std::string>& keys, const dra
     auto i = missing[j];
     if (!(*got)[j])
       continue;
-    near_insert(sh, keys[i], key_hash(keys[i]), *(*got)[j], timespan{0}, rkeys[j], marks[j],
-                drain);
+    near_insert(sh, keys[i], key_hash(keys[i]), *(*got)[j], timespan{0}, rkeys[j], marks[j], drain);
     out[i] = std::move((*got)[j]);
   }
   return out;

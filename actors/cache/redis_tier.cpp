@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <stdexcept>
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -25,7 +26,8 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 timeval to_timeval(timespan t) {
-  auto us = std::max<int64_t>(1000, std::chrono::duration_cast<std::chrono::microseconds>(t).count());
+  auto us =
+      std::max<int64_t>(1000, std::chrono::duration_cast<std::chrono::microseconds>(t).count());
   timeval tv;
   tv.tv_sec = static_cast<time_t>(us / 1'000'000);
   tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
@@ -128,8 +130,9 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
   ep.host = hostport.substr(0, colon);
   if (colon != std::string::npos) {
     auto port = hostport.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) == 0 || std::stoi(port) > 65535)
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+        std::stoi(port) > 65535)
       return fail("port '" + port + "' is not 1-65535");
     ep.port = static_cast<uint16_t>(std::stoi(port));
   }
@@ -288,9 +291,12 @@ caf::expected<std::unique_ptr<redis_tier::connection>> redis_tier::checkout() {
   if (c->ctx) {
     auto id = std::to_string(client);
     args a;
-    a << "CLIENT" << "TRACKING" << "ON" << "REDIRECT" << id << "NOLOOP";
-    reply_ptr r{redisCommandArgv(c->ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(),
-                                 a.lens.data())};
+    a << "CLIENT"
+      << "TRACKING"
+      << "ON"
+      << "REDIRECT" << id << "NOLOOP";
+    reply_ptr r{
+        redisCommandArgv(c->ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data())};
     if (!r || r->type == REDIS_REPLY_ERROR) {
       why = "CLIENT TRACKING: " + (r ? std::string{r->str, r->len} : context_error(c->ctx));
       redisFree(c->ctx);
@@ -325,9 +331,8 @@ auto redis_tier::with_connection(F f) -> decltype(f(std::declval<redisContext*>(
     return c.error();
   auto began = steady::now();
   auto result = f((*c)->ctx);
-  latency_.record(
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - began)
-                                .count()));
+  latency_.record(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - began).count()));
   round_trips_.fetch_add(1, std::memory_order_relaxed);
   bool broken = (*c)->ctx->err != 0;
   if (!result)
@@ -335,8 +340,8 @@ auto redis_tier::with_connection(F f) -> decltype(f(std::declval<redisContext*>(
   if (broken) {
     // The reads this connection tracked are no longer tracked: whatever
     // the near tiers hold may go stale unseen.
-    spdlog::warn("redis at {}: data connection lost ({}); flushing the near tier",
-                 ep_.describe(), context_error((*c)->ctx));
+    spdlog::warn("redis at {}: data connection lost ({}); flushing the near tier", ep_.describe(),
+                 context_error((*c)->ctx));
     begin_flush();
   }
   checkin(std::move(*c), broken);
@@ -349,10 +354,10 @@ namespace {
 caf::expected<reply_ptr*> checked(redisContext* ctx, reply_ptr& r, const std::string& where) {
   if (!r) {
     auto timeout = ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-    return make_error(errc::unavailable,
-                      "redis at " + where + ": " +
-                          (timeout ? std::string{"no reply within command_timeout"}
-                                   : context_error(ctx)));
+    return make_error(
+        errc::unavailable,
+        "redis at " + where + ": " +
+            (timeout ? std::string{"no reply within command_timeout"} : context_error(ctx)));
   }
   if (r->type == REDIS_REPLY_ERROR)
     return make_error(errc::command_failed,
@@ -384,7 +389,8 @@ redis_tier::mget(const std::vector<std::string>& redis_keys) {
     a << "MGET";
     for (auto& k : redis_keys)
       a << k;
-    reply_ptr r{redisCommandArgv(ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data())};
+    reply_ptr r{
+        redisCommandArgv(ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data())};
     auto ok = checked(ctx, r, ep_.describe());
     if (!ok)
       return ok.error();
@@ -398,11 +404,11 @@ redis_tier::mget(const std::vector<std::string>& redis_keys) {
   });
 }
 
-caf::expected<std::optional<std::string>>
-redis_tier::set(const std::string& redis_key, const std::string& value, timespan ttl) {
+caf::expected<std::optional<std::string>> redis_tier::set(const std::string& redis_key,
+                                                          const std::string& value, timespan ttl) {
   return with_connection([&](redisContext* ctx) -> caf::expected<std::optional<std::string>> {
-    auto ms = std::to_string(std::max<int64_t>(
-        1, std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count()));
+    auto ms = std::to_string(
+        std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count()));
     args s;
     s << "SET" << redis_key << value;
     if (ttl.count() > 0)
@@ -441,10 +447,11 @@ caf::expected<bool> redis_tier::del(const std::string& redis_key) {
 
 caf::expected<bool> redis_tier::try_lock(const std::string& lock, timespan ttl) {
   return with_connection([&](redisContext* ctx) -> caf::expected<bool> {
-    auto ms = std::to_string(std::max<int64_t>(
-        1, std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count()));
+    auto ms = std::to_string(
+        std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count()));
     args a;
-    a << "SET" << lock << token_ << "NX" << "PX" << ms;
+    a << "SET" << lock << token_ << "NX"
+      << "PX" << ms;
     reply_ptr r{redisCommandArgv(ctx, 6, a.ptrs.data(), a.lens.data())};
     auto ok = checked(ctx, r, ep_.describe());
     if (!ok)
@@ -506,7 +513,8 @@ bool redis_tier::unchanged(const std::string& redis_key, mark m) const noexcept 
   return coherent() && stripe.load() == m.stripe && epoch_.load() == m.epoch;
 }
 
-void redis_tier::attach(const std::string& name, std::vector<std::shared_ptr<shard_shared>> shards) {
+void redis_tier::attach(const std::string& name,
+                        std::vector<std::shared_ptr<shard_shared>> shards) {
   std::lock_guard<std::mutex> guard{shards_mtx_};
   shards_[name] = std::move(shards);
 }
@@ -535,11 +543,12 @@ void redis_tier::on_invalidation(const std::string& redis_key) {
   }
 }
 
-void redis_tier::begin_flush() {
+void redis_tier::begin_flush(bool count) {
   coherent_.store(false);
   epoch_.fetch_add(1);
   auto seq = flush_seq_.fetch_add(1) + 1;
-  flushes_.fetch_add(1, std::memory_order_relaxed);
+  if (count)
+    flushes_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> guard{shards_mtx_};
   for (auto& [name, shards] : shards_)
     for (auto& s : shards)
@@ -611,9 +620,14 @@ caf::error redis_tier::start() {
   } else {
     spdlog::warn("redis at {}: not reachable ({}); retrying with backoff", ep_.describe(), why);
   }
+  // Whatever the near tiers hold from before (a restarted component) missed
+  // the invalidations of the time it was stopped.
+  begin_flush(false);
   stop_.store(false);
   started_ = true;
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    run();
+  }};
   return caf::none;
 }
 
@@ -742,7 +756,8 @@ void redis_tier::run() {
         continue;
       }
     }
-    if (now - last_reply > std::chrono::seconds{1} + cfg_.command_timeout + std::chrono::milliseconds{250}) {
+    if (now - last_reply >
+        std::chrono::seconds{1} + cfg_.command_timeout + std::chrono::milliseconds{250}) {
       lose("no reply to PING within command_timeout");
       continue;
     }
@@ -792,9 +807,9 @@ metric_set redis_tier::metrics() const {
                 d::redis_near_misses(double(c.near_misses), labels),
                 d::redis_hits(double(c.redis_hits), labels),
                 d::redis_misses(double(c.redis_misses), labels)};
-  m.gauges = {d::redis_connected(c.connected ? 1.0 : 0.0, labels),
-              d::redis_near_hit_ratio(lookups ? double(c.near_hits) / double(lookups) : 0.0,
-                                      labels)};
+  m.gauges = {
+      d::redis_connected(c.connected ? 1.0 : 0.0, labels),
+      d::redis_near_hit_ratio(lookups ? double(c.near_hits) / double(lookups) : 0.0, labels)};
   auto h = latency_.summary(d::redis_latency.name, 1e-9);
   h.labels = labels;
   m.histograms.push_back(std::move(h));

@@ -174,7 +174,7 @@ private:
   bool connect_invalidation(redisContext*& ctx, std::string& why, bool& fatal);
   void on_invalidation(const std::string& redis_key);
   /// Stops near hits and asks every shard to drop its entries.
-  void begin_flush();
+  void begin_flush(bool count = true);
   /// Re-sends pending flushes; true once every shard has flushed.
   bool flushes_done(bool resend);
   void wake();
@@ -210,8 +210,8 @@ private:
   redisContext* first_ = nullptr;
   bool started_ = false;
 
-  std::atomic<uint64_t> round_trips_{0}, errors_{0}, invalidations_{0}, flushes_{0},
-      reconnects_{0}, redis_hits_{0}, redis_misses_{0}, lock_waits_{0};
+  std::atomic<uint64_t> round_trips_{0}, errors_{0}, invalidations_{0}, flushes_{0}, reconnects_{0},
+      redis_hits_{0}, redis_misses_{0}, lock_waits_{0};
   striped_counter near_hits_, near_misses_;
   histogram latency_;
 };

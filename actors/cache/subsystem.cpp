@@ -1,14 +1,16 @@
 // The cache's registration: one component per shard of every configured
 // cache; one-shard caches may be published to peers as "cache.NAME".
 
+#include <stdexcept>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/all.hpp>
 
 #include "cache_store.hpp"
-#include "redis_tier.hpp"
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
+#include "redis_tier.hpp"
 
 namespace p21 {
 
@@ -50,7 +52,8 @@ void reload_caches(const config& old, const config& now, const reload_context& c
     std::string problem;
     for (auto& shard : shards) {
       if (resize) {
-        auto r = ctx.request<bool>(shard, resize_atom::value, cache_detail::per_shard(nc.max_entries, nc.shards),
+        auto r = ctx.request<bool>(shard, resize_atom::value,
+                                   cache_detail::per_shard(nc.max_entries, nc.shards),
                                    cache_detail::per_shard(nc.max_bytes, nc.shards));
         if (!r)
           problem = render(r.error());

@@ -168,14 +168,13 @@ void get_or_load(Self* self, const cache_actor& shard, std::string key,
               return;
             }
             self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
-                .then(
-                    [=](bool) mutable { then(std::move(value)); },
-                    [=](caf::error&) mutable {
-                      // Loaded, not stored: the shard went down meanwhile.
-                      if (on_bypass)
-                        on_bypass();
-                      then(std::move(value));
-                    });
+                .then([=](bool) mutable { then(std::move(value)); },
+                      [=](caf::error&) mutable {
+                        // Loaded, not stored: the shard went down meanwhile.
+                        if (on_bypass)
+                          on_bypass();
+                        then(std::move(value));
+                      });
           },
           [=](caf::error& e) mutable {
             // The shard is down or restarting: the loader alone answers.

@@ -108,12 +108,12 @@ inline constexpr metric_def redis_flushes{
     metric_kind::counter};
 inline constexpr metric_def redis_reconnects{
     "redis_reconnects", "Invalidation connections re-established.", metric_kind::counter};
-inline constexpr metric_def redis_near_hits{"redis_near_hits",
-                                            "Lookups of Redis-backed caches served by the near tier.",
-                                            metric_kind::counter};
-inline constexpr metric_def redis_near_misses{
-    "redis_near_misses", "Lookups of Redis-backed caches that went to Redis.",
+inline constexpr metric_def redis_near_hits{
+    "redis_near_hits", "Lookups of Redis-backed caches served by the near tier.",
     metric_kind::counter};
+inline constexpr metric_def redis_near_misses{"redis_near_misses",
+                                              "Lookups of Redis-backed caches that went to Redis.",
+                                              metric_kind::counter};
 inline constexpr metric_def redis_hits{"redis_hits", "Near-tier misses Redis had a value for.",
                                        metric_kind::counter};
 inline constexpr metric_def redis_misses{"redis_misses", "Near-tier misses Redis had nothing for.",
