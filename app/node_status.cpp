@@ -288,9 +288,7 @@ std::string node_status::summary(const node_reading& first, const node_reading& 
         << count(last.redis_round_trips) << " round trips (p99 " << p99 << "), "
         << count(last.redis_invalidations) << " invalidations, " << count(last.redis_flushes)
         << " flushes, " << count(last.redis_reconnects) << " reconnects, "
-        << count(last.redis_errors)
-        << " errors
-           ";
+        << count(last.redis_errors) << " errors\n";
   }
   out << "  monitor    " << count(last.monitor_samples) << " samples, health "
       << static_cast<int>(last.health + 0.5) << " (" << last.status << "), "

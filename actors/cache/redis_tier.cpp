@@ -520,27 +520,28 @@ void redis_tier::attach(const std::string& name,
 }
 
 void redis_tier::on_invalidation(const std::string& redis_key) {
-  invalidations_.fetch_add(1, std::memory_order_relaxed);
   // First the stripe, then the entry: a reader that inserts after this
-  // removal sees the stripe changed and takes its insert back.
+  // removal sees the stripe changed and takes its insert back. Counted once
+  // the key is gone (the bench times A's put to this count).
   stripes_[std::hash<std::string>{}(redis_key) % stripes_.size()].fetch_add(1);
-  if (redis_key.compare(0, cfg_.key_prefix.size(), cfg_.key_prefix) != 0)
-    return;
-  std::lock_guard<std::mutex> guard{shards_mtx_};
-  for (auto& [name, shards] : shards_) {
-    auto at = cfg_.key_prefix.size();
-    if (redis_key.size() <= at + name.size() || redis_key.compare(at, name.size(), name) != 0 ||
-        redis_key[at + name.size()] != ':')
-      continue;
-    std::string_view key{redis_key};
-    key.remove_prefix(at + name.size() + 1);
-    auto hash = key_hash(key);
-    auto& shard = shards[shards.size() == 1 ? 0 : hash % shards.size()];
-    cache_store::queued q;
-    shard->store.remove(key, hash, q);
-    if (q.drain || q.pending > shard->store.write_limit())
-      shard->poke();
+  if (redis_key.compare(0, cfg_.key_prefix.size(), cfg_.key_prefix) == 0) {
+    std::lock_guard<std::mutex> guard{shards_mtx_};
+    for (auto& [name, shards] : shards_) {
+      auto at = cfg_.key_prefix.size();
+      if (redis_key.size() <= at + name.size() || redis_key.compare(at, name.size(), name) != 0 ||
+          redis_key[at + name.size()] != ':')
+        continue;
+      std::string_view key{redis_key};
+      key.remove_prefix(at + name.size() + 1);
+      auto hash = key_hash(key);
+      auto& shard = shards[shards.size() == 1 ? 0 : hash % shards.size()];
+      cache_store::queued q;
+      shard->store.remove(key, hash, q);
+      if (q.drain || q.pending > shard->store.write_limit())
+        shard->poke();
+    }
   }
+  invalidations_.fetch_add(1);
 }
 
 void redis_tier::begin_flush(bool count) {

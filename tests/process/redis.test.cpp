@@ -107,9 +107,13 @@ TEST_CASE("two p21 run nodes on one Redis: A's put is seen by B's next get once 
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(a.cache({"put", "greeting", "v2"}).first == 0);
   REQUIRE(eventually([&] { return b.metric("p21_redis_invalidations_total") > seen; }, 10s));
-  INFO("B reported the invalidation "
-       << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()
-       << " ms after A's put returned (a /metrics sample every 100 ms)");
+  auto ms =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count() /
+      1000.0;
+  INFO("B reported the invalidation " << ms
+                                      << " ms after A's put returned (a /metrics sample every "
+                                         "100 ms)");
   CHECK(b.cache({"get", "greeting"}).second == "v2\n");
 
   // Redis goes away: B answers `unavailable` rather than its near tier.

@@ -92,7 +92,8 @@ TEST_CASE("a put on node A is seen by node B's next get once B's invalidation ha
   REQUIRE_FALSE(ca.put("k", "v2"));
   REQUIRE(eventually([&] { return tb->counters().invalidations > seen; }, 5s));
   auto took = std::chrono::steady_clock::now() - t0;
-  INFO("invalidation after " << std::chrono::duration<double, std::milli>(took).count() << " ms");
+  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(took).count() / 1000.0;
+  INFO("invalidation after " << ms << " ms");
   CHECK(cb.get("k").value() == std::optional<std::string>{"v2"});
   // An erase on B reaches A's near tier the same way.
   auto ta = tier_of(a);
