@@ -91,7 +91,7 @@ private:
 } // namespace
 
 TEST_CASE("two p21 run nodes on one Redis: A's put is seen by B's next get once B's "
-          "invalidation arrived; after a SIGKILL and restart of Redis B serves no stale value",
+          "invalidation arrived, and after a SIGKILL and restart of Redis B serves no stale value",
           "[redis]") {
   temp_dir s{"redis-nodes"};
   redis_server srv{s};

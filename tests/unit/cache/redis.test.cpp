@@ -112,7 +112,7 @@ TEST_CASE("a put on node A is seen by node B's next get once B's invalidation ha
   CHECK(tb->metrics().gauges.size() == 2);
 }
 
-TEST_CASE("get_or_load runs one loader across two nodes; the other node waits for its value",
+TEST_CASE("get_or_load runs one loader across two nodes, the other node waiting for its value",
           "[redis]") {
   temp_dir s{"redis"};
   redis_server srv{s};
@@ -259,4 +259,60 @@ TEST_CASE("a Redis that is not there at start is retried until it is", "[redis]"
   REQUIRE(eventually([&] { return !ca.put("k", "v"); }, 10s));
   CHECK(ca.get("k").value() == std::optional<std::string>{"v"});
   CHECK(coherent(a));
+}
+
+TEST_CASE("shrink and resize (the optimizer's rules 1 and 2) act on the near tier while Redis "
+          "keeps every value",
+          "[redis]") {
+  temp_dir s{"redis"};
+  redis_server srv{s};
+  REQUIRE(srv.start());
+  runtime a{redis_node(srv.url())};
+  auto ca = cache::open(a, "shared").value();
+  REQUIRE(coherent(a));
+  for (int i = 0; i < 100; ++i)
+    REQUIRE_FALSE(ca.put("k" + std::to_string(i), std::to_string(i)));
+  CHECK(ca.stats().value().entries == 100);
+  auto freed = ca.shrink(0.5).value();
+  CHECK(freed.entries == 50);
+  CHECK(ca.stats().value().entries == 50);
+  REQUIRE_FALSE(ca.resize(10, 1 << 20));
+  CHECK(ca.stats().value().entries <= 10);
+  // Every value is still there, from Redis where the near tier let it go.
+  auto trips = tier_of(a)->counters().round_trips;
+  for (int i = 0; i < 100; ++i)
+    CHECK(ca.get("k" + std::to_string(i)).value() == std::optional<std::string>{std::to_string(i)});
+  CHECK(tier_of(a)->counters().round_trips >= trips + 90);
+}
+
+TEST_CASE("actors reach a Redis-backed cache through its shard: get, put and the asynchronous "
+          "get_or_load run on the shard's workers",
+          "[redis]") {
+  temp_dir s{"redis"};
+  redis_server srv{s};
+  REQUIRE(srv.start());
+  runtime a{redis_node(srv.url())}, b{redis_node(srv.url())};
+  auto ca = cache::open(a, "shared").value();
+  auto cb = cache::open(b, "shared").value();
+  REQUIRE(coherent(a));
+  REQUIRE(coherent(b));
+  auto shard = ca.shard_for("x").value();
+  CHECK(a.request<bool>(shard, 5s, put_atom::value, std::string{"x"}, std::string{"1"},
+                        caf::timespan{0})
+            .value());
+  CHECK(cb.get("x").value() == std::optional<std::string>{"1"});
+  auto got = a.request<caf::optional<std::string>>(shard, 5s, get_atom::value, std::string{"x"});
+  REQUIRE(got);
+  CHECK(*got == caf::optional<std::string>{"1"});
+  // get_or_load as actors do it: `load` gives this caller the turn (the
+  // lock), `loaded` stores the value for every node.
+  auto turn = a.request<load_reply>(shard, 5s, load_atom::value, std::string{"y"}).value();
+  CHECK_FALSE(turn.hit);
+  CHECK(a.request<bool>(shard, 5s, loaded_atom::value, std::string{"y"}, std::string{"42"},
+                        caf::timespan{0})
+            .value());
+  CHECK(cb.get("y").value() == std::optional<std::string>{"42"});
+  auto again = a.request<load_reply>(shard, 5s, load_atom::value, std::string{"y"}).value();
+  CHECK(again.hit);
+  CHECK(again.value == "42");
 }
