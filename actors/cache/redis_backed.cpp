@@ -13,11 +13,18 @@ namespace p21::cache_detail {
 
 namespace {
 
-void settle(const cache_store& store, const cache_store::queued& q, const drain_fn& drain) {
+/// Near-tier writes the owner is woken for at once: a Redis miss is already
+/// a round trip, and waking the shard actor for each of its inserts (a third
+/// runnable thread) costs a miss more than the insert itself.
+constexpr size_t drain_batch = 64;
+
+void settle(cache_store& store, const cache_store::queued& q, const drain_fn& drain) {
   if (q.pending > store.write_limit())
     static_cast<void>(drain(true));
-  else if (q.drain)
+  else if (q.drain && q.pending >= drain_batch)
     static_cast<void>(drain(false));
+  else if (q.drain)
+    store.drain_request_lost(); // the next writer asks again
 }
 
 void near_remove(shard_shared& sh, const std::string& key, uint64_t hash, const drain_fn& drain) {
