@@ -19,9 +19,17 @@ using namespace p21::test;
 
 namespace {
 
+/// Two free ports, neither of them `avoid` (the port of a Redis that is not
+/// started yet is free too: the kernel could hand it out again).
 struct node_ports {
-  uint16_t publish = free_port();
-  uint16_t http = free_port();
+  explicit node_ports(uint16_t avoid) {
+    do {
+      publish = free_port();
+      http = free_port();
+    } while (publish == http || publish == avoid || http == avoid);
+  }
+  uint16_t publish;
+  uint16_t http;
 };
 
 std::string node_toml(const temp_dir& s, const std::string& name, const std::string& url,
@@ -44,10 +52,16 @@ std::string node_toml(const temp_dir& s, const std::string& name, const std::str
 
 class node {
 public:
-  node(const temp_dir& s, const std::string& name, const std::string& url)
+  node(const temp_dir& s, const std::string& name, const redis_server& srv,
+       const std::string& url = {})
     : s_(s)
-    , name_(name) {
-    s.write(name + ".toml", node_toml(s, name, url, ports_));
+    , name_(name)
+    , ports_(srv.port()) {
+    if (url.empty())
+      url_ = srv.url();
+    else
+      url_ = url;
+    s.write(name + ".toml", node_toml(s, name, url_, ports_));
   }
 
   void start() {
@@ -85,6 +99,7 @@ private:
   const temp_dir& s_;
   std::string name_;
   node_ports ports_;
+  std::string url_;
   std::optional<p21_process> proc_;
 };
 
@@ -96,8 +111,10 @@ TEST_CASE("two p21 run nodes on one Redis: A's put is seen by B's next get once 
   temp_dir s{"redis-nodes"};
   redis_server srv{s};
   REQUIRE(srv.start());
-  node a{s, "a", srv.url()}, b{s, "b", srv.url()};
+  // B picks its ports once A listens on its own.
+  node a{s, "a", srv};
   a.start();
+  node b{s, "b", srv};
   b.start();
   REQUIRE(a.cache({"put", "greeting", "v1"}).first == 0);
   CHECK(b.cache({"get", "greeting"}).second == "v1\n"); // now in B's near tier
@@ -140,7 +157,7 @@ TEST_CASE("p21 run with a wrong Redis password fails to start and says why", "[r
   temp_dir s{"redis-nodes"};
   redis_server srv{s, {"--requirepass", "right"}};
   REQUIRE(srv.start());
-  node a{s, "a", "redis://:wrong@127.0.0.1:" + std::to_string(srv.port()) + "/0"};
+  node a{s, "a", srv, "redis://:wrong@127.0.0.1:" + std::to_string(srv.port()) + "/0"};
   p21_process p{s, {"run", "--config", s.file("a.toml")}, "wrong"};
   auto code = p.wait(30s);
   REQUIRE(code);
@@ -151,7 +168,7 @@ TEST_CASE("p21 run with a wrong Redis password fails to start and says why", "[r
 TEST_CASE("p21 run started before its Redis retries until Redis is there", "[redis]") {
   temp_dir s{"redis-nodes"};
   redis_server srv{s};
-  node a{s, "a", srv.url()};
+  node a{s, "a", srv};
   a.start();
   REQUIRE(a.process().await_log("not reachable", 10s));
   CHECK(a.cache({"get", "k"}).first != 0);
