@@ -79,6 +79,13 @@ public:
     return run_p21(s_, std::move(args));
   }
 
+  /// Its /summary (JSON), empty when it does not answer.
+  std::string summary() {
+    httplib::Client http{"127.0.0.1", ports_.http};
+    auto res = http.Get("/summary");
+    return res && res->status == 200 ? res->body : std::string{};
+  }
+
   /// A counter of its /metrics (summed over labels), or -1.
   double metric(const std::string& name) {
     httplib::Client http{"127.0.0.1", ports_.http};
@@ -132,6 +139,9 @@ TEST_CASE("two p21 run nodes on one Redis: A's put is seen by B's next get once 
                                       << " ms after A's put returned (a /metrics sample every "
                                          "100 ms)");
   CHECK(b.cache({"get", "greeting"}).second == "v2\n");
+  // /summary lists the tier's figures under its component.
+  CHECK_THAT(b.summary(), Catch::Contains("\"redis\"") && Catch::Contains("redis_invalidations") &&
+                              Catch::Contains("redis_near_hit_ratio"));
 
   // Redis goes away: B answers `unavailable` rather than its near tier.
   srv.stop(SIGKILL);
