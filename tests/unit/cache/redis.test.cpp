@@ -192,10 +192,25 @@ TEST_CASE("Redis killed with SIGKILL under load: unavailable, loaders run alone,
       count(r ? caf::error{} : r.error());
     }
   }};
+  // A failed REQUIRE must not leave the threads joinable.
+  struct joiner {
+    std::atomic<bool>& stop;
+    std::thread& a;
+    std::thread& b;
+    ~joiner() {
+      stop = true;
+      if (a.joinable())
+        a.join();
+      if (b.joinable())
+        b.join();
+    }
+  } join_at_exit{stop, writer, reader};
   REQUIRE(eventually([&] { return ok.load() > 200; }, 20s));
   srv.stop(SIGKILL);
   REQUIRE(eventually([&] { return down.load() > 20; }, 10s));
-  // Plain gets fail at once; a loader answers alone (a bypass).
+  // Once B has noticed (its invalidation connection read the close), plain
+  // gets fail at once, near tier or not; a loader answers alone (a bypass).
+  REQUIRE(eventually([&] { return !tier_of(b)->connected(); }, 10s));
   auto r = cb.get("k");
   REQUIRE_FALSE(r);
   CHECK(unavailable(r.error()));
