@@ -62,8 +62,8 @@ std::vector<row> all_rows() {
        measure_db_query_cache},
       {"git_status", "Git status check: uncached vs cached", report_claim{0.450, 0.090},
        measure_git_status},
-      {"parallel_exec", "Parallel execution: serial vs subprocess pool",
-       report_claim{2.5, 1.1}, measure_parallel_exec},
+      {"parallel_exec", "Parallel execution: serial vs subprocess pool", report_claim{2.5, 1.1},
+       measure_parallel_exec},
   };
 }
 
@@ -119,8 +119,7 @@ std::string round_time(double s) {
 std::string claim_text(const std::optional<report_claim>& c) {
   if (!c)
     return "-";
-  return times(c->ratio()) + " (" + round_time(c->before_s) + " -> " + round_time(c->after_s) +
-         ")";
+  return times(c->ratio()) + " (" + round_time(c->before_s) + " -> " + round_time(c->after_s) + ")";
 }
 
 /// `text` padded to `width` columns (UTF-8 aware: "±" is one column).
@@ -133,16 +132,11 @@ std::string cell(const std::string& text, size_t width, bool right = true) {
 }
 
 nlohmann::json to_json(const series& s) {
-  return {{"label", s.label},
-          {"unit", "s"},
-          {"median_s", s.median()},
-          {"p99_s", s.quantile(0.99)},
-          {"p25_s", s.quantile(0.25)},
-          {"p75_s", s.quantile(0.75)},
-          {"min_s", s.quantile(0)},
-          {"max_s", s.quantile(1)},
-          {"spread", s.spread()},
-          {"runs", s.samples.size()}};
+  return {{"label", s.label},          {"unit", "s"},
+          {"median_s", s.median()},    {"p99_s", s.quantile(0.99)},
+          {"p25_s", s.quantile(0.25)}, {"p75_s", s.quantile(0.75)},
+          {"min_s", s.quantile(0)},    {"max_s", s.quantile(1)},
+          {"spread", s.spread()},      {"runs", s.samples.size()}};
 }
 
 nlohmann::json to_json(const std::optional<report_claim>& c) {
@@ -183,8 +177,9 @@ void print_table(const std::vector<row_result>& results, const std::vector<row>&
   std::cout << "\nPerfect21 bench: each row times the naive way (baseline) and Perfect21 side by "
                "side in one run;\nmedians of "
             << runs << " runs or more per side, ±: half the interquartile range.\n\n"
-            << cell("row", 16, false) << cell("measured", 10) << "  " << cell("report claims", 30, false)
-            << cell("baseline", 17) << cell("perfect21", 17) << cell("p21 p99", 12) << "\n";
+            << cell("row", 16, false) << cell("measured", 10) << "  "
+            << cell("report claims", 30, false) << cell("baseline", 17) << cell("perfect21", 17)
+            << cell("p21 p99", 12) << "\n";
   for (auto& r : results)
     std::cout << cell(r.name, 16, false) << cell(times(r.ratio()), 10) << "  "
               << cell(claim_text(r.claim), 30, false) << cell(with_spread(r.baseline), 17)
@@ -216,8 +211,8 @@ int run_bench(const bench_options& opts) {
     }
   }
   auto rows = all_rows();
-  const std::vector<std::string> sections{"cache_details", "db_details", "subprocess_details",
-                                          "cluster_details", "self_tuning"};
+  const std::vector<std::string> sections{"cache_details",   "db_details",  "subprocess_details",
+                                          "cluster_details", "self_tuning", "redis"};
   auto wants = [&](const std::string& name) {
     return opts.only.empty() ||
            std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
@@ -280,6 +275,15 @@ int run_bench(const bench_options& opts) {
   if (wants("cluster_details"))
     details["cluster"] =
         bar.step("cluster details", [&] { return cluster_details(base, opts.quick); });
+  if (wants("redis")) {
+    std::vector<row_result> redis_rows;
+    details["redis"] = bar.step("redis: near hit, near miss, invalidation latency",
+                                [&] { return redis_bench(base, opts.quick, redis_rows); });
+    for (auto& r : redis_rows)
+      results.push_back(std::move(r));
+    rows.push_back({"redis_near", "Redis-backed cache, a key the node holds", std::nullopt, {}});
+    rows.push_back({"redis_miss", "Redis-backed cache, a key only Redis holds", std::nullopt, {}});
+  }
   nlohmann::json tuning;
   if (wants("self_tuning"))
     tuning = bar.step("self_tuning: 4 phases, optimizer on and off",

@@ -140,6 +140,11 @@ nlohmann::json cluster_details(const config& base, bool quick);
 /// Readers with a writer, and 30 clients on a pool of 10.
 nlohmann::json db_details(const config& base, bool quick);
 
+/// The Redis rows (redis_near, redis_miss; appended to `rows`) and details
+/// (invalidation latency, gets/s from 1 and 2 nodes) with a redis-server of
+/// its own; skipped, with a message, when there is no redis-server.
+nlohmann::json redis_bench(const config& base, bool quick, std::vector<row_result>& rows);
+
 /// Keeps a benchmarked value alive.
 template <class T>
 void benchmark_sink(const T& x) {

@@ -132,15 +132,43 @@ node_reading node_status::read() {
           if (optimizer_metrics::evaluations.names(c.name))
             r.evaluations = static_cast<uint64_t>(c.value);
       }
-      if (auto acts = rt_.request<std::vector<optimizer_action>>(*opt, answer_within,
-                                                                 events_atom::value,
-                                                                 actions_seen_)) {
+      if (auto acts = rt_.request<std::vector<optimizer_action>>(
+              *opt, answer_within, events_atom::value, actions_seen_)) {
         actions_seen_ += acts->size();
         if (!acts->empty()) {
           auto& a = acts->back();
           last_action_ = a.rule + ": " + a.action + (a.applied ? "" : " (dry run)");
         }
       }
+    }
+  }
+  if (running("redis")) {
+    if (auto m = rt_.call_for<metric_set>("redis", answer_within, metrics_atom::value)) {
+      namespace d = cache_metrics;
+      r.redis = true;
+      for (auto& c : m->counters) {
+        auto v = static_cast<uint64_t>(c.value);
+        if (d::redis_near_hits.names(c.name))
+          r.redis_near_hits = v;
+        else if (d::redis_near_misses.names(c.name))
+          r.redis_near_misses = v;
+        else if (d::redis_round_trips.names(c.name))
+          r.redis_round_trips = v;
+        else if (d::redis_invalidations.names(c.name))
+          r.redis_invalidations = v;
+        else if (d::redis_flushes.names(c.name))
+          r.redis_flushes = v;
+        else if (d::redis_reconnects.names(c.name))
+          r.redis_reconnects = v;
+        else if (d::redis_errors.names(c.name))
+          r.redis_errors = v;
+      }
+      for (auto& g : m->gauges)
+        if (d::redis_connected.names(g.name))
+          r.redis_connected = g.value > 0;
+      for (auto& h : m->histograms)
+        if (d::redis_latency.names(h.name))
+          r.redis_p99_s = h.p99;
     }
   }
   r.actions = actions_seen_;
@@ -250,6 +278,17 @@ std::string node_status::summary(const node_reading& first, const node_reading& 
         << ")\n";
   } else {
     out << "  commands   not started\n";
+  }
+  if (last.redis) {
+    char p99[32];
+    std::snprintf(p99, sizeof p99, "%.0f us", last.redis_p99_s * 1e6);
+    out << "  redis      " << (last.redis_connected ? "connected" : "not connected")
+        << ", near tier "
+        << percent(last.redis_near_hits, last.redis_near_hits + last.redis_near_misses) << " hits, "
+        << count(last.redis_round_trips) << " round trips (p99 " << p99 << "), "
+        << count(last.redis_invalidations) << " invalidations, " << count(last.redis_flushes)
+        << " flushes, " << count(last.redis_reconnects) << " reconnects, "
+        << count(last.redis_errors) << " errors\n";
   }
   out << "  monitor    " << count(last.monitor_samples) << " samples, health "
       << static_cast<int>(last.health + 0.5) << " (" << last.status << "), "

@@ -38,6 +38,11 @@ struct node_reading {
   uint64_t evaluations = 0, actions = 0;
   std::string last_action;
   std::string http;
+  /// The Redis tier (caches with backend = "redis"), when the node has one.
+  bool redis = false, redis_connected = false;
+  uint64_t redis_near_hits = 0, redis_near_misses = 0, redis_round_trips = 0;
+  uint64_t redis_invalidations = 0, redis_flushes = 0, redis_reconnects = 0, redis_errors = 0;
+  double redis_p99_s = 0;
   /// "publishing cache.shared on 127.0.0.1:7100", "a: cache.shared connected", ...
   std::vector<std::string> cluster;
 };

@@ -30,9 +30,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Run-time libraries of p21 (bookworm names); the -dev packages are what an
 # embedder builds against the installed headers with.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "adduser, libcaf-core0.17, libcaf-io0.17, libcaf-openssl0.17, libsqlite3-0, libspdlog1.10, libfmt9, libtomlplusplus3, libmicrohttpd12, libssl3")
+  "adduser, libcaf-core0.17, libcaf-io0.17, libcaf-openssl0.17, libsqlite3-0, libspdlog1.10, libfmt9, libtomlplusplus3, libmicrohttpd12, libssl3, libhiredis0.14")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
-  "libcaf-dev, libsqlite3-dev, libspdlog-dev, libtomlplusplus-dev, libmicrohttpd-dev, pkg-config, libssl-dev")
+  "libcaf-dev, libsqlite3-dev, libspdlog-dev, libtomlplusplus-dev, libmicrohttpd-dev, pkg-config, libssl-dev, libhiredis-dev")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${PROJECT_SOURCE_DIR}/packaging/conffiles;${PROJECT_SOURCE_DIR}/packaging/postinst;${PROJECT_SOURCE_DIR}/packaging/prerm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -72,6 +72,16 @@ std::string to_string(log_level x) {
   return "?";
 }
 
+std::string to_string(cache_backend x) {
+  switch (x) {
+  case cache_backend::local:
+    return "local";
+  case cache_backend::redis:
+    return "redis";
+  }
+  return "?";
+}
+
 std::string to_string(eviction_policy x) {
   switch (x) {
   case eviction_policy::lru:

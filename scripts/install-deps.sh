@@ -9,13 +9,14 @@ packages=(
   libcaf-dev libssl-dev
   libsqlite3-dev libspdlog-dev libtomlplusplus-dev
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
-  libmicrohttpd-dev pkg-config
+  libmicrohttpd-dev pkg-config libhiredis-dev
   catch2 libbenchmark-dev
 )
 # `--test`: also what the test suite needs (promtool checks /metrics, the
-# openssl command makes the cluster TLS test's certificates).
+# openssl command makes the cluster TLS test's certificates, the Redis tier's
+# tests start their own redis-server).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus openssl)
+  packages+=(prometheus openssl redis-server)
   # The fuzz targets (asan preset): clang and libFuzzer.
   packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi

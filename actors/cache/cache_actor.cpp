@@ -11,8 +11,10 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
-#include "shard.hpp"
 #include "p21/cache.hpp"
+#include "redis_backed.hpp"
+#include "redis_tier.hpp"
+#include "shard.hpp"
 
 namespace p21 {
 
@@ -24,7 +26,88 @@ using load_timeout_atom = caf::atom_constant<caf::atom("loadtmo")>;
 
 /// The public interface plus the shard's own timer and the handles' drain.
 using shard_actor = cache_actor::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>,
-                                        caf::replies_to<drain_atom>::with<bool>>;
+                                        caf::replies_to<drain_atom>::with<bool>,
+                                        caf::reacts_to<flush_near_atom, uint64_t>>;
+
+/// A Redis-backed shard's helpers: detached actors that run the calls which
+/// wait for Redis, so that the shard (on a scheduler thread) never does.
+using redis_worker = caf::typed_actor<
+    caf::replies_to<get_atom, std::string>::with<caf::optional<std::string>>,
+    caf::replies_to<get_atom,
+                    std::vector<std::string>>::with<std::vector<caf::optional<std::string>>>,
+    caf::replies_to<put_atom, std::string, std::string, caf::timespan>::with<bool>,
+    caf::replies_to<erase_atom, std::string>::with<bool>,
+    caf::replies_to<load_atom, std::string>::with<load_reply>,
+    caf::replies_to<loaded_atom, std::string, std::string, caf::timespan>::with<bool>,
+    caf::replies_to<load_failed_atom, std::string, caf::error>::with<bool>>;
+
+redis_worker::behavior_type redis_worker_impl(redis_worker::pointer self,
+                                              std::shared_ptr<shard_shared> sh) {
+  auto* sys = &self->system();
+  drain_fn drain = [sh, sys](bool wait) -> caf::error {
+    auto owner = sh->owner();
+    if (!owner)
+      return caf::none; // a starting owner drains what it finds
+    if (!wait) {
+      caf::anon_send(owner, drain_atom::value);
+      return caf::none;
+    }
+    caf::error err;
+    caf::scoped_actor blocking{*sys};
+    blocking->request(owner, std::chrono::seconds{10}, drain_atom::value)
+        .receive([](bool) {}, [&](caf::error& e) { err = e; });
+    return err;
+  };
+  return {
+      [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
+        auto v = redis_get(*sh, key, key_hash(key), drain);
+        if (!v)
+          return v.error();
+        if (!*v)
+          return caf::optional<std::string>{};
+        return caf::optional<std::string>{std::move(**v)};
+      },
+      [=](get_atom, const std::vector<std::string>& keys)
+          -> caf::result<std::vector<caf::optional<std::string>>> {
+        auto v = redis_get_many(*sh, keys, drain);
+        if (!v)
+          return v.error();
+        std::vector<caf::optional<std::string>> out;
+        for (auto& x : *v)
+          out.emplace_back(x ? caf::optional<std::string>{std::move(*x)} : caf::none);
+        return out;
+      },
+      [=](put_atom, const std::string& key, const std::string& value,
+          caf::timespan ttl) -> caf::result<bool> {
+        if (auto err = redis_put(*sh, key, key_hash(key), value, ttl, drain))
+          return err;
+        return true;
+      },
+      [=](erase_atom, const std::string& key) -> caf::result<bool> {
+        auto r = redis_erase(*sh, key, key_hash(key), drain);
+        if (!r)
+          return r.error();
+        return *r;
+      },
+      [=](load_atom, const std::string& key) -> caf::result<load_reply> {
+        auto turn = redis_begin_load(*sh, key, key_hash(key), drain);
+        if (!turn)
+          return turn.error();
+        return load_reply{turn->hit, std::move(turn->value)};
+      },
+      [=](loaded_atom, const std::string& key, const std::string& value,
+          caf::timespan ttl) -> caf::result<bool> {
+        if (auto err = redis_end_load(*sh, key, key_hash(key), value, ttl, drain))
+          return err;
+        return true;
+      },
+      [=](load_failed_atom, const std::string& key, const caf::error& err) {
+        static_cast<void>(redis_end_load(*sh, key, key_hash(key), caf::expected<std::string>{err},
+                                         timespan{0}, drain));
+        return true;
+      },
+  };
+}
 
 /// A key whose loader is running: when it started and who waits for it.
 struct pending_load {
@@ -37,6 +120,8 @@ struct cache_state {
   std::shared_ptr<shard_shared> shared;
   cache_store* store = nullptr;
   std::unordered_map<std::string, pending_load> loading;
+  /// A Redis-backed shard's workers (empty for a local cache).
+  std::vector<redis_worker> workers;
   uint64_t next_load_id = 0;
   uint64_t restarts = 0;
   timespan load_timeout{0};
@@ -69,6 +154,8 @@ cache_stats current_stats(cache_self self) {
   auto s = self->state.store->stats();
   s.restarts = self->state.restarts;
   s.loads_in_flight = self->state.loading.size();
+  s.load_successes += self->state.shared->redis_loads.load();
+  s.load_failures += self->state.shared->redis_load_failures.load();
   for (auto& [key, load] : self->state.loading)
     s.load_waiters += load.waiters.size();
   return s;
@@ -104,13 +191,35 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
   });
   // Writes handles made while no owner ran (a lazy cache's first use).
   st.store->drain();
+  if (shared->tier) {
+    auto n = std::max<size_t>(1, std::min<size_t>(shared->tier->config().pool_size, 4));
+    for (size_t i = 0; i < n; ++i)
+      st.workers.push_back(self->spawn<caf::detached + caf::linked>(redis_worker_impl, shared));
+    // A link passes on only abnormal exits: a shard that stops normally (an
+    // unload, a shutdown) ends its workers itself.
+    self->attach_functor([workers = st.workers](const caf::error&) {
+      for (auto& w : workers)
+        caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    });
+  }
+  // The worker of a key (one key, one worker: a load and its `loaded` meet).
+  auto worker = [self](const std::string& key) {
+    auto& w = self->state.workers;
+    return w[key_hash(key) % w.size()];
+  };
   return {
       [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
+        if (!self->state.workers.empty())
+          return self->delegate(worker(key), get_atom::value, key);
         if (auto v = self->state.store->get(key, clock::now()))
           return caf::optional<std::string>{std::move(*v)};
         return caf::optional<std::string>{};
       },
-      [=](get_atom, const std::vector<std::string>& keys) {
+      [=](get_atom, const std::vector<std::string>& keys)
+          -> caf::result<std::vector<caf::optional<std::string>>> {
+        if (!self->state.workers.empty())
+          return self->delegate(worker(keys.empty() ? std::string{} : keys.front()),
+                                get_atom::value, keys);
         std::vector<caf::optional<std::string>> out;
         out.reserve(keys.size());
         auto now = clock::now();
@@ -122,11 +231,23 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
       },
       [=](put_atom, const std::string& key, std::string& value,
           caf::timespan ttl) -> caf::result<bool> {
+        if (!self->state.workers.empty())
+          return self->delegate(worker(key), put_atom::value, key, std::move(value), ttl);
         if (auto err = self->state.store->put(key, std::move(value), ttl, clock::now()))
           return err;
         return true;
       },
-      [=](erase_atom, const std::string& key) { return self->state.store->erase(key); },
+      [=](erase_atom, const std::string& key) -> caf::result<bool> {
+        if (!self->state.workers.empty())
+          return self->delegate(worker(key), erase_atom::value, key);
+        return self->state.store->erase(key);
+      },
+      [=](flush_near_atom, uint64_t seq) {
+        // The Redis tier lost track of changes: nothing held may be served.
+        self->state.store->drain();
+        self->state.store->clear();
+        self->state.shared->mark_flushed(seq);
+      },
       [=](clear_atom) {
         self->state.store->drain();
         return self->state.store->clear();
@@ -137,6 +258,8 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
       },
       [=](load_atom, const std::string& key) -> caf::result<load_reply> {
         auto& st = self->state;
+        if (!st.workers.empty())
+          return self->delegate(worker(key), load_atom::value, key);
         if (auto v = st.store->get(key, clock::now()))
           return load_reply{true, std::move(*v)};
         auto i = st.loading.find(key);
@@ -154,13 +277,17 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
       },
       [=](loaded_atom, const std::string& key, std::string& value,
           caf::timespan ttl) -> caf::result<bool> {
+        if (!self->state.workers.empty())
+          return self->delegate(worker(key), loaded_atom::value, key, std::move(value), ttl);
         auto err = self->state.store->put(key, value, ttl, clock::now());
         finish_load(self, key, err, value);
         if (err)
           return err;
         return true;
       },
-      [=](load_failed_atom, const std::string& key, const caf::error& err) {
+      [=](load_failed_atom, const std::string& key, const caf::error& err) -> caf::result<bool> {
+        if (!self->state.workers.empty())
+          return self->delegate(worker(key), load_failed_atom::value, key, err);
         finish_load(self, key, err ? err : make_error(errc::command_failed, "loader failed"), {});
         return true;
       },
@@ -224,8 +351,13 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
 // -- component specs ----------------------------------------------------------
 
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
-                                         timespan load_timeout) {
+                                         timespan load_timeout, std::shared_ptr<redis_tier> tier) {
+  if (cfg.backend == cache_backend::redis && !tier)
+    throw std::invalid_argument("cache '" + name +
+                                "' has backend = \"redis\" but the node has no "
+                                "Redis tier");
   std::vector<child_spec> out;
+  std::vector<std::shared_ptr<shard_shared>> shards;
   for (size_t i = 0; i < cfg.shards; ++i) {
     store_config sc;
     sc.name = cfg.shards == 1 ? name : name + "/" + std::to_string(i);
@@ -238,12 +370,21 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
     spec.prio = priority::normal;
     auto starts = std::make_shared<std::atomic<uint64_t>>(0);
     auto shared = std::make_shared<shard_shared>(sc);
+    if (cfg.backend == cache_backend::redis) {
+      shared->tier = tier;
+      shared->cache_name = name;
+      shared->load_timeout = load_timeout;
+      spec.depends_on.push_back("redis");
+      shards.push_back(shared);
+    }
     spec.shared.put(shared);
     spec.start = [shared, starts, load_timeout](caf::actor_system& sys) {
       return caf::actor_cast<caf::actor>(sys.spawn(cache_shard, shared, starts, load_timeout));
     };
     out.push_back(std::move(spec));
   }
+  if (!shards.empty())
+    tier->attach(name, std::move(shards));
   return out;
 }
 

@@ -8,6 +8,8 @@
 #include <caf/all.hpp>
 
 #include "p21/cache.hpp"
+#include "redis_backed.hpp"
+#include "redis_tier.hpp"
 #include "shard.hpp"
 
 namespace p21 {
@@ -41,7 +43,14 @@ caf::expected<cache> cache::create(runtime& rt, const std::string& name, named_c
     return make_error(errc::invalid_argument, "unknown eviction policy");
   if (rt.component("cache." + name + "/0"))
     return make_error(errc::invalid_argument, "a cache named '" + name + "' already exists");
-  for (auto& spec : cache_components(name, cfg, rt.settings().cache.load_timeout)) {
+  std::shared_ptr<redis_tier> tier;
+  if (cfg.backend == cache_backend::redis) {
+    tier = rt.shared_object<redis_tier>("redis");
+    if (!tier)
+      return make_error(errc::invalid_argument,
+                        "a cache with backend = \"redis\" needs a node whose config has one");
+  }
+  for (auto& spec : cache_components(name, cfg, rt.settings().cache.load_timeout, tier)) {
     spec.prio = priority::critical;
     if (auto err = rt.add_component(std::move(spec)))
       return err;
@@ -90,6 +99,12 @@ caf::error cache::request_drain(size_t s, bool wait) {
   return r ? caf::error{} : r.error();
 }
 
+std::function<caf::error(bool)> cache::drainer(size_t s) {
+  return [this, s](bool wait) {
+    return request_drain(s, wait);
+  };
+}
+
 caf::expected<cache_actor> cache::shard_for(const std::string& key) {
   return rt_->actor_of<cache_actor>(component(shard_index(key)));
 }
@@ -99,6 +114,8 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
     ensure_owner(s);
+    if (local->tier)
+      return redis_get(*local, key, hash, drainer(s));
     std::optional<std::string> out{std::in_place};
     bool drain = false;
     if (local->store.lookup(key, hash, *out, drain) == lookup_result::miss)
@@ -130,6 +147,14 @@ cache::get_many(const std::vector<std::string>& keys) {
       continue;
     if (auto& local = local_[s]) {
       ensure_owner(s);
+      if (local->tier) {
+        auto r = redis_get_many(*local, by_shard[s], drainer(s));
+        if (!r)
+          return r.error();
+        for (size_t j = 0; j < r->size(); ++j)
+          out[positions[s][j]] = std::move((*r)[j]);
+        continue;
+      }
       bool drain = false;
       for (size_t j = 0; j < by_shard[s].size(); ++j) {
         auto& key = by_shard[s][j];
@@ -157,6 +182,8 @@ caf::expected<std::string> cache::get_or_load(const std::string& key, const load
                                               timespan ttl) {
   auto shard = shard_index(key);
   auto& local = local_[shard];
+  if (local && local->tier)
+    return redis_get_or_load(shard, key, load, ttl);
   if (local) {
     ensure_owner(shard);
     std::string value;
@@ -201,6 +228,35 @@ caf::expected<std::string> cache::get_or_load(const std::string& key, const load
   return value;
 }
 
+caf::expected<std::string> cache::redis_get_or_load(size_t shard, const std::string& key,
+                                                    const loader& load, timespan ttl) {
+  auto& local = *local_[shard];
+  ensure_owner(shard);
+  auto run = [&]() -> caf::expected<std::string> {
+    try {
+      return load();
+    } catch (const std::exception& e) {
+      return make_error(errc::command_failed, std::string{"loader threw: "} + e.what());
+    }
+  };
+  auto hash = key_hash(key);
+  auto drain = drainer(shard);
+  auto turn = redis_begin_load(local, key, hash, drain);
+  if (!turn) {
+    // Redis is down: the loader alone answers, as with a shard that is down.
+    if (!(turn.error() == errc::unavailable))
+      return turn.error();
+    local.store.record_bypass();
+    return run();
+  }
+  if (turn->hit)
+    return std::move(turn->value);
+  auto value = run();
+  if (redis_end_load(local, key, hash, value, ttl, drain) && value)
+    local.store.record_bypass(); // loaded, not stored: Redis went away meanwhile
+  return value;
+}
+
 void cache::note_bypass(const std::string& key) {
   if (auto& local = local_[shard_index(key)])
     local->store.record_bypass();
@@ -211,6 +267,8 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
     ensure_owner(s);
+    if (local->tier)
+      return redis_put(*local, key, hash, value, ttl, drainer(s));
     auto q = local->store.write(key, hash, std::move(value), ttl, clock::now());
     if (!q)
       return q.error();
@@ -232,6 +290,8 @@ caf::expected<bool> cache::erase(const std::string& key) {
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
     ensure_owner(s);
+    if (local->tier)
+      return redis_erase(*local, key, hash, drainer(s));
     cache_store::queued q;
     auto removed = local->store.remove(key, hash, q);
     if (q.pending > local->store.write_limit()) {

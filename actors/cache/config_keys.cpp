@@ -1,6 +1,7 @@
 // `[cache]` and `[caches.NAME]`: the keys of the cache actors.
 
 #include "p21/config_schema.hpp"
+#include "redis_tier.hpp"
 
 namespace p21 {
 
@@ -38,7 +39,9 @@ void declare_cache_keys(config_schema& schema) {
 
   using N = named_cache_config;
   // A further cache starts from the [cache] defaults, which are read first.
-  auto init = [](const config& cfg, const std::string&, N& nc) { nc = cfg.cache.defaults(); };
+  auto init = [](const config& cfg, const std::string&, N& nc) {
+    nc = cfg.cache.defaults();
+  };
   schema
       .named_tables<N>(
           "caches", [](config & c) -> auto& { return c.cache.caches; }, "Further named caches.",
@@ -55,8 +58,29 @@ void declare_cache_keys(config_schema& schema) {
       .default_doc("`cache.policy`")
       .count("shards", &N::shards, 1, 256, "shard actors")
       .default_doc("`cache.shards`")
+      .choice("backend", &N::backend, {cache_backend::local, cache_backend::redis},
+              "`local`: entries live in this process; `redis`: shared by every node using "
+              "the `[redis]` server, this process's entries being its near tier")
       .reserved_names({"async", "query", "git"},
                       "this cache is configured by the [cache] keys of the report");
+
+  using R = redis_config;
+  schema
+      .section<R>(
+          "redis", [](config & c) -> auto& { return c.redis; },
+          "The Redis server behind caches with `backend = \"redis\"`.")
+      .string("url", &R::url, "`redis://[user:password@]host:port/db` or `unix:///path`")
+      .refine([](const key_value& v) {
+        std::string why;
+        cache_detail::parse_redis_url(std::get<std::string>(v), &why);
+        return why;
+      })
+      .duration("connect_timeout", &R::connect_timeout, 1ms, "bound of one connection attempt")
+      .duration("command_timeout", &R::command_timeout, 1ms,
+                "bound of one command; gets and puts fail with `unavailable` past it")
+      .count("pool_size", &R::pool_size, 1, 1024, "data connections per node")
+      .string("key_prefix", &R::key_prefix,
+              "prepended to every key in Redis (then the cache's name and a colon)");
 }
 
 } // namespace p21

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/send.hpp>
 
 #include "cache_store.hpp"
 
@@ -18,6 +19,12 @@ namespace p21::cache_detail {
 /// so a writer that found the write queue full can wait for it).
 using drain_atom = caf::atom_constant<caf::atom("cdrain")>;
 
+/// Redis tier to owner: drop every entry (a lost invalidation connection),
+/// then record the flush's sequence number in `flushed`.
+using flush_near_atom = caf::atom_constant<caf::atom("cflush")>;
+
+class redis_tier;
+
 struct shard_shared {
   explicit shard_shared(store_config cfg)
     : store(std::move(cfg)) {
@@ -25,6 +32,42 @@ struct shard_shared {
   }
 
   cache_store store;
+
+  /// For a cache with `backend = "redis"`: the node's Redis tier and the
+  /// cache's name (its keys' namespace in Redis); null otherwise.
+  std::shared_ptr<redis_tier> tier;
+  std::string cache_name;
+  timespan load_timeout{std::chrono::seconds{60}};
+
+  /// The latest flush the owner (or `flush_now`) completed.
+  std::atomic<uint64_t> flushed{0};
+  /// `get_or_load` loaders run against Redis (the owner adds them to its
+  /// stats).
+  std::atomic<uint64_t> redis_loads{0}, redis_load_failures{0};
+
+  /// Asks the owner to flush (sequence `seq`), or flushes at once when none
+  /// runs.
+  void request_flush(uint64_t seq) {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (owner_) {
+      caf::anon_send(owner_, flush_near_atom::value, seq);
+      return;
+    }
+    store.clear();
+    mark_flushed(seq);
+  }
+
+  void mark_flushed(uint64_t seq) {
+    auto cur = flushed.load();
+    while (cur < seq && !flushed.compare_exchange_weak(cur, seq)) {
+    }
+  }
+
+  /// Asks the owner to drain soon (a write from a thread that is no handle).
+  void poke() {
+    if (auto a = owner())
+      caf::anon_send(a, drain_atom::value);
+  }
 
   /// The running owner, or none while it is down.
   caf::actor owner() const {

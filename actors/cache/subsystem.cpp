@@ -1,12 +1,16 @@
 // The cache's registration: one component per shard of every configured
 // cache; one-shard caches may be published to peers as "cache.NAME".
 
+#include <stdexcept>
+
 #include <caf/actor_system_config.hpp>
+#include <caf/all.hpp>
 
 #include "cache_store.hpp"
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/subsystems.hpp"
+#include "redis_tier.hpp"
 
 namespace p21 {
 
@@ -48,7 +52,8 @@ void reload_caches(const config& old, const config& now, const reload_context& c
     std::string problem;
     for (auto& shard : shards) {
       if (resize) {
-        auto r = ctx.request<bool>(shard, resize_atom::value, cache_detail::per_shard(nc.max_entries, nc.shards),
+        auto r = ctx.request<bool>(shard, resize_atom::value,
+                                   cache_detail::per_shard(nc.max_entries, nc.shards),
                                    cache_detail::per_shard(nc.max_bytes, nc.shards));
         if (!r)
           problem = render(r.error());
@@ -63,6 +68,35 @@ void reload_caches(const config& old, const config& now, const reload_context& c
       for (auto& key : keys)
         report.fail(key, problem);
   }
+}
+
+/// The "redis" component: owns the node's Redis tier (its invalidation
+/// thread runs while the component does) and reports its metrics.
+child_spec redis_component(std::shared_ptr<cache_detail::redis_tier> tier) {
+  child_spec spec;
+  spec.name = "redis";
+  spec.prio = priority::critical;
+  spec.shared.put(tier);
+  spec.start = [tier](caf::actor_system& sys) {
+    // A refused login is the node's start error; an absent server is
+    // retried in the background.
+    if (auto err = tier->start())
+      throw std::runtime_error(render(err));
+    return sys.spawn([tier](caf::event_based_actor* self) -> caf::behavior {
+      self->attach_functor([tier](const caf::error&) { tier->stop(); });
+      return {
+          [tier](metrics_atom) { return tier->metrics(); },
+      };
+    });
+  };
+  return spec;
+}
+
+bool uses_redis(const config& cfg) {
+  for (auto& [name, nc] : cfg.cache.all())
+    if (nc.backend == cache_backend::redis)
+      return true;
+  return false;
 }
 
 } // namespace
@@ -80,8 +114,13 @@ subsystem cache_subsystem() {
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
     std::vector<child_spec> out;
+    std::shared_ptr<cache_detail::redis_tier> tier;
+    if (uses_redis(cfg)) {
+      tier = std::make_shared<cache_detail::redis_tier>(cfg.redis);
+      out.push_back(redis_component(tier));
+    }
     for (auto& [name, nc] : cfg.cache.all())
-      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
+      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout, tier))
         out.push_back(std::move(spec));
     return out;
   };

@@ -25,6 +25,7 @@ namespace p21 {
 
 namespace cache_detail {
 struct shard_shared;
+class redis_tier;
 } // namespace cache_detail
 
 /// A named cache of a runtime (`async`, `query`, `git`, `[caches.NAME]`, or
@@ -114,6 +115,11 @@ private:
   /// Asks shard `s`'s owner to drain what handles recorded; `wait` blocks
   /// until it has (a writer that found the write queue full).
   caf::error request_drain(size_t s, bool wait);
+  std::function<caf::error(bool)> drainer(size_t s);
+  /// `get_or_load` of a cache with `backend = "redis"`: single-flight
+  /// across nodes through a lock key in Redis.
+  caf::expected<std::string> redis_get_or_load(size_t shard, const std::string& key,
+                                               const loader& load, timespan ttl);
 
   template <class R, class... Ts>
   caf::expected<R> ask(size_t shard, Ts&&... xs) {
@@ -132,9 +138,12 @@ private:
 };
 
 /// The component specs of one cache (one per shard), as the runtime starts
-/// them; used for the configured caches and by `cache::create`.
+/// them; used for the configured caches and by `cache::create`. A cache
+/// with `backend = "redis"` needs the node's Redis tier (the "redis"
+/// component's shared object).
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
-                                         timespan load_timeout);
+                                         timespan load_timeout,
+                                         std::shared_ptr<cache_detail::redis_tier> tier = nullptr);
 
 /// The asynchronous `get_or_load`, for use inside an event-based actor
 /// `self`: asks `shard` (from `cache::shard_for(key)`), runs `load` in `self`
@@ -159,14 +168,13 @@ void get_or_load(Self* self, const cache_actor& shard, std::string key,
               return;
             }
             self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
-                .then(
-                    [=](bool) mutable { then(std::move(value)); },
-                    [=](caf::error&) mutable {
-                      // Loaded, not stored: the shard went down meanwhile.
-                      if (on_bypass)
-                        on_bypass();
-                      then(std::move(value));
-                    });
+                .then([=](bool) mutable { then(std::move(value)); },
+                      [=](caf::error&) mutable {
+                        // Loaded, not stored: the shard went down meanwhile.
+                        if (on_bypass)
+                          on_bypass();
+                        then(std::move(value));
+                      });
           },
           [=](caf::error& e) mutable {
             // The shard is down or restarting: the loader alone answers.

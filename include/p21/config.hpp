@@ -45,6 +45,12 @@ enum class eviction_policy { lru, tinylfu };
 
 std::string to_string(eviction_policy x);
 
+/// Where a cache keeps its entries: in this process alone, or in Redis with
+/// this process's cache as a near tier in front (`[caches.NAME] backend`).
+enum class cache_backend { local, redis };
+
+std::string to_string(cache_backend x);
+
 /// SQLite's `PRAGMA synchronous`, spelled as SQLite spells it (`OFF`,
 /// `NORMAL`, `FULL`, `EXTRA`).
 enum class synchronous_mode { off, normal, full, extra };
@@ -235,6 +241,23 @@ struct named_cache_config {
   eviction_policy policy = eviction_policy::lru;
   /// Actors the cache is split into by key hash.
   size_t shards = 1;
+  /// `redis`: the cache is shared through the `[redis]` server, this
+  /// process's entries being its near tier.
+  cache_backend backend = cache_backend::local;
+};
+
+/// `[redis]`: the server behind caches with `backend = "redis"`.
+struct redis_config {
+  /// `redis://[user:password@]host:port/db` or `unix:///path`.
+  std::string url = "redis://127.0.0.1:6379/0";
+  timespan connect_timeout = std::chrono::seconds{2};
+  /// Bound of one command: past it (or at once while the server is known to
+  /// be down) a get or put fails with `unavailable`.
+  timespan command_timeout = std::chrono::milliseconds{500};
+  /// Data connections per node (the invalidation connection is extra).
+  size_t pool_size = 4;
+  /// Prepended to every key, then the cache's name and a colon.
+  std::string key_prefix = "p21:";
 };
 
 /// `[cache]`: the report's cache keys, plus defaults for every cache.
@@ -359,6 +382,7 @@ struct config {
   monitor_config monitor;
   http_config http;
   cache_config cache;
+  redis_config redis;
   database_config database;
   subprocess_config subprocess;
   supervisor_config supervisor;

@@ -90,10 +90,66 @@ inline constexpr metric_def max_entries{"cache_max_entries", "Entry capacity of 
 inline constexpr metric_def max_bytes{"cache_max_bytes", "Byte capacity of a cache shard.",
                                       metric_kind::gauge, "bytes"};
 
+// The Redis tier of caches with `backend = "redis"` (the "redis" component).
+inline constexpr metric_def redis_round_trips{
+    "redis_round_trips", "Round trips to Redis (a pipelined pair counts once).",
+    metric_kind::counter};
+inline constexpr metric_def redis_latency{"redis_latency_seconds",
+                                          "Duration of one round trip to Redis.",
+                                          metric_kind::histogram, "seconds"};
+inline constexpr metric_def redis_errors{
+    "redis_errors", "Redis commands that failed (server down, timeout, refused).",
+    metric_kind::counter};
+inline constexpr metric_def redis_invalidations{
+    "redis_invalidations", "Keys Redis reported changed elsewhere, dropped from the near tier.",
+    metric_kind::counter};
+inline constexpr metric_def redis_flushes{
+    "redis_flushes", "Near-tier flushes after a lost connection or a server flush.",
+    metric_kind::counter};
+inline constexpr metric_def redis_reconnects{
+    "redis_reconnects", "Invalidation connections re-established.", metric_kind::counter};
+inline constexpr metric_def redis_near_hits{
+    "redis_near_hits", "Lookups of Redis-backed caches served by the near tier.",
+    metric_kind::counter};
+inline constexpr metric_def redis_near_misses{"redis_near_misses",
+                                              "Lookups of Redis-backed caches that went to Redis.",
+                                              metric_kind::counter};
+inline constexpr metric_def redis_hits{"redis_hits", "Near-tier misses Redis had a value for.",
+                                       metric_kind::counter};
+inline constexpr metric_def redis_misses{"redis_misses", "Near-tier misses Redis had nothing for.",
+                                         metric_kind::counter};
+inline constexpr metric_def redis_near_hit_ratio{
+    "redis_near_hit_ratio", "Share of lookups of Redis-backed caches the near tier served.",
+    metric_kind::gauge, "ratio"};
+inline constexpr metric_def redis_connected{
+    "redis_connected", "1 while the invalidation connection to Redis is up.", metric_kind::gauge};
+
 /// Every metric above, for the exporter's help lines.
-inline constexpr metric_def all[] = {
-    hits,  misses,        puts,    evictions, capacity_misses, expirations,
-    loads, load_failures, bypasses, entries, bytes, max_entries, max_bytes};
+inline constexpr metric_def all[] = {hits,
+                                     misses,
+                                     puts,
+                                     evictions,
+                                     capacity_misses,
+                                     expirations,
+                                     loads,
+                                     load_failures,
+                                     bypasses,
+                                     entries,
+                                     bytes,
+                                     max_entries,
+                                     max_bytes,
+                                     redis_round_trips,
+                                     redis_latency,
+                                     redis_errors,
+                                     redis_invalidations,
+                                     redis_flushes,
+                                     redis_reconnects,
+                                     redis_near_hits,
+                                     redis_near_misses,
+                                     redis_hits,
+                                     redis_misses,
+                                     redis_near_hit_ratio,
+                                     redis_connected};
 
 } // namespace cache_metrics
 
