@@ -2,6 +2,7 @@
 // Perfect21 way side by side in one run, and reports the ratio of medians.
 
 #include "app/bench.hpp"
+#include "app/bench_plots.hpp"
 #include "app/bench_rows.hpp"
 
 #include <algorithm>
@@ -62,8 +63,12 @@ std::vector<row> all_rows() {
        measure_db_query_cache},
       {"git_status", "Git status check: uncached vs cached", report_claim{0.450, 0.090},
        measure_git_status},
-      {"parallel_exec", "Parallel execution: serial vs subprocess pool",
-       report_claim{2.5, 1.1}, measure_parallel_exec},
+      {"parallel_exec", "Parallel execution: serial vs subprocess pool", report_claim{2.5, 1.1},
+       measure_parallel_exec},
+      {"profiling_cache_lookup", "Actor profiling's cost on cache_lookup: off vs on", std::nullopt,
+       measure_profiling_cache_lookup},
+      {"profiling_db_query", "Actor profiling's cost on db_query: off vs on", std::nullopt,
+       measure_profiling_db_query},
   };
 }
 
@@ -119,8 +124,7 @@ std::string round_time(double s) {
 std::string claim_text(const std::optional<report_claim>& c) {
   if (!c)
     return "-";
-  return times(c->ratio()) + " (" + round_time(c->before_s) + " -> " + round_time(c->after_s) +
-         ")";
+  return times(c->ratio()) + " (" + round_time(c->before_s) + " -> " + round_time(c->after_s) + ")";
 }
 
 /// `text` padded to `width` columns (UTF-8 aware: "±" is one column).
@@ -133,16 +137,11 @@ std::string cell(const std::string& text, size_t width, bool right = true) {
 }
 
 nlohmann::json to_json(const series& s) {
-  return {{"label", s.label},
-          {"unit", "s"},
-          {"median_s", s.median()},
-          {"p99_s", s.quantile(0.99)},
-          {"p25_s", s.quantile(0.25)},
-          {"p75_s", s.quantile(0.75)},
-          {"min_s", s.quantile(0)},
-          {"max_s", s.quantile(1)},
-          {"spread", s.spread()},
-          {"runs", s.samples.size()}};
+  return {{"label", s.label},          {"unit", "s"},
+          {"median_s", s.median()},    {"p99_s", s.quantile(0.99)},
+          {"p25_s", s.quantile(0.25)}, {"p75_s", s.quantile(0.75)},
+          {"min_s", s.quantile(0)},    {"max_s", s.quantile(1)},
+          {"spread", s.spread()},      {"runs", s.samples.size()}};
 }
 
 nlohmann::json to_json(const std::optional<report_claim>& c) {
@@ -183,8 +182,9 @@ void print_table(const std::vector<row_result>& results, const std::vector<row>&
   std::cout << "\nPerfect21 bench: each row times the naive way (baseline) and Perfect21 side by "
                "side in one run;\nmedians of "
             << runs << " runs or more per side, ±: half the interquartile range.\n\n"
-            << cell("row", 16, false) << cell("measured", 10) << "  " << cell("report claims", 30, false)
-            << cell("baseline", 17) << cell("perfect21", 17) << cell("p21 p99", 12) << "\n";
+            << cell("row", 16, false) << cell("measured", 10) << "  "
+            << cell("report claims", 30, false) << cell("baseline", 17) << cell("perfect21", 17)
+            << cell("p21 p99", 12) << "\n";
   for (auto& r : results)
     std::cout << cell(r.name, 16, false) << cell(times(r.ratio()), 10) << "  "
               << cell(claim_text(r.claim), 30, false) << cell(with_spread(r.baseline), 17)
@@ -289,7 +289,7 @@ int run_bench(const bench_options& opts) {
   std::cout << "memory: startup RSS " << mib(startup_rss)
             << " (report: 180 MB -> 85 MB), peak RSS over the rows " << mib(peak_rss)
             << " (report: 380 MB -> 180 MB)\n";
-  if (!opts.json_file.empty()) {
+  if (!opts.json_file.empty() || !opts.plots_dir.empty()) {
     nlohmann::json doc;
     doc["rows"] = nlohmann::json::array();
     for (auto& r : results)
@@ -312,11 +312,22 @@ int run_bench(const bench_options& opts) {
       doc["details"] = details;
     if (!tuning.is_null())
       doc["self_tuning"] = tuning;
-    std::ofstream out{opts.json_file};
-    out << doc.dump(2) << "\n";
-    if (!out) {
-      std::cerr << "p21 bench: cannot write " << opts.json_file << "\n";
-      return 1;
+    if (!opts.plots_dir.empty()) {
+      try {
+        for (auto& file : write_plots(opts.plots_dir, doc))
+          std::cout << "plot: " << file << "\n";
+      } catch (const std::exception& e) {
+        std::cerr << "p21 bench: " << e.what() << "\n";
+        return 1;
+      }
+    }
+    if (!opts.json_file.empty()) {
+      std::ofstream out{opts.json_file};
+      out << doc.dump(2) << "\n";
+      if (!out) {
+        std::cerr << "p21 bench: cannot write " << opts.json_file << "\n";
+        return 1;
+      }
     }
   }
   return 0;

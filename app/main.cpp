@@ -24,10 +24,10 @@
 namespace {
 
 // Exit codes (README, "Deployment"): what systemd and scripts act on.
-constexpr int exit_ok = 0;          // stopped as asked (SIGTERM, Ctrl-C, --duration)
-constexpr int exit_failure = 1;     // failed to start, or stopped abnormally
-constexpr int exit_bad_config = 2;  // the config was refused; nothing started
-constexpr int exit_escalated = 3;   // the supervisor gave up on a component
+constexpr int exit_ok = 0;         // stopped as asked (SIGTERM, Ctrl-C, --duration)
+constexpr int exit_failure = 1;    // failed to start, or stopped abnormally
+constexpr int exit_bad_config = 2; // the config was refused; nothing started
+constexpr int exit_escalated = 3;  // the supervisor gave up on a component
 
 /// Reads, validates and resolves the components of the file at `path`.
 /// Throws `config_error`.
@@ -246,8 +246,8 @@ int main(int argc, char** argv) {
 
   pid_t reload_pid = 0;
   std::string reload_config;
-  auto reload = app.add_subcommand(
-      "reload", "Make a running node re-read its config file (sends it SIGHUP)");
+  auto reload =
+      app.add_subcommand("reload", "Make a running node re-read its config file (sends it SIGHUP)");
   reload->add_option("--pid", reload_pid, "Process id of the `p21 run` node")
       ->required()
       ->check(CLI::PositiveNumber);
@@ -267,6 +267,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("bench", "Measure the report's benchmark rows: baseline vs Perfect21");
   bench->add_flag("--quick", bench_opts.quick, "Fewer repetitions; finishes in under a minute");
   bench->add_option("--json", bench_opts.json_file, "Also write the results as JSON to FILE");
+  bench->add_option("--plots", bench_opts.plots_dir,
+                    "Also write SVG charts to DIR: ratios.svg, self_tuning_PHASE.svg");
   bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
       ->delimiter(',');
   bench->add_option("-c,--config", bench_opts.config_file, "Base TOML config for the nodes");

@@ -11,10 +11,12 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   catch2 libbenchmark-dev
 )
-# `--test`: also what the test suite needs (promtool checks /metrics, the
+# `--test`: also what the test suite needs (promtool checks /metrics and
+# rules, a real Prometheus scrapes a node, headless chromium loads the
+# dashboard with a font to render it; the
 # openssl command makes the cluster TLS test's certificates).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus openssl)
+  packages+=(prometheus openssl chromium fonts-dejavu-core)
 fi
 
 missing=()

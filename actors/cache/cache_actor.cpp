@@ -11,8 +11,9 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
-#include "shard.hpp"
 #include "p21/cache.hpp"
+#include "p21/profiling.hpp"
+#include "shard.hpp"
 
 namespace p21 {
 
@@ -224,7 +225,7 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
 // -- component specs ----------------------------------------------------------
 
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
-                                         timespan load_timeout) {
+                                         timespan load_timeout, profile_factory profile) {
   std::vector<child_spec> out;
   for (size_t i = 0; i < cfg.shards; ++i) {
     store_config sc;
@@ -239,8 +240,10 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
     auto starts = std::make_shared<std::atomic<uint64_t>>(0);
     auto shared = std::make_shared<shard_shared>(sc);
     spec.shared.put(shared);
-    spec.start = [shared, starts, load_timeout](caf::actor_system& sys) {
-      return caf::actor_cast<caf::actor>(sys.spawn(cache_shard, shared, starts, load_timeout));
+    auto prof = profile ? profile(spec.name) : nullptr;
+    spec.start = [shared, starts, load_timeout, prof](caf::actor_system& sys) {
+      return caf::actor_cast<caf::actor>(
+          spawn_profiled(sys, prof, cache_shard, shared, starts, load_timeout));
     };
     out.push_back(std::move(spec));
   }

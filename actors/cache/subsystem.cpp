@@ -48,7 +48,8 @@ void reload_caches(const config& old, const config& now, const reload_context& c
     std::string problem;
     for (auto& shard : shards) {
       if (resize) {
-        auto r = ctx.request<bool>(shard, resize_atom::value, cache_detail::per_shard(nc.max_entries, nc.shards),
+        auto r = ctx.request<bool>(shard, resize_atom::value,
+                                   cache_detail::per_shard(nc.max_entries, nc.shards),
                                    cache_detail::per_shard(nc.max_bytes, nc.shards));
         if (!r)
           problem = render(r.error());
@@ -78,10 +79,11 @@ subsystem cache_subsystem() {
     cfg.add_message_type<caf::optional<std::string>>("p21.optional_string");
     cfg.add_message_type<std::vector<caf::optional<std::string>>>("p21.optional_strings");
   };
-  s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
+  s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     std::vector<child_spec> out;
     for (auto& [name, nc] : cfg.cache.all())
-      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout))
+      for (auto& spec :
+           cache_components(name, nc, cfg.cache.load_timeout, view ? view->profile : nullptr))
         out.push_back(std::move(spec));
     return out;
   };

@@ -1,6 +1,7 @@
 // The HTTP endpoint: cpp-httplib on its own threads (never CAF's), asking
 // the monitor for what each GET returns. Off unless `[http] listen` is set.
 
+#include <algorithm>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "dashboard.hpp"
 #include "p21/monitor.hpp"
 
 namespace p21 {
@@ -81,7 +83,7 @@ void unavailable(httplib::Response& res, const caf::error& e) {
 
 void routes(httplib::Server& srv, caf::actor_system& sys, std::shared_ptr<const node_view> view,
             std::map<std::string, std::string> help) {
-  srv.Get("/metrics", [&sys, view, help](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/metrics", [&sys, view, help](const httplib::Request& req, httplib::Response& res) {
     auto m = ask_monitor<metric_set>(sys, *view, metrics_atom::value);
     if (!m)
       return unavailable(res, m.error());
@@ -89,7 +91,13 @@ void routes(httplib::Server& srv, caf::actor_system& sys, std::shared_ptr<const 
     if (view->registry)
       for (auto& [k, v] : view->registry->help())
         all_help.emplace(k, v);
-    res.set_content(render_prometheus({*m}, all_help), "text/plain; version=0.0.4; charset=utf-8");
+    // The `p21_` families, then the standard process collector's.
+    auto text = render_prometheus({*m}, all_help) + render_process_metrics(read_process());
+    if (wants_openmetrics(req.get_header_value("Accept")))
+      res.set_content(to_openmetrics(text),
+                      "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    else
+      res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
   });
   srv.Get("/health", [&sys, view](const httplib::Request&, httplib::Response& res) {
     auto s = ask_monitor<performance_summary>(sys, *view, summary_atom::value);
@@ -122,10 +130,12 @@ void routes(httplib::Server& srv, caf::actor_system& sys, std::shared_ptr<const 
       out.push_back(to_json(e));
     send_json(res, 200, out);
   });
+  dashboard_routes(srv, sys, view);
   // Known paths with another method: 405; anything else: 404.
   auto other = [](const httplib::Request& req, httplib::Response& res) {
     static const std::set<std::string> known = {"/metrics", "/health", "/summary", "/events"};
-    if (known.count(req.path)) {
+    if (known.count(req.path) ||
+        std::count(std::begin(dashboard_paths), std::end(dashboard_paths), req.path)) {
       res.set_header("Allow", "GET");
       send_json(res, 405, {{"error", "method not allowed; use GET"}});
     } else {
@@ -182,7 +192,8 @@ caf::behavior http_fun(caf::stateful_actor<http_state>* self, std::shared_ptr<ht
   st.thread = std::thread{[raw] {
     raw->listen_after_bind();
   }};
-  spdlog::info("HTTP endpoint on http://{}:{} (/metrics /health /summary /events)", host, port);
+  spdlog::info("HTTP endpoint on http://{}:{} (/metrics /health /summary /events; dashboard at /)",
+               host, port);
   return {
       [=](get_atom) { return self->state.port; },
   };

@@ -134,7 +134,7 @@ private:
 /// The component specs of one cache (one per shard), as the runtime starts
 /// them; used for the configured caches and by `cache::create`.
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
-                                         timespan load_timeout);
+                                         timespan load_timeout, profile_factory profile = {});
 
 /// The asynchronous `get_or_load`, for use inside an event-based actor
 /// `self`: asks `shard` (from `cache::shard_for(key)`), runs `load` in `self`
@@ -159,14 +159,13 @@ void get_or_load(Self* self, const cache_actor& shard, std::string key,
               return;
             }
             self->request(shard, timeout, loaded_atom::value, key, *value, ttl)
-                .then(
-                    [=](bool) mutable { then(std::move(value)); },
-                    [=](caf::error&) mutable {
-                      // Loaded, not stored: the shard went down meanwhile.
-                      if (on_bypass)
-                        on_bypass();
-                      then(std::move(value));
-                    });
+                .then([=](bool) mutable { then(std::move(value)); },
+                      [=](caf::error&) mutable {
+                        // Loaded, not stored: the shard went down meanwhile.
+                        if (on_bypass)
+                          on_bypass();
+                        then(std::move(value));
+                      });
           },
           [=](caf::error& e) mutable {
             // The shard is down or restarting: the loader alone answers.
