@@ -69,6 +69,8 @@ std::vector<row> all_rows() {
        measure_profiling_cache_lookup},
       {"profiling_db_query", "Actor profiling's cost on db_query: off vs on", std::nullopt,
        measure_profiling_db_query},
+      {"profiling_request", "Actor profiling's cost per message: off vs on", std::nullopt,
+       measure_profiling_request},
   };
 }
 
@@ -182,16 +184,16 @@ void print_table(const std::vector<row_result>& results, const std::vector<row>&
   std::cout << "\nPerfect21 bench: each row times the naive way (baseline) and Perfect21 side by "
                "side in one run;\nmedians of "
             << runs << " runs or more per side, ±: half the interquartile range.\n\n"
-            << cell("row", 16, false) << cell("measured", 10) << "  "
+            << cell("row", 24, false) << cell("measured", 10) << "  "
             << cell("report claims", 30, false) << cell("baseline", 17) << cell("perfect21", 17)
             << cell("p21 p99", 12) << "\n";
   for (auto& r : results)
-    std::cout << cell(r.name, 16, false) << cell(times(r.ratio()), 10) << "  "
+    std::cout << cell(r.name, 24, false) << cell(times(r.ratio()), 10) << "  "
               << cell(claim_text(r.claim), 30, false) << cell(with_spread(r.baseline), 17)
               << cell(with_spread(r.perfect21), 17) << cell(human(r.perfect21.quantile(0.99)), 12)
               << "\n";
   if (overall) {
-    std::cout << cell("overall", 16, false) << cell(times(*overall), 10) << "  "
+    std::cout << cell("overall", 24, false) << cell(times(*overall), 10) << "  "
               << cell(claim_text(overall_claim), 30, false) << "   geometric mean of";
     for (auto& n : overall_rows)
       std::cout << " " << n;
@@ -199,8 +201,8 @@ void print_table(const std::vector<row_result>& results, const std::vector<row>&
   }
   std::cout << "\n";
   for (auto& r : results)
-    std::cout << "  " << cell(r.name, 16, false) << title(r.name) << ":\n"
-              << "  " << cell("", 16) << r.baseline.label << " vs " << r.perfect21.label << "\n";
+    std::cout << "  " << cell(r.name, 24, false) << title(r.name) << ":\n"
+              << "  " << cell("", 24) << r.baseline.label << " vs " << r.perfect21.label << "\n";
 }
 
 } // namespace

@@ -15,6 +15,8 @@
 #include "actors/cache/traces.hpp"
 #include "app/bench_rows.hpp"
 #include "p21/cache.hpp"
+#include "p21/metrics.hpp"
+#include "p21/profiling.hpp"
 
 namespace p21::app {
 
@@ -172,6 +174,42 @@ row_result measure_profiling_cache_lookup(const config& base, size_t runs) {
     time_batched(r.baseline, 1, 1000, [&](size_t i) { benchmark_sink(off.get(at(i + k))); });
     time_batched(r.perfect21, 1, 1000, [&](size_t i) { benchmark_sink(on.get(at(i + k))); });
   }
+  return r;
+}
+
+row_result measure_profiling_request(const config&, size_t runs) {
+  row_result r{"profiling_request",
+               {"typed request to an LRU actor, plain spawn", {}},
+               {"the same actor spawned with a profile", {}},
+               std::nullopt};
+  auto keys = hot_key_list();
+  auto at = [&](size_t i) -> const std::string& {
+    return keys[i % keys.size()];
+  };
+  metrics_registry registry; // outlives the actors, which record until they exit
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto plain = sys.spawn(raw_lru);
+  auto profiled = spawn_profiled(sys, std::make_shared<actor_profile>(registry, "lru"), raw_lru);
+  {
+    caf::scoped_actor self{sys};
+    for (auto& lru : {plain, profiled})
+      for (auto& k : keys)
+        self->request(lru, caf::infinite, put_atom::value, k, value_100)
+            .receive([](bool) {}, [](caf::error&) {});
+  }
+  // Alternating, so that neither side gets the quieter moments.
+  caf::scoped_actor self{sys};
+  auto get = [&](const raw_lru_actor& lru, size_t i) {
+    self->request(lru, std::chrono::seconds{10}, get_atom::value, at(i))
+        .receive([](caf::optional<std::string>&) {}, [](caf::error&) {});
+  };
+  for (size_t k = 0; k < runs * 4; ++k) {
+    time_batched(r.baseline, 1, 200, [&](size_t i) { get(plain, i + k); });
+    time_batched(r.perfect21, 1, 200, [&](size_t i) { get(profiled, i + k); });
+  }
+  for (auto& lru : {plain, profiled})
+    caf::anon_send_exit(lru, caf::exit_reason::user_shutdown);
   return r;
 }
 

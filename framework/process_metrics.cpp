@@ -60,7 +60,7 @@ process_reading read_process(const std::string& proc_root) {
 
 std::string render_process_metrics(const process_reading& r) {
   std::ostringstream out;
-  out.precision(17);
+  out.precision(15); // what a double holds exactly in decimal
   auto family = [&](const char* name, const char* type, const char* help, double value) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
         << name << " " << value << "\n";

@@ -41,6 +41,8 @@ inline constexpr metric_def all[] = {mailbox_depth, messages, handler_seconds};
 /// counting). Recording never locks, except the first message of a type.
 class actor_profile {
 public:
+  /// `registry` must outlive every actor spawned with this profile (they
+  /// record until their last message, the exit).
   actor_profile(metrics_registry& registry, std::string component);
 
   /// A message arrived in the mailbox (any thread).
