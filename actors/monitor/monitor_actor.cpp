@@ -465,6 +465,7 @@ const std::vector<metric_def>& metric_definitions() {
     add(subprocess_metrics::all);
     add(monitor_metrics::all);
     add(optimizer_metrics::all);
+    add(profiling_metrics::all);
     return out;
   }();
   return defs;

@@ -32,7 +32,7 @@ TEST_CASE("the ratio chart draws a bar per row and the report's claim where ther
   CHECK(svg.find("12.50x") != std::string::npos);
 }
 
-TEST_CASE("a self_tuning chart draws the metric per interval, optimizer on and off, and the "
+TEST_CASE("a self_tuning chart draws the metric per interval with the optimizer on and off and the "
           "target band") {
   auto phase = nlohmann::json::parse(R"({"phase": "hit_rate", "metric": "cache_hit_rate",
     "target": 0.75, "target_is": "at least",

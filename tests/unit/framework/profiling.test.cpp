@@ -11,6 +11,7 @@
 
 #include "p21/metrics.hpp"
 #include "p21/profiling.hpp"
+#include "support/wait.hpp"
 
 using namespace p21;
 
@@ -35,7 +36,7 @@ double counter_value(const metric_set& m, const metric_def& def,
 
 } // namespace
 
-TEST_CASE("a profiled actor counts its messages by type, times its handlers and its mailbox "
+TEST_CASE("a profiled actor counts its messages by type and times its handlers and its mailbox "
           "drains to 0") {
   // The registry outlives the actor system: an actor records its last
   // messages (the exit) while the system shuts down.
@@ -51,6 +52,15 @@ TEST_CASE("a profiled actor counts its messages by type, times its handlers and 
     for (int i = 0; i < 5; ++i)
       self->request(a, caf::infinite, i).receive([](int) {}, [](caf::error&) {});
   }
+  // The actor records a message once its handler returned, just after the
+  // reply left: wait (bounded) for the last one.
+  auto handled = [&] {
+    for (auto& h : registry.collect().histograms)
+      if (profiling_metrics::handler_seconds.names(h.name))
+        return h.count;
+    return uint64_t{0};
+  };
+  REQUIRE(p21::test::eventually([&] { return handled() == 15; }));
   auto m = registry.collect();
   CHECK(counter_value(m, profiling_metrics::messages, {{"component", "echo"}, {"type", "ping"}}) ==
         10);
