@@ -7,7 +7,7 @@ DURATION ?=
 JOBS     ?= $(shell nproc)
 BUILD    := build/$(PRESET)
 
-.PHONY: run test build configure p21 deps test-deps check bench package clean
+.PHONY: run test build configure p21 deps test-deps check bench plots package clean
 
 # `make run` builds only the p21 command (and the libraries it links).
 run: p21
@@ -21,6 +21,11 @@ check: p21
 
 bench: p21
 	$(BUILD)/p21 bench
+
+# `make plots`: the full bench with its SVG charts into docs/bench/ (the
+# README shows them; commit them with the numbers they come from).
+plots: p21
+	$(BUILD)/p21 bench --plots docs/bench --json docs/bench/bench.json
 
 # `make package`: the Debian package (CPack) in $(BUILD)/, from the same
 # build: p21 and the libraries, headers, CMake config, systemd unit, default

@@ -2,6 +2,7 @@
 // Perfect21 way side by side in one run, and reports the ratio of medians.
 
 #include "app/bench.hpp"
+#include "app/bench_plots.hpp"
 #include "app/bench_rows.hpp"
 
 #include <algorithm>
@@ -64,6 +65,12 @@ std::vector<row> all_rows() {
        measure_git_status},
       {"parallel_exec", "Parallel execution: serial vs subprocess pool", report_claim{2.5, 1.1},
        measure_parallel_exec},
+      {"profiling_cache_lookup", "Actor profiling's cost on cache_lookup: off vs on", std::nullopt,
+       measure_profiling_cache_lookup},
+      {"profiling_db_query", "Actor profiling's cost on db_query: off vs on", std::nullopt,
+       measure_profiling_db_query},
+      {"profiling_request", "Actor profiling's cost per message: off vs on", std::nullopt,
+       measure_profiling_request},
   };
 }
 
@@ -177,16 +184,16 @@ void print_table(const std::vector<row_result>& results, const std::vector<row>&
   std::cout << "\nPerfect21 bench: each row times the naive way (baseline) and Perfect21 side by "
                "side in one run;\nmedians of "
             << runs << " runs or more per side, ±: half the interquartile range.\n\n"
-            << cell("row", 16, false) << cell("measured", 10) << "  "
+            << cell("row", 24, false) << cell("measured", 10) << "  "
             << cell("report claims", 30, false) << cell("baseline", 17) << cell("perfect21", 17)
             << cell("p21 p99", 12) << "\n";
   for (auto& r : results)
-    std::cout << cell(r.name, 16, false) << cell(times(r.ratio()), 10) << "  "
+    std::cout << cell(r.name, 24, false) << cell(times(r.ratio()), 10) << "  "
               << cell(claim_text(r.claim), 30, false) << cell(with_spread(r.baseline), 17)
               << cell(with_spread(r.perfect21), 17) << cell(human(r.perfect21.quantile(0.99)), 12)
               << "\n";
   if (overall) {
-    std::cout << cell("overall", 16, false) << cell(times(*overall), 10) << "  "
+    std::cout << cell("overall", 24, false) << cell(times(*overall), 10) << "  "
               << cell(claim_text(overall_claim), 30, false) << "   geometric mean of";
     for (auto& n : overall_rows)
       std::cout << " " << n;
@@ -194,8 +201,8 @@ void print_table(const std::vector<row_result>& results, const std::vector<row>&
   }
   std::cout << "\n";
   for (auto& r : results)
-    std::cout << "  " << cell(r.name, 16, false) << title(r.name) << ":\n"
-              << "  " << cell("", 16) << r.baseline.label << " vs " << r.perfect21.label << "\n";
+    std::cout << "  " << cell(r.name, 24, false) << title(r.name) << ":\n"
+              << "  " << cell("", 24) << r.baseline.label << " vs " << r.perfect21.label << "\n";
 }
 
 } // namespace
@@ -293,7 +300,7 @@ int run_bench(const bench_options& opts) {
   std::cout << "memory: startup RSS " << mib(startup_rss)
             << " (report: 180 MB -> 85 MB), peak RSS over the rows " << mib(peak_rss)
             << " (report: 380 MB -> 180 MB)\n";
-  if (!opts.json_file.empty()) {
+  if (!opts.json_file.empty() || !opts.plots_dir.empty()) {
     nlohmann::json doc;
     doc["rows"] = nlohmann::json::array();
     for (auto& r : results)
@@ -316,11 +323,22 @@ int run_bench(const bench_options& opts) {
       doc["details"] = details;
     if (!tuning.is_null())
       doc["self_tuning"] = tuning;
-    std::ofstream out{opts.json_file};
-    out << doc.dump(2) << "\n";
-    if (!out) {
-      std::cerr << "p21 bench: cannot write " << opts.json_file << "\n";
-      return 1;
+    if (!opts.plots_dir.empty()) {
+      try {
+        for (auto& file : write_plots(opts.plots_dir, doc))
+          std::cout << "plot: " << file << "\n";
+      } catch (const std::exception& e) {
+        std::cerr << "p21 bench: " << e.what() << "\n";
+        return 1;
+      }
+    }
+    if (!opts.json_file.empty()) {
+      std::ofstream out{opts.json_file};
+      out << doc.dump(2) << "\n";
+      if (!out) {
+        std::cerr << "p21 bench: cannot write " << opts.json_file << "\n";
+        return 1;
+      }
     }
   }
   return 0;

@@ -10,6 +10,8 @@ namespace p21::app {
 struct bench_options {
   bool quick = false;
   std::string json_file;
+  /// `--plots DIR`: SVG charts of the run (bench_plots.hpp).
+  std::string plots_dir;
   std::vector<std::string> only;
   std::string config_file;
 };

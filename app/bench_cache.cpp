@@ -5,9 +5,9 @@
 #include <iostream>
 #include <list>
 #include <mutex>
-#include <unordered_map>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -15,6 +15,8 @@
 #include "actors/cache/traces.hpp"
 #include "app/bench_rows.hpp"
 #include "p21/cache.hpp"
+#include "p21/metrics.hpp"
+#include "p21/profiling.hpp"
 
 namespace p21::app {
 
@@ -124,7 +126,9 @@ row_result measure_cache_lookup(const config& base, size_t runs) {
                {"p21::cache handle get (hit)", {}},
                std::nullopt};
   auto keys = hot_key_list();
-  auto at = [&](size_t i) -> const std::string& { return keys[i % keys.size()]; };
+  auto at = [&](size_t i) -> const std::string& {
+    return keys[i % keys.size()];
+  };
   {
     caf::actor_system_config cfg; // CAF's defaults: work stealing
     caf::actor_system sys{cfg};
@@ -148,13 +152,76 @@ row_result measure_cache_lookup(const config& base, size_t runs) {
   return r;
 }
 
+row_result measure_profiling_cache_lookup(const config& base, size_t runs) {
+  row_result r{"profiling_cache_lookup",
+               {"cache handle get (hit), actor profiling off", {}},
+               {"cache handle get (hit), actor profiling on", {}},
+               std::nullopt};
+  auto keys = hot_key_list();
+  auto at = [&](size_t i) -> const std::string& {
+    return keys[i % keys.size()];
+  };
+  auto off_cfg = quiet(base);
+  off_cfg.runtime.profiling = false;
+  auto on_cfg = quiet(base);
+  on_cfg.runtime.profiling = true;
+  runtime off_rt{off_cfg};
+  runtime on_rt{on_cfg};
+  auto off = open_loaded(off_rt);
+  auto on = open_loaded(on_rt);
+  // Alternating, so that neither side gets the quieter moments.
+  for (size_t k = 0; k < runs * 4; ++k) {
+    time_batched(r.baseline, 1, 1000, [&](size_t i) { benchmark_sink(off.get(at(i + k))); });
+    time_batched(r.perfect21, 1, 1000, [&](size_t i) { benchmark_sink(on.get(at(i + k))); });
+  }
+  return r;
+}
+
+row_result measure_profiling_request(const config&, size_t runs) {
+  row_result r{"profiling_request",
+               {"typed request to an LRU actor, plain spawn", {}},
+               {"the same actor spawned with a profile", {}},
+               std::nullopt};
+  auto keys = hot_key_list();
+  auto at = [&](size_t i) -> const std::string& {
+    return keys[i % keys.size()];
+  };
+  metrics_registry registry; // outlives the actors, which record until they exit
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto plain = sys.spawn(raw_lru);
+  auto profiled = spawn_profiled(sys, std::make_shared<actor_profile>(registry, "lru"), raw_lru);
+  {
+    caf::scoped_actor self{sys};
+    for (auto& lru : {plain, profiled})
+      for (auto& k : keys)
+        self->request(lru, caf::infinite, put_atom::value, k, value_100)
+            .receive([](bool) {}, [](caf::error&) {});
+  }
+  // Alternating, so that neither side gets the quieter moments.
+  caf::scoped_actor self{sys};
+  auto get = [&](const raw_lru_actor& lru, size_t i) {
+    self->request(lru, std::chrono::seconds{10}, get_atom::value, at(i))
+        .receive([](caf::optional<std::string>&) {}, [](caf::error&) {});
+  };
+  for (size_t k = 0; k < runs * 4; ++k) {
+    time_batched(r.baseline, 1, 200, [&](size_t i) { get(plain, i + k); });
+    time_batched(r.perfect21, 1, 200, [&](size_t i) { get(profiled, i + k); });
+  }
+  for (auto& lru : {plain, profiled})
+    caf::anon_send_exit(lru, caf::exit_reason::user_shutdown);
+  return r;
+}
+
 row_result measure_cache_direct(const config& base, size_t runs) {
   row_result r{"cache_direct",
                {"std::mutex + a textbook LRU, called directly", {}},
                {"p21::cache handle get (hit)", {}},
                std::nullopt};
   auto keys = hot_key_list();
-  auto at = [&](size_t i) -> const std::string& { return keys[i % keys.size()]; };
+  auto at = [&](size_t i) -> const std::string& {
+    return keys[i % keys.size()];
+  };
   // Side by side, alternating, so that neither gets the quieter moments.
   runtime rt{quiet(base)};
   auto c = open_loaded(rt);
@@ -216,8 +283,12 @@ row_result measure_cache_contended(const config& base, size_t runs) {
   for (size_t k = 0; k < samples; ++k) {
     {
       mutex_lru lru{capacity};
-      auto get = [&](const std::string& key) { return lru.get(key).has_value(); };
-      auto put = [&](const std::string& key) { lru.put(key, value_100); };
+      auto get = [&](const std::string& key) {
+        return lru.get(key).has_value();
+      };
+      auto put = [&](const std::string& key) {
+        lru.put(key, value_100);
+      };
       r.baseline.samples.push_back(run(get, put));
     }
     static_cast<void>(c->clear());
@@ -225,7 +296,9 @@ row_result measure_cache_contended(const config& base, size_t runs) {
       auto v = c->get(key);
       return v && v->has_value();
     };
-    auto put = [&](const std::string& key) { static_cast<void>(c->put(key, value_100)); };
+    auto put = [&](const std::string& key) {
+      static_cast<void>(c->put(key, value_100));
+    };
     r.perfect21.samples.push_back(run(get, put));
   }
   return r;
@@ -279,7 +352,8 @@ nlohmann::json cache_details(const config& base, bool quick) {
     size_t per_thread = quick ? 5'000 : 20'000;
     for (size_t shards : {1, 2, 4}) {
       auto name = "bench_shards_" + std::to_string(shards);
-      auto sc = cache::create(rt, name, named_cache_config{10'000, 64 << 20, {}, eviction_policy::lru, shards});
+      auto sc = cache::create(
+          rt, name, named_cache_config{10'000, 64 << 20, {}, eviction_policy::lru, shards});
       if (!sc)
         throw std::runtime_error(render(sc.error()));
       for (size_t i = 0; i < hot_keys; ++i)

@@ -88,6 +88,33 @@ row_result measure_db_query(const config& base, size_t runs) {
   return r;
 }
 
+row_result measure_profiling_db_query(const config& base, size_t runs) {
+  bench_db data;
+  row_result r{"profiling_db_query",
+               {"pooled query, actor profiling off", {}},
+               {"pooled query, actor profiling on", {}},
+               std::nullopt};
+  auto off_cfg = data.node(base, false);
+  off_cfg.runtime.profiling = false;
+  auto on_cfg = data.node(base, false);
+  on_cfg.runtime.profiling = true;
+  runtime off_rt{off_cfg};
+  runtime on_rt{on_cfg};
+  auto off = open_pool(off_rt);
+  auto on = open_pool(on_rt);
+  auto query = [&](db& d, size_t i) {
+    auto res = d.query(point_query, {db_value::of(static_cast<int64_t>(i) % table_rows + 1)});
+    if (!res || res->rows.size() != 1)
+      throw std::runtime_error("profiling_db_query: unexpected result");
+  };
+  // Alternating blocks of 10, so that neither side gets the quieter moments.
+  for (size_t k = 0; k < runs * 5; ++k) {
+    time_each(r.baseline, 10, [&](size_t i) { query(off, i + 10 * k); });
+    time_each(r.perfect21, 10, [&](size_t i) { query(on, i + 10 * k); });
+  }
+  return r;
+}
+
 row_result measure_db_query_cache(const config& base, size_t runs) {
   bench_db data;
   row_result r{"db_query_cache",

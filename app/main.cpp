@@ -271,6 +271,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("bench", "Measure the report's benchmark rows: baseline vs Perfect21");
   bench->add_flag("--quick", bench_opts.quick, "Fewer repetitions; finishes in under a minute");
   bench->add_option("--json", bench_opts.json_file, "Also write the results as JSON to FILE");
+  bench->add_option("--plots", bench_opts.plots_dir,
+                    "Also write SVG charts to DIR: ratios.svg, self_tuning_PHASE.svg");
   bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
       ->delimiter(',');
   bench->add_option("-c,--config", bench_opts.config_file, "Base TOML config for the nodes");

@@ -304,7 +304,10 @@ void declare_framework_keys(config_schema& schema) {
                 "default timeout of blocking calls made through handles")
       .path("state_dir", &R::state_dir,
             "directory of the node's run-time state, such as the optimizer's learned files "
-            "(the preload list); empty: beside the database file");
+            "(the preload list); empty: beside the database file")
+      .flag("profiling", &R::profiling,
+            "actor profiling: per component mailbox depth, messages by type and handler time "
+            "(`p21_actor_*` metrics, /summary, the dashboard)");
 
   using L = logging_config;
   schema

@@ -14,6 +14,7 @@
 #include "detail/state_dir.hpp"
 #include "detail/supervisor_actor.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/profiling.hpp"
 #include "p21/protocol/atoms.hpp"
 #include "p21/types.hpp"
 
@@ -293,8 +294,7 @@ std::vector<child_spec> resolve_components(const config& cfg,
   return ordered;
 }
 
-runtime::runtime(config cfg, std::vector<subsystem> subsystems,
-                 std::vector<child_spec> components)
+runtime::runtime(config cfg, std::vector<subsystem> subsystems, std::vector<child_spec> components)
   : impl_(new impl) {
   auto& d = *impl_;
   auto schema = make_schema(subsystems);
@@ -308,6 +308,19 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems,
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
   view->epoch = d.epoch;
+  if (d.cfg.runtime.profiling) {
+    // One profile per component name, kept across its restarts.
+    auto profiles = std::make_shared<
+        std::pair<std::mutex, std::map<std::string, std::shared_ptr<actor_profile>>>>();
+    auto* registry = &d.registry;
+    view->profile = [profiles, registry](const std::string& name) {
+      std::lock_guard<std::mutex> guard{profiles->first};
+      auto& p = profiles->second[name];
+      if (!p)
+        p = std::make_shared<actor_profile>(*registry, name);
+      return p;
+    };
+  }
   auto specs = resolve_components(d.cfg, d.subsystems, std::move(components), view);
   d.logger = detail::make_logger(d.cfg.logging);
   spdlog::set_default_logger(d.logger);
@@ -491,8 +504,7 @@ std::optional<component_stats> runtime::component(const std::string& name) const
   return std::nullopt;
 }
 
-std::shared_ptr<void> runtime::shared_object(const std::string& name,
-                                             std::type_index type) const {
+std::shared_ptr<void> runtime::shared_object(const std::string& name, std::type_index type) const {
   auto slot = impl_->find(name);
   return slot ? slot->spec().shared.get(type) : nullptr;
 }

@@ -12,11 +12,13 @@ packages=(
   libmicrohttpd-dev pkg-config libhiredis-dev
   catch2 libbenchmark-dev
 )
-# `--test`: also what the test suite needs (promtool checks /metrics, the
-# openssl command makes the cluster TLS test's certificates, the Redis tier's
-# tests start their own redis-server).
+# `--test`: also what the test suite needs (promtool checks /metrics and
+# rules, a real Prometheus scrapes a node, headless chromium loads the
+# dashboard with a font to render it, the openssl command makes the cluster
+# TLS test's certificates, the Redis tier's tests start their own
+# redis-server).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus openssl redis-server)
+  packages+=(prometheus openssl redis-server chromium fonts-dejavu-core)
   # The fuzz targets (asan preset): clang and libFuzzer.
   packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi

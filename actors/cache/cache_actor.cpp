@@ -14,6 +14,7 @@
 #include "p21/cache.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
+#include "p21/profiling.hpp"
 #include "shard.hpp"
 
 namespace p21 {
@@ -351,7 +352,8 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
 // -- component specs ----------------------------------------------------------
 
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
-                                         timespan load_timeout, std::shared_ptr<redis_tier> tier) {
+                                         timespan load_timeout, std::shared_ptr<redis_tier> tier,
+                                         profile_factory profile) {
   if (cfg.backend == cache_backend::redis && !tier)
     throw std::invalid_argument("cache '" + name +
                                 "' has backend = \"redis\" but the node has no "
@@ -378,8 +380,10 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
       shards.push_back(shared);
     }
     spec.shared.put(shared);
-    spec.start = [shared, starts, load_timeout](caf::actor_system& sys) {
-      return caf::actor_cast<caf::actor>(sys.spawn(cache_shard, shared, starts, load_timeout));
+    auto prof = profile ? profile(spec.name) : nullptr;
+    spec.start = [shared, starts, load_timeout, prof](caf::actor_system& sys) {
+      return caf::actor_cast<caf::actor>(
+          spawn_profiled(sys, prof, cache_shard, shared, starts, load_timeout));
     };
     out.push_back(std::move(spec));
   }

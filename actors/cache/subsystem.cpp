@@ -112,7 +112,7 @@ subsystem cache_subsystem() {
     cfg.add_message_type<caf::optional<std::string>>("p21.optional_string");
     cfg.add_message_type<std::vector<caf::optional<std::string>>>("p21.optional_strings");
   };
-  s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
+  s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     std::vector<child_spec> out;
     std::shared_ptr<cache_detail::redis_tier> tier;
     if (uses_redis(cfg)) {
@@ -120,7 +120,8 @@ subsystem cache_subsystem() {
       out.push_back(redis_component(tier));
     }
     for (auto& [name, nc] : cfg.cache.all())
-      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout, tier))
+      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout, tier,
+                                         view ? view->profile : nullptr))
         out.push_back(std::move(spec));
     return out;
   };

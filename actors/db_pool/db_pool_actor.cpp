@@ -7,6 +7,7 @@
 
 #include "p21/db.hpp"
 #include "p21/histogram.hpp"
+#include "p21/profiling.hpp"
 
 namespace p21 {
 
@@ -388,8 +389,10 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
 } // namespace
 
 caf::actor spawn_db_pool(caf::actor_system& sys, const pool_settings& cfg,
-                         std::shared_ptr<query_cache> cache, std::shared_ptr<reader_pool> readers) {
-  return caf::actor_cast<caf::actor>(sys.spawn(db_pool, cfg, std::move(cache), std::move(readers)));
+                         std::shared_ptr<query_cache> cache, std::shared_ptr<reader_pool> readers,
+                         std::shared_ptr<actor_profile> profile) {
+  return caf::actor_cast<caf::actor>(
+      spawn_profiled(sys, std::move(profile), db_pool, cfg, std::move(cache), std::move(readers)));
 }
 
 } // namespace db_detail
@@ -397,7 +400,7 @@ caf::actor spawn_db_pool(caf::actor_system& sys, const pool_settings& cfg,
 // -- component ------------------------------------------------------------------
 
 child_spec db_pool_component(const std::string& name, const config& cfg,
-                             std::function<void(sqlite3*)> on_connect) {
+                             std::function<void(sqlite3*)> on_connect, profile_factory profile) {
   using namespace db_detail;
   pool_settings ps;
   auto& d = cfg.database;
@@ -439,8 +442,9 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;
-  spec.start = [ps, cache, readers](caf::actor_system& sys) {
-    return spawn_db_pool(sys, ps, cache, readers);
+  auto prof = profile ? profile(name) : nullptr;
+  spec.start = [ps, cache, readers, prof](caf::actor_system& sys) {
+    return spawn_db_pool(sys, ps, cache, readers, prof);
   };
   if (cache)
     spec.shared.put(cache);

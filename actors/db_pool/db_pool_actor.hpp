@@ -12,6 +12,7 @@
 
 #include "connection_actor.hpp"
 #include "p21/config.hpp"
+#include "p21/fwd.hpp"
 #include "query_cache.hpp"
 #include "reader_pool.hpp"
 
@@ -37,6 +38,7 @@ struct pool_settings {
 /// restarted pool flushes `cache` (may be null) and gives back the reader
 /// slots the previous one held.
 caf::actor spawn_db_pool(caf::actor_system& sys, const pool_settings& cfg,
-                         std::shared_ptr<query_cache> cache, std::shared_ptr<reader_pool> readers);
+                         std::shared_ptr<query_cache> cache, std::shared_ptr<reader_pool> readers,
+                         std::shared_ptr<actor_profile> profile = nullptr);
 
 } // namespace p21::db_detail

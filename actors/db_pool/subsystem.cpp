@@ -3,8 +3,8 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "p21/db.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/db.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -23,10 +23,13 @@ subsystem db_pool_subsystem() {
     cfg.add_message_type<db_result>("p21.db_result");
     cfg.add_message_type<db_pool_stats>("p21.db_pool_stats");
   };
-  s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
-    return std::vector<child_spec>{db_pool_component("db_pool", cfg)};
+  s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
+    return std::vector<child_spec>{
+        db_pool_component("db_pool", cfg, {}, view ? view->profile : nullptr)};
   };
-  s.publishable = [](const config&) { return std::vector<std::string>{"db_pool"}; };
+  s.publishable = [](const config&) {
+    return std::vector<std::string>{"db_pool"};
+  };
   s.reload = [](const config&, const config& now, const reload_context& ctx,
                 reload_report& report) {
     report.apply<uint64_t>("database.pool_size", ctx, "db_pool", [&](caf::actor a) {
@@ -34,8 +37,8 @@ subsystem db_pool_subsystem() {
                                    uint64_t{now.database.pool_size});
     });
     report.apply<timespan>("database.pool_timeout", ctx, "db_pool", [&](caf::actor a) {
-      return ctx.request<timespan>(caf::actor_cast<db_pool_actor>(a),
-                                   set_pool_timeout_atom::value, now.database.pool_timeout);
+      return ctx.request<timespan>(caf::actor_cast<db_pool_actor>(a), set_pool_timeout_atom::value,
+                                   now.database.pool_timeout);
     });
   };
   return s;

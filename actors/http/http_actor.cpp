@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http_server.hpp"
+#include "dashboard.hpp"
 #include "p21/monitor.hpp"
 
 namespace p21 {
@@ -86,7 +87,7 @@ response unavailable(const caf::error& e) {
 /// another path is 404, another method on a known path 405.
 void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<const node_view> view,
             std::map<std::string, std::string> help) {
-  srv.get("/metrics", [&sys, view, help](const request&) {
+  srv.get("/metrics", [&sys, view, help](const request& req) {
     auto m = ask_monitor<metric_set>(sys, *view, metrics_atom::value);
     if (!m)
       return unavailable(m.error());
@@ -94,9 +95,16 @@ void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<co
     if (view->registry)
       for (auto& [k, v] : view->registry->help())
         all_help.emplace(k, v);
+    // The `p21_` families, then the standard process collector's.
+    auto text = render_prometheus({*m}, all_help) + render_process_metrics(read_process());
     response r;
-    r.body = render_prometheus({*m}, all_help);
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (wants_openmetrics(req.header("Accept").value_or(""))) {
+      r.body = to_openmetrics(text);
+      r.content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    } else {
+      r.body = std::move(text);
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    }
     return r;
   });
   srv.get("/health", [&sys, view](const request&) {
@@ -129,6 +137,7 @@ void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<co
       out.push_back(to_json(e));
     return send_json(200, out);
   });
+  dashboard_routes(srv, sys, view);
 }
 
 /// The limits of `[http]`.
@@ -150,7 +159,8 @@ caf::behavior http_fun(caf::stateful_actor<http_state>* self,
   auto& st = self->state;
   st.server = std::move(srv);
   st.port = port;
-  spdlog::info("HTTP endpoint on http://{}:{} (/metrics /health /summary /events)", host, port);
+  spdlog::info("HTTP endpoint on http://{}:{} (/metrics /health /summary /events; dashboard at /)",
+               host, port);
   return {
       [=](get_atom) { return self->state.port; },
   };

@@ -11,6 +11,7 @@
 
 #include "alerts.hpp"
 #include "p21/monitor.hpp"
+#include "p21/profiling.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/optimizer.hpp"
@@ -25,6 +26,9 @@ using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("montick")>;
 
 using monitor_impl = monitor_actor::extend<caf::reacts_to<tick_atom>>;
+
+/// Rounds kept for `history_atom`.
+constexpr size_t history_max = 360;
 
 struct monitor_settings {
   timespan interval{0};
@@ -88,6 +92,8 @@ struct monitor_state {
   std::map<std::string, std::vector<uint64_t>> prev_buckets;
   std::map<std::string, uint64_t> prev_counts;
   std::deque<event> events;
+  /// The last rounds, for the dashboard (at 5 s a round: half an hour).
+  std::deque<history_point> history;
   uint64_t next_seq = 0;
   performance_summary summary;
   system_sample system;
@@ -300,15 +306,35 @@ void finish_round(monitor_self self) {
       s.active_alerts.push_back(a.rule().name);
   fill_system(s, st.system);
   s.subsystems.clear();
+  auto label_suffix = [](const std::map<std::string, std::string>& labels) {
+    std::string x;
+    for (auto& [k, v] : labels)
+      if (k != "component")
+        x += "." + v;
+    return x;
+  };
+  // What the runtime's registry records about a component (its actor
+  // profile) goes under that component too.
+  auto component_of = [&](const std::map<std::string, std::string>& labels) -> std::string {
+    auto i = labels.find("component");
+    return i != labels.end() && st.component_metrics.count(i->second) ? i->second : std::string{};
+  };
+  for (auto& c : user.counters)
+    if (auto name = component_of(c.labels); !name.empty())
+      s.subsystems[name][c.name + label_suffix(c.labels)] = c.value;
+  for (auto& g : user.gauges)
+    if (auto name = component_of(g.labels); !name.empty())
+      s.subsystems[name][g.name + label_suffix(g.labels)] = g.value;
+  for (auto& h : user.histograms)
+    if (auto name = component_of(h.labels); !name.empty()) {
+      auto base = h.name + label_suffix(h.labels);
+      s.subsystems[name][base + ".count"] = double(h.count);
+      s.subsystems[name][base + ".p50"] = h.p50;
+      s.subsystems[name][base + ".p95"] = h.p95;
+      s.subsystems[name][base + ".p99"] = h.p99;
+    }
   for (auto& [name, m] : st.component_metrics) {
     auto& out = s.subsystems[name];
-    auto label_suffix = [](const std::map<std::string, std::string>& labels) {
-      std::string x;
-      for (auto& [k, v] : labels)
-        if (k != "component")
-          x += "." + v;
-      return x;
-    };
     for (auto& c : m.counters)
       out[c.name + label_suffix(c.labels)] = c.value;
     for (auto& g : m.gauges)
@@ -322,6 +348,9 @@ void finish_round(monitor_self self) {
     }
   }
   ++s.samples;
+  st.history.push_back({caf::make_timestamp(), s.health_score, s.targets});
+  while (st.history.size() > history_max)
+    st.history.pop_front();
   st.in_round = false;
   for (auto& p : st.waiting)
     p.deliver(s);
@@ -396,6 +425,10 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
       },
       [=](metrics_atom) { return exported(self); },
       [=](put_atom, event& e) { self->state.add_event(std::move(e)); },
+      [=](history_atom) {
+        auto& h = self->state.history;
+        return std::vector<history_point>(h.begin(), h.end());
+      },
       [=](set_interval_atom, caf::timespan interval) -> caf::result<caf::timespan> {
         if (interval < std::chrono::milliseconds{100})
           return make_error(errc::invalid_argument, "monitor interval must be at least 100ms");
@@ -432,6 +465,7 @@ const std::vector<metric_def>& metric_definitions() {
     add(subprocess_metrics::all);
     add(monitor_metrics::all);
     add(optimizer_metrics::all);
+    add(profiling_metrics::all);
     return out;
   }();
   return defs;
@@ -461,8 +495,10 @@ child_spec monitor_component(const std::string& name, const config& cfg,
   child_spec spec;
   spec.name = name;
   spec.prio = priority::critical; // sampling starts with the node
-  spec.start = [ms, view](caf::actor_system& sys) {
-    return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(monitor_fun, ms, view));
+  auto prof = view && view->profile ? view->profile(name) : nullptr;
+  spec.start = [ms, view, prof](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(
+        spawn_profiled<caf::detached>(sys, prof, monitor_fun, ms, view));
   };
   return spec;
 }

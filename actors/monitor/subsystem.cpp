@@ -4,8 +4,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
-#include "p21/monitor.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/monitor.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -20,6 +20,7 @@ subsystem monitor_subsystem() {
   s.add_message_types = [](caf::actor_system_config& cfg) {
     cfg.add_message_type<event>("p21.event");
     cfg.add_message_type<performance_summary>("p21.performance_summary");
+    cfg.add_message_type<history_point>("p21.history_point");
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     return std::vector<child_spec>{monitor_component("monitor", cfg, std::move(view))};

@@ -13,6 +13,7 @@
 #include "engine.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/profiling.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/subprocess.hpp"
@@ -371,8 +372,7 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
       },
       [=](set_interval_atom, caf::timespan interval) -> caf::result<caf::timespan> {
         if (interval < std::chrono::milliseconds{100})
-          return make_error(errc::invalid_argument,
-                            "optimization interval must be at least 100ms");
+          return make_error(errc::invalid_argument, "optimization interval must be at least 100ms");
         // The tick already scheduled keeps its time; the ones after it
         // follow the new interval.
         self->state.cfg.interval = interval;
@@ -416,10 +416,11 @@ child_spec optimizer_component(const std::string& name, const config& cfg,
   spec.name = name;
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
-  spec.start = [os, view](caf::actor_system& sys) {
+  auto prof = view && view->profile ? view->profile(name) : nullptr;
+  spec.start = [os, view, prof](caf::actor_system& sys) {
     // On the scheduler: every action is a message; what blocks (files,
     // fsync, malloc_trim) runs in the node actor, on its own thread.
-    return caf::actor_cast<caf::actor>(sys.spawn(optimizer_fun, os, view));
+    return caf::actor_cast<caf::actor>(spawn_profiled(sys, prof, optimizer_fun, os, view));
   };
   return spec;
 }

@@ -14,6 +14,7 @@
 
 #include "git_cache.hpp"
 #include "p21/histogram.hpp"
+#include "p21/profiling.hpp"
 #include "p21/subprocess.hpp"
 #include "reactor.hpp"
 
@@ -298,7 +299,8 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
 
 // -- component --------------------------------------------------------------------
 
-child_spec subprocess_component(const std::string& name, const config& cfg) {
+child_spec subprocess_component(const std::string& name, const config& cfg,
+                                profile_factory profile) {
   pool_settings ps;
   auto& s = cfg.subprocess;
   ps.max_processes = s.max_processes;
@@ -310,13 +312,13 @@ child_spec subprocess_component(const std::string& name, const config& cfg) {
   // Owned by the component, not the actor: it outlives restarts (a
   // restarted pool flushes it), and handles reach it through the runtime
   // without a message.
-  auto git = std::make_shared<git_cache>(cfg.cache.git_maxsize, cfg.cache.git_ttl,
-                                         s.git_watch);
+  auto git = std::make_shared<git_cache>(cfg.cache.git_maxsize, cfg.cache.git_ttl, s.git_watch);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;
-  spec.start = [ps, git](caf::actor_system& sys) {
-    return caf::actor_cast<caf::actor>(sys.spawn(subprocess_pool, ps, git));
+  auto prof = profile ? profile(name) : nullptr;
+  spec.start = [ps, git, prof](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(spawn_profiled(sys, prof, subprocess_pool, ps, git));
   };
   spec.shared.put(git);
   return spec;

@@ -2,8 +2,8 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "p21/subprocess.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/subprocess.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -22,8 +22,9 @@ subsystem subprocess_subsystem() {
     cfg.add_message_type<subprocess_stats>("p21.subprocess_stats");
     cfg.add_message_type<subprocess_limits>("p21.subprocess_limits");
   };
-  s.components = [](const config& cfg, std::shared_ptr<const node_view>) {
-    return std::vector<child_spec>{subprocess_component("subprocess", cfg)};
+  s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
+    return std::vector<child_spec>{
+        subprocess_component("subprocess", cfg, view ? view->profile : nullptr)};
   };
   // Lazy: a pool that has not started yet would start from the first
   // config, so its keys then wait for a restart.

@@ -143,7 +143,8 @@ private:
 /// component's shared object).
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout,
-                                         std::shared_ptr<cache_detail::redis_tier> tier = nullptr);
+                                         std::shared_ptr<cache_detail::redis_tier> tier = nullptr,
+                                         profile_factory profile = {});
 
 /// The asynchronous `get_or_load`, for use inside an event-based actor
 /// `self`: asks `shard` (from `cache::shard_for(key)`), runs `load` in `self`

@@ -100,6 +100,8 @@ struct runtime_config {
   /// preload list; empty: the database file's directory (none for an
   /// in-memory database).
   std::string state_dir;
+  /// Actor profiling of the components (`p21/profiling.hpp`).
+  bool profiling = true;
 };
 
 /// `[logging]`: spdlog sinks.

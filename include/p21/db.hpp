@@ -84,6 +84,7 @@ private:
 /// The component spec of a db pool for `cfg.database`; `on_connect` runs on
 /// every new connection (to register SQL functions or collations).
 child_spec db_pool_component(const std::string& name, const config& cfg,
-                             std::function<void(sqlite3*)> on_connect = {});
+                             std::function<void(sqlite3*)> on_connect = {},
+                             profile_factory profile = {});
 
 } // namespace p21

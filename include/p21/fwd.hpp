@@ -4,6 +4,10 @@
 // only names them (in a signature, a pointer or a reference) includes nothing
 // heavy. CAF's own are in <caf/fwd.hpp>.
 
+#include <functional>
+#include <memory>
+#include <string>
+
 #include <caf/fwd.hpp>
 
 namespace p21 {
@@ -23,6 +27,9 @@ struct config;
 struct child_spec;
 struct component_stats;
 struct node_view;
+class actor_profile;
+/// The profile of a component by name, or null (profiling off).
+using profile_factory = std::function<std::shared_ptr<actor_profile>(const std::string&)>;
 struct subsystem;
 struct metric_sample;
 struct metric_set;

@@ -108,4 +108,29 @@ bool valid_metric_name(const std::string& name);
 std::string render_prometheus(const std::vector<metric_set>& sets,
                               const std::map<std::string, std::string>& help = {});
 
+/// The standard process collector's values (Prometheus client libraries'
+/// `process_*` series), read from /proc at scrape time.
+struct process_reading {
+  double cpu_seconds = 0;
+  double resident_memory_bytes = 0;
+  double virtual_memory_bytes = 0;
+  double open_fds = 0;
+  double max_fds = 0;
+  double start_time_seconds = 0;
+};
+
+/// Reads this process's `process_reading` (`proc_root`: normally /proc).
+process_reading read_process(const std::string& proc_root = "/proc");
+
+/// The six `process_*` families in the text format, unprefixed, as every
+/// other exporter names them.
+std::string render_process_metrics(const process_reading& r);
+
+/// The OpenMetrics 1.0 text of a Prometheus text exposition: counter
+/// families named without `_total`, and the closing `# EOF`.
+std::string to_openmetrics(const std::string& prometheus_text);
+
+/// Whether an `Accept` header asks for OpenMetrics (with a weight above 0).
+bool wants_openmetrics(const std::string& accept);
+
 } // namespace p21

@@ -74,6 +74,7 @@ private:
 
 /// The component spec of a subprocess pool for `cfg.subprocess` (its git
 /// cache from `cfg.cache`: `git_maxsize`, `git_ttl`, `git_timeout`).
-child_spec subprocess_component(const std::string& name, const config& cfg);
+child_spec subprocess_component(const std::string& name, const config& cfg,
+                                profile_factory profile = {});
 
 } // namespace p21

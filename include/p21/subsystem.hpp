@@ -42,6 +42,9 @@ struct node_view {
   std::chrono::steady_clock::time_point epoch;
   /// Every component's start and use statistics.
   std::function<std::vector<component_stats>()> stats;
+  /// The profile of component `name` for `spawn_profiled`; null while
+  /// `[runtime] profiling` is off.
+  profile_factory profile;
   /// Components that peers may use when a node publishes them, as the
   /// subsystems declared them (`subsystem::publishable`).
   std::vector<std::string> publishable;

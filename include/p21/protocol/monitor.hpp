@@ -105,16 +105,32 @@ typename Inspector::result_type inspect(Inspector& f, performance_summary& x) {
            x.subsystems, x.active_alerts, x.baselines, x.targets, x.trends, x.samples);
 }
 
+/// One sampling round's health score and target values: the dashboard's
+/// charts draw the last rounds from these.
+struct history_point {
+  caf::timestamp time;
+  double health_score = 100;
+  /// As `performance_summary::targets` (absent: no traffic in that round).
+  std::map<std::string, double> targets;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_point& x) {
+  return f(caf::meta::type_name("p21.history_point"), x.time, x.health_score, x.targets);
+}
+
 /// The monitor actor. `events` returns those with a sequence number above the
 /// argument, newest first; `sample` runs a sampling round now and answers
 /// when it is complete; `metrics` is everything `/metrics` exports; `put`
-/// records an event (the optimizer's actions).
+/// records an event (the optimizer's actions); `history` returns the last
+/// rounds' health scores and targets, oldest first.
 using monitor_actor =
     caf::typed_actor<caf::replies_to<summary_atom>::with<performance_summary>,
                      caf::replies_to<sample_atom>::with<performance_summary>,
                      caf::replies_to<events_atom, uint64_t>::with<std::vector<event>>,
                      caf::replies_to<metrics_atom>::with<metric_set>,
                      caf::reacts_to<put_atom, event>,
+                     caf::replies_to<history_atom>::with<std::vector<history_point>>,
                      // Sets the sampling interval (rule 6 stretches it
                      // while CPU is high); returns it.
                      caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>,
