@@ -1,7 +1,7 @@
 // `[cache]` and `[caches.NAME]`: the keys of the cache actors.
 
 #include "p21/config_schema.hpp"
-#include "redis_tier.hpp"
+#include "redis_url.hpp"
 
 namespace p21 {
 

@@ -25,30 +25,13 @@
 #include "p21/config.hpp"
 #include "p21/histogram.hpp"
 #include "p21/protocol/metrics.hpp"
+#include "redis_url.hpp"
 
 struct redisContext;
 
 namespace p21::cache_detail {
 
 struct shard_shared;
-
-/// Where the server is, parsed from `[redis] url`.
-struct redis_endpoint {
-  std::string host;
-  uint16_t port = 6379;
-  /// Set for `unix:///path` (then host and port are unused).
-  std::string socket;
-  std::string user;
-  std::string password;
-  int db = 0;
-
-  /// `host:port` or the socket path, without the credentials (for logs).
-  std::string describe() const;
-};
-
-/// Parses `redis://[user:password@]host:port/db` or `unix:///path`; on
-/// failure returns nothing and says why in `why` (when given).
-std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::string* why = nullptr);
 
 /// Cumulative figures of a tier (its metrics, the bench's details).
 struct redis_counters {
