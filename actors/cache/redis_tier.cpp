@@ -454,7 +454,7 @@ bool redis_tier::unchanged(const std::string& redis_key, mark m) const noexcept 
 void redis_tier::attach(const std::string& name,
                         std::vector<std::shared_ptr<shard_shared>> shards) {
   std::lock_guard<std::mutex> guard{shards_mtx_};
-  shards_[name] = std::move(shards);
+  shards_[name].assign(shards.begin(), shards.end());
 }
 
 void redis_tier::on_invalidation(const std::string& redis_key) {
@@ -472,7 +472,9 @@ void redis_tier::on_invalidation(const std::string& redis_key) {
       std::string_view key{redis_key};
       key.remove_prefix(at + name.size() + 1);
       auto hash = key_hash(key);
-      auto& shard = shards[shards.size() == 1 ? 0 : hash % shards.size()];
+      auto shard = shards[shards.size() == 1 ? 0 : hash % shards.size()].lock();
+      if (!shard)
+        continue;
       cache_store::queued q;
       shard->store.remove(key, hash, q);
       if (q.drain || q.pending > shard->store.write_limit())
@@ -490,8 +492,9 @@ void redis_tier::begin_flush(bool count) {
     flushes_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> guard{shards_mtx_};
   for (auto& [name, shards] : shards_)
-    for (auto& s : shards)
-      s->request_flush(seq);
+    for (auto& weak : shards)
+      if (auto s = weak.lock())
+        s->request_flush(seq);
   wake();
 }
 
@@ -500,8 +503,8 @@ bool redis_tier::flushes_done(bool resend) {
   bool done = true;
   std::lock_guard<std::mutex> guard{shards_mtx_};
   for (auto& [name, shards] : shards_)
-    for (auto& s : shards)
-      if (s->flushed.load() < seq) {
+    for (auto& weak : shards)
+      if (auto s = weak.lock(); s && s->flushed.load() < seq) {
         done = false;
         if (resend) // the owner may have gone down with the request
           s->request_flush(seq);

@@ -182,7 +182,9 @@ private:
   size_t open_ = 0;
 
   std::mutex shards_mtx_;
-  std::map<std::string, std::vector<std::shared_ptr<shard_shared>>> shards_;
+  // Weak: each shard holds the tier, so strong references both ways would
+  // keep both alive for good.
+  std::map<std::string, std::vector<std::weak_ptr<shard_shared>>> shards_;
   std::atomic<uint64_t> flush_seq_{0};
 
   std::mutex run_mtx_;
