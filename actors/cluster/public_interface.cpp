@@ -77,6 +77,18 @@ caf::error not_running(const std::string& name) {
   return make_error(errc::unavailable, "'" + name + "' is not running");
 }
 
+/// What every public handler does: refuse (`why`), or report the component
+/// missing, or delegate the request to it.
+template <class R, class Handle, class... Ts>
+caf::result<R> relay(caf::event_based_actor* self, const std::string& why,
+                     const caf::expected<Handle>& component, Ts... xs) {
+  if (!why.empty())
+    return refused(why);
+  if (!component)
+    return component.error();
+  return self->delegate(*component, xs...);
+}
+
 /// Peers reach a proxy from outside: exits and downs they send are dropped
 /// (only `kill` cannot be, and it ends nothing but the proxy), anything else
 /// it does not understand is an error reply, logged at debug level because
@@ -109,68 +121,32 @@ caf::behavior public_cache(caf::event_based_actor* self, std::string name, compo
   // directly, and the proxy keeps no state per request.
   return {
       [=](get_atom, const std::string& key) -> caf::result<opt> {
-        if (auto why = check_key(key, b); !why.empty())
-          return refused(why);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, get_atom::value, key);
+        return relay<opt>(self, check_key(key, b), target(), get_atom::value, key);
       },
       [=](get_atom, const std::vector<std::string>& keys) -> caf::result<std::vector<opt>> {
-        if (auto why = check_keys(keys, b); !why.empty())
-          return refused(why);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, get_atom::value, keys);
+        return relay<std::vector<opt>>(self, check_keys(keys, b), target(), get_atom::value, keys);
       },
       [=](put_atom, const std::string& key, const std::string& value,
           caf::timespan ttl) -> caf::result<bool> {
-        if (auto why = check_put(key, value, ttl, b); !why.empty())
-          return refused(why);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, put_atom::value, key, value, ttl);
+        return relay<bool>(self, check_put(key, value, ttl, b), target(), put_atom::value, key,
+                           value, ttl);
       },
       [=](erase_atom, const std::string& key) -> caf::result<bool> {
-        if (auto why = check_key(key, b); !why.empty())
-          return refused(why);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, erase_atom::value, key);
+        return relay<bool>(self, check_key(key, b), target(), erase_atom::value, key);
       },
       [=](load_atom, const std::string& key) -> caf::result<load_reply> {
-        if (auto why = check_key(key, b); !why.empty())
-          return refused(why);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, load_atom::value, key);
+        return relay<load_reply>(self, check_key(key, b), target(), load_atom::value, key);
       },
       [=](loaded_atom, const std::string& key, const std::string& value,
           caf::timespan ttl) -> caf::result<bool> {
-        if (auto why = check_put(key, value, ttl, b); !why.empty())
-          return refused(why);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, loaded_atom::value, key, value, ttl);
+        return relay<bool>(self, check_put(key, value, ttl, b), target(), loaded_atom::value, key,
+                           value, ttl);
       },
       [=](load_failed_atom, const std::string& key, const caf::error& why) -> caf::result<bool> {
-        if (auto problem = check_key(key, b); !problem.empty())
-          return refused(problem);
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, load_failed_atom::value, key, why);
+        return relay<bool>(self, check_key(key, b), target(), load_failed_atom::value, key, why);
       },
       [=](stats_atom) -> caf::result<cache_stats> {
-        auto c = target();
-        if (!c)
-          return c.error();
-        return self->delegate(*c, stats_atom::value);
+        return relay<cache_stats>(self, {}, target(), stats_atom::value);
       },
       // Capacity, TTL and contents as a whole belong to the owning node.
       [=](clear_atom) -> caf::result<uint64_t> { return forbidden("clear", name); },
@@ -201,39 +177,24 @@ caf::behavior public_db_pool(caf::event_based_actor* self, component_finder find
       // The pool runs `query` on a read-only connection, whose authorizer
       // refuses writes, so a query cannot be used to write.
       [=](query_atom, const std::string& sql, const params& ps) -> caf::result<db_result> {
-        if (auto why = check_statement(sql, ps, b); !why.empty())
-          return refused(why);
-        auto p = target();
-        if (!p)
-          return p.error();
-        return self->delegate(*p, query_atom::value, sql, ps);
+        return relay<db_result>(self, check_statement(sql, ps, b), target(), query_atom::value, sql,
+                                ps);
       },
       [=](execute_atom, const std::string& sql, const params& ps) -> caf::result<db_result> {
         if (!allow_writes)
           return read_only("execute");
-        if (auto why = check_statement(sql, ps, b); !why.empty())
-          return refused(why);
-        auto p = target();
-        if (!p)
-          return p.error();
-        return self->delegate(*p, execute_atom::value, sql, ps);
+        return relay<db_result>(self, check_statement(sql, ps, b), target(), execute_atom::value,
+                                sql, ps);
       },
       [=](transaction_atom,
           const std::vector<db_statement>& xs) -> caf::result<std::vector<db_result>> {
         if (!allow_writes)
           return read_only("a transaction");
-        if (auto why = check_transaction(xs, b); !why.empty())
-          return refused(why);
-        auto p = target();
-        if (!p)
-          return p.error();
-        return self->delegate(*p, transaction_atom::value, xs);
+        return relay<std::vector<db_result>>(self, check_transaction(xs, b), target(),
+                                             transaction_atom::value, xs);
       },
       [=](stats_atom) -> caf::result<db_pool_stats> {
-        auto p = target();
-        if (!p)
-          return p.error();
-        return self->delegate(*p, stats_atom::value);
+        return relay<db_pool_stats>(self, {}, target(), stats_atom::value);
       },
       // Maintenance and sizing belong to the owning node and its optimizer.
       [=](checkpoint_atom) -> caf::result<bool> { return forbidden("checkpoint", name); },
