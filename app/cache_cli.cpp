@@ -11,6 +11,8 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "p21/cluster.hpp"
 #include "p21/protocol/cache.hpp"
@@ -71,6 +73,10 @@ int run_cache_client(const cache_client_options& o) {
               << o.args.size() << "\n";
     return 2;
   }
+  // stdout carries only the answer; what the connection's guard logs (a
+  // refused frame, an unreachable peer) goes to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("p21-cache"));
+  spdlog::set_level(spdlog::level::warn);
   caf::actor_system_config cfg;
   cfg.set("logger.verbosity", caf::atom("quiet"));
   add_message_types(cfg);

@@ -263,6 +263,21 @@ void publish_anew(keeper_actor* self) {
           failed);
 }
 
+/// The guard's bounds from [cluster]; inbound and outbound share them, but an
+/// outbound connection is never closed for being quiet (heartbeats watch it).
+cluster_detail::guard_limits guard_limits_of(const cluster_config& cl) {
+  cluster_detail::guard_limits limits;
+  limits.max_payload = cl.max_frame;
+  limits.max_connections = cl.max_connections;
+  limits.max_connections_per_address = cl.max_connections_per_address;
+  limits.max_inflight = cl.max_inflight;
+  limits.max_inflight_per_address = cl.max_inflight_per_address;
+  limits.handshake_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cl.handshake_timeout);
+  limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cl.idle_timeout);
+  return limits;
+}
+
 child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view> view) {
   auto& cl = cfg.cluster;
   child_spec spec;
@@ -280,15 +295,7 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   ks.bounds.max_value_bytes = cl.max_frame;
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
-  cluster_detail::guard_limits limits;
-  limits.max_payload = cl.max_frame;
-  limits.max_connections = cl.max_connections;
-  limits.max_connections_per_address = cl.max_connections_per_address;
-  limits.max_inflight = cl.max_inflight;
-  limits.max_inflight_per_address = cl.max_inflight_per_address;
-  limits.handshake_timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(cl.handshake_timeout);
-  limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cl.idle_timeout);
+  auto limits = guard_limits_of(cl);
   spec.start = [=](caf::actor_system& sys) {
     keeper_state st;
     st.cfg = ks;
@@ -354,6 +361,8 @@ struct stub_settings {
   timespan retry_max{0};
   timespan near_ttl{0};
   size_t near_entries = 0;
+  /// Plain connections go through an outbound frame guard with these.
+  cluster_detail::guard_limits guard;
 };
 
 struct stub_metrics {
@@ -440,7 +449,20 @@ void connect(stub_actor* self) {
   st.connecting = true;
   auto& sys = self->system();
   auto mm = st.cfg.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
-  self->request(mm, st.cfg.connect_timeout, caf::connect_atom::value, st.cfg.host, st.cfg.port)
+  // A TLS peer proved who it is before it sends a frame; a plain one goes
+  // through the outbound guard, which checks what it sends.
+  auto host = st.cfg.host;
+  auto port = st.cfg.port;
+  if (!st.cfg.tls) {
+    try {
+      port = cluster_detail::outbound_port(host, port, st.cfg.guard);
+      host = "127.0.0.1";
+    } catch (const std::exception& e) {
+      retry_later(self, make_error(errc::unavailable, e.what()));
+      return;
+    }
+  }
+  self->request(mm, st.cfg.connect_timeout, caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
             auto& st = self->state;
@@ -672,6 +694,8 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
   s.retry_max = cl.retry_max;
   s.near_ttl = peer.near_ttl;
   s.near_entries = peer.near_entries;
+  s.guard = guard_limits_of(cl);
+  s.guard.idle_timeout = std::chrono::milliseconds{0};
   stub_metrics m;
   if (!view || !view->registry)
     m.owner = std::make_shared<metrics_registry>();
@@ -765,10 +789,24 @@ caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_ad
   auto mm = tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
   if (!mm)
     return make_error(errc::unavailable, tls_module_missing);
+  auto host = addr.host;
+  auto port = addr.port;
+  if (!tls) {
+    // Outside a node there is no [cluster]: the defaults bound the frames.
+    cluster_detail::guard_limits limits;
+    limits.max_payload = config{}.cluster.max_frame;
+    limits.handshake_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    try {
+      port = cluster_detail::outbound_port(host, port, limits);
+      host = "127.0.0.1";
+    } catch (const std::exception& e) {
+      return make_error(errc::unavailable, e.what());
+    }
+  }
   caf::expected<caf::actor> result{make_error(errc::timeout)};
   {
     caf::scoped_actor self{sys};
-    self->request(mm, timeout, caf::connect_atom::value, addr.host, addr.port)
+    self->request(mm, timeout, caf::connect_atom::value, host, port)
         .receive(
             [&](const caf::node_id&, caf::strong_actor_ptr& gw, const std::set<std::string>&) {
               if (!gw) {

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
@@ -28,9 +29,12 @@ constexpr size_t buffer_cap = 4 << 20;
 using steady = std::chrono::steady_clock;
 
 struct relay {
-  relay(uint64_t max_payload, inflight_budget& budget, const std::string& address)
+  /// `address`: who connected (the per-address bounds); `sender`: whose
+  /// frames are checked (the same inbound, the peer outbound).
+  relay(uint64_t max_payload, inflight_budget& budget, const std::string& address,
+        const std::string& sender)
     : host(address)
-    , frames(max_payload, &budget, address) {}
+    , frames(max_payload, &budget, sender) {}
   int client = -1;
   int backend = -1;
   std::string peer;
@@ -89,18 +93,42 @@ int listen_on(const std::string& host, uint16_t port) {
   return fd;
 }
 
-int connect_backend(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
+/// Connects to `host:port` within `timeout` (0: the system's bound), then
+/// makes the socket non-blocking; -1 with errno set on failure.
+int connect_to(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  auto service = std::to_string(port);
+  if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &res) != 0) {
+    errno = EHOSTUNREACH;
     return -1;
   }
+  int fd = -1;
+  for (auto* ai = res; ai && fd < 0; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      continue;
+    if (timeout.count() > 0) {
+      // Bounds connect(2) on Linux; cleared again below.
+      timeval tv{static_cast<time_t>(timeout.count() / 1000),
+                 static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      int saved = errno;
+      ::close(fd);
+      fd = -1;
+      errno = saved;
+    }
+  }
+  ::freeaddrinfo(res);
+  if (fd < 0)
+    return -1;
+  timeval none{};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -230,6 +258,17 @@ frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backen
   : backend_port_(backend_port)
   , limits_(limits) {
   listen_fd_ = listen_on(host, port);
+  start_thread();
+}
+
+frame_guard::frame_guard(outbound_target target, guard_limits limits)
+  : target_(std::move(target))
+  , limits_(limits) {
+  listen_fd_ = listen_on("127.0.0.1", 0);
+  start_thread();
+}
+
+void frame_guard::start_thread() {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -244,6 +283,24 @@ frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backen
   }};
 }
 
+int frame_guard::connect_backend() const {
+  if (target_.host.empty())
+    return connect_to("127.0.0.1", backend_port_, std::chrono::milliseconds{0});
+  return connect_to(target_.host, target_.port, limits_.handshake_timeout);
+}
+
+uint16_t outbound_port(const std::string& host, uint16_t port, const guard_limits& limits) {
+  // Process-wide: CAF's middleman is too, and a handful of peers means a
+  // handful of guards. They stop at exit, after the actor systems.
+  static std::mutex mtx;
+  static std::map<std::pair<std::string, uint16_t>, std::unique_ptr<frame_guard>> guards;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& g = guards[{host, port}];
+  if (!g)
+    g = std::make_unique<frame_guard>(outbound_target{host, port}, limits);
+  return g->port();
+}
+
 frame_guard::~frame_guard() {
   char stop = 1;
   [[maybe_unused]] auto n = ::write(wake_[1], &stop, 1);
@@ -255,6 +312,8 @@ frame_guard::~frame_guard() {
 
 void frame_guard::run() {
   using std::chrono::milliseconds;
+  const bool outbound = !target_.host.empty();
+  const std::string remote = target_.host + ":" + std::to_string(target_.port);
   std::vector<relay> relays;
   std::vector<pollfd> fds;
   inflight_budget budget{limits_.max_inflight, limits_.max_inflight_per_address};
@@ -352,18 +411,21 @@ void frame_guard::run() {
           last_refusal = over;
           continue;
         }
-        int b = connect_backend(backend_port_);
+        int b = connect_backend();
         if (b < 0) {
-          spdlog::warn("cluster: cannot reach the node's listener: {}", std::strerror(errno));
+          if (outbound)
+            spdlog::warn("cluster: cannot reach {}: {}", remote, std::strerror(errno));
+          else
+            spdlog::warn("cluster: cannot reach the node's listener: {}", std::strerror(errno));
           ::close(c);
           continue;
         }
         int one = 1;
         ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        relay r{limits_.max_payload, budget, host};
+        relay r{limits_.max_payload, budget, host, outbound ? target_.host : host};
         r.client = c;
         r.backend = b;
-        r.peer = address_of(peer);
+        r.peer = outbound ? remote : address_of(peer);
         ++per_host[host];
         relays.push_back(std::move(r));
       }
@@ -373,32 +435,38 @@ void frame_guard::run() {
       auto c_ev = fds[2 + 2 * i].revents;
       auto b_ev = fds[3 + 2 * i].revents;
       bool open = true;
-      if (c_ev & (POLLIN | POLLHUP | POLLERR)) {
-        auto before = r.to_backend.size();
+      // Reads one side into the other's buffer; the checked side's bytes go
+      // through the frame checker (the client's inbound, the peer's outbound).
+      auto read_side = [&](int from, std::string& into, bool checked) {
+        auto before = into.size();
         size_t added = 0;
-        open = drain(r.client, r.to_backend, added);
+        bool ok = drain(from, into, added);
+        if (!checked)
+          return ok;
         if (added > 0)
           r.last_read = now;
-        auto why = r.frames.feed(r.to_backend.data() + before, added);
+        auto why = r.frames.feed(into.data() + before, added);
         if (!why.empty()) {
-          spdlog::warn("cluster: dropped the connection from {}: {}", r.peer, why);
-          open = false;
+          spdlog::warn("cluster: dropped the connection {} {}: {}", outbound ? "to" : "from",
+                       r.peer, why);
+          return false;
         }
-      }
-      if (open && (b_ev & (POLLIN | POLLHUP | POLLERR))) {
-        size_t added = 0;
-        open = drain(r.backend, r.to_client, added);
-      }
+        return ok;
+      };
+      if (c_ev & (POLLIN | POLLHUP | POLLERR))
+        open = read_side(r.client, r.to_backend, !outbound);
+      if (open && (b_ev & (POLLIN | POLLHUP | POLLERR)))
+        open = read_side(r.backend, r.to_client, outbound);
       open = open && flush(r.backend, r.to_backend) && flush(r.client, r.to_client);
       if (open && limits_.handshake_timeout.count() > 0 && r.frames.headers() == 0 &&
           now - r.accepted >= limits_.handshake_timeout) {
-        spdlog::warn("cluster: dropped the connection from {}: no handshake within {} ms", r.peer,
-                     limits_.handshake_timeout.count());
+        spdlog::warn("cluster: dropped the connection {} {}: no handshake within {} ms",
+                     outbound ? "to" : "from", r.peer, limits_.handshake_timeout.count());
         open = false;
       }
       if (open && limits_.idle_timeout.count() > 0 && now - r.last_read >= limits_.idle_timeout) {
-        spdlog::info("cluster: closed the connection from {}: idle for {} ms", r.peer,
-                     limits_.idle_timeout.count());
+        spdlog::info("cluster: closed the connection {} {}: idle for {} ms",
+                     outbound ? "to" : "from", r.peer, limits_.idle_timeout.count());
         open = false;
       }
       if (!open)

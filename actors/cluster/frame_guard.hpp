@@ -9,6 +9,12 @@
 // header with an unknown operation or a payload above `max_payload` closes
 // that connection, logged, before CAF sees it. With TLS, an unauthenticated
 // peer never gets past the handshake, so no guard is needed there.
+//
+// The same guard stands in front of outbound plain connections (stubs of
+// [[cluster.peers]], `lookup_remote`): CAF connects to the guard on a
+// loopback port, the guard connects to the peer and checks the frames the
+// *peer* sends, so a hostile server cannot make this process allocate what
+// it announces either.
 
 #include <atomic>
 #include <chrono>
@@ -104,8 +110,19 @@ struct guard_limits {
   std::chrono::milliseconds idle_timeout{0};
 };
 
+/// Where an outbound guard connects to.
+struct outbound_target {
+  std::string host;
+  uint16_t port = 0;
+};
+
 class frame_guard {
 public:
+  /// Outbound: listens on a free 127.0.0.1 port and relays each connection
+  /// made to it (by this process's CAF) to `target`, checking the frames
+  /// that come back. `limits.handshake_timeout` also bounds connecting.
+  frame_guard(outbound_target target, guard_limits limits);
+
   /// Listens on `host:port` (0: a free port) and relays to
   /// 127.0.0.1:`backend_port`. Throws std::runtime_error when it cannot listen.
   frame_guard(const std::string& host, uint16_t port, uint16_t backend_port, guard_limits limits);
@@ -132,8 +149,12 @@ private:
     return l;
   }
 
+  void start_thread();
   void run();
+  int connect_backend() const;
 
+  /// Outbound: the peer; inbound: empty (CAF's listener on loopback).
+  outbound_target target_;
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   uint16_t port_ = 0;
@@ -141,5 +162,10 @@ private:
   guard_limits limits_;
   std::thread thread_;
 };
+
+/// The port of this process's outbound guard for `host:port`, started on
+/// first use with `limits` and kept for the life of the process (one per
+/// distinct peer address). Throws std::runtime_error when it cannot listen.
+uint16_t outbound_port(const std::string& host, uint16_t port, const guard_limits& limits);
 
 } // namespace p21::cluster_detail

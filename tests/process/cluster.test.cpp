@@ -14,6 +14,7 @@
 
 #include <caf/all.hpp>
 
+#include "p21/metrics.hpp"
 #include "p21/p21.hpp"
 #include "p21/types.hpp"
 #include "support/test_support.hpp"
@@ -82,6 +83,13 @@ config node_b_config(uint16_t port, timespan near_ttl = timespan{0}) {
   cfg.cluster.retry_max = 200ms;
   cfg.runtime.request_timeout = 60s;
   return cfg;
+}
+
+/// The state letter of /proc/PID/stat (R, S, T, ...).
+char process_state(pid_t pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
 }
 
 bool a_log_has(const temp_dir& s, const std::string& text) {
@@ -429,10 +437,89 @@ TEST_CASE("a frozen peer (half-open connection) is noticed by heartbeats: unavai
   REQUIRE(eventually([&] { return connected(shared); }, 20s));
   // SIGSTOP keeps A's sockets open and silent, as a cut cable would.
   ::kill(a.pid(), SIGSTOP);
+  // The signal takes effect asynchronously: a request racing it could still
+  // be answered.
+  REQUIRE(eventually([&] { return process_state(a.pid()) == 'T'; }, 10s));
   // Request timeouts are a minute (see above): `unavailable` means the
   // heartbeat noticed, `timeout` that the call waited it out.
   auto r = shared.get("x");
   ::kill(a.pid(), SIGCONT);
   REQUIRE_FALSE(r);
   CHECK(r.error() == errc::unavailable);
+}
+
+namespace {
+
+/// A server that answers every connection with one BASP header announcing
+/// a 1 GiB payload, then stays silent: what CAF 0.17 would allocate up front.
+class hostile_server {
+public:
+  hostile_server() {
+    auto [fd, port] = listen_loopback();
+    listener_ = unique_fd{fd};
+    port_ = port;
+    thread_ = std::thread{[this] { run(); }};
+  }
+  ~hostile_server() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_; }
+
+private:
+  void run() {
+    std::string header(32, '\0');
+    header[4] = 0x40; // payload length 0x40000000, network byte order
+    std::vector<unique_fd> open;
+    while (!stop_) {
+      auto c = accept_within(listener_.get(), 50ms);
+      if (c.get() < 0)
+        continue;
+      send_all(c.get(), header);
+      ++connections_;
+      open.push_back(std::move(c));
+    }
+  }
+
+  unique_fd listener_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+double rss_mib() {
+  return read_process().resident_memory_bytes / (1 << 20);
+}
+
+} // namespace
+
+TEST_CASE("a hostile server's oversized frame is refused by the outbound guard: clients fail "
+          "instead of allocating it",
+          "[cluster]") {
+  hostile_server evil;
+  auto before = rss_mib();
+  {
+    // `p21 cache --connect`'s path.
+    caf::actor_system_config cfg;
+    add_message_types(cfg);
+    cfg.load<caf::io::middleman>();
+    caf::actor_system sys{cfg};
+    auto r = lookup_remote(sys, {"127.0.0.1", evil.port(), {}, {}, {}}, "cache.shared", 10s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() != errc::timeout); // the guard closed it; nothing waited for the payload
+  }
+  {
+    // A node's [[cluster.peers]] stub, which keeps reconnecting.
+    auto cfg = node_b_config(evil.port());
+    runtime rt{cfg};
+    auto shared = cache::open(rt, "shared").value();
+    REQUIRE(eventually([&] { return evil.connections() >= 3; }, 20s));
+    auto r = shared.get("x");
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::unavailable);
+  }
+  // Unguarded, each connection made CAF allocate 1 GiB.
+  CHECK(rss_mib() - before < 256);
 }

@@ -306,3 +306,41 @@ TEST_CASE("frame guard: a connection that sends no frame within the handshake ti
   CHECK(more.data == f);
   CHECK_FALSE(more.closed);
 }
+
+// -- outbound -----------------------------------------------------------------------
+
+TEST_CASE("frame guard (outbound): the peer's frames are checked, an oversized one closes both "
+          "sides before this process reads it",
+          "[frame_guard]") {
+  auto [fd, peer_port] = listen_loopback();
+  unique_fd peer_listener{fd};
+  guard_limits limits;
+  limits.max_payload = max_payload;
+  frame_guard guard{outbound_target{"127.0.0.1", peer_port}, limits};
+  CHECK(guard.port() != peer_port);
+  unique_fd local{connect_loopback(guard.port())}; // what CAF does
+  auto peer = accept_within(peer_listener.get(), 2s);
+  REQUIRE(peer.get() >= 0);
+  // Both ways relay while the peer's frames are in bounds; what this process
+  // sends is not its to judge (the peer's own guard does).
+  auto ok = frame(0, 10);
+  REQUIRE(send_all(peer.get(), ok));
+  CHECK(receive(local.get(), ok.size(), 2s).data == ok);
+  REQUIRE(send_all(local.get(), "anything"));
+  CHECK(receive(peer.get(), 8, 2s).data == "anything");
+  REQUIRE(send_all(peer.get(), header(1, max_payload + 1)));
+  auto at_local = receive(local.get(), SIZE_MAX, 2s);
+  CHECK(at_local.closed);
+  CHECK(at_local.data.empty());
+  CHECK(receive(peer.get(), SIZE_MAX, 2s).closed);
+}
+
+TEST_CASE("frame guard (outbound): a peer that cannot be reached closes the local connection",
+          "[frame_guard]") {
+  auto gone = free_port();
+  guard_limits limits;
+  limits.handshake_timeout = 500ms;
+  frame_guard guard{outbound_target{"127.0.0.1", gone}, limits};
+  unique_fd local{connect_loopback(guard.port())};
+  CHECK(receive(local.get(), SIZE_MAX, 3s).closed);
+}
