@@ -4,7 +4,10 @@
 
 #include <caf/all.hpp>
 
+#include "db_pool_actor.hpp"
 #include "p21/db.hpp"
+#include "p21/faults.hpp"
+#include "p21/runtime.hpp"
 #include "query_cache.hpp"
 #include "reader_pool.hpp"
 
@@ -87,6 +90,16 @@ caf::expected<std::vector<db_result>> db::transaction(std::vector<db_statement> 
 
 caf::expected<db_pool_stats> db::stats() {
   return ask<db_pool_stats>(stats_atom::value);
+}
+
+caf::error crash_db_writer(runtime& rt, const std::string& pool) {
+  if (!rt.component(pool))
+    return make_error(errc::not_found, "no db pool named '" + pool + "'");
+  auto a = rt.actor_of(pool);
+  if (!a)
+    return std::move(a.error());
+  caf::anon_send(*a, db_detail::crash_writer_atom::value);
+  return caf::none;
 }
 
 } // namespace p21

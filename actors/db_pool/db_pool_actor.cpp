@@ -1,5 +1,6 @@
 #include "db_pool_actor.hpp"
 
+#include <functional>
 #include <map>
 
 #include <caf/all.hpp>
@@ -22,11 +23,10 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using version_tick_atom = caf::atom_constant<caf::atom("vertick")>;
 using granted_atom = caf::atom_constant<caf::atom("granted")>;
 
-using pool_actor =
-    db_pool_actor::extend<caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
-                          caf::reacts_to<version_tick_atom>,
-                          caf::reacts_to<read_done_atom, read_done>,
-                          caf::reacts_to<granted_atom, uint64_t>>;
+using pool_actor = db_pool_actor::extend<
+    caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
+    caf::reacts_to<version_tick_atom>, caf::reacts_to<read_done_atom, read_done>,
+    caf::reacts_to<granted_atom, uint64_t>, caf::reacts_to<crash_writer_atom>>;
 
 /// A detached reader thread; it runs reads on slots the pool holds.
 struct reader {
@@ -62,6 +62,20 @@ struct pool_state {
   size_t held = 0;
   uint64_t next_id = 0;
   db_pool_stats stats;
+  /// Callers whose statement is with the writer or a reader thread, by
+  /// call number. CAF 0.17 drops an undelivered promise silently: without
+  /// this, a caller of a pool that ends would wait out its whole timeout.
+  std::map<uint64_t, std::function<void(caf::error)>> unanswered;
+  uint64_t next_call = 0;
+
+  /// Remembers `promise` until `answered(id)`; the id.
+  template <class R>
+  uint64_t awaiting(caf::typed_response_promise<R> promise) {
+    auto id = ++next_call;
+    unanswered.emplace(id, [promise](caf::error e) mutable { promise.deliver(std::move(e)); });
+    return id;
+  }
+  void answered(uint64_t id) { unanswered.erase(id); }
 
   static inline const char* name = "p21.db_pool";
 
@@ -72,6 +86,16 @@ struct pool_state {
     // interrupted (statements started later run normally).
     if (cfg.conn.cancel)
       cfg.conn.cancel->interrupt_running();
+    // Every caller hears back. A write may have committed just before: not
+    // acknowledged is not the same as not done.
+    auto gone = [] {
+      return make_error(errc::unavailable,
+                        "the db pool stopped before the statement's result came back");
+    };
+    for (auto& [id, fail] : unanswered)
+      fail(gone());
+    for (auto& [ticket, w] : waiting)
+      w.promise.deliver(gone());
     if (!readers)
       return;
     auto& slots = readers->slots();
@@ -133,16 +157,19 @@ void dispatch(pool_self self, waiter w) {
   auto promise = w.promise;
   auto key = std::move(w.cache_key);
   auto seq = w.write_seq;
+  auto call = self->state.awaiting(promise);
   self->request(r.handle, caf::infinite, query_atom::value, std::move(w.sql), std::move(w.params))
       .then(
           [=](conn_reply& reply) mutable {
             auto& st = self->state;
+            st.answered(call);
             if (st.cache && !key.empty())
               st.cache->put(key, reply.result, reply.reads, seq);
             promise.deliver(std::move(reply.result));
             release(self, id);
           },
           [=](caf::error& e) mutable {
+            self->state.answered(call);
             promise.deliver(std::move(e));
             release(self, id);
           });
@@ -152,12 +179,18 @@ void dispatch(pool_self self, waiter w) {
 template <class R, class Reply, class Take, class... Ts>
 caf::result<R> to_writer(pool_self self, Take take, Ts&&... xs) {
   auto promise = self->make_response_promise<R>();
+  auto call = self->state.awaiting(promise);
   self->request(self->state.writer, caf::infinite, std::forward<Ts>(xs)...)
-      .then([=](Reply& x) mutable { promise.deliver(take(x)); },
-            [=](caf::error& e) mutable {
-              ++self->state.stats.errors;
-              promise.deliver(std::move(e));
-            });
+      .then(
+          [=](Reply& x) mutable {
+            self->state.answered(call);
+            promise.deliver(take(x));
+          },
+          [=](caf::error& e) mutable {
+            self->state.answered(call);
+            ++self->state.stats.errors;
+            promise.deliver(std::move(e));
+          });
   return promise;
 }
 
@@ -296,6 +329,13 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         return write_through<std::vector<db_result>, conn_txn_reply>(
             self, [](conn_txn_reply& r) { return std::move(r.results); }, transaction_atom::value,
             std::move(statements));
+      },
+      [=](crash_writer_atom) {
+        spdlog::warn("db pool: ending the writer (fault injection)");
+        // Not send_exit: CAF unlinks an actor from the sender of the exit it
+        // receives, so the pool would outlive its writer. Sent anonymously,
+        // the writer ends as a crash ends it and the link takes the pool down.
+        caf::anon_send_exit(self->state.writer, caf::exit_reason::kill);
       },
       [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
       [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },

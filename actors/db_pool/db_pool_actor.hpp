@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
 #include "connection_actor.hpp"
@@ -17,6 +18,10 @@
 #include "reader_pool.hpp"
 
 namespace p21::db_detail {
+
+/// Fault injection (`crash_db_writer`): the pool kills its writer. Outside
+/// the public protocol, so a published pool's proxy never forwards it.
+using crash_writer_atom = caf::atom_constant<caf::atom("crashwrite")>;
 
 /// What a pool is built from (`[database]` and the query cache's part of
 /// `[cache]`).

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <future>
 #include <random>
 #include <thread>
@@ -11,6 +12,7 @@
 
 #include "actors/db_pool/connection.hpp"
 #include "p21/db.hpp"
+#include "p21/faults.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -19,6 +21,14 @@ using namespace p21::test;
 using namespace std::chrono_literals;
 
 namespace {
+
+/// This process's threads.
+size_t thread_count() {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& t : std::filesystem::directory_iterator{"/proc/self/task"})
+    ++n;
+  return n;
+}
 
 std::unique_ptr<connection> open_at(const std::string& path) {
   connection_settings s;
@@ -41,8 +51,8 @@ void block_until_released(sqlite3_context* ctx, int, sqlite3_value**) {
 }
 
 void register_block(sqlite3* db) {
-  sqlite3_create_function(db, "p21_block", 0, SQLITE_UTF8, nullptr, block_until_released,
-                          nullptr, nullptr);
+  sqlite3_create_function(db, "p21_block", 0, SQLITE_UTF8, nullptr, block_until_released, nullptr,
+                          nullptr);
 }
 
 void set_gate(bool open) {
@@ -111,7 +121,8 @@ TEST_CASE("a transaction is all-or-nothing") {
   temp_dir dir;
   auto c = open_at(dir.file("a.db"));
   REQUIRE(c->run("CREATE TABLE t(id INTEGER PRIMARY KEY)", {}));
-  auto failed = c->transaction({{"INSERT INTO t VALUES (1)", {}}, {"INSERT INTO t VALUES (1)", {}}});
+  auto failed =
+      c->transaction({{"INSERT INTO t VALUES (1)", {}}, {"INSERT INTO t VALUES (1)", {}}});
   REQUIRE_FALSE(failed);
   CHECK_THAT(render(failed.error()), Catch::Contains("statement 2 of 2 failed"));
   CHECK(c->run("SELECT count(*) FROM t", {})->result.rows[0][0].i == 0);
@@ -177,8 +188,8 @@ TEST_CASE("the pool runs reads, writes and transactions and reads cannot write")
   auto refused = d.query("DELETE FROM kv");
   REQUIRE_FALSE(refused);
   CHECK_THAT(render(refused.error()), Catch::Contains("readonly"));
-  auto txn = d.transaction({{"INSERT INTO kv VALUES ('b', '2')", {}},
-                            {"INSERT INTO kv VALUES ('a', 'dup')", {}}});
+  auto txn = d.transaction(
+      {{"INSERT INTO kv VALUES ('b', '2')", {}}, {"INSERT INTO kv VALUES ('a', 'dup')", {}}});
   REQUIRE_FALSE(txn);
   CHECK(is(txn.error(), errc::bad_query));
   CHECK(d.query("SELECT count(*) FROM kv")->rows[0][0].i == 1); // rolled back
@@ -308,6 +319,26 @@ TEST_CASE("a crashed pool actor is restarted and callers see errors, not hangs")
   CHECK(rt.component("db_pool")->restarts == 1);
 }
 
+TEST_CASE("a crashed writer takes its pool down with it: the supervisor restarts both, "
+          "acknowledged writes stay, and writes are served again") {
+  temp_dir dir;
+  runtime rt{pool_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x)"));
+  REQUIRE(d.execute("INSERT INTO t VALUES (1)"));
+  auto threads_before = thread_count();
+  for (int round = 0; round < 3; ++round) {
+    REQUIRE_FALSE(crash_db_writer(rt));
+    CHECK(eventually([&] { return rt.component("db_pool")->restarts == round + 1u; }));
+    CHECK(eventually([&] { return static_cast<bool>(d.execute("INSERT INTO t VALUES (2)")); }));
+  }
+  CHECK(d.query("SELECT count(*) FROM t WHERE x = 1").value().rows[0][0].i == 1);
+  CHECK(d.query("SELECT count(*) FROM t WHERE x = 2").value().rows[0][0].i == 3);
+  // The ended writers' and pools' threads end too.
+  CHECK(eventually([&] { return thread_count() <= threads_before; }));
+  CHECK(crash_db_writer(rt, "nope") == errc::not_found);
+}
+
 TEST_CASE("an acknowledged write survives kill -9 of the writing process") {
   temp_dir dir;
   auto path = dir.file("durable.db");
@@ -366,11 +397,11 @@ struct cached_pool {
     cfg.database.data_version_interval = 20ms;
     rt = std::make_unique<runtime>(cfg);
     d = db::open(*rt).value();
-    for (auto sql : {"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)",
-                     "CREATE TABLE audit(msg TEXT)", "CREATE TABLE other(x)",
-                     "CREATE VIEW names AS SELECT name FROM users",
-                     "CREATE TRIGGER log AFTER INSERT ON users BEGIN "
-                     "INSERT INTO audit VALUES (new.name); END"})
+    for (auto sql :
+         {"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)", "CREATE TABLE audit(msg TEXT)",
+          "CREATE TABLE other(x)", "CREATE VIEW names AS SELECT name FROM users",
+          "CREATE TRIGGER log AFTER INSERT ON users BEGIN "
+          "INSERT INTO audit VALUES (new.name); END"})
       REQUIRE(d->execute(sql));
     REQUIRE(d->execute("INSERT INTO users(name) VALUES ('ada')"));
   }
@@ -394,8 +425,9 @@ TEST_CASE("a repeated query is answered from the query cache") {
   CHECK(second.value().cached);
   CHECK(second->rows == first->rows);
   // Other parameters are another key.
-  CHECK_FALSE(
-    p.d->query("SELECT count(*) FROM users WHERE name = ?", {db_value::of("bob")}).value().cached);
+  CHECK_FALSE(p.d->query("SELECT count(*) FROM users WHERE name = ?", {db_value::of("bob")})
+                  .value()
+                  .cached);
   auto st = p.d->stats().value();
   CHECK(st.cache_hits == 1);
   CHECK(st.cache_misses == 2);
@@ -415,8 +447,7 @@ TEST_CASE("a write to a table a cached query read invalidates it, a write elsewh
 TEST_CASE("writes inside a transaction invalidate") {
   cached_pool p;
   REQUIRE(p.cached_after_repeat("SELECT count(*) FROM users"));
-  REQUIRE(p.d->transaction({{"INSERT INTO other VALUES (2)", {}},
-                            {"DELETE FROM users", {}}}));
+  REQUIRE(p.d->transaction({{"INSERT INTO other VALUES (2)", {}}, {"DELETE FROM users", {}}}));
   CHECK(p.count("SELECT count(*) FROM users") == 0);
 }
 
@@ -464,7 +495,8 @@ TEST_CASE("another process writing the file flushes the query cache") {
   CHECK(eventually([&] { return p.count("SELECT count(*) FROM users") == 2; }));
 }
 
-TEST_CASE("a handle answering from the shared cache never reads past another's acknowledged write") {
+TEST_CASE(
+    "a handle answering from the shared cache never reads past another's acknowledged write") {
   cached_pool p;
   auto reader = db::open(*p.rt).value();
   REQUIRE(reader.query("SELECT count(*) FROM users"));
