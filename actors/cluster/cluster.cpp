@@ -393,6 +393,16 @@ struct stub_state {
            ")";
   }
 
+  /// A stub that ends (killed, or the node stops) answers what it
+  /// forwarded: CAF 0.17 drops an undelivered promise silently, and its
+  /// caller would wait out the whole timeout.
+  ~stub_state() {
+    auto unanswered = std::move(pending);
+    pending.clear();
+    for (auto& [id, fail] : unanswered)
+      fail(make_error(errc::unavailable, where() + " stopped during the request"));
+  }
+
   static inline const char* name = "p21.cluster_stub";
 };
 
