@@ -30,6 +30,13 @@ using monitor_impl = monitor_actor::extend<caf::reacts_to<tick_atom>>;
 /// Rounds kept for `history_atom`.
 constexpr size_t history_max = 360;
 
+/// The longest gap between ticks. A pending delayed message holds its
+/// receiver, and a killed detached actor keeps its thread until nothing
+/// holds it: with one tick per interval (60 s by default) every kill left a
+/// thread behind for up to a minute (the fault soak found it). A round
+/// still starts once per interval.
+constexpr timespan max_tick_gap = std::chrono::seconds{1};
+
 struct monitor_settings {
   timespan interval{0};
   timespan alert_for{0};
@@ -83,6 +90,8 @@ std::optional<double> bucket_quantile(const std::vector<double>& bounds,
 
 struct monitor_state {
   monitor_settings cfg;
+  /// When the next sampling round is due.
+  clock::time_point next_round;
   std::shared_ptr<const node_view> view;
   std::unique_ptr<system_sampler> sampler;
   std::vector<alert> alerts;
@@ -407,7 +416,8 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
   st.system = st.sampler->sample(read_system(), clock::now());
   fill_system(st.summary, st.system);
   st.summary.health_score = 100;
-  self->delayed_send(self, st.cfg.interval, tick_atom::value);
+  st.next_round = clock::now() + st.cfg.interval;
+  self->delayed_send(self, std::min(st.cfg.interval, max_tick_gap), tick_atom::value);
   return {
       [=](summary_atom) { return self->state.summary; },
       [=](sample_atom) -> caf::result<performance_summary> {
@@ -436,6 +446,7 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
           spdlog::info("monitor interval {} -> {}", format_duration(self->state.cfg.interval),
                        format_duration(interval));
         self->state.cfg.interval = interval;
+        self->state.next_round = std::min(self->state.next_round, clock::now() + interval);
         return interval;
       },
       [=](set_alert_for_atom, caf::timespan d) {
@@ -446,8 +457,12 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
         return d;
       },
       [=](tick_atom) {
-        start_round(self);
-        self->delayed_send(self, self->state.cfg.interval, tick_atom::value);
+        auto& st = self->state;
+        if (auto now = clock::now(); now >= st.next_round) {
+          st.next_round = now + st.cfg.interval;
+          start_round(self);
+        }
+        self->delayed_send(self, std::min(st.cfg.interval, max_tick_gap), tick_atom::value);
       },
   };
 }
