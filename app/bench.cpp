@@ -218,11 +218,15 @@ int run_bench(const bench_options& opts) {
     }
   }
   auto rows = all_rows();
-  const std::vector<std::string> sections{"cache_details",   "db_details",  "subprocess_details",
-                                          "cluster_details", "self_tuning", "redis"};
+  const std::vector<std::string> sections{
+      "cache_details", "db_details", "subprocess_details", "cluster_details", "self_tuning",
+      "redis",         "soak"};
+  auto named = [&](const std::string& name) {
+    return std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
+  };
+  // The soak kills and restarts things on purpose: it runs when asked for.
   auto wants = [&](const std::string& name) {
-    return opts.only.empty() ||
-           std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
+    return named(name) || (opts.only.empty() && name != "soak");
   };
   for (auto& name : opts.only)
     if (std::find(sections.begin(), sections.end(), name) == sections.end() &&
@@ -295,6 +299,11 @@ int run_bench(const bench_options& opts) {
   if (wants("self_tuning"))
     tuning = bar.step("self_tuning: 4 phases, optimizer on and off",
                       [&] { return self_tuning(base, opts.quick); });
+  nlohmann::json soaked;
+  bool soak_failed = false;
+  if (wants("soak"))
+    soaked = bar.step("soak: calls through every subsystem while faults are injected",
+                      [&] { return soak(base, opts.quick, soak_failed); });
   if (!results.empty())
     print_table(results, rows, overall, overall_rows, runs);
   std::cout << "memory: startup RSS " << mib(startup_rss)
@@ -323,6 +332,8 @@ int run_bench(const bench_options& opts) {
       doc["details"] = details;
     if (!tuning.is_null())
       doc["self_tuning"] = tuning;
+    if (!soaked.is_null())
+      doc["soak"] = soaked;
     if (!opts.plots_dir.empty()) {
       try {
         for (auto& file : write_plots(opts.plots_dir, doc))
@@ -341,7 +352,7 @@ int run_bench(const bench_options& opts) {
       }
     }
   }
-  return 0;
+  return soak_failed ? 1 : 0;
 }
 
 } // namespace p21::app

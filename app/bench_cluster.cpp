@@ -29,19 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("cannot find a free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 struct tls_files {
   std::string certificate, key, ca;
 };
@@ -107,7 +94,7 @@ nlohmann::json summary(const series& s) {
 
 /// Remote vs local get, with or without TLS.
 nlohmann::json round_trip(const config& base, size_t n, const tls_files* tls) {
-  auto port = free_port();
+  auto port = free_loopback_port();
   runtime owner{owner_config(base, port, tls), node_subsystems()};
   runtime client{client_config(base, port, tls), node_subsystems()};
   auto local = cache::open(owner, "shared").value();
@@ -126,7 +113,7 @@ nlohmann::json round_trip(const config& base, size_t n, const tls_files* tls) {
 /// Gets per second from `clients` client nodes, one thread each, into one
 /// cache node, for `seconds`.
 double throughput(const config& base, size_t clients, double seconds) {
-  auto port = free_port();
+  auto port = free_loopback_port();
   runtime owner{owner_config(base, port, nullptr)};
   if (auto err = cache::open(owner, "shared").value().put("key", std::string(100, 'v')))
     throw std::runtime_error(render(err));

@@ -48,24 +48,11 @@ std::string find_redis_server() {
   return {};
 }
 
-uint16_t any_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("cannot find a free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 /// The bench's redis-server, stopped and its directory removed at the end.
 class server {
 public:
   server(const std::string& binary)
-    : port_(any_free_port()) {
+    : port_(free_loopback_port()) {
     char tmpl[] = "/tmp/p21-bench-redis-XXXXXX";
     if (!::mkdtemp(tmpl))
       throw std::runtime_error("cannot make a temp dir");

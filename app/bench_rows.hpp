@@ -111,6 +111,9 @@ void time_batched(series& s, size_t samples, size_t per_sample, F op) {
   }
 }
 
+/// A loopback port that was free a moment ago (for a server started next).
+uint16_t free_loopback_port();
+
 /// Quiet nodes: benchmarks time work, not log lines.
 inline config quiet(config cfg) {
   cfg.logging.level = p21::log_level::error;
@@ -160,5 +163,8 @@ void benchmark_sink(const T& x) {
 /// get_many per key, shard throughput, lru vs tinylfu hit rates, memory per
 /// entry; printed and returned for the JSON.
 nlohmann::json cache_details(const config& base, bool quick);
+
+/// The fault soak (bench_soak.cpp); `failed` is set when a check fails.
+nlohmann::json soak(const config& base, bool quick, bool& failed);
 
 } // namespace p21::app

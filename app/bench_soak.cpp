@@ -1,0 +1,599 @@
+// The fault soak of `p21 bench --only soak`: a fixed number of operations
+// through every subsystem (cache, db pool, subprocess pool, HTTP, a cluster
+// peer's cache) from several threads, while a killer thread ends components
+// at random, crashes the db writer, and SIGKILLs and restarts the cluster
+// peer (a `p21 run` of this binary). It then checks what a user relies on:
+// every call came back with a value or an error within its timeout (none
+// lost), every acknowledged database write is there, and the process's RSS,
+// descriptors and threads are back within 5 % of before. It prints those
+// figures and fails (non-zero exit) when one does not hold. Cache puts are
+// not checked for presence: a cache that restarts starts empty by design.
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "app/bench_rows.hpp"
+#include <caf/all.hpp>
+
+#include "p21/faults.hpp"
+#include "p21/metrics.hpp"
+#include "p21/p21.hpp"
+
+extern char** environ;
+
+namespace p21::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+/// A loopback connection to `port`, or -1.
+int connect_loopback(uint16_t port, std::chrono::milliseconds timeout) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// The node under test's `/health`: true on a 200 within `timeout`.
+bool http_health(uint16_t port, std::chrono::milliseconds timeout) {
+  int fd = connect_loopback(port, timeout);
+  if (fd < 0)
+    return false;
+  std::string req = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  bool ok = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+  std::string reply;
+  char buf[4096];
+  while (ok) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return ok && reply.rfind("HTTP/1.1 200", 0) == 0;
+}
+
+/// Node A, the cluster peer: `p21 run` of this very binary, publishing its
+/// cache "shared" on `port`; its log goes to the scratch directory.
+class peer_node {
+public:
+  peer_node(const std::string& dir, uint16_t port)
+    : dir_(dir)
+    , port_(port) {
+    std::ofstream{dir + "/a.toml"} << "[logging]\nlevel = \"warn\"\nstatus_interval = \"0s\"\n"
+                                      "[database]\npath = \""
+                                   << dir << "/a.db\"\n[caches.shared]\nmax_entries = 10000\n"
+                                   << "[cluster.publish]\nport = " << port
+                                   << "\nactors = [\"cache.shared\"]\n";
+  }
+  ~peer_node() { kill(); }
+
+  /// Starts it and waits (bounded) until its port accepts connections.
+  void start() {
+    std::vector<std::string> argv{"/proc/self/exe", "run", "--config", dir_ + "/a.toml"};
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    auto log = dir_ + "/a.log";
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    auto rc = ::posix_spawn(&pid_, "/proc/self/exe", &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+      throw std::runtime_error("soak: cannot start the cluster peer");
+    auto deadline = clock::now() + 20s;
+    while (clock::now() < deadline) {
+      if (int fd = connect_loopback(port_, 200ms); fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(20ms); // polling a port another process opens
+    }
+    throw std::runtime_error("soak: the cluster peer did not listen within 20 s (see " + log + ")");
+  }
+
+  /// SIGKILL, and reaps it.
+  void kill() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+
+private:
+  std::string dir_;
+  uint16_t port_;
+  pid_t pid_ = 0;
+};
+
+/// What the soak compares before and after.
+struct resources {
+  double rss_bytes = 0;
+  double fds = 0;
+  double threads = 0;
+  /// Threads by name, and descriptors by what they point at: what to look
+  /// at when a count grew.
+  std::map<std::string, int> thread_names;
+  std::map<std::string, int> fd_kinds;
+};
+
+resources measure_resources() {
+  ::malloc_trim(0); // what free() kept is not growth
+  resources r;
+  auto p = read_process();
+  r.rss_bytes = p.resident_memory_bytes;
+  r.fds = p.open_fds;
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Threads:", 0) == 0)
+      r.threads = std::stod(line.substr(8));
+  std::error_code ec;
+  for (auto& task : fs::directory_iterator{"/proc/self/task", ec}) {
+    std::string name;
+    std::getline(std::ifstream{task.path() / "comm"}, name);
+    ++r.thread_names[name];
+  }
+  for (auto& fd : fs::directory_iterator{"/proc/self/fd", ec}) {
+    auto target = fs::read_symlink(fd.path(), ec).string();
+    ++r.fd_kinds[target.substr(0, target.find(':'))];
+  }
+  return r;
+}
+
+bool within(double after, double before, double share) {
+  return after <= before * (1 + share);
+}
+
+/// Every call's outcome, by subsystem.
+class tally {
+public:
+  /// `lost`: no reply within the call's timeout (a `timeout` error, or a
+  /// reply later than the timeout allows).
+  void record(const std::string& area, bool ok, bool lost, const std::string& error = {}) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& a = areas_[area];
+    ++a.calls;
+    if (ok)
+      ++a.ok;
+    else if (lost) {
+      ++a.lost;
+      if (a.first_lost.empty())
+        a.first_lost = error.empty() ? "a reply later than the timeout" : error;
+    } else {
+      ++a.errors;
+      if (a.first_error.empty())
+        a.first_error = error;
+    }
+  }
+
+  uint64_t calls() const { return sum(&area::calls); }
+  uint64_t lost() const { return sum(&area::lost); }
+
+  nlohmann::json to_json() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto out = nlohmann::json::object();
+    for (auto& [name, a] : areas_)
+      out[name] = {{"calls", a.calls},
+                   {"ok", a.ok},
+                   {"errors", a.errors},
+                   {"lost", a.lost},
+                   {"first_error", a.first_error},
+                   {"first_lost", a.first_lost}};
+    return out;
+  }
+
+private:
+  struct area {
+    uint64_t calls = 0, ok = 0, errors = 0, lost = 0;
+    std::string first_error;
+    std::string first_lost;
+  };
+  uint64_t sum(uint64_t area::*field) const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    uint64_t n = 0;
+    for (auto& [name, a] : areas_)
+      n += a.*field;
+    return n;
+  }
+  mutable std::mutex mtx_;
+  std::map<std::string, area> areas_;
+};
+
+/// The error of a call's outcome (none when it succeeded).
+template <class T>
+caf::error error_of(const caf::expected<T>& r) {
+  return r ? caf::error{} : r.error();
+}
+inline caf::error error_of(const caf::error& e) {
+  return e;
+}
+
+config soak_config(const config& base, const std::string& dir, uint16_t peer_port,
+                   uint16_t http_port) {
+  auto cfg = quiet(base);
+  cfg.database.path = dir + "/soak.db";
+  cfg.cache.caches["soak"].max_entries = 5000;
+  cfg.http.listen = "127.0.0.1:" + std::to_string(http_port);
+  cluster_peer peer;
+  peer.name = "a";
+  peer.port = peer_port;
+  peer.actors = {"cache.shared"};
+  cfg.cluster.peers.push_back(peer);
+  cfg.cluster.request_timeout = 2s;
+  cfg.cluster.connect_timeout = 2s;
+  cfg.cluster.retry_initial = 20ms;
+  cfg.cluster.retry_max = 200ms;
+  cfg.runtime.request_timeout = 3s;
+  cfg.database.pool_timeout = 1s;
+  cfg.subprocess.timeout = 3s;
+  // Kills are the point: they must never exhaust the restart intensity.
+  cfg.supervisor.max_restarts = 1000000;
+  cfg.supervisor.period = 1s;
+  cfg.supervisor.backoff_initial = 1ms;
+  cfg.supervisor.backoff_max = 50ms;
+  return cfg;
+}
+
+} // namespace
+
+uint16_t free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0)
+    ::close(fd);
+  if (!ok)
+    throw std::runtime_error("cannot find a free loopback port");
+  return ntohs(addr.sin_port);
+}
+
+nlohmann::json soak(const config& base, bool quick, bool& failed) {
+  char tmpl[] = "/tmp/p21-soak-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr)
+    throw std::runtime_error("soak: cannot make a scratch directory");
+  std::string dir = tmpl;
+  struct cleanup {
+    std::string dir;
+    ~cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } scratch{dir};
+  const size_t threads = quick ? 4 : 8;
+  const size_t ops_per_thread = quick ? 1000 : 10000;
+  const auto kill_every = quick ? 100ms : 200ms;
+  auto peer_port = free_loopback_port();
+  auto http_port = free_loopback_port();
+  peer_node a{dir, peer_port};
+  a.start();
+  auto cfg = soak_config(base, dir, peer_port, http_port);
+  const auto call_timeout = cfg.runtime.request_timeout + cfg.database.pool_timeout;
+  runtime rt{cfg};
+  auto local = cache::open(rt, "soak").value();
+  auto remote = cache::open(rt, "shared").value();
+  auto database = db::open(rt).value();
+  auto procs = subprocess::open(rt).value();
+  // A bounded table (each thread overwrites its 64 slots with a rising
+  // sequence number): resources are compared before and after, and a table
+  // that grew would grow SQLite's page caches with it.
+  constexpr size_t slots = 64;
+  if (!database.execute("CREATE TABLE soak(thread INTEGER, slot INTEGER, seq INTEGER, "
+                        "PRIMARY KEY (thread, slot))"))
+    throw std::runtime_error("soak: cannot create its table");
+  caf::error peer_error;
+  auto settle_peer = [&] {
+    auto deadline = clock::now() + 20s;
+    while (clock::now() < deadline)
+      if (peer_error = remote.put("probe", "x"); !peer_error)
+        return true;
+    return false;
+  };
+  if (!settle_peer())
+    throw std::runtime_error("soak: the cluster peer's cache is not reachable: " +
+                             render(peer_error));
+
+  tally calls;
+  std::mutex acked_mtx;
+  uint64_t acked = 0;
+  /// By (thread, slot): the highest acknowledged sequence number.
+  std::map<std::pair<int64_t, int64_t>, int64_t> last_acked;
+  std::atomic<uint64_t> done{0};
+  // One call through one subsystem. A thread's writes are sequential, so a
+  // slot's sequence number only rises.
+  auto one_op = [&](size_t thread, size_t i, int phase) {
+    auto seq = static_cast<int64_t>(phase * 1'000'000'000 + i);
+    auto slot = static_cast<int64_t>(i % slots);
+    auto key = "k" + std::to_string(i % 500);
+    auto t0 = clock::now();
+    auto note = [&](const char* area, const auto& result) {
+      bool late = clock::now() - t0 > call_timeout + 1s;
+      auto err = error_of(result);
+      if (!err)
+        calls.record(area, !late, late, late ? "a reply after the timeout" : "");
+      else
+        calls.record(area, false, err == errc::timeout || late, render(err));
+    };
+    switch ((thread + i) % 7) {
+    case 0: {
+      auto r = local.put(key, std::string(100, 'v'));
+      note("cache", r);
+      break;
+    }
+    case 1: {
+      auto r = local.get(key);
+      note("cache", r);
+      break;
+    }
+    case 2: {
+      auto t = static_cast<int64_t>(thread);
+      auto r = database.execute("INSERT OR REPLACE INTO soak(thread, slot, seq) VALUES(?, ?, ?)",
+                                {db_value::of(t), db_value::of(slot), db_value::of(seq)});
+      note("db_write", r);
+      if (r) {
+        std::lock_guard<std::mutex> guard{acked_mtx};
+        ++acked;
+        last_acked[{t, slot}] = seq;
+      }
+      break;
+    }
+    case 3: {
+      auto r = database.query("SELECT count(*) FROM soak WHERE thread = ?",
+                              {db_value::of(static_cast<int64_t>(thread))});
+      note("db_read", r);
+      break;
+    }
+    case 4: {
+      auto r = procs.run(std::vector<std::string>{"true"});
+      note("subprocess", r);
+      break;
+    }
+    case 5: {
+      auto r = i % 2 ? remote.get(key) : caf::expected<std::optional<std::string>>{std::nullopt};
+      if (i % 2 == 0) {
+        auto w = remote.put(key, "v");
+        note("cluster", w);
+      } else {
+        note("cluster", r);
+      }
+      break;
+    }
+    default: {
+      bool ok = http_health(http_port, 3000ms);
+      calls.record("http", ok, false, ok ? "" : "no 200 from /health");
+      break;
+    }
+    }
+  };
+  auto run_workers = [&](size_t n, int phase) {
+    std::vector<std::thread> ws;
+    for (size_t t = 0; t < threads; ++t)
+      ws.emplace_back([&, t] {
+        for (size_t i = 0; i < n; ++i) {
+          one_op(t, i, phase);
+          ++done;
+        }
+      });
+    for (auto& w : ws)
+      w.join();
+  };
+
+  // Faults from the first call on. The peer dies three times: in the
+  // warm-up and at a third and two thirds of the measured phase.
+  const uint64_t warm_calls = threads * (ops_per_thread / 4);
+  const uint64_t main_calls = threads * ops_per_thread;
+  const std::vector<uint64_t> peer_kill_at{warm_calls / 2, warm_calls + main_calls / 3,
+                                           warm_calls + 2 * main_calls / 3};
+  std::map<std::string, uint64_t> kills;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> paused{false};
+  std::mutex killing; // held while a fault is being injected
+  std::thread killer{[&] {
+    std::mt19937 rng{21};
+    size_t peer_kills = 0;
+    while (!stop) {
+      std::this_thread::sleep_for(kill_every); // the fault rate, not a wait for a result
+      std::lock_guard<std::mutex> guard{killing};
+      if (paused)
+        continue;
+      if (peer_kills < peer_kill_at.size() && done >= peer_kill_at[peer_kills]) {
+        a.kill();
+        a.start();
+        ++peer_kills;
+        ++kills["cluster peer (SIGKILL, restart)"];
+        continue;
+      }
+      if (rng() % 4 == 0) {
+        if (!crash_db_writer(rt))
+          ++kills["db writer"];
+        continue;
+      }
+      std::vector<std::string> running;
+      for (auto& c : rt.components())
+        if (c.running)
+          running.push_back(c.name);
+      if (running.empty())
+        continue;
+      auto name = running[rng() % running.size()];
+      if (auto actor = rt.actor_of(name)) {
+        caf::anon_send_exit(*actor, caf::exit_reason::kill);
+        ++kills[name];
+      }
+    }
+  }};
+  // Recovery: every component back and the peer reachable, within bounds.
+  std::string not_recovered;
+  auto recover = [&] {
+    auto recovered_by = clock::now() + 20s;
+    do {
+      not_recovered.clear();
+      // A lazy component that never started is not expected to run.
+      for (auto& c : rt.components())
+        if (!c.running && !c.unloaded && c.starts > 0)
+          not_recovered += " " + c.name;
+      if (not_recovered.empty() && !rt.healthy(1s))
+        not_recovered = " (the node is not healthy)";
+    } while (!not_recovered.empty() && clock::now() < recovered_by);
+    if (not_recovered.empty() && !settle_peer())
+      not_recovered = " (the peer's cache: " + render(peer_error) + ")";
+    return not_recovered.empty();
+  };
+  // Descriptors and threads of ended connections and actors go away
+  // asynchronously: a bounded while to, compared with `base`.
+  auto settled = [&](const resources* base) {
+    resources r;
+    auto settle_by = clock::now() + 10s;
+    do {
+      r = measure_resources();
+      if (!base || (within(r.fds, base->fds, 0.05) && within(r.threads, base->threads, 0.05)))
+        break;
+      std::this_thread::sleep_for(100ms); // bounded by settle_by; re-measures
+    } while (clock::now() < settle_by);
+    return r;
+  };
+  auto quiesce = [&] {
+    std::lock_guard<std::mutex> guard{killing};
+    paused = true;
+  };
+
+  // Warm-up (with faults): every pool, thread, arena and restart path the
+  // measured phase will use has run once; "before" is taken after it.
+  run_workers(ops_per_thread / 4, 1);
+  quiesce();
+  bool warm_recovered = recover();
+  auto before = settled(nullptr);
+  paused = false;
+  auto t0 = clock::now();
+  run_workers(ops_per_thread, 2);
+  auto elapsed = seconds_since(t0);
+  stop = true;
+  killer.join();
+  bool recovered = recover() && warm_recovered;
+  // Every acknowledged write is in the table: each slot holds at least its
+  // last acknowledged sequence number (more if a later write committed
+  // after its caller heard an error).
+  uint64_t missing = last_acked.size();
+  if (auto rows = database.query("SELECT thread, slot, seq FROM soak")) {
+    std::map<std::pair<int64_t, int64_t>, int64_t> present;
+    for (auto& row : rows->rows)
+      present[{row.at(0).i, row.at(1).i}] = row.at(2).i;
+    missing = 0;
+    for (auto& [key, seq] : last_acked) {
+      auto i = present.find(key);
+      missing += i == present.end() || i->second < seq ? 1 : 0;
+    }
+  }
+
+  auto after = settled(&before);
+
+  // AddressSanitizer keeps freed memory in its quarantine (256 MiB): RSS
+  // grows by design there, and LeakSanitizer judges leaks instead.
+#if defined(__SANITIZE_ADDRESS__)
+  const bool judge_rss = false;
+#else
+  const bool judge_rss = true;
+#endif
+  bool rss_ok = !judge_rss || within(after.rss_bytes, before.rss_bytes, 0.05);
+  bool fds_ok = within(after.fds, before.fds, 0.05);
+  bool threads_ok = within(after.threads, before.threads, 0.05);
+  auto lost = calls.lost();
+  failed = lost > 0 || missing > 0 || !recovered || !rss_ok || !fds_ok || !threads_ok;
+  uint64_t kill_count = 0;
+  for (auto& [k, n] : kills)
+    kill_count += n;
+
+  auto mib = [](double b) {
+    return b / (1 << 20);
+  };
+  std::cout << "soak: " << calls.calls() << " calls from " << threads << " threads (" << main_calls
+            << " measured, in " << elapsed << " s), " << kill_count << " faults injected\n"
+            << "  lost (no reply within the timeout): " << lost << "\n"
+            << "  acknowledged db writes: " << acked << ", missing at the end: " << missing << "\n"
+            << "  recovered (components running, peer reachable): "
+            << (recovered ? "yes" : "no, not:" + not_recovered) << "\n"
+            << "  RSS " << mib(before.rss_bytes) << " -> " << mib(after.rss_bytes) << " MiB, fds "
+            << before.fds << " -> " << after.fds << ", threads " << before.threads << " -> "
+            << after.threads << " (bound: +5 %"
+            << (judge_rss ? "" : "; RSS not judged under AddressSanitizer") << ")\n";
+  auto grew = [](const std::map<std::string, int>& a, const std::map<std::string, int>& b) {
+    std::string out;
+    for (auto& [k, n] : b)
+      if (auto i = a.find(k); n > (i == a.end() ? 0 : i->second))
+        out += " " + k + " (" + std::to_string(i == a.end() ? 0 : i->second) + " -> " +
+               std::to_string(n) + ")";
+    return out;
+  };
+  if (!threads_ok)
+    std::cout << "  threads that grew:" << grew(before.thread_names, after.thread_names) << "\n";
+  if (!fds_ok)
+    std::cout << "  descriptors that grew:" << grew(before.fd_kinds, after.fd_kinds) << "\n";
+  auto by_area = calls.to_json();
+  for (auto it = by_area.begin(); it != by_area.end(); ++it) {
+    auto& t = it.value();
+    auto first = t["first_error"].get<std::string>();
+    auto first_lost = t["first_lost"].get<std::string>();
+    std::cout << "  " << it.key() << ": " << t["ok"] << " ok, " << t["errors"] << " errors, "
+              << t["lost"] << " lost" << (first.empty() ? "" : "; first error: ") << first
+              << (first_lost.empty() ? "" : "; first lost: ") << first_lost << "\n";
+  }
+  for (auto& [what, n] : kills)
+    std::cout << "  killed " << what << ": " << n << "\n";
+  std::cout << "soak: " << (failed ? "FAILED" : "passed") << "\n";
+  return {
+      {"threads", threads},
+      {"calls", calls.calls()},
+      {"seconds", elapsed},
+      {"lost", lost},
+      {"acknowledged_writes", acked},
+      {"missing_writes", missing},
+      {"recovered", recovered},
+      {"faults", kills},
+      {"by_area", by_area},
+      {"before",
+       {{"rss_bytes", before.rss_bytes}, {"fds", before.fds}, {"threads", before.threads}}},
+      {"after", {{"rss_bytes", after.rss_bytes}, {"fds", after.fds}, {"threads", after.threads}}},
+      {"passed", !failed}};
+}
+
+} // namespace p21::app
