@@ -293,7 +293,7 @@ int run_bench(const bench_options& opts) {
   }
   nlohmann::json tuning;
   if (wants("self_tuning"))
-    tuning = bar.step("self_tuning: 4 phases, optimizer on and off",
+    tuning = bar.step("self_tuning: 6 phases, models + forecasts, fixed steps and off",
                       [&] { return self_tuning(base, opts.quick); });
   if (!results.empty())
     print_table(results, rows, overall, overall_rows, runs);
