@@ -898,8 +898,9 @@ TEST_CASE("a forecast that does not come true is counted and makes its rule more
           "turns prediction off for a while") {
   auto cfg = model_rules();
   rule(cfg, "cpu_usage").predict = 2min;
-  rule(cfg, "cpu_usage").threshold = 99; // out of the way: only the forecasts matter
+  rule(cfg, "cpu_usage").threshold = 99;
   rule(cfg, "cpu_usage").clear_threshold = 98;
+  rule(cfg, "cpu_usage").enabled = false; // forecasts are judged; the rule does not act
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
   // A steady ramp: every forecast comes true.
@@ -915,8 +916,9 @@ TEST_CASE("a forecast that does not come true is counted and makes its rule more
   e.evaluate(s);
   CHECK(e.forecast_misses().at("cpu_usage") == 1);
   CHECK(e.caution("cpu_usage", "subprocess") == 2);
-  // Two more misses: three in all.
-  for (double c : {60.0, 5.0}) {
+  // A jump (a miss), a plateau the forecast overshoots within its widened
+  // band (no miss), a fall (the third miss).
+  for (double c : {90.0, 90.0, 90.0, 90.0, 0.0}) {
     s.now += 60s;
     s.cpu_percent = c;
     e.evaluate(s);
