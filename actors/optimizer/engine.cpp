@@ -146,7 +146,7 @@ std::optional<double> window_quantile(const histogram_summary& now, const histog
                    : uint64_t{0};
     auto at = diff(now.cumulative[i], was);
     if (double(at) >= rank) {
-      auto in = double(at - below);
+      auto in = at > below ? double(at - below) : 0.0;
       auto frac = in > 0 ? (rank - double(below)) / in : 1.0;
       return lower + (now.bounds[i] - lower) * std::clamp(frac, 0.0, 1.0);
     }
@@ -443,7 +443,7 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
     std::string why;
     if (auto f = foresee("cache_hit_rate", c.component, rate, now); f && *f < seen) {
       if (*f < rule("cache_hit_rate").threshold)
-        why = "forecast " + fmt(*f) + " % within " + horizon("cache_hit_rate") + "; ";
+        why = "forecast " + fmt(*f) + " % within " + horizon("cache_hit_rate");
       seen = *f;
     }
     bool act = g.observe(seen, now);
@@ -453,9 +453,8 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
       std::string model_why;
       auto grown = grown_cache(c, p, hits, total, rule("cache_hit_rate").clear_threshold,
                                rule("cache_hit_rate").step, model_why);
-      why += model_why;
-      if (!why.empty() && why.size() >= 2 && why.compare(why.size() - 2, 2, "; ") == 0)
-        why.resize(why.size() - 2);
+      if (!model_why.empty())
+        why += (why.empty() ? "" : "; ") + model_why;
       out.push_back({"cache_hit_rate", decision::resize_cache, c.component, double(grown), rate,
                      c.max_bytes, why});
       growths_[c.component] = {c.max_entries, rate};

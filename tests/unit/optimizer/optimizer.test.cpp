@@ -984,3 +984,23 @@ TEST_CASE("[optimizer] mode and a rule's predict are config keys") {
   CHECK_THROWS_WITH(load_config_string("[optimizer]\nmode = \"guess\"\n"),
                     Catch::Contains("optimizer.mode"));
 }
+
+TEST_CASE("model mode: rule 5 sizes the git cache from its miss-ratio curve") {
+  auto cfg = model_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  e.evaluate(s);
+  // 100 git calls, 20 hits; 60 misses a cache larger by <= 64 would have
+  // hit: 60 % (the clear threshold) needs 40 of them.
+  s.now += 60s;
+  s.proc->git_hits = 20;
+  s.proc->git_misses = 80;
+  s.proc->git_ghost_hit_depths.assign(30, 0);
+  s.proc->git_ghost_hit_depths[ghost_depth_bucket(64)] = 60;
+  auto ds = of_rule(e.evaluate(s), "git_cache");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].kind == decision::resize_git_cache);
+  CHECK(ds[0].arg > 256 + 53);
+  CHECK(ds[0].arg <= 256 + 64);
+  CHECK_THAT(ds[0].describe(), Catch::Contains("miss-ratio curve: 60.0 %"));
+}
