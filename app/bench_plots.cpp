@@ -112,20 +112,25 @@ std::string ratio_chart(const nlohmann::json& rows) {
 
 std::string phase_chart(const nlohmann::json& phase) {
   const int width = 560, height = 300, left = 60, right = 20, top = 50, bottom = 40;
-  std::vector<double> on, off;
-  if (phase.contains("on") && phase["on"].contains("series"))
-    on = phase["on"]["series"].get<std::vector<double>>();
+  std::vector<double> on, fixed, off;
+  // "model" (models + forecasts) is today's "on"; a JSON from before issue
+  // 18 has only "on" and "off".
+  for (auto key : {"model", "on"})
+    if (on.empty() && phase.contains(key) && phase[key].contains("series"))
+      on = phase[key]["series"].get<std::vector<double>>();
+  if (phase.contains("fixed") && phase["fixed"].contains("series"))
+    fixed = phase["fixed"]["series"].get<std::vector<double>>();
   if (phase.contains("off") && phase["off"].contains("series"))
     off = phase["off"]["series"].get<std::vector<double>>();
   auto target = phase.value("target", 0.0);
   bool at_most = phase.value("target_is", std::string{}) == "at most";
   double hi = target * 1.2, lo = 0;
-  for (auto* s : {&on, &off})
+  for (auto* s : {&on, &fixed, &off})
     for (auto v : *s)
       hi = std::max(hi, v * 1.1);
   if (hi <= lo)
     hi = lo + 1;
-  size_t n = std::max<size_t>(2, std::max(on.size(), off.size()));
+  size_t n = std::max<size_t>(2, std::max({on.size(), fixed.size(), off.size()}));
   auto x = [&](size_t i) {
     return left + (width - left - right) * double(i) / double(n - 1);
   };
@@ -136,9 +141,10 @@ std::string phase_chart(const nlohmann::json& phase) {
   auto metric = phase.value("metric", std::string{"metric"});
   std::ostringstream out;
   out << header(width, height, "self_tuning: " + name + " (" + metric + " per interval)");
-  out << "<text x=\"10\" y=\"38\" fill=\"#555\">blue: optimizer on; grey: off; green band: "
-         "target ("
-      << (at_most ? "at most " : "at least ") << num(target, 2) << ")</text>\n";
+  out << "<text x=\"10\" y=\"38\" fill=\"#555\">blue: optimizer on"
+      << (fixed.empty() ? "" : " (models + forecasts); orange: fixed steps")
+      << "; grey: off; green band: target (" << (at_most ? "at most " : "at least ")
+      << num(target, 2) << ")</text>\n";
   auto band_top = at_most ? y(target) : y(hi);
   auto band_bottom = at_most ? y(lo) : y(target);
   out << "<rect class=\"target-band\" x=\"" << left << "\" y=\"" << num(band_top) << "\" width=\""
@@ -173,6 +179,7 @@ std::string phase_chart(const nlohmann::json& phase) {
           << color << "\"><title>" << num(s[i], 2) << "</title></circle>\n";
   };
   line(off, "#888", "off");
+  line(fixed, "#d97706", "fixed");
   line(on, "#2563eb", "on");
   out << "</svg>\n";
   return out.str();

@@ -1,13 +1,19 @@
-// `p21 bench --only self_tuning`: does the optimizer help? Four scripted
-// phases, each run with the optimizer on and with it off (dry run), side by
-// side: the target metric per interval, intervals until it is back within
-// target, and reversals (a setting moved back the way it came).
+// `p21 bench --only self_tuning`: does the optimizer help, and do its models
+// and forecasts beat fixed steps? Six scripted phases (four sudden changes,
+// two ramps), each run three ways side by side: models with forecasts
+// (`[optimizer] mode = "model"`, the phase's rule with `predict`), today's
+// fixed steps (`mode = "fixed"`, no forecast) and off (dry run). Per run: the
+// target metric per interval, intervals until it is back within target,
+// intervals out of target, and reversals (a setting moved back the way it
+// came).
 //
-// Time is compressed: an "interval" is one slice of workload followed by one
-// evaluation of the rules (the optimizer is asked to evaluate instead of
-// waiting for `optimization_interval`), and the phase's rule runs with no
-// `for` duration and no cooldown.
+// Time is compressed: an "interval" is one slice of workload (padded to the
+// phase's pace, so that a forecast horizon in seconds means intervals)
+// followed by one evaluation of the rules (the optimizer is asked to
+// evaluate instead of waiting for `optimization_interval`), and the phase's
+// rule runs with no `for` duration and no cooldown.
 
+#include <algorithm>
 #include <iomanip>
 #include <malloc.h>
 #include <random>
@@ -29,7 +35,12 @@ namespace {
 struct phase_run {
   std::vector<double> metric;
   std::vector<double> setting;
+  /// The optimizer's action log entries of the run (rule: action).
+  std::vector<std::string> actions;
 };
+
+/// How a run tunes: models and forecasts, fixed steps, or not at all.
+enum class tuning { model, fixed, off };
 
 struct phase {
   std::string name;
@@ -45,6 +56,14 @@ struct phase {
   /// When set, the metric is this system value of the sample the
   /// optimizer's evaluation took (CPU over the interval).
   std::string summary_metric;
+  /// A ramp: the load grows every interval (forecasts matter).
+  bool ramp = false;
+  /// Each interval lasts at least this long (a forecast horizon of
+  /// `predict_intervals` x pace looks that many intervals ahead).
+  timespan pace{0};
+  /// The rule whose forecast the model run turns on, and how far ahead.
+  std::string rule;
+  double predict_intervals = 2;
 };
 
 bool within(const phase& p, double v) {
@@ -77,25 +96,38 @@ std::optional<size_t> intervals_to_target(const phase& p, const std::vector<doub
   return since;
 }
 
-phase_run run_phase(const config& base, const phase& p, bool optimizer_on, size_t intervals) {
+size_t out_of_target(const phase& p, const std::vector<double>& xs) {
+  return size_t(std::count_if(xs.begin(), xs.end(), [&](double v) { return !within(p, v); }));
+}
+
+phase_run run_phase(const config& base, const phase& p, tuning how, size_t intervals) {
   auto cfg = quiet(base);
-  cfg.performance.auto_optimization = optimizer_on;
+  cfg.performance.auto_optimization = how != tuning::off;
   cfg.performance.optimization_interval = std::chrono::hours{1}; // evaluated by the script
   cfg.performance.monitor_interval = std::chrono::hours{1};      // sampled by the optimizer
   p.configure(cfg);
+  for (auto& name : rule_names()) // no forecast but the phase's rule's, below
+    rule(cfg, name).predict = timespan{0};
+  cfg.optimizer.mode = how == tuning::fixed ? "fixed" : "model";
+  if (how != tuning::fixed && !p.rule.empty())
+    rule(cfg, p.rule).predict = std::chrono::duration_cast<timespan>(p.pace * p.predict_intervals);
   phase_run out;
   runtime rt{cfg};
   auto opt = rt.actor_of<optimizer_actor>("optimizer");
   if (!opt)
     throw std::runtime_error(render(opt.error()));
   for (size_t i = 0; i < intervals; ++i) {
+    auto started = std::chrono::steady_clock::now();
     auto [metric, setting] = p.interval(rt, i);
+    std::this_thread::sleep_until(started + p.pace);
     out.metric.push_back(metric);
     out.setting.push_back(setting);
     auto acted = rt.request<std::vector<optimizer_action>>(*opt, std::chrono::seconds{60},
                                                            evaluate_atom::value);
     if (!acted)
       throw std::runtime_error("self_tuning: " + render(acted.error()));
+    for (auto& a : *acted)
+      out.actions.push_back(a.rule + ": " + a.action);
     if (!p.summary_metric.empty()) {
       auto s = monitor::open(rt).value().summary();
       out.metric.back() = s ? s->system[p.summary_metric] : 0;
@@ -119,6 +151,8 @@ phase hit_rate_phase() {
   p.metric = "cache hit rate, %";
   p.target = 75;
   p.at_most = false;
+  p.rule = "cache_hit_rate";
+  p.pace = std::chrono::milliseconds{200};
   p.configure = [](config& cfg) {
     cfg.cache.async_maxsize = 200;
     fast_rule(cfg, "cache_hit_rate", 0.5);
@@ -169,6 +203,8 @@ phase db_burst_phase(const std::string& path) {
   p.metric = "connections opened beyond pool_size per interval";
   p.target = 0;
   p.at_most = true;
+  p.rule = "connection_pool";
+  p.pace = std::chrono::milliseconds{300};
   p.configure = [path](config& cfg) {
     cfg.database.path = path;
     cfg.database.pool_size = 2;
@@ -199,17 +235,20 @@ phase db_burst_phase(const std::string& path) {
   return p;
 }
 
-// -- (c) memory pressure against a memory budget ------------------------------------------
+// -- (c) memory pressure against a memory budget: a sudden jump ------------------------
 
-phase memory_phase() {
-  // The budget is 96 MiB above the RSS each run starts from (after giving
-  // freed heap back, so that earlier benchmarks' memory does not count).
+/// A node whose memory budget is 96 MiB above the RSS each run starts from
+/// (after giving freed heap back, so that earlier benchmarks' memory does not
+/// count); `put_mib(i)` MiB of 512 KiB values go into the cache in interval i.
+phase memory_phase(std::string name, std::function<int(size_t)> put_mib) {
   auto budget = std::make_shared<uint64_t>(0);
   phase p;
-  p.name = "memory_pressure";
+  p.name = std::move(name);
   p.metric = "RSS, % of memory_budget";
   p.target = 85;
   p.at_most = true;
+  p.rule = "memory_pressure";
+  p.pace = std::chrono::milliseconds{200};
   p.configure = [budget](config& cfg) {
     ::malloc_trim(0);
     *budget = status_bytes("VmRSS:") + (96ull << 20);
@@ -218,15 +257,28 @@ phase memory_phase() {
     cfg.cache.max_bytes = 4ull << 30;
     fast_rule(cfg, "memory_pressure", 0.25);
   };
-  p.interval = [budget](runtime& rt, size_t i) {
+  p.interval = [budget, put_mib](runtime& rt, size_t i) {
     auto c = cache::open(rt, "async").value();
     std::string value(512 * 1024, char('a' + i % 26));
-    for (int k = 0; k < 24; ++k) // 12 MiB more per interval
+    for (int k = 0; k < 2 * put_mib(i); ++k)
       static_cast<void>(c.put("blob-" + std::to_string(i) + "-" + std::to_string(k), value));
     auto rss = double(status_bytes("VmRSS:"));
     // Rule 1 only ever shrinks: there is no setting it could move back.
     return std::make_pair(100.0 * rss / double(*budget), 0.0);
   };
+  return p;
+}
+
+phase memory_jump_phase() {
+  // 84 MiB at once, then 2 MiB per interval.
+  return memory_phase("memory_pressure", [](size_t i) { return i == 0 ? 84 : 2; });
+}
+
+// -- (e) a linear memory ramp toward the budget ------------------------------------------
+
+phase memory_ramp_phase() {
+  auto p = memory_phase("memory_ramp", [](size_t) { return 16; });
+  p.ramp = true;
   return p;
 }
 
@@ -238,6 +290,8 @@ phase cpu_phase() {
   p.metric = "machine CPU, %";
   p.target = 70;
   p.at_most = true;
+  p.rule = "cpu_usage";
+  p.pace = std::chrono::seconds{1};
   p.configure = [](config& cfg) {
     cfg.subprocess.max_processes = 8;
     fast_rule(cfg, "cpu_usage", 0.5);
@@ -264,55 +318,102 @@ phase cpu_phase() {
   return p;
 }
 
+// -- (f) a request-rate ramp on the db pool -----------------------------------------------
+
+phase db_ramp_phase(const std::string& path) {
+  phase p;
+  p.name = "db_pool_ramp";
+  p.metric = "connections opened beyond pool_size per interval";
+  p.target = 0;
+  p.at_most = true;
+  p.ramp = true;
+  p.rule = "connection_pool";
+  p.pace = std::chrono::milliseconds{300};
+  p.configure = [path](config& cfg) {
+    cfg.database.path = path;
+    cfg.database.pool_size = 4;
+    cfg.database.max_overflow = 8;
+    cfg.database.idle_timeout = std::chrono::milliseconds{40};
+    cfg.database.query_cache = false;
+    fast_rule(cfg, "connection_pool", 0.25);
+  };
+  p.interval = [](runtime& rt, size_t i) {
+    // One more client each interval: 1, 2, 3, ... reading at once.
+    auto d = db::open(rt).value();
+    auto before = d.stats().value().overflow_opened;
+    std::vector<std::thread> clients;
+    for (size_t t = 0; t <= i; ++t)
+      clients.emplace_back([&d, t, i] {
+        for (int q = 0; q < 20; ++q)
+          static_cast<void>(d.query("SELECT count(*) FROM t WHERE x % ? = 0",
+                                    {db_value::of(int64_t(3 + (t + q + i) % 50))}));
+        release_thread();
+      });
+    for (auto& c : clients)
+      c.join();
+    auto opened = d.stats().value().overflow_opened - before;
+    std::this_thread::sleep_for(std::chrono::milliseconds{60}); // overflow closes
+    return std::make_pair(double(opened), double(d.stats().value().configured_size));
+  };
+  return p;
+}
+
 } // namespace
 
 nlohmann::json self_tuning(const config& base, bool quick) {
   size_t intervals = quick ? 6 : 10;
   scratch_db data;
-  std::vector<phase> phases = {hit_rate_phase(), db_burst_phase(data.path), memory_phase(),
-                               cpu_phase()};
+  std::vector<phase> phases = {hit_rate_phase(),    db_burst_phase(data.path),
+                               memory_jump_phase(), cpu_phase(),
+                               memory_ramp_phase(), db_ramp_phase(data.path)};
   nlohmann::json out = nlohmann::json::array();
+  auto fmt = [](double x) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(1) << x;
+    return o.str();
+  };
   std::ostringstream table;
-  table << std::left << std::setw(20) << "phase" << std::right << std::setw(10) << "target"
-        << std::setw(12) << "on: final" << std::setw(12) << "off: final" << std::setw(12)
-        << "to target" << std::setw(11) << "reversals"
-        << "\n";
+  table << std::left << std::setw(20) << "phase" << std::right << std::setw(9) << "target"
+        << std::setw(8) << "way" << std::setw(9) << "final" << std::setw(11) << "to target"
+        << std::setw(9) << "out" << std::setw(11) << "reversals"
+        << "  series\n";
   for (auto& p : phases) {
-    auto on = run_phase(base, p, true, intervals);
-    auto off = run_phase(base, p, false, intervals);
-    auto reached = intervals_to_target(p, on.metric);
-    auto rev = reversals(on.setting);
     nlohmann::json j{{"phase", p.name},
                      {"metric", p.metric},
                      {"target", p.target},
                      {"target_is", p.at_most ? "at most" : "at least"},
-                     {"on",
-                      {{"final", on.metric.back()},
-                       {"intervals_to_target", reached ? nlohmann::json(*reached) : nullptr},
-                       {"reversals", rev},
-                       {"series", on.metric},
-                       {"setting", on.setting}}},
-                     {"off", {{"final", off.metric.back()}, {"series", off.metric}}}};
+                     {"ramp", p.ramp}};
+    for (auto how : {tuning::model, tuning::fixed, tuning::off}) {
+      auto run = run_phase(base, p, how, intervals);
+      auto reached = intervals_to_target(p, run.metric);
+      auto rev = reversals(run.setting);
+      auto out_of = out_of_target(p, run.metric);
+      auto key = how == tuning::model ? "model" : how == tuning::fixed ? "fixed" : "off";
+      j[key] = {{"series", run.metric},
+                {"final", run.metric.back()},
+                {"intervals_to_target", reached ? nlohmann::json(*reached) : nullptr},
+                {"intervals_out_of_target", out_of},
+                {"reversals", rev},
+                {"setting", run.setting},
+                {"actions", run.actions}};
+      table << std::left << std::setw(20) << (how == tuning::model ? p.name : "") << std::right
+            << std::setw(9)
+            << (how == tuning::model ? std::string{p.at_most ? "<= " : ">= "} + fmt(p.target)
+                                     : std::string{})
+            << std::setw(8) << key << std::setw(9) << fmt(run.metric.back()) << std::setw(11)
+            << (reached ? std::to_string(*reached) : std::string{"never"}) << std::setw(9) << out_of
+            << std::setw(11) << rev << "  ";
+      for (auto v : run.metric)
+        table << fmt(v) << " ";
+      table << "\n";
+    }
+    // Today's keys, kept as aliases: "on" is the model run.
+    j["on"] = j["model"];
     out.push_back(j);
-    auto fmt = [](double x) {
-      std::ostringstream o;
-      o << std::fixed << std::setprecision(1) << x;
-      return o.str();
-    };
-    table << std::left << std::setw(20) << p.name << std::right << std::setw(10)
-          << (std::string{p.at_most ? "<= " : ">= "} + fmt(p.target)) << std::setw(12)
-          << fmt(on.metric.back()) << std::setw(12) << fmt(off.metric.back()) << std::setw(12)
-          << (reached ? std::to_string(*reached) : std::string{"never"}) << std::setw(11) << rev
-          << "\n";
-    table << "  on : ";
-    for (auto v : on.metric)
-      table << fmt(v) << " ";
-    table << "\n  off: ";
-    for (auto v : off.metric)
-      table << fmt(v) << " ";
-    table << "\n";
   }
-  std::cout << "self_tuning (" << intervals << " intervals per run):\n" << table.str();
+  std::cout << "self_tuning (" << intervals << " intervals per run; model = models + forecasts, "
+            << "fixed = fixed steps, off = dry run):\n"
+            << table.str();
   return out;
 }
 

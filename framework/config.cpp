@@ -275,7 +275,7 @@ void declare_framework_keys(config_schema& schema) {
             "apply the optimizer's actions (`false`: dry run, log only)")
       .live()
       .duration("optimization_interval", &P::optimization_interval, 100ms,
-                "how often the eight rules are evaluated")
+                "how often the nine rules are evaluated")
       .live()
       .duration("monitor_interval", &P::monitor_interval, 100ms,
                 "how often system metrics are sampled")

@@ -386,6 +386,10 @@ caf::expected<cache_stats> cache::stats() {
     sum.load_waiters += s.load_waiters;
     sum.capacity_misses += s.capacity_misses;
     sum.bypasses += s.bypasses;
+    if (sum.ghost_hit_depths.size() < s.ghost_hit_depths.size())
+      sum.ghost_hit_depths.resize(s.ghost_hit_depths.size());
+    for (size_t i = 0; i < s.ghost_hit_depths.size(); ++i)
+      sum.ghost_hit_depths[i] += s.ghost_hit_depths[i];
   }
   return sum;
 }

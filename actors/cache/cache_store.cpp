@@ -295,6 +295,7 @@ void cache_store::apply_write(const std::string& key) {
   auto hash = key_hash(key);
   auto& seg = segment_of(hash);
   node* doomed = nullptr;
+  bool inserted = false;
   {
     std::unique_lock<std::shared_mutex> guard{seg.mtx};
     auto* n = seg.find(key, hash);
@@ -305,6 +306,7 @@ void cache_store::apply_write(const std::string& key) {
       doomed = n;
     } else if (!n->linked) {
       link(n);
+      inserted = true;
     } else {
       bytes_ += n->charge - n->accounted;
       n->accounted = n->charge;
@@ -317,6 +319,11 @@ void cache_store::apply_write(const std::string& key) {
     bytes_ -= doomed->accounted;
     delete doomed;
   }
+  // A key inserted again after its eviction: the miss before this write
+  // (whose read record may have been dropped, or applied after the write
+  // made the key live) was a ghost hit.
+  if (inserted)
+    count_miss(hash);
 }
 
 void cache_store::apply_read(uint64_t hash, time_point now) {
@@ -361,7 +368,16 @@ void cache_store::count_miss(uint64_t hash) {
     return;
   auto g = ghost_set_.find(hash);
   if (g != ghost_set_.end()) {
-    ++stats_.capacity_misses;
+    // Evicted `extra - 1` evictions ago: an LRU larger by `extra` entries
+    // would still hold it. Within the cache's own size it is a capacity miss.
+    auto extra = eviction_seq_ - g->second + 1;
+    if (extra <= cfg_.max_entries)
+      ++stats_.capacity_misses;
+    auto bucket = ghost_depth_bucket(extra);
+    auto& depths = stats_.ghost_hit_depths;
+    if (depths.size() <= bucket)
+      depths.resize(bucket + 1);
+    ++depths[bucket];
     ghost_set_.erase(g); // counted once; its deque slot ages out
   }
 }
@@ -448,10 +464,12 @@ caf::error cache_store::put(const std::string& key, std::string value, timespan 
 
 void cache_store::evict(node* n) {
   ++stats_.evictions;
-  ghosts_.push_back(n->hash);
-  ghost_set_.insert(n->hash);
-  while (ghosts_.size() > cfg_.max_entries) {
-    if (auto g = ghost_set_.find(ghosts_.front()); g != ghost_set_.end())
+  ++eviction_seq_;
+  ghosts_.emplace_back(n->hash, eviction_seq_);
+  ghost_set_[n->hash] = eviction_seq_;
+  while (ghosts_.size() > 2 * cfg_.max_entries) {
+    auto [hash, seq] = ghosts_.front();
+    if (auto g = ghost_set_.find(hash); g != ghost_set_.end() && g->second == seq)
       ghost_set_.erase(g);
     ghosts_.pop_front();
   }

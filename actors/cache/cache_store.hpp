@@ -25,6 +25,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -279,9 +280,12 @@ private:
   size_t linked_ = 0;
   uint64_t bytes_ = 0;
   cache_stats stats_;
-  /// Hashes of keys recently evicted for capacity, oldest first.
-  std::deque<uint64_t> ghosts_;
-  std::unordered_multiset<uint64_t> ghost_set_;
+  /// Hashes of keys recently evicted for capacity, oldest first, with the
+  /// eviction's sequence number; the map has each hash's latest eviction.
+  /// Twice as long as the cache: the miss-ratio curve reaches 3x its size.
+  std::deque<std::pair<uint64_t, uint64_t>> ghosts_;
+  std::unordered_map<uint64_t, uint64_t> ghost_set_;
+  uint64_t eviction_seq_ = 0;
 
   // -- W-TinyLFU --
   frequency_sketch sketch_;

@@ -63,6 +63,9 @@ public:
 
   uint64_t capacity() const noexcept { return store_.config().max_entries; }
 
+  /// The store's ghost hits by depth (`cache_stats::ghost_hit_depths`).
+  std::vector<uint64_t> ghost_hit_depths() const { return store_.stats().ghost_hit_depths; }
+
   /// Entries present (including ones expired but not yet looked up).
   size_t size() const noexcept { return store_.size(); }
 

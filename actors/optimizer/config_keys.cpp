@@ -1,5 +1,5 @@
-// `[optimizer.rules.NAME]`: the eight rules, their defaults and the keys
-// that tune them.
+// `[optimizer]` and `[optimizer.rules.NAME]`: the nine rules, their defaults
+// and the keys that tune them.
 
 #include "p21/config_schema.hpp"
 #include "p21/optimizer.hpp"
@@ -24,18 +24,23 @@ struct rule_default {
   int for_seconds;
   int cooldown_seconds;
   double step;
+  /// Forecast horizon; off (0) where the action is costly (dropping cached
+  /// data, VACUUM, unloading) or the metric has no trend worth following.
+  int predict_seconds;
 };
 
 // Thresholds are the report's; clear thresholds add a hysteresis band.
 constexpr rule_default rule_defaults[] = {
-    {"memory_pressure", direction::above, 85, 75, 0, 30, 0.25},
-    {"cache_hit_rate", direction::below, 60, 80, 120, 300, 0.25},
-    {"connection_pool", direction::above, 1, 0, 10, 60, 0.25},
-    {"lazy_loading", direction::below, 10, 10, 1800, 300, 1.0},
-    {"git_cache", direction::below, 50, 60, 120, 300, 0.25},
-    {"cpu_usage", direction::above, 80, 70, 30, 60, 0.25},
-    {"disk_usage", direction::above, 90, 85, 0, 600, 1.0},
-    {"parallel_efficiency", direction::below, 70, 80, 60, 120, 0.5},
+    {"memory_pressure", direction::above, 85, 75, 0, 30, 0.25, 0},
+    {"cache_hit_rate", direction::below, 60, 80, 120, 300, 0.25, 0},
+    {"connection_pool", direction::above, 1, 0, 10, 60, 0.25, 120},
+    {"lazy_loading", direction::below, 10, 10, 1800, 300, 1.0, 0},
+    {"git_cache", direction::below, 50, 60, 120, 300, 0.25, 0},
+    {"cpu_usage", direction::above, 80, 70, 30, 60, 0.25, 120},
+    {"disk_usage", direction::above, 90, 85, 0, 600, 1.0, 0},
+    {"parallel_efficiency", direction::below, 70, 80, 60, 120, 0.5, 0},
+    // The report's fifth trigger: p95 response time in milliseconds.
+    {"response_time", direction::above, 500, 400, 60, 120, 0.25, 0},
 };
 
 const rule_default* find_rule_default(const std::string& name) {
@@ -73,7 +78,7 @@ void check_hysteresis(const config& cfg, const config_checker& ck) {
 /// The defaults as a Markdown table, for the reference.
 std::string rule_table() {
   std::string out = "Rule defaults:\n\n| rule | fires | threshold | clear_threshold | for | "
-                    "cooldown | step |\n|---|---|---|---|---|---|---|\n";
+                    "cooldown | step | predict |\n|---|---|---|---|---|---|---|---|\n";
   auto num = [](double x) {
     auto s = std::to_string(x);
     s.erase(s.find_last_not_of('0') + 1);
@@ -85,9 +90,15 @@ std::string rule_table() {
     out += "| `" + std::string{r.name} + "` | " + (r.dir == direction::above ? "above" : "below") +
            " | " + num(r.threshold) + " | " + num(r.clear_threshold) + " | " +
            format_duration(std::chrono::seconds{r.for_seconds}) + " | " +
-           format_duration(std::chrono::seconds{r.cooldown_seconds}) + " | " + num(r.step) + " |\n";
+           format_duration(std::chrono::seconds{r.cooldown_seconds}) + " | " + num(r.step) + " | " +
+           (r.predict_seconds > 0 ? format_duration(std::chrono::seconds{r.predict_seconds})
+                                  : std::string{"off"}) +
+           " |\n";
   return out + "\n`lazy_loading` measures seconds to a component's first use; its `for` is how "
-               "long a component stays unused before it is unloaded.";
+               "long a component stays unused before it is unloaded. `response_time` measures "
+               "the slowest subsystem's p95 in milliseconds and acts on where its time goes "
+               "(waiting for a connection: `pool_size`; waiting for a process slot: "
+               "`max_processes`; loading on misses: the cache's size).";
 }
 
 } // namespace
@@ -116,6 +127,7 @@ std::map<std::string, rule_config> default_rules() {
     rc.for_duration = std::chrono::seconds{r.for_seconds};
     rc.cooldown = std::chrono::seconds{r.cooldown_seconds};
     rc.step = r.step;
+    rc.predict = std::chrono::seconds{r.predict_seconds};
   }
   return rules;
 }
@@ -136,11 +148,20 @@ void declare_optimizer_keys(config_schema& schema) {
   auto init = [](const config&, const std::string& name, rule_config& rc) {
     rc = default_rules().at(name);
   };
+  using O = optimizer_config;
+  schema
+      .section<O>(
+          "optimizer", [](config & c) -> auto& { return c.optimizer; },
+          "How the rules size what they move.")
+      .choice("mode", &O::mode, {"model", "fixed"},
+              "`model`: a rule jumps to what its model computes (miss-ratio curve, Little's law, "
+              "CPU per command), bounded by the memory budget; `fixed`: it moves by `step` and "
+              "waits an interval to see");
   using R = rule_config;
   schema
       .named_tables<R>(
           "optimizer.rules", [](config & c) -> auto& { return c.rules; },
-          "One of the eight optimization rules (names below).", init)
+          "One of the nine optimization rules (names below).", init)
       .flag("enabled", &R::enabled, "whether the rule acts")
       .live()
       .real("threshold", &R::threshold, -inf, inf, "value at which the rule fires")
@@ -161,6 +182,11 @@ void declare_optimizer_keys(config_schema& schema) {
             "far a pool or worker count moves")
       .live()
       .refine(step_problem)
+      .default_doc("per rule")
+      .duration("predict", &R::predict, 0s,
+                "act on where the metric is heading this far ahead (Holt's linear smoothing, "
+                "residual margin); a forecast that does not come true makes the rule more "
+                "cautious; 0: off")
       .default_doc("per rule")
       .only_names(rule_names(), "unknown rule")
       .every_name_present()

@@ -56,6 +56,66 @@ private:
 /// below); from the rule table in config_keys.cpp.
 bool rule_fires_above(const std::string& name);
 
+/// Holt's linear (double exponential) smoothing of one metric over
+/// irregular times, with the mean absolute one-step error as its residual:
+/// where a rule's metric is heading, and how far to trust it.
+class holt_forecast {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit holt_forecast(double alpha = 0.6, double beta = 0.5)
+    : alpha_(alpha)
+    , beta_(beta) {}
+
+  /// Feeds one value at `now`.
+  void observe(double value, clock::time_point now);
+
+  /// The value expected `ahead` after the last observation; none before
+  /// three observations (a trend needs two, its check a third).
+  std::optional<double> at(timespan ahead) const;
+
+  /// The one-step forecast for `now` (before observing it); none before
+  /// three observations.
+  std::optional<double> expected(clock::time_point now) const;
+
+  /// Mean absolute one-step error.
+  double residual() const noexcept { return residual_; }
+
+  /// The rule's own action moved the level: the next value is the new
+  /// level (the trend stays), and is not judged as a forecast.
+  void rebase() noexcept { rebase_ = n_ >= 2; }
+
+private:
+  double alpha_;
+  double beta_;
+  size_t n_ = 0;
+  double level_ = 0;
+  /// Per second.
+  double trend_ = 0;
+  double residual_ = 0;
+  bool rebase_ = false;
+  clock::time_point last_{};
+};
+
+/// The entries that bring a cache to `target_percent` hits, from one
+/// window's hits, requests and ghost hits by depth (the miss-ratio curve the
+/// ghost list measures): none when the window says nothing. `reached` is
+/// false when the target lies beyond what the ghost list sees; `entries` is
+/// then the farthest it sees.
+struct mrc_answer {
+  uint64_t entries = 0;
+  double hit_rate = 0;
+  bool reached = false;
+};
+std::optional<mrc_answer> mrc_entries(const std::vector<uint64_t>& ghost_depths, double hits,
+                                      double requests, uint64_t current, double target_percent);
+
+/// The `q` quantile of the samples a cumulative histogram gained between
+/// `before` and `now` (Prometheus buckets, linear within a bucket); none
+/// without samples.
+std::optional<double> window_quantile(const histogram_summary& now, const histogram_summary& before,
+                                      double q);
+
 /// What the optimizer sees of the node at one evaluation. Counters are
 /// cumulative; the engine takes differences between evaluations.
 struct node_snapshot {
@@ -73,6 +133,12 @@ struct node_snapshot {
     uint64_t capacity_misses = 0;
     uint64_t max_entries = 0;
     uint64_t max_bytes = 0;
+    uint64_t entries = 0;
+    uint64_t bytes = 0;
+    /// Ghost hits by depth (`cache_stats::ghost_hit_depths`), cumulative.
+    std::vector<uint64_t> ghost_hit_depths = {};
+    uint64_t load_successes = 0;
+    caf::timespan load_time{0};
   };
 
   std::vector<cache_view> caches;
@@ -84,6 +150,9 @@ struct node_snapshot {
     uint64_t overflow_opened = 0;
     /// Most connections in use at once since the previous snapshot.
     uint64_t peak_in_use = 0;
+    /// Time to get a connection, and time holding it, cumulative (seconds).
+    histogram_summary acquire_time = {};
+    histogram_summary query_time = {};
   };
   std::optional<db_view> db;
   struct proc_view {
@@ -94,8 +163,18 @@ struct node_snapshot {
     uint64_t git_hits = 0;
     uint64_t git_misses = 0;
     uint64_t git_capacity = 0;
+    std::vector<uint64_t> git_ghost_hit_depths = {};
+    /// Command wall time and waits for a slot, cumulative (seconds).
+    histogram_summary duration = {};
+    histogram_summary queue_time = {};
   };
   std::optional<proc_view> proc;
+  /// CPUs the machine percentages are of (rule 6's model).
+  unsigned cpus = 1;
+  /// The process's RSS and `memory_budget` (0: none), for the models that
+  /// keep growth within the budget.
+  uint64_t rss_bytes = 0;
+  uint64_t memory_budget = 0;
   /// Components and how soon after start they were first used.
   std::map<std::string, std::optional<timespan>> first_use;
   /// Lazy components that are running, and how long since their last use
@@ -138,10 +217,16 @@ struct decision {
   double value = 0;
   /// resize_cache: the byte capacity to keep.
   uint64_t bytes = 0;
+  /// The model or forecast behind the size, for the action log; empty for a
+  /// fixed step.
+  std::string why = {};
   std::string describe() const;
 };
 
-/// The eight rules' decision logic.
+/// The nine rules' decision logic. In "model" mode (`[optimizer] mode`) a
+/// rule that sizes something jumps to what its model computes; in "fixed"
+/// mode it moves by its `step`. Either way, a rule with `predict` may act on
+/// its metric's forecast.
 class optimizer_engine {
 public:
   /// `cfg` supplies the rules' settings and the subsystems' configured
@@ -163,8 +248,29 @@ public:
   /// The learned preload list (rule 4).
   const std::vector<std::string>& preload() const noexcept { return preload_; }
 
+  /// Forecasts that did not come true, by rule (cumulative).
+  const std::map<std::string, uint64_t>& forecast_misses() const noexcept {
+    return forecast_misses_;
+  }
+
+  /// How much a rule's forecasts are discounted: 1, doubled per miss.
+  double caution(const std::string& rule, const std::string& target) const;
+
 private:
   rule_gate& gate(const std::string& rule, const std::string& target);
+
+  /// Feeds `value` to the forecast of `rule`/`target` and judges its last
+  /// one-step forecast; returns where the metric is heading within the
+  /// rule's `predict` horizon, moved toward the value by the residual
+  /// margin (times the rule's caution), or none (off, not ready, or
+  /// disabled after misses).
+  std::optional<double> foresee(const std::string& rule, const std::string& target, double value,
+                                std::chrono::steady_clock::time_point now);
+  /// The rule acted: its own action moves the metric, so its forecast
+  /// takes the next value as its level (and is not judged on the move).
+  void forecast_acted(const std::string& rule, const std::string& target);
+
+  bool model() const { return cfg_.optimizer.mode != "fixed"; }
 
   config cfg_;
   std::map<std::pair<std::string, std::string>, rule_gate> gates_;
@@ -189,6 +295,15 @@ private:
   timespan monitor_interval_;
   std::optional<uint64_t> git_capacity_;
   std::vector<std::string> preload_;
+  struct forecast_state {
+    holt_forecast holt;
+    double caution = 1;
+    uint64_t misses = 0;
+    /// Prediction is off until then after repeated misses.
+    std::optional<std::chrono::steady_clock::time_point> off_until;
+  };
+  std::map<std::pair<std::string, std::string>, forecast_state> forecasts_;
+  std::map<std::string, uint64_t> forecast_misses_;
 };
 
 } // namespace p21

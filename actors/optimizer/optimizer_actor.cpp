@@ -46,6 +46,8 @@ struct optimizer_state {
   uint64_t evaluations = 0;
   std::map<std::string, uint64_t> applied;
   std::map<std::string, uint64_t> dry;
+  /// Forecast misses already counted, by rule.
+  std::map<std::string, uint64_t> forecast_misses;
   bool in_round = false;
   std::vector<caf::typed_response_promise<std::vector<optimizer_action>>> waiting;
 
@@ -79,6 +81,17 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
     }
   }
   return s;
+}
+
+/// Adds the engine's new forecast misses to their counter.
+void count_forecast_misses(optimizer_state& st) {
+  for (auto& [rule, n] : st.engine->forecast_misses()) {
+    auto& seen = st.forecast_misses[rule];
+    if (n > seen && st.view && st.view->registry)
+      st.view->registry->make_counter(optimizer_metrics::forecast_misses, {{"rule", rule}})
+          .inc(n - seen);
+    seen = n;
+  }
 }
 
 /// Appends `d` to the log; returns its sequence number.
@@ -304,6 +317,7 @@ void start_round(optimizer_self self) {
                       auto& st = self->state;
                       ++st.evaluations;
                       auto decisions = st.engine->evaluate(snapshot(st, sum, m));
+                      count_forecast_misses(st);
                       auto first = st.log_base + st.log.size();
                       // The previous round's actions: the metric now.
                       for (auto& [seq, d] : st.awaiting_after)
@@ -361,6 +375,8 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
           rc.step = rs.step;
         else if (i != self->state.cfg.cfg.rules.end())
           rc.step = i->second.step;
+        if (i != self->state.cfg.cfg.rules.end())
+          rc.predict = i->second.predict; // not among the run-time settings
         bool ok = self->state.engine->set_rule(rs.name, rc);
         if (ok)
           self->state.cfg.cfg.rules[rs.name] = rc;

@@ -2,12 +2,15 @@
 // values and the subsystems' typed stats. Nothing here reads a metric name;
 // a subsystem is recognized by the type of the stats it reports.
 
+#include <algorithm>
+#include <thread>
+
 #include <caf/message.hpp>
 
 #include "engine.hpp"
-#include "p21/protocol/monitor.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
+#include "p21/protocol/monitor.hpp"
 #include "p21/protocol/subprocess.hpp"
 
 namespace p21 {
@@ -23,6 +26,11 @@ node_snapshot::cache_view cache_view_of(const std::string& component, const cach
   v.capacity_misses = x.capacity_misses;
   v.max_entries = x.max_entries;
   v.max_bytes = x.max_bytes;
+  v.entries = x.entries;
+  v.bytes = x.bytes;
+  v.ghost_hit_depths = x.ghost_hit_depths;
+  v.load_successes = x.load_successes;
+  v.load_time = x.load_time;
   return v;
 }
 
@@ -33,6 +41,8 @@ node_snapshot::db_view db_view_of(const db_pool_stats& x) {
   v.timeouts = x.timeouts;
   v.overflow_opened = x.overflow_opened;
   v.peak_in_use = x.peak_in_use;
+  v.acquire_time = x.acquire_time;
+  v.query_time = x.query_time;
   return v;
 }
 
@@ -45,6 +55,9 @@ node_snapshot::proc_view proc_view_of(const subprocess_stats& x) {
   v.git_hits = x.git_hits;
   v.git_misses = x.git_misses;
   v.git_capacity = x.git_capacity;
+  v.git_ghost_hit_depths = x.git_ghost_hit_depths;
+  v.duration = x.duration;
+  v.queue_time = x.queue_time;
   return v;
 }
 
@@ -60,6 +73,9 @@ node_snapshot make_snapshot(const performance_summary& sum,
   };
   s.cpu_percent = sys("cpu_percent");
   s.memory_percent = sys("memory_percent");
+  s.cpus = std::max(1u, std::thread::hardware_concurrency());
+  s.rss_bytes = uint64_t(sys("rss_bytes"));
+  s.memory_budget = memory_budget;
   if (memory_budget > 0)
     s.memory_percent = std::max(s.memory_percent, 100.0 * sys("rss_bytes") / double(memory_budget));
   for (auto& [k, v] : sum.system)

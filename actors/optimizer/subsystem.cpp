@@ -1,4 +1,4 @@
-// The optimizer's registration: the eight rules, applied by messaging the
+// The optimizer's registration: the nine rules, applied by messaging the
 // components that own the resources.
 
 #include <caf/actor_system_config.hpp>

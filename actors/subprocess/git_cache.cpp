@@ -351,6 +351,9 @@ std::optional<command_result> git_cache::lookup(const std::string& repo_root, co
   auto v = results_.get<command_result>(k, clock::now());
   if (!v) {
     counts_.misses += count_miss ? 1 : 0;
+    auto depths = results_.ghost_hit_depths();
+    std::lock_guard<std::mutex> depths_guard{depths_mtx_};
+    ghost_hit_depths_ = std::move(depths);
     return std::nullopt;
   }
   ++counts_.hits;
@@ -412,6 +415,8 @@ git_cache::counts git_cache::stats() const {
   c.invalidations = counts_.invalidations;
   c.watches = counts_.watches;
   c.fingerprint_repos = counts_.fingerprint_repos;
+  std::lock_guard<std::mutex> guard{depths_mtx_};
+  c.ghost_hit_depths = ghost_hit_depths_;
   return c;
 }
 

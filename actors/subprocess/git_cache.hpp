@@ -70,6 +70,8 @@ public:
     uint64_t invalidations = 0;
     uint64_t watches = 0;
     uint64_t fingerprint_repos = 0;
+    /// The result store's ghost hits by depth (a miss-ratio curve).
+    std::vector<uint64_t> ghost_hit_depths;
   };
 
   counts stats() const;
@@ -108,6 +110,10 @@ private:
     std::atomic<uint64_t> capacity{0};
   };
   atomic_counts counts_;
+  /// Copied from the store after each miss, under its own lock (stats() does
+  /// not take `mtx_`); a git miss runs a process, a copy is nothing beside it.
+  mutable std::mutex depths_mtx_;
+  std::vector<uint64_t> ghost_hit_depths_;
 };
 
 /// `repo` resolved to its canonical path (the git cache's keys use it), or

@@ -108,6 +108,7 @@ struct queued_job {
   uint64_t id;
   command_request request;
   caf::typed_response_promise<command_result> promise;
+  clock::time_point since;
 };
 
 struct pool_state {
@@ -120,6 +121,9 @@ struct pool_state {
   uint64_t next_id = 0;
   subprocess_stats stats;
   histogram duration_ns;
+  /// Waits for a slot, zero for commands that started at once (rule 9
+  /// tells a slow pool from slow commands by it).
+  histogram queue_ns;
   clock::time_point slots_since = clock::now();
 
   static inline const char* name = "p21.subprocess_pool";
@@ -168,6 +172,8 @@ void start_queued(pool_self self) {
   while (!st.queue.empty() && st.running.size() < st.cfg.max_processes) {
     auto job = std::move(st.queue.front());
     st.queue.pop_front();
+    st.queue_ns.record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - job.since).count()));
     start(self, job.id, std::move(job.request), std::move(job.promise));
   }
 }
@@ -185,7 +191,9 @@ subprocess_stats current_stats(pool_self self) {
   s.git_invalidations = g.invalidations;
   s.git_watches = g.watches;
   s.duration = st.duration_ns.summary(subprocess_metrics::duration_seconds.name, 1e-9);
+  s.queue_time = st.queue_ns.summary(subprocess_metrics::queue_seconds.name, 1e-9);
   s.git_capacity = st.git->capacity();
+  s.git_ghost_hit_depths = g.ghost_hit_depths;
   return s;
 }
 
@@ -213,10 +221,12 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
         // Made only now: a promise takes over the reply to this request.
         auto promise = self->make_response_promise<command_result>();
         auto id = ++st.next_id;
-        if (st.running.size() < st.cfg.max_processes)
+        if (st.running.size() < st.cfg.max_processes) {
+          st.queue_ns.record(0);
           start(self, id, std::move(req), promise);
-        else
-          st.queue.push_back({id, std::move(req), promise});
+        } else {
+          st.queue.push_back({id, std::move(req), promise, clock::now()});
+        }
         return promise;
       },
       [=](git_atom, git_request& req) {
@@ -264,7 +274,7 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
                     d::max_processes(double(s.max_processes)),
                     d::git_max_entries(double(s.git_capacity)),
                     d::git_watches(double(s.git_watches))};
-        m.histograms = {s.duration};
+        m.histograms = {s.duration, s.queue_time};
         m.stats[""] = caf::make_message(std::move(s));
         return m;
       },

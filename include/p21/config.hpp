@@ -359,7 +359,7 @@ struct component_config {
   std::optional<std::vector<std::string>> depends_on;
 };
 
-/// `[optimizer.rules.NAME]`: one of the eight optimization rules.
+/// `[optimizer.rules.NAME]`: one of the nine optimization rules.
 struct rule_config {
   bool enabled = true;
   /// The value at which the rule enters its firing state.
@@ -373,6 +373,16 @@ struct rule_config {
   /// Bounded step of one action, a fraction in (0, 1]: how much a cache
   /// shrinks or grows, how far a pool or worker count moves per interval.
   double step = 0.25;
+  /// How far ahead the rule may act on its metric's forecast (Holt's linear
+  /// smoothing with a residual margin); zero: on the value alone.
+  timespan predict = std::chrono::seconds{0};
+};
+
+/// `[optimizer]`: how the rules size what they move.
+struct optimizer_config {
+  /// "model": a rule jumps to the size its model (miss-ratio curve, Little's
+  /// law, CPU per command) computes; "fixed": it moves by `step` and waits.
+  std::string mode = "model";
 };
 
 /// The whole configuration of a node. Every member has a default, so a
@@ -391,6 +401,7 @@ struct config {
   demo_config demo;
   cluster_config cluster;
   std::map<std::string, component_config> components;
+  optimizer_config optimizer;
   /// `[optimizer.rules.NAME]`: the rules set in a file or in code; a rule
   /// not here runs with its defaults. A loaded config and a running node's
   /// have all eight. To change one in code, start from its defaults with

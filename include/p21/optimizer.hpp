@@ -1,6 +1,6 @@
 #pragma once
 
-// The optimizer: the eight rules as stable controllers. Every
+// The optimizer: the nine rules as stable controllers. Every
 // `optimization_interval` it reads the node's metrics and carries out its
 // decisions by messaging the actors that own each resource (caches, the db
 // pool, the subprocess pool, the monitor, the supervisor and the node actor,
@@ -18,10 +18,10 @@
 
 namespace p21 {
 
-/// The names of the eight optimization rules, in priority order.
+/// The names of the nine optimization rules, in priority order.
 const std::vector<std::string>& rule_names();
 
-/// The eight rules with the report's thresholds and a hysteresis band.
+/// The nine rules with the report's thresholds and a hysteresis band.
 std::map<std::string, rule_config> default_rules();
 
 /// Rule `name` of `cfg`, added with its defaults if `cfg` does not set it

@@ -20,7 +20,7 @@ subsystem db_pool_subsystem();
 subsystem subprocess_subsystem();
 /// The monitor (`[monitor]`, alerts, health score).
 subsystem monitor_subsystem();
-/// The optimizer and its eight rules (`[optimizer.rules.NAME]`).
+/// The optimizer and its nine rules (`[optimizer.rules.NAME]`).
 subsystem optimizer_subsystem();
 /// The HTTP endpoint (`[http]`).
 subsystem http_subsystem();

@@ -104,6 +104,39 @@ int main(int argc, char** argv) {
            "overall.ratio is not the geometric mean of the claimed rows' ratios");
   else
     expect(false, "overall missing");
+  // Issue 18: the self_tuning phases, each run three ways.
+  const std::set<std::string> phases{"hit_rate_collapse", "db_pool_burst", "memory_pressure",
+                                     "cpu_heavy",         "memory_ramp",   "db_pool_ramp"};
+  std::set<std::string> seen_phases;
+  if (doc.contains("self_tuning") && doc["self_tuning"].is_array())
+    for (auto& p : doc["self_tuning"]) {
+      auto name = p.value("phase", std::string{});
+      seen_phases.insert(name);
+      expect(p.contains("metric") && p["metric"].is_string(), name + ".metric missing");
+      expect(p.contains("target") && p["target"].is_number(), name + ".target missing");
+      expect(p.contains("ramp") && p["ramp"].is_boolean(), name + ".ramp missing");
+      for (auto way : {"model", "fixed", "off", "on"}) {
+        auto where = name + "." + way;
+        if (!p.contains(way)) {
+          expect(false, where + " missing");
+          continue;
+        }
+        auto& r = p[way];
+        expect(r.contains("series") && r["series"].is_array() && !r["series"].empty(),
+               where + ".series missing");
+        expect(r.contains("final") && r["final"].is_number(), where + ".final missing");
+        expect(r.contains("intervals_to_target") &&
+                   (r["intervals_to_target"].is_number() || r["intervals_to_target"].is_null()),
+               where + ".intervals_to_target missing");
+        expect(r.contains("intervals_out_of_target") && r["intervals_out_of_target"].is_number(),
+               where + ".intervals_out_of_target missing");
+        expect(r.contains("reversals") && r["reversals"].is_number(), where + ".reversals missing");
+        if (r.contains("series") && r["series"].is_array() && !r["series"].empty() &&
+            r.contains("final"))
+          expect(r["series"].back() == r["final"], where + ".final is not the series' last value");
+      }
+    }
+  expect(seen_phases == phases, "self_tuning does not have the six phases of issue 18");
   auto& mem = doc["memory"];
   expect(mem["startup_rss_bytes"].get<double>() > 0, "memory.startup_rss_bytes is not positive");
   expect(mem["peak_rss_bytes"].get<double>() >= mem["startup_rss_bytes"].get<double>(),

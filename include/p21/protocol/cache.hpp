@@ -3,6 +3,8 @@
 // The cache subsystem's typed interface: byte-string keys and values, so that
 // a cache is usable across nodes.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,6 +46,11 @@ struct cache_stats {
   /// `get_or_load` calls that ran their loader without the cache because its
   /// shard was down or restarting (graceful degradation).
   uint64_t bypasses = 0;
+  /// Misses on ghost keys (a ghost list twice as long as the cache) by how
+  /// many more entries the cache would have needed to hit them, in
+  /// quarter-octave buckets (`ghost_depth_bucket`): a miss-ratio curve up to
+  /// three times the current size, for the optimizer's jump.
+  std::vector<uint64_t> ghost_hit_depths;
 
   double hit_rate() const {
     auto total = hits + misses;
@@ -56,7 +63,22 @@ typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
   return f(caf::meta::type_name("p21.cache_stats"), x.name, x.hits, x.misses, x.puts, x.evictions,
            x.expirations, x.load_successes, x.load_failures, x.load_time, x.entries, x.bytes,
            x.max_entries, x.max_bytes, x.restarts, x.loads_in_flight, x.load_waiters,
-           x.capacity_misses, x.bypasses);
+           x.capacity_misses, x.bypasses, x.ghost_hit_depths);
+}
+
+/// Upper bound (in entries) of bucket `i` of `cache_stats::ghost_hit_depths`
+/// (four buckets per doubling).
+inline double ghost_depth_bound(size_t i) {
+  return std::exp2(double(i) / 4.0);
+}
+
+/// The bucket of `ghost_hit_depths` that counts a miss a cache larger by
+/// `extra` entries would have hit.
+inline size_t ghost_depth_bucket(uint64_t extra) {
+  if (extra <= 1)
+    return 0;
+  auto i = size_t(std::ceil(4.0 * std::log2(double(extra)) - 1e-9));
+  return std::min<size_t>(i, 127);
 }
 
 /// The metrics a cache shard reports (label `cache`).

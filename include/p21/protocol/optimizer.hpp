@@ -1,6 +1,6 @@
 #pragma once
 
-// The optimizer's typed interface: the eight rules, evaluated every
+// The optimizer's typed interface: the nine rules, evaluated every
 // `optimization_interval` or on demand, re-tunable at run time.
 
 #include <cstdint>
@@ -24,8 +24,12 @@ inline constexpr metric_def actions{"optimizer_actions", "Actions the optimizer'
 inline constexpr metric_def dry_run_actions{
     "optimizer_dry_run_actions", "Actions the optimizer's rules would have taken (dry run).",
     metric_kind::counter};
-inline constexpr metric_def evaluations{"optimizer_evaluations", "Evaluations of the eight rules.",
+inline constexpr metric_def evaluations{"optimizer_evaluations", "Evaluations of the nine rules.",
                                         metric_kind::counter};
+inline constexpr metric_def forecast_misses{
+    "optimizer_forecast_misses",
+    "Forecasts of a rule's metric that did not come true (the rule grows more cautious).",
+    metric_kind::counter};
 inline constexpr metric_def pressure_reaction_seconds{
     "optimizer_pressure_reaction_seconds",
     "From the sample that showed memory pressure to the node actor's reply: shrink messages "
@@ -33,7 +37,7 @@ inline constexpr metric_def pressure_reaction_seconds{
     metric_kind::gauge, "seconds"};
 
 /// Every metric above, for the exporter's help lines.
-inline constexpr metric_def all[] = {actions, dry_run_actions, evaluations,
+inline constexpr metric_def all[] = {actions, dry_run_actions, evaluations, forecast_misses,
                                      pressure_reaction_seconds};
 
 } // namespace optimizer_metrics

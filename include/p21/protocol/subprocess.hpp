@@ -115,14 +115,18 @@ struct subprocess_stats {
   /// The git cache's capacity in entries (rule 5 tunes it).
   uint64_t git_capacity = 0;
   histogram_summary duration;
+  /// Time from a request to its process starting (waiting for a slot).
+  histogram_summary queue_time;
+  /// The git cache's ghost hits by depth (as `cache_stats::ghost_hit_depths`).
+  std::vector<uint64_t> git_ghost_hit_depths;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subprocess_stats& x) {
   return f(caf::meta::type_name("p21.subprocess_stats"), x.started, x.finished, x.failed,
            x.timed_out, x.running, x.queued, x.refused, x.max_processes, x.busy_time, x.slot_time,
-           x.git_hits, x.git_misses, x.git_invalidations, x.git_watches, x.git_capacity,
-           x.duration);
+           x.git_hits, x.git_misses, x.git_invalidations, x.git_watches, x.git_capacity, x.duration,
+           x.queue_time, x.git_ghost_hit_depths);
 }
 
 /// The metrics the subprocess pool and its git cache report.
@@ -163,12 +167,15 @@ inline constexpr metric_def git_watches{
     "git_cache_watches", "Directories the git cache watches with inotify.", metric_kind::gauge};
 inline constexpr metric_def duration_seconds{
     "subprocess_duration_seconds", "Wall time of a command.", metric_kind::histogram, "seconds"};
+inline constexpr metric_def queue_seconds{"subprocess_queue_seconds",
+                                          "Time a command waited for a process slot.",
+                                          metric_kind::histogram, "seconds"};
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {
-    started,       finished,        failed,      timed_out,         refused, busy_seconds,
-    slot_seconds,  git_hits,        git_misses,  git_invalidations, running, queued,
-    max_processes, git_max_entries, git_watches, duration_seconds};
+    started,       finished,        failed,      timed_out,         refused,      busy_seconds,
+    slot_seconds,  git_hits,        git_misses,  git_invalidations, running,      queued,
+    max_processes, git_max_entries, git_watches, duration_seconds,  queue_seconds};
 
 } // namespace subprocess_metrics
 

@@ -90,6 +90,21 @@ TEST_CASE("lru evicts the least recently used entry") {
   CHECK(s.stats().evictions == 1);
 }
 
+TEST_CASE("a cache's ghost list counts misses by how many more entries would have hit them") {
+  cache_store s{lru(4)};
+  for (int k = 0; k < 12; ++k) // keys 0..7 evicted, in order
+    REQUIRE(!s.put("k" + std::to_string(k), "v", timespan{0}, t0));
+  CHECK_FALSE(s.get("k7", t0)); // evicted last: one more entry would have held it
+  CHECK_FALSE(s.get("k0", t0)); // evicted first: 8 more
+  CHECK_FALSE(s.get("k2", t0)); // 6 more: beyond the cache's size, not a capacity miss
+  auto st = s.stats();
+  CHECK(st.capacity_misses == 1);
+  REQUIRE(st.ghost_hit_depths.size() > ghost_depth_bucket(8));
+  CHECK(st.ghost_hit_depths[ghost_depth_bucket(1)] == 1);
+  CHECK(st.ghost_hit_depths[ghost_depth_bucket(8)] == 1);
+  CHECK(st.ghost_hit_depths[ghost_depth_bucket(6)] == 1);
+}
+
 TEST_CASE("a miss on a key evicted for capacity counts as a capacity miss, a cold miss does not") {
   cache_store s{lru(2)};
   for (auto k : {"a", "b", "c"}) // "a" is evicted
@@ -289,13 +304,16 @@ TEST_CASE("bad input: an unknown cache, an oversized value, a bad shrink") {
   CHECK(is(c->shrink(0).error(), errc::invalid_argument));
   CHECK(is(cache::create(rt, "x", named_cache_config{0, 1024, {}, eviction_policy::lru, 1}).error(),
            errc::invalid_argument));
-  CHECK(is(cache::create(rt, "y", named_cache_config{10, 4096, {}, static_cast<eviction_policy>(9), 1}).error(),
-           errc::invalid_argument));
+  CHECK(is(
+      cache::create(rt, "y", named_cache_config{10, 4096, {}, static_cast<eviction_policy>(9), 1})
+          .error(),
+      errc::invalid_argument));
 }
 
 TEST_CASE("shards route every key consistently") {
   runtime rt{cache_test_config()};
-  auto c = cache::create(rt, "sharded", named_cache_config{10'000, 64 << 20, {}, eviction_policy::lru, 4});
+  auto c = cache::create(rt, "sharded",
+                         named_cache_config{10'000, 64 << 20, {}, eviction_policy::lru, 4});
   REQUIRE(c);
   CHECK(c->shards() == 4);
   for (int i = 0; i < 1000; ++i)
@@ -490,7 +508,7 @@ shards = 2
   CHECK(all["sessions"].ttl == 15min);
   CHECK(all["async"].policy == eviction_policy::tinylfu);
   CHECK(all.count("query") == 0); // the db pool owns the query cache
-  CHECK(all.count("git") == 0); // the subprocess pool owns the git cache
+  CHECK(all.count("git") == 0);   // the subprocess pool owns the git cache
   CHECK_THROWS_WITH(load_config_string("[caches.x]\nmax_entries = 0\n"),
                     Catch::Contains("caches.x.max_entries"));
   CHECK_THROWS_WITH(load_config_string("[cache]\npolicy = \"fifo\"\n"),
