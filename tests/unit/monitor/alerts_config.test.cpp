@@ -170,8 +170,8 @@ TEST_CASE("a series selector's label matchers resolve against what the node expo
   CHECK_FALSE(value("p21_no_such_series"));
 }
 
-TEST_CASE("an alert on an exported series fires and runs on_fire with its name, value and "
-          "state in the environment") {
+TEST_CASE("an alert on an exported series runs on_fire and on_resolve with its name, value "
+          "and state in the environment") {
   temp_dir dir;
   auto out = dir.file("fired.env");
   auto cfg = test_config();
@@ -186,6 +186,9 @@ TEST_CASE("an alert on an exported series fires and runs on_fire with its name, 
   // user's choice. Written then renamed, so the file is whole when seen.
   a.on_fire = {"/bin/sh", "-c",
                "env | grep '^P21_ALERT_' | sort > \"$0.tmp\" && mv \"$0.tmp\" \"$0\"", out};
+  auto resolved_out = dir.file("resolved.env");
+  a.on_resolve = a.on_fire;
+  a.on_resolve.back() = resolved_out;
   runtime rt{cfg};
   auto mon = monitor::open(rt).value();
   auto c = cache::open(rt, "async").value();
@@ -208,6 +211,20 @@ TEST_CASE("an alert on an exported series fires and runs on_fire with its name, 
   auto fired = await_event(mon, "alert_firing", "async_cold");
   REQUIRE(fired);
   CHECK(fired->value == 0.0);
+  // Hits lift the ratio past `clear` (0.6): the alert resolves and runs
+  // on_resolve.
+  REQUIRE_FALSE(c.put("present", "x"));
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(c.get("present"));
+  auto after = mon.sample().value();
+  CHECK(std::count(after.active_alerts.begin(), after.active_alerts.end(), "async_cold") == 0);
+  REQUIRE(eventually(
+      [&] {
+        std::this_thread::sleep_for(5ms);
+        return std::filesystem::exists(resolved_out);
+      },
+      20s));
+  CHECK_THAT(read_file(resolved_out), Catch::Contains("P21_ALERT_STATE=resolved"));
   auto evs = mon.events().value();
   CHECK(std::none_of(evs.begin(), evs.end(),
                      [](auto& e) { return e.kind == "alert_command_failed"; }));
