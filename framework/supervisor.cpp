@@ -199,14 +199,17 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
   st.contain = contain;
   if (!label.empty())
     st.label = std::move(label);
-  // Asked to exit (by the node's supervisor, or at shutdown): stop the
-  // children first, since they are not linked to us and would outlive us.
-  self->set_exit_handler([=](caf::exit_msg& em) {
-    auto& st = self->state;
-    if (!st.quit_reason)
-      st.quit_reason = em.reason;
-    begin_stop(self);
-  });
+  // A nested supervisor asked to exit (by the node's supervisor) stops its
+  // children first: they are not linked to it and would outlive it. The
+  // node's own supervisor has stopped its children (stop_atom) before the
+  // runtime sends it an exit, and quits at once as CAF's default does.
+  if (st.contain)
+    self->set_exit_handler([=](caf::exit_msg& em) {
+      auto& st = self->state;
+      if (!st.quit_reason)
+        st.quit_reason = em.reason;
+      begin_stop(self);
+    });
   // A nested supervisor started again brings back the children it had.
   if (st.contain)
     for (size_t i = 0; i < st.children.size(); ++i)
