@@ -218,9 +218,9 @@ int run_bench(const bench_options& opts) {
     }
   }
   auto rows = all_rows();
-  const std::vector<std::string> sections{
-      "cache_details", "db_details", "subprocess_details", "cluster_details", "self_tuning",
-      "redis",         "soak"};
+  const std::vector<std::string> sections{"cache_details",   "db_details",  "subprocess_details",
+                                          "cluster_details", "self_tuning", "redis",
+                                          "runtime_claims",  "soak"};
   auto named = [&](const std::string& name) {
     return std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
   };
@@ -307,8 +307,14 @@ int run_bench(const bench_options& opts) {
   if (wants("soak"))
     soaked = bar.step("soak: calls through every subsystem while faults are injected",
                       [&] { return soak(base, opts.quick, soak_failed); });
+  nlohmann::json claims;
+  if (wants("runtime_claims"))
+    claims = bar.step("runtime_claims: growth, pool efficiency, hit rates over a demo run",
+                      [&] { return runtime_claims(base, opts.quick); });
   if (!results.empty())
     print_table(results, rows, overall, overall_rows, runs);
+  if (!claims.is_null())
+    print_runtime_claims(claims);
   std::cout << "memory: startup RSS " << mib(startup_rss)
             << " (report: 180 MB -> 85 MB), peak RSS over the rows " << mib(peak_rss)
             << " (report: 380 MB -> 180 MB)\n";
@@ -337,6 +343,8 @@ int run_bench(const bench_options& opts) {
       doc["self_tuning"] = tuning;
     if (!soaked.is_null())
       doc["soak"] = soaked;
+    if (!claims.is_null())
+      doc["runtime_claims"] = claims;
     if (!opts.plots_dir.empty()) {
       try {
         for (auto& file : write_plots(opts.plots_dir, doc))

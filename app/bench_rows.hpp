@@ -136,6 +136,11 @@ row_result measure_profiling_request(const config& base, size_t runs);
 row_result measure_git_status(const config& base, size_t runs);
 row_result measure_parallel_exec(const config& base, size_t runs);
 
+/// Runtime Growth, Pool Efficiency and the per-area hit rates over a demo
+/// run (bench_runtime.cpp), and their lines beside the report's claims.
+nlohmann::json runtime_claims(const config& base, bool quick);
+void print_runtime_claims(const nlohmann::json& j);
+
 /// The optimizer on vs off through four scripted phases.
 nlohmann::json self_tuning(const config& base, bool quick);
 

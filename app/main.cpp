@@ -105,6 +105,14 @@ int run_node(const std::string& path, double duration) {
     spdlog::info("node running from {} for {}s", path, duration);
   else
     spdlog::info("node running from {}; Ctrl-C stops it", path);
+  // With `auto_init = false` the HTTP endpoint is the node's way in: its
+  // first use is the node serving; everything else waits for requests.
+  if (!rt->initialized() && !rt->settings().http.listen.empty())
+    if (auto http = rt->actor_of("http"); !http) {
+      std::cerr << "p21: the HTTP endpoint failed to start: " << p21::render(http.error()) << "\n";
+      rt->stop();
+      return exit_failure;
+    }
   std::unique_ptr<p21::app::demo> workload;
   try {
     workload = start_demo(*rt);
@@ -113,7 +121,8 @@ int run_node(const std::string& path, double duration) {
     rt->stop();
     return exit_failure;
   }
-  // The runtime's constructor returned: every critical component is up.
+  // The runtime's constructor returned: every critical component is up
+  // (with `auto_init = false`: none but HTTP, until first use).
   manager.ready();
   auto watchdog = manager.watchdog_period();
   auto next_watchdog = clock::now();

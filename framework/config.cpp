@@ -280,7 +280,9 @@ void declare_framework_keys(config_schema& schema) {
       .duration("monitor_interval", &P::monitor_interval, 100ms,
                 "how often system metrics are sampled")
       .live()
-      .flag("auto_init", &P::auto_init, "initialize the performance layer at start")
+      .flag("auto_init", &P::auto_init,
+            "start the critical components (and the preload list) with the node; false: nothing "
+            "starts until its first use or `runtime::init()`")
       .size("memory_budget", &P::memory_budget, 0,
             "RSS above it counts as memory pressure (rule 1) even where the machine has room; "
             "0: no budget");

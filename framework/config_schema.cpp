@@ -302,9 +302,13 @@ using detail::value_problem;
 
 void complete(const config_schema& schema, config& cfg) {
   for (auto& s : schema.sections())
-    if (s.shape == section_shape::named_tables && s.every_name)
-      for (auto& x : s.allowed_names)
-        s.element(cfg, x); // adds x at its init defaults when missing
+    if (s.shape == section_shape::named_tables) {
+      if (s.every_name)
+        for (auto& x : s.allowed_names)
+          s.element(cfg, x); // adds x at its init defaults when missing
+      for (auto& x : s.default_names)
+        s.element(cfg, x);
+    }
 }
 
 void validate(const config_schema& schema, const config& cfg) {

@@ -41,6 +41,8 @@ struct runtime::impl {
   // -- components --
   mutable std::mutex components_mtx;
   std::vector<detail::slot_ptr> slots;
+  /// Nested supervisors' shared state (`spawn_supervisor`).
+  std::vector<std::shared_ptr<detail::subtree>> subtrees;
   metrics_registry registry;
   resource_manager resources;
   caf::actor supervisor;
@@ -55,6 +57,11 @@ struct runtime::impl {
   std::vector<std::unique_ptr<caf::scoped_actor>> idle;
   size_t in_flight = 0;
   std::atomic<bool> accepting{true};
+
+  // -- init (`[performance] auto_init`) --
+  std::mutex init_mtx;
+  std::atomic<bool> initialized{false};
+  std::string state_dir;
 
   // -- unsupervised user actors, stopped at shutdown --
   std::mutex user_mtx;
@@ -374,22 +381,43 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems, std::vector<chil
   view->supervisor = d.supervisor;
   release_thread();
   spdlog::info("node started: {} scheduler thread(s), {} component(s)", threads, d.slots.size());
-  for (auto& slot : d.slots) {
+  d.state_dir = state_dir;
+  if (!d.cfg.performance.auto_init) {
+    spdlog::info("auto_init = false: components start on first use or runtime::init()");
+    return;
+  }
+  if (auto err = init()) {
+    stop();
+    throw std::runtime_error(render(err));
+  }
+}
+
+caf::error runtime::init() {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> guard{d.init_mtx};
+  if (d.initialized)
+    return {};
+  if (!d.accepting)
+    return make_error(errc::unavailable, "the runtime is shutting down");
+  std::vector<detail::slot_ptr> slots;
+  {
+    std::lock_guard<std::mutex> components_guard{d.components_mtx};
+    slots = d.slots;
+  }
+  for (auto& slot : slots) {
     if (slot->spec().prio != priority::critical)
       continue;
     auto started = request<caf::actor>(d.supervisor, d.cfg.runtime.request_timeout,
                                        start_atom::value, slot->spec().name);
-    if (!started) {
-      auto msg = "critical component '" + slot->spec().name +
-                 "' failed to start: " + render(started.error());
-      stop();
-      throw std::runtime_error(msg);
-    }
+    if (!started)
+      return make_error(errc::unavailable, "critical component '" + slot->spec().name +
+                                               "' failed to start: " + render(started.error()));
   }
+  d.initialized = true;
   // Rule 4 (lazy_loading) learned which components are used soon after
   // start: start those now rather than on first use.
-  if (!state_dir.empty()) {
-    for (auto& name : detail::load_preload_list(state_dir)) {
+  if (!d.state_dir.empty()) {
+    for (auto& name : detail::load_preload_list(d.state_dir)) {
       auto slot = d.find(name);
       if (!slot || slot->spec().prio == priority::critical || !slot->startable_on_use())
         continue;
@@ -397,6 +425,11 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems, std::vector<chil
         spdlog::info("preloaded '{}' (first used soon after start last time)", name);
     }
   }
+  return {};
+}
+
+bool runtime::initialized() const noexcept {
+  return impl_->initialized;
 }
 
 runtime::~runtime() {
@@ -468,8 +501,8 @@ caf::error runtime::add_component(child_spec spec) {
     return make_error(errc::invalid_argument,
                       "component '" + spec.name + "' has no start function");
   auto slot = std::make_shared<detail::child_slot>(std::move(spec), d.epoch);
-  auto added =
-      request<bool>(d.supervisor, d.cfg.runtime.request_timeout, add_child_atom::value, slot);
+  auto added = request<bool>(d.supervisor, d.cfg.runtime.request_timeout, add_child_atom::value,
+                             slot, d.initialized.load());
   if (added || is(added.error(), errc::unavailable)) {
     // Registered, even if a critical one failed its first start.
     std::lock_guard<std::mutex> guard{d.components_mtx};
@@ -487,7 +520,128 @@ caf::expected<caf::actor> runtime::spawn_supervised(child_spec spec) {
   auto slot = impl_->find(name);
   if (auto a = slot ? slot->current() : caf::actor{})
     return a;
+  // Before `init` (auto_init = false) a spawn is this child's first use.
+  if (slot && !slot->ever_started())
+    return actor_of(name);
   return make_error(errc::unavailable, "child '" + name + "' is down");
+}
+
+child_handle runtime::child(const std::string& name) {
+  return child_handle{*this, name};
+}
+
+caf::expected<supervisor_handle> runtime::spawn_supervisor(const std::string& name,
+                                                           supervisor_config options) {
+  auto tree = std::make_shared<detail::subtree>();
+  tree->name = name;
+  tree->cfg = options;
+  std::weak_ptr<detail::subtree> weak = tree;
+  child_spec spec;
+  spec.name = name;
+  // Temporary: once it gives up it stays down, and the node goes on.
+  spec.policy = restart::temporary;
+  spec.prio = priority::critical;
+  // It stops its children (each within its own timeout) before it ends.
+  spec.shutdown_timeout = std::chrono::seconds{30};
+  spec.start = [weak](caf::actor_system& sys) {
+    auto t = weak.lock();
+    if (!t)
+      return caf::actor{};
+    std::vector<detail::slot_ptr> slots;
+    {
+      std::lock_guard<std::mutex> guard{t->mtx};
+      slots = t->slots;
+    }
+    auto a = detail::spawn_nested_supervisor(sys, t->name, t->cfg, std::move(slots),
+                                             [weak](caf::error e) {
+                                               if (auto t = weak.lock()) {
+                                                 std::lock_guard<std::mutex> guard{t->mtx};
+                                                 t->give_up_reason = render(e);
+                                                 t->gave_up = true;
+                                               }
+                                             });
+    std::lock_guard<std::mutex> guard{t->mtx};
+    t->supervisor = a.address();
+    return a;
+  };
+  if (auto err = add_component(std::move(spec)))
+    return err;
+  // The runtime keeps the subtree for as long as the node runs.
+  {
+    std::lock_guard<std::mutex> guard{impl_->components_mtx};
+    impl_->subtrees.push_back(tree);
+  }
+  if (auto a = actor_of(name); !a)
+    return a.error();
+  return supervisor_handle{*this, std::move(tree)};
+}
+
+// -- handles ------------------------------------------------------------------
+
+caf::expected<caf::actor> child_handle::actor() const {
+  if (!tree_)
+    return rt_->actor_of(name_);
+  if (tree_->gave_up)
+    return make_error(errc::unavailable, "supervisor '" + tree_->name + "' gave up");
+  auto slot = tree_->find(name_);
+  if (!slot)
+    return make_error(errc::not_found,
+                      "no child named '" + name_ + "' under supervisor '" + tree_->name + "'");
+  slot->record_use();
+  if (auto a = slot->current())
+    return a;
+  return make_error(errc::unavailable, "child '" + name_ + "' is down");
+}
+
+const std::string& supervisor_handle::name() const noexcept {
+  return tree_->name;
+}
+
+bool supervisor_handle::given_up() const noexcept {
+  return tree_->gave_up;
+}
+
+std::string supervisor_handle::reason() const {
+  std::lock_guard<std::mutex> guard{tree_->mtx};
+  return tree_->give_up_reason;
+}
+
+std::vector<component_stats> supervisor_handle::children() const {
+  std::lock_guard<std::mutex> guard{tree_->mtx};
+  std::vector<component_stats> out;
+  for (auto& s : tree_->slots)
+    out.push_back(s->stats());
+  return out;
+}
+
+caf::expected<child_handle> supervisor_handle::spawn(child_spec spec) {
+  if (tree_->gave_up)
+    return make_error(errc::unavailable, "supervisor '" + tree_->name + "' gave up");
+  if (!spec.start)
+    return make_error(errc::invalid_argument, "child '" + spec.name + "' has no start function");
+  spec.prio = priority::critical;
+  caf::actor sup;
+  {
+    std::lock_guard<std::mutex> guard{tree_->mtx};
+    sup = caf::actor_cast<caf::actor>(tree_->supervisor);
+  }
+  if (!sup)
+    return make_error(errc::unavailable, "supervisor '" + tree_->name + "' is down");
+  auto name = spec.name;
+  auto slot = std::make_shared<detail::child_slot>(std::move(spec), clock::now());
+  auto added = rt_->request<bool>(sup, rt_->settings().runtime.request_timeout,
+                                  add_child_atom::value, slot, true);
+  release_thread();
+  if (!added && !is(added.error(), errc::unavailable))
+    return added.error();
+  {
+    // Registered even when its first start failed (the supervisor holds it).
+    std::lock_guard<std::mutex> guard{tree_->mtx};
+    tree_->slots.push_back(slot);
+  }
+  if (!added)
+    return added.error();
+  return child_handle{*rt_, name, tree_};
 }
 
 std::vector<component_stats> runtime::components() const {

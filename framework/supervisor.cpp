@@ -1,5 +1,6 @@
 #include "detail/supervisor_actor.hpp"
 
+#include <optional>
 #include <set>
 
 #include <caf/all.hpp>
@@ -22,6 +23,13 @@ struct supervisor_state {
   std::vector<caf::actor> instances;
   std::unique_ptr<supervision_policy> policy;
   escalation_handler on_escalate;
+  /// A nested supervisor (`runtime::spawn_supervisor`): giving up stops its
+  /// own children and ends it, instead of stopping the node.
+  bool contain = false;
+  std::string label = "supervisor";
+  /// Set by an exit message or a contained escalation: quit with this once
+  /// every child has stopped.
+  std::optional<caf::error> quit_reason;
   /// Instances we asked to stop; their DOWN is expected, not a crash.
   std::set<caf::actor_addr> retiring;
   bool escalated = false;
@@ -99,6 +107,8 @@ void retire(self_ptr self, size_t i) {
                      instance.address(), false);
 }
 
+void begin_stop(self_ptr self);
+
 void continue_stop(self_ptr self) {
   auto& st = self->state;
   if (!st.retiring.empty())
@@ -115,6 +125,22 @@ void continue_stop(self_ptr self) {
   for (auto& p : st.stop_promises)
     p.deliver(true);
   st.stop_promises.clear();
+  if (st.quit_reason)
+    self->quit(*st.quit_reason);
+}
+
+/// Stops every child in reverse start order (`continue_stop` goes on as
+/// each one's DOWN arrives).
+void begin_stop(self_ptr self) {
+  auto& st = self->state;
+  if (!st.stopping) {
+    st.stopping = true;
+    ++st.restart_epoch;
+    st.stop_queue.clear();
+    for (size_t i = 0; i < st.instances.size(); ++i)
+      st.stop_queue.push_back(i);
+  }
+  continue_stop(self);
 }
 
 void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reason) {
@@ -132,9 +158,22 @@ void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reas
   case supervision_policy::decision::escalate: {
     st.escalated = true;
     auto msg = "component '" + spec.name + "' exceeded its restart intensity; last exit: " + reason;
-    spdlog::critical("supervisor gives up: {}", msg);
+    if (!st.contain) {
+      spdlog::critical("supervisor gives up: {}", msg);
+      if (st.on_escalate)
+        st.on_escalate(make_error(errc::escalated, msg));
+      return;
+    }
+    // The failure stays in this subtree: its children stop, this
+    // supervisor ends, and the node's supervisor (which holds it as a
+    // temporary child) leaves it down.
+    msg = "supervisor '" + st.label + "' gave up: " + msg;
+    spdlog::error("{}; stopping its children", msg);
+    auto err = make_error(errc::escalated, msg);
     if (st.on_escalate)
-      st.on_escalate(make_error(errc::escalated, msg));
+      st.on_escalate(err);
+    st.quit_reason = err;
+    begin_stop(self);
     return;
   }
   case supervision_policy::decision::restart: {
@@ -150,13 +189,33 @@ void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reas
 }
 
 caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervisor_config cfg,
-                         escalation_handler on_escalate) {
+                         escalation_handler on_escalate, std::string label, bool contain) {
   auto& st = self->state;
   st.children = std::move(children);
   st.instances.resize(st.children.size());
   st.policy = std::make_unique<supervision_policy>(
       cfg.restart_strategy, cfg.max_restarts, cfg.period, cfg.backoff_initial, cfg.backoff_max);
   st.on_escalate = std::move(on_escalate);
+  st.contain = contain;
+  if (!label.empty())
+    st.label = std::move(label);
+  // A nested supervisor asked to exit (by the node's supervisor) stops its
+  // children first: they are not linked to it and would outlive it. The
+  // node's own supervisor has stopped its children (stop_atom) before the
+  // runtime sends it an exit, and quits at once as CAF's default does.
+  if (st.contain)
+    self->set_exit_handler([=](caf::exit_msg& em) {
+      auto& st = self->state;
+      if (!st.quit_reason)
+        st.quit_reason = em.reason;
+      begin_stop(self);
+    });
+  // A nested supervisor started again brings back the children it had.
+  if (st.contain)
+    for (size_t i = 0; i < st.children.size(); ++i)
+      if (st.children[i]->spec().prio == priority::critical && !st.instances[i])
+        if (auto err = start_with_dependencies(self, i))
+          spdlog::error("{}: {}", st.label, render(err));
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (st.retiring.erase(dm.source) > 0) {
@@ -183,9 +242,16 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         auto& st = self->state;
         if (st.stopping || st.escalated)
           return false;
-        for (size_t i = 0; i < st.children.size(); ++i)
-          if (st.children[i]->spec().prio == priority::critical && !st.instances[i])
+        // A temporary child that ended stays down by design (a nested
+        // supervisor that gave up, among others), and one never started
+        // waits for its first use (`auto_init = false`): neither is a sign
+        // of ill health.
+        for (size_t i = 0; i < st.children.size(); ++i) {
+          auto& child = *st.children[i];
+          if (child.spec().prio == priority::critical && !st.instances[i] &&
+              child.spec().policy != restart::temporary && child.ever_started())
             return false;
+        }
         return true;
       },
       [=](start_atom, const std::string& name) -> caf::result<caf::actor> {
@@ -223,7 +289,9 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         st.children[*i]->set_unloaded();
         return true;
       },
-      [=](add_child_atom, slot_ptr& slot) -> caf::result<bool> {
+      // `start_critical`: false while a node with `auto_init = false` waits
+      // for its first use or `init`.
+      [=](add_child_atom, slot_ptr& slot, bool start_critical) -> caf::result<bool> {
         auto& st = self->state;
         auto& spec = slot->spec();
         if (st.stopping || st.escalated)
@@ -237,7 +305,7 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
                                                    "', which is not a component");
         st.children.push_back(slot);
         st.instances.emplace_back();
-        if (spec.prio == priority::critical)
+        if (spec.prio == priority::critical && start_critical)
           if (auto err = start_with_dependencies(self, st.children.size() - 1))
             return err;
         return true;
@@ -276,14 +344,7 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         auto& st = self->state;
         auto promise = self->make_response_promise<bool>();
         st.stop_promises.push_back(promise);
-        if (!st.stopping) {
-          st.stopping = true;
-          ++st.restart_epoch;
-          st.stop_queue.clear();
-          for (size_t i = 0; i < st.instances.size(); ++i)
-            st.stop_queue.push_back(i);
-        }
-        continue_stop(self);
+        begin_stop(self);
         return promise;
       },
   };
@@ -293,7 +354,14 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
 
 caf::actor spawn_supervisor(caf::actor_system& sys, const supervisor_config& cfg,
                             std::vector<slot_ptr> children, escalation_handler on_escalate) {
-  return sys.spawn(supervisor, std::move(children), cfg, std::move(on_escalate));
+  return sys.spawn(supervisor, std::move(children), cfg, std::move(on_escalate), std::string{},
+                   false);
+}
+
+caf::actor spawn_nested_supervisor(caf::actor_system& sys, const std::string& name,
+                                   const supervisor_config& cfg, std::vector<slot_ptr> children,
+                                   escalation_handler on_give_up) {
+  return sys.spawn(supervisor, std::move(children), cfg, std::move(on_give_up), name, true);
 }
 
 } // namespace p21::detail

@@ -12,9 +12,9 @@
 #include <spdlog/spdlog.h>
 
 #include "p21/cache.hpp"
+#include "p21/profiling.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
-#include "p21/profiling.hpp"
 #include "shard.hpp"
 
 namespace p21 {
@@ -339,6 +339,7 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
                       d::load_failures(double(s.load_failures), labels),
                       d::bypasses(double(s.bypasses), labels)};
         m.gauges = {d::entries(double(s.entries), labels), d::bytes(double(s.bytes), labels),
+                    d::hit_ratio(s.hit_rate(), labels),
                     d::max_entries(double(s.max_entries), labels),
                     d::max_bytes(double(s.max_bytes), labels)};
         m.stats[""] = caf::make_message(std::move(s));

@@ -1,17 +1,35 @@
 #include "alerts.hpp"
 
+#include "p21/monitor.hpp"
+
 #include <algorithm>
 
 namespace p21 {
 
+std::vector<alert_rule> alert_rules(const std::map<std::string, alert_config>& alerts,
+                                    std::chrono::nanoseconds alert_for) {
+  std::vector<alert_rule> out;
+  for (auto& [name, a] : alerts) {
+    if (!a.enabled)
+      continue;
+    alert_rule r;
+    r.name = name;
+    r.metric = a.metric;
+    r.above = a.above;
+    r.threshold = a.threshold;
+    r.clear_threshold = a.clear.value_or(a.threshold);
+    r.own_for = a.for_duration.has_value();
+    r.for_duration = a.for_duration.value_or(alert_for);
+    r.severity = a.severity;
+    r.on_fire = a.on_fire;
+    r.on_resolve = a.on_resolve;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::vector<alert_rule> default_alert_rules(std::chrono::nanoseconds for_duration) {
-  return {
-      {"high_cpu", "cpu_percent", true, 70, 60, for_duration},
-      {"high_memory", "memory_percent", true, 80, 75, for_duration},
-      {"low_cache_hit_rate", "cache_hit_rate", false, 0.75, 0.80, for_duration},
-      {"slow_responses", "p95_seconds", true, 0.200, 0.150, for_duration},
-      {"high_error_rate", "error_rate", true, 0.01, 0.005, for_duration},
-  };
+  return alert_rules(default_alerts(), for_duration);
 }
 
 alert::transition alert::observe(double value, clock::time_point now) {

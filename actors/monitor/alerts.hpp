@@ -6,14 +6,28 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "p21/config.hpp"
 
 namespace p21 {
 
 /// When an alert fires and when it clears.
 struct alert_rule {
+  alert_rule() = default;
+
+  alert_rule(std::string name, std::string metric, bool above, double threshold,
+             double clear_threshold, std::chrono::nanoseconds for_duration)
+    : name(std::move(name))
+    , metric(std::move(metric))
+    , above(above)
+    , threshold(threshold)
+    , clear_threshold(clear_threshold)
+    , for_duration(for_duration) {}
+
   std::string name;
   /// The metric it watches (a key of the monitor's derived metrics).
   std::string metric;
@@ -24,7 +38,19 @@ struct alert_rule {
   double clear_threshold = 0;
   /// The condition must hold this long before the alert fires.
   std::chrono::nanoseconds for_duration{0};
+  /// Whether `for_duration` is the alert's own (`for`), not `[monitor]
+  /// alert_for` (which a reload may change).
+  bool own_for = false;
+  std::string severity = "warning";
+  /// Commands run when it fires and when it resolves (argv; empty: none).
+  std::vector<std::string> on_fire;
+  std::vector<std::string> on_resolve;
 };
+
+/// The enabled alerts of `[monitor.alerts]`, those without `for` holding
+/// for `alert_for`.
+std::vector<alert_rule> alert_rules(const std::map<std::string, alert_config>& alerts,
+                                    std::chrono::nanoseconds alert_for);
 
 /// The report's targets as alerts: CPU > 70 %, memory > 80 %, cache hit rate
 /// < 75 %, p95 response > 200 ms, error rate > 1 %, each with a clear band.
@@ -49,7 +75,10 @@ public:
   const alert_rule& rule() const noexcept { return rule_; }
 
   /// A new hold time; a pending condition counts from when it began.
-  void set_for_duration(std::chrono::nanoseconds d) noexcept { rule_.for_duration = d; }
+  void set_for_duration(std::chrono::nanoseconds d) noexcept {
+    if (!rule_.own_for)
+      rule_.for_duration = d;
+  }
   double last_value() const noexcept { return last_; }
 
 private:

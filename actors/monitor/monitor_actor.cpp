@@ -16,6 +16,7 @@
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "series_selector.hpp"
 #include "system_metrics.hpp"
 
 namespace p21 {
@@ -42,7 +43,15 @@ struct monitor_settings {
   timespan alert_for{0};
   std::vector<std::string> watch_paths;
   size_t events_max = 1000;
+  std::vector<alert_rule> alerts;
+  size_t alert_commands_max = 4;
 };
+
+/// The subprocess pool's component, which runs alert commands.
+constexpr const char* subprocess_component_name = "subprocess";
+
+/// Bound of one alert command's run.
+constexpr auto alert_command_timeout = std::chrono::seconds{30};
 
 /// Counters whose growth counts as requests and as errors (besides the
 /// user's `*_requests` and `*_errors`).
@@ -101,6 +110,10 @@ struct monitor_state {
   std::map<std::string, std::vector<uint64_t>> prev_buckets;
   std::map<std::string, uint64_t> prev_counts;
   std::deque<event> events;
+  /// Parsed `metric` of alerts that watch an exported series.
+  std::map<std::string, series_selector> selectors;
+  /// Alert commands started and not yet answered.
+  size_t commands_in_flight = 0;
   /// The last rounds, for the dashboard (at 5 s a round: half an hour).
   std::deque<history_point> history;
   uint64_t next_seq = 0;
@@ -176,6 +189,88 @@ void fill_system(performance_summary& s, const system_sample& sys) {
               {"cpus", sys.cpus}};
   for (auto& [path, pct] : sys.disk_percent)
     s.system["disk_percent:" + path] = pct;
+}
+
+metric_set exported(monitor_self self);
+
+void command_failed(monitor_self self, const std::string& alert, const std::string& why) {
+  spdlog::warn("alert {}: its command failed: {}", alert, why);
+  event e;
+  e.kind = "alert_command_failed";
+  e.name = alert;
+  e.message = why;
+  self->state.add_event(std::move(e));
+}
+
+/// Runs an alert's command through the subprocess pool without waiting for
+/// it: the reply arrives as a message. At most `alert_commands_max` run at
+/// once; the rest are skipped (logged), so a hung command never piles up.
+void run_alert_command(monitor_self self, const alert_rule& rule,
+                       const std::vector<std::string>& argv, bool fired, double value) {
+  auto& st = self->state;
+  auto name = rule.name;
+  if (st.commands_in_flight >= st.cfg.alert_commands_max) {
+    command_failed(self, name,
+                   "skipped: " + std::to_string(st.commands_in_flight) +
+                       " alert command(s) still running (monitor.alert_commands_max)");
+    return;
+  }
+  command_request req;
+  req.argv = argv;
+  req.env_mode = command_request::add;
+  req.env = {{"P21_ALERT_NAME", rule.name},
+             {"P21_ALERT_VALUE", std::to_string(value)},
+             {"P21_ALERT_STATE", fired ? "firing" : "resolved"},
+             {"P21_ALERT_METRIC", rule.metric},
+             {"P21_ALERT_THRESHOLD", std::to_string(rule.threshold)},
+             {"P21_ALERT_SEVERITY", rule.severity}};
+  req.timeout = alert_command_timeout;
+  ++st.commands_in_flight;
+  auto done = [self] {
+    --self->state.commands_in_flight;
+  };
+  auto send = [=](caf::actor pool) {
+    self->request(caf::actor_cast<subprocess_actor>(pool), alert_command_timeout * 2,
+                  run_atom::value, req)
+        .then(
+            [=](command_result& r) {
+              done();
+              if (r.exit_code != 0 || r.timed_out) {
+                auto why = r.timed_out ? std::string{"timed out"}
+                           : r.signal  ? "killed by signal " + std::to_string(r.signal)
+                                       : "exit code " + std::to_string(r.exit_code);
+                if (!r.stderr_data.empty())
+                  why += ": " + r.stderr_data.substr(0, 200);
+                command_failed(self, name, argv.front() + " " + why);
+              } else {
+                spdlog::info("alert {}: {} ran ({})", name, argv.front(),
+                             fired ? "firing" : "resolved");
+              }
+            },
+            [=](caf::error& err) {
+              done();
+              command_failed(self, name, argv.front() + ": " + render(err));
+            });
+  };
+  // The pool may not have started yet (it is lazy): the supervisor starts it.
+  if (st.view && st.view->running)
+    for (auto& [n, handle] : st.view->running())
+      if (n == subprocess_component_name) {
+        send(handle);
+        return;
+      }
+  if (!st.view || !st.view->supervisor) {
+    done();
+    command_failed(self, name, "no subprocess pool");
+    return;
+  }
+  self->request(st.view->supervisor, std::chrono::seconds{10}, start_atom::value,
+                std::string{subprocess_component_name})
+      .then([=](caf::actor& pool) { send(pool); },
+            [=](caf::error& err) {
+              done();
+              command_failed(self, name, "no subprocess pool: " + render(err));
+            });
 }
 
 void finish_round(monitor_self self) {
@@ -270,8 +365,16 @@ void finish_round(monitor_self self) {
       {"error_rate", in.error_rate},
   };
   // -- alerts --
+  std::optional<metric_set> series; // what /metrics exports, built once if needed
   for (auto& a : st.alerts) {
-    auto v = targets[a.rule().metric];
+    std::optional<double> v;
+    if (auto i = targets.find(a.rule().metric); i != targets.end()) {
+      v = i->second;
+    } else if (auto sel = st.selectors.find(a.rule().name); sel != st.selectors.end()) {
+      if (!series)
+        series = exported(self);
+      v = resolve_series(sel->second, *series);
+    }
     if (!v)
       continue;
     auto t = a.observe(*v, now);
@@ -284,12 +387,16 @@ void finish_round(monitor_self self) {
     e.message = a.rule().metric +
                 (t == alert::transition::fired
                      ? (a.rule().above ? " above " : " below ") + std::to_string(a.rule().threshold)
-                     : " back past " + std::to_string(a.rule().clear_threshold));
+                     : " back past " + std::to_string(a.rule().clear_threshold)) +
+                " (" + a.rule().severity + ")";
     if (t == alert::transition::fired)
-      spdlog::warn("alert {} firing: {} = {}", e.name, a.rule().metric, *v);
+      spdlog::warn("alert {} ({}) firing: {} = {}", e.name, a.rule().severity, a.rule().metric, *v);
     else
       spdlog::info("alert {} resolved: {} = {}", e.name, a.rule().metric, *v);
     st.add_event(std::move(e));
+    auto& argv = t == alert::transition::fired ? a.rule().on_fire : a.rule().on_resolve;
+    if (!argv.empty())
+      run_alert_command(self, a.rule(), argv, t == alert::transition::fired, *v);
   }
   // -- baselines, trends, summary --
   auto& s = st.summary;
@@ -410,8 +517,18 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
   st.view = std::move(view);
   st.sampler = std::make_unique<system_sampler>(static_cast<double>(available_cpus()),
                                                 ::sysconf(_SC_CLK_TCK));
-  for (auto& r : default_alert_rules(st.cfg.alert_for))
+  static const std::set<std::string> target_names = {"cpu_percent", "memory_percent",
+                                                     "cache_hit_rate", "p95_seconds", "error_rate"};
+  for (auto& r : st.cfg.alerts) {
+    if (!target_names.count(r.metric)) {
+      std::string problem;
+      if (auto sel = parse_series_selector(r.metric, problem))
+        st.selectors.emplace(r.name, std::move(*sel));
+      else
+        spdlog::error("alert {}: {}", r.name, problem); // validation refuses this first
+    }
     st.alerts.emplace_back(r);
+  }
   // A first reading now: CPU % needs two.
   st.system = st.sampler->sample(read_system(), clock::now());
   fill_system(st.summary, st.system);
@@ -503,6 +620,8 @@ child_spec monitor_component(const std::string& name, const config& cfg,
   ms.alert_for = cfg.monitor.alert_for;
   ms.events_max = cfg.monitor.events_max;
   ms.watch_paths = cfg.monitor.watch_paths;
+  ms.alerts = alert_rules(cfg.monitor.alerts, cfg.monitor.alert_for);
+  ms.alert_commands_max = cfg.monitor.alert_commands_max;
   if (ms.watch_paths.empty()) {
     auto dir = std::filesystem::path{cfg.database.path}.parent_path().string();
     ms.watch_paths.push_back(dir.empty() ? "." : dir);

@@ -8,8 +8,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 
@@ -123,6 +126,34 @@ using escalation_handler = std::function<void(caf::error)>;
 /// Spawns the supervisor over `children`, given in start order.
 caf::actor spawn_supervisor(caf::actor_system& sys, const supervisor_config& cfg,
                             std::vector<slot_ptr> children, escalation_handler on_escalate);
+
+/// Spawns a nested supervisor named `name` over `children` (it starts the
+/// critical ones at once). When it gives up it calls `on_give_up`, stops
+/// its children and quits with `escalated`; the node goes on.
+caf::actor spawn_nested_supervisor(caf::actor_system& sys, const std::string& name,
+                                   const supervisor_config& cfg, std::vector<slot_ptr> children,
+                                   escalation_handler on_give_up);
+
+/// What a nested supervisor's handles share: its name, options, children
+/// and current instance. Handles find a child's instance here at each call.
+struct subtree {
+  std::string name;
+  supervisor_config cfg;
+  mutable std::mutex mtx;
+  std::vector<slot_ptr> slots;
+  /// The current supervisor instance (weak: handles may outlive the node).
+  caf::actor_addr supervisor;
+  std::atomic<bool> gave_up{false};
+  std::string give_up_reason;
+
+  slot_ptr find(const std::string& child) const {
+    std::lock_guard<std::mutex> guard{mtx};
+    for (auto& s : slots)
+      if (s->spec().name == child)
+        return s;
+    return nullptr;
+  }
+};
 
 } // namespace p21::detail
 

@@ -90,6 +90,9 @@ struct section_spec {
   /// named_tables: every allowed name is always there, at its `init`
   /// defaults unless set (`complete` adds the missing ones).
   bool every_name = false;
+  /// named_tables: names always there (at their `init` defaults unless set)
+  /// in an otherwise open set.
+  std::vector<std::string> default_names;
   /// Whether the writer prints the section; empty: always.
   std::function<bool(const config&)> written;
   /// Markdown printed after the section's rows in the reference.
@@ -229,6 +232,13 @@ public:
   /// config that does not set one gets it at its `init` defaults.
   section_builder& every_name_present() {
     s_->every_name = true;
+    return *this;
+  }
+
+  /// named_tables: these names always exist, at their `init` defaults
+  /// unless set; other names are allowed too.
+  section_builder& default_names(std::vector<std::string> names) {
+    s_->default_names = std::move(names);
     return *this;
   }
 

@@ -55,6 +55,10 @@ const std::vector<metric_def>& metric_definitions();
 /// exporter's lookup, built from the definitions.
 const std::map<std::string, std::string>& metric_help();
 
+/// `[monitor.alerts]` defaults: the report's five targets (high_cpu,
+/// high_memory, low_cache_hit_rate, slow_responses, high_error_rate).
+std::map<std::string, alert_config> default_alerts();
+
 /// The monitor's component spec.
 child_spec monitor_component(const std::string& name, const config& cfg,
                              std::shared_ptr<const node_view> view);

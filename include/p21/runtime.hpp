@@ -20,6 +20,13 @@
 
 namespace p21 {
 
+namespace detail {
+struct subtree;
+} // namespace detail
+
+class child_handle;
+class supervisor_handle;
+
 /// A Perfect21 node inside your process: the CAF actor system, logging, the
 /// supervisor and the components it starts. Constructing it starts the node;
 /// destroying it (or `stop()`) shuts it down in phases with bounded time.
@@ -97,6 +104,18 @@ public:
   /// Starts a user actor under the node's supervisor (restarted per its
   /// policy) and returns its first instance.
   caf::expected<caf::actor> spawn_supervised(child_spec spec);
+
+  /// A handle on component `name` that finds its current instance at each
+  /// call (`actor_of`), so it keeps working after the component restarts.
+  child_handle child(const std::string& name);
+
+  /// Starts a nested supervisor, a component of the node named `name`, with
+  /// its own restart strategy and intensity. Spawn your actors under it:
+  /// when they exceed its restart intensity it gives up, stops them and
+  /// ends (logged, `supervisor_handle::given_up`), and the node goes on.
+  /// Errors: a duplicate name, `unavailable` while shutting down.
+  caf::expected<supervisor_handle> spawn_supervisor(const std::string& name,
+                                                    supervisor_config options = {});
 
   /// Spawns an unsupervised actor; the node still stops it at shutdown.
   template <class... Ts>
@@ -185,6 +204,16 @@ public:
 
   // -- lifecycle ----------------------------------------------------------------
 
+  /// Starts the critical components and those the preload list names. The
+  /// constructor calls it unless `[performance] auto_init = false`; with
+  /// that, nothing starts until a component's first use or this call.
+  /// Calling it again does nothing. Errors: a critical component that
+  /// failed to start (the node keeps running the others).
+  caf::error init();
+
+  /// Whether `init` ran (or the node started with `auto_init`).
+  bool initialized() const noexcept;
+
   /// Begins shutdown without waiting; safe from any thread, actors included.
   void request_stop(caf::error reason = {});
 
@@ -235,5 +264,67 @@ private:
 /// The runtime calls this for its own calls; call it yourself on a thread
 /// that used CAF directly and outlives the runtime.
 void release_thread();
+
+/// One supervised actor, found by name at each call: a handle taken before
+/// a restart reaches the new instance after it.
+class child_handle {
+public:
+  child_handle(runtime& rt, std::string name, std::shared_ptr<detail::subtree> tree = nullptr)
+    : rt_(&rt)
+    , name_(std::move(name))
+    , tree_(std::move(tree)) {}
+
+  const std::string& name() const noexcept { return name_; }
+
+  /// The current instance. Errors: `not_found`, `unavailable` (down,
+  /// restarting, or its supervisor gave up).
+  caf::expected<caf::actor> actor() const;
+
+  /// Sends `xs...` to the current instance and waits at most `[runtime]
+  /// request_timeout` for a reply of type `R` (from a plain thread).
+  template <class R, class... Ts>
+  caf::expected<R> call(Ts&&... xs) const {
+    auto a = actor();
+    if (!a)
+      return a.error();
+    return rt_->request<R>(*a, rt_->settings().runtime.request_timeout, std::forward<Ts>(xs)...);
+  }
+
+private:
+  runtime* rt_;
+  std::string name_;
+  std::shared_ptr<detail::subtree> tree_;
+};
+
+/// A nested supervisor (`runtime::spawn_supervisor`): the actors spawned
+/// under it restart per its own strategy and intensity, and a crash loop
+/// among them ends this subtree, not the node.
+class supervisor_handle {
+public:
+  supervisor_handle(runtime& rt, std::shared_ptr<detail::subtree> tree)
+    : rt_(&rt)
+    , tree_(std::move(tree)) {}
+
+  const std::string& name() const noexcept;
+
+  /// Starts `spec` under this supervisor and returns a handle on it.
+  /// Errors: a duplicate name, a failed start, `unavailable` once it gave up.
+  caf::expected<child_handle> spawn(child_spec spec);
+
+  /// A handle on child `name` (resolved at each call).
+  child_handle child(const std::string& name) const { return child_handle{*rt_, name, tree_}; }
+
+  /// Whether it exceeded its restart intensity, stopped its children and
+  /// ended; `reason` says why.
+  bool given_up() const noexcept;
+  std::string reason() const;
+
+  /// Its children's statistics (starts, restarts, running).
+  std::vector<component_stats> children() const;
+
+private:
+  runtime* rt_;
+  std::shared_ptr<detail::subtree> tree_;
+};
 
 } // namespace p21

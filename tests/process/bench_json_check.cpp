@@ -141,6 +141,25 @@ int main(int argc, char** argv) {
   expect(mem["startup_rss_bytes"].get<double>() > 0, "memory.startup_rss_bytes is not positive");
   expect(mem["peak_rss_bytes"].get<double>() >= mem["startup_rss_bytes"].get<double>(),
          "memory.peak_rss_bytes is below the startup RSS");
+  // The report's non-timing figures, beside their claims (issue 18).
+  auto& claims = doc["runtime_claims"];
+  expect(claims.is_object(), "runtime_claims missing");
+  if (claims.is_object()) {
+    expect(claims["runtime_growth"]["rss_end_bytes"].get<double>() > 0,
+           "runtime_claims.runtime_growth.rss_end_bytes is not positive");
+    expect(claims["runtime_growth"]["claim_bytes"].is_number(), "runtime growth claim missing");
+    auto& eff = claims["pool_efficiency"]["value"];
+    expect(eff.is_number() && eff.get<double>() >= 0 && eff.get<double>() <= 1,
+           "runtime_claims.pool_efficiency.value is not a share");
+    for (auto area : {"git", "query_cache", "lazy_components"}) {
+      auto& h = claims["hit_rates"][area];
+      expect(h.contains("value") && h["claim"].is_number(),
+             std::string{"runtime_claims.hit_rates."} + area + " missing");
+      expect(h["value"].is_null() ||
+                 (h["value"].get<double>() >= 0 && h["value"].get<double>() <= 1),
+             std::string{"runtime_claims.hit_rates."} + area + " is not a share");
+    }
+  }
   if (failures)
     return 1;
   std::cout << "bench JSON: " << seen.size() << " rows, overall "

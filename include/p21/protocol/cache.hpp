@@ -91,6 +91,9 @@ inline constexpr metric_def misses{"cache_misses", "Cache lookups that found not
 inline constexpr metric_def puts{"cache_puts", "Values stored in a cache.", metric_kind::counter};
 inline constexpr metric_def evictions{"cache_evictions", "Entries evicted to stay within capacity.",
                                       metric_kind::counter};
+inline constexpr metric_def hit_ratio{"cache_hit_ratio",
+                                      "Share of lookups that hit, since the shard started.",
+                                      metric_kind::gauge, "ratio"};
 inline constexpr metric_def capacity_misses{"cache_capacity_misses",
                                             "Misses on keys evicted for capacity shortly before.",
                                             metric_kind::counter};
@@ -158,6 +161,7 @@ inline constexpr metric_def all[] = {hits,
                                      bypasses,
                                      entries,
                                      bytes,
+                                     hit_ratio,
                                      max_entries,
                                      max_bytes,
                                      redis_round_trips,

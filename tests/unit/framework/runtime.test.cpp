@@ -125,3 +125,45 @@ TEST_CASE("the scheduler uses [runtime] threads") {
   runtime rt{cfg};
   CHECK(rt.system().scheduler().num_workers() == 3);
 }
+
+TEST_CASE("with auto_init = false nothing starts until its first use or init()") {
+  event_log log;
+  auto cfg = test_config();
+  cfg.performance.auto_init = false;
+  runtime rt{cfg, {logged_child("a", log), logged_child("b", log)}};
+  CHECK_FALSE(rt.initialized());
+  auto running = [&] {
+    std::vector<std::string> out;
+    for (auto& c : rt.components())
+      if (c.running)
+        out.push_back(c.name);
+    return out;
+  };
+  CHECK(running().empty()); // the standard ones (monitor, optimizer, ...) too
+  CHECK(log.count("start:a") == 0);
+  // A component added now waits as well, even a critical one.
+  REQUIRE_FALSE(rt.add_component(logged_child("c", log)));
+  CHECK(log.count("start:c") == 0);
+  // First use starts that component alone.
+  CHECK(rt.call<int>("a", ping_atom::value, 0).value() == 1);
+  CHECK(running() == std::vector<std::string>{"a"});
+  CHECK(log.count("start:b") == 0);
+  // init() starts every critical component, once.
+  REQUIRE_FALSE(rt.init());
+  CHECK(rt.initialized());
+  CHECK(log.count("start:a") == 1);
+  CHECK(log.count("start:b") == 1);
+  CHECK(log.count("start:c") == 1);
+  CHECK(rt.component("monitor")->running);
+  REQUIRE_FALSE(rt.init());
+  CHECK(log.count("start:b") == 1);
+  CHECK(rt.healthy(5s));
+}
+
+TEST_CASE("with auto_init = true (the default) critical components start with the node") {
+  event_log log;
+  runtime rt{test_config(), {logged_child("a", log)}};
+  CHECK(rt.initialized());
+  CHECK(log.count("start:a") == 1);
+  CHECK(rt.component("monitor")->running);
+}

@@ -203,3 +203,95 @@ TEST_CASE("a transient child that finishes normally stays down") {
   CHECK(!rt.stop());
   CHECK(log.count("start:t") == 1);
 }
+
+// -- nested supervisors -------------------------------------------------------------
+
+TEST_CASE("a crash loop under a nested supervisor stops only its subtree, not the node") {
+  event_log log;
+  runtime rt{test_config(), {logged_child("node_child", log)}};
+  supervisor_config opts;
+  opts.max_restarts = 2;
+  opts.period = 1min;
+  opts.backoff_initial = 1ms;
+  opts.backoff_max = 2ms;
+  auto app = rt.spawn_supervisor("app", opts);
+  REQUIRE(app);
+  auto loop = app->spawn(logged_child("looping", log));
+  auto calm = app->spawn(logged_child("calm", log));
+  REQUIRE(loop);
+  REQUIRE(calm);
+  CHECK(calm->call<int>(ping_atom::value, 0).value() == 1);
+  // Crash `looping` until its supervisor gives up (the third restart
+  // within the period exceeds an intensity of 2).
+  REQUIRE(eventually([&] {
+    static_cast<void>(loop->call<int>(crash_atom::value));
+    return app->given_up();
+  }));
+  CHECK_THAT(app->reason(), Catch::Contains("supervisor 'app' gave up") &&
+                                Catch::Contains("'looping' exceeded its restart intensity"));
+  CHECK(log.count("start:looping") == 3);
+  // Its children are stopped and say so.
+  REQUIRE(eventually([&] {
+    auto kids = app->children();
+    return std::none_of(kids.begin(), kids.end(), [](auto& k) { return k.running; });
+  }));
+  auto r = calm->call<int>(ping_atom::value, 0);
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), errc::unavailable));
+  CHECK(log.count("start:calm") == 1); // not restarted along with it
+  // The node goes on: not stopping, healthy, its own child serves.
+  CHECK_FALSE(rt.wait_for(200ms));
+  CHECK(rt.healthy(5s));
+  CHECK(rt.call<int>("node_child", ping_atom::value, 0).value() == 1);
+  CHECK(eventually([&] { return !rt.component("app")->running; }));
+  CHECK(is(app->spawn(logged_child("late", log)).error(), errc::unavailable));
+  CHECK(!rt.stop());
+}
+
+TEST_CASE("a handle taken before a restart reaches the new instance after it") {
+  event_log log;
+  runtime rt{test_config()};
+  auto app = rt.spawn_supervisor("app", {});
+  REQUIRE(app);
+  auto w = app->spawn(logged_child("w", log));
+  REQUIRE(w);
+  auto same = app->child("w"); // another handle, by name
+  CHECK(w->call<int>(ping_atom::value, 0).value() == 1);
+  CHECK_FALSE(w->call<int>(crash_atom::value));
+  REQUIRE(log.await("start:w", 2));
+  CHECK(eventually([&] {
+    auto gen = w->call<int>(ping_atom::value, 0);
+    return gen && *gen == 2;
+  }));
+  CHECK(same.call<int>(ping_atom::value, 0).value() == 2);
+  CHECK(app->children().at(0).restarts == 1);
+  CHECK(is(app->child("nobody").actor().error(), errc::not_found));
+  // Node-level components have the same kind of handle.
+  REQUIRE(rt.spawn_supervised(logged_child("top", log)));
+  auto top = rt.child("top");
+  CHECK_FALSE(top.call<int>(crash_atom::value));
+  CHECK(eventually([&] {
+    auto gen = top.call<int>(ping_atom::value, 0);
+    return gen && *gen == 2;
+  }));
+}
+
+TEST_CASE("a nested supervisor applies its own strategy to its children") {
+  event_log log;
+  runtime rt{test_config()};
+  supervisor_config opts;
+  opts.restart_strategy = strategy::one_for_all;
+  opts.backoff_initial = 1ms;
+  opts.backoff_max = 2ms;
+  auto app = rt.spawn_supervisor("app", opts);
+  REQUIRE(app);
+  auto a = app->spawn(logged_child("a", log));
+  auto b = app->spawn(logged_child("b", log));
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK_FALSE(b->call<int>(crash_atom::value));
+  REQUIRE(log.await("start:a", 2));
+  REQUIRE(log.await("start:b", 2));
+  CHECK(rt.component("app")->restarts == 0); // the node's supervisor saw nothing
+  CHECK(is(rt.spawn_supervisor("app", {}).error(), errc::invalid_argument));
+}
