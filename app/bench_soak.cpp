@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -237,6 +238,92 @@ private:
   std::map<std::string, area> areas_;
 };
 
+/// A caller that is an actor: `n` requests one after the other, each to the
+/// component as it runs at that moment (the shard of cache "soak", or the
+/// db pool), counted in `calls`.
+/// The components the actor callers send to, as a plain thread resolved
+/// them last: an actor must not call the runtime's blocking functions, and
+/// `actor_of` may ask the supervisor and wait.
+struct caller_targets {
+  std::mutex mtx;
+  caf::actor cache;
+  caf::actor db;
+
+  caf::actor get(bool db_pool) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return db_pool ? db : cache;
+  }
+  void refresh(runtime& rt) {
+    auto c = rt.actor_of("cache.soak/0");
+    auto d = rt.actor_of("db_pool");
+    std::lock_guard<std::mutex> guard{mtx};
+    cache = c ? *c : caf::actor{};
+    db = d ? *d : caf::actor{};
+  }
+};
+
+struct caller_state {
+  caller_targets* targets = nullptr;
+  tally* calls = nullptr;
+  size_t n = 0;
+  size_t sent = 0;
+  timespan timeout{0};
+  std::shared_ptr<std::promise<void>> finished;
+  static inline const char* name = "p21.soak_caller";
+};
+using caller_actor = caf::stateful_actor<caller_state>;
+
+void call_next(caller_actor* self) {
+  auto& st = self->state;
+  if (st.sent == st.n) {
+    st.finished->set_value();
+    self->quit();
+    return;
+  }
+  auto k = st.sent++;
+  bool db = k % 2 == 1;
+  const char* area = db ? "db_read (actor)" : "cache (actor)";
+  auto t0 = clock::now();
+  auto done = [self, area, t0](bool ok, bool timed_out, std::string error) {
+    auto& st = self->state;
+    bool late = clock::now() - t0 > st.timeout + 1s;
+    st.calls->record(area, ok && !late, timed_out || late,
+                     late && error.empty() ? "a reply after the timeout" : error);
+    call_next(self);
+  };
+  auto failed = [done](caf::error& e) {
+    auto n = normalize(e);
+    done(false, n == errc::timeout, render(n));
+  };
+  auto target = st.targets->get(db);
+  if (!target) {
+    done(false, false, "the component is down");
+    return;
+  }
+  if (db)
+    self->request(caf::actor_cast<db_pool_actor>(target), st.timeout, query_atom::value,
+                  std::string{"SELECT count(*) FROM soak"}, std::vector<db_value>{})
+        .then([done](db_result&) { done(true, false, {}); }, failed);
+  else
+    self->request(caf::actor_cast<cache_actor>(target), st.timeout, get_atom::value,
+                  "k" + std::to_string(k % 500))
+        .then([done](caf::optional<std::string>&) { done(true, false, {}); }, failed);
+}
+
+caf::behavior soak_caller(caller_actor* self, caller_targets* targets, tally* calls, size_t n,
+                          timespan timeout, std::shared_ptr<std::promise<void>> finished) {
+  auto& st = self->state;
+  st.targets = targets;
+  st.calls = calls;
+  st.n = n;
+  st.timeout = timeout;
+  st.finished = std::move(finished);
+  call_next(self);
+  return {[](int) {
+    // only replies arrive
+  }};
+}
+
 /// The error of a call's outcome (none when it succeeded).
 template <class T>
 caf::error error_of(const caf::expected<T>& r) {
@@ -406,7 +493,27 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
     }
     }
   };
+  // Callers: `threads` plain threads through the handles, and two actors
+  // with requests of their own.
+  const size_t actor_callers = 2;
+  caller_targets targets;
+  targets.refresh(rt);
   auto run_workers = [&](size_t n, int phase) {
+    std::atomic<bool> running{true};
+    // Re-resolved every 20 ms: a restarted component is reached again.
+    std::thread refresher{[&] {
+      while (running) {
+        targets.refresh(rt);
+        std::this_thread::sleep_for(20ms); // the refresh period, not a wait for a result
+      }
+      release_thread();
+    }};
+    std::vector<std::future<void>> actors_done;
+    for (size_t a = 0; a < actor_callers; ++a) {
+      auto finished = std::make_shared<std::promise<void>>();
+      actors_done.push_back(finished->get_future());
+      rt.system().spawn(soak_caller, &targets, &calls, n, cfg.runtime.request_timeout, finished);
+    }
     std::vector<std::thread> ws;
     for (size_t t = 0; t < threads; ++t)
       ws.emplace_back([&, t] {
@@ -417,6 +524,13 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
       });
     for (auto& w : ws)
       w.join();
+    // Each of an actor's calls is bounded by its timeout.
+    for (auto& f : actors_done)
+      if (f.wait_for(n * (cfg.runtime.request_timeout + 1s)) != std::future_status::ready)
+        calls.record("actor callers", false, true, "an actor caller did not finish");
+    running = false;
+    refresher.join();
+    release_thread();
   };
 
   // Faults from the first call on. The peer dies three times: in the
@@ -546,7 +660,8 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   auto mib = [](double b) {
     return b / (1 << 20);
   };
-  std::cout << "soak: " << calls.calls() << " calls from " << threads << " threads (" << main_calls
+  std::cout << "soak: " << calls.calls() << " calls from " << threads << " threads and "
+            << actor_callers << " actors (" << main_calls + actor_callers * ops_per_thread
             << " measured, in " << elapsed << " s), " << kill_count << " faults injected\n"
             << "  lost (no reply within the timeout): " << lost << "\n"
             << "  acknowledged db writes: " << acked << ", missing at the end: " << missing << "\n"
@@ -582,6 +697,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   std::cout << "soak: " << (failed ? "FAILED" : "passed") << "\n";
   return {
       {"threads", threads},
+      {"actors", actor_callers},
       {"calls", calls.calls()},
       {"seconds", elapsed},
       {"lost", lost},
