@@ -1,0 +1,78 @@
+#pragma once
+
+// The optimizer's models, internal to actors/optimizer: Holt's forecast of
+// a metric, a cache's miss-ratio curve from its ghost list, and quantiles of
+// a histogram's window. Plain functions of their inputs; the engine
+// (engine.hpp) turns them into decisions.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "p21/config.hpp"
+#include "p21/protocol/metrics.hpp"
+
+namespace p21 {
+
+/// Holt's linear (double exponential) smoothing of one metric over
+/// irregular times, with the mean absolute one-step error as its residual:
+/// where a rule's metric is heading, and how far to trust it.
+class holt_forecast {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit holt_forecast(double alpha = 0.6, double beta = 0.5)
+    : alpha_(alpha)
+    , beta_(beta) {}
+
+  /// Feeds one value at `now`.
+  void observe(double value, clock::time_point now);
+
+  /// The value expected `ahead` after the last observation; none before
+  /// three observations (a trend needs two, its check a third).
+  std::optional<double> at(timespan ahead) const;
+
+  /// The one-step forecast for `now` (before observing it); none before
+  /// three observations.
+  std::optional<double> expected(clock::time_point now) const;
+
+  /// Mean absolute one-step error.
+  double residual() const noexcept { return residual_; }
+
+  /// The rule's own action moved the level: the next value is the new
+  /// level (the trend stays), and is not judged as a forecast.
+  void rebase() noexcept { rebase_ = n_ >= 2; }
+
+private:
+  double alpha_;
+  double beta_;
+  size_t n_ = 0;
+  double level_ = 0;
+  /// Per second.
+  double trend_ = 0;
+  double residual_ = 0;
+  bool rebase_ = false;
+  clock::time_point last_{};
+};
+
+/// The entries that bring a cache to `target_percent` hits, from one
+/// window's hits, requests and ghost hits by depth (the miss-ratio curve the
+/// ghost list measures): none when the window says nothing. `reached` is
+/// false when the target lies beyond what the ghost list sees; `entries` is
+/// then the farthest it sees.
+struct mrc_answer {
+  uint64_t entries = 0;
+  double hit_rate = 0;
+  bool reached = false;
+};
+std::optional<mrc_answer> mrc_entries(const std::vector<uint64_t>& ghost_depths, double hits,
+                                      double requests, uint64_t current, double target_percent);
+
+/// The `q` quantile of the samples a cumulative histogram gained between
+/// `before` and `now` (Prometheus buckets, linear within a bucket); none
+/// without samples.
+std::optional<double> window_quantile(const histogram_summary& now, const histogram_summary& before,
+                                      double q);
+
+} // namespace p21
