@@ -206,11 +206,23 @@ private:
 /// Runs `p21 ARGS...` to its end: exit code (-1 after a signal or past
 /// `timeout`) and stdout.
 inline std::pair<int, std::string> run_p21(const temp_dir& dir, std::vector<std::string> args,
-                                           std::chrono::milliseconds timeout =
-                                               std::chrono::seconds{60}) {
+                                           std::chrono::milliseconds timeout = std::chrono::seconds{
+                                               60}) {
   p21_process p{dir, std::move(args), "cli"};
   auto code = p.wait(timeout);
   return {code.value_or(-1), p.out()};
+}
+
+/// This process's threads (the entries of /proc/self/task).
+inline size_t thread_count() {
+  size_t n = 0;
+  if (auto dir = opendir("/proc/self/task")) {
+    while (auto entry = readdir(dir))
+      if (entry->d_name[0] != '.')
+        ++n;
+    closedir(dir);
+  }
+  return n;
 }
 
 } // namespace p21::test

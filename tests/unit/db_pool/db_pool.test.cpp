@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
-#include <filesystem>
 #include <future>
 #include <random>
 #include <thread>
@@ -21,14 +20,6 @@ using namespace p21::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// This process's threads.
-size_t thread_count() {
-  size_t n = 0;
-  for ([[maybe_unused]] auto& t : std::filesystem::directory_iterator{"/proc/self/task"})
-    ++n;
-  return n;
-}
 
 std::unique_ptr<connection> open_at(const std::string& path) {
   connection_settings s;

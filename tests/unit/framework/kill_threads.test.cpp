@@ -6,25 +6,12 @@
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
 #include "p21/p21.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-size_t thread_count() {
-  size_t n = 0;
-  for ([[maybe_unused]] auto& t : std::filesystem::directory_iterator{"/proc/self/task"})
-    ++n;
-  return n;
-}
-
-} // namespace
 
 TEST_CASE("killing any component three times leaves no thread behind once it runs again",
           "[supervision]") {

@@ -25,7 +25,8 @@ namespace {
 
 /// A temporary directory; `dir / "name"` is a path inside it.
 struct scratch_dir : p21::test::temp_dir {
-  scratch_dir() : temp_dir("unit") {}
+  scratch_dir()
+    : temp_dir("unit") {}
   std::string operator/(const std::string& name) const { return file(name); }
 };
 

@@ -88,8 +88,7 @@ TEST_CASE("a reload resizes the running cache, sets rules and names restart-only
   auto opt = rt.actor_of<p21::optimizer_actor>("optimizer").value();
   CHECK(p21::test::eventually([&] {
     auto log = rt.request<std::vector<p21::optimizer_action>>(opt, std::chrono::seconds{5},
-                                                              p21::events_atom::value,
-                                                              uint64_t{0});
+                                                              p21::events_atom::value, uint64_t{0});
     return log && !log->empty() && log->back().rule == "reload" &&
            log->back().action.find("cache.async_maxsize") != std::string::npos;
   }));
@@ -99,8 +98,8 @@ TEST_CASE("a reload resizes the running cache, sets rules and names restart-only
     if (!events)
       return false;
     for (auto& e : *events)
-      if (e.kind == "config_reload" && e.message.find("restart needed for database.path") !=
-                                           std::string::npos)
+      if (e.kind == "config_reload" &&
+          e.message.find("restart needed for database.path") != std::string::npos)
         return true;
     return false;
   }));

@@ -12,17 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-size_t thread_count() {
-  size_t n = 0;
-  if (auto dir = opendir("/proc/self/task")) {
-    while (auto entry = readdir(dir))
-      if (entry->d_name[0] != '.')
-        ++n;
-    closedir(dir);
-  }
-  return n;
-}
-
 /// An actor that traps exit messages and ignores them.
 caf::behavior stubborn(caf::event_based_actor* self) {
   self->set_exit_handler([](caf::exit_msg&) {});
