@@ -196,13 +196,20 @@ int connection::police(int action, const char* a, const char* b) {
   case SQLITE_ALTER_TABLE:
   case SQLITE_REINDEX:
   case SQLITE_ANALYZE:
-  case SQLITE_TRANSACTION:
-  case SQLITE_SAVEPOINT:
-    // A reader answers reads only: no write, and no transaction left open
-    // to pin an old snapshot between calls.
     if (reader)
       return deny("a read (query) is readonly: it cannot write or open a transaction; use execute");
     return SQLITE_OK;
+  case SQLITE_TRANSACTION:
+  case SQLITE_SAVEPOINT:
+    // No caller's statement opens or ends a transaction. On a reader it
+    // would pin an old snapshot between calls. On the writer, which every
+    // caller shares, it would leave the next callers' writes acknowledged
+    // but uncommitted: invisible to readers, and lost if the writer crashed.
+    // The pool's own BEGIN IMMEDIATE / COMMIT run trusted (`exec`).
+    if (reader)
+      return deny("a read (query) is readonly: it cannot write or open a transaction; use execute");
+    return deny("a statement cannot open or end a transaction (each execute commits on its own); "
+                "use transaction for several statements");
   default:
     return SQLITE_OK;
   }

@@ -330,6 +330,34 @@ TEST_CASE("a crashed writer takes its pool down with it: the supervisor restarts
   CHECK(crash_db_writer(rt, "nope") == errc::not_found);
 }
 
+TEST_CASE("execute refuses to open a transaction: the writer never holds acknowledged writes "
+          "uncommitted") {
+  // Allowed, `execute("BEGIN")` left the shared writer inside a transaction:
+  // every caller's later write was acknowledged, invisible to readers, and
+  // lost when the writer crashed.
+  temp_dir dir;
+  runtime rt{pool_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x)"));
+  for (auto sql : {"BEGIN", "BEGIN IMMEDIATE", "SAVEPOINT s", "COMMIT", "ROLLBACK", "END"}) {
+    INFO(sql);
+    auto r = d.execute(sql);
+    REQUIRE_FALSE(r);
+    CHECK(is(r.error(), errc::bad_query));
+    CHECK_THAT(render(r.error()), Catch::Contains("transaction"));
+  }
+  REQUIRE(d.execute("INSERT INTO t VALUES (1)"));
+  REQUIRE_FALSE(crash_db_writer(rt));
+  CHECK(eventually([&] { return rt.component("db_pool")->restarts == 1u; }));
+  CHECK(eventually([&] {
+    auto r = d.query("SELECT count(*) FROM t");
+    return r && r->rows[0][0].i == 1;
+  }));
+  // Several statements in one transaction: `transaction`, as before.
+  CHECK(d.transaction({{"INSERT INTO t VALUES (2)", {}}, {"INSERT INTO t VALUES (3)", {}}}));
+  CHECK(d.query("SELECT count(*) FROM t").value().rows[0][0].i == 3);
+}
+
 TEST_CASE("an acknowledged write survives kill -9 of the writing process") {
   temp_dir dir;
   auto path = dir.file("durable.db");
