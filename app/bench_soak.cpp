@@ -638,12 +638,28 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
     return n;
   };
   uint64_t missing = last_acked.size();
-  if (auto rows = database.query("SELECT thread, slot, seq FROM soak")) {
+  // A stale read is described where it happens, so the next run that shows
+  // it says more: whether the read failed, came from the query cache, and
+  // whether reading again (another reader, or the same one later) agrees.
+  std::string stale_detail;
+  auto read_through_pool = [&] {
+    auto rows = database.query("SELECT thread, slot, seq FROM soak");
+    if (!rows) {
+      stale_detail += " [failed: " + render(rows.error()) + "]";
+      return static_cast<uint64_t>(last_acked.size());
+    }
     table present;
     for (auto& row : rows->rows)
       present[{row.at(0).i, row.at(1).i}] = row.at(2).i;
-    missing = count_missing(present);
-  }
+    auto n = count_missing(present);
+    stale_detail += " [" + std::to_string(rows->rows.size()) + " rows" +
+                    (rows->cached ? ", cached" : "") + ", " + std::to_string(n) + " stale]";
+    return n;
+  };
+  missing = read_through_pool();
+  if (missing > 0)
+    for (int i = 0; i < 3; ++i)
+      read_through_pool();
   // The file as a fresh connection reads it: tells a write that was lost
   // from a read through the pool that was stale.
   uint64_t missing_in_file = last_acked.size();
@@ -696,7 +712,8 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
             << "  acknowledged db writes: " << acked
             << ", missing in the file at the end: " << missing << "\n"
             << "  stale reads through the pool at the end (rows older than the file's): "
-            << missing_via_pool << "\n"
+            << missing_via_pool << (missing_via_pool > 0 ? "; reads:" + stale_detail : "")
+            << "\n"
             << "  recovered (components running, peer reachable): "
             << (recovered ? "yes" : "no, not:" + not_recovered) << "\n"
             << "  RSS " << mib(before.rss_bytes) << " -> " << mib(after.rss_bytes) << " MiB, fds "
