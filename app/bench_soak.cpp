@@ -712,8 +712,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
             << "  acknowledged db writes: " << acked
             << ", missing in the file at the end: " << missing << "\n"
             << "  stale reads through the pool at the end (rows older than the file's): "
-            << missing_via_pool << (missing_via_pool > 0 ? "; reads:" + stale_detail : "")
-            << "\n"
+            << missing_via_pool << (missing_via_pool > 0 ? "; reads:" + stale_detail : "") << "\n"
             << "  recovered (components running, peer reachable): "
             << (recovered ? "yes" : "no, not:" + not_recovered) << "\n"
             << "  RSS " << mib(before.rss_bytes) << " -> " << mib(after.rss_bytes) << " MiB, fds "

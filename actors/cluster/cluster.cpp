@@ -78,10 +78,41 @@ public:
     return proxies_;
   }
 
+  /// The gateway now published, and the port of the middleman's listener
+  /// behind it (the guard's backend, or the TLS port).
+  void set_gateway(caf::actor gateway, uint16_t listener_port) {
+    std::lock_guard<std::mutex> guard{mu_};
+    gateway_ = std::move(gateway);
+    listener_port_ = listener_port;
+  }
+
+  std::pair<caf::actor, uint16_t> gateway() const {
+    std::lock_guard<std::mutex> guard{mu_};
+    return {gateway_, listener_port_};
+  }
+
 private:
   mutable std::mutex mu_;
   std::map<std::string, caf::actor> proxies_;
+  caf::actor gateway_;
+  uint16_t listener_port_ = 0;
 };
+
+/// Ends what peers can reach: unpublishes the gateway (its listener would
+/// stay open otherwise) and kills it and the proxies. They drop every exit
+/// but `kill`, since peers can send exits. Runs however the keeper ends,
+/// killed included, so a restarted cluster component can listen again.
+void end_published(caf::actor_system& sys, const proxy_table& t, bool tls) {
+  auto [gateway, port] = t.gateway();
+  if (gateway) {
+    auto mm = tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
+    if (mm)
+      caf::anon_send(mm, caf::unpublish_atom::value, gateway.address(), port);
+    caf::anon_send_exit(gateway, caf::exit_reason::kill);
+  }
+  for (auto& [n, p] : t.all())
+    caf::anon_send_exit(p, caf::exit_reason::kill);
+}
 
 caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> published,
                       std::shared_ptr<const node_view> view, std::shared_ptr<proxy_table> proxies) {
@@ -172,7 +203,13 @@ caf::behavior gateway_keeper(keeper_actor* self, keeper_state init) {
   for (auto& [n, p] : st.proxies->all())
     self->monitor(p);
   auto guard = st.guard;
-  self->attach_functor([guard]() mutable { guard.reset(); }); // joins its thread
+  auto proxies = st.proxies;
+  auto& sys = self->system();
+  auto tls = st.cfg.tls;
+  self->attach_functor([guard, proxies, &sys, tls]() mutable {
+    end_published(sys, *proxies, tls);
+    guard.reset(); // joins its thread
+  });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.gateway.address()) {
@@ -194,13 +231,8 @@ caf::behavior gateway_keeper(keeper_actor* self, keeper_state init) {
         return;
       }
   });
-  self->set_exit_handler([=](caf::exit_msg& em) {
-    auto& st = self->state;
-    self->send_exit(st.gateway, caf::exit_reason::user_shutdown);
-    for (auto& [n, p] : st.proxies->all())
-      self->send_exit(p, caf::exit_reason::user_shutdown);
-    self->quit(em.reason);
-  });
+  // The attached functor above ends the gateway and the proxies.
+  self->set_exit_handler([=](caf::exit_msg& em) { self->quit(em.reason); });
   return {
       [](metrics_atom) { return metric_set{}; },
   };
@@ -214,6 +246,8 @@ void publish_anew(keeper_actor* self) {
   auto old = st.gateway.address();
   st.gateway = sys.spawn(gateway, st.cfg.published, st.cfg.view, st.proxies);
   self->monitor(st.gateway);
+  // Until it is published, ending the keeper ends it without unpublishing.
+  st.proxies->set_gateway(st.gateway, 0);
   auto gw = caf::actor_cast<caf::strong_actor_ptr>(st.gateway);
   auto sigs = sys.message_types(st.gateway);
   auto failed = [=](caf::error& e) {
@@ -228,13 +262,17 @@ void publish_anew(keeper_actor* self) {
               auto& st = self->state;
               self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs,
                             st.cfg.host, true)
-                  .then([](uint16_t) {}, failed);
+                  .then(
+                      [=](uint16_t p) { self->state.proxies->set_gateway(self->state.gateway, p); },
+                      failed);
             },
             [=](caf::error&) {
               auto& st = self->state;
               self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs,
                             st.cfg.host, true)
-                  .then([](uint16_t) {}, failed);
+                  .then(
+                      [=](uint16_t p) { self->state.proxies->set_gateway(self->state.gateway, p); },
+                      failed);
             });
     return;
   }
@@ -246,6 +284,7 @@ void publish_anew(keeper_actor* self) {
           [=](uint16_t backend) {
             auto& st = self->state;
             st.backend_port = backend;
+            st.proxies->set_gateway(st.gateway, backend);
             st.guard->retarget(backend);
             // The old listener stays open otherwise.
             self->request(mm, caf::infinite, caf::unpublish_atom::value, old, old_backend)
@@ -280,9 +319,9 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       st.proxies->set(name, spawn_proxy(sys, ks, name));
     st.gateway = sys.spawn(gateway, ks.published, view, st.proxies);
     auto fail = [&](const std::string& why) {
-      caf::anon_send_exit(st.gateway, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(st.gateway, caf::exit_reason::kill); // see the keeper's exit handler
       for (auto& [n, p] : st.proxies->all())
-        caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(p, caf::exit_reason::kill);
       throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) + ": " +
                                why);
     };
@@ -311,6 +350,7 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       }
       st.port = st.guard->port();
     }
+    st.proxies->set_gateway(st.gateway, ks.tls ? st.port : st.backend_port);
     std::string names;
     for (auto& n : ks.published)
       names += (names.empty() ? "" : ", ") + n;

@@ -56,6 +56,12 @@ public:
     REQUIRE(proc_->await_log(published, 20s));
   }
 
+  /// Sends SIGTERM; the exit code, or nothing if it still runs after `timeout`.
+  std::optional<int> terminate(std::chrono::milliseconds timeout) {
+    ::kill(proc_->pid(), SIGTERM);
+    return proc_->wait(timeout);
+  }
+
   /// Sends `sig` and reaps the process.
   void kill(int sig) {
     if (proc_)
@@ -420,6 +426,57 @@ TEST_CASE("exits a peer sends never stop the node nor restart its components", "
       20s));
   CHECK(a.running());
   CHECK(a_log_has(s, "was ended from outside"));
+}
+
+TEST_CASE("a publishing node stops cleanly: its gateway and proxies, which ignore a peer's "
+          "exits, still end with the node",
+          "[cluster]") {
+  // They used to ignore the node's own exit too: every `p21 run` with
+  // [cluster.publish] waited out shutdown_timeout, abandoned its actor
+  // system and exited with shutdown_timeout.
+  temp_dir s{"cluster"};
+  auto port = free_port();
+  node_a a{s, port};
+  a.start();
+  auto addr = "127.0.0.1:" + std::to_string(port);
+  REQUIRE(cli(s, {"put", "k", "v", "--connect", addr}).first == 0);
+  auto rc = a.terminate(20s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+  CHECK_FALSE(a_log_has(s, "did not terminate"));
+  CHECK(a_log_has(s, "stopped"));
+}
+
+TEST_CASE("a killed cluster component leaves no gateway, proxy or listener behind and "
+          "publishes again on its port",
+          "[cluster]") {
+  temp_dir s{"cluster"};
+  auto port = free_port();
+  auto cfg = test_config();
+  cfg.database.path = s.file("k.db");
+  cfg.cache.caches["shared"].max_entries = 100;
+  cfg.cluster.publish_port = port;
+  cfg.cluster.publish_actors = {"cache.shared"};
+  cfg.supervisor.backoff_initial = 1ms;
+  cfg.supervisor.backoff_max = 10ms;
+  runtime rt{cfg};
+  REQUIRE(cache::open(rt, "shared").value().put("k", "v") == caf::error{});
+  auto addr = "127.0.0.1:" + std::to_string(port);
+  REQUIRE(cli(s, {"get", "k", "--connect", addr}).second == "v\n");
+  auto actors = rt.system().registry().running();
+  for (int i = 0; i < 3; ++i) {
+    auto restarts = rt.component("cluster")->restarts;
+    caf::anon_send_exit(rt.actor_of("cluster").value(), caf::exit_reason::kill);
+    REQUIRE(eventually([&] {
+      auto c = rt.component("cluster");
+      return c->restarts > restarts && c->running;
+    }));
+  }
+  CHECK(eventually([&] { return cli(s, {"get", "k", "--connect", addr}).second == "v\n"; }, 20s));
+  // Killed, the keeper used to leave its gateway and proxy running (they
+  // drop exits) and the gateway's listener open: two actors per kill.
+  CHECK(eventually([&] { return rt.system().registry().running() <= actors; }));
+  CHECK(rt.stop() == caf::error{});
 }
 
 TEST_CASE("a frozen peer (half-open connection) is noticed by heartbeats: unavailable, not a "
