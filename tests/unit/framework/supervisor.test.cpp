@@ -321,8 +321,8 @@ void crash_generation(event_log& log, const child_handle& h, int n) {
 
 } // namespace
 
-TEST_CASE("a crash loop escalates one level per give-up through a three-level tree; siblings "
-          "are untouched and handles keep working") {
+TEST_CASE("a crash loop escalates one level per give-up through a three-level tree, leaves "
+          "siblings untouched and keeps handles working") {
   event_log log;
   auto cfg = test_config();
   cfg.supervisor.max_restarts = 10;

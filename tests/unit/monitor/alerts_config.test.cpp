@@ -330,7 +330,7 @@ TEST_CASE("[monitor.alerts] is a live set: diff lists added and removed alerts a
   CHECK(diff(schema, running, now).empty());
 }
 
-TEST_CASE("a reload adds, retunes and removes running alerts; a removed firing alert "
+TEST_CASE("a reload adds, retunes and removes running alerts, and a removed firing alert "
           "resolves") {
   auto cfg = test_config();
   cfg.performance.monitor_interval = 1h; // rounds on demand (sample)
