@@ -368,7 +368,7 @@ config_changes diff(const config_schema& schema, const config& old, const config
     for (auto& [path, a] : before) {
       auto b = find_object(after, path);
       if (!b) {
-        out.restart.push_back(path); // an element removed
+        (s.live_set ? out.live : out.restart).push_back(path); // an element removed
         continue;
       }
       for (auto& k : s.keys)
@@ -377,14 +377,37 @@ config_changes diff(const config_schema& schema, const config& old, const config
     }
     for (auto& [path, b] : after)
       if (!find_object(before, path))
-        out.restart.push_back(path); // an element added
+        (s.live_set ? out.live : out.restart).push_back(path); // an element added
   }
   return out;
 }
 
 void adopt(const config_schema& schema, const config& from, config& to,
            const std::vector<std::string>& keys) {
+  auto listed = [&](const std::string& path) {
+    return std::find(keys.begin(), keys.end(), path) != keys.end();
+  };
   for (auto& s : schema.sections()) {
+    if (s.live_set) {
+      // Whole elements first: one added is made with its keys' values, one
+      // removed is erased.
+      auto in_from = s.names(from);
+      auto in_to = s.names(to);
+      auto has = [](const std::vector<std::string>& xs, const std::string& x) {
+        return std::find(xs.begin(), xs.end(), x) != xs.end();
+      };
+      for (auto& name : in_from)
+        if (listed(s.name + "." + name) && !has(in_to, name)) {
+          auto* obj = s.element(to, name);
+          const void* src = s.element(const_cast<config&>(from), name); // exists: a lookup
+          for (auto& k : s.keys)
+            if (!k.present || k.present(src))
+              k.set(obj, k.get(src));
+        }
+      for (auto& name : in_to)
+        if (listed(s.name + "." + name) && !has(in_from, name))
+          s.erase(to, name);
+    }
     auto source = objects(s, from);
     auto target = objects(s, to);
     for (auto& [path, obj] : target) {

@@ -24,7 +24,8 @@ struct supervisor_state {
   std::unique_ptr<supervision_policy> policy;
   escalation_handler on_escalate;
   /// A nested supervisor (`runtime::spawn_supervisor`): giving up stops its
-  /// own children and ends it, instead of stopping the node.
+  /// own children and ends it (its parent decides what follows), instead of
+  /// stopping the node.
   bool contain = false;
   std::string label = "supervisor";
   /// Set by an exit message or a contained escalation: quit with this once
@@ -164,9 +165,10 @@ void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reas
         st.on_escalate(make_error(errc::escalated, msg));
       return;
     }
-    // The failure stays in this subtree: its children stop, this
-    // supervisor ends, and the node's supervisor (which holds it as a
-    // temporary child) leaves it down.
+    // Erlang's escalation: its children stop and this supervisor exits
+    // with `escalated`; its parent sees a failed child and restarts the
+    // subtree under its own intensity (one level up per give-up), or
+    // leaves it down when it is `temporary`.
     msg = "supervisor '" + st.label + "' gave up: " + msg;
     spdlog::error("{}; stopping its children", msg);
     auto err = make_error(errc::escalated, msg);
@@ -242,8 +244,8 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         auto& st = self->state;
         if (st.stopping || st.escalated)
           return false;
-        // A temporary child that ended stays down by design (a nested
-        // supervisor that gave up, among others), and one never started
+        // A temporary child that ended stays down by design (a temporary
+        // nested supervisor that gave up, among others), and one never started
         // waits for its first use (`auto_init = false`): neither is a sign
         // of ill health.
         for (size_t i = 0; i < st.children.size(); ++i) {

@@ -32,6 +32,53 @@ std::vector<alert_rule> default_alert_rules(std::chrono::nanoseconds for_duratio
   return alert_rules(default_alerts(), for_duration);
 }
 
+namespace {
+
+bool same_rule(const alert_rule& x, const alert_rule& y) {
+  return x.name == y.name && x.metric == y.metric && x.above == y.above &&
+         x.threshold == y.threshold && x.clear_threshold == y.clear_threshold &&
+         x.for_duration == y.for_duration && x.own_for == y.own_for && x.severity == y.severity &&
+         x.on_fire == y.on_fire && x.on_resolve == y.on_resolve;
+}
+
+} // namespace
+
+alert_set_change replace_alerts(std::vector<alert>& alerts, const std::vector<alert_rule>& rules) {
+  alert_set_change out;
+  std::vector<alert> next;
+  next.reserve(rules.size());
+  for (auto& r : rules) {
+    auto i = std::find_if(alerts.begin(), alerts.end(),
+                          [&](const alert& a) { return a.rule().name == r.name; });
+    if (i == alerts.end()) {
+      out.added.push_back(r.name);
+      next.emplace_back(r);
+      continue;
+    }
+    if (!same_rule(i->rule(), r)) {
+      out.changed.push_back(r.name);
+      // Another metric or side is another question: the old answer (and
+      // the firing it caused) no longer holds.
+      if (i->rule().metric != r.metric || i->rule().above != r.above) {
+        if (i->firing())
+          out.resolved.push_back(*i);
+        *i = alert{r};
+      } else {
+        i->redefine(r);
+      }
+    }
+    next.push_back(std::move(*i));
+    alerts.erase(i);
+  }
+  for (auto& a : alerts) {
+    out.removed.push_back(a.rule().name);
+    if (a.firing())
+      out.resolved.push_back(std::move(a));
+  }
+  alerts = std::move(next);
+  return out;
+}
+
 alert::transition alert::observe(double value, clock::time_point now) {
   last_ = value;
   auto past = [&](double limit) {

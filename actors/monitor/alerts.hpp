@@ -12,40 +12,9 @@
 #include <vector>
 
 #include "p21/config.hpp"
+#include "p21/protocol/monitor.hpp"
 
 namespace p21 {
-
-/// When an alert fires and when it clears.
-struct alert_rule {
-  alert_rule() = default;
-
-  alert_rule(std::string name, std::string metric, bool above, double threshold,
-             double clear_threshold, std::chrono::nanoseconds for_duration)
-    : name(std::move(name))
-    , metric(std::move(metric))
-    , above(above)
-    , threshold(threshold)
-    , clear_threshold(clear_threshold)
-    , for_duration(for_duration) {}
-
-  std::string name;
-  /// The metric it watches (a key of the monitor's derived metrics).
-  std::string metric;
-  /// Fires when the value is above `threshold` (or below, when false).
-  bool above = true;
-  double threshold = 0;
-  /// Clears only once the value is back past this (hysteresis).
-  double clear_threshold = 0;
-  /// The condition must hold this long before the alert fires.
-  std::chrono::nanoseconds for_duration{0};
-  /// Whether `for_duration` is the alert's own (`for`), not `[monitor]
-  /// alert_for` (which a reload may change).
-  bool own_for = false;
-  std::string severity = "warning";
-  /// Commands run when it fires and when it resolves (argv; empty: none).
-  std::vector<std::string> on_fire;
-  std::vector<std::string> on_resolve;
-};
 
 /// The enabled alerts of `[monitor.alerts]`, those without `for` holding
 /// for `alert_for`.
@@ -74,6 +43,10 @@ public:
   bool pending() const noexcept { return pending_since_.has_value(); }
   const alert_rule& rule() const noexcept { return rule_; }
 
+  /// A new definition that keeps the state: a firing alert stays firing
+  /// until the new `clear_threshold` says otherwise.
+  void redefine(alert_rule rule) { rule_ = std::move(rule); }
+
   /// A new hold time; a pending condition counts from when it began.
   void set_for_duration(std::chrono::nanoseconds d) noexcept {
     if (!rule_.own_for)
@@ -87,6 +60,25 @@ private:
   std::optional<clock::time_point> pending_since_;
   double last_ = 0;
 };
+
+/// What replacing the running alerts did (a reload of `[monitor.alerts]`).
+struct alert_set_change {
+  std::vector<std::string> added;
+  std::vector<std::string> changed;
+  std::vector<std::string> removed;
+  /// Alerts that were firing and are gone, or now watch another metric or
+  /// side: the monitor resolves each (event, `on_resolve`).
+  std::vector<alert> resolved;
+
+  bool empty() const { return added.empty() && changed.empty() && removed.empty(); }
+};
+
+/// Replaces `alerts` by one alert per rule, in the rules' order. An unchanged
+/// alert keeps its state, and so does one whose thresholds, hold time,
+/// severity or commands changed (its next observation is judged by the new
+/// values); one that watches another metric or side starts afresh, and a
+/// removed one is dropped.
+alert_set_change replace_alerts(std::vector<alert>& alerts, const std::vector<alert_rule>& rules);
 
 /// An exponentially weighted baseline and the slope of recent values.
 class trend {

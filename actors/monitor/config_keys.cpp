@@ -158,7 +158,9 @@ std::string alert_table() {
                "`P21_ALERT_NAME`, `P21_ALERT_VALUE`, `P21_ALERT_STATE` (`firing` or `resolved`), "
                "`P21_ALERT_METRIC`, `P21_ALERT_THRESHOLD` and `P21_ALERT_SEVERITY` in its "
                "environment; the monitor does not wait for it, and a failure is logged and "
-               "recorded as an `alert_command_failed` event.";
+               "recorded as an `alert_command_failed` event.\n\nThe table is live: a reload "
+               "adds, changes and removes alerts on the running monitor; an alert that stayed "
+               "keeps its state, and a firing one that is removed resolves.";
 }
 
 } // namespace
@@ -225,6 +227,7 @@ void declare_monitor_keys(config_schema& schema) {
       .refine(command_problem)
       .strings("on_resolve", &A::on_resolve, "command run when it resolves")
       .refine(command_problem)
+      .live_set()
       .default_names(default_alert_names())
       .doc_note(alert_table());
   schema.add_check(check_alerts);

@@ -1,6 +1,7 @@
 // The monitor: a detached actor (it reads /proc and statvfs, so it keeps off
 // CAF's scheduler threads) that samples the node every `monitor_interval`.
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <filesystem>
@@ -273,6 +274,41 @@ void run_alert_command(monitor_self self, const alert_rule& rule,
             });
 }
 
+/// An alert that fired or resolved: its event, its log line and its command.
+void announce(monitor_self self, const alert_rule& r, bool fired, double value,
+              std::string message) {
+  event e;
+  e.kind = fired ? "alert_firing" : "alert_resolved";
+  e.name = r.name;
+  e.value = value;
+  e.message = std::move(message);
+  if (fired)
+    spdlog::warn("alert {} ({}) firing: {} = {}", r.name, r.severity, r.metric, value);
+  else
+    spdlog::info("alert {} resolved: {} = {} ({})", r.name, r.metric, value, e.message);
+  self->state.add_event(std::move(e));
+  auto& argv = fired ? r.on_fire : r.on_resolve;
+  if (!argv.empty())
+    run_alert_command(self, r, argv, fired, value);
+}
+
+/// The parsed series of every alert that watches one (not a target).
+void parse_selectors(monitor_state& st) {
+  static const std::set<std::string> target_names = {"cpu_percent", "memory_percent",
+                                                     "cache_hit_rate", "p95_seconds", "error_rate"};
+  st.selectors.clear();
+  for (auto& a : st.alerts) {
+    auto& r = a.rule();
+    if (target_names.count(r.metric))
+      continue;
+    std::string problem;
+    if (auto sel = parse_series_selector(r.metric, problem))
+      st.selectors.emplace(r.name, std::move(*sel));
+    else
+      spdlog::error("alert {}: {}", r.name, problem); // validation refuses this first
+  }
+}
+
 void finish_round(monitor_self self) {
   auto& st = self->state;
   auto now = clock::now();
@@ -380,23 +416,13 @@ void finish_round(monitor_self self) {
     auto t = a.observe(*v, now);
     if (t == alert::transition::none)
       continue;
-    event e;
-    e.kind = t == alert::transition::fired ? "alert_firing" : "alert_resolved";
-    e.name = a.rule().name;
-    e.value = *v;
-    e.message = a.rule().metric +
-                (t == alert::transition::fired
-                     ? (a.rule().above ? " above " : " below ") + std::to_string(a.rule().threshold)
-                     : " back past " + std::to_string(a.rule().clear_threshold)) +
-                " (" + a.rule().severity + ")";
-    if (t == alert::transition::fired)
-      spdlog::warn("alert {} ({}) firing: {} = {}", e.name, a.rule().severity, a.rule().metric, *v);
-    else
-      spdlog::info("alert {} resolved: {} = {}", e.name, a.rule().metric, *v);
-    st.add_event(std::move(e));
-    auto& argv = t == alert::transition::fired ? a.rule().on_fire : a.rule().on_resolve;
-    if (!argv.empty())
-      run_alert_command(self, a.rule(), argv, t == alert::transition::fired, *v);
+    auto& r = a.rule();
+    announce(self, r, t == alert::transition::fired, *v,
+             r.metric +
+                 (t == alert::transition::fired
+                      ? (r.above ? " above " : " below ") + std::to_string(r.threshold)
+                      : " back past " + std::to_string(r.clear_threshold)) +
+                 " (" + r.severity + ")");
   }
   // -- baselines, trends, summary --
   auto& s = st.summary;
@@ -517,18 +543,9 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
   st.view = std::move(view);
   st.sampler = std::make_unique<system_sampler>(static_cast<double>(available_cpus()),
                                                 ::sysconf(_SC_CLK_TCK));
-  static const std::set<std::string> target_names = {"cpu_percent", "memory_percent",
-                                                     "cache_hit_rate", "p95_seconds", "error_rate"};
-  for (auto& r : st.cfg.alerts) {
-    if (!target_names.count(r.metric)) {
-      std::string problem;
-      if (auto sel = parse_series_selector(r.metric, problem))
-        st.selectors.emplace(r.name, std::move(*sel));
-      else
-        spdlog::error("alert {}: {}", r.name, problem); // validation refuses this first
-    }
+  for (auto& r : st.cfg.alerts)
     st.alerts.emplace_back(r);
-  }
+  parse_selectors(st);
   // A first reading now: CPU % needs two.
   st.system = st.sampler->sample(read_system(), clock::now());
   fill_system(st.summary, st.system);
@@ -572,6 +589,30 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
         for (auto& a : st.alerts)
           a.set_for_duration(d);
         return d;
+      },
+      [=](set_alerts_atom, std::vector<alert_rule>& rules) {
+        auto& st = self->state;
+        auto change = replace_alerts(st.alerts, rules);
+        st.cfg.alerts = std::move(rules);
+        parse_selectors(st);
+        // A firing alert that is gone (or now asks another question) would
+        // otherwise stay firing forever for whoever its on_fire paged.
+        for (auto& a : change.resolved) {
+          bool gone = std::find(change.removed.begin(), change.removed.end(), a.rule().name) !=
+                      change.removed.end();
+          announce(self, a.rule(), false, a.last_value(),
+                   gone ? "removed by a reload" : "redefined by a reload");
+        }
+        std::vector<std::string> out;
+        for (auto& n : change.added)
+          out.push_back("added " + n);
+        for (auto& n : change.changed)
+          out.push_back("changed " + n);
+        for (auto& n : change.removed)
+          out.push_back("removed " + n);
+        if (!out.empty())
+          spdlog::info("alerts reloaded: {} running", st.alerts.size());
+        return out;
       },
       [=](tick_atom) {
         auto& st = self->state;

@@ -4,6 +4,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "alerts.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
 #include "p21/subsystems.hpp"
@@ -21,6 +22,7 @@ subsystem monitor_subsystem() {
     cfg.add_message_type<event>("p21.event");
     cfg.add_message_type<performance_summary>("p21.performance_summary");
     cfg.add_message_type<history_point>("p21.history_point");
+    cfg.add_message_type<alert_rule>("p21.alert_rule");
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     return std::vector<child_spec>{monitor_component("monitor", cfg, std::move(view))};
@@ -35,6 +37,26 @@ subsystem monitor_subsystem() {
       return ctx.request<timespan>(caf::actor_cast<monitor_actor>(a), set_alert_for_atom::value,
                                    now.monitor.alert_for);
     });
+    // `[monitor.alerts]` is one live set: any change sends the whole set,
+    // and the monitor keeps the state of the alerts that stayed.
+    std::vector<std::string> alert_keys;
+    for (auto& k : report.applied)
+      if (k.compare(0, 15, "monitor.alerts.") == 0)
+        alert_keys.push_back(k);
+    if (!alert_keys.empty()) {
+      auto a = ctx.running("monitor");
+      caf::expected<std::vector<std::string>> r{caf::sec::invalid_argument};
+      if (a)
+        r = ctx.request<std::vector<std::string>>(
+            caf::actor_cast<monitor_actor>(a), set_alerts_atom::value,
+            alert_rules(now.monitor.alerts, now.monitor.alert_for));
+      for (auto& k : alert_keys) {
+        if (!a)
+          report.defer(k);
+        else if (!r)
+          report.fail(k, caf::to_string(r.error()));
+      }
+    }
   };
   // Every reload is an event of `/events`, even one that changed nothing.
   s.reloaded = [](const reload_report& report, const reload_context& ctx) {

@@ -187,6 +187,7 @@ void declare_optimizer_keys(config_schema& schema) {
                 "act on where the metric is heading this far ahead (Holt's linear smoothing, "
                 "residual margin); a forecast that does not come true makes the rule more "
                 "cautious; 0: off")
+      .live()
       .default_doc("per rule")
       .only_names(rule_names(), "unknown rule")
       .every_name_present()

@@ -180,6 +180,14 @@ bool optimizer_engine::set_rule(const std::string& name, const rule_config& rc) 
   auto i = cfg_.rules.find(name);
   if (i == cfg_.rules.end())
     return false;
+  // A new horizon starts its forecasts' caution afresh (the smoothing
+  // itself runs with forecasts off too, so it is warm).
+  if (i->second.predict != rc.predict)
+    for (auto& [key, f] : forecasts_)
+      if (key.first == name) {
+        f.caution = 1.0;
+        f.off_until.reset();
+      }
   i->second = rc;
   for (auto& [key, g] : gates_)
     if (key.first == name)
@@ -310,10 +318,18 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
     auto next = std::max(curve->entries, c.max_entries + 1);
     why = "miss-ratio curve: " + fmt(curve->hit_rate) + " % at " + std::to_string(next) +
           " entries" + (curve->reached ? "" : " (as far as the ghost list sees)");
-    if (auto room = budget_entries(s, rule("memory_pressure").clear_threshold, c.entries, c.bytes);
-        room && next > c.max_entries + *room) {
+    // The jump is not capped by `step`: the bound that applied is named.
+    auto room = budget_entries(s, rule("memory_pressure").clear_threshold, c.entries, c.bytes);
+    if (room && next > c.max_entries + *room) {
       next = std::max(c.max_entries + 1, c.max_entries + *room);
-      why += "; held to " + std::to_string(next) + " by the memory budget";
+      why += "; held to " + std::to_string(next) + " by the memory budget (room for " +
+             std::to_string(*room) + " more below memory_pressure's clear threshold)";
+    } else if (!curve->reached) {
+      why += "; bound: the ghost list's reach";
+    } else if (room) {
+      why += "; within the memory budget (room for " + std::to_string(*room) + " more)";
+    } else {
+      why += "; no memory budget bounds it";
     }
     return next;
   };
@@ -401,7 +417,10 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         target = *f;
         why += "; forecast " + fmt(*f, 2) + " within " + horizon("connection_pool");
       }
-      auto needed = std::clamp<uint64_t>(uint64_t(std::ceil(target - 1e-6)), configured, ceiling);
+      auto wanted = uint64_t(std::ceil(target - 1e-6));
+      auto needed = std::clamp<uint64_t>(wanted, configured, ceiling);
+      if (wanted > ceiling)
+        why += "; held to " + std::to_string(ceiling) + " by pool_size + max_overflow";
       // Short of connections now or soon: the gate sees the shortfall (or
       // the waits, whichever is larger).
       auto shortfall = std::max(waiting, double(needed) - double(pool_size_));
@@ -486,8 +505,13 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
           if (auto curve = mrc_entries(diff(s.proc->git_ghost_hit_depths, pp.git_ghost_hit_depths),
                                        hits, total, cur, rule("git_cache").clear_threshold)) {
             grown = std::max(curve->entries, cur + 1);
+            // The git cache reports no byte sizes: the ghost list's reach
+            // bounds the jump, and growth waits while memory is tight.
             why = "miss-ratio curve: " + fmt(curve->hit_rate) + " % at " + std::to_string(grown) +
-                  " entries" + (curve->reached ? "" : " (as far as the ghost list sees)");
+                  " entries" +
+                  (curve->reached ? ""
+                                  : " (as far as the ghost list sees); bound: the ghost "
+                                    "list's reach");
           }
         git_capacity_ = grown;
         out.push_back(
@@ -542,6 +566,9 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         auto fits = std::max<uint64_t>(1, uint64_t(std::floor(target / per_command)));
         lowered = std::min(fits, max_processes_ > 1 ? max_processes_ - 1 : uint64_t{1});
         why += ": " + std::to_string(lowered) + " keep CPU under " + fmt(target, 0) + " %";
+        if (fits > lowered)
+          why += " (bound: one below the current limit; the model allows " + std::to_string(fits) +
+                 ")";
         // Restores stop at what the model chose.
         cpu_ceiling_ = lowered;
       }

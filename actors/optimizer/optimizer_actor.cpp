@@ -375,8 +375,7 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
           rc.step = rs.step;
         else if (i != self->state.cfg.cfg.rules.end())
           rc.step = i->second.step;
-        if (i != self->state.cfg.cfg.rules.end())
-          rc.predict = i->second.predict; // not among the run-time settings
+        rc.predict = rs.predict;
         bool ok = self->state.engine->set_rule(rs.name, rc);
         if (ok)
           self->state.cfg.cfg.rules[rs.name] = rc;

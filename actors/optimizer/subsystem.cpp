@@ -4,8 +4,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
-#include "p21/optimizer.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/optimizer.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -26,7 +26,9 @@ subsystem optimizer_subsystem() {
   };
   s.reload = [](const config&, const config& now, const reload_context& ctx,
                 reload_report& report) {
-    auto opt = [](caf::actor a) { return caf::actor_cast<optimizer_actor>(a); };
+    auto opt = [](caf::actor a) {
+      return caf::actor_cast<optimizer_actor>(a);
+    };
     report.apply<timespan>("performance.optimization_interval", ctx, "optimizer",
                            [&](caf::actor a) {
                              return ctx.request<timespan>(opt(a), set_interval_atom::value,
@@ -47,7 +49,9 @@ subsystem optimizer_subsystem() {
       rs.for_duration = rc.for_duration;
       rs.cooldown = rc.cooldown;
       rs.step = rc.step;
-      for (auto key : {"enabled", "threshold", "clear_threshold", "for", "cooldown", "step"})
+      rs.predict = rc.predict;
+      for (auto key :
+           {"enabled", "threshold", "clear_threshold", "for", "cooldown", "step", "predict"})
         report.apply<bool>(prefix + "." + key, ctx, "optimizer", [&](caf::actor a) {
           return ctx.request<bool>(opt(a), set_rule_atom::value, rs);
         });

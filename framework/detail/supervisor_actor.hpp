@@ -129,7 +129,8 @@ caf::actor spawn_supervisor(caf::actor_system& sys, const supervisor_config& cfg
 
 /// Spawns a nested supervisor named `name` over `children` (it starts the
 /// critical ones at once). When it gives up it calls `on_give_up`, stops
-/// its children and quits with `escalated`; the node goes on.
+/// its children and quits with `escalated`: its parent sees a failed child
+/// and restarts it per its own policy and intensity (as Erlang/OTP does).
 caf::actor spawn_nested_supervisor(caf::actor_system& sys, const std::string& name,
                                    const supervisor_config& cfg, std::vector<slot_ptr> children,
                                    escalation_handler on_give_up);
@@ -143,8 +144,14 @@ struct subtree {
   std::vector<slot_ptr> slots;
   /// The current supervisor instance (weak: handles may outlive the node).
   caf::actor_addr supervisor;
+  /// Down after giving up, until its parent restarts it.
   std::atomic<bool> gave_up{false};
+  /// How often it gave up.
+  std::atomic<uint64_t> give_ups{0};
   std::string give_up_reason;
+  /// Supervisors nested under this one: it keeps their shared state (their
+  /// start functions hold it weakly).
+  std::vector<std::shared_ptr<subtree>> subtrees;
 
   slot_ptr find(const std::string& child) const {
     std::lock_guard<std::mutex> guard{mtx};

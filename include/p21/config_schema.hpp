@@ -76,6 +76,8 @@ struct section_spec {
   std::function<void*(config&)> object;
   std::function<std::vector<std::string>(const config&)> names;
   std::function<void*(config&, const std::string&)> element;
+  /// named_tables: removes element X (a reload of a `live_set`).
+  std::function<void(config&, const std::string&)> erase;
   std::function<size_t(const config&)> size;
   std::function<void*(config&, size_t)> at;
   std::function<void*(config&)> append;
@@ -93,6 +95,8 @@ struct section_spec {
   /// named_tables: names always there (at their `init` defaults unless set)
   /// in an otherwise open set.
   std::vector<std::string> default_names;
+  /// named_tables: elements come and go on a running node (`live_set`).
+  bool live_set = false;
   /// Whether the writer prints the section; empty: always.
   std::function<bool(const config&)> written;
   /// Markdown printed after the section's rows in the reference.
@@ -242,6 +246,16 @@ public:
     return *this;
   }
 
+  /// named_tables: a live key set. Every key declared so far is live, and a
+  /// reload adds and removes elements too (`diff` lists `NAME.X` as live);
+  /// the subsystem's `reload` hook applies the whole set.
+  section_builder& live_set() {
+    s_->live_set = true;
+    for (auto& k : s_->keys)
+      k.live = true;
+    return *this;
+  }
+
   section_builder& reserved_names(std::vector<std::string> names, std::string message) {
     s_->reserved_names = std::move(names);
     s_->reserved_message = std::move(message);
@@ -362,6 +376,9 @@ public:
       }
       return &i->second;
     };
+    s.erase = [access](config& c, const std::string& x) {
+      access(c).erase(x);
+    };
     s.prototype = [] {
       static const T t{};
       return static_cast<const void*>(&t);
@@ -447,7 +464,7 @@ std::string to_toml(const config_schema& schema, const config& cfg);
 /// What differs between two configs, as dotted key paths
 /// (`cache.async_maxsize`, `optimizer.rules.cpu_usage.threshold`); an element
 /// of a named or array section that only one side has counts as one change
-/// (`caches.hot`), which needs a restart.
+/// (`caches.hot`), which needs a restart unless the section is a `live_set`.
 struct config_changes {
   /// Changed keys declared `live`.
   std::vector<std::string> live;
@@ -462,6 +479,8 @@ config_changes diff(const config_schema& schema, const config& old, const config
 
 /// Copies the values of `keys` (paths as `diff` names them) from `from` into
 /// `to`, writing nothing else: a running node adopts what a reload applied.
+/// An element path of a `live_set` adds the element (all its keys) or
+/// removes it.
 void adopt(const config_schema& schema, const config& from, config& to,
            const std::vector<std::string>& keys);
 

@@ -110,12 +110,16 @@ public:
   child_handle child(const std::string& name);
 
   /// Starts a nested supervisor, a component of the node named `name`, with
-  /// its own restart strategy and intensity. Spawn your actors under it:
-  /// when they exceed its restart intensity it gives up, stops them and
-  /// ends (logged, `supervisor_handle::given_up`), and the node goes on.
-  /// Errors: a duplicate name, `unavailable` while shutting down.
+  /// its own restart strategy and intensity. Spawn your actors (or further
+  /// supervisors) under it: when they exceed its restart intensity it gives
+  /// up, stops them and exits, and the node's supervisor restarts the whole
+  /// subtree under the node's `[supervisor]` intensity (`policy`
+  /// `temporary`: it stays down instead). The node stops only when its own
+  /// supervisor gives up. Errors: a duplicate name, `unavailable` while
+  /// shutting down.
   caf::expected<supervisor_handle> spawn_supervisor(const std::string& name,
-                                                    supervisor_config options = {});
+                                                    supervisor_config options = {},
+                                                    restart policy = restart::permanent);
 
   /// Spawns an unsupervised actor; the node still stops it at shutdown.
   template <class... Ts>
@@ -296,9 +300,10 @@ private:
   std::shared_ptr<detail::subtree> tree_;
 };
 
-/// A nested supervisor (`runtime::spawn_supervisor`): the actors spawned
-/// under it restart per its own strategy and intensity, and a crash loop
-/// among them ends this subtree, not the node.
+/// A nested supervisor (`runtime::spawn_supervisor`, or `spawn_supervisor`
+/// on another one): the actors spawned under it restart per its own
+/// strategy and intensity; a crash loop among them makes it give up, and
+/// its parent restarts the subtree (one level up per give-up).
 class supervisor_handle {
 public:
   supervisor_handle(runtime& rt, std::shared_ptr<detail::subtree> tree)
@@ -311,13 +316,23 @@ public:
   /// Errors: a duplicate name, a failed start, `unavailable` once it gave up.
   caf::expected<child_handle> spawn(child_spec spec);
 
+  /// Starts a supervisor nested under this one (a deeper tree): a child of
+  /// this supervisor, restarted by it per `policy` when it gives up.
+  caf::expected<supervisor_handle> spawn_supervisor(const std::string& name,
+                                                    supervisor_config options = {},
+                                                    restart policy = restart::permanent);
+
   /// A handle on child `name` (resolved at each call).
   child_handle child(const std::string& name) const { return child_handle{*rt_, name, tree_}; }
 
-  /// Whether it exceeded its restart intensity, stopped its children and
-  /// ended; `reason` says why.
+  /// Whether it gave up (exceeded its restart intensity, stopped its
+  /// children and exited) and is down: until its parent restarts it, or for
+  /// good (`temporary`, or the parent gave up too). `reason` says why.
   bool given_up() const noexcept;
   std::string reason() const;
+
+  /// How often it gave up since it was spawned.
+  uint64_t give_ups() const noexcept;
 
   /// Its children's statistics (starts, restarts, running).
   std::vector<component_stats> children() const;

@@ -185,6 +185,44 @@ TEST_CASE("p21 run reloads a good file, refuses a bad one and names restart-only
   CHECK(node.wait(1s) == std::optional<int>{0});
 }
 
+TEST_CASE("p21 run applies a new alert, a removed alert and a rule's predict on SIGHUP") {
+  p21::test::temp_dir dir{"reload-alerts"};
+  auto base = "[http]\nlisten = \"127.0.0.1:0\"\n[performance]\nmonitor_interval = \"200ms\"\n";
+  dir.write("node.toml", node_toml(dir, std::string{base} +
+                                            "[monitor.alerts.old_alert]\nmetric = \"error_rate\"\n"
+                                            "threshold = 0.5\n"));
+  p21::test::p21_process node{dir, {"run", "--config", dir.file("node.toml")}};
+  REQUIRE(node.await_log("HTTP endpoint on", 30s));
+  std::smatch m;
+  auto log = node.err();
+  REQUIRE(std::regex_search(log, m, std::regex{"http://127\\.0\\.0\\.1:([0-9]+)"}));
+  httplib::Client http{"127.0.0.1", std::stoi(m[1])};
+  // An alert that always fires (the health score is never above 1000 from
+  // below), old_alert gone, and cpu_usage forecasting 5 minutes ahead.
+  dir.write("node.toml",
+            node_toml(dir, std::string{base} +
+                               "[monitor.alerts.always]\nmetric = \"p21_health_score\"\n"
+                               "below = true\nthreshold = 1000\n"
+                               "[optimizer.rules.cpu_usage]\npredict = \"5m\"\n"));
+  ::kill(node.pid(), SIGHUP);
+  REQUIRE(node.await_log("reload: applied", 10s));
+  auto line = node.err().substr(node.err().find("reload: applied"));
+  line = line.substr(0, line.find('\n'));
+  for (auto key :
+       {"monitor.alerts.always", "monitor.alerts.old_alert", "optimizer.rules.cpu_usage.predict"})
+    CHECK_THAT(line, Catch::Contains(key));
+  CHECK_THAT(line, !Catch::Contains("restart needed"));
+  // The new alert runs: it fires at the next sampling round.
+  CHECK(p21::test::eventually(
+      [&] {
+        auto r = http.Get("/health");
+        return r && r->body.find("\"always\"") != std::string::npos;
+      },
+      20s));
+  node.stop(SIGTERM);
+  CHECK(node.wait(30s) == std::optional<int>{0});
+}
+
 TEST_CASE("p21 reload signals only a p21 node") {
   p21::test::temp_dir dir{"reload-nopid"};
   // Pid 2^22+1 is beyond the kernel's largest pid_max: no such process.

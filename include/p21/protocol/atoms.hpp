@@ -48,6 +48,7 @@ using health_atom = caf::atom_constant<caf::atom("health")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using set_interval_atom = caf::atom_constant<caf::atom("setintvl")>;
 using set_alert_for_atom = caf::atom_constant<caf::atom("alertfor")>;
+using set_alerts_atom = caf::atom_constant<caf::atom("setalerts")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 
 // -- optimizer --

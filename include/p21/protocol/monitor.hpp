@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
 #include <caf/timestamp.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -59,6 +60,48 @@ inline constexpr metric_def all[] = {
     cpus,       disk_usage,  health_score,  alert_firing,    target_value, samples,  events};
 
 } // namespace monitor_metrics
+
+/// When an alert fires and when it clears: one `[monitor.alerts.NAME]` as
+/// the monitor runs it (a reload sends the whole set).
+struct alert_rule {
+  alert_rule() = default;
+
+  alert_rule(std::string name, std::string metric, bool above, double threshold,
+             double clear_threshold, caf::timespan for_duration)
+    : name(std::move(name))
+    , metric(std::move(metric))
+    , above(above)
+    , threshold(threshold)
+    , clear_threshold(clear_threshold)
+    , for_duration(for_duration) {}
+
+  std::string name;
+  /// The metric it watches (a key of the monitor's derived metrics).
+  std::string metric;
+  /// Fires when the value is above `threshold` (or below, when false).
+  bool above = true;
+  double threshold = 0;
+  /// Clears only once the value is back past this (hysteresis).
+  double clear_threshold = 0;
+  /// The condition must hold this long before the alert fires.
+  caf::timespan for_duration{0};
+  /// Whether `for_duration` is the alert's own (`for`), not `[monitor]
+  /// alert_for` (which a reload may change).
+  bool own_for = false;
+  std::string severity = "warning";
+  /// Commands run when it fires and when it resolves (argv; empty: none).
+  std::vector<std::string> on_fire;
+  std::vector<std::string> on_resolve;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alert_rule& x) {
+  return f(caf::meta::type_name("p21.alert_rule"), x.name, x.metric, x.above, x.threshold,
+           x.clear_threshold, x.for_duration, x.own_for, x.severity, x.on_fire, x.on_resolve);
+}
+
+/// Every alert the monitor runs (`set_alerts` replaces them all).
+using alert_set = std::vector<alert_rule>;
 
 /// An alert firing or resolving, or an optimizer action.
 struct event {
@@ -135,6 +178,9 @@ using monitor_actor =
                      // while CPU is high); returns it.
                      caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>,
                      // How long every alert's condition must hold (`monitor.alert_for`).
-                     caf::replies_to<set_alert_for_atom, caf::timespan>::with<caf::timespan>>;
+                     caf::replies_to<set_alert_for_atom, caf::timespan>::with<caf::timespan>,
+                     // Replaces the alerts (`[monitor.alerts]` reloaded);
+                     // returns what it added, changed and removed.
+                     caf::replies_to<set_alerts_atom, alert_set>::with<std::vector<std::string>>>;
 
 } // namespace p21

@@ -71,12 +71,14 @@ struct rule_settings {
   caf::timespan cooldown{0};
   /// The rule's `step`; 0 keeps the current one.
   double step = 0;
+  /// The rule's `predict` horizon; 0: forecasts off.
+  caf::timespan predict{0};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
   return f(caf::meta::type_name("p21.rule_settings"), x.name, x.enabled, x.threshold,
-           x.clear_threshold, x.for_duration, x.cooldown, x.step);
+           x.clear_threshold, x.for_duration, x.cooldown, x.step, x.predict);
 }
 
 /// The optimizer actor. `evaluate` runs the rules now and answers with what

@@ -167,3 +167,22 @@ TEST_CASE("a reload sets the running db pool's pool_size and pool_timeout") {
   CHECK(db.stats().value().configured_size == 3);
   CHECK(rt.settings().database.pool_timeout == std::chrono::milliseconds{250});
 }
+
+TEST_CASE("a reload sets every key of a running rule, predict included") {
+  auto cfg = p21::test::test_config();
+  p21::runtime rt{cfg};
+  REQUIRE(rt.actor_of<p21::optimizer_actor>("optimizer"));
+  auto next = cfg;
+  auto& rc = p21::rule(next, "memory_pressure");
+  rc.predict = std::chrono::minutes{2};
+  rc.step = 0.5;
+  rc.cooldown = std::chrono::seconds{5};
+  auto report = rt.reload(next);
+  for (auto key :
+       {"optimizer.rules.memory_pressure.predict", "optimizer.rules.memory_pressure.step",
+        "optimizer.rules.memory_pressure.cooldown"})
+    CHECK(has(report.applied, key));
+  CHECK(report.restart_needed.empty());
+  CHECK(report.failed.empty());
+  CHECK(rt.settings().rules.at("memory_pressure").predict == std::chrono::minutes{2});
+}

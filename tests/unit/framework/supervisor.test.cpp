@@ -206,7 +206,8 @@ TEST_CASE("a transient child that finishes normally stays down") {
 
 // -- nested supervisors -------------------------------------------------------------
 
-TEST_CASE("a crash loop under a nested supervisor stops only its subtree, not the node") {
+TEST_CASE("a crash loop under a temporary nested supervisor stops only its subtree, not the "
+          "node") {
   event_log log;
   runtime rt{test_config(), {logged_child("node_child", log)}};
   supervisor_config opts;
@@ -214,7 +215,7 @@ TEST_CASE("a crash loop under a nested supervisor stops only its subtree, not th
   opts.period = 1min;
   opts.backoff_initial = 1ms;
   opts.backoff_max = 2ms;
-  auto app = rt.spawn_supervisor("app", opts);
+  auto app = rt.spawn_supervisor("app", opts, restart::temporary);
   REQUIRE(app);
   auto loop = app->spawn(logged_child("looping", log));
   auto calm = app->spawn(logged_child("calm", log));
@@ -294,4 +295,124 @@ TEST_CASE("a nested supervisor applies its own strategy to its children") {
   REQUIRE(log.await("start:b", 2));
   CHECK(rt.component("app")->restarts == 0); // the node's supervisor saw nothing
   CHECK(is(rt.spawn_supervisor("app", {}).error(), errc::invalid_argument));
+}
+
+namespace {
+
+supervisor_config strict_supervisor() {
+  supervisor_config opts;
+  opts.max_restarts = 1; // the second restart within the period gives up
+  opts.period = 1min;
+  opts.backoff_initial = 1ms;
+  opts.backoff_max = 2ms;
+  return opts;
+}
+
+/// Waits until generation `n` of the child behind `h` answers, then crashes
+/// it.
+void crash_generation(event_log& log, const child_handle& h, int n) {
+  REQUIRE(log.await("start:" + h.name(), static_cast<size_t>(n)));
+  REQUIRE(eventually([&] {
+    auto gen = h.call<int>(ping_atom::value, 0);
+    return gen && *gen == n;
+  }));
+  CHECK_FALSE(h.call<int>(crash_atom::value));
+}
+
+} // namespace
+
+TEST_CASE("a crash loop escalates one level per give-up through a three-level tree, leaves "
+          "siblings untouched and keeps handles working") {
+  event_log log;
+  auto cfg = test_config();
+  cfg.supervisor.max_restarts = 10;
+  cfg.supervisor.period = 1min;
+  runtime rt{cfg, {logged_child("node_child", log)}};
+  // node -> app -> inner -> leaf; app also holds `sibling`, and `other` is
+  // a subtree of the node beside app.
+  auto app = rt.spawn_supervisor("app", strict_supervisor());
+  REQUIRE(app);
+  auto inner = app->spawn_supervisor("inner", strict_supervisor());
+  REQUIRE(inner);
+  auto sibling = app->spawn(logged_child("sibling", log));
+  auto leaf = inner->spawn(logged_child("leaf", log));
+  auto other = rt.spawn_supervisor("other", strict_supervisor());
+  REQUIRE(other);
+  auto bystander = other->spawn(logged_child("bystander", log));
+  REQUIRE(sibling);
+  REQUIRE(leaf);
+  REQUIRE(bystander);
+  auto same_leaf = inner->child("leaf"); // by name, taken before any restart
+  // The leaf's first crash is inner's business: a restart, nothing more.
+  crash_generation(log, *leaf, 1);
+  // Its second exceeds inner's intensity: inner gives up and app restarts
+  // it (and the leaf under it); app and the node see nothing else.
+  crash_generation(log, *leaf, 2);
+  REQUIRE(eventually([&] {
+    auto gen = leaf->call<int>(ping_atom::value, 0);
+    return gen && *gen == 3;
+  }));
+  CHECK(inner->give_ups() == 1);
+  CHECK_THAT(inner->reason(), Catch::Contains("supervisor 'inner' gave up") &&
+                                  Catch::Contains("'leaf' exceeded its restart intensity"));
+  CHECK_FALSE(inner->given_up()); // restarted by app
+  CHECK(app->give_ups() == 0);
+  CHECK(rt.component("app")->restarts == 0);
+  CHECK(log.count("start:sibling") == 1);
+  // Two more crashes: inner gives up again, which exceeds app's intensity:
+  // app gives up and the node's supervisor restarts the whole app subtree.
+  crash_generation(log, *leaf, 3);
+  crash_generation(log, *leaf, 4);
+  REQUIRE(eventually([&] {
+    auto gen = leaf->call<int>(ping_atom::value, 0);
+    return gen && *gen == 5;
+  }));
+  CHECK(inner->give_ups() == 2);
+  CHECK(app->give_ups() == 1);
+  CHECK_THAT(app->reason(), Catch::Contains("supervisor 'app' gave up") &&
+                                Catch::Contains("'inner' exceeded its restart intensity"));
+  REQUIRE(eventually([&] { return rt.component("app")->restarts == 1; }));
+  REQUIRE(log.await("start:sibling", 2)); // restarted with its subtree
+  CHECK(eventually([&] {
+    auto gen = sibling->call<int>(ping_atom::value, 0);
+    return gen && *gen == 2;
+  }));
+  CHECK(log.count("start:sibling") == 2);
+  // Beside app nothing moved, and the node is healthy.
+  CHECK(log.count("start:bystander") == 1);
+  CHECK(log.count("start:node_child") == 1);
+  CHECK(other->give_ups() == 0);
+  CHECK(rt.component("other")->restarts == 0);
+  CHECK_FALSE(rt.wait_for(100ms));
+  CHECK(eventually([&] { return rt.healthy(5s); }));
+  // Handles taken before the restarts reach the new instances.
+  CHECK(same_leaf.call<int>(ping_atom::value, 0).value() == 5);
+  // The restarted subtree takes new children.
+  auto late = inner->spawn(logged_child("late", log));
+  REQUIRE(late);
+  CHECK(late->call<int>(ping_atom::value, 0).value() == 1);
+  CHECK(!rt.stop());
+}
+
+TEST_CASE("a subtree that keeps giving up exceeds the node's intensity and the node stops") {
+  event_log log;
+  auto cfg = test_config();
+  cfg.supervisor.max_restarts = 1;
+  cfg.supervisor.period = 1min;
+  runtime rt{cfg};
+  auto app = rt.spawn_supervisor("app", strict_supervisor());
+  REQUIRE(app);
+  auto leaf = app->spawn(logged_child("leaf", log));
+  REQUIRE(leaf);
+  crash_generation(log, *leaf, 1);
+  crash_generation(log, *leaf, 2); // app gives up; the node restarts it
+  crash_generation(log, *leaf, 3);
+  CHECK_FALSE(rt.wait_for(100ms)); // the node still runs after one give-up
+  crash_generation(log, *leaf, 4); // app gives up again: the node's second
+  REQUIRE(rt.wait_for(10s));
+  auto reason = rt.wait();
+  CHECK(is(reason, errc::escalated));
+  CHECK_THAT(render(reason), Catch::Contains("'app' exceeded its restart intensity"));
+  CHECK(app->give_ups() == 2);
+  CHECK(log.count("start:leaf") == 4);
 }

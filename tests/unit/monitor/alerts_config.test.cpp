@@ -5,6 +5,7 @@
 #include "actors/monitor/alerts.hpp"
 #include "actors/monitor/series_selector.hpp"
 #include "p21/cache.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
 #include "support/test_support.hpp"
 
@@ -256,4 +257,127 @@ TEST_CASE("a failing alert command is logged as an event and the monitor keeps s
   // The monitor went on: further rounds complete.
   auto next = mon.sample().value();
   CHECK(next.samples > first.samples);
+}
+
+TEST_CASE("replacing the alert set keeps unchanged alerts' state, drops removed ones and "
+          "returns the firing ones it ends") {
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  auto rule = [](std::string name, std::string metric, double threshold) {
+    return alert_rule{std::move(name), std::move(metric), true, threshold, threshold, 0s};
+  };
+  std::vector<alert> alerts;
+  auto first = replace_alerts(
+      alerts, {rule("kept", "cpu_percent", 50), rule("retuned", "memory_percent", 50),
+               rule("moved", "error_rate", 0.1), rule("gone", "p95_seconds", 0.2)});
+  CHECK(first.added.size() == 4);
+  CHECK(first.resolved.empty());
+  alerts[0].observe(90, t0);  // kept fires
+  alerts[1].observe(90, t0);  // retuned fires
+  alerts[2].observe(0.5, t0); // moved fires
+  alerts[3].observe(0.9, t0); // gone fires
+  REQUIRE(std::all_of(alerts.begin(), alerts.end(), [](auto& a) { return a.firing(); }));
+  auto change = replace_alerts(
+      alerts, {rule("kept", "cpu_percent", 50), rule("retuned", "memory_percent", 95),
+               rule("moved", "cpu_percent", 0.1), rule("fresh", "error_rate", 0.5)});
+  CHECK(change.added == std::vector<std::string>{"fresh"});
+  CHECK(change.changed == std::vector<std::string>{"retuned", "moved"});
+  CHECK(change.removed == std::vector<std::string>{"gone"});
+  // The removed alert and the one that now watches another metric were
+  // firing: both are handed back to be resolved.
+  REQUIRE(change.resolved.size() == 2);
+  CHECK(change.resolved[0].rule().name == "moved");
+  CHECK(change.resolved[1].rule().name == "gone");
+  CHECK(change.resolved[1].last_value() == 0.9);
+  REQUIRE(alerts.size() == 4);
+  CHECK(alerts[0].rule().name == "kept");
+  CHECK(alerts[0].firing());
+  // A new threshold keeps the state: still firing until the new clear.
+  CHECK(alerts[1].firing());
+  CHECK(alerts[1].rule().threshold == 95);
+  CHECK(alerts[1].observe(80, t0 + 1s) == alert::transition::resolved);
+  CHECK_FALSE(alerts[2].firing());
+  CHECK(alerts[2].rule().metric == "cpu_percent");
+  CHECK(alerts[3].rule().name == "fresh");
+  CHECK(replace_alerts(alerts, {rule("kept", "cpu_percent", 50)}).removed.size() == 3);
+}
+
+TEST_CASE("[monitor.alerts] is a live set: diff lists added and removed alerts as live and "
+          "adopt applies them") {
+  auto schema = standard_schema();
+  auto old = load_config_string("[monitor.alerts.old_one]\nmetric = \"cpu_percent\"\n"
+                                "threshold = 50\n",
+                                "old.toml");
+  auto now = load_config_string("[monitor.alerts.new_one]\nmetric = \"error_rate\"\n"
+                                "threshold = 0.5\nseverity = \"critical\"\n"
+                                "[monitor.alerts.high_cpu]\nthreshold = 90\n",
+                                "now.toml");
+  auto d = diff(schema, old, now);
+  CHECK(d.restart.empty());
+  auto has = [&](const std::string& k) {
+    return std::find(d.live.begin(), d.live.end(), k) != d.live.end();
+  };
+  CHECK(has("monitor.alerts.old_one"));
+  CHECK(has("monitor.alerts.new_one"));
+  CHECK(has("monitor.alerts.high_cpu.threshold"));
+  auto running = old;
+  adopt(schema, now, running, d.live);
+  CHECK(running.monitor.alerts.count("old_one") == 0);
+  REQUIRE(running.monitor.alerts.count("new_one") == 1);
+  CHECK(running.monitor.alerts.at("new_one").metric == "error_rate");
+  CHECK(running.monitor.alerts.at("new_one").severity == "critical");
+  CHECK(running.monitor.alerts.at("high_cpu").threshold == 90);
+  CHECK(diff(schema, running, now).empty());
+}
+
+TEST_CASE("a reload adds, retunes and removes running alerts, and a removed firing alert "
+          "resolves") {
+  auto cfg = test_config();
+  cfg.performance.monitor_interval = 1h; // rounds on demand (sample)
+  auto& a = cfg.monitor.alerts["async_cold"];
+  a.metric = R"(p21_cache_hit_ratio{cache="async"})";
+  a.above = false;
+  a.threshold = 0.5;
+  a.clear = 0.6;
+  runtime rt{cfg};
+  auto mon = monitor::open(rt).value();
+  auto c = cache::open(rt, "async").value();
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(c.get("absent" + std::to_string(i))); // misses: hit ratio 0
+  auto active = [&](const std::string& name) {
+    auto s = mon.sample().value();
+    return std::count(s.active_alerts.begin(), s.active_alerts.end(), name) == 1;
+  };
+  REQUIRE(active("async_cold"));
+  // The reloaded set: async_cold gone, a new alert on the misses.
+  auto next = cfg;
+  next.monitor.alerts.erase("async_cold");
+  auto& b = next.monitor.alerts["async_misses"];
+  b.metric = R"(p21_cache_misses_total{cache="async"})";
+  b.threshold = 5;
+  auto report = rt.reload(next);
+  CHECK(report.failed.empty());
+  CHECK(report.restart_needed.empty());
+  CHECK(std::count(report.applied.begin(), report.applied.end(), "monitor.alerts.async_cold") == 1);
+  CHECK(std::count(report.applied.begin(), report.applied.end(), "monitor.alerts.async_misses") ==
+        1);
+  CHECK(rt.settings().monitor.alerts.count("async_cold") == 0);
+  CHECK(rt.settings().monitor.alerts.count("async_misses") == 1);
+  auto resolved = await_event(mon, "alert_resolved", "async_cold");
+  REQUIRE(resolved);
+  CHECK_THAT(resolved->message, Catch::Contains("removed by a reload"));
+  CHECK_FALSE(active("async_cold"));
+  CHECK(active("async_misses"));
+  // A new threshold for a running alert keeps it firing until its clear.
+  auto again = rt.settings();
+  again.monitor.alerts["async_misses"].threshold = 1000;
+  again.monitor.alerts["async_misses"].clear = 500;
+  report = rt.reload(again);
+  CHECK(std::count(report.applied.begin(), report.applied.end(),
+                   "monitor.alerts.async_misses.threshold") == 1);
+  CHECK_FALSE(active("async_misses")); // 10 misses are back past clear 500
+  auto evs = mon.events().value();
+  CHECK(std::count_if(evs.begin(), evs.end(), [](auto& e) {
+          return e.kind == "alert_resolved" && e.name == "async_misses";
+        }) == 1);
 }

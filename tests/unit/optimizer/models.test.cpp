@@ -89,10 +89,11 @@ TEST_CASE("model mode: rule 2 jumps to the size the miss-ratio curve gives, held
   CHECK(free.arg > 1430); // one jump to 80 %, not + 25 %
   CHECK(free.arg <= 1512);
   CHECK_THAT(free.describe(), Catch::Contains("miss-ratio curve: 80.0 %"));
+  CHECK_THAT(free.describe(), Catch::Contains("within the memory budget"));
   // 200 KiB left below rule 1's clear threshold (75 % of 100 MiB): 200 entries.
   auto held = grown((75ull << 20) - 200 * 1024);
   CHECK(held.arg == 1200);
-  CHECK_THAT(held.describe(), Catch::Contains("memory budget"));
+  CHECK_THAT(held.describe(), Catch::Contains("held to 1200 by the memory budget"));
 }
 
 TEST_CASE("model mode: rule 3 sets pool_size by Little's law in one move") {
@@ -193,6 +194,25 @@ TEST_CASE("a rule with predict acts on its forecast before the threshold is cros
     CHECK(of_rule(plain.evaluate(p), "memory_pressure").empty());
     p.now += 60s;
   }
+}
+
+TEST_CASE("a predict set at run time (a reload) turns forecasts on for a running rule") {
+  auto cfg = model_rules();
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  for (double m : {50.0, 60.0}) {
+    s.memory_percent = m;
+    CHECK(of_rule(e.evaluate(s), "memory_pressure").empty());
+    s.now += 60s;
+  }
+  auto rc = cfg.rules.at("memory_pressure");
+  rc.predict = 2min;
+  REQUIRE(e.set_rule("memory_pressure", rc));
+  // The smoothing ran while forecasts were off: the next value acts.
+  s.memory_percent = 70;
+  auto acted = of_rule(e.evaluate(s), "memory_pressure");
+  REQUIRE(!acted.empty());
+  CHECK_THAT(acted[0].describe(), Catch::Contains("forecast"));
 }
 
 TEST_CASE("a forecast that does not come true is counted and makes its rule more cautious, then "
