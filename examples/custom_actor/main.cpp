@@ -53,8 +53,9 @@ int main() {
   auto db_actor = db.actor().value();
   auto cache_actor = cache.shard_for("views:home").value();
   // The application's subtree: its own strategy and restart intensity (at
-  // most 3 restarts in 10 s, then it gives up and stops its children, and
-  // the node's supervisor restarts the subtree under its own intensity).
+  // most 3 restarts in 10 s, then it gives up and stops its children; the
+  // subtree then stays down and the node goes on: `restart::temporary`, the
+  // default for a subtree of the node).
   p21::supervisor_config app_policy;
   app_policy.restart_strategy = p21::strategy::one_for_one;
   app_policy.max_restarts = 3;

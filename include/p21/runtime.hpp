@@ -112,14 +112,15 @@ public:
   /// Starts a nested supervisor, a component of the node named `name`, with
   /// its own restart strategy and intensity. Spawn your actors (or further
   /// supervisors) under it: when they exceed its restart intensity it gives
-  /// up, stops them and exits, and the node's supervisor restarts the whole
-  /// subtree under the node's `[supervisor]` intensity (`policy`
-  /// `temporary`: it stays down instead). The node stops only when its own
-  /// supervisor gives up. Errors: a duplicate name, `unavailable` while
-  /// shutting down.
+  /// up, stops them and exits. By default (`temporary`) the subtree then
+  /// stays down and the node goes on: a crash loop in an application's
+  /// actors ends at its own subtree, never at the node. With `permanent`
+  /// the node's supervisor restarts the subtree under the node's
+  /// `[supervisor]` intensity, and the node stops when that is exceeded.
+  /// Errors: a duplicate name, `unavailable` while shutting down.
   caf::expected<supervisor_handle> spawn_supervisor(const std::string& name,
                                                     supervisor_config options = {},
-                                                    restart policy = restart::permanent);
+                                                    restart policy = restart::temporary);
 
   /// Spawns an unsupervised actor; the node still stops it at shutdown.
   template <class... Ts>

@@ -206,8 +206,7 @@ TEST_CASE("a transient child that finishes normally stays down") {
 
 // -- nested supervisors -------------------------------------------------------------
 
-TEST_CASE("a crash loop under a temporary nested supervisor stops only its subtree, not the "
-          "node") {
+TEST_CASE("a crash loop under a nested supervisor stops only its subtree, not the node") {
   event_log log;
   runtime rt{test_config(), {logged_child("node_child", log)}};
   supervisor_config opts;
@@ -215,7 +214,7 @@ TEST_CASE("a crash loop under a temporary nested supervisor stops only its subtr
   opts.period = 1min;
   opts.backoff_initial = 1ms;
   opts.backoff_max = 2ms;
-  auto app = rt.spawn_supervisor("app", opts, restart::temporary);
+  auto app = rt.spawn_supervisor("app", opts); // temporary: the default
   REQUIRE(app);
   auto loop = app->spawn(logged_child("looping", log));
   auto calm = app->spawn(logged_child("calm", log));
@@ -330,13 +329,13 @@ TEST_CASE("a crash loop escalates one level per give-up through a three-level tr
   runtime rt{cfg, {logged_child("node_child", log)}};
   // node -> app -> inner -> leaf; app also holds `sibling`, and `other` is
   // a subtree of the node beside app.
-  auto app = rt.spawn_supervisor("app", strict_supervisor());
+  auto app = rt.spawn_supervisor("app", strict_supervisor(), restart::permanent);
   REQUIRE(app);
-  auto inner = app->spawn_supervisor("inner", strict_supervisor());
+  auto inner = app->spawn_supervisor("inner", strict_supervisor()); // permanent: the default
   REQUIRE(inner);
   auto sibling = app->spawn(logged_child("sibling", log));
   auto leaf = inner->spawn(logged_child("leaf", log));
-  auto other = rt.spawn_supervisor("other", strict_supervisor());
+  auto other = rt.spawn_supervisor("other", strict_supervisor(), restart::permanent);
   REQUIRE(other);
   auto bystander = other->spawn(logged_child("bystander", log));
   REQUIRE(sibling);
@@ -394,13 +393,14 @@ TEST_CASE("a crash loop escalates one level per give-up through a three-level tr
   CHECK(!rt.stop());
 }
 
-TEST_CASE("a subtree that keeps giving up exceeds the node's intensity and the node stops") {
+TEST_CASE("a permanent subtree that keeps giving up exceeds the node's intensity and the node "
+          "stops") {
   event_log log;
   auto cfg = test_config();
   cfg.supervisor.max_restarts = 1;
   cfg.supervisor.period = 1min;
   runtime rt{cfg};
-  auto app = rt.spawn_supervisor("app", strict_supervisor());
+  auto app = rt.spawn_supervisor("app", strict_supervisor(), restart::permanent);
   REQUIRE(app);
   auto leaf = app->spawn(logged_child("leaf", log));
   REQUIRE(leaf);
