@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/cache/cache_store.hpp"
+#include "app/arc.hpp"
 #include "app/bench.hpp"
 #include "p21/cache.hpp"
 #include "p21/runtime.hpp"
@@ -67,10 +68,14 @@ sim_counts replay_live(eviction_policy policy, uint64_t capacity,
 
 int run_cache_sim(const std::string& policy, uint64_t capacity, const std::string& file,
                   size_t threads) {
-  auto parsed =
-      enum_from_string(policy, {eviction_policy::lru, eviction_policy::tinylfu});
-  if (!parsed) {
-    std::cerr << "p21 cache-sim: unknown policy '" << policy << "' (lru or tinylfu)\n";
+  bool arc = policy == "arc";
+  auto parsed = enum_from_string(policy, {eviction_policy::lru, eviction_policy::tinylfu});
+  if (!parsed && !arc) {
+    std::cerr << "p21 cache-sim: unknown policy '" << policy << "' (lru, tinylfu or arc)\n";
+    return 2;
+  }
+  if (arc && threads > 0) {
+    std::cerr << "p21 cache-sim: arc is a reference for the simulator only (no --threads)\n";
     return 2;
   }
   if (capacity == 0) {
@@ -105,6 +110,23 @@ int run_cache_sim(const std::string& policy, uint64_t capacity, const std::strin
     std::cout << out.dump() << "\n";
     return 0;
   }
+  if (arc) {
+    arc_reference ref{capacity};
+    uint64_t hits = 0, requests = 0;
+    std::string key;
+    while (std::getline(in, key)) {
+      if (!key.empty() && key.back() == '\r')
+        key.pop_back();
+      ++requests;
+      hits += ref.access(key) ? 1 : 0;
+    }
+    out.update({{"requests", requests},
+                {"hits", hits},
+                {"misses", requests - hits},
+                {"hit_rate", requests ? double(hits) / double(requests) : 0.0}});
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
   cache_detail::store_config cfg;
   cfg.name = "cache-sim";
   cfg.max_entries = capacity;
@@ -124,6 +146,8 @@ int run_cache_sim(const std::string& policy, uint64_t capacity, const std::strin
               {"hits", s.hits},
               {"misses", s.misses},
               {"hit_rate", s.hit_rate()}});
+  if (*parsed == eviction_policy::tinylfu)
+    out["window"] = store.window_fraction(); // the admission window's final share
   std::cout << out.dump() << "\n";
   return 0;
 }
