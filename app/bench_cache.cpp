@@ -13,6 +13,7 @@
 
 #include "actors/cache/cache_store.hpp"
 #include "actors/cache/traces.hpp"
+#include "app/arc.hpp"
 #include "app/bench_rows.hpp"
 #include "p21/cache.hpp"
 #include "p21/metrics.hpp"
@@ -323,6 +324,15 @@ double hit_rate(eviction policy, uint64_t capacity, const std::vector<uint32_t>&
   return store.stats().hit_rate();
 }
 
+/// The simulator's reference ARC on the same trace, as a yardstick.
+double arc_hit_rate(uint64_t capacity, const std::vector<uint32_t>& trace) {
+  arc_reference arc{capacity};
+  uint64_t hits = 0;
+  for (auto k : trace)
+    hits += arc.access(std::to_string(k)) ? 1 : 0;
+  return trace.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(trace.size());
+}
+
 } // namespace
 
 nlohmann::json cache_details(const config& base, bool quick) {
@@ -387,6 +397,7 @@ nlohmann::json cache_details(const config& base, bool quick) {
         rates.push_back({{"trace", name},
                          {"capacity", capacity},
                          {"lru", hit_rate(eviction::lru, capacity, trace)},
+                         {"arc", arc_hit_rate(capacity, trace)},
                          {"tinylfu", hit_rate(eviction::tinylfu, capacity, trace)}});
     out["hit_rates"] = rates;
   }
@@ -418,11 +429,12 @@ nlohmann::json cache_details(const config& base, bool quick) {
   for (auto& [k, v] : out["throughput_ops_per_s_by_shards"].items())
     std::cout << " " << k << "=" << std::setprecision(0) << v.get<double>();
   std::cout << std::setprecision(3) << "\n";
-  std::cout << "cache: hit rate lru vs tinylfu\n";
+  std::cout << "cache: hit rate lru, arc (reference) and tinylfu\n";
   for (auto& r : out["hit_rates"])
     std::cout << "  " << std::left << std::setw(14) << r["trace"].get<std::string>() << std::right
               << " capacity " << std::setw(6) << r["capacity"].get<uint64_t>() << "  lru "
-              << r["lru"].get<double>() << "  tinylfu " << r["tinylfu"].get<double>() << "\n";
+              << r["lru"].get<double>() << "  arc " << r["arc"].get<double>() << "  tinylfu "
+              << r["tinylfu"].get<double>() << "\n";
   std::cout << std::setprecision(0) << "cache: " << out["rss_bytes_per_entry"].get<double>()
             << " bytes of RSS per cached 100-byte value at " << out["memory_entries"].get<size_t>()
             << " entries (accounted: " << out["accounted_bytes_per_entry"].get<double>() << ")\n";

@@ -291,8 +291,9 @@ int main(int argc, char** argv) {
   std::string sim_file;
   auto sim = app.add_subcommand(
       "cache-sim", "Replay a key trace (one key per line) through an eviction policy; print JSON");
-  sim->add_option("--policy", sim_policy, "lru or tinylfu")
-      ->check(CLI::IsMember({"lru", "tinylfu"}));
+  sim->add_option("--policy", sim_policy,
+                  "lru, tinylfu, or arc (a reference ARC to compare against; not a cache policy)")
+      ->check(CLI::IsMember({"lru", "tinylfu", "arc"}));
   sim->add_option("--capacity", sim_capacity, "Cache capacity in entries")->required();
   sim->add_option("file", sim_file, "Trace file; standard input when omitted");
   size_t sim_threads = 0;

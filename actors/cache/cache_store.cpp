@@ -286,8 +286,7 @@ void cache_store::drain() {
     sampled_ = counted;
   }
   enforce_bounds();
-  if (cfg_.policy == eviction::tinylfu &&
-      sample_requests_ >= climb_sample_factor * cfg_.max_entries)
+  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= climb_sample())
     adapt_window();
 }
 
@@ -415,8 +414,7 @@ std::optional<std::string> cache_store::get(const std::string& key, time_point n
     ++stats_.misses;
     count_miss(hash);
   }
-  if (cfg_.policy == eviction::tinylfu &&
-      sample_requests_ >= climb_sample_factor * cfg_.max_entries)
+  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= climb_sample())
     adapt_window();
   return out;
 }

@@ -11,8 +11,11 @@ frequency_sketch::frequency_sketch(size_t capacity) {
 }
 
 void frequency_sketch::ensure_capacity(size_t capacity) {
+  // Four counters per row per entry, as Caffeine's sketch has: with one,
+  // cold keys sharing a popular key's counters in every row looked popular
+  // (measured with p21 cache-sim: +1 to +2 points on Zipf at 100 entries).
   size_t width = 16;
-  while (width < capacity)
+  while (width < 4 * capacity)
     width <<= 1;
   width_ = width;
   table_.assign(4 * width_, 0);

@@ -11,7 +11,8 @@
 namespace p21::cache_detail {
 
 /// A count-min sketch of 4-bit counters (4 rows) with periodic halving, the
-/// frequency filter of TinyLFU. Memory: 4 bytes per counter column.
+/// frequency filter of TinyLFU. Memory: 16 bytes per entry of capacity
+/// (four one-byte counters per row per entry).
 class frequency_sketch {
 public:
   explicit frequency_sketch(size_t capacity = 16);

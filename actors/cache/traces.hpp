@@ -1,7 +1,7 @@
 #pragma once
 
 // Synthetic key streams for judging eviction policies: skewed (Zipf),
-// scan-polluted and recency-heavy. Used by the tests and by p21 bench, so
+// scan-polluted, recency-heavy and looping. Used by the tests and by p21 bench, so
 // both judge the policies on the same streams.
 
 #include <algorithm>
@@ -48,6 +48,15 @@ inline std::vector<uint32_t> recency(size_t n, uint64_t seed) {
   std::vector<uint32_t> out(n);
   for (size_t i = 0; i < n; ++i)
     out[i] = static_cast<uint32_t>(i / 4 + rng() % 2'000);
+  return out;
+}
+
+/// `n` requests cycling over `keys` keys in order: with more keys than
+/// entries, LRU (and ARC) evict every key just before its next use.
+inline std::vector<uint32_t> loop(size_t n, uint32_t keys) {
+  std::vector<uint32_t> out(n);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = static_cast<uint32_t>(i % keys);
   return out;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # p21 cache-sim --threads 4 replays a trace through the live cache from four
-# threads; with lru its hit rate stays within one point of the
-# single-threaded replay through the eviction code alone. (tinylfu does not
-# yet on every trace: its small window sees writes in batches; issue 15.)
+# threads (paced: none more than 64 requests ahead of the slowest); its hit
+# rate stays within one point of the single-threaded replay through the
+# eviction code alone, with lru and with tinylfu (measured 0.1 to 0.3 points
+# apart with tinylfu on this trace).
 set -euo pipefail
 p21="$1"
 dir=$(mktemp -d)
@@ -14,11 +15,12 @@ awk 'BEGIN { srand(7); for (i = 0; i < 200000; ++i) print "k" int(50000 * rand()
 rate() {
   "$p21" cache-sim "$@" "$dir/trace.txt" | sed -n 's/.*"hit_rate":\([0-9.e-]*\).*/\1/p'
 }
-for policy in lru; do
+for policy in lru tinylfu; do
+  slack=0.01
   alone=$(rate --policy "$policy" --capacity 1000)
   live=$(rate --policy "$policy" --capacity 1000 --threads 4)
   echo "$policy: alone $alone, 4 threads through the handle $live"
-  awk -v a="$alone" -v b="$live" 'BEGIN {
+  awk -v a="$alone" -v b="$live" -v s="$slack" 'BEGIN {
     d = a - b; if (d < 0) d = -d
-    if (a < 0.05 || d > 0.01) { print "hit rates differ by " d; exit 1 } }'
+    if (a < 0.05 || d > s) { print "hit rates differ by " d; exit 1 } }'
 done
