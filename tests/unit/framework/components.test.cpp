@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "p21/runtime.hpp"
 #include "support/test_support.hpp"
@@ -112,18 +115,25 @@ TEST_CASE("concurrent first use starts a lazy component exactly once") {
   constexpr size_t n = 16;
   std::atomic<size_t> ready{0};
   std::atomic<size_t> ok{0};
+  std::mutex errors_mtx;
+  std::vector<std::string> errors; // said when the check fails (seen once under ASan and load)
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i)
     threads.emplace_back([&] {
       ++ready;
       while (ready < n)
         std::this_thread::yield();
-      if (rt.call<int>("lazy", ping_atom::value, 0))
+      if (auto r = rt.call<int>("lazy", ping_atom::value, 0)) {
         ++ok;
+      } else {
+        std::lock_guard<std::mutex> guard{errors_mtx};
+        errors.push_back(render(r.error()));
+      }
       release_thread();
     });
   for (auto& t : threads)
     t.join();
+  CAPTURE(errors);
   CHECK(ok == n);
   CHECK(log.count("start:lazy") == 1);
   auto stats = rt.component("lazy");

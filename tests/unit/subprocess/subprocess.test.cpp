@@ -153,7 +153,9 @@ TEST_CASE("1000 commands leave no zombie and no descriptor behind") {
   CHECK(ok == 1000);
   CHECK(children_of_this_process(true).empty());
   CHECK(children_of_this_process(false).empty());
-  CHECK(fd_count() == fds);
+  // At most as many: a descriptor another component holds for an instant
+  // (the monitor reading /proc every second) may be open at either count.
+  CHECK(eventually([&] { return fd_count() <= fds; }));
   auto s = sp.stats().value();
   CHECK(s.finished == 1001);
   CHECK(s.failed == 0);
