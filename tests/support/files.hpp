@@ -2,6 +2,7 @@
 
 // Whole-file reads and writes for tests.
 
+#include <exception>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -11,7 +12,13 @@ namespace p21::test {
 /// The contents of `path`; empty when it cannot be read.
 inline std::string read_file(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, {}};
+  try {
+    return {std::istreambuf_iterator<char>{in}, {}};
+  } catch (const std::exception&) {
+    // A /proc file of a process that exited while it was read: libstdc++
+    // throws from underflow (ESRCH). What vanished reads as empty.
+    return {};
+  }
 }
 
 /// Replaces the contents of `path` with `text`.
