@@ -4,6 +4,7 @@
 #include "app/bench.hpp"
 #include "app/bench_plots.hpp"
 #include "app/bench_rows.hpp"
+#include "app/scratch_dir.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -217,6 +218,12 @@ int run_bench(const bench_options& opts) {
       return 2;
     }
   }
+  // Run-time files (databases, the preload list) go to a scratch directory
+  // removed at the end: a benchmark must not leave files where it was
+  // started, nor write into a deployment's database or state.
+  scratch_dir scratch{"p21-bench-node"};
+  base.database.path = scratch.file("bench.db");
+  base.runtime.state_dir = scratch.path();
   auto rows = all_rows();
   const std::vector<std::string> sections{"cache_details",   "db_details",  "subprocess_details",
                                           "cluster_details", "self_tuning", "redis",

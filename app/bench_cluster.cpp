@@ -19,6 +19,7 @@
 
 #include "app/bench_rows.hpp"
 #include "app/node_subsystems.hpp"
+#include "app/scratch_dir.hpp"
 #include <caf/all.hpp>
 
 #include "p21/p21.hpp"
@@ -180,16 +181,13 @@ nlohmann::json cluster_details(const config& base, bool quick) {
   size_t n = quick ? 500 : 3000;
   out["plain"] = round_trip(base, n, nullptr);
   // mkdtemp: a name nobody could have planted first (it holds a private key).
-  std::string tmpl = (fs::temp_directory_path() / "p21-bench-tls-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("cannot create " + tmpl + ": " + std::strerror(errno));
-  fs::path dir{tmpl};
-  if (auto tls = make_certificates(base, dir))
-    out["tls"] = round_trip(base, n, &*tls);
-  else
-    out["tls"] = nullptr;
-  std::error_code ec;
-  fs::remove_all(dir, ec);
+  {
+    scratch_dir dir{"p21-bench-tls"};
+    if (auto tls = make_certificates(base, dir.path()))
+      out["tls"] = round_trip(base, n, &*tls);
+    else
+      out["tls"] = nullptr;
+  }
   double seconds = quick ? 1 : 3;
   out["gets_per_second"] = {{"one_client_node", throughput(base, 1, seconds)},
                             {"two_client_nodes", throughput(base, 2, seconds)}};

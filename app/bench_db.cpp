@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/bench_rows.hpp"
+#include "app/scratch_dir.hpp"
 #include "p21/db.hpp"
 
 namespace p21::app {
@@ -20,13 +21,10 @@ constexpr int64_t table_rows = 10'000;
 
 /// A scratch database file with `table_rows` rows, removed afterwards.
 struct bench_db {
-  std::string dir;
-  std::string path;
+  scratch_dir dir{"p21-bench"};
+  std::string path = dir.file("bench.db");
 
   bench_db() {
-    char tmpl[] = "/tmp/p21-bench-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/bench.db";
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db,
@@ -37,8 +35,6 @@ struct bench_db {
                  nullptr, nullptr, nullptr);
     sqlite3_close(db);
   }
-
-  ~bench_db() { static_cast<void>(std::system(("rm -rf " + dir).c_str())); }
 
   config node(const config& base, bool query_cache) const {
     auto cfg = quiet(base);

@@ -22,6 +22,7 @@
 
 #include "actors/cache/redis_tier.hpp"
 #include "app/bench_rows.hpp"
+#include "app/scratch_dir.hpp"
 #include "p21/p21.hpp"
 
 extern char** environ;
@@ -53,10 +54,6 @@ class server {
 public:
   server(const std::string& binary)
     : port_(free_loopback_port()) {
-    char tmpl[] = "/tmp/p21-bench-redis-XXXXXX";
-    if (!::mkdtemp(tmpl))
-      throw std::runtime_error("cannot make a temp dir");
-    dir_ = tmpl;
     std::vector<std::string> argv{binary,   "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                   "--save", "",       "--appendonly",        "no",     "--dir",
                                   dir_};
@@ -90,8 +87,6 @@ public:
     ::kill(pid_, SIGKILL);
     int status;
     ::waitpid(pid_, &status, 0);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
@@ -99,7 +94,8 @@ public:
 
 private:
   uint16_t port_;
-  std::string dir_;
+  scratch_dir scratch_{"p21-bench-redis"};
+  const std::string& dir_ = scratch_.path();
   pid_t pid_ = 0;
 };
 

@@ -11,8 +11,9 @@
 
 #include <stdlib.h>
 
-#include "bench_rows.hpp"
-#include "demo.hpp"
+#include "app/bench_rows.hpp"
+#include "app/demo.hpp"
+#include "app/scratch_dir.hpp"
 #include "p21/p21.hpp"
 
 namespace p21::app {
@@ -70,19 +71,10 @@ double at_or_below(const histogram_summary& h, double limit) {
 } // namespace
 
 nlohmann::json runtime_claims(const config& base, bool quick) {
-  std::string tmpl = (fs::temp_directory_path() / "p21-bench-runtime-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("cannot create a scratch directory " + tmpl);
-  struct cleanup {
-    std::string dir;
-    ~cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } scratch{tmpl};
+  scratch_dir scratch{"p21-bench-runtime"};
   auto cfg = quiet(base);
-  cfg.database.path = tmpl + "/demo.db";
-  cfg.runtime.state_dir = tmpl;
+  cfg.database.path = scratch.file("demo.db");
+  cfg.runtime.state_dir = scratch.path();
   cfg.demo.enabled = true;
   cfg.demo.repo.clear();
   // One cycle of the four phases warms up (caches fill, pools open); the

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "app/bench_rows.hpp"
+#include "app/scratch_dir.hpp"
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
 #include "p21/monitor.hpp"
@@ -179,12 +180,9 @@ phase hit_rate_phase() {
 // -- (b) a burst of clients saturates the db pool -----------------------------------------
 
 struct scratch_db {
-  std::string dir;
-  std::string path;
+  scratch_dir dir{"p21-tune"};
+  std::string path = dir.file("tune.db");
   scratch_db() {
-    char tmpl[] = "/tmp/p21-tune-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/tune.db";
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db,
@@ -194,7 +192,6 @@ struct scratch_db {
                  nullptr, nullptr, nullptr);
     sqlite3_close(db);
   }
-  ~scratch_db() { static_cast<void>(std::system(("rm -rf " + dir).c_str())); }
 };
 
 phase db_burst_phase(const std::string& path) {

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "app/bench_rows.hpp"
+#include "app/scratch_dir.hpp"
 #include <caf/all.hpp>
 #include <sqlite3.h>
 
@@ -378,17 +379,8 @@ uint16_t free_loopback_port() {
 }
 
 nlohmann::json soak(const config& base, bool quick, bool& failed) {
-  char tmpl[] = "/tmp/p21-soak-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr)
-    throw std::runtime_error("soak: cannot make a scratch directory");
-  std::string dir = tmpl;
-  struct cleanup {
-    std::string dir;
-    ~cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } scratch{dir};
+  scratch_dir scratch{"p21-soak"};
+  const auto& dir = scratch.path();
   const size_t threads = quick ? 4 : 8;
   const size_t ops_per_thread = quick ? 1000 : 10000;
   const auto kill_every = quick ? 100ms : 200ms;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "app/bench_rows.hpp"
+#include "app/scratch_dir.hpp"
 #include "p21/subprocess.hpp"
 
 extern char** environ;
@@ -24,11 +25,10 @@ namespace {
 
 /// A generated repository: `dirs` x `files` committed files.
 struct bench_repo {
-  std::string root;
+  scratch_dir dir{"p21-bench-git"};
+  const std::string& root = dir.path();
 
   bench_repo(int dirs, int files) {
-    char tmpl[] = "/tmp/p21-bench-git-XXXXXX";
-    root = mkdtemp(tmpl);
     for (int d = 0; d < dirs; ++d) {
       auto dir = root + "/d" + std::to_string(d);
       ::mkdir(dir.c_str(), 0755);
@@ -42,8 +42,6 @@ struct bench_repo {
     if (rc != 0)
       throw std::runtime_error("cannot create the benchmark repository (is git installed?)");
   }
-
-  ~bench_repo() { static_cast<void>(std::system(("rm -rf " + root).c_str())); }
 };
 
 subprocess open_pool(runtime& rt) {

@@ -64,18 +64,6 @@ size_t run_batch(runtime& rt, const subprocess_actor& pool, size_t n) {
   return failed;
 }
 
-/// A fresh directory only this process made (mkdtemp, mode 0700): a
-/// predictable name in /tmp could be planted first by another user.
-std::string scratch_dir() {
-  std::error_code ec;
-  auto base = fs::temp_directory_path(ec);
-  auto tmpl = ((ec ? fs::path{"/tmp"} : base) / "p21-demo-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("cannot create a scratch directory " + tmpl + ": " +
-                             std::strerror(errno));
-  return tmpl;
-}
-
 } // namespace
 
 const std::vector<std::string>& demo::phases() {
@@ -111,11 +99,7 @@ void demo::stop() {
   for (auto& t : clients_)
     t.join();
   clients_.clear();
-  if (scratch_repo_) {
-    std::error_code ec;
-    fs::remove_all(repo_, ec);
-    scratch_repo_ = false;
-  }
+  scratch_repo_.reset();
 }
 
 size_t demo::phase_index() const {
@@ -176,8 +160,8 @@ void demo::prepare_repository() {
     return;
   }
   // A scratch repository: 200 files in 10 directories, one commit.
-  repo_ = scratch_dir();
-  scratch_repo_ = true; // ours from now on: removed at the end
+  scratch_repo_.emplace("p21-demo"); // ours: removed at the end
+  repo_ = scratch_repo_->path();
   std::error_code ec;
   for (int d = 0; d < 10; ++d) {
     fs::create_directories(fs::path{repo_} / ("dir" + std::to_string(d)), ec);
@@ -185,7 +169,6 @@ void demo::prepare_repository() {
       std::ofstream{fs::path{repo_} / ("dir" + std::to_string(d)) / ("f" + std::to_string(f))}
           << "file " << d << "/" << f << "\n";
   }
-  scratch_repo_ = true;
   auto step = [&](std::vector<std::string> args) {
     command_request req;
     req.argv = {"git", "-c", "user.name=p21 demo", "-c", "user.email=demo@localhost"};

@@ -9,10 +9,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "app/scratch_dir.hpp"
 #include "p21/p21.hpp"
 
 namespace p21::app {
@@ -69,7 +71,7 @@ private:
   demo_config cfg_;
   std::chrono::steady_clock::time_point start_;
   std::string repo_;
-  bool scratch_repo_ = false;
+  std::optional<scratch_dir> scratch_repo_;
   std::string git_note_;
   demo_counts counts_;
   std::mutex mtx_;

@@ -284,7 +284,9 @@ int main(int argc, char** argv) {
                     "Also write SVG charts to DIR: ratios.svg, self_tuning_PHASE.svg");
   bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
       ->delimiter(',');
-  bench->add_option("-c,--config", bench_opts.config_file, "Base TOML config for the nodes");
+  bench->add_option("-c,--config", bench_opts.config_file,
+                    "Base TOML config for the nodes (their database and state files go to a "
+                    "scratch directory)");
 
   std::string sim_policy = "lru";
   uint64_t sim_capacity = 0;

@@ -1,12 +1,26 @@
 # Runs COMMAND with ARGS and checks its exit code and combined output.
 #   -DCOMMAND=... -DARGS=a;b -DEXPECT_EXIT=N -DEXPECT_OUTPUT=regex [-DJSON_FILE=path]
 #   [-DTIMEOUT=seconds, default 120]
+#   [-DEMPTY_CWD=dir: run in this directory, made empty first, and fail when
+#    the command left anything in it (run-time files belong elsewhere)]
 if(NOT DEFINED TIMEOUT)
   set(TIMEOUT 120)
 endif()
-execute_process(COMMAND ${COMMAND} ${ARGS}
+set(cwd_option)
+if(DEFINED EMPTY_CWD)
+  file(REMOVE_RECURSE "${EMPTY_CWD}")
+  file(MAKE_DIRECTORY "${EMPTY_CWD}")
+  set(cwd_option WORKING_DIRECTORY "${EMPTY_CWD}")
+endif()
+execute_process(COMMAND ${COMMAND} ${ARGS} ${cwd_option}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${TIMEOUT})
 message("exit: ${rc}\n--- stdout ---\n${out}\n--- stderr ---\n${err}")
+if(DEFINED EMPTY_CWD)
+  file(GLOB left LIST_DIRECTORIES true "${EMPTY_CWD}/*" "${EMPTY_CWD}/.*")
+  if(left)
+    message(FATAL_ERROR "the command left files where it ran: ${left}")
+  endif()
+endif()
 if(NOT "${rc}" STREQUAL "${EXPECT_EXIT}")
   message(FATAL_ERROR "expected exit code ${EXPECT_EXIT}, got ${rc}")
 endif()
