@@ -202,7 +202,8 @@ double optimizer_engine::caution(const std::string& rule, const std::string& tar
 
 std::optional<double> optimizer_engine::foresee(const std::string& rule, const std::string& target,
                                                 double value,
-                                                std::chrono::steady_clock::time_point now) {
+                                                std::chrono::steady_clock::time_point now,
+                                                forecast_use use) {
   auto& rc = cfg_.rules.at(rule);
   auto& f = forecasts_[std::make_pair(rule, target)];
   bool on = rc.predict > timespan{0};
@@ -215,8 +216,11 @@ std::optional<double> optimizer_engine::foresee(const std::string& rule, const s
       ++f.misses;
       ++forecast_misses_[rule];
       f.caution *= 2; // a wider margin: the forecast must cross by more
-      if (f.misses % 3 == 0)
-        f.off_until = now + 10 * rc.predict; // and a rest after repeated misses
+      // And a rest after repeated misses, for triggers only: a capacity
+      // sized without its forecast would lag the demand, and its wider
+      // margin already errs on the safe side.
+      if (f.misses % 3 == 0 && use == forecast_use::trigger)
+        f.off_until = now + 10 * rc.predict;
     } else {
       f.caution = std::max(1.0, f.caution * 0.9);
     }
@@ -228,7 +232,8 @@ std::optional<double> optimizer_engine::foresee(const std::string& rule, const s
   if (!p)
     return std::nullopt;
   auto margin = f.caution * f.holt.residual();
-  return rule_fires_above(rule) ? *p - margin : *p + margin;
+  bool upward = rule_fires_above(rule) == (use == forecast_use::capacity);
+  return upward ? *p + margin : *p - margin;
 }
 
 void optimizer_engine::forecast_acted(const std::string& rule, const std::string& target) {
@@ -413,7 +418,8 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
         }
       }
       auto target = demand;
-      if (auto f = foresee("connection_pool", "db_pool", demand, now); f && *f > demand) {
+      if (auto f = foresee("connection_pool", "db_pool", demand, now, forecast_use::capacity);
+          f && *f > demand) {
         target = *f;
         why += "; forecast " + fmt(*f, 2) + " within " + horizon("connection_pool");
       }

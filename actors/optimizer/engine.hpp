@@ -200,13 +200,26 @@ public:
 private:
   rule_gate& gate(const std::string& rule, const std::string& target);
 
+  /// What a forecast is for, which decides the side its margin goes to.
+  enum class forecast_use {
+    /// Firing a costly action early: the forecast must cross the threshold
+    /// by the residual margin (times the caution) to count.
+    trigger,
+    /// Sizing a cheap capacity (connections) for the demand ahead: sized
+    /// for the top of the band, the forecast plus that margin, so that a
+    /// noisy or missed forecast errs toward a connection too many rather
+    /// than a read that waits.
+    capacity,
+  };
+
   /// Feeds `value` to the forecast of `rule`/`target` and judges its last
   /// one-step forecast; returns where the metric is heading within the
-  /// rule's `predict` horizon, moved toward the value by the residual
-  /// margin (times the rule's caution), or none (off, not ready, or
-  /// disabled after misses).
+  /// rule's `predict` horizon, with the residual margin (times the rule's
+  /// caution) on the side `use` says, or none (off, not ready, or disabled
+  /// after misses).
   std::optional<double> foresee(const std::string& rule, const std::string& target, double value,
-                                std::chrono::steady_clock::time_point now);
+                                std::chrono::steady_clock::time_point now,
+                                forecast_use use = forecast_use::trigger);
   /// The rule acted: its own action moves the metric, so its forecast
   /// takes the next value as its level (and is not judged on the move).
   void forecast_acted(const std::string& rule, const std::string& target);
