@@ -366,4 +366,44 @@ caf::actor spawn_nested_supervisor(caf::actor_system& sys, const std::string& na
   return sys.spawn(supervisor, std::move(children), cfg, std::move(on_give_up), name, true);
 }
 
+child_spec subtree_spec(const std::shared_ptr<subtree>& tree, restart policy) {
+  std::weak_ptr<subtree> weak = tree;
+  child_spec spec;
+  spec.name = tree->name;
+  spec.policy = policy;
+  spec.prio = priority::critical;
+  // It stops its children (each within its own timeout) before it ends.
+  spec.shutdown_timeout = std::chrono::seconds{30};
+  spec.start = [weak](caf::actor_system& sys) {
+    auto t = weak.lock();
+    if (!t)
+      return caf::actor{};
+    std::vector<slot_ptr> slots;
+    {
+      std::lock_guard<std::mutex> guard{t->mtx};
+      slots = t->slots;
+    }
+    auto a = spawn_nested_supervisor(sys, t->name, t->cfg, std::move(slots), [weak](caf::error e) {
+      if (auto t = weak.lock()) {
+        std::lock_guard<std::mutex> guard{t->mtx};
+        t->give_up_reason = render(e);
+        ++t->give_ups;
+        t->gave_up = true;
+      }
+    });
+    std::lock_guard<std::mutex> guard{t->mtx};
+    t->supervisor = a.address();
+    t->gave_up = false;
+    return a;
+  };
+  return spec;
+}
+
+std::shared_ptr<subtree> make_subtree(const std::string& name, supervisor_config options) {
+  auto tree = std::make_shared<subtree>();
+  tree->name = name;
+  tree->cfg = options;
+  return tree;
+}
+
 } // namespace p21::detail

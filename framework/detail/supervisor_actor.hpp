@@ -162,6 +162,14 @@ struct subtree {
   }
 };
 
+/// A nested supervisor's shared state, before its first start.
+std::shared_ptr<subtree> make_subtree(const std::string& name, supervisor_config options);
+
+/// The child spec of a nested supervisor over `tree`: each start spawns a
+/// new instance over the tree's children (which it starts again), so that a
+/// parent restarting it brings the whole subtree back.
+child_spec subtree_spec(const std::shared_ptr<subtree>& tree, restart policy);
+
 } // namespace p21::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p21::detail::slot_ptr)
