@@ -255,25 +255,17 @@ void publish_anew(keeper_actor* self) {
     self->quit(std::move(e));
   };
   if (st.cfg.tls) {
+    // Whether or not unpublishing the old one worked, publish on the port.
     auto mm = cluster_detail::tls_middleman(sys);
+    auto publish = [=] {
+      auto& st = self->state;
+      self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs, st.cfg.host,
+                    true)
+          .then([=](uint16_t p) { self->state.proxies->set_gateway(self->state.gateway, p); },
+                failed);
+    };
     self->request(mm, caf::infinite, caf::unpublish_atom::value, old, st.port)
-        .then(
-            [=]() {
-              auto& st = self->state;
-              self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs,
-                            st.cfg.host, true)
-                  .then(
-                      [=](uint16_t p) { self->state.proxies->set_gateway(self->state.gateway, p); },
-                      failed);
-            },
-            [=](caf::error&) {
-              auto& st = self->state;
-              self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs,
-                            st.cfg.host, true)
-                  .then(
-                      [=](uint16_t p) { self->state.proxies->set_gateway(self->state.gateway, p); },
-                      failed);
-            });
+        .then([=]() { publish(); }, [=](caf::error&) { publish(); });
     return;
   }
   auto mm = sys.middleman().actor_handle();
