@@ -53,8 +53,8 @@ TEST_CASE("the read buffer keeps records in order, drops them when a stripe is f
     asked = asked || ask;
     ++pushed;
   }
-  CHECK(asked);              // asked before the stripe filled up
-  CHECK(b.push(3, 999));     // full: dropped, and the owner is asked again
+  CHECK(asked);          // asked before the stripe filled up
+  CHECK(b.push(3, 999)); // full: dropped, and the owner is asked again
   std::vector<uint64_t> seen;
   b.drain([&](uint64_t h) { seen.push_back(h); });
   REQUIRE(seen.size() == pushed);
@@ -67,6 +67,12 @@ TEST_CASE("the read buffer keeps records in order, drops them when a stripe is f
   CHECK(b.counts().hits == 1);
   CHECK(b.counts().misses == 1);
   CHECK(b.counts().puts == 1);
+  // Stripes follow the machine: a power of two from 4 to 16.
+  auto n = b.stripe_count();
+  CHECK(n >= 4);
+  CHECK(n <= 16);
+  CHECK((n & (n - 1)) == 0);
+  CHECK(read_buffer{8}.stripe_count() == 8);
 }
 
 TEST_CASE("records pushed from many threads while the owner drains are drained at most once "
@@ -199,7 +205,8 @@ TEST_CASE("stress: 8 threads of mixed operations while resize, shrink, clear and
           static_cast<void>(c.erase(key));
           break;
         case 4: {
-          auto v = c.get_or_load(key, [&] { return caf::expected<std::string>{value_for(key, i)}; });
+          auto v =
+              c.get_or_load(key, [&] { return caf::expected<std::string>{value_for(key, i)}; });
           if (!v || !belongs_to(*v, key))
             ++wrong;
           break;
@@ -270,9 +277,11 @@ TEST_CASE("while a shard is down, get_or_load and memoize answer from the loader
   REQUIRE(v);
   CHECK(*v == "fresh");
   CHECK(loads == 1);
-  auto square =
-      memoize<int, int>(rt, "square", std::function<int(int)>{[](int x) { return x * x; }}, 1h)
-          .value();
+  auto square = memoize<int, int>(rt, "square", std::function<int(int)>{[](int x) {
+                                    return x * x;
+                                  }},
+                                  1h)
+                    .value();
   CHECK(square(7).value() == 49);
   // Once the shard is back, its stats show both.
   REQUIRE(eventually([&] { return rt.component("cache.async/0")->running; }, 10s));
