@@ -52,6 +52,12 @@ node_reading node_status::read() {
   node_reading r;
   r.at = std::chrono::steady_clock::now();
   r.http = rt_.settings().http.listen;
+  // The port it is bound to, which differs from the configured one for 0
+  // (any free port).
+  if (!r.http.empty() && running("http"))
+    if (auto h = rt_.actor_of("http"))
+      if (auto port = rt_.request<int>(*h, answer_within, get_atom::value); port && *port > 0)
+        r.http = r.http.substr(0, r.http.rfind(':') + 1) + std::to_string(*port);
   if (running("monitor")) {
     auto mon = monitor::open(rt_);
     auto h = mon ? mon->actor() : caf::expected<monitor_actor>{caf::error{}};

@@ -3,9 +3,12 @@
 # summary shows every subsystem used by the demo workload.
 set -u
 p21=$1 config=$2
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
-timeout 60 "$p21" run --config "$config" --duration 10 >"$out" 2>"$err"
+out=$(mktemp) err=$(mktemp) cfg=$(mktemp --suffix=.toml)
+trap 'rm -f "$out" "$err" "$cfg"' EXIT
+# The shipped config on any free port: the summary must say which one.
+sed 's/^listen = "127\.0\.0\.1:9121"/listen = "127.0.0.1:0"/' "$config" >"$cfg"
+grep -q '^listen = "127.0.0.1:0"' "$cfg" || { echo "the shipped config has no listen line to change"; exit 1; }
+timeout 60 "$p21" run --config "$cfg" --duration 10 >"$out" 2>"$err"
 rc=$?
 fail=0
 expect() {
@@ -17,7 +20,7 @@ expect '^  git +[1-9][0-9 ]* status checks' "git status checks"
 expect '^  commands +[1-9][0-9 ]* run, 0 failed' "commands run without failures"
 expect '^  monitor +[1-9][0-9 ]* samples' "monitor samples"
 expect '^  optimizer +[1-9][0-9 ]* evaluations' "optimizer evaluations"
-expect '^  http +listening on 127\.0\.0\.1:' "the HTTP endpoint"
+expect '^  http +listening on 127\.0\.0\.1:[1-9][0-9]*$' "the HTTP endpoint's bound port (not 0)"
 expect '^  demo +[1-9][0-9 ]* lookups .* [1-9][0-9 ]* writes, [1-9][0-9 ]* git checks, .*[1-9][0-9 ]* commands, 0 errors' "the workload's own counts, no errors"
 grep -q "status: health" "$err" || { echo "no status line logged"; fail=1; }
 # The scratch repository: a mkdtemp name (six random characters), not the
