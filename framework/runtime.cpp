@@ -468,9 +468,10 @@ caf::expected<caf::actor> runtime::actor_of(const std::string& name) {
   if (!slot)
     return make_error(errc::not_found, "no component named '" + name + "'");
   slot->record_use();
-  if (auto a = slot->current())
-    return a;
-  if (!slot->startable_on_use())
+  auto [running, startable] = slot->current_or_startable();
+  if (running)
+    return running;
+  if (!startable)
     return make_error(errc::unavailable, "component '" + name + "' is down");
   // First use of a lazy component: the supervisor starts it exactly once,
   // however many threads ask at the same time.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -51,6 +52,14 @@ public:
   bool startable_on_use() const {
     std::lock_guard<std::mutex> guard{mtx_};
     return starts_ == 0 || unloaded_;
+  }
+
+  /// The running instance, or none and whether the next use should start
+  /// it, read under one lock: read apart, a start that finished between the
+  /// two reads looked like a component that is down.
+  std::pair<caf::actor, bool> current_or_startable() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return {current_, !current_ && (starts_ == 0 || unloaded_)};
   }
 
   void set_unloaded() {
