@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include "p21/error.hpp"
@@ -298,6 +299,9 @@ connection::run(const std::string& sql, const std::vector<db_value>& params, uin
   auto scope = begin_call(generation);
   if (settings_.cancel && generation_ != settings_.cancel->generation())
     return make_error(errc::unavailable, "the pool is stopping; statement not run");
+  if (call_depth_ == 1) // not a statement of this connection's own transaction
+    if (auto err = clear_leftovers())
+      return err;
   denied_.clear();
   auto prepared = prepare(sql);
   if (!prepared)
@@ -391,6 +395,8 @@ connection::transaction(const std::vector<db_statement>& statements, uint64_t ge
   auto scope = begin_call(generation);
   if (settings_.cancel && generation_ != settings_.cancel->generation())
     return make_error(errc::unavailable, "the pool is stopping; transaction not run");
+  if (auto err = clear_leftovers())
+    return err;
   if (auto err = exec("BEGIN IMMEDIATE"))
     return err;
   std::vector<db_result> results;
@@ -440,6 +446,27 @@ int64_t connection::release_memory() {
   auto before = sqlite3_memory_used();
   sqlite3_db_release_memory(db_);
   return std::max<int64_t>(0, before - sqlite3_memory_used());
+}
+
+caf::error connection::clear_leftovers() {
+  for (auto* s = sqlite3_next_stmt(db_, nullptr); s != nullptr; s = sqlite3_next_stmt(db_, s))
+    if (sqlite3_stmt_busy(s)) {
+      ++leftovers_;
+      auto* sql = sqlite3_sql(s);
+      spdlog::warn("sqlite {}: a statement was left stepping (reset now): {}", settings_.path,
+                   sql != nullptr ? sql : "?");
+      sqlite3_reset(s);
+    }
+  if (sqlite3_get_autocommit(db_) == 0) {
+    ++leftovers_;
+    spdlog::warn("sqlite {}: a transaction was left open (rolled back now)", settings_.path);
+    if (auto err = exec("ROLLBACK"))
+      return make_error(errc::unavailable,
+                        "the connection was left inside a transaction that cannot be rolled "
+                        "back: " +
+                            render(err));
+  }
+  return caf::none;
 }
 
 void connection::reset_state() {

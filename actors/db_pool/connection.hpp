@@ -127,6 +127,11 @@ public:
   /// Prepared statements currently cached.
   size_t cached_statements() const noexcept { return statements_.size(); }
 
+  /// Leftovers found (and undone) before a call: statements still stepping
+  /// and transactions left open by an earlier one. Always 0 unless a path
+  /// forgot to clean up (see `clear_leftovers`).
+  uint64_t leftovers() const noexcept { return leftovers_; }
+
   const connection_settings& settings() const noexcept { return settings_; }
 
 private:
@@ -140,6 +145,14 @@ private:
 
   caf::expected<cached_statement*> prepare(const std::string& sql);
   caf::error exec(const char* sql);
+  /// Undoes what an earlier call may have left behind, before a caller's
+  /// statement or transaction runs: a statement still stepping holds the
+  /// connection's read transaction open, so every later read here would see
+  /// an old WAL snapshot; an open transaction would take in a later write
+  /// that is acknowledged but never committed. Neither should happen; each
+  /// is undone, counted and logged. Fails only when an open transaction
+  /// cannot be rolled back (the call then does not run).
+  caf::error clear_leftovers();
   caf::error error_here(const std::string& what) const;
   /// The error for a statement that failed with `rc`: a deadline, a stop or
   /// a refusal read better than SQLite's "interrupted" or "not authorized".
@@ -173,6 +186,7 @@ private:
   uint64_t generation_ = 0;
   /// Why the progress handler interrupted: "" (not), "deadline", "stop".
   const char* interrupted_ = "";
+  uint64_t leftovers_ = 0;
 };
 
 } // namespace p21::db_detail

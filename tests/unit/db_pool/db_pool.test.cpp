@@ -154,6 +154,49 @@ TEST_CASE("prepared statements are cached per connection") {
   CHECK(c->cached_statements() == 1);
 }
 
+TEST_CASE("a statement left stepping or a transaction left open never reaches the next call: "
+          "reads see the latest commit and writes are committed") {
+  temp_dir dir;
+  auto path = dir.file("left.db");
+  sqlite3* raw = nullptr; // the connection's own handle, to leave things behind in it
+  connection_settings s;
+  s.path = path;
+  s.on_connect = [&](sqlite3* db) {
+    raw = db;
+  };
+  auto c = std::move(connection::open(s).value());
+  REQUIRE(raw != nullptr);
+  auto other = open_at(path);
+  REQUIRE(other->run("CREATE TABLE t(x INTEGER)", {}));
+  REQUIRE(other->run("INSERT INTO t VALUES (1)", {}));
+  // A statement stepped once and not reset: it pins the snapshot it saw.
+  sqlite3_stmt* pinned = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw, "SELECT x FROM t", -1, &pinned, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(pinned) == SQLITE_ROW);
+  REQUIRE(other->run("INSERT INTO t VALUES (2)", {}));
+  auto n = c->run("SELECT count(*) FROM t", {});
+  REQUIRE(n);
+  CHECK(n->result.rows.at(0).at(0).i == 2); // not the pinned snapshot's 1
+  CHECK(c->leftovers() == 1);
+  sqlite3_finalize(pinned);
+  // Nothing left behind: nothing to undo.
+  REQUIRE(c->run("SELECT 1", {}));
+  CHECK(c->leftovers() == 1);
+  // A transaction left open (begun here before the authorizer, which
+  // refuses BEGIN, is installed): the next write is committed on its own.
+  connection_settings open_txn;
+  open_txn.path = path;
+  open_txn.on_connect = [](sqlite3* db) {
+    REQUIRE(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK);
+  };
+  auto w = std::move(connection::open(open_txn).value());
+  REQUIRE(w->run("INSERT INTO t VALUES (3)", {}));
+  auto seen = other->run("SELECT count(*) FROM t", {});
+  REQUIRE(seen);
+  CHECK(seen->result.rows.at(0).at(0).i == 3);
+  CHECK(w->leftovers() == 1);
+}
+
 TEST_CASE("a database that cannot be opened is an error naming the path") {
   connection_settings s;
   s.path = "/nonexistent-p21/x.db";
