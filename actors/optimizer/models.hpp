@@ -41,8 +41,12 @@ public:
   double residual() const noexcept { return residual_; }
 
   /// The rule's own action moved the level: the next value is the new
-  /// level (the trend stays), and is not judged as a forecast.
-  void rebase() noexcept { rebase_ = n_ >= 2; }
+  /// level (the trend stays), and is not judged as a forecast. After only
+  /// one value there is no trend yet: the next value starts the series
+  /// afresh, so that the action's own drop is never taken for a trend (a
+  /// rule acting on its first value then forecast a steep fall, missed,
+  /// and stopped forecasting the climb back).
+  void rebase() noexcept { rebase_ = n_ >= 1; }
 
 private:
   double alpha_;

@@ -221,6 +221,27 @@ TEST_CASE("a rule with predict acts on its forecast before the threshold is cros
   }
 }
 
+TEST_CASE("a rule that acted on its first value forecasts the climb back and acts before the "
+          "threshold") {
+  // The bench's memory_pressure phase: a jump past the budget's threshold
+  // (acted on at once), then a steady climb back of ~1.7 % per interval.
+  auto cfg = model_rules();
+  rule(cfg, "memory_pressure").predict = 400ms;
+  optimizer_engine e{cfg};
+  auto s = base(steady::time_point{} + 1h);
+  std::vector<double> acted_at;
+  for (double m : {92.0, 76.0, 74.8, 76.6, 78.3, 80.0, 81.7, 83.4, 85.1}) {
+    s.memory_percent = m;
+    if (!of_rule(e.evaluate(s), "memory_pressure").empty())
+      acted_at.push_back(m);
+    s.now += 200ms;
+  }
+  REQUIRE(acted_at.size() >= 2);
+  CHECK(acted_at[0] == 92);
+  CHECK(acted_at[1] < 85); // on the forecast, before the threshold
+  CHECK(e.forecast_misses().count("memory_pressure") == 0);
+}
+
 TEST_CASE("a predict set at run time (a reload) turns forecasts on for a running rule") {
   auto cfg = model_rules();
   optimizer_engine e{cfg};
