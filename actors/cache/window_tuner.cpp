@@ -159,13 +159,13 @@ window_tuner::window_tuner(size_t capacity) {
 
 void window_tuner::reset(size_t capacity) {
   capacity = std::max<size_t>(1, capacity);
-  // Keys whose spread hash falls below the threshold (of 2^16) are sampled:
+  // Keys whose spread hash falls below the threshold (of 2^32) are sampled:
   // a fixed subset, so each sampled key's whole history is seen.
   auto rate = std::min(1.0, static_cast<double>(max_shadow) / static_cast<double>(capacity));
-  sample_threshold_ = std::max<uint64_t>(1, static_cast<uint64_t>(rate * 65536.0));
+  sample_threshold_ = std::max<uint64_t>(1, static_cast<uint64_t>(rate * 4294967296.0));
   auto mini = std::max<size_t>(
       1, static_cast<size_t>(std::llround(static_cast<double>(capacity) *
-                                          static_cast<double>(sample_threshold_) / 65536.0)));
+                                          static_cast<double>(sample_threshold_) / 4294967296.0)));
   shadows_.clear();
   shadows_.reserve(shares.size());
   for (auto s : shares)
@@ -180,7 +180,7 @@ void window_tuner::reset(size_t capacity) {
 }
 
 bool window_tuner::record(uint64_t hash) {
-  if (sample_threshold_ < 65536 && (spread(hash ^ 0x5bd1e995u) >> 48) >= sample_threshold_)
+  if (sample_threshold_ < (1ull << 32) && (spread(hash ^ 0x5bd1e995u) >> 32) >= sample_threshold_)
     return false;
   ++sampled_;
   sketch_.increment(hash);

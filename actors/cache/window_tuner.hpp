@@ -114,7 +114,7 @@ private:
   frequency_sketch sketch_;
   std::array<double, shares.size()> scores_{};
   std::array<uint64_t, shares.size()> hits_{};
-  uint64_t sample_threshold_ = 0; // of 2^16: keys whose spread hash is below it
+  uint64_t sample_threshold_ = 0; // of 2^32: keys whose spread hash is below it
   size_t period_ = 0;
   size_t seen_ = 0;
   uint64_t sampled_ = 0;
