@@ -28,7 +28,9 @@ done
 # The recency trace (a working set of 2 000 keys sliding forward by one key
 # every four requests, 300 000 requests): concurrency costs tinylfu no hit
 # rate (with the hill climber it lost up to 2 points here), and through the
-# handle tinylfu is within a point of lru through the handle. Both are above
+# handle tinylfu is within 1.5 points of lru through the handle (measured
+# 0.3 to 0.7 below it; the slack is for sanitizer builds, whose slower
+# owner lets the table overshoot differently from run to run). Both are above
 # their single-threaded rates (about 1.5 points measured): puts are visible
 # at once and the owner evicts at its next drain, so the table briefly holds
 # up to a sixteenth more than its capacity, and on this trace every entry
@@ -42,4 +44,4 @@ echo "recency: tinylfu alone $alone, 4 threads $live; lru 4 threads $lru_live"
 awk -v a="$alone" -v b="$live" -v l="$lru_live" 'BEGIN {
   if (a < 0.4 || b < a - 0.01) { print "tinylfu lost hit rate through the handle"; exit 1 }
   d = b - l; if (d < 0) d = -d
-  if (d > 0.01) { print "tinylfu and lru through the handle differ by " d; exit 1 } }'
+  if (d > 0.015) { print "tinylfu and lru through the handle differ by " d; exit 1 } }'
