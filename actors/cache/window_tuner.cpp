@@ -44,32 +44,21 @@ shadow_tinylfu::shadow_tinylfu(size_t capacity, double window_share)
   mask_ = n - 1;
 }
 
-uint32_t shadow_tinylfu::find(uint64_t hash) const {
-  for (auto i = spread(hash) & mask_;; i = (i + 1) & mask_) {
+size_t shadow_tinylfu::probe(uint64_t hash, size_t home) const {
+  for (auto i = home;; i = (i + 1) & mask_) {
     auto& s = slots_[i];
     if (s.node == none || s.hash == hash)
-      return s.node;
+      return i;
   }
 }
 
-void shadow_tinylfu::insert(uint64_t hash, uint32_t node) {
-  auto i = spread(hash) & mask_;
-  while (slots_[i].node != none)
-    i = (i + 1) & mask_;
-  slots_[i] = {hash, node};
-  ++count_;
-}
-
-void shadow_tinylfu::erase(uint64_t hash) {
-  auto i = spread(hash) & mask_;
-  while (slots_[i].hash != hash || slots_[i].node == none)
-    i = (i + 1) & mask_;
+void shadow_tinylfu::erase_at(size_t i) {
   // Backward shift: move later entries of the probe run into the hole
   // unless their home slot lies cyclically after the hole.
   for (auto j = (i + 1) & mask_; slots_[j].node != none; j = (j + 1) & mask_) {
-    auto home = spread(slots_[j].hash) & mask_;
-    if (((j - home) & mask_) >= ((j - i) & mask_)) {
+    if (((j - slots_[j].home) & mask_) >= ((j - i) & mask_)) {
       slots_[i] = slots_[j];
+      nodes_[slots_[i].node].slot = static_cast<uint32_t>(i);
       i = j;
     }
   }
@@ -99,12 +88,15 @@ void shadow_tinylfu::unlink(list& l, uint32_t i) {
 
 void shadow_tinylfu::evict(uint32_t i) {
   unlink(list_of(nodes_[i].where), i);
-  erase(nodes_[i].hash);
+  erase_at(nodes_[i].slot);
   free_.push_back(i);
 }
 
 bool shadow_tinylfu::access(uint64_t hash, const frequency_sketch& sketch) {
-  if (auto i = find(hash); i != none) {
+  auto home = spread(hash) & mask_;
+  auto pos = probe(hash, home);
+  if (slots_[pos].node != none) {
+    auto i = slots_[pos].node;
     auto& n = nodes_[i];
     if (n.where != probation) {
       auto& l = list_of(n.where);
@@ -128,8 +120,10 @@ bool shadow_tinylfu::access(uint64_t hash, const frequency_sketch& sketch) {
   free_.pop_back();
   nodes_[i].hash = hash;
   nodes_[i].where = window;
+  nodes_[i].slot = static_cast<uint32_t>(pos);
   push_front(window_, i);
-  insert(hash, i);
+  slots_[pos] = {hash, i, static_cast<uint32_t>(home)};
+  ++count_;
   if (window_.size <= window_max_)
     return false;
   // The window's coldest becomes a candidate for the main region.

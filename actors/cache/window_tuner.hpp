@@ -34,6 +34,7 @@ private:
     uint64_t hash = 0;
     uint32_t prev = none;
     uint32_t next = none;
+    uint32_t slot = none; // its place in the table
     region where = window;
   };
   struct list {
@@ -56,14 +57,16 @@ private:
   std::vector<uint32_t> free_;
   // An open-addressing table of hash -> node (linear probing, backward
   // shift on erase): a probe touches one cache line, which matters with
-  // seven shadows per request.
+  // seven shadows per request. Each slot keeps its entry's home slot and
+  // each node its slot, so that neither an erase nor a shift hashes again.
   struct slot {
     uint64_t hash = 0;
     uint32_t node = none;
+    uint32_t home = 0;
   };
-  uint32_t find(uint64_t hash) const;
-  void insert(uint64_t hash, uint32_t node);
-  void erase(uint64_t hash);
+  /// The slot holding `hash`, or the empty slot where it would go.
+  size_t probe(uint64_t hash, size_t home) const;
+  void erase_at(size_t i);
   std::vector<slot> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
