@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Hit rates of lru, arc (the simulator's reference) and tinylfu at 100, 1 000
-and 10 000 entries on four kinds of trace, as a Markdown table (the README's).
+and 10 000 entries on five kinds of trace, as a Markdown table (the README's).
 
     scripts/cache_hit_rates.py build/default/p21 [TRACE_DIR]
 
@@ -43,6 +43,14 @@ def traces(out):
         rng = random.Random(4)
         return [i // 4 + rng.randrange(2_000) for i in range(N)]
     yield "recency", recency
+
+    def phases():  # recency, then Zipf 0.99, then recency again (disjoint keys)
+        def sliding(n, seed, first):
+            rng = random.Random(seed)
+            return [first + i // 4 + rng.randrange(2_000) for i in range(n)]
+        return (sliding(N * 3 // 10, 5, 10_000_000) + zipf(N * 4 // 10, 100_000, 0.99, 6)
+                + sliding(N * 3 // 10, 7, 20_000_000))
+    yield "phases", phases
     for cap in (100, 1000, 10000):  # a loop over 1.5x the capacity
         keys = cap * 3 // 2
         yield f"loop{cap}", lambda keys=keys: [i % keys for i in range(max(N // 2, 20 * keys))]
@@ -65,6 +73,7 @@ def main():
 
     kinds = [("Zipf 0.99", lambda c: "zipf099"), ("Zipf 0.9 + one-time scans", lambda c: "scan"),
              ("sliding window (recency)", lambda c: "recency"),
+             ("recency, Zipf 0.99, recency (0.3 M, 0.4 M, 0.3 M)", lambda c: "phases"),
              ("loop over 1.5x the capacity", lambda c: f"loop{c}")]
     print("| trace | capacity | lru | arc | tinylfu | tinylfu's window |")
     print("|---|---|---|---|---|---|")

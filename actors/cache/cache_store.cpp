@@ -279,15 +279,7 @@ void cache_store::drain() {
     apply_write(key);
   draining_.clear();
   reads_.drain([&](uint64_t hash) { apply_read(hash, now); });
-  if (cfg_.policy == eviction::tinylfu) {
-    auto counted = reads_.counts();
-    sample_hits_ += counted.hits - sampled_.hits;
-    sample_requests_ += counted.hits + counted.misses - sampled_.hits - sampled_.misses;
-    sampled_ = counted;
-  }
   enforce_bounds();
-  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= climb_sample())
-    adapt_window();
 }
 
 void cache_store::apply_write(const std::string& key) {
@@ -338,11 +330,9 @@ void cache_store::apply_read(uint64_t hash, time_point now) {
       expired = !live;
     }
   }
-  // The sketch learns from every recorded read; the window's hill climber
-  // samples the readers' own hit counts instead (see drain), because a
-  // record may be dropped or arrive after the entry it found changed.
-  if (cfg_.policy == eviction::tinylfu)
-    sketch_.increment(hash);
+  // The sketch and the window's tuner learn from every recorded read (a
+  // dropped record is a request neither sees).
+  note_access(hash);
   if (expired) {
     ++stats_.expirations;
     destroy(n);
@@ -353,13 +343,12 @@ void cache_store::apply_read(uint64_t hash, time_point now) {
   }
 }
 
-void cache_store::note_access(uint64_t hash, bool hit) {
+void cache_store::note_access(uint64_t hash) {
   if (cfg_.policy != eviction::tinylfu)
     return;
   sketch_.increment(hash);
-  ++sample_requests_;
-  if (hit)
-    ++sample_hits_;
+  if (tuner_.record(hash))
+    adopt_window(tuner_.best_share());
 }
 
 void cache_store::count_miss(uint64_t hash) {
@@ -401,7 +390,7 @@ std::optional<std::string> cache_store::get(const std::string& key, time_point n
         expired = linked;
     }
   }
-  note_access(hash, out.has_value());
+  note_access(hash);
   if (expired) {
     ++stats_.expirations;
     destroy(n);
@@ -414,8 +403,6 @@ std::optional<std::string> cache_store::get(const std::string& key, time_point n
     ++stats_.misses;
     count_miss(hash);
   }
-  if (cfg_.policy == eviction::tinylfu && sample_requests_ >= climb_sample())
-    adapt_window();
   return out;
 }
 
@@ -543,7 +530,6 @@ void cache_store::reset() {
   bytes_ = 0;
   reads_.drain([](uint64_t) {});
   reads_.reset_counts();
-  sampled_ = {};
   drain_requested_.store(false);
   // Queued writes stay: they are the writes made since the last owner
   // stopped.
@@ -554,9 +540,6 @@ void cache_store::reset() {
   ghosts_.clear();
   ghost_set_.clear();
   window_max_ = 0;
-  sample_hits_ = 0;
-  sample_requests_ = 0;
-  previous_hit_rate_ = 0;
   static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
 }
 

@@ -36,6 +36,7 @@
 #include "p21/error.hpp"
 #include "p21/protocol/cache.hpp"
 #include "read_buffer.hpp"
+#include "window_tuner.hpp"
 
 namespace p21::cache_detail {
 
@@ -245,8 +246,8 @@ private:
   void apply_write(const std::string& key);
   /// Applies one recorded read of the key hashing to `hash`.
   void apply_read(uint64_t hash, time_point now);
-  /// Counts an access of `hash` for TinyLFU and the window's hill climber.
-  void note_access(uint64_t hash, bool hit);
+  /// Counts an access of `hash` for TinyLFU and the window's tuner.
+  void note_access(uint64_t hash);
   void count_miss(uint64_t hash);
   /// Restores the bounds after an insert (or a resize).
   void enforce_bounds();
@@ -256,7 +257,8 @@ private:
   void evict_from_main(size_t candidates);
   /// Whether W-TinyLFU's main region takes `candidate` in place of `victim`.
   bool admit(uint64_t candidate, uint64_t victim);
-  void adapt_window();
+  /// Sets the window to `share` of the capacity.
+  void adopt_window(double share);
   void set_window_size(uint64_t n);
   void demote_protected_overflow();
   queued enqueue(std::string_view key);
@@ -294,22 +296,8 @@ private:
   frequency_sketch sketch_;
   uint64_t window_max_ = 0;
   uint64_t protected_max_ = 0;
-  // Hill climbing of the window size (Caffeine's approach): sample the hit
-  // rate over a period, keep moving the window the way that improved it.
-  uint64_t sample_hits_ = 0;
-  uint64_t sample_requests_ = 0;
-  /// Requests per hill-climbing sample: Caffeine's 10x the capacity, but
-  /// at least 15 000 (below that, a sample's hit rate is noise at small
-  /// capacities and the window wandered away from the optimum on Zipf and
-  /// scans) and at most 40 000 (so that large caches still adapt within a
-  /// million requests). Measured with p21 cache-sim; see the README.
-  uint64_t climb_sample() const {
-    return std::clamp<uint64_t>(10 * cfg_.max_entries, 15'000, 40'000);
-  }
-  /// The readers' counts already added to the sample.
-  read_buffer::totals sampled_;
-  double previous_hit_rate_ = 0;
-  double step_ = 0;
+  /// Chooses the window's size (see window_tuner.hpp).
+  window_tuner tuner_;
   /// Fixed seed: a replay gives the same hit rate every time.
   std::minstd_rand admission_rng_{1};
 };

@@ -1,6 +1,6 @@
 // The owner's eviction: which entry leaves (exact LRU, or W-TinyLFU's
 // window, probation and protected regions with admission by frequency),
-// the window's hill climbing, shrink and resize.
+// the window's sizing, shrink and resize.
 
 #include "cache_store.hpp"
 
@@ -11,12 +11,9 @@ namespace p21::cache_detail {
 
 namespace {
 
-// Caffeine's constants for the adaptive window.
+// Caffeine's start (TinyLFU with a 1 % window) and protected share.
 constexpr double initial_window = 0.01;
 constexpr double protected_share = 0.80;
-constexpr double step_percent = 0.0625;
-constexpr double step_decay = 0.98;
-constexpr double restart_threshold = 0.05;
 // A candidate this frequent may win admission by chance (see admit).
 constexpr uint8_t warm_candidate = 6;
 
@@ -113,29 +110,23 @@ bool cache_store::admit(uint64_t candidate, uint64_t victim) {
   return c >= warm_candidate && (admission_rng_() & 127) == 0;
 }
 
-void cache_store::adapt_window() {
-  auto hit_rate = static_cast<double>(sample_hits_) / static_cast<double>(sample_requests_);
-  auto change = hit_rate - previous_hit_rate_;
-  auto amount = change >= 0 ? step_ : -step_;
+void cache_store::adopt_window(double share) {
   auto max = static_cast<double>(cfg_.max_entries);
-  step_ = std::abs(change) >= restart_threshold ? step_percent * max * (amount >= 0 ? 1 : -1)
-                                                : step_decay * amount;
-  previous_hit_rate_ = hit_rate;
-  sample_hits_ = 0;
-  sample_requests_ = 0;
-  auto target = static_cast<double>(window_max_) + amount;
-  auto bounded = std::clamp(target, 1.0, std::max(1.0, max - 1));
-  // Pinned against a bound, the climber sees no change and would keep
-  // pushing outward forever; turn it around instead.
-  if (bounded != target)
-    step_ = -step_;
-  set_window_size(static_cast<uint64_t>(bounded));
+  // At most all but one entry: a share of 1 is LRU, which the main region
+  // of one entry barely changes.
+  set_window_size(
+      static_cast<uint64_t>(std::clamp(std::ceil(share * max), 1.0, std::max(1.0, max - 1))));
 }
 
 void cache_store::set_window_size(uint64_t n) {
   window_max_ = std::max<uint64_t>(1, std::min(n, cfg_.max_entries));
   auto main = cfg_.max_entries - std::min(window_max_, cfg_.max_entries);
   protected_max_ = static_cast<uint64_t>(protected_share * static_cast<double>(main));
+  // A smaller protected quota demotes its coldest entries to probation,
+  // where they meet the window's candidates (left in protected, entries
+  // no longer used stayed there for good while the window's own were
+  // evicted).
+  demote_protected_overflow();
 }
 
 double cache_store::window_fraction() const {
@@ -159,6 +150,8 @@ shrink_result cache_store::shrink(double fraction) {
 caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
   if (max_entries == 0 || max_bytes == 0)
     return make_error(errc::invalid_argument, "cache capacity must be positive");
+  auto share = window_max_ == 0 ? 0.0 : window_fraction();
+  auto resized = max_entries != cfg_.max_entries;
   cfg_.max_entries = max_entries;
   cfg_.max_bytes = max_bytes;
   max_bytes_.store(max_bytes, std::memory_order_relaxed);
@@ -168,12 +161,13 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
   } else {
     if (window_max_ == 0) {
       sketch_.ensure_capacity(max_entries);
-      // From the 1 % start, only growing can help: try that first.
-      step_ = step_percent * static_cast<double>(max_entries);
+      tuner_.reset(max_entries);
       set_window_size(
           static_cast<uint64_t>(std::ceil(initial_window * static_cast<double>(max_entries))));
-    } else {
-      set_window_size(std::min(window_max_, max_entries));
+    } else if (resized) {
+      // The shadows start over at the new size; the window keeps its share.
+      tuner_.reset(max_entries);
+      adopt_window(share);
     }
   }
   enforce_bounds();

@@ -41,13 +41,26 @@ inline std::vector<uint32_t> scan_polluted(size_t n, uint32_t universe, uint64_t
   return out;
 }
 
-/// A working set that slides forward: the recently used keys are the ones
-/// used again (where a fixed 1 % admission window loses to plain LRU).
-inline std::vector<uint32_t> recency(size_t n, uint64_t seed) {
+/// A working set of 2 000 keys that slides forward by one key every four
+/// requests, from `first_key` on: the recently used keys are the ones used
+/// again (where a fixed 1 % admission window loses to plain LRU).
+inline std::vector<uint32_t> recency(size_t n, uint64_t seed, uint32_t first_key = 0) {
   std::mt19937_64 rng{seed};
   std::vector<uint32_t> out(n);
   for (size_t i = 0; i < n; ++i)
-    out[i] = static_cast<uint32_t>(i / 4 + rng() % 2'000);
+    out[i] = first_key + static_cast<uint32_t>(i / 4 + rng() % 2'000);
+  return out;
+}
+
+/// A workload that changes its nature twice: `n` requests of the sliding
+/// working set, `2n` of Zipf 0.99 over 100 000 keys, `n` of another sliding
+/// working set (disjoint keys in each phase).
+inline std::vector<uint32_t> phases(size_t n, uint64_t seed) {
+  auto out = recency(n, seed, 1'000'000);
+  auto middle = zipf(2 * n, 100'000, 0.99, seed + 1);
+  auto last = recency(n, seed + 2, 2'000'000);
+  out.insert(out.end(), middle.begin(), middle.end());
+  out.insert(out.end(), last.begin(), last.end());
   return out;
 }
 
