@@ -9,7 +9,7 @@ namespace p21::cache_detail {
 
 read_buffer::read_buffer(size_t stripes) {
   if (stripes == 0) {
-    auto wanted = std::clamp<size_t>(4 * std::max(1u, std::thread::hardware_concurrency()), 4, 16);
+    auto wanted = std::clamp<size_t>(8 * std::max(1u, std::thread::hardware_concurrency()), 4, 16);
     stripes = 4;
     while (stripes < wanted)
       stripes *= 2;

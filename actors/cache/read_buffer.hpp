@@ -24,10 +24,12 @@ namespace p21::cache_detail {
 /// quarters full, and that request (a message, often a wake-up of a
 /// sleeping scheduler thread) is what a hit pays beyond the table lookup.
 /// 1024 slots make it one request per 768 reads of a thread: with 128 a
-/// single thread's hits took 200 to 300 ns in some runs instead of 70 (see
-/// the README's cache_direct row). Stripes follow the machine (four per
-/// hardware thread, 4 to 16), as Caffeine sizes its buffers by CPUs, so a
-/// small machine does not pay for sixteen (8 KiB each).
+/// single thread's hits took 200 ns in most runs on a quiet 2-vCPU machine,
+/// now 90 to 170 (see the README's cache_direct row). Stripes follow the
+/// machine (eight per hardware thread, 4 to 16), as Caffeine sizes its
+/// buffers by CPUs: with four per hardware thread, four client threads
+/// shared stripes more often and `cache_contended` fell from 2.1x to 1.8x.
+/// Each stripe takes 8 KiB.
 class read_buffer {
 public:
   static constexpr size_t slots = 1024;
