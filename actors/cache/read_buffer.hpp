@@ -21,9 +21,9 @@ namespace p21::cache_detail {
 /// cache line.
 ///
 /// Sizes: a reader asks the owner to drain when its stripe is three
-/// quarters full, and that request (a message, often a wake-up of a
-/// sleeping scheduler thread) is what a hit pays beyond the table lookup.
-/// 1024 slots make it one request per 768 reads of a thread: with 128 a
+/// quarters full; that request is a message, often a wake-up of a sleeping
+/// scheduler thread, paid by the reader that fills the stripe. 1024 slots
+/// make it one request per 768 reads of a thread: with 128 a
 /// single thread's hits took 200 ns in most runs on a quiet 2-vCPU machine,
 /// now 90 to 170 (see the README's cache_direct row). Stripes follow the
 /// machine (eight per hardware thread, 4 to 16), as Caffeine sizes its
