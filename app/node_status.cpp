@@ -48,16 +48,26 @@ bool node_status::running(const std::string& component) const {
   return c && c->running;
 }
 
+std::string node_status::http_endpoint() {
+  auto listen = rt_.settings().http.listen;
+  auto c = rt_.component("http");
+  if (listen.empty() || !c || !c->running)
+    return listen;
+  // The bound port differs from the configured one for 0 (any free port)
+  // and stays until a restart: asked once per start, not at every reading.
+  if (c->starts != http_asked_at_start_)
+    if (auto h = rt_.actor_of("http"))
+      if (auto port = rt_.request<int>(*h, answer_within, get_atom::value); port && *port > 0) {
+        http_bound_ = listen.substr(0, listen.rfind(':') + 1) + std::to_string(*port);
+        http_asked_at_start_ = c->starts;
+      }
+  return http_bound_.empty() ? listen : http_bound_;
+}
+
 node_reading node_status::read() {
   node_reading r;
   r.at = std::chrono::steady_clock::now();
-  r.http = rt_.settings().http.listen;
-  // The port it is bound to, which differs from the configured one for 0
-  // (any free port).
-  if (!r.http.empty() && running("http"))
-    if (auto h = rt_.actor_of("http"))
-      if (auto port = rt_.request<int>(*h, answer_within, get_atom::value); port && *port > 0)
-        r.http = r.http.substr(0, r.http.rfind(':') + 1) + std::to_string(*port);
+  r.http = http_endpoint();
   if (running("monitor")) {
     auto mon = monitor::open(rt_);
     auto h = mon ? mon->actor() : caf::expected<monitor_actor>{caf::error{}};

@@ -64,10 +64,14 @@ public:
 
 private:
   bool running(const std::string& component) const;
+  /// `[http] listen` with the port the endpoint is bound to.
+  std::string http_endpoint();
 
   runtime& rt_;
   uint64_t events_seen_ = 0;
   uint64_t actions_seen_ = 0;
+  std::string http_bound_;
+  uint64_t http_asked_at_start_ = 0;
   uint64_t alerts_fired_ = 0;
   uint64_t max_running_ = 0;
   std::string last_action_;

@@ -11,11 +11,8 @@ namespace p21::cache_detail {
 
 namespace {
 
-// Caffeine's start (TinyLFU with a 1 % window) and protected share.
+// Caffeine's start: TinyLFU with a 1 % window.
 constexpr double initial_window = 0.01;
-constexpr double protected_share = 0.80;
-// A candidate this frequent may win admission by chance (see admit).
-constexpr uint8_t warm_candidate = 6;
 
 } // namespace
 
@@ -99,15 +96,7 @@ void cache_store::evict_from_main(size_t candidates) {
 }
 
 bool cache_store::admit(uint64_t candidate, uint64_t victim) {
-  auto c = sketch_.frequency(candidate);
-  if (c > sketch_.frequency(victim))
-    return true;
-  // Caffeine's guard against hash flooding (an attacker raising a victim's
-  // counters so that nothing new gets in): a warm candidate that lost still
-  // gets in once in 128. It also lets a key that is becoming popular in
-  // past a victim that was (measured: +1.8 points on the recency trace at
-  // 1 000 entries).
-  return c >= warm_candidate && (admission_rng_() & 127) == 0;
+  return tinylfu_admits(sketch_, candidate, victim, admission_rng_);
 }
 
 void cache_store::adopt_window(double share) {
@@ -121,7 +110,7 @@ void cache_store::adopt_window(double share) {
 void cache_store::set_window_size(uint64_t n) {
   window_max_ = std::max<uint64_t>(1, std::min(n, cfg_.max_entries));
   auto main = cfg_.max_entries - std::min(window_max_, cfg_.max_entries);
-  protected_max_ = static_cast<uint64_t>(protected_share * static_cast<double>(main));
+  protected_max_ = static_cast<uint64_t>(tinylfu_protected_share * static_cast<double>(main));
   // A smaller protected quota demotes its coldest entries to probation,
   // where they meet the window's candidates (left in protected, entries
   // no longer used stayed there for good while the window's own were

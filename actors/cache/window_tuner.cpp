@@ -9,10 +9,6 @@ namespace p21::cache_detail {
 
 namespace {
 
-// As the cache shard's (eviction.cpp).
-constexpr double protected_share = 0.80;
-constexpr uint8_t warm_candidate = 6;
-
 /// The largest shadow: caches up to this size are simulated on every key,
 /// larger ones on a sample of keys scaled down to it.
 constexpr size_t max_shadow = 1'000;
@@ -32,7 +28,7 @@ shadow_tinylfu::shadow_tinylfu(size_t capacity, double window_share)
   window_max_ = std::clamp<size_t>(
       static_cast<size_t>(std::ceil(window_share * static_cast<double>(capacity_))), 1, capacity_);
   protected_max_ =
-      static_cast<size_t>(protected_share * static_cast<double>(capacity_ - window_max_));
+      static_cast<size_t>(tinylfu_protected_share * static_cast<double>(capacity_ - window_max_));
   nodes_.resize(capacity_ + 1);
   free_.reserve(capacity_ + 1);
   for (size_t i = nodes_.size(); i-- > 0;)
@@ -138,10 +134,7 @@ bool shadow_tinylfu::access(uint64_t hash, const frequency_sketch& sketch) {
     evict(c);
     return false;
   }
-  auto fc = sketch.frequency(nodes_[c].hash);
-  bool admit =
-      fc > sketch.frequency(nodes_[v].hash) || (fc >= warm_candidate && (rng_() & 127) == 0);
-  evict(admit ? v : c);
+  evict(tinylfu_admits(sketch, nodes_[c].hash, nodes_[v].hash, rng_) ? v : c);
   return false;
 }
 

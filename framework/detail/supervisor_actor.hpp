@@ -51,7 +51,7 @@ public:
   /// (stopped on purpose for being unused; the next use starts it again).
   bool startable_on_use() const {
     std::lock_guard<std::mutex> guard{mtx_};
-    return starts_ == 0 || unloaded_;
+    return startable_locked();
   }
 
   /// The running instance, or none and whether the next use should start
@@ -59,7 +59,7 @@ public:
   /// two reads looked like a component that is down.
   std::pair<caf::actor, bool> current_or_startable() const {
     std::lock_guard<std::mutex> guard{mtx_};
-    return {current_, !current_ && (starts_ == 0 || unloaded_)};
+    return {current_, !current_ && startable_locked()};
   }
 
   void set_unloaded() {
@@ -113,6 +113,8 @@ public:
   }
 
 private:
+  bool startable_locked() const { return starts_ == 0 || unloaded_; }
+
   const child_spec spec_;
   const clock::time_point epoch_;
   mutable std::mutex mtx_;
