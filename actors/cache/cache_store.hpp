@@ -23,7 +23,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,6 +35,7 @@
 #include "p21/error.hpp"
 #include "p21/protocol/cache.hpp"
 #include "read_buffer.hpp"
+#include "segment_lock.hpp"
 #include "window_tuner.hpp"
 
 namespace p21::cache_detail {
@@ -212,7 +212,7 @@ private:
 
   /// One lock's share of the table: a chained hash table of nodes.
   struct alignas(64) segment {
-    mutable std::shared_mutex mtx;
+    mutable segment_lock mtx;
     std::vector<node*> buckets;
     size_t count = 0;
     node* find(std::string_view key, uint64_t hash) const;
@@ -228,10 +228,9 @@ public:
   static size_t node_overhead() { return sizeof(node) + 2 * sizeof(void*); }
 
 private:
-  segment& segment_of(uint64_t hash) { return segments_[spread(hash) & (segment_count - 1)]; }
-  const segment& segment_of(uint64_t hash) const {
-    return segments_[spread(hash) & (segment_count - 1)];
-  }
+  static size_t segment_index(uint64_t hash) { return spread(hash) & (segment_count - 1); }
+  segment& segment_of(uint64_t hash) { return segments_[segment_index(hash)]; }
+  const segment& segment_of(uint64_t hash) const { return segments_[segment_index(hash)]; }
   time_point expiry(timespan ttl, time_point now) const;
   caf::error check_charge(uint64_t charge) const;
 
@@ -244,8 +243,9 @@ private:
   void evict(node* n);
   /// Applies one recorded write (or erase) of `key`.
   void apply_write(const std::string& key);
-  /// Applies one recorded read of the key hashing to `hash`.
-  void apply_read(uint64_t hash, time_point now);
+  /// Applies the recorded reads in `read_batch_` (key hashes), then empties
+  /// it.
+  void apply_reads(time_point now);
   /// Counts an access of `hash` for TinyLFU and the window's tuner.
   void note_access(uint64_t hash);
   void count_miss(uint64_t hash);
@@ -272,6 +272,19 @@ private:
   mutable std::mutex writes_mtx_;
   std::vector<std::string> writes_;
   std::vector<std::string> draining_; // owner only
+  // The owner's scratch for applying reads, kept so that drains do not
+  // allocate: a batch of recorded hashes, its indices grouped by segment,
+  // and what each record found.
+  static constexpr size_t read_batch_limit = read_buffer::slots;
+  enum class read_state : uint8_t { absent, live, expired };
+  struct found_read {
+    node* n = nullptr;
+    read_state state = read_state::absent;
+  };
+  std::vector<uint64_t> read_batch_;
+  std::vector<uint32_t> by_segment_;
+  std::vector<found_read> found_;
+  std::vector<node*> expired_;
   // Read by writers: the default TTL and the byte capacity.
   std::atomic<int64_t> ttl_ns_{0};
   std::atomic<uint64_t> max_bytes_{0};

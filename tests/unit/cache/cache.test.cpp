@@ -131,6 +131,34 @@ TEST_CASE("an expired entry is never returned, with an injected clock") {
   CHECK(st.bytes == 0);
 }
 
+TEST_CASE("the owner applies concurrent reads in the order they happened, and an entry read "
+          "twice after it expired leaves once") {
+  cache_store s{lru(10)};
+  auto now = cache_detail::clock::now();
+  // Keys spread over several segments, so that grouping the reads by
+  // segment (as the owner does) would change their order if it leaked.
+  std::vector<std::string> keys;
+  for (int k = 0; k < 6; ++k)
+    keys.push_back("key-" + std::to_string(k));
+  for (auto& k : keys)
+    REQUIRE(s.write(k, key_hash(k), "v", timespan{0}, now));
+  // Written an hour ago with a TTL of one second: already expired.
+  REQUIRE(s.write("stale", key_hash("stale"), "v", 1s, now - 1h));
+  s.drain();
+  std::string out;
+  bool drain = false;
+  for (auto* k : {"key-4", "stale", "key-1", "key-5", "stale", "key-0"})
+    s.lookup(k, key_hash(k), out, drain);
+  s.drain();
+  CHECK(s.coldest_first() ==
+        std::vector<std::string>{"key-2", "key-3", "key-4", "key-1", "key-5", "key-0"});
+  auto st = s.stats();
+  CHECK(st.expirations == 1);
+  CHECK(st.hits == 4);
+  CHECK(st.misses == 2);
+  CHECK(st.entries == 6);
+}
+
 TEST_CASE("the default TTL applies unless a put names its own") {
   auto cfg = lru(10);
   cfg.ttl = 5s;

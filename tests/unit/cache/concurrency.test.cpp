@@ -109,6 +109,57 @@ TEST_CASE("records pushed from many threads while the owner drains are drained a
 
 // -- the handle from many threads -----------------------------------------------------------
 
+// -- the segment lock ----------------------------------------------------------------------
+
+TEST_CASE("the segment lock gives a writer the segment alone, even while readers keep "
+          "arriving") {
+  segment_lock lock;
+  // Two plain counters a writer moves together: a reader that ever sees
+  // them apart overlapped a writer.
+  uint64_t first = 0;
+  uint64_t second = 0;
+  std::atomic<bool> writers_done{false};
+  std::atomic<uint64_t> torn{0};
+  std::atomic<uint64_t> reads{0};
+  std::atomic<int> inside{0};
+  std::atomic<uint64_t> overlapped{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      // Readers never stop until the writers are done: a lock that let a
+      // stream of readers starve a writer would hang here (ctest's timeout).
+      while (!writers_done.load()) {
+        std::shared_lock<segment_lock> guard{lock};
+        inside.fetch_add(1);
+        if (first != second)
+          torn.fetch_add(1);
+        reads.fetch_add(1);
+        inside.fetch_sub(1);
+      }
+    });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 2; ++t)
+    writers.emplace_back([&] {
+      for (int i = 0; i < 20'000; ++i) {
+        std::unique_lock<segment_lock> guard{lock};
+        if (inside.load() != 0)
+          overlapped.fetch_add(1);
+        ++first;
+        ++second;
+      }
+    });
+  for (auto& w : writers)
+    w.join();
+  writers_done = true;
+  for (auto& r : readers)
+    r.join();
+  CHECK(first == 40'000);
+  CHECK(second == 40'000);
+  CHECK(torn.load() == 0);
+  CHECK(overlapped.load() == 0);
+  CHECK(reads.load() > 0);
+}
+
 TEST_CASE("every thread reads its own writes at once, never another key's value, never an "
           "expired entry, and sees an erase at once") {
   runtime rt{test_config()};
