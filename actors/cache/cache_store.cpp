@@ -80,22 +80,47 @@ void cache_store::segment::unchain(node* n) {
     }
 }
 
-void cache_store::order::push_front(node* n) {
-  n->prev = nullptr;
-  n->next = head;
-  if (head != nullptr)
-    head->prev = n;
+void cache_store::push_front(order& l, node* n) {
+  auto s = n->slot;
+  auto& link = links_[s];
+  link.prev = no_slot;
+  link.next = l.head;
+  if (l.head != no_slot)
+    links_[l.head].prev = s;
   else
-    tail = n;
-  head = n;
-  ++size;
+    l.tail = s;
+  l.head = s;
+  ++l.size;
 }
 
-void cache_store::order::unlink(node* n) {
-  (n->prev != nullptr ? n->prev->next : head) = n->next;
-  (n->next != nullptr ? n->next->prev : tail) = n->prev;
-  n->prev = n->next = nullptr;
-  --size;
+void cache_store::unlink(order& l, node* n) {
+  auto& link = links_[n->slot];
+  (link.prev != no_slot ? links_[link.prev].next : l.head) = link.next;
+  (link.next != no_slot ? links_[link.next].prev : l.tail) = link.prev;
+  link.prev = link.next = no_slot;
+  --l.size;
+}
+
+void cache_store::take_slot(node* n) {
+  if (free_slots_.empty()) {
+    n->slot = static_cast<uint32_t>(links_.size());
+    links_.emplace_back();
+  } else {
+    n->slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  links_[n->slot] = policy_link{n, no_slot, no_slot, window};
+}
+
+void cache_store::free_slot(node* n) {
+  links_[n->slot] = policy_link{};
+  free_slots_.push_back(n->slot);
+}
+
+void cache_store::free_all_slots() {
+  // Given back, not kept: a cleared cache may stay small.
+  std::vector<policy_link>{}.swap(links_);
+  std::vector<uint32_t>{}.swap(free_slots_);
 }
 
 // -- cache_store: any thread --------------------------------------------------
@@ -137,6 +162,7 @@ caf::error cache_store::check_charge(uint64_t charge) const {
 lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::string& out,
                                   bool& drain) {
   bool hit = false;
+  uint64_t record = hash;
   {
     auto& seg = segment_of(hash);
     std::shared_lock<segment_lock> guard{seg.mtx};
@@ -146,11 +172,16 @@ lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::stri
         (n->expires == time_point::max() || n->expires > clock::now())) {
       out.assign(n->value);
       hit = true;
+      // A linked node's slot spares the owner the lookup (and the segment
+      // lock); misses, expired entries and writes not yet drained give
+      // the hash, which the owner looks up.
+      if (n->slot != no_slot)
+        record = slot_record | n->slot;
     }
   }
   auto stripe = read_buffer::stripe_of_this_thread();
   reads_.count(stripe, hit);
-  drain = reads_.push(stripe, hash) && claim_drain_request();
+  drain = reads_.push(stripe, record) && claim_drain_request();
   return hit ? lookup_result::hit : lookup_result::miss;
 }
 
@@ -241,8 +272,8 @@ cache_store::order& cache_store::list_of(region r) {
 
 void cache_store::link(node* n) {
   n->linked = true;
-  n->where = window;
-  window_.push_front(n);
+  take_slot(n);
+  push_front(window_, n);
   ++linked_;
   n->accounted = n->charge;
   bytes_ += n->accounted;
@@ -255,7 +286,8 @@ void cache_store::destroy(node* n) {
     seg.unchain(n);
   }
   if (n->linked) {
-    list_of(n->where).unlink(n);
+    unlink(list_of(where_of(n)), n);
+    free_slot(n);
     --linked_;
     bytes_ -= n->accounted;
   }
@@ -310,7 +342,8 @@ void cache_store::apply_write(const std::string& key) {
     }
   }
   if (doomed != nullptr) {
-    list_of(doomed->where).unlink(doomed);
+    unlink(list_of(where_of(doomed)), doomed);
+    free_slot(doomed);
     --linked_;
     bytes_ -= doomed->accounted;
     delete doomed;
@@ -333,15 +366,23 @@ void cache_store::apply_reads(time_point now) {
   // (half of the owner's drain time, and most of a hit's cost, was
   // pthread_rwlock_rdlock; see the README's cache_direct row).
   std::array<uint32_t, segment_count + 1> first{};
-  for (auto hash : batch)
-    ++first[segment_index(hash) + 1];
+  for (auto record : batch)
+    if (!names_slot(record))
+      ++first[segment_index(record) + 1];
   for (size_t s = 0; s < segment_count; ++s)
     first[s + 1] += first[s];
   auto next = first;
   by_segment_.resize(batch.size());
-  for (uint32_t i = 0; i < batch.size(); ++i)
-    by_segment_[next[segment_index(batch[i])]++] = i;
   found_.assign(batch.size(), found_read{});
+  for (uint32_t i = 0; i < batch.size(); ++i) {
+    if (!names_slot(batch[i])) {
+      by_segment_[next[segment_index(batch[i])]++] = i;
+    } else if (auto s = batch[i] & ~slot_record; s < links_.size() && links_[s].n != nullptr) {
+      // A slot freed since is skipped; one taken again since counts for its
+      // new entry, as rare as a dropped record and as harmless.
+      found_[i] = {links_[s].n, read_state::slot};
+    }
+  }
   for (size_t s = 0; s < segment_count; ++s) {
     if (first[s] == first[s + 1])
       continue;
@@ -361,15 +402,24 @@ void cache_store::apply_reads(time_point now) {
   for (size_t i = 0; i < batch.size(); ++i) {
     // The sketch and the window's tuner learn from every recorded read (a
     // dropped record is a request neither sees).
+    auto& found = found_[i];
+    if (names_slot(batch[i])) {
+      if (found.state == read_state::slot) {
+        note_access(found.n->hash);
+        touch(found.n);
+      }
+      continue;
+    }
     note_access(batch[i]);
-    switch (found_[i].state) {
+    switch (found.state) {
     case read_state::live:
-      touch(found_[i].n);
+      touch(found.n);
       break;
     case read_state::expired:
-      expired_.push_back(found_[i].n);
+      expired_.push_back(found.n);
       break;
     case read_state::absent:
+    case read_state::slot:
       count_miss(batch[i]);
       break;
     }
@@ -455,26 +505,29 @@ bool cache_store::contains(const std::string& key, time_point now) const {
 }
 
 void cache_store::touch(node* n) {
-  if (cfg_.policy == eviction::lru || n->where != probation) {
-    auto& l = list_of(n->where);
-    l.unlink(n);
-    l.push_front(n);
+  auto& where = where_of(n);
+  if (cfg_.policy == eviction::lru || where != probation) {
+    auto& l = list_of(where);
+    if (l.head == n->slot)
+      return;
+    unlink(l, n);
+    push_front(l, n);
     return;
   }
   // A second hit in probation promotes to protected; protected overflow
   // demotes its coldest back to probation.
-  probation_.unlink(n);
-  protected_.push_front(n);
-  n->where = protected_main;
+  unlink(probation_, n);
+  push_front(protected_, n);
+  where = protected_main;
   demote_protected_overflow();
 }
 
 void cache_store::demote_protected_overflow() {
-  while (protected_.size > protected_max_ && protected_.tail != nullptr) {
-    auto* demoted = protected_.tail;
-    protected_.unlink(demoted);
-    probation_.push_front(demoted);
-    demoted->where = probation;
+  while (protected_.size > protected_max_ && protected_.tail != no_slot) {
+    auto* demoted = tail_of(protected_);
+    unlink(protected_, demoted);
+    push_front(probation_, demoted);
+    where_of(demoted) = probation;
   }
 }
 
@@ -513,7 +566,8 @@ bool cache_store::erase(const std::string& key) {
     seg.unchain(n);
   }
   if (n->linked) {
-    list_of(n->where).unlink(n);
+    unlink(list_of(where_of(n)), n);
+    free_slot(n);
     --linked_;
     bytes_ -= n->accounted;
   }
@@ -541,6 +595,7 @@ uint64_t cache_store::clear() {
   window_ = {};
   probation_ = {};
   protected_ = {};
+  free_all_slots();
   linked_ = 0;
   bytes_ = 0;
   return removed;
@@ -566,6 +621,7 @@ void cache_store::reset() {
   window_ = {};
   probation_ = {};
   protected_ = {};
+  free_all_slots();
   linked_ = 0;
   bytes_ = 0;
   reads_.drain([](uint64_t) {});

@@ -18,23 +18,23 @@ constexpr double initial_window = 0.01;
 
 cache_store::node* cache_store::coldest() const {
   for (auto* l : {&probation_, &window_, &protected_})
-    if (l->tail != nullptr)
-      return l->tail;
+    if (auto* n = tail_of(*l))
+      return n;
   return nullptr;
 }
 
 std::vector<std::string> cache_store::coldest_first() const {
   std::vector<std::string> out;
   for (auto* l : {&probation_, &window_, &protected_})
-    for (auto* n = l->tail; n != nullptr; n = n->prev)
+    for (auto* n = tail_of(*l); n != nullptr; n = prev_of(n))
       out.push_back(n->key);
   return out;
 }
 
 void cache_store::enforce_bounds() {
   if (cfg_.policy == eviction::lru) {
-    while (window_.tail != nullptr && (linked_ > cfg_.max_entries || bytes_ > cfg_.max_bytes))
-      evict(window_.tail);
+    while (window_.tail != no_slot && (linked_ > cfg_.max_entries || bytes_ > cfg_.max_bytes))
+      evict(tail_of(window_));
     return;
   }
   evict_from_window();
@@ -45,10 +45,10 @@ void cache_store::enforce_bounds() {
 void cache_store::evict_from_window() {
   size_t candidates = 0;
   while (window_.size > window_max_) {
-    auto* e = window_.tail;
-    window_.unlink(e);
-    probation_.push_front(e);
-    e->where = probation;
+    auto* e = tail_of(window_);
+    unlink(window_, e);
+    push_front(probation_, e);
+    where_of(e) = probation;
     ++candidates;
   }
   evict_from_main(candidates);
@@ -59,22 +59,22 @@ void cache_store::evict_from_main(size_t candidates) {
   // of them deepest; the victim is probation's back. The one the sketch has
   // seen more often stays.
   while (linked_ > cfg_.max_entries) {
-    if (probation_.tail == nullptr) {
+    if (probation_.tail == no_slot) {
       evict(coldest());
       continue;
     }
-    auto* victim = probation_.tail;
+    auto* victim = tail_of(probation_);
     node* candidate = nullptr;
     if (candidates > 0) {
-      candidate = probation_.head;
+      candidate = head_of(probation_);
       for (size_t k = 1; k < candidates; ++k)
-        candidate = candidate->next;
+        candidate = next_of(candidate);
       --candidates;
-    } else if (window_.tail != nullptr) {
+    } else if (window_.tail != no_slot) {
       // The window grew and overflowed the total: its coldest entry stays
       // unless main's victim was used more often (ties favour the window,
       // so that growing it has an effect).
-      auto* tail = window_.tail;
+      auto* tail = tail_of(window_);
       if (sketch_.frequency(victim->hash) > sketch_.frequency(tail->hash))
         evict(tail);
       else
