@@ -8,9 +8,34 @@
 #include <cmath>
 #include <thread>
 
+#include <time.h>
+
 namespace p21::cache_detail {
 
 namespace {
+
+/// Whether an entry expiring at `expires` is still fresh. Most entries
+/// expire minutes or hours away, and for them the kernel's tick clock
+/// (CLOCK_MONOTONIC_COARSE, the clock steady_clock reads, as of the last
+/// tick) answers: a read from the vDSO without the hardware counter, 4 ns
+/// here against 26 ns for the exact clock, which was a fifth of a hit's
+/// cost. It lags the exact time by at most a tick or two (4 ms each);
+/// entries closer than `near_expiry` to their end ask the exact clock, so
+/// that an expired entry is still never returned.
+bool fresh(time_point expires) {
+  if (expires == time_point::max())
+    return true;
+#ifdef CLOCK_MONOTONIC_COARSE
+  constexpr auto near_expiry = std::chrono::milliseconds{50};
+  timespec ts{};
+  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+    auto coarse = time_point{std::chrono::seconds{ts.tv_sec} + std::chrono::nanoseconds{ts.tv_nsec}};
+    if (expires - near_expiry > coarse)
+      return true;
+  }
+#endif
+  return expires > clock::now();
+}
 
 /// Heap bytes a string owns beyond its object (none while it fits the SSO).
 uint64_t heap_bytes(const std::string& s) {
@@ -168,8 +193,7 @@ lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::stri
     std::shared_lock<segment_lock> guard{seg.mtx};
     auto* n = seg.find(key, hash);
     // The clock only for entries that can expire: most reads skip it.
-    if (n != nullptr && !n->erased &&
-        (n->expires == time_point::max() || n->expires > clock::now())) {
+    if (n != nullptr && !n->erased && fresh(n->expires)) {
       out.assign(n->value);
       hit = true;
       // A linked node's slot spares the owner the lookup (and the segment

@@ -159,6 +159,36 @@ TEST_CASE("the owner applies concurrent reads in the order they happened, and an
   CHECK(st.entries == 6);
 }
 
+TEST_CASE("a concurrent read returns an entry until its TTL ends and never after, also for TTLs "
+          "shorter than the tick clock's lag") {
+  cache_store s{lru(10)};
+  for (auto ttl : {timespan{std::chrono::milliseconds{30}}, timespan{std::chrono::milliseconds{400}}}) {
+    auto written = cache_detail::clock::now();
+    auto expires = written + ttl;
+    REQUIRE(s.write("k", key_hash("k"), "v", ttl, written));
+    std::string out;
+    bool drain = false;
+    // Read-your-writes at once, then hits until the end and misses after.
+    size_t hits = 0;
+    auto deadline = written + 5s;
+    for (;;) {
+      auto before = cache_detail::clock::now();
+      auto found = s.lookup("k", key_hash("k"), out, drain);
+      auto after = cache_detail::clock::now();
+      if (found == lookup_result::hit) {
+        ++hits;
+        REQUIRE(before < expires);
+      } else {
+        CHECK(after >= expires);
+        break;
+      }
+      REQUIRE(after < deadline);
+      s.drain();
+    }
+    CHECK(hits > 0);
+  }
+}
+
 TEST_CASE("the default TTL applies unless a put names its own") {
   auto cfg = lru(10);
   cfg.ttl = 5s;
