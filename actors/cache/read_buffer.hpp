@@ -22,17 +22,19 @@ namespace p21::cache_detail {
 ///
 /// Sizes: a reader asks the owner to drain when its stripe is three
 /// quarters full; that request is a message, often a wake-up of a sleeping
-/// scheduler thread, paid by the reader that fills the stripe. 1024 slots
-/// make it one request per 768 reads of a thread: with 128 a
-/// single thread's hits took 200 ns in most runs on a quiet 2-vCPU machine,
-/// now 90 to 170 (see the README's cache_direct row). Stripes follow the
-/// machine (eight per hardware thread, 4 to 16), as Caffeine sizes its
-/// buffers by CPUs: with four per hardware thread, four client threads
-/// shared stripes more often and `cache_contended` fell from 2.1x to 1.8x.
-/// Each stripe takes 8 KiB.
+/// scheduler thread (a futex call, some microseconds in a VM), paid by the
+/// reader that fills the stripe. 2048 slots make it one request per 1536
+/// reads of a thread. With 128 a single thread's hits took 200 ns on a
+/// quiet 2-vCPU machine; 1024 took 90 to 170; 2048 took 50 to 100 with the
+/// rest of today's read path (see the README's cache_direct row). Stripes
+/// follow the machine (eight per hardware thread, 4 to 16), as Caffeine
+/// sizes its buffers by CPUs: with four per hardware thread, four client
+/// threads shared stripes more often and `cache_contended` fell from 2.1x
+/// to 1.8x. Each stripe takes 16 KiB (256 KiB a shard on a machine of two
+/// or more hardware threads).
 class read_buffer {
 public:
-  static constexpr size_t slots = 1024;
+  static constexpr size_t slots = 2048;
 
   /// `stripes`: a power of two; 0 picks the machine's default.
   explicit read_buffer(size_t stripes = 0);
