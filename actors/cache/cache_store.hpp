@@ -111,8 +111,10 @@ public:
   size_t pending_writes() const;
 
   /// A writer that sees more writes pending than this waits for a drain
-  /// (writes are never dropped): a sixteenth of the capacity, 16 to 4096,
-  /// so that the table overshoots its capacity by little.
+  /// (writes are never dropped): a sixty-fourth of the capacity, 16 to
+  /// 4096, so that the table overshoots its capacity by little. With a
+  /// sixteenth, a trace where every entry counts (recency) replayed from 4
+  /// threads got 1 to 1.5 points more hits than the cache's size allows.
   size_t write_limit() const { return write_limit_.load(std::memory_order_relaxed); }
 
   // -- the owner: draining ----------------------------------------------------
