@@ -142,10 +142,22 @@ void cache_store::free_slot(node* n) {
   free_slots_.push_back(n->slot);
 }
 
-void cache_store::free_all_slots() {
+void cache_store::unlink_entry(node* n) {
+  unlink(list_of(where_of(n)), n);
+  free_slot(n);
+  --linked_;
+  bytes_ -= n->accounted;
+}
+
+void cache_store::forget_policy() {
+  window_ = {};
+  probation_ = {};
+  protected_ = {};
   // Given back, not kept: a cleared cache may stay small.
   std::vector<policy_link>{}.swap(links_);
   std::vector<uint32_t>{}.swap(free_slots_);
+  linked_ = 0;
+  bytes_ = 0;
 }
 
 // -- cache_store: any thread --------------------------------------------------
@@ -192,7 +204,6 @@ lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::stri
     auto& seg = segment_of(hash);
     std::shared_lock<segment_lock> guard{seg.mtx};
     auto* n = seg.find(key, hash);
-    // The clock only for entries that can expire: most reads skip it.
     if (n != nullptr && !n->erased && fresh(n->expires)) {
       out.assign(n->value);
       hit = true;
@@ -309,12 +320,8 @@ void cache_store::destroy(node* n) {
     std::unique_lock<segment_lock> guard{seg.mtx};
     seg.unchain(n);
   }
-  if (n->linked) {
-    unlink(list_of(where_of(n)), n);
-    free_slot(n);
-    --linked_;
-    bytes_ -= n->accounted;
-  }
+  if (n->linked)
+    unlink_entry(n);
   delete n;
 }
 
@@ -366,10 +373,7 @@ void cache_store::apply_write(const std::string& key) {
     }
   }
   if (doomed != nullptr) {
-    unlink(list_of(where_of(doomed)), doomed);
-    free_slot(doomed);
-    --linked_;
-    bytes_ -= doomed->accounted;
+    unlink_entry(doomed);
     delete doomed;
   }
   // A key inserted again after its eviction: the miss before this write
@@ -589,12 +593,8 @@ bool cache_store::erase(const std::string& key) {
       return false;
     seg.unchain(n);
   }
-  if (n->linked) {
-    unlink(list_of(where_of(n)), n);
-    free_slot(n);
-    --linked_;
-    bytes_ -= n->accounted;
-  }
+  if (n->linked)
+    unlink_entry(n);
   delete n;
   return true;
 }
@@ -616,12 +616,7 @@ uint64_t cache_store::clear() {
         head = next;
       }
   }
-  window_ = {};
-  probation_ = {};
-  protected_ = {};
-  free_all_slots();
-  linked_ = 0;
-  bytes_ = 0;
+  forget_policy();
   return removed;
 }
 
@@ -642,12 +637,7 @@ void cache_store::reset() {
         }
       }
   }
-  window_ = {};
-  probation_ = {};
-  protected_ = {};
-  free_all_slots();
-  linked_ = 0;
-  bytes_ = 0;
+  forget_policy();
   reads_.drain([](uint64_t) {});
   reads_.reset_counts();
   drain_requested_.store(false);

@@ -273,8 +273,11 @@ private:
   /// Gives `n` a slot in `links_`, and takes it back.
   void take_slot(node* n);
   void free_slot(node* n);
-  /// Forgets every slot (the entries went all at once).
-  void free_all_slots();
+  /// Takes a linked node out of the eviction order and the accounting.
+  void unlink_entry(node* n);
+  /// Empties the eviction order and the accounting (the entries went all
+  /// at once).
+  void forget_policy();
   /// Puts a node the table holds under the policy (under its segment lock).
   void link(node* n);
   /// Removes a node from the policy and the table, and frees it.

@@ -107,8 +107,6 @@ TEST_CASE("records pushed from many threads while the owner drains are drained a
   }
 }
 
-// -- the handle from many threads -----------------------------------------------------------
-
 // -- the segment lock ----------------------------------------------------------------------
 
 TEST_CASE("the segment lock gives a writer the segment alone, even while readers keep "
@@ -159,6 +157,8 @@ TEST_CASE("the segment lock gives a writer the segment alone, even while readers
   CHECK(overlapped.load() == 0);
   CHECK(reads.load() > 0);
 }
+
+// -- the handle from many threads -----------------------------------------------------------
 
 TEST_CASE("every thread reads its own writes at once, never another key's value, never an "
           "expired entry, and sees an erase at once") {
