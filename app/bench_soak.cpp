@@ -530,10 +530,12 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   // Faults from the first call on. The peer dies three times: in the
   // warm-up and at a third and two thirds of the measured phase.
   // The warm-up fills what is bounded but grows at first (caches up to their
-  // keys, the query cache, the monitor's history, malloc's arenas): a quarter
-  // of the run in the full soak, as long as the run in the short one, whose
-  // 5 % of RSS (about 1 MiB) that filling alone came close to.
-  const uint64_t warm_ops = quick ? ops_per_thread : ops_per_thread / 4;
+  // keys, the query cache, the monitor's history, malloc's arenas), and is
+  // as long as the run: 5 % of RSS is about 1.2 MiB, and after a warm-up of
+  // a quarter of the full run, malloc's arenas alone still grew by 0.7 to
+  // 1.5 MiB (live heap +0.2 to 0.4 MiB), failing 2 runs in 6; three times
+  // the measured run grew them no more.
+  const uint64_t warm_ops = ops_per_thread;
   const uint64_t warm_calls = threads * warm_ops;
   const uint64_t main_calls = threads * ops_per_thread;
   const std::vector<uint64_t> peer_kill_at{warm_calls / 2, warm_calls + main_calls / 3,
