@@ -693,7 +693,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   auto after = settled(&before);
 
   // AddressSanitizer keeps freed memory in its quarantine (256 MiB): RSS
-  // grows by design there, and LeakSanitizer judges leaks instead.
+  // grows by design there.
 #if defined(__SANITIZE_ADDRESS__)
   const bool judge_rss = false;
 #else
