@@ -535,11 +535,9 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   // a quarter of the full run, malloc's arenas alone still grew by 0.7 to
   // 1.5 MiB (live heap +0.2 to 0.4 MiB), failing 2 runs in 6; three times
   // the measured run grew them no more.
-  const uint64_t warm_ops = ops_per_thread;
-  const uint64_t warm_calls = threads * warm_ops;
-  const uint64_t main_calls = threads * ops_per_thread;
-  const std::vector<uint64_t> peer_kill_at{warm_calls / 2, warm_calls + main_calls / 3,
-                                           warm_calls + 2 * main_calls / 3};
+  const uint64_t phase_calls = threads * ops_per_thread; // the warm-up's, and the run's
+  const std::vector<uint64_t> peer_kill_at{phase_calls / 2, phase_calls + phase_calls / 3,
+                                           phase_calls + 2 * phase_calls / 3};
   std::map<std::string, uint64_t> kills;
   std::atomic<bool> stop{false};
   std::atomic<bool> paused{false};
@@ -632,7 +630,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
 
   // Warm-up (with faults): every pool, thread, arena and restart path the
   // measured phase will use has run once; "before" is taken after it.
-  run_workers(warm_ops, 1);
+  run_workers(ops_per_thread, 1);
   quiesce();
   bool warm_recovered = recover();
   auto before = settled(nullptr);
@@ -713,7 +711,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
     return b / (1 << 20);
   };
   std::cout << "soak: " << calls.calls() << " calls from " << threads << " threads and "
-            << actor_callers << " actors (" << main_calls + actor_callers * ops_per_thread
+            << actor_callers << " actors (" << phase_calls + actor_callers * ops_per_thread
             << " measured, in " << elapsed << " s), " << kill_count << " faults injected\n"
             << "  lost (no reply within the timeout): " << lost << "\n"
             << "  acknowledged db writes: " << acked
