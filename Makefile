@@ -22,10 +22,12 @@ check: p21
 bench: p21
 	$(BUILD)/p21 bench
 
-# `make plots`: the full bench with its SVG charts into docs/bench/ (the
-# README shows them; commit them with the numbers they come from).
+# `make plots`: the full bench with its SVG charts into docs/bench/, then
+# the figure tables of README.md and docs/*.md regenerated from its JSON
+# (commit them with the numbers they come from).
 plots: p21
 	$(BUILD)/p21 bench --plots docs/bench --json docs/bench/bench.json
+	$(BUILD)/p21 docs --bench-json docs/bench/bench.json README.md docs/*.md
 
 # `make package`: the Debian package (CPack) in $(BUILD)/, from the same
 # build: p21 and the libraries, headers, CMake config, systemd unit, default

@@ -2,6 +2,7 @@
 // Perfect21 way side by side in one run, and reports the ratio of medians.
 
 #include "app/bench.hpp"
+#include "app/bench_format.hpp"
 #include "app/bench_plots.hpp"
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
@@ -78,30 +79,6 @@ std::vector<row> all_rows() {
 constexpr report_claim overall_claim{0.500, 0.180};
 
 // -- presentation -------------------------------------------------------------
-
-std::string human(double s) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(s < 1e-3 ? 2 : 1);
-  if (s < 1e-3)
-    out << s * 1e6 << " us";
-  else if (s < 1)
-    out << s * 1e3 << " ms";
-  else
-    out << s << " s";
-  return out.str();
-}
-
-std::string mib(uint64_t bytes) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(1) << double(bytes) / (1 << 20) << " MiB";
-  return out.str();
-}
-
-std::string times(double ratio) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(ratio < 0.1 ? 4 : 2) << ratio << "x";
-  return out.str();
-}
 
 /// "12.3 ms ±4%", or "3.2 s (1 run)" when there are too few to tell.
 std::string with_spread(const series& s) {

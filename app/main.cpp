@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/bench.hpp"
+#include "app/bench_docs.hpp"
 #include "app/demo.hpp"
 #include "app/node_status.hpp"
 #include "app/node_subsystems.hpp"
@@ -320,7 +321,21 @@ int main(int argc, char** argv) {
   cache->add_option("--tls-key", cc.key, "TLS: its private key (PEM)");
   cache->add_option("--tls-ca", cc.ca, "TLS: the CA that signed the node's certificate (PEM)");
 
+  std::string docs_bench_json = "docs/bench/bench.json";
+  std::vector<std::string> docs_files;
+  bool docs_check = false;
+  auto docs = app.add_subcommand(
+      "docs", "Regenerate the figure tables of Markdown files from a bench run's JSON");
+  docs->add_option("--bench-json", docs_bench_json,
+                   "The bench run (`p21 bench --json`; default docs/bench/bench.json)");
+  docs->add_flag("--check", docs_check,
+                 "Change nothing; exit 1 when a generated table differs from the JSON");
+  docs->add_option("files", docs_files, "Markdown files with generated blocks")->required();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*docs)
+    return p21::app::run_docs(docs_bench_json, docs_files, docs_check);
 
   if (*run)
     return run_node(run_config, duration);
