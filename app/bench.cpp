@@ -290,7 +290,7 @@ int run_bench(const bench_options& opts) {
   bool soak_failed = false;
   if (wants("soak"))
     soaked = bar.step("soak: calls through every subsystem while faults are injected",
-                      [&] { return soak(base, opts.quick, soak_failed); });
+                      [&] { return soak(base, opts.quick, opts.soak_scale, soak_failed); });
   nlohmann::json claims;
   if (wants("runtime_claims"))
     claims = bar.step("runtime_claims: growth, pool efficiency, hit rates over a demo run",

@@ -14,6 +14,9 @@ struct bench_options {
   std::string plots_dir;
   std::vector<std::string> only;
   std::string config_file;
+  /// `--soak-scale N`: the soak's measured phase N times as long, with its
+  /// memory series printed (is growth a plateau or a leak?).
+  double soak_scale = 1;
 };
 
 /// Runs the benchmark rows and prints the table; returns the exit code.

@@ -170,6 +170,7 @@ void benchmark_sink(const T& x) {
 nlohmann::json cache_details(const config& base, bool quick);
 
 /// The fault soak (bench_soak.cpp); `failed` is set when a check fails.
-nlohmann::json soak(const config& base, bool quick, bool& failed);
+/// `scale` lengthens the measured phase (`p21 bench --soak-scale N`).
+nlohmann::json soak(const config& base, bool quick, double scale, bool& failed);
 
 } // namespace p21::app

@@ -34,6 +34,7 @@
 
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
+#include "app/soak_memory.hpp"
 #include <caf/all.hpp>
 #include <sqlite3.h>
 
@@ -146,45 +147,6 @@ private:
   uint16_t port_;
   pid_t pid_ = 0;
 };
-
-/// What the soak compares before and after.
-struct resources {
-  double rss_bytes = 0;
-  double fds = 0;
-  double threads = 0;
-  /// Threads by name, and descriptors by what they point at: what to look
-  /// at when a count grew.
-  std::map<std::string, int> thread_names;
-  std::map<std::string, int> fd_kinds;
-};
-
-resources measure_resources() {
-  ::malloc_trim(0); // what free() kept is not growth
-  resources r;
-  auto p = read_process();
-  r.rss_bytes = p.resident_memory_bytes;
-  r.fds = p.open_fds;
-  std::ifstream in{"/proc/self/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Threads:", 0) == 0)
-      r.threads = std::stod(line.substr(8));
-  std::error_code ec;
-  for (auto& task : fs::directory_iterator{"/proc/self/task", ec}) {
-    std::string name;
-    std::getline(std::ifstream{task.path() / "comm"}, name);
-    ++r.thread_names[name];
-  }
-  for (auto& fd : fs::directory_iterator{"/proc/self/fd", ec}) {
-    auto target = fs::read_symlink(fd.path(), ec).string();
-    ++r.fd_kinds[target.substr(0, target.find(':'))];
-  }
-  return r;
-}
-
-bool within(double after, double before, double share) {
-  return after <= before * (1 + share);
-}
 
 /// Every call's outcome, by subsystem.
 class tally {
@@ -379,7 +341,7 @@ uint16_t free_loopback_port() {
   return ntohs(addr.sin_port);
 }
 
-nlohmann::json soak(const config& base, bool quick, bool& failed) {
+nlohmann::json soak(const config& base, bool quick, double scale, bool& failed) {
   scratch_dir scratch{"p21-soak"};
   const auto& dir = scratch.path();
   const size_t threads = quick ? 4 : 8;
@@ -535,9 +497,13 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   // a quarter of the full run, malloc's arenas alone still grew by 0.7 to
   // 1.5 MiB (live heap +0.2 to 0.4 MiB), failing 2 runs in 6; three times
   // the measured run grew them no more.
-  const uint64_t phase_calls = threads * ops_per_thread; // the warm-up's, and the run's
-  const std::vector<uint64_t> peer_kill_at{phase_calls / 2, phase_calls + phase_calls / 3,
-                                           phase_calls + 2 * phase_calls / 3};
+  // `scale` (`--soak-scale`) makes the measured phase longer, not the
+  // warm-up: memory that grows with calls shows in the series.
+  const uint64_t phase_calls = threads * ops_per_thread; // the warm-up's
+  const size_t run_ops_per_thread = std::max<size_t>(1, size_t(double(ops_per_thread) * scale));
+  const uint64_t run_calls = threads * run_ops_per_thread;
+  const std::vector<uint64_t> peer_kill_at{phase_calls / 2, phase_calls + run_calls / 3,
+                                           phase_calls + 2 * run_calls / 3};
   std::map<std::string, uint64_t> kills;
   std::atomic<bool> stop{false};
   std::atomic<bool> paused{false};
@@ -636,7 +602,9 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
   auto before = settled(nullptr);
   paused = false;
   auto t0 = clock::now();
-  run_workers(ops_per_thread, 2);
+  memory_sampler memory{[&] { return done.load() - phase_calls; }, 250ms};
+  run_workers(run_ops_per_thread, 2);
+  memory.stop();
   auto elapsed = seconds_since(t0);
   stop = true;
   killer.join();
@@ -711,7 +679,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
     return b / (1 << 20);
   };
   std::cout << "soak: " << calls.calls() << " calls from " << threads << " threads and "
-            << actor_callers << " actors (" << phase_calls + actor_callers * ops_per_thread
+            << actor_callers << " actors (" << run_calls + actor_callers * run_ops_per_thread
             << " measured, in " << elapsed << " s), " << kill_count << " faults injected\n"
             << "  lost (no reply within the timeout): " << lost << "\n"
             << "  acknowledged db writes: " << acked
@@ -732,6 +700,9 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
                std::to_string(n) + ")";
     return out;
   };
+  if (scale != 1)
+    std::cout << "  memory while it ran (by calls of the measured phase's threads):\n"
+              << memory.chart(11);
   if (!threads_ok)
     std::cout << "  threads that grew:" << grew(before.thread_names, after.thread_names) << "\n";
   if (!fds_ok)
@@ -763,6 +734,7 @@ nlohmann::json soak(const config& base, bool quick, bool& failed) {
       {"before",
        {{"rss_bytes", before.rss_bytes}, {"fds", before.fds}, {"threads", before.threads}}},
       {"after", {{"rss_bytes", after.rss_bytes}, {"fds", after.fds}, {"threads", after.threads}}},
+      {"memory_series", memory.to_json()},
       {"passed", !failed}};
 }
 

@@ -285,6 +285,9 @@ int main(int argc, char** argv) {
                     "Also write SVG charts to DIR: ratios.svg, self_tuning_PHASE.svg");
   bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
       ->delimiter(',');
+  bench->add_option("--soak-scale", bench_opts.soak_scale,
+                    "The soak's measured phase this many times as long, with RSS against calls")
+      ->check(CLI::Range(0.01, 1000.0));
   bench->add_option("-c,--config", bench_opts.config_file,
                     "Base TOML config for the nodes (their database and state files go to a "
                     "scratch directory)");
