@@ -193,6 +193,20 @@ using keeper_actor = caf::stateful_actor<keeper_state>;
 
 void publish_anew(keeper_actor* self);
 
+/// `cluster_frames_refused` of this process's guards, both directions.
+metric_set frames_refused_metrics() {
+  using cluster_detail::frame_refusal;
+  metric_set result;
+  for (bool outbound : {false, true})
+    for (size_t i = 0; i < cluster_detail::frame_refusal_count; ++i) {
+      auto reason = static_cast<frame_refusal>(i);
+      result.counters.push_back(cluster_metrics::frames_refused(
+          static_cast<double>(cluster_detail::frames_refused(outbound, reason)),
+          {{"direction", outbound ? "out" : "in"}, {"reason", to_label(reason)}}));
+    }
+  return result;
+}
+
 /// The cluster component: it owns the gateway and the proxies, which peers
 /// can reach, and replaces whichever of them a peer ends. It is not
 /// reachable itself, so what peers do never reaches the supervisor.
@@ -234,7 +248,7 @@ caf::behavior gateway_keeper(keeper_actor* self, keeper_state init) {
   // The attached functor above ends the gateway and the proxies.
   self->set_exit_handler([=](caf::exit_msg& em) { self->quit(em.reason); });
   return {
-      [](metrics_atom) { return metric_set{}; },
+      [](metrics_atom) { return frames_refused_metrics(); },
   };
 }
 

@@ -161,8 +161,9 @@ bool flush(int fd, std::string& buf) {
   return true;
 }
 
-/// Reads what is there from `fd` into `out`; false on EOF or an error.
-bool drain(int fd, std::string& out, size_t& added) {
+/// Reads what is there from `fd` into `out`, until `out` holds `room`
+/// bytes; false on EOF or an error.
+bool drain(int fd, std::string& out, size_t& added, size_t room = buffer_cap) {
   char chunk[64 * 1024];
   added = 0;
   for (;;) {
@@ -170,7 +171,7 @@ bool drain(int fd, std::string& out, size_t& added) {
     if (n > 0) {
       out.append(chunk, static_cast<size_t>(n));
       added += static_cast<size_t>(n);
-      if (out.size() >= buffer_cap)
+      if (out.size() >= room)
         return true;
       continue;
     }
@@ -217,15 +218,37 @@ void frame_checker::release() noexcept {
   held_ = 0;
 }
 
-std::string frame_checker::feed(const char* data, size_t n) {
+std::string frame_checker::feed(const char* data, size_t n, std::string* out) {
   size_t i = 0;
+  // Walks the held frame's payload; on success hands the frame on.
+  auto pass = [&](const char* payload, size_t len) -> std::string {
+    auto why = check_basp_payload(header_[0], payload, len, &refusal_);
+    if (!why.empty())
+      return why;
+    if (frame_.empty()) {
+      out->append(reinterpret_cast<const char*>(header_), header_size);
+      out->append(payload, len);
+    } else {
+      out->append(frame_);
+      frame_.clear();
+    }
+    return {};
+  };
   while (i < n) {
     if (payload_left_ > 0) {
       auto k = std::min<uint64_t>(payload_left_, n - i);
+      if (out)
+        frame_.append(data + i, k);
       payload_left_ -= k;
       i += k;
-      if (payload_left_ == 0)
+      if (payload_left_ == 0) {
+        if (out) {
+          if (auto why = pass(frame_.data() + header_size, frame_.size() - header_size);
+              !why.empty())
+            return why;
+        }
         release(); // the whole payload has passed
+      }
       continue;
     }
     auto k = std::min(header_size - header_have_, n - i);
@@ -235,6 +258,7 @@ std::string frame_checker::feed(const char* data, size_t n) {
     if (header_have_ < header_size)
       break;
     header_have_ = 0;
+    refusal_ = frame_refusal::header;
     if (header_[0] > max_operation)
       return "malformed frame header (operation " + std::to_string(header_[0]) + ")";
     uint64_t len = (uint64_t{header_[4]} << 24) | (uint64_t{header_[5]} << 16) |
@@ -243,14 +267,40 @@ std::string frame_checker::feed(const char* data, size_t n) {
       return "a frame announced " + std::to_string(len) + " bytes of payload, above the limit of " +
              std::to_string(max_payload_);
     ++headers_;
-    if (budget_ && len > 0) {
-      if (auto why = budget_->take(address_, len); !why.empty())
+    if (out && len > 0 && n - i >= len) {
+      // The whole payload is at hand: walk it where it is.
+      if (auto why = pass(data + i, len); !why.empty())
         return why;
+      i += len;
+      continue;
+    }
+    if (out && len == 0) {
+      out->append(reinterpret_cast<const char*>(header_), header_size);
+      continue;
+    }
+    if (budget_ && len > 0) {
+      if (auto why = budget_->take(address_, len); !why.empty()) {
+        refusal_ = frame_refusal::inflight;
+        return why;
+      }
       held_ = len;
     }
+    if (out)
+      frame_.assign(reinterpret_cast<const char*>(header_), header_size);
     payload_left_ = len;
   }
   return {};
+}
+
+namespace {
+
+std::atomic<uint64_t> refused_frames[2][frame_refusal_count];
+
+} // namespace
+
+uint64_t frames_refused(bool outbound, frame_refusal reason) noexcept {
+  return refused_frames[outbound ? 1 : 0][static_cast<size_t>(reason)].load(
+      std::memory_order_relaxed);
 }
 
 frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backend_port,
@@ -326,6 +376,12 @@ void frame_guard::run() {
   uint64_t refused = 0;
   std::string last_refusal;
   steady::time_point refusal_logged{};
+  // Dropped connections are logged at most once a second; the next line
+  // counts those in between (a peer's bytes are never logged).
+  uint64_t drops_unlogged = 0;
+  steady::time_point drop_logged{};
+  // What the checked side sent in one read, before the checker passes it on.
+  std::string incoming;
   auto close_relay = [&](relay& r) {
     ::close(r.client);
     ::close(r.backend);
@@ -436,19 +492,32 @@ void frame_guard::run() {
       auto b_ev = fds[3 + 2 * i].revents;
       bool open = true;
       // Reads one side into the other's buffer; the checked side's bytes go
-      // through the frame checker (the client's inbound, the peer's outbound).
+      // through the frame checker (the client's inbound, the peer's outbound),
+      // which passes on only whole frames whose payload it walked.
       auto read_side = [&](int from, std::string& into, bool checked) {
-        auto before = into.size();
         size_t added = 0;
-        bool ok = drain(from, into, added);
         if (!checked)
-          return ok;
+          return drain(from, into, added);
+        incoming.clear();
+        bool ok = drain(from, incoming, added, buffer_cap - std::min(buffer_cap, into.size()));
         if (added > 0)
           r.last_read = now;
-        auto why = r.frames.feed(into.data() + before, added);
+        auto why = r.frames.feed(incoming.data(), incoming.size(), &into);
         if (!why.empty()) {
-          spdlog::warn("cluster: dropped the connection {} {}: {}", outbound ? "to" : "from",
-                       r.peer, why);
+          auto reason = r.frames.refusal();
+          refused_frames[outbound ? 1 : 0][static_cast<size_t>(reason)].fetch_add(
+              1, std::memory_order_relaxed);
+          if (now - drop_logged >= std::chrono::seconds{1}) {
+            spdlog::warn("cluster: dropped the connection {} {}: {}{}", outbound ? "to" : "from",
+                         r.peer, why,
+                         drops_unlogged > 0
+                             ? " (and " + std::to_string(drops_unlogged) + " more before)"
+                             : std::string{});
+            drops_unlogged = 0;
+            drop_logged = now;
+          } else {
+            ++drops_unlogged;
+          }
           return false;
         }
         return ok;

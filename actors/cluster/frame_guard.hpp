@@ -25,6 +25,8 @@
 #include <thread>
 #include <utility>
 
+#include "basp_payload.hpp"
+
 namespace p21::cluster_detail {
 
 /// Payload bytes that peers have announced in a frame header and not yet
@@ -74,7 +76,16 @@ public:
 
   /// Follows `n` more bytes of the stream; the reason to drop the
   /// connection, or empty. After a reason, the stream is not followed further.
-  [[nodiscard]] std::string feed(const char* data, size_t n);
+  /// Without `out`, only headers are checked. With `out`, each frame is held
+  /// until it is complete, its payload is walked (`check_basp_payload`), and
+  /// only then appended to `*out`: CAF never sees a payload that did not pass.
+  [[nodiscard]] std::string feed(const char* data, size_t n, std::string* out = nullptr);
+
+  /// What the last reason `feed` returned was about.
+  frame_refusal refusal() const noexcept { return refusal_; }
+
+  /// Bytes of an incomplete frame held back (only with `out`).
+  size_t held_back() const noexcept { return frame_.size(); }
 
   /// True when the bytes so far end exactly at a frame boundary.
   bool at_boundary() const noexcept { return header_have_ == 0 && payload_left_ == 0; }
@@ -95,7 +106,15 @@ private:
   unsigned char header_[header_size] = {};
   size_t header_have_ = 0;
   uint64_t payload_left_ = 0;
+  /// The frame being held (header and payload so far), when feeding `out`.
+  std::string frame_;
+  frame_refusal refusal_ = frame_refusal::header;
 };
+
+/// Frames refused by the guards of this process, by direction and reason:
+/// `cluster_frames_refused{direction, reason}`. Process-wide, as the
+/// outbound guards are.
+uint64_t frames_refused(bool outbound, frame_refusal reason) noexcept;
 
 /// What the guard allows across connections. Zero durations mean no bound.
 struct guard_limits {

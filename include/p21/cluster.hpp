@@ -13,9 +13,9 @@
 
 #include <caf/actor.hpp>
 
-#include "p21/protocol/atoms.hpp"
 #include "p21/config.hpp"
 #include "p21/error.hpp"
+#include "p21/protocol/atoms.hpp"
 #include "p21/protocol/metrics.hpp"
 
 namespace p21 {
@@ -35,9 +35,15 @@ inline constexpr metric_def peer_request_seconds{"cluster_peer_request_seconds",
                                                  "Round trip of a request to the peer.",
                                                  metric_kind::histogram, "seconds"};
 
+inline constexpr metric_def frames_refused{
+    "cluster_frames_refused",
+    "Connections the frame guards closed for a frame they refused (labels direction: in, out; "
+    "reason: header, inflight, length, type, depth, malformed, amplification).",
+    metric_kind::counter};
+
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {peer_connected, peer_reconnects, peer_errors,
-                                     peer_request_seconds};
+                                     peer_request_seconds, frames_refused};
 
 } // namespace cluster_metrics
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_fuzzer.sh FUZZER SEEDS WORK SECONDS: runs one libFuzzer target for a
+# run_fuzzer.sh FUZZER SEEDS WORK SECONDS [FLAGS...]: runs one libFuzzer target for a
 # bounded time from the committed seed corpus. New inputs and crash
 # artifacts go under WORK (the build tree), never into the source tree;
 # a crash, a leak or a timeout makes the fuzzer (and so the test) fail.
@@ -8,4 +8,4 @@ fuzzer=$1 seeds=$2 work=$3 seconds=$4
 mkdir -p "$work/corpus" "$work/artifacts"
 # The first directory receives new inputs; the seeds are only read.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$work/artifacts/" "$work/corpus" "$seeds"
+  -artifact_prefix="$work/artifacts/" "${@:5}" "$work/corpus" "$seeds"

@@ -284,7 +284,8 @@ TEST_CASE("p21 cache exits non-zero with a clear message when the node is unreac
   CHECK(cli(s, {"get", "x", "--connect", "nonsense"}).first == 2);
 }
 
-TEST_CASE("a peer's unexpected or unannounced messages are dropped, logged and harmless",
+TEST_CASE("a peer's unexpected messages are dropped, its unannounced types close its connection, "
+          "both logged and harmless",
           "[cluster]") {
   temp_dir s{"cluster"};
   auto port = free_port();
@@ -303,14 +304,21 @@ TEST_CASE("a peer's unexpected or unannounced messages are dropped, logged and h
     self->request(*gw, 30s, std::string{"rm -rf"}, 42)
         .receive([](caf::message&) { FAIL("the gateway accepted nonsense"); },
                  [](caf::error& e) { CHECK(e == caf::sec::unexpected_message); });
-    // A type node A cannot deserialize: dropped (no reply is sent for it).
-    self->send(*gw, alien{"from outer space"});
-    // A still answers, over the same connection and over a new one.
+    // A still answers over the same connection.
     self->request(*gw, 30s, lookup_atom::value, std::string{"cache.shared"})
         .receive([](caf::actor& c) { CHECK(c); }, [](caf::error& e) { FAIL(render(e)); });
+    // A type no published protocol carries: the frame guard refuses the
+    // frame before CAF reads it and closes this connection.
+    self->monitor(*gw);
+    self->send(*gw, alien{"from outer space"});
+    bool down = false;
+    self->receive([&](caf::down_msg&) { down = true; }, caf::after(10s) >> [] {});
+    CHECK(down);
   }
+  // A new connection works.
   CHECK(cli(s, {"put", "still", "alive", "--connect", "127.0.0.1:" + std::to_string(port)}).first ==
         0);
+  CHECK(eventually([&] { return a_log_has(s, "a value of type 'test.alien', not accepted"); }, 10s));
   CHECK(eventually(
       [&] {
         return read_file(s.file("a.err")).find("gateway dropped an unexpected message") !=

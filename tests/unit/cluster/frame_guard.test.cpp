@@ -37,6 +37,18 @@ std::string frame(uint8_t op, uint32_t payload) {
   return header(op, payload) + std::string(payload, '\xff');
 }
 
+/// A whole frame whose payload passes the guard's walk: a direct message
+/// carrying one string, `payload` bytes in all (13 to 16 395).
+std::string message_frame(uint32_t payload) {
+  auto len = payload - 13;
+  std::string size{static_cast<char>(len)};
+  if (len >= 128) {
+    len = payload - 14;
+    size = {static_cast<char>(0x80 | (len & 0x7f)), static_cast<char>(len >> 7)};
+  }
+  return header(2, payload) + std::string{"\0\0\0\x08@<>+@str", 12} + size + std::string(len, 'x');
+}
+
 std::string feed(frame_checker& c, const std::string& bytes) {
   return c.feed(bytes.data(), bytes.size());
 }
@@ -156,7 +168,7 @@ struct relayed {
 TEST_CASE("frame guard: valid frames pass to the backend and replies come back",
           "[frame_guard]") {
   relayed r;
-  auto frames = frame(1, 5) + frame(6, 0) + frame(2, max_payload); // one write, three frames
+  auto frames = message_frame(20) + frame(6, 0) + message_frame(max_payload); // one write, three
   REQUIRE(send_all(r.client.get(), frames));
   auto at_backend = receive(r.backend.get(), frames.size(), 2s);
   CHECK(at_backend.data == frames);
@@ -187,24 +199,23 @@ TEST_CASE("frame guard: garbage bytes close the connection, and other connection
   CHECK(receive(first_backend.get(), SIZE_MAX, 2s).closed);
   CHECK(receive(first_client.get(), SIZE_MAX, 2s).closed);
   // The second connection still relays.
-  auto f = frame(1, 3);
+  auto f = message_frame(16);
   REQUIRE(send_all(r.client.get(), f));
   CHECK(receive(r.backend.get(), f.size(), 2s).data == f);
 }
 
-TEST_CASE("frame guard: a header split across writes is followed across reads",
+TEST_CASE("frame guard: a frame split across writes is followed across reads and passed on whole",
           "[frame_guard]") {
   relayed r;
-  auto good = frame(1, 20);
+  auto good = message_frame(40);
   REQUIRE(send_all(r.client.get(), good.substr(0, 10)));
-  // The partial header is relayed as it comes: the guard has read it.
-  CHECK(receive(r.backend.get(), 10, 2s).data == good.substr(0, 10));
-  REQUIRE(send_all(r.client.get(), good.substr(10)));
-  CHECK(receive(r.backend.get(), good.size() - 10, 2s).data == good.substr(10));
+  REQUIRE(send_all(r.client.get(), good.substr(10, 30)));
+  REQUIRE(send_all(r.client.get(), good.substr(40)));
+  // Held until its payload passed, then relayed in one piece.
+  CHECK(receive(r.backend.get(), good.size(), 2s).data == good);
 
   auto bad = header(1, max_payload + 1);
   REQUIRE(send_all(r.client.get(), bad.substr(0, 10)));
-  CHECK(receive(r.backend.get(), 10, 2s).data == bad.substr(0, 10));
   REQUIRE(send_all(r.client.get(), bad.substr(10)));
   auto rest = receive(r.backend.get(), SIZE_MAX, 2s);
   CHECK(rest.closed);
@@ -215,15 +226,36 @@ TEST_CASE("frame guard: a client that closes mid-frame closes the backend side, 
           "keeps serving",
           "[frame_guard]") {
   relayed r;
-  auto partial = frame(1, 100).substr(0, 42);
+  auto partial = message_frame(100).substr(0, 42);
   REQUIRE(send_all(r.client.get(), partial));
-  CHECK(receive(r.backend.get(), partial.size(), 2s).data == partial);
   r.client.reset();
-  CHECK(receive(r.backend.get(), SIZE_MAX, 2s).closed);
+  // The incomplete frame was held, never relayed.
+  auto at_backend = receive(r.backend.get(), SIZE_MAX, 2s);
+  CHECK(at_backend.closed);
+  CHECK(at_backend.data.empty());
   r.connect();
-  auto f = frame(3, 7);
+  auto f = message_frame(20);
   REQUIRE(send_all(r.client.get(), f));
   CHECK(receive(r.backend.get(), f.size(), 2s).data == f);
+}
+
+TEST_CASE("frame guard: a payload whose inner length lies closes both sides before the backend "
+          "sees a byte of it, and is counted",
+          "[frame_guard]") {
+  relayed r;
+  auto before = frames_refused(false, frame_refusal::length);
+  // A string that says 4 GiB in a 20-byte payload, after a good frame.
+  auto good = message_frame(20);
+  auto lie = good;
+  lie[32 + 12] = '\xff';
+  REQUIRE(send_all(r.client.get(), good));
+  CHECK(receive(r.backend.get(), good.size(), 2s).data == good);
+  REQUIRE(send_all(r.client.get(), lie));
+  auto at_backend = receive(r.backend.get(), SIZE_MAX, 2s);
+  CHECK(at_backend.closed);
+  CHECK(at_backend.data.empty());
+  CHECK(receive(r.client.get(), SIZE_MAX, 2s).closed);
+  CHECK(frames_refused(false, frame_refusal::length) == before + 1);
 }
 
 TEST_CASE("frame guard: a port it cannot listen on is an exception from the constructor",
@@ -275,7 +307,7 @@ TEST_CASE("frame guard: connections over the per-address bound are closed at onc
   REQUIRE(b2.get() >= 0);
   unique_fd c3{connect_loopback(guard.port())};
   CHECK(receive(c3.get(), SIZE_MAX, 2s).closed);
-  auto f = frame(1, 3);
+  auto f = message_frame(16);
   REQUIRE(send_all(c2.get(), f));
   CHECK(receive(b2.get(), f.size(), 2s).data == f);
   // With one closed, a new connection is relayed again.
@@ -295,7 +327,7 @@ TEST_CASE("frame guard: a connection that sends no frame within the handshake ti
   frame_guard guard{"127.0.0.1", 0, backend_port, limits};
   unique_fd talker{connect_loopback(guard.port())};
   auto talker_backend = accept_within(backend_listener.get(), 2s);
-  auto f = frame(1, 3);
+  auto f = message_frame(16);
   REQUIRE(send_all(talker.get(), f));
   REQUIRE(receive(talker_backend.get(), f.size(), 2s).data == f);
   unique_fd silent{connect_loopback(guard.port())};
@@ -323,7 +355,7 @@ TEST_CASE("frame guard (outbound): the peer's frames are checked, an oversized o
   REQUIRE(peer.get() >= 0);
   // Both ways relay while the peer's frames are in bounds; what this process
   // sends is not its to judge (the peer's own guard does).
-  auto ok = frame(0, 10);
+  auto ok = message_frame(20);
   REQUIRE(send_all(peer.get(), ok));
   CHECK(receive(local.get(), ok.size(), 2s).data == ok);
   REQUIRE(send_all(local.get(), "anything"));
