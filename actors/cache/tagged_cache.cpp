@@ -2,8 +2,9 @@
 
 namespace p21::cache_detail {
 
-tagged_cache::tagged_cache(store_config cfg)
-  : store_(std::move(cfg)) {
+tagged_cache::tagged_cache(store_config cfg, uint64_t max_value_bytes)
+  : store_(std::move(cfg))
+  , max_value_bytes_(max_value_bytes) {
   // nop
 }
 
@@ -11,27 +12,62 @@ std::shared_ptr<const void> tagged_cache::find(const std::string& key, time_poin
   if (!store_.get(key, now))
     return nullptr;
   auto i = values_.find(key);
-  return i == values_.end() ? nullptr : i->second;
+  return i == values_.end() ? nullptr : i->second.value;
 }
 
 bool tagged_cache::put(const std::string& key, std::shared_ptr<const void> value,
-                       const std::vector<std::string>& tags, uint64_t generation, time_point now) {
+                       const std::vector<std::string>& tags, uint64_t generation, time_point now,
+                       uint64_t bytes) {
   if (cleared_at_ > generation)
     return false;
   for (auto& t : tags)
     if (invalidated_at(t) > generation)
       return false;
+  if (max_value_bytes_ > 0 && bytes > max_value_bytes_)
+    return false;
   // The store keeps order, TTL and the bound; the value itself lives here.
   if (store_.put(key, std::string{}, timespan{0}, now))
     return false;
-  values_[key] = std::move(value);
+  drop(key); // a replaced value's tags and bytes
+  values_[key] = entry{std::move(value), bytes, tags};
+  value_bytes_ += bytes;
   for (auto& t : tags)
     keys_by_tag_[t].insert(key);
   // Evictions by the store leave values here until a compaction: bound them
   // to twice the capacity (a compaction costs one pass per capacity's puts).
   if (values_.size() > 2 * store_.config().max_entries + 16)
     compact(now);
+  if (max_value_bytes_ > 0 && value_bytes_ > max_value_bytes_)
+    evict_bytes(max_value_bytes_ - max_value_bytes_ / 8, now);
   return true;
+}
+
+void tagged_cache::drop(const std::string& key) {
+  auto i = values_.find(key);
+  if (i == values_.end())
+    return;
+  value_bytes_ -= i->second.bytes;
+  for (auto& t : i->second.tags)
+    if (auto k = keys_by_tag_.find(t); k != keys_by_tag_.end()) {
+      k->second.erase(key);
+      if (k->second.empty())
+        keys_by_tag_.erase(k);
+    }
+  values_.erase(i);
+}
+
+void tagged_cache::evict_bytes(uint64_t target, time_point now) {
+  // Values the store already evicted or expired go first: they cost memory
+  // and serve nothing.
+  compact(now);
+  if (value_bytes_ <= target)
+    return;
+  for (auto& key : store_.coldest_first()) {
+    if (value_bytes_ <= target)
+      break;
+    store_.erase(key);
+    drop(key);
+  }
 }
 
 size_t tagged_cache::invalidate(const std::string& tag) {
@@ -40,11 +76,13 @@ size_t tagged_cache::invalidate(const std::string& tag) {
   if (i == keys_by_tag_.end())
     return 0;
   size_t dropped = 0;
-  for (auto& k : i->second) {
-    store_.erase(k);
-    dropped += values_.erase(k);
-  }
+  auto keys = std::move(i->second);
   keys_by_tag_.erase(i);
+  for (auto& k : keys) {
+    store_.erase(k);
+    dropped += values_.count(k);
+    drop(k);
+  }
   return dropped;
 }
 
@@ -52,6 +90,7 @@ void tagged_cache::clear() {
   cleared_at_ = ++generation_;
   store_.clear();
   values_.clear();
+  value_bytes_ = 0;
   keys_by_tag_.clear();
 }
 
@@ -66,8 +105,14 @@ uint64_t tagged_cache::invalidated_at(const std::string& tag) const {
 }
 
 void tagged_cache::compact(time_point now) {
-  for (auto i = values_.begin(); i != values_.end();)
-    i = store_.contains(i->first, now) ? std::next(i) : values_.erase(i);
+  for (auto i = values_.begin(); i != values_.end();) {
+    if (store_.contains(i->first, now)) {
+      ++i;
+    } else {
+      value_bytes_ -= i->second.bytes;
+      i = values_.erase(i);
+    }
+  }
   for (auto i = keys_by_tag_.begin(); i != keys_by_tag_.end();) {
     for (auto k = i->second.begin(); k != i->second.end();)
       k = values_.count(*k) ? std::next(k) : i->second.erase(k);

@@ -25,7 +25,9 @@ class tagged_cache {
 public:
   // -- constructors -----------------------------------------------------------
 
-  explicit tagged_cache(store_config cfg);
+  /// `max_value_bytes`: what the values may cost in all, as their owner
+  /// measures them (`put`'s `bytes`); 0: bounded by entries only.
+  explicit tagged_cache(store_config cfg, uint64_t max_value_bytes = 0);
 
   // -- lookups ----------------------------------------------------------------
 
@@ -44,10 +46,14 @@ public:
   // -- modifiers --------------------------------------------------------------
 
   /// Stores `value` under `key`, tagged with `tags`, unless everything or one
-  /// of `tags` was invalidated after `generation` (the value may be stale).
+  /// of `tags` was invalidated after `generation` (the value may be stale)
+  /// or it costs more than `max_value_bytes` alone. `bytes`: what it costs;
+  /// past `max_value_bytes` in all, the coldest entries leave (down to
+  /// seven eighths, so that a full cache scans its order once per eighth).
   /// Returns whether it was stored.
   bool put(const std::string& key, std::shared_ptr<const void> value,
-           const std::vector<std::string>& tags, uint64_t generation, time_point now);
+           const std::vector<std::string>& tags, uint64_t generation, time_point now,
+           uint64_t bytes = 0);
 
   /// Drops every entry tagged `tag`; returns how many went (an entry the
   /// store expired but nobody looked up since still counts).
@@ -69,6 +75,10 @@ public:
   /// Entries present (including ones expired but not yet looked up).
   size_t size() const noexcept { return store_.size(); }
 
+  /// What the values held cost (`put`'s `bytes`), entries the store evicted
+  /// but this cache has not forgotten yet included.
+  uint64_t value_bytes() const noexcept { return value_bytes_; }
+
 private:
   /// The generation `tag` was last invalidated at (0: never).
   uint64_t invalidated_at(const std::string& tag) const;
@@ -76,8 +86,22 @@ private:
   /// Forgets values and tag entries of keys the store has already evicted.
   void compact(time_point now);
 
+  /// Forgets `key`'s value and its place under its tags.
+  void drop(const std::string& key);
+
+  /// Evicts the coldest entries until the values cost at most `target`.
+  void evict_bytes(uint64_t target, time_point now);
+
+  struct entry {
+    std::shared_ptr<const void> value;
+    uint64_t bytes = 0;
+    std::vector<std::string> tags;
+  };
+
   cache_store store_;
-  std::unordered_map<std::string, std::shared_ptr<const void>> values_;
+  std::unordered_map<std::string, entry> values_;
+  uint64_t max_value_bytes_ = 0;
+  uint64_t value_bytes_ = 0;
   std::map<std::string, std::set<std::string>> keys_by_tag_;
   std::map<std::string, uint64_t> invalidated_at_;
   uint64_t cleared_at_ = 0;

@@ -41,6 +41,15 @@ void check_database_path(const config& cfg, const config_checker& ck) {
     ck.fail("database.path", "directory '" + dir + "' is not writable");
 }
 
+/// SQLite cannot hold a value larger than 1 000 000 000 bytes
+/// (`SQLITE_MAX_LENGTH`): a larger bound would promise what it cannot do.
+void check_result_bytes(const config& cfg, const config_checker& ck) {
+  if (cfg.database.max_result_bytes > 1'000'000'000)
+    ck.fail("database.max_result_bytes",
+            "must be at most 1000000000 bytes (SQLite's largest value), got " +
+                std::to_string(cfg.database.max_result_bytes));
+}
+
 } // namespace
 
 void declare_database_keys(config_schema& schema) {
@@ -74,13 +83,21 @@ void declare_database_keys(config_schema& schema) {
               "SQLite `synchronous` (WAL)")
       .count("statement_cache", &D::statement_cache, 1, 100'000,
              "prepared statements kept per connection")
+      .size("max_result_bytes", &D::max_result_bytes, 64 << 10,
+            "what one statement's result may hold (values and rows, at most 1000000000); past "
+            "it the statement stops with `bad_query`; also the largest single value "
+            "(`SQLITE_LIMIT_LENGTH`)")
       .flag("query_cache", &D::query_cache,
             "cache SELECT results (`cache.db_maxsize`, `cache.db_ttl`), invalidated by writes "
             "to the tables they read")
+      .size("query_cache_max_bytes", &D::query_cache_max_bytes, 64 << 10,
+            "what the cached results may hold in all; a result above an eighth of it is not "
+            "cached")
       .duration("data_version_interval", &D::data_version_interval, 1ms,
                 "how often the pool looks for writes by other processes (`PRAGMA "
                 "data_version`); one flushes the query cache");
   schema.add_check(check_database_path);
+  schema.add_check(check_result_bytes);
 }
 
 } // namespace p21

@@ -8,6 +8,7 @@
 
 #include "p21/error.hpp"
 #include "sql_guard.hpp"
+#include "sql_hardening.hpp"
 
 namespace p21::db_detail {
 
@@ -28,7 +29,36 @@ constexpr int progress_steps = 1000;
 
 using steady = std::chrono::steady_clock;
 
+/// SQLite's word for `PRAGMA synchronous`, here rather than the config's
+/// `to_string`, so that a connection needs none of the config code (the
+/// `sql` fuzz target compiles the connection alone).
+const char* pragma_word(synchronous_mode x) {
+  switch (x) {
+  case synchronous_mode::off:
+    return "OFF";
+  case synchronous_mode::normal:
+    return "NORMAL";
+  case synchronous_mode::full:
+    return "FULL";
+  case synchronous_mode::extra:
+    return "EXTRA";
+  }
+  return "NORMAL";
+}
+
 } // namespace
+
+uint64_t result_bytes(const db_result& r) noexcept {
+  uint64_t n = sizeof(db_result);
+  for (auto& c : r.columns)
+    n += sizeof(std::string) + c.size();
+  for (auto& row : r.rows) {
+    n += sizeof(db_row);
+    for (auto& v : row)
+      n += value_cost(v.s.size());
+  }
+  return n;
+}
 
 struct connection::call_scope {
   connection* self;
@@ -104,10 +134,9 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
     return make_error(errc::unavailable, "cannot open database '" + s.path + "': " + msg);
   }
   sqlite3_extended_result_codes(c->db_, 1);
-  // Defensive: no writable_schema, no direct writes to shadow tables, none of
-  // the features that can corrupt the file from SQL alone.
-  sqlite3_db_config(c->db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  sqlite3_db_config(c->db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  // Defensive options and limits (sql_hardening.cpp says which and why).
+  if (auto why = harden(c->db_, {s.max_result_bytes, !s.query_only}); !why.empty())
+    return make_error(errc::unavailable, "cannot open database '" + s.path + "': " + why);
   sqlite3_progress_handler(c->db_, progress_steps, &connection::progress, c.get());
   sqlite3_busy_timeout(c->db_, static_cast<int>(s.busy_timeout.count()));
   // WAL is a property of the file: the writer sets it. A reader changing it
@@ -117,7 +146,7 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
       return make_error(errc::unavailable,
                         "cannot open database '" + s.path + "' in WAL mode: " + render(err));
   }
-  auto sync = "PRAGMA synchronous=" + to_string(s.synchronous);
+  auto sync = std::string{"PRAGMA synchronous="} + pragma_word(s.synchronous);
   if (auto err = c->exec(sync.c_str()))
     return err;
   if (auto err = c->exec("PRAGMA foreign_keys=ON"))
@@ -125,8 +154,15 @@ caf::expected<std::unique_ptr<connection>> connection::open(const connection_set
   if (s.query_only)
     if (auto err = c->exec("PRAGMA query_only=ON"))
       return err;
-  if (s.on_connect)
+  if (s.on_connect) {
+    // What on_connect registers is the application's own: allowed to
+    // callers like SQLite's pure functions.
+    auto before = c->function_names();
     s.on_connect(c->db_);
+    for (auto& f : c->function_names())
+      if (before.count(f) == 0)
+        c->app_functions_.insert(f);
+  }
   sqlite3_set_authorizer(c->db_, &connection::authorize, c.get());
   return c;
 }
@@ -152,6 +188,19 @@ caf::error connection::exec(const char* sql) {
   return caf::none;
 }
 
+std::set<std::string> connection::function_names() {
+  std::set<std::string> out;
+  sqlite3_stmt* stmt = nullptr;
+  trusted_ = true;
+  if (sqlite3_prepare_v2(db_, "SELECT name FROM pragma_function_list", -1, &stmt, nullptr) ==
+      SQLITE_OK)
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+      out.insert(lower(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))));
+  sqlite3_finalize(stmt);
+  trusted_ = false;
+  return out;
+}
+
 int connection::police(int action, const char* a, const char* b) {
   auto deny = [this](std::string why) {
     denied_ = std::move(why);
@@ -170,12 +219,25 @@ int connection::police(int action, const char* a, const char* b) {
                   " is not allowed");
     return SQLITE_OK;
   case SQLITE_FUNCTION:
-    if (lower(b) == "load_extension")
-      return deny("load_extension() is not allowed");
+    // An allow-list: fts3_tokenizer(), load_extension() and every function
+    // not known to be pure are refused (sql_hardening.cpp).
+    if (!function_allowed(b ? b : "") && app_functions_.count(lower(b)) == 0)
+      return deny(std::string{"the SQL function "} + (b ? b : "") + "() is not allowed");
+    return SQLITE_OK;
+  case SQLITE_READ:
+    if (!table_readable(a ? a : ""))
+      return deny(std::string{"reading "} + (a ? a : "") + " is not allowed");
     return SQLITE_OK;
   case SQLITE_INSERT:
   case SQLITE_UPDATE:
   case SQLITE_DELETE:
+    // A reader refuses these in `prepare` (sqlite3_stmt_readonly) and at run
+    // time (`query_only`), not here: connecting a virtual table compiles
+    // SQLite's and the module's own writes on a reader too (an UPDATE of
+    // sqlite_master for every one, rtree's INSERT and DELETE on its shadow
+    // tables), never to run them; refused here, every FTS4, FTS5 and rtree
+    // table failed on readers with "vtable constructor failed".
+    return SQLITE_OK;
   case SQLITE_CREATE_INDEX:
   case SQLITE_CREATE_TABLE:
   case SQLITE_CREATE_TEMP_INDEX:
@@ -279,8 +341,8 @@ caf::expected<connection::cached_statement*> connection::prepare(const std::stri
   }
   if (settings_.query_only && !sqlite3_stmt_readonly(cs.stmt)) {
     sqlite3_finalize(cs.stmt);
-    return make_error(errc::bad_query,
-                      "refused: a read (query) cannot write or open a transaction; use execute");
+    return make_error(errc::bad_query, "refused: a read (query) is readonly: it cannot write or "
+                                       "open a transaction; use execute");
   }
   lru_.push_front(sql);
   cs.lru = lru_.begin();
@@ -342,6 +404,11 @@ connection::run(const std::string& sql, const std::vector<db_value>& params, uin
   auto columns = sqlite3_column_count(stmt);
   for (int c = 0; c < columns; ++c)
     res.columns.emplace_back(sqlite3_column_name(stmt, c));
+  // Counted before each row is copied, from the sizes SQLite reports (a
+  // zeroblob is not even materialized to tell its size): a result past the
+  // limit stops here, holding at most the limit.
+  auto bytes = result_bytes(res);
+  auto limit = settings_.max_result_bytes;
   for (;;) {
     auto rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE)
@@ -350,6 +417,22 @@ connection::run(const std::string& sql, const std::vector<db_value>& params, uin
       auto err = failure(rc);
       sqlite3_reset(stmt);
       return err;
+    }
+    bytes += sizeof(db_row);
+    for (int c = 0; c < columns; ++c) {
+      auto type = sqlite3_column_type(stmt, c);
+      bytes += value_cost(type == SQLITE_TEXT || type == SQLITE_BLOB
+                              ? static_cast<size_t>(sqlite3_column_bytes(stmt, c))
+                              : 0);
+    }
+    if (bytes > limit) {
+      auto rows = res.rows.size();
+      sqlite3_reset(stmt);
+      res.rows = {};
+      return make_error(errc::bad_query,
+                        "the result grew past max_result_bytes (" + std::to_string(limit) +
+                            " bytes) at row " + std::to_string(rows + 1) +
+                            "; select fewer rows or smaller values");
     }
     db_row row;
     row.reserve(static_cast<size_t>(columns));

@@ -57,7 +57,20 @@ struct connection_settings {
   std::chrono::milliseconds statement_timeout{0};
   /// Shared by a pool's connections; may be null.
   std::shared_ptr<statement_cancel> cancel;
+  /// What one statement's result may hold, in bytes (`result_bytes`), and
+  /// the largest single value (`SQLITE_LIMIT_LENGTH`); a result growing past
+  /// it stops stepping and fails with `bad_query`.
+  uint64_t max_result_bytes = 64ull << 20;
 };
+
+/// What a value costs in a result: its `db_value` plus the bytes of a text
+/// or blob. A row costs its `db_row` plus its values; the result's column
+/// names count too. The same measure bounds one result
+/// (`max_result_bytes`) and charges the query cache.
+constexpr uint64_t value_cost(size_t payload) noexcept {
+  return sizeof(db_value) + payload;
+}
+uint64_t result_bytes(const db_result& r) noexcept;
 
 /// The tables a statement (or a transaction) reads and writes.
 struct table_access {
@@ -145,6 +158,8 @@ private:
 
   caf::expected<cached_statement*> prepare(const std::string& sql);
   caf::error exec(const char* sql);
+  /// The names of the SQL functions the connection knows now (lower case).
+  std::set<std::string> function_names();
   /// Undoes what an earlier call may have left behind, before a caller's
   /// statement or transaction runs: a statement still stepping holds the
   /// connection's read transaction open, so every later read here would see
@@ -170,6 +185,9 @@ private:
 
   connection_settings settings_;
   sqlite3* db_ = nullptr;
+  /// The SQL functions `on_connect` registered (lower case): the
+  /// application's own, allowed besides `function_allowed`'s.
+  std::set<std::string> app_functions_;
   std::unordered_map<std::string, cached_statement> statements_;
   std::list<std::string> lru_;
   /// Filled by the authorizer while a statement is being prepared.

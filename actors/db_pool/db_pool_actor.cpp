@@ -452,6 +452,7 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   ps.conn.statement_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(d.statement_timeout);
   ps.conn.cancel = std::make_shared<statement_cancel>();
+  ps.conn.max_result_bytes = d.max_result_bytes;
   ps.timing.health_check_after = d.health_check_after;
   ps.timing.max_lifetime = d.max_lifetime;
   // One SQLite in-memory database per connection would not be shared: an
@@ -464,12 +465,13 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   ps.query_cache = d.query_cache;
   ps.cache_entries = cfg.cache.db_maxsize;
   ps.cache_ttl = cfg.cache.db_ttl;
+  ps.cache_max_bytes = d.query_cache_max_bytes;
   ps.data_version_interval = d.data_version_interval;
   // Owned by the component, not the actor: they outlive restarts, and the
   // `db` handles reach them through the runtime without a message.
   std::shared_ptr<query_cache> cache;
   if (ps.query_cache)
-    cache = std::make_shared<query_cache>(ps.cache_entries, ps.cache_ttl);
+    cache = std::make_shared<query_cache>(ps.cache_entries, ps.cache_ttl, ps.cache_max_bytes);
   reader_settings rs;
   rs.conn = ps.conn;
   rs.pool_size = ps.pool_size;

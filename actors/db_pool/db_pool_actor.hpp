@@ -36,6 +36,7 @@ struct pool_settings {
   bool query_cache = true;
   uint64_t cache_entries = 1000;
   timespan cache_ttl{0};
+  uint64_t cache_max_bytes = 64ull << 20;
   timespan data_version_interval{0};
 };
 

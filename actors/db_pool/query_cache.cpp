@@ -1,5 +1,7 @@
 #include "query_cache.hpp"
 
+#include "connection.hpp"
+
 namespace p21::db_detail {
 
 namespace {
@@ -8,15 +10,18 @@ cache_detail::store_config store_config_for(uint64_t entries, timespan ttl) {
   cache_detail::store_config cfg;
   cfg.name = "query";
   cfg.max_entries = entries;
-  cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's db_maxsize
+  // The store holds only the keys' order: the results' bytes are bounded
+  // by the tagged cache (`max_bytes`).
+  cfg.max_bytes = 1ull << 40;
   cfg.ttl = ttl;
   return cfg;
 }
 
 } // namespace
 
-query_cache::query_cache(uint64_t entries, timespan ttl)
-  : results_(store_config_for(entries, ttl)) {
+query_cache::query_cache(uint64_t entries, timespan ttl, uint64_t max_bytes)
+  : max_bytes_(max_bytes)
+  , results_(store_config_for(entries, ttl), max_bytes) {
   // nop
 }
 
@@ -79,9 +84,17 @@ std::pair<uint64_t, uint64_t> query_cache::counts() const {
 
 void query_cache::put(const std::string& key, const db_result& r,
                       const std::vector<std::string>& reads, uint64_t seq) {
+  auto bytes = key.size() + result_bytes(r);
+  if (bytes > max_entry_bytes())
+    return;
   auto decoded = std::make_shared<const db_result>(r); // built outside the lock
   std::lock_guard<std::mutex> guard{mtx_};
-  results_.put(key, std::move(decoded), reads, seq, clock::now());
+  results_.put(key, std::move(decoded), reads, seq, clock::now(), bytes);
+}
+
+uint64_t query_cache::bytes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return results_.value_bytes();
 }
 
 void query_cache::invalidate(const std::vector<std::string>& tables) {

@@ -31,7 +31,10 @@ public:
 
   // -- constructors -----------------------------------------------------------
 
-  query_cache(uint64_t entries, timespan ttl);
+  /// `max_bytes`: what the results and their keys may cost in all
+  /// (`result_bytes`); a single result costing more than an eighth of it
+  /// is never cached, so that one query cannot flush the rest.
+  query_cache(uint64_t entries, timespan ttl, uint64_t max_bytes = 64ull << 20);
 
   /// The SQL and each parameter's kind and bytes, length-prefixed so that
   /// no two different (sql, params) pairs share a key.
@@ -51,7 +54,8 @@ public:
 
   // -- modifiers --------------------------------------------------------------
 
-  /// Caches `r` unless a table in `reads` was written after `seq`.
+  /// Caches `r` unless a table in `reads` was written after `seq` or it
+  /// costs more than an eighth of `max_bytes`.
   void put(const std::string& key, const db_result& r, const std::vector<std::string>& reads,
            uint64_t seq);
 
@@ -61,7 +65,17 @@ public:
   /// Drops everything (a restart, or another process changed the file).
   void flush();
 
+  // -- properties -------------------------------------------------------------
+
+  /// What the cached results cost now, and at most.
+  uint64_t bytes() const;
+  uint64_t max_bytes() const noexcept { return max_bytes_; }
+
+  /// The most one result may cost to be cached: an eighth of `max_bytes`.
+  uint64_t max_entry_bytes() const noexcept { return max_bytes_ / 8; }
+
 private:
+  uint64_t max_bytes_;
   mutable std::mutex mtx_;
   cache_detail::tagged_cache results_;
   uint64_t hits_ = 0;

@@ -347,9 +347,16 @@ struct database_config {
   synchronous_mode synchronous = synchronous_mode::normal;
   /// Prepared statements kept per connection.
   size_t statement_cache = 64;
+  /// What one statement's result may hold, in bytes; past it the statement
+  /// stops and fails with `bad_query`. Also SQLite's largest single value
+  /// (`SQLITE_LIMIT_LENGTH`).
+  uint64_t max_result_bytes = 64ull << 20;
   /// Cache SELECT results (`[cache] db_maxsize`, `db_ttl`), invalidated by
   /// writes to the tables they read.
   bool query_cache = true;
+  /// What the cached results may hold in all, in bytes; one result above an
+  /// eighth of it is not cached.
+  uint64_t query_cache_max_bytes = 64ull << 20;
   /// How often the pool asks SQLite whether another process wrote the file
   /// (`PRAGMA data_version`); such a write flushes the query cache.
   timespan data_version_interval = std::chrono::milliseconds{200};

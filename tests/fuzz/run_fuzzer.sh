@@ -6,6 +6,9 @@
 set -u
 fuzzer=$1 seeds=$2 work=$3 seconds=$4
 mkdir -p "$work/corpus" "$work/artifacts"
+# A dictionary beside the corpus (TARGET/dict), when there is one.
+dict=()
+if [ -f "$(dirname "$seeds")/dict" ]; then dict=(-dict="$(dirname "$seeds")/dict"); fi
 # The first directory receives new inputs; the seeds are only read.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$work/artifacts/" "${@:5}" "$work/corpus" "$seeds"
+  "${dict[@]}" -artifact_prefix="$work/artifacts/" "${@:5}" "$work/corpus" "$seeds"

@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
 #include "actors/db_pool/query_cache.hpp"
+#include "p21/db.hpp"
+#include "p21/runtime.hpp"
+#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::db_detail;
+using namespace p21::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -101,4 +105,64 @@ TEST_CASE("the query cache holds at most its entries") {
     cache(c, "SELECT " + std::to_string(i), {"t"});
   CHECK_FALSE(cached(c, "SELECT 0"));
   CHECK(cached(c, "SELECT 9"));
+}
+
+namespace {
+
+/// A result of one blob of `n` bytes.
+db_result blob_of(size_t n) {
+  db_result r;
+  r.columns = {"b"};
+  r.rows = {{db_value::of_blob(std::string(n, 'x'))}};
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("the query cache holds at most query_cache_max_bytes, the coldest results leaving "
+          "first") {
+  // Ten results of 30 KiB in a 256 KiB budget (and room for 1000 entries).
+  query_cache c{1000, timespan{0}, 256 << 10};
+  for (int i = 0; i < 10; ++i) {
+    c.put(query_cache::key("SELECT " + std::to_string(i), {}), blob_of(30 << 10), {"t"}, c.seq());
+    CHECK(c.bytes() <= c.max_bytes());
+  }
+  CHECK(c.bytes() > 128u << 10); // the budget is used, not emptied
+  CHECK(cached(c, "SELECT 9"));
+  CHECK_FALSE(cached(c, "SELECT 0"));
+  // Invalidation gives the bytes back.
+  c.invalidate({"t"});
+  CHECK(c.bytes() == 0);
+}
+
+TEST_CASE("a result larger than an eighth of query_cache_max_bytes is never cached") {
+  query_cache c{1000, timespan{0}, 1 << 20};
+  REQUIRE(c.max_entry_bytes() == (1u << 20) / 8);
+  c.put(query_cache::key("SELECT big", {}), blob_of(200 << 10), {"t"}, c.seq());
+  CHECK_FALSE(cached(c, "SELECT big"));
+  CHECK(c.bytes() == 0);
+  c.put(query_cache::key("SELECT small", {}), blob_of(100 << 10), {"t"}, c.seq());
+  CHECK(cached(c, "SELECT small"));
+}
+
+TEST_CASE("through the pool, large results stay within query_cache_max_bytes") {
+  temp_dir dir;
+  auto cfg = test_config();
+  cfg.database.path = dir.file("pool.db");
+  cfg.database.query_cache_max_bytes = 4 << 20;
+  runtime rt{cfg};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x)"));
+  auto cache = rt.shared_object<query_cache>("db_pool");
+  REQUIRE(cache);
+  for (int i = 0; i < 12; ++i) {
+    // 400 KiB each: under an eighth (512 KiB), twelve of them over the budget.
+    auto r = d.query("SELECT zeroblob(400 * 1024 + ?) FROM (SELECT 1)", {db_value::of(i)});
+    REQUIRE(r);
+    CHECK(cache->bytes() <= 4u << 20);
+  }
+  CHECK(cache->bytes() > 2u << 20);
+  auto big = d.query("SELECT zeroblob(600 * 1024)");
+  REQUIRE(big);
+  CHECK_FALSE(d.query("SELECT zeroblob(600 * 1024)")->cached);
 }
