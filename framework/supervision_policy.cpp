@@ -31,7 +31,7 @@ supervision_policy::supervision_policy(strategy s, size_t max_restarts, timespan
 supervision_policy::decision supervision_policy::on_exit(size_t index, restart policy,
                                                          bool abnormal,
                                                          const std::vector<bool>& running,
-                                                         clock::time_point now) {
+                                                         clock::time_point now, bool counts) {
   decision result;
   bool wants_restart = policy == restart::permanent || (policy == restart::transient && abnormal);
   if (!wants_restart)
@@ -41,11 +41,13 @@ supervision_policy::decision supervision_policy::on_exit(size_t index, restart p
   history_.erase(
       std::remove_if(history_.begin(), history_.end(), [&](auto t) { return t <= horizon; }),
       history_.end());
-  if (history_.size() >= max_restarts_) {
-    result.kind = decision::escalate;
-    return result;
+  if (counts) {
+    if (history_.size() >= max_restarts_) {
+      result.kind = decision::escalate;
+      return result;
+    }
+    history_.push_back(now);
   }
-  history_.push_back(now);
   result.kind = decision::restart;
   // Which siblings go down and come back with the child.
   size_t first = index;
@@ -64,7 +66,7 @@ supervision_policy::decision supervision_policy::on_exit(size_t index, restart p
       result.start.push_back(i);
   // Exponential backoff with "equal jitter": half fixed, half random, so
   // restarts of many nodes do not synchronize.
-  auto n = history_.size() - 1;
+  auto n = history_.empty() ? 0 : history_.size() - 1;
   auto base = backoff_initial_;
   for (size_t i = 0; i < n && base < backoff_max_; ++i)
     base *= 2;

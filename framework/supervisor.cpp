@@ -144,13 +144,28 @@ void begin_stop(self_ptr self) {
   continue_stop(self);
 }
 
-void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reason) {
+/// Whether another node caused a child's exit, so that it must not count
+/// toward the restart intensity. The rule: peers reach a node only through
+/// actors no supervisor watches (the gateway's public proxies, the stubs
+/// behind their keepers: actors/cluster/), which their owners replace, so a
+/// peer's `kill` never ends a child. What is left is what CAF itself reports
+/// as remote: `remote_link_unreachable`, a link to an actor on another node
+/// lost with its connection. A child never links to a remote actor (it
+/// monitors it: a DOWN ends nothing), and a remote actor's exit through
+/// such a link would carry the remote's own reason, which cannot be told
+/// from a local crash; hence the rule above, and this check as its backstop.
+bool caused_by_another_node(const caf::error& reason) {
+  return reason == caf::exit_reason::remote_link_unreachable;
+}
+
+void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reason,
+                 bool counts = true) {
   auto& st = self->state;
   auto& spec = st.children[i]->spec();
   std::vector<bool> running;
   for (auto& a : st.instances)
     running.push_back(static_cast<bool>(a));
-  auto d = st.policy->on_exit(i, spec.policy, abnormal, running, clock::now());
+  auto d = st.policy->on_exit(i, spec.policy, abnormal, running, clock::now(), counts);
   switch (d.kind) {
   case supervision_policy::decision::ignore:
     spdlog::info("component '{}' exited ({}) and is not restarted (restart = {})", spec.name,
@@ -233,7 +248,7 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
       bool abnormal =
           dm.reason != caf::exit_reason::normal && dm.reason != caf::exit_reason::user_shutdown;
       if (!st.stopping && !st.escalated)
-        handle_exit(self, i, abnormal, render(dm.reason));
+        handle_exit(self, i, abnormal, render(dm.reason), !caused_by_another_node(dm.reason));
       return;
     }
   });

@@ -25,10 +25,13 @@ using namespace cache_detail;
 
 using load_timeout_atom = caf::atom_constant<caf::atom("loadtmo")>;
 
-/// The public interface plus the shard's own timer and the handles' drain.
+/// The public interface plus the shard's own timer, the handles' drain and
+/// a `load` whose turn lapses after a hold shorter than `load_timeout` (what
+/// the cluster's public proxy asks for a peer: `remote_load_timeout`).
 using shard_actor = cache_actor::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>,
                                         caf::replies_to<drain_atom>::with<bool>,
-                                        caf::reacts_to<flush_near_atom, uint64_t>>;
+                                        caf::reacts_to<flush_near_atom, uint64_t>,
+                                        caf::replies_to<load_atom, std::string, caf::timespan>::with<load_reply>>;
 
 /// A Redis-backed shard's helpers: detached actors that run the calls which
 /// wait for Redis, so that the shard (on a scheduler thread) never does.
@@ -39,6 +42,7 @@ using redis_worker = caf::typed_actor<
     caf::replies_to<put_atom, std::string, std::string, caf::timespan>::with<bool>,
     caf::replies_to<erase_atom, std::string>::with<bool>,
     caf::replies_to<load_atom, std::string>::with<load_reply>,
+    caf::replies_to<load_atom, std::string, caf::timespan>::with<load_reply>,
     caf::replies_to<loaded_atom, std::string, std::string, caf::timespan>::with<bool>,
     caf::replies_to<load_failed_atom, std::string, caf::error>::with<bool>>;
 
@@ -96,6 +100,12 @@ redis_worker::behavior_type redis_worker_impl(redis_worker::pointer self,
           return turn.error();
         return load_reply{turn->hit, std::move(turn->value)};
       },
+      [=](load_atom, const std::string& key, caf::timespan hold) -> caf::result<load_reply> {
+        auto turn = redis_begin_load(*sh, key, key_hash(key), drain, hold);
+        if (!turn)
+          return turn.error();
+        return load_reply{turn->hit, std::move(turn->value)};
+      },
       [=](loaded_atom, const std::string& key, const std::string& value,
           caf::timespan ttl) -> caf::result<bool> {
         if (auto err = redis_end_load(*sh, key, key_hash(key), value, ttl, drain))
@@ -114,6 +124,8 @@ redis_worker::behavior_type redis_worker_impl(redis_worker::pointer self,
 struct pending_load {
   uint64_t id = 0;
   time_point started;
+  /// How long the loader's turn lasts before its waiters get `timeout`.
+  timespan hold{0};
   std::vector<caf::typed_response_promise<load_reply>> waiters;
 };
 
@@ -160,6 +172,31 @@ cache_stats current_stats(cache_self self) {
   for (auto& [key, load] : self->state.loading)
     s.load_waiters += load.waiters.size();
   return s;
+}
+
+/// The first half of `get_or_load`: the value, a wait for the running
+/// loader, or the caller's turn to load, which lapses after `hold` (zero or
+/// longer: `load_timeout`) so that a loader that never reports strands no one.
+template <class WorkerOf>
+caf::result<load_reply> begin_load(cache_self self, WorkerOf worker, const std::string& key,
+                                   timespan hold) {
+  auto& st = self->state;
+  if (hold.count() <= 0 || hold > st.load_timeout)
+    hold = st.load_timeout;
+  if (!st.workers.empty())
+    return self->delegate(worker(key), load_atom::value, key, hold);
+  if (auto v = st.store->get(key, clock::now()))
+    return load_reply{true, std::move(*v)};
+  auto i = st.loading.find(key);
+  if (i != st.loading.end()) {
+    auto promise = self->make_response_promise<load_reply>();
+    i->second.waiters.push_back(promise);
+    return promise;
+  }
+  auto id = ++st.next_load_id;
+  st.loading.emplace(key, pending_load{id, clock::now(), hold, {}});
+  self->delayed_send(self, hold, load_timeout_atom::value, key, id);
+  return load_reply{false, {}};
 }
 
 shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_shared> shared,
@@ -258,23 +295,10 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
         return true;
       },
       [=](load_atom, const std::string& key) -> caf::result<load_reply> {
-        auto& st = self->state;
-        if (!st.workers.empty())
-          return self->delegate(worker(key), load_atom::value, key);
-        if (auto v = st.store->get(key, clock::now()))
-          return load_reply{true, std::move(*v)};
-        auto i = st.loading.find(key);
-        if (i != st.loading.end()) {
-          auto promise = self->make_response_promise<load_reply>();
-          i->second.waiters.push_back(promise);
-          return promise;
-        }
-        // The caller becomes the loader; a loader that never reports back is
-        // given up after load_timeout so its waiters are not stranded.
-        auto id = ++st.next_load_id;
-        st.loading.emplace(key, pending_load{id, clock::now(), {}});
-        self->delayed_send(self, st.load_timeout, load_timeout_atom::value, key, id);
-        return load_reply{false, {}};
+        return begin_load(self, worker, key, timespan{0});
+      },
+      [=](load_atom, const std::string& key, caf::timespan hold) -> caf::result<load_reply> {
+        return begin_load(self, worker, key, hold);
       },
       [=](loaded_atom, const std::string& key, std::string& value,
           caf::timespan ttl) -> caf::result<bool> {
@@ -297,7 +321,7 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
         if (i != self->state.loading.end() && i->second.id == id)
           finish_load(self, key,
                       make_error(errc::timeout, "the loader of this key did not report within " +
-                                                    format_duration(self->state.load_timeout)),
+                                                    format_duration(i->second.hold)),
                       {});
       },
       [=](shrink_atom, double fraction) {

@@ -144,7 +144,7 @@ caf::expected<bool> redis_erase(shard_shared& sh, const std::string& key, uint64
 }
 
 caf::expected<load_turn> redis_begin_load(shard_shared& sh, const std::string& key, uint64_t hash,
-                                          const drain_fn& drain) {
+                                          const drain_fn& drain, timespan hold) {
   auto& tier = *sh.tier;
   load_turn turn;
   if (near_lookup(sh, key, hash, turn.value, drain)) {
@@ -168,8 +168,9 @@ caf::expected<load_turn> redis_begin_load(shard_shared& sh, const std::string& k
   // One loader across every node: the lock lapses after load_timeout, so a
   // node that dies while loading strands no one for longer.
   auto deadline = clock::now() + sh.load_timeout;
+  auto turn_lapses = hold.count() > 0 ? std::min(hold, sh.load_timeout) : sh.load_timeout;
   while (true) {
-    auto mine = tier.try_lock(lock, sh.load_timeout);
+    auto mine = tier.try_lock(lock, turn_lapses);
     if (!mine)
       return mine.error();
     if (*mine)

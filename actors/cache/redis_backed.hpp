@@ -43,8 +43,9 @@ struct load_turn {
   std::string value;
 };
 
+/// `hold` (zero: `load_timeout`) bounds how long the turn keeps the lock.
 caf::expected<load_turn> redis_begin_load(shard_shared& sh, const std::string& key, uint64_t hash,
-                                          const drain_fn& drain);
+                                          const drain_fn& drain, timespan hold = timespan{0});
 
 /// The second half: stores a loaded value (Redis, then the near tier) and
 /// releases the lock; a failed load only releases it.

@@ -313,7 +313,11 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   ks.host = cl.publish_host;
   ks.tls = cl.tls();
   ks.allow_writes = cl.allow_writes;
-  ks.bounds.max_value_bytes = cl.max_frame;
+  // What a peer may write it may read back: a value is at most a reply.
+  ks.bounds.max_value_bytes = std::min<uint64_t>(cl.max_frame, cl.max_reply_bytes);
+  ks.bounds.max_reply_bytes = cl.max_reply_bytes;
+  ks.bounds.component_timeout = cfg.runtime.request_timeout;
+  ks.bounds.remote_load_timeout = cl.remote_load_timeout;
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
   auto limits = guard_limits_of(cl);

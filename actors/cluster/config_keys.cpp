@@ -169,7 +169,14 @@ void declare_cluster_keys(config_schema& schema) {
             "they may only `query`")
       .flag("insecure", &C::insecure,
             "allow publishing on a non-loopback host without `[cluster.tls]` (any peer that "
-            "reaches it is trusted; `p21 check` warns)");
+            "reaches it is trusted; `p21 check` warns)")
+      .size("max_reply_bytes", &C::max_reply_bytes, 1024,
+            "largest reply a peer gets (a `get` of many keys, a query's rows); a larger one is "
+            "refused with `invalid_argument` before it is built in full; a peer may not `put` a "
+            "larger value either")
+      .duration("remote_load_timeout", &C::remote_load_timeout, 1ms,
+                "how long a peer's `get_or_load` turn may hold its key before waiters get "
+                "`timeout` and the next caller loads (at most `[cache] load_timeout`)");
   using P = cluster_peer;
   schema
       .table_array<P>(

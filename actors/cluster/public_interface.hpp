@@ -3,11 +3,14 @@
 // What a peer on a published port may do. A peer never gets a component's
 // own handle: the gateway hands it a public proxy per published name that
 // understands only the public protocol of that name, checks each request's
-// arguments against fixed bounds, and delegates it to the component found
-// by name at that moment (so a restarted component keeps its proxy). Exit
-// and down messages a peer sends are dropped; an unconditional `kill` ends
-// only the proxy, which the gateway replaces without the supervisor (a
-// peer's doing never counts toward a restart intensity).
+// arguments against fixed bounds, asks the component found by name at that
+// moment (so a restarted component keeps its proxy) and answers the peer
+// itself. It never delegates: CAF hands the requester a handle to whoever
+// replies, and a peer holding the shard's handle could clear, resize or
+// kill it. Replies are bounded too (reply_bounds.hpp). Exit and down
+// messages a peer sends are dropped; an unconditional `kill` ends only the
+// proxy, which the gateway replaces without the supervisor (a peer's doing
+// never counts toward a restart intensity).
 //
 //   published cache:   get (one key or many), put, erase, get_or_load's
 //                      load / loaded / load_failed, stats.
@@ -39,6 +42,13 @@ struct request_bounds {
   size_t max_params = 32'766; // SQLite's own limit of host parameters
   size_t max_statements = 1'000;
   caf::timespan max_ttl = std::chrono::hours{24 * 366};
+  /// `[cluster.publish] max_reply_bytes`.
+  uint64_t max_reply_bytes = 16ull << 20;
+  /// How long the proxy waits for the component (`[runtime] request_timeout`).
+  caf::timespan component_timeout = std::chrono::seconds{10};
+  /// `[cluster.publish] remote_load_timeout`: a peer's loader turn lapses
+  /// after this.
+  caf::timespan remote_load_timeout = std::chrono::seconds{5};
 };
 
 // -- the checks, without actors -----------------------------------------------

@@ -50,6 +50,8 @@ struct stub_settings {
   size_t near_entries = 0;
   /// Plain connections go through an outbound frame guard with these.
   guard_limits guard;
+  /// A stub that replaces one a peer ended waits this long to connect.
+  timespan first_connect_delay{0};
 };
 
 struct stub_metrics {
@@ -258,7 +260,20 @@ void init_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
     if (self->state.remote && dm.source == self->state.remote.address())
       lost(self, render(dm.reason));
   });
-  connect(self);
+  // The peer learns this stub's handle from every request; exits it sends
+  // are dropped (a `kill` cannot be: its keeper then starts a new stub).
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    if (em.source && em.source.node() != self->node()) {
+      spdlog::debug("cluster: the stub of {} ignored an exit ({}) from another node",
+                    self->state.where(), render(em.reason));
+      return;
+    }
+    self->quit(em.reason);
+  });
+  if (st.cfg.first_connect_delay.count() > 0)
+    self->delayed_send(self, st.cfg.first_connect_delay, reconnect_atom::value);
+  else
+    connect(self);
 }
 
 /// A peer's db pool, as `PEER.db_pool` here: every statement is forwarded.
@@ -408,10 +423,18 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
   bool is_cache = actor != "db_pool";
   spec.name = is_cache ? actor + "/0" : peer.name + ".db_pool";
   spec.prio = priority::critical;
+  // The supervisor watches the stub's keeper, never the stub a peer can
+  // reach (stub_keeper.cpp).
   spec.start = [s, m, is_cache](caf::actor_system& sys) {
     if (s.tls && !tls_middleman(sys))
       throw std::runtime_error(tls_module_missing);
-    return is_cache ? sys.spawn(cache_stub, s, m) : sys.spawn(db_stub, s, m);
+    stub_factory make = [s, m, is_cache](caf::actor_system& sys, timespan delay) {
+      auto settings = s;
+      settings.first_connect_delay = delay;
+      return is_cache ? sys.spawn(cache_stub, settings, m) : sys.spawn(db_stub, settings, m);
+    };
+    auto where = s.actor + " of peer '" + s.peer + "'";
+    return spawn_stub_keeper(sys, make, where, s.retry_initial, s.retry_max);
   };
   return spec;
 }

@@ -226,6 +226,15 @@ struct cluster_config {
   /// Publishing on a non-loopback address without `[cluster.tls]` is refused
   /// unless the operator sets this (and `p21 check` warns about it).
   bool insecure = false;
+  /// Largest reply a peer gets from a published actor (a `get` of many keys,
+  /// a query's rows); a larger one is refused instead of being built and
+  /// serialized. A peer may not `put` a value above it either.
+  uint64_t max_reply_bytes = 16ull << 20;
+  /// How long a peer's `get_or_load` turn (`load` answered "you load") may
+  /// hold its key before the key's waiters get `timeout` and the next caller
+  /// loads: a peer may stop reporting, and `[cache] load_timeout` is for
+  /// loaders this node runs.
+  timespan remote_load_timeout = std::chrono::seconds{5};
   std::vector<cluster_peer> peers;
   /// `[cluster.tls]`: PEM files. With them, connections both ways are TLS
   /// with the peer's certificate checked against `ca`; plain ones are refused.

@@ -86,9 +86,11 @@ public:
 
   /// Decides what follows the exit of child `index` out of `num_children`.
   /// `running[i]` says whether child i is up (only running siblings are
-  /// stopped and restarted along with it).
+  /// stopped and restarted along with it). An exit another node caused
+  /// (`counts` false) is restarted like any other but never counts toward
+  /// the restart intensity: a peer must not be able to make a node give up.
   decision on_exit(size_t index, restart policy, bool abnormal, const std::vector<bool>& running,
-                   clock::time_point now);
+                   clock::time_point now, bool counts = true);
 
 private:
   strategy strategy_;

@@ -64,6 +64,17 @@ TEST_CASE("more than max_restarts within period escalates and older restarts age
   CHECK(q.on_exit(0, restart::permanent, true, {false}, t0 + 12s).kind == decision::restart);
 }
 
+TEST_CASE("an exit another node caused is restarted without counting toward the intensity") {
+  auto p = make_policy(strategy::one_for_one, 2);
+  for (int i = 0; i < 10; ++i)
+    CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + i * 1ms, false).kind ==
+          decision::restart);
+  // The child's own crashes still count, as many as before.
+  CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + 1s).kind == decision::restart);
+  CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + 1s).kind == decision::restart);
+  CHECK(p.on_exit(0, restart::permanent, true, {false}, t0 + 1s).kind == decision::escalate);
+}
+
 TEST_CASE("backoff doubles up to its maximum, with jitter in the upper half") {
   supervision_policy p{strategy::one_for_one, 100, 1h, 10ms, 80ms, 7};
   std::vector<timespan> bases = {10ms, 20ms, 40ms, 80ms, 80ms, 80ms};
@@ -161,6 +172,31 @@ TEST_CASE("exceeding the restart intensity escalates and the runtime stops clean
   CHECK(log.count("start:w") == 2);
   CHECK(is(rt.stop(), errc::escalated));
   CHECK(is(rt.actor_of("w").error(), errc::unavailable));
+}
+
+TEST_CASE("a child ended by a lost link to another node (remote_link_unreachable) is restarted "
+          "and never escalates, while its own crashes still do") {
+  event_log log;
+  auto cfg = test_config();
+  cfg.supervisor.max_restarts = 1;
+  cfg.supervisor.period = 1min;
+  runtime rt{cfg, {logged_child("w", log)}};
+  for (size_t n = 2; n <= 4; ++n) {
+    caf::anon_send_exit(rt.actor_of("w").value(), caf::exit_reason::remote_link_unreachable);
+    REQUIRE(log.await("start:w", n));
+    REQUIRE(eventually([&] { return static_cast<bool>(rt.call<int>("w", ping_atom::value, 0)); }));
+  }
+  CHECK_FALSE(rt.wait_for(0s));
+  CHECK(rt.healthy(10s));
+  // Two crashes of its own within the period: the intensity of 1 is exceeded.
+  CHECK_FALSE(rt.call<int>("w", crash_atom::value));
+  REQUIRE(log.await("start:w", 5));
+  CHECK(eventually([&] {
+    auto r = rt.call<int>("w", crash_atom::value);
+    return !r && r.error() == caf::sec::runtime_error;
+  }));
+  REQUIRE(rt.wait_for(10s));
+  CHECK(is(rt.wait(), errc::escalated));
 }
 
 TEST_CASE("a request to a child that is down gets unavailable, not silence") {
