@@ -16,6 +16,7 @@
 #include "app/demo.hpp"
 #include "app/node_status.hpp"
 #include "app/node_subsystems.hpp"
+#include "app/reload_target.hpp"
 #include "app/service_notifier.hpp"
 #include "p21/config_schema.hpp"
 #include <caf/all.hpp>
@@ -201,15 +202,8 @@ int reload_node_at(pid_t pid, const std::string& path) {
     return exit_bad_config;
   // SIGHUP ends a process that does not handle it: a mistyped pid must not
   // take down something else.
-  std::ifstream comm_file{"/proc/" + std::to_string(pid) + "/comm"};
-  std::string comm;
-  if (!std::getline(comm_file, comm)) {
-    std::cerr << "p21 reload: no process " << pid << "\n";
-    return exit_failure;
-  }
-  if (comm != "p21") {
-    std::cerr << "p21 reload: process " << pid << " is " << comm
-              << ", not a p21 node; nothing sent\n";
+  if (auto why = p21::app::why_not_reloadable(pid); !why.empty()) {
+    std::cerr << "p21 reload: " << why << "; nothing sent\n";
     return exit_failure;
   }
   if (kill(pid, SIGHUP) != 0) {

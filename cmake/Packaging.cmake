@@ -6,8 +6,11 @@
 
 install(FILES packaging/perfect21.service
   DESTINATION lib/systemd/system COMPONENT deployment EXCLUDE_FROM_ALL)
+# 0640: the config may hold a Redis password; postinst gives it to group
+# perfect21, which the node runs as.
 install(FILES packaging/perfect21.toml
-  DESTINATION /etc/perfect21 COMPONENT deployment EXCLUDE_FROM_ALL)
+  DESTINATION /etc/perfect21 COMPONENT deployment EXCLUDE_FROM_ALL
+  PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 install(DIRECTORY DESTINATION /var/lib/perfect21 COMPONENT deployment EXCLUDE_FROM_ALL)
 install(FILES README.md docs/config.md
   DESTINATION share/doc/perfect21 COMPONENT deployment EXCLUDE_FROM_ALL)

@@ -16,9 +16,10 @@ packages=(
 # rules, a real Prometheus scrapes a node, headless chromium loads the
 # dashboard with a font to render it, the openssl command makes the cluster
 # TLS test's certificates, the Redis tier's tests start their own
-# redis-server).
+# redis-server, systemd-analyze rates the packaged unit offline: package
+# systemd, installed without starting anything in a container).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus openssl redis-server chromium fonts-dejavu-core)
+  packages+=(prometheus openssl redis-server chromium fonts-dejavu-core systemd)
   # The fuzz targets (asan preset): clang and libFuzzer.
   packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi

@@ -38,6 +38,11 @@ endforeach()
 if(NOT IS_DIRECTORY "${root}/var/lib/perfect21")
   message(FATAL_ERROR "the package lacks the data directory /var/lib/perfect21")
 endif()
+# The config may hold a Redis password: not readable by other users.
+run(dpkg-deb -c "${debs}")
+expect("the package's listing" "${last_output}" "-rw-r----- [^\n]* \\./etc/perfect21/perfect21\\.toml")
+file(READ "${WORK_DIR}/control/postinst" postinst)
+expect("postinst" "${postinst}" "chgrp perfect21 /etc/perfect21/perfect21.toml")
 file(READ "${WORK_DIR}/control/conffiles" conffiles)
 expect("conffiles" "${conffiles}" "^/etc/perfect21/perfect21.toml\n$")
 file(READ "${WORK_DIR}/control/control" control)
@@ -45,7 +50,7 @@ expect("control" "${control}" "Depends: [^\n]*libcaf-core0.17")
 file(READ "${root}/usr/lib/systemd/system/perfect21.service" unit)
 foreach(line "Type=notify" "ExecStart=/usr/bin/p21 run --config /etc/perfect21/perfect21.toml"
         "ExecReload=/bin/kill -HUP \\$MAINPID" "WatchdogSec=" "RestartPreventExitStatus=2"
-        "StateDirectory=perfect21")
+        "StateDirectory=perfect21" "StateDirectoryMode=0750" "UMask=0027")
   expect("the unit file" "${unit}" "${line}")
 endforeach()
 
