@@ -319,6 +319,8 @@ int main(int argc, char** argv) {
   cache->add_option("--tls-cert", cc.certificate, "TLS: this client's certificate (PEM)");
   cache->add_option("--tls-key", cc.key, "TLS: its private key (PEM)");
   cache->add_option("--tls-ca", cc.ca, "TLS: the CA that signed the node's certificate (PEM)");
+  cache->add_option("--tls-name", cc.tls_name,
+                    "TLS: the name the node's certificate must carry (CN or DNS SAN)");
 
   CLI11_PARSE(app, argc, argv);
 
