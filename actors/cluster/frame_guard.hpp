@@ -129,8 +129,8 @@ public:
 
 /// Makes the follower of one connection: `sender` is the address whose
 /// bytes it checks; `budget` is the guard's in-flight budget.
-using follower_factory =
-    std::function<std::unique_ptr<stream_follower>(const std::string& sender, inflight_budget& budget)>;
+using follower_factory = std::function<std::unique_ptr<stream_follower>(const std::string& sender,
+                                                                        inflight_budget& budget)>;
 
 /// What the guard allows across connections. Zero durations mean no bound.
 struct guard_limits {

@@ -99,8 +99,8 @@ std::string tls_files_problem(const std::string& certificate, const std::string&
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), certificate.c_str()) != 1)
     return "certificate '" + certificate + "': cannot load: " + openssl_errors();
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
-    return "key '" + key + "': cannot load (an encrypted key is not supported): " +
-           openssl_errors();
+    return "key '" + key +
+           "': cannot load (an encrypted key is not supported): " + openssl_errors();
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     return "key '" + key + "' does not belong to certificate '" + certificate +
            "': " + openssl_errors();

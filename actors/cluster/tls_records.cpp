@@ -42,8 +42,8 @@ std::string tls_record_follower::feed(const char* data, size_t n) {
              std::to_string(type);
     size_t length = (size_t{d.header[3]} << 8) | d.header[4];
     if (length > max_record)
-      return "a TLS record announced " + std::to_string(length) +
-             " bytes, above the limit of " + std::to_string(max_record);
+      return "a TLS record announced " + std::to_string(length) + " bytes, above the limit of " +
+             std::to_string(max_record);
     ++d.records;
     if (type == application_data)
       client_app_data_ = true;
@@ -107,7 +107,9 @@ void tls_record_follower::read_server_hello() {
   hello_read_ = true;
   std::string h;
   h.swap(hello_);
-  auto byte = [&](size_t at) -> unsigned { return static_cast<unsigned char>(h[at]); };
+  auto byte = [&](size_t at) -> unsigned {
+    return static_cast<unsigned char>(h[at]);
+  };
   // Handshake header: type 2 (server_hello), 3-byte length; then
   // legacy_version (2), random (32), session id (1 + n), cipher suite (2),
   // compression (1), extensions (2 + n).

@@ -30,10 +30,10 @@ std::string record(uint8_t type, size_t length, char fill = '\x17') {
 /// supported_versions extension selects TLS 1.3.
 std::string server_hello(bool tls13) {
   std::string body;
-  body += std::string{'\x03', '\x03'};       // legacy_version
-  body += std::string(32, '\x11');          // random
+  body += std::string{'\x03', '\x03'};                   // legacy_version
+  body += std::string(32, '\x11');                       // random
   body += std::string{'\x20'} + std::string(32, '\x22'); // session id
-  body += std::string{'\x13', '\x01', '\x00'}; // cipher suite, compression
+  body += std::string{'\x13', '\x01', '\x00'};           // cipher suite, compression
   std::string ext;
   ext += std::string{'\x00', '\x33', '\x00', '\x02', '\x00', '\x1d'}; // another extension first
   if (tls13)
@@ -110,8 +110,8 @@ TEST_CASE("TLS records: under TLS 1.3 the handshake ends only when the server se
   CHECK_FALSE(f.handshake_done());
   // The client's records alone, even encrypted ones (a client without a
   // certificate can send part of its flight), end nothing.
-  REQUIRE(feed(f, record(follower::change_cipher_spec, 1) +
-                      record(follower::application_data, 40)).empty());
+  REQUIRE(feed(f, record(follower::change_cipher_spec, 1) + record(follower::application_data, 40))
+              .empty());
   CHECK_FALSE(f.handshake_done());
   // The server answers once it took the client's flight (its session ticket).
   auto ticket = record(follower::application_data, 200);
@@ -128,15 +128,15 @@ TEST_CASE("TLS records: under TLS 1.2 the server's first application data ends t
   answer(f, server_hello(false) + record(follower::handshake, 1500));
   CHECK(f.negotiated() == follower::version::tls12);
   REQUIRE(feed(f, record(follower::handshake, 300) + record(follower::change_cipher_spec, 1) +
-                      record(follower::handshake, 40)).empty());
+                      record(follower::handshake, 40))
+              .empty());
   answer(f, record(follower::change_cipher_spec, 1) + record(follower::handshake, 40));
   CHECK_FALSE(f.handshake_done());
   answer(f, record(follower::application_data, 60)); // BASP's server handshake
   CHECK(f.handshake_done());
 }
 
-TEST_CASE("TLS records: a server stream that is not TLS never ends the handshake",
-          "[tls_guard]") {
+TEST_CASE("TLS records: a server stream that is not TLS never ends the handshake", "[tls_guard]") {
   follower f;
   REQUIRE(feed(f, record(follower::handshake, 10)).empty());
   answer(f, std::string(64, '\x17'));
@@ -154,8 +154,7 @@ TEST_CASE("TLS guard: a connection that only sends a ClientHello is closed at th
   unique_fd backend_listener{fd};
   guard_limits limits;
   limits.handshake_timeout = 300ms;
-  frame_guard guard{"127.0.0.1", 0, backend_port, limits,
-                    [](const std::string&, inflight_budget&) {
+  frame_guard guard{"127.0.0.1", 0, backend_port, limits, [](const std::string&, inflight_budget&) {
                       return std::make_unique<tls_record_follower>();
                     }};
   unique_fd done{connect_loopback(guard.port())};
@@ -195,7 +194,8 @@ TEST_CASE("TLS guard: a record above the bound closes the connection before the 
   unique_fd client{connect_loopback(guard.port())};
   auto backend = accept_within(backend_listener.get(), 2s);
   REQUIRE(backend.get() >= 0);
-  REQUIRE(send_all(client.get(), record(follower::handshake, follower::max_record + 1).substr(0, 5)));
+  REQUIRE(
+      send_all(client.get(), record(follower::handshake, follower::max_record + 1).substr(0, 5)));
   CHECK(receive(client.get(), SIZE_MAX, 2s).closed);
   auto seen = receive(backend.get(), SIZE_MAX, 2s);
   CHECK(seen.closed);
