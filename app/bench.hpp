@@ -31,6 +31,8 @@ struct cache_client_options {
   std::string timeout = "3s";
   std::string ttl;
   std::string certificate, key, ca;
+  /// The name the node's certificate must carry; empty: any the CA signed.
+  std::string tls_name;
 };
 
 /// One request to a node's published cache; returns the exit code.

@@ -82,7 +82,18 @@ int run_cache_client(const cache_client_options& o) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
   if (!addr.certificate.empty()) {
+    if (auto why = tls_files_problem(addr.certificate, addr.key, addr.ca); !why.empty()) {
+      std::cerr << "p21 cache: " << why << "\n";
+      return 2;
+    }
     enable_cluster_tls();
+    if (auto why = require_tls_names(
+            o.tls_name.empty() ? std::vector<std::string>{} : std::vector<std::string>{o.tls_name},
+            {});
+        !why.empty()) {
+      std::cerr << "p21 cache: " << why << "\n";
+      return 2;
+    }
     cfg.load<caf::openssl::manager>();
     cfg.openssl_certificate = addr.certificate;
     cfg.openssl_key = addr.key;

@@ -317,6 +317,8 @@ int main(int argc, char** argv) {
   cache->add_option("--tls-cert", cc.certificate, "TLS: this client's certificate (PEM)");
   cache->add_option("--tls-key", cc.key, "TLS: its private key (PEM)");
   cache->add_option("--tls-ca", cc.ca, "TLS: the CA that signed the node's certificate (PEM)");
+  cache->add_option("--tls-name", cc.tls_name,
+                    "TLS: the name the node's certificate must carry (CN or DNS SAN)");
 
   std::string docs_bench_json = "docs/bench/bench.json";
   std::vector<std::string> docs_files;

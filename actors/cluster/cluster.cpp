@@ -15,6 +15,7 @@
 #include <caf/io/middleman_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "descriptors.hpp"
 #include "frame_guard.hpp"
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
@@ -23,6 +24,7 @@
 #include "p21/subsystems.hpp"
 #include "public_interface.hpp"
 #include "stubs.hpp"
+#include "tls_records.hpp"
 #include "tls_transport.hpp"
 
 namespace p21 {
@@ -179,7 +181,7 @@ struct keeper_state {
   keeper_settings cfg;
   std::shared_ptr<proxy_table> proxies;
   caf::actor gateway;
-  /// Plain ports: the guard in front, and CAF's listener behind it.
+  /// The guard in front, and CAF's listener (plain or TLS) behind it.
   std::shared_ptr<cluster_detail::frame_guard> guard;
   uint16_t backend_port = 0;
   /// The port peers connect to.
@@ -268,21 +270,7 @@ void publish_anew(keeper_actor* self) {
     spdlog::error("cluster: cannot publish a new gateway: {}", render(e));
     self->quit(std::move(e));
   };
-  if (st.cfg.tls) {
-    // Whether or not unpublishing the old one worked, publish on the port.
-    auto mm = cluster_detail::tls_middleman(sys);
-    auto publish = [=] {
-      auto& st = self->state;
-      self->request(mm, caf::infinite, caf::publish_atom::value, st.port, gw, sigs, st.cfg.host,
-                    true)
-          .then([=](uint16_t p) { self->state.proxies->set_gateway(self->state.gateway, p); },
-                failed);
-    };
-    self->request(mm, caf::infinite, caf::unpublish_atom::value, old, st.port)
-        .then([=]() { publish(); }, [=](caf::error&) { publish(); });
-    return;
-  }
-  auto mm = sys.middleman().actor_handle();
+  auto mm = st.cfg.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
   auto old_backend = st.backend_port;
   self->request(mm, caf::infinite, caf::publish_atom::value, uint16_t{0}, gw, sigs,
                 std::string{"127.0.0.1"}, true)
@@ -320,8 +308,23 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   ks.bounds.remote_load_timeout = cl.remote_load_timeout;
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
-  auto limits = guard_limits_of(cl);
+  auto configured = guard_limits_of(cl);
   spec.start = [=](caf::actor_system& sys) {
+    // The guard's connections must leave the node descriptors of its own
+    // (CAF's TLS listener opens the certificate files per connection and
+    // ends the process when it cannot).
+    auto limits = configured;
+    auto nofile = cluster_detail::raise_descriptor_limit();
+    limits.max_connections = cluster_detail::connections_within(configured.max_connections, nofile);
+    limits.max_connections_per_address =
+        std::min(limits.max_connections, configured.max_connections_per_address);
+    if (limits.max_connections < configured.max_connections)
+      spdlog::warn("cluster: relaying at most {} connections, not max_connections = {}: the "
+                   "node may open {} files (RLIMIT_NOFILE), {} per connection and {} kept for "
+                   "itself",
+                   limits.max_connections, configured.max_connections, nofile,
+                   cluster_detail::descriptors_per_connection,
+                   cluster_detail::reserved_descriptors);
     keeper_state st;
     st.cfg = ks;
     st.proxies = std::make_shared<proxy_table>();
@@ -335,32 +338,31 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) + ": " +
                                why);
     };
-    // The middleman actor is detached, so these blocking calls do not need
-    // a free scheduler thread. reuse_addr: a restarted gateway rebinds.
-    if (ks.tls) {
-      // An unauthenticated peer never gets past the TLS handshake.
-      auto mm = cluster_detail::tls_middleman(sys);
-      if (!mm)
-        fail(tls_module_missing);
-      auto p = publish_through(mm, st.gateway, port, ks.host);
-      if (!p)
-        fail(render(p.error()));
-      st.port = *p;
-    } else {
-      // CAF listens on a loopback port of its own; the frame guard listens
-      // on the configured address and relays, refusing oversized frames.
-      auto p = sys.middleman().publish(st.gateway, 0, "127.0.0.1", true);
-      if (!p)
-        fail(render(p.error()));
-      st.backend_port = *p;
-      try {
-        st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, limits);
-      } catch (const std::exception& e) {
-        fail(e.what());
-      }
-      st.port = st.guard->port();
+    // CAF listens on a loopback port of its own; the frame guard listens on
+    // the configured address and relays. On a plain port it follows BASP
+    // frames (refusing oversized ones); on a TLS port, TLS records. Either
+    // way it bounds connections, the handshake and idle time. The
+    // middleman actor is detached, so these blocking calls do not need a
+    // free scheduler thread. reuse_addr: a restarted gateway rebinds.
+    auto mm = ks.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
+    if (!mm)
+      fail(tls_module_missing);
+    auto p = publish_through(mm, st.gateway, 0, "127.0.0.1");
+    if (!p)
+      fail(render(p.error()));
+    st.backend_port = *p;
+    cluster_detail::follower_factory follow;
+    if (ks.tls)
+      follow = [](const std::string&, cluster_detail::inflight_budget&) {
+        return std::make_unique<cluster_detail::tls_record_follower>();
+      };
+    try {
+      st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, limits, follow);
+    } catch (const std::exception& e) {
+      fail(e.what());
     }
-    st.proxies->set_gateway(st.gateway, ks.tls ? st.port : st.backend_port);
+    st.port = st.guard->port();
+    st.proxies->set_gateway(st.gateway, st.backend_port);
     std::string names;
     for (auto& n : ks.published)
       names += (names.empty() ? "" : ", ") + n;
@@ -430,6 +432,8 @@ subsystem cluster_subsystem() {
     // `unavailable` instead of waiting out their request timeouts.
     caf_cfg.set("middleman.heartbeat-interval", caf::timespan{cl.heartbeat_interval});
     caf_cfg.set("middleman.connection-timeout", caf::timespan{cl.peer_timeout});
+    // Before CAF opens anything: see descriptors.hpp.
+    cluster_detail::raise_descriptor_limit();
     if (cl.tls()) {
       // The TLS module itself is loaded by cluster_tls_subsystem(), so that
       // only nodes that use TLS link CAF's OpenSSL library.

@@ -32,6 +32,14 @@ void check_peers(const config& cfg, const config_checker& ck) {
     for (size_t j = 0; j < i; ++j)
       if (peers[j].name == peers[i].name)
         ck.fail(key + "name", "two peers are named '" + peers[i].name + "'");
+    if (!peers[i].expected_name.empty() && !cfg.cluster.tls())
+      ck.fail(key + "expected_name", "a certificate's name is checked only with [cluster.tls]");
+    // OpenSSL checks one set of names for every server this process
+    // connects to (CAF 0.17 offers no per-connection hook).
+    if (peers[i].expected_name.empty() != peers[0].expected_name.empty())
+      ck.fail(key + "expected_name",
+              "set expected_name on every peer or on none (the names are checked as one set: "
+              "a peer without one would have to carry another peer's name)");
   }
 }
 
@@ -134,7 +142,8 @@ void declare_cluster_keys(config_schema& schema) {
             "largest frame payload a peer may announce on a plain published port; a larger "
             "one closes its connection")
       .count("max_connections", &C::max_connections, 1, 1'000'000,
-             "connections a plain published port relays at once; more are closed at once")
+             "connections the published port (plain or TLS) relays at once; more are closed "
+             "at once; lowered to what RLIMIT_NOFILE allows (3 descriptors each, 384 kept)")
       .count("max_connections_per_address", &C::max_connections_per_address, 1, 1'000'000,
              "the same, from one peer address")
       .size("max_inflight", &C::max_inflight, 1024,
@@ -143,8 +152,8 @@ void declare_cluster_keys(config_schema& schema) {
       .size("max_inflight_per_address", &C::max_inflight_per_address, 1024,
             "the same, from one peer address")
       .duration("handshake_timeout", &C::handshake_timeout, 0s,
-                "a connection to a plain published port must send its first frame within "
-                "this; `\"0s\"`: no bound")
+                "a connection to the published port must end its handshake within this (plain: "
+                "its first frame; TLS: the TLS handshake); `\"0s\"`: no bound")
       .duration("idle_timeout", &C::idle_timeout, 0s,
                 "a connection that sends nothing this long is closed; `\"0s\"`: never")
       .duration("heartbeat_interval", &C::heartbeat_interval, 0s,
@@ -194,7 +203,10 @@ void declare_cluster_keys(config_schema& schema) {
       .duration("near_ttl", &P::near_ttl, 0s,
                 "a near cache in front of each remote cache keeps entries this long (and "
                 "answers from them while the peer is down); `\"0s\"`: none")
-      .count("near_entries", &P::near_entries, 1, 100'000'000, "entries of each near cache");
+      .count("near_entries", &P::near_entries, 1, 100'000'000, "entries of each near cache")
+      .string("expected_name", &P::expected_name,
+              "with `[cluster.tls]`: the name its certificate must carry (subject CN or a DNS "
+              "SAN); empty: any certificate the CA signed; set on every peer or on none");
   schema
       .section<C>("cluster.tls", cluster,
                   "PEM files: with them every cluster connection is TLS, peers checked "
@@ -202,6 +214,9 @@ void declare_cluster_keys(config_schema& schema) {
       .path("certificate", &C::tls_certificate, "this node's certificate")
       .path("key", &C::tls_key, "its private key")
       .path("ca", &C::tls_ca, "the CA that signs the nodes' certificates")
+      .strings("accepted_names", &C::tls_accepted_names,
+               "names a connecting peer's certificate must carry one of (subject CN or a DNS "
+               "SAN); empty: any certificate the CA signed")
       .written_if([](const config& cfg) { return cfg.cluster.tls(); });
   schema.add_check(check_peers);
   schema.add_check(check_tls);

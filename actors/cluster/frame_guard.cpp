@@ -28,13 +28,30 @@ constexpr size_t buffer_cap = 4 << 20;
 
 using steady = std::chrono::steady_clock;
 
+/// A plain port's follower: BASP frames, with the frame checker.
+class basp_follower final : public stream_follower {
+public:
+  basp_follower(uint64_t max_payload, inflight_budget& budget, const std::string& sender)
+    : frames_(max_payload, &budget, sender) {}
+  std::string feed(const char* data, size_t n) override { return frames_.feed(data, n); }
+  // Holds each frame until its payload was walked (`check_basp_payload`).
+  std::string pass(const char* data, size_t n, std::string& out) override {
+    return frames_.feed(data, n, &out);
+  }
+  frame_refusal refusal() const noexcept override { return frames_.refusal(); }
+  bool handshake_done() const noexcept override { return frames_.headers() > 0; }
+  void release() noexcept override { frames_.release(); }
+
+private:
+  frame_checker frames_;
+};
+
 struct relay {
-  /// `address`: who connected (the per-address bounds); `sender`: whose
-  /// frames are checked (the same inbound, the peer outbound).
-  relay(uint64_t max_payload, inflight_budget& budget, const std::string& address,
-        const std::string& sender)
+  /// `address`: who connected (the per-address bounds); `frames` follows
+  /// the checked side (the client inbound, the peer outbound).
+  relay(std::unique_ptr<stream_follower> follower, const std::string& address)
     : host(address)
-    , frames(max_payload, &budget, sender) {}
+    , frames(std::move(follower)) {}
   int client = -1;
   int backend = -1;
   std::string peer;
@@ -42,7 +59,7 @@ struct relay {
   std::string host;
   std::string to_backend;
   std::string to_client;
-  frame_checker frames;
+  std::unique_ptr<stream_follower> frames;
   steady::time_point accepted = steady::now();
   steady::time_point last_read = accepted;
 };
@@ -81,7 +98,12 @@ int listen_on(const std::string& host, uint16_t port) {
     }
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 64) != 0) {
+    // A full accept queue drops connections the kernel completed, and their
+    // clients retry after 1, 3, 7... s: with 64, a burst of 1 100 idle
+    // connections was still trickling in (and a legitimate client behind
+    // them waiting) 10 s later. The guard closes what is over its bounds at
+    // once, so a long queue drains fast.
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
       problem = errno_text("cannot listen on " + host + ":" + service);
       ::close(fd);
       fd = -1;
@@ -304,9 +326,10 @@ uint64_t frames_refused(bool outbound, frame_refusal reason) noexcept {
 }
 
 frame_guard::frame_guard(const std::string& host, uint16_t port, uint16_t backend_port,
-                         guard_limits limits)
+                         guard_limits limits, follower_factory follow)
   : backend_port_(backend_port)
-  , limits_(limits) {
+  , limits_(limits)
+  , follow_(std::move(follow)) {
   listen_fd_ = listen_on(host, port);
   start_thread();
 }
@@ -386,7 +409,7 @@ void frame_guard::run() {
     ::close(r.client);
     ::close(r.backend);
     r.client = r.backend = -1;
-    r.frames.release();
+    r.frames->release();
     if (--per_host[r.host] == 0)
       per_host.erase(r.host);
   };
@@ -403,7 +426,7 @@ void frame_guard::run() {
     if (!accepting)
       next = accept_paused_until;
     for (auto& r : relays) {
-      if (limits_.handshake_timeout.count() > 0 && r.frames.headers() == 0)
+      if (limits_.handshake_timeout.count() > 0 && !r.frames->handshake_done())
         next = std::min(next, r.accepted + limits_.handshake_timeout);
       if (limits_.idle_timeout.count() > 0)
         next = std::min(next, r.last_read + limits_.idle_timeout);
@@ -478,7 +501,10 @@ void frame_guard::run() {
         }
         int one = 1;
         ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        relay r{limits_.max_payload, budget, host, outbound ? target_.host : host};
+        auto sender = outbound ? target_.host : host;
+        relay r{follow_ ? follow_(sender, budget)
+                        : std::make_unique<basp_follower>(limits_.max_payload, budget, sender),
+                host};
         r.client = c;
         r.backend = b;
         r.peer = outbound ? remote : address_of(peer);
@@ -496,15 +522,19 @@ void frame_guard::run() {
       // which passes on only whole frames whose payload it walked.
       auto read_side = [&](int from, std::string& into, bool checked) {
         size_t added = 0;
-        if (!checked)
-          return drain(from, into, added);
+        if (!checked) {
+          auto before = into.size();
+          bool ok = drain(from, into, added);
+          r.frames->answered(into.data() + before, added);
+          return ok;
+        }
         incoming.clear();
         bool ok = drain(from, incoming, added, buffer_cap - std::min(buffer_cap, into.size()));
         if (added > 0)
           r.last_read = now;
-        auto why = r.frames.feed(incoming.data(), incoming.size(), &into);
+        auto why = r.frames->pass(incoming.data(), incoming.size(), into);
         if (!why.empty()) {
-          auto reason = r.frames.refusal();
+          auto reason = r.frames->refusal();
           refused_frames[outbound ? 1 : 0][static_cast<size_t>(reason)].fetch_add(
               1, std::memory_order_relaxed);
           if (now - drop_logged >= std::chrono::seconds{1}) {
@@ -527,7 +557,7 @@ void frame_guard::run() {
       if (open && (b_ev & (POLLIN | POLLHUP | POLLERR)))
         open = read_side(r.backend, r.to_client, outbound);
       open = open && flush(r.backend, r.to_backend) && flush(r.client, r.to_client);
-      if (open && limits_.handshake_timeout.count() > 0 && r.frames.headers() == 0 &&
+      if (open && limits_.handshake_timeout.count() > 0 && !r.frames->handshake_done() &&
           now - r.accepted >= limits_.handshake_timeout) {
         spdlog::warn("cluster: dropped the connection {} {}: no handshake within {} ms",
                      outbound ? "to" : "from", r.peer, limits_.handshake_timeout.count());

@@ -7,8 +7,11 @@
 // configured address, relays each connection to CAF's listener on an
 // ephemeral loopback port, and follows the client's frame boundaries: a
 // header with an unknown operation or a payload above `max_payload` closes
-// that connection, logged, before CAF sees it. With TLS, an unauthenticated
-// peer never gets past the handshake, so no guard is needed there.
+// that connection, logged, before CAF sees it. In front of a TLS port the
+// same guard relays the encrypted stream and follows its TLS records
+// instead (tls_records.hpp): it cannot read the frames inside, but it
+// bounds connections, the handshake's duration and idle time, which CAF's
+// TLS listener does not.
 //
 // The same guard stands in front of outbound plain connections (stubs of
 // [[cluster.peers]], `lookup_remote`): CAF connects to the guard on a
@@ -19,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -116,6 +120,50 @@ private:
 /// outbound guards are.
 uint64_t frames_refused(bool outbound, frame_refusal reason) noexcept;
 
+/// What a guard follows in one connection's byte stream, and how it judges
+/// it: BASP frames on a plain port (`frame_checker`), TLS records on a TLS
+/// port (`tls_record_follower`). One per connection, used by one thread.
+class stream_follower {
+public:
+  virtual ~stream_follower() = default;
+
+  /// Follows `n` more bytes from the checked side (the client inbound, the
+  /// peer outbound); the reason to drop the connection, or empty.
+  [[nodiscard]] virtual std::string feed(const char* data, size_t n) = 0;
+
+  /// As `feed`, and appends to `out` what may pass on now: by default every
+  /// byte fed; a follower that must see a whole unit first (a BASP frame,
+  /// whose payload is walked before CAF reads it) holds it back until then.
+  [[nodiscard]] virtual std::string pass(const char* data, size_t n, std::string& out) {
+    auto why = feed(data, n);
+    if (why.empty())
+      out.append(data, n);
+    return why;
+  }
+
+  /// What the last reason `feed` or `pass` returned was about.
+  virtual frame_refusal refusal() const noexcept { return frame_refusal::malformed; }
+
+  /// Follows `n` more bytes from the other side (what the checked side is
+  /// answered), for a follower that needs both to tell the handshake's end.
+  virtual void answered(const char* data, size_t n) {
+    (void)data;
+    (void)n;
+  }
+
+  /// True once the handshake is over: the handshake deadline no longer applies.
+  virtual bool handshake_done() const noexcept = 0;
+
+  /// Gives back what it holds of a shared budget (the stream ends). Called
+  /// once, by whoever owns the follower.
+  virtual void release() noexcept {}
+};
+
+/// Makes the follower of one connection: `sender` is the address whose
+/// bytes it checks; `budget` is the guard's in-flight budget.
+using follower_factory = std::function<std::unique_ptr<stream_follower>(const std::string& sender,
+                                                                        inflight_budget& budget)>;
+
 /// What the guard allows across connections. Zero durations mean no bound.
 struct guard_limits {
   uint64_t max_payload = 64ull << 20;
@@ -143,8 +191,11 @@ public:
   frame_guard(outbound_target target, guard_limits limits);
 
   /// Listens on `host:port` (0: a free port) and relays to
-  /// 127.0.0.1:`backend_port`. Throws std::runtime_error when it cannot listen.
-  frame_guard(const std::string& host, uint16_t port, uint16_t backend_port, guard_limits limits);
+  /// 127.0.0.1:`backend_port`, following each client's stream with what
+  /// `follow` makes (empty: BASP frames, checked against `limits`). Throws
+  /// std::runtime_error when it cannot listen.
+  frame_guard(const std::string& host, uint16_t port, uint16_t backend_port, guard_limits limits,
+              follower_factory follow = {});
 
   /// Only the frame size bound; the other limits at their defaults.
   frame_guard(const std::string& host, uint16_t port, uint16_t backend_port, uint64_t max_payload)
@@ -179,6 +230,7 @@ private:
   uint16_t port_ = 0;
   std::atomic<uint16_t> backend_port_{0};
   guard_limits limits_;
+  follower_factory follow_;
   std::thread thread_;
 };
 

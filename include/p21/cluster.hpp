@@ -59,6 +59,23 @@ inline constexpr metric_def all[] = {peer_connected, peer_reconnects, peer_error
 /// `caf::openssl::manager` into its actor system.
 void enable_cluster_tls();
 
+/// Loads the PEM files as CAF's TLS sessions will (certificate chain, key,
+/// whether they match, CA); the first problem, naming the key and the file,
+/// or empty. An encrypted key is a problem: CAF would ask for its
+/// passphrase on the terminal. Defined by Perfect21::cluster_tls.
+std::string tls_files_problem(const std::string& certificate, const std::string& key,
+                              const std::string& ca);
+
+/// Makes OpenSSL check the name in the certificate of every TLS peer of
+/// this process: the nodes it connects to must carry one of `servers`, the
+/// peers that connect to it one of `clients` (subject CN, or a DNS SAN);
+/// empty: any certificate the CA signed. CAF 0.17 offers no verification
+/// hook, so this sets OpenSSL's process-wide verify parameters ("ssl_server",
+/// "ssl_client"), which its handshakes inherit; call it before the actor
+/// system starts. The problem, or empty. Defined by Perfect21::cluster_tls.
+std::string require_tls_names(const std::vector<std::string>& servers,
+                              const std::vector<std::string>& clients);
+
 /// Where and how to reach a node's gateway, for clients outside a node
 /// (`p21 cache --connect`).
 struct gateway_address {

@@ -210,6 +210,10 @@ struct cluster_peer {
   /// gets are answered from it (a miss is a miss, not an error).
   timespan near_ttl{0};
   size_t near_entries = 1024;
+  /// With `[cluster.tls]`: the name the peer's certificate must carry
+  /// (its subject CN, or a DNS name among its SANs); empty: any certificate
+  /// the CA signed. Either every peer sets one or none does.
+  std::string expected_name;
 };
 
 /// `[cluster]`: nodes that share actors over CAF's network layer.
@@ -241,6 +245,9 @@ struct cluster_config {
   std::string tls_certificate;
   std::string tls_key;
   std::string tls_ca;
+  /// Names a connecting peer's certificate must carry one of (subject CN
+  /// or a DNS SAN); empty: any certificate the CA signed.
+  std::vector<std::string> tls_accepted_names;
   /// Bound of one request to a peer.
   timespan request_timeout = std::chrono::seconds{2};
   /// Bound of one connection attempt.
@@ -251,16 +258,18 @@ struct cluster_config {
   /// Largest frame payload a peer may announce on a plain published port;
   /// a larger one closes that connection (CAF 0.17 would allocate it).
   uint64_t max_frame = 64ull << 20;
-  /// Connections a plain published port relays at once, in all and per
-  /// peer address; more are closed at once.
+  /// Connections the published port (plain or TLS) relays at once, in all
+  /// and per peer address; more are closed at once. The total is lowered to
+  /// what RLIMIT_NOFILE leaves (cluster/descriptors.hpp).
   size_t max_connections = 256;
   size_t max_connections_per_address = 32;
   /// Payload bytes peers may have announced and not yet sent (CAF holds
   /// them allocated), in all and per peer address.
   uint64_t max_inflight = 256ull << 20;
   uint64_t max_inflight_per_address = 128ull << 20;
-  /// A connection to a plain published port must send its handshake within
-  /// this, and is closed after this long without a byte (0s: never).
+  /// A connection to the published port must end its handshake within this
+  /// (plain: its first BASP frame; TLS: the TLS handshake), and is closed
+  /// after this long without a byte from it (0s: never).
   timespan handshake_timeout = std::chrono::seconds{5};
   timespan idle_timeout = std::chrono::minutes{5};
   /// CAF's heartbeat between nodes, and how long a connection may stay

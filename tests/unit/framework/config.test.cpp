@@ -358,6 +358,25 @@ TEST_CASE("[cluster] is read, and its mistakes are refused with file, line and k
     CHECK(load_config_string("[cluster.publish]\nhost = \"127.0.0.1\"\nactors = [\"db_pool\"]\n")
               .cluster.publish_actors.size() == 1);
   }
+  SECTION("a certificate name to expect, without TLS or on some peers only") {
+    auto plain = refusal("[[cluster.peers]]\nname = \"a\"\nport = 1\nactors = [\"cache.x\"]\n"
+                         "expected_name = \"node-a\"\n");
+    CHECK(plain.key() == "cluster.peers[0].expected_name");
+    CHECK_THAT(plain.message(), Catch::Contains("only with [cluster.tls]"));
+    auto self = std::string{P21_SOURCE_DIR} + "/config/perfect21.toml"; // any readable file
+    auto tls = "[cluster.tls]\ncertificate = \"" + self + "\"\nkey = \"" + self + "\"\nca = \"" +
+               self + "\"\n";
+    auto some = refusal(tls + "[[cluster.peers]]\nname = \"a\"\nport = 1\nactors = [\"cache.x\"]\n"
+                              "expected_name = \"node-a\"\n[[cluster.peers]]\nname = \"b\"\n"
+                              "port = 2\nactors = [\"cache.y\"]\n");
+    CHECK(some.key() == "cluster.peers[1].expected_name");
+    CHECK_THAT(some.message(), Catch::Contains("on every peer or on none"));
+    auto all = load_config_string(tls + "accepted_names = [\"node-b\"]\n[[cluster.peers]]\n"
+                                        "name = \"a\"\nport = 1\nactors = [\"cache.x\"]\n"
+                                        "expected_name = \"node-a\"\n");
+    CHECK(all.cluster.peers.at(0).expected_name == "node-a");
+    CHECK(all.cluster.tls_accepted_names == std::vector<std::string>{"node-b"});
+  }
   SECTION("an unknown key") {
     auto e = refusal("[cluster.publish]\nprot = 7100\n");
     CHECK(e.key() == "cluster.publish.prot");
