@@ -461,6 +461,33 @@ subsystem cluster_subsystem() {
   return s;
 }
 
+namespace {
+
+/// Asks `gw` for `name` once, and answers `unavailable` as soon as `gw` is
+/// down (its connection closed) instead of when the request times out.
+caf::behavior ask_watching(caf::event_based_actor* self, caf::actor gw, std::string name,
+                           timespan timeout) {
+  return {
+      [=](lookup_atom) -> caf::result<caf::actor> {
+        auto rp = std::make_shared<caf::typed_response_promise<caf::actor>>(
+            self->make_response_promise<caf::actor>());
+        auto answer = [rp](auto&& x) {
+          if (rp->pending())
+            rp->deliver(std::forward<decltype(x)>(x));
+        };
+        self->monitor(gw);
+        self->set_down_handler(
+            [answer](caf::down_msg&) { answer(caf::error{make_error(errc::unavailable)}); });
+        self->request(gw, timeout, lookup_atom::value, name)
+            .then([answer](caf::actor& a) { answer(std::move(a)); },
+                  [answer](caf::error& e) { answer(std::move(e)); });
+        return *rp;
+      },
+  };
+}
+
+} // namespace
+
 caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_address& addr,
                                         const std::string& name, timespan timeout) {
   bool tls = !addr.certificate.empty();
@@ -492,9 +519,21 @@ caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_ad
                                                          std::to_string(addr.port));
                 return;
               }
-              self->request(caf::actor_cast<caf::actor>(gw), timeout, lookup_atom::value, name)
+              // A guard (or the peer) may close the connection while the
+              // lookup is in flight, and CAF 0.17 never fails a request that
+              // was on its way: a monitor makes that `unavailable` at once.
+              auto asker = sys.spawn(ask_watching, caf::actor_cast<caf::actor>(gw), name, timeout);
+              self->request(asker, caf::infinite, lookup_atom::value)
                   .receive([&](caf::actor& a) { result = std::move(a); },
-                           [&](caf::error& e) { result = normalize(e); });
+                           [&](caf::error& e) {
+                             result = e == errc::unavailable
+                                          ? make_error(errc::unavailable,
+                                                       "the connection to " + addr.host + ":" +
+                                                           std::to_string(addr.port) +
+                                                           " closed during the lookup")
+                                          : normalize(e);
+                           });
+              caf::anon_send_exit(asker, caf::exit_reason::user_shutdown);
             },
             [&](caf::error& e) {
               result = e == caf::sec::request_timeout

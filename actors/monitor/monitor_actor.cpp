@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alerts.hpp"
+#include "p21/cluster.hpp"
 #include "p21/monitor.hpp"
 #include "p21/profiling.hpp"
 #include "p21/protocol/cache.hpp"
@@ -639,6 +640,7 @@ const std::vector<metric_def>& metric_definitions() {
     add(monitor_metrics::all);
     add(optimizer_metrics::all);
     add(profiling_metrics::all);
+    add(cluster_metrics::reported);
     return out;
   }();
   return defs;

@@ -7,7 +7,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <regex>
 #include <thread>
+
+#include <httplib.h>
 
 #include <caf/io/all.hpp>
 
@@ -93,6 +96,20 @@ double peak_rss_mib(pid_t pid) {
   return std::stod(status.substr(at + 6)) / 1024;
 }
 
+/// `p21_cluster_frames_refused_total{direction, reason}` on a node's
+/// /metrics, or -1.
+double refused_on_metrics(uint16_t http_port, const std::string& direction,
+                          const std::string& reason) {
+  httplib::Client http{"127.0.0.1", http_port};
+  auto res = http.Get("/metrics");
+  if (!res || res->status != 200)
+    return -1;
+  std::smatch m;
+  std::regex line{"p21_cluster_frames_refused_total\\{[^}]*direction=\"" + direction +
+                  "\",reason=\"" + reason + "\"[^}]*\\} ([0-9.e+]+)"};
+  return std::regex_search(res->body, m, line) ? std::stod(m[1]) : -1;
+}
+
 /// A BASP server that publishes "actor 1" to whoever connects and answers
 /// its first request with the lying payload.
 class lying_server {
@@ -154,11 +171,16 @@ TEST_CASE("a peer's request whose inner length says 4 GiB closes its connection;
           "[cluster]") {
   temp_dir s{"cluster"};
   auto port = free_port();
+  auto http_port = free_port();
   s.write("a.toml", "[logging]\nlevel = \"info\"\nstatus_interval = \"0s\"\n"
                     "[database]\npath = \"" +
                         s.file("a.db") +
                         "\"\n"
                         "[caches.shared]\nmax_entries = 100\n"
+                        "[performance]\nmonitor_interval = \"100ms\"\n"
+                        "[http]\nlisten = \"127.0.0.1:" +
+                        std::to_string(http_port) +
+                        "\"\n"
                         "[cluster.publish]\nport = " +
                         std::to_string(port) + "\nactors = [\"cache.shared\"]\n");
   p21_process a{s, {"run", "--config", s.file("a.toml")}, "a"};
@@ -187,6 +209,8 @@ TEST_CASE("a peer's request whose inner length says 4 GiB closes its connection;
   CHECK(get.first == 0);
   CHECK(get.second == "v\n");
   CHECK(peak_rss_mib(a.pid()) - before < 200);
+  // Counted on /metrics by direction and reason.
+  CHECK(eventually([&] { return refused_on_metrics(http_port, "in", "length") == 1; }, 10s));
 }
 
 TEST_CASE("a hostile server's reply whose inner length says 4 GiB makes the client fail cleanly "
@@ -202,9 +226,10 @@ TEST_CASE("a hostile server's reply whose inner length says 4 GiB makes the clie
     cfg.load<caf::io::middleman>();
     caf::actor_system sys{cfg};
     // The handshake passed, so the lookup is in flight when the guard
-    // closes the connection; CAF 0.17 fails it when its time is up.
-    auto r = lookup_remote(sys, {"127.0.0.1", evil.port(), {}, {}, {}}, "cache.shared", 3s);
+    // closes the connection: unavailable at once, not after the timeout.
+    auto r = lookup_remote(sys, {"127.0.0.1", evil.port(), {}, {}, {}}, "cache.shared", 60s);
     REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::unavailable);
   }
   CHECK(evil.lies() >= 1);
   CHECK(cluster_detail::frames_refused(true, cluster_detail::frame_refusal::length) > refused);

@@ -84,7 +84,7 @@ const std::string corpus = std::string{P21_SOURCE_DIR} + "/tests/fuzz/basp/corpu
 
 } // namespace
 
-TEST_CASE("a 33-byte message whose inner length says 4 GiB is refused before CAF allocates",
+TEST_CASE("a request whose inner length says 4 GiB is refused before CAF allocates",
           "[basp_payload]") {
   wire w;
   // A put to a published cache, as a peer sends it.
@@ -95,8 +95,8 @@ TEST_CASE("a 33-byte message whose inner length says 4 GiB is refused before CAF
   auto lying = rewrite(put, "\x05VALUE", four_gib + "VALUE");
   CHECK_THAT(check(lying, &kind), Catch::Contains("a length of 4294967295"));
   CHECK(kind == frame_refusal::length);
-  // The finding's form: a std::vector<char> argument, 33 bytes with the
-  // header it announces.
+  // The finding's form: a std::vector<char> argument (55 bytes with the
+  // frame header).
   auto charbuf = w.direct(caf::make_message(std::vector<char>{'a', 'b'}));
   CHECK(check(charbuf).empty());
   auto small = rewrite(charbuf,
