@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "redis_exchange.hpp"
 #include "shard.hpp"
 
 namespace p21::cache_detail {
@@ -33,37 +34,6 @@ timeval to_timeval(timespan t) {
   tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
   return tv;
 }
-
-/// Frees a hiredis reply at the end of the scope.
-struct reply_ptr {
-  redisReply* r = nullptr;
-  explicit reply_ptr(void* x = nullptr)
-    : r(static_cast<redisReply*>(x)) {}
-  reply_ptr(const reply_ptr&) = delete;
-  reply_ptr& operator=(const reply_ptr&) = delete;
-  ~reply_ptr() {
-    if (r)
-      freeReplyObject(r);
-  }
-  redisReply* operator->() const { return r; }
-  explicit operator bool() const { return r != nullptr; }
-};
-
-/// A command's arguments, binary safe.
-struct args {
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  args& operator<<(const std::string& s) {
-    ptrs.push_back(s.data());
-    lens.push_back(s.size());
-    return *this;
-  }
-  args& operator<<(const char* s) {
-    ptrs.push_back(s);
-    lens.push_back(std::strlen(s));
-    return *this;
-  }
-};
 
 std::optional<std::string> string_of(const redisReply* r) {
   if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS))
@@ -154,13 +124,15 @@ redisContext* redis_tier::open(timespan connect_timeout, std::string& why, bool&
   }
   redisSetTimeout(c, to_timeval(cfg_.command_timeout));
   auto command = [&](args a, const std::string& what) {
-    reply_ptr r{redisCommandArgv(c, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data())};
+    auto r = exchange(c, {a}, steady::now() + cfg_.command_timeout, cfg_.max_reply_bytes,
+                      ep_.describe());
     if (!r) {
       why = what + ": " + context_error(c);
       return false;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-      why = what + " refused: " + std::string{r->str, r->len};
+    auto& reply = r->front();
+    if (reply->type == REDIS_REPLY_ERROR) {
+      why = what + " refused: " + std::string{reply->str, reply->len};
       fatal = true;
       return false;
     }
@@ -233,10 +205,11 @@ caf::expected<std::unique_ptr<redis_tier::connection>> redis_tier::checkout() {
       << "TRACKING"
       << "ON"
       << "REDIRECT" << id << "NOLOOP";
-    reply_ptr r{
-        redisCommandArgv(c->ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data())};
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      why = "CLIENT TRACKING: " + (r ? std::string{r->str, r->len} : context_error(c->ctx));
+    auto r = exchange(c->ctx, {a}, steady::now() + cfg_.command_timeout, cfg_.max_reply_bytes,
+                      ep_.describe());
+    if (!r || r->front()->type == REDIS_REPLY_ERROR) {
+      why = "CLIENT TRACKING: " +
+            (r ? std::string{r->front()->str, r->front()->len} : context_error(c->ctx));
       redisFree(c->ctx);
       c->ctx = nullptr;
     }
@@ -288,15 +261,9 @@ auto redis_tier::with_connection(F f) -> decltype(f(std::declval<redisContext*>(
 
 namespace {
 
-/// The reply of one command, or `unavailable` (I/O) or `command_failed`.
-caf::expected<reply_ptr*> checked(redisContext* ctx, reply_ptr& r, const std::string& where) {
-  if (!r) {
-    auto timeout = ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-    return make_error(
-        errc::unavailable,
-        "redis at " + where + ": " +
-            (timeout ? std::string{"no reply within command_timeout"} : context_error(ctx)));
-  }
+/// `command_failed` when Redis answered with an error.
+caf::expected<reply_ptr*> checked(reply_ptr& r, const std::string& where) {
+  // An exchange's replies are never null: a failed one is an error itself.
   if (r->type == REDIS_REPLY_ERROR)
     return make_error(errc::command_failed,
                       "redis at " + where + " refused: " + std::string{r->str, r->len});
@@ -305,15 +272,24 @@ caf::expected<reply_ptr*> checked(redisContext* ctx, reply_ptr& r, const std::st
 
 } // namespace
 
+caf::expected<std::vector<reply_ptr>> redis_tier::round_trip(redisContext* ctx,
+                                                             const std::vector<args>& commands) {
+  // One deadline for the whole exchange, however the server paces it.
+  return exchange(ctx, commands, steady::now() + cfg_.command_timeout, cfg_.max_reply_bytes,
+                  ep_.describe());
+}
+
 caf::expected<std::optional<std::string>> redis_tier::get(const std::string& redis_key) {
   return with_connection([&](redisContext* ctx) -> caf::expected<std::optional<std::string>> {
     args a;
     a << "GET" << redis_key;
-    reply_ptr r{redisCommandArgv(ctx, 2, a.ptrs.data(), a.lens.data())};
-    auto ok = checked(ctx, r, ep_.describe());
+    auto r = round_trip(ctx, {a});
+    if (!r)
+      return r.error();
+    auto ok = checked(r->front(), ep_.describe());
     if (!ok)
       return ok.error();
-    auto v = string_of(r.r);
+    auto v = string_of(r->front().r);
     (v ? redis_hits_ : redis_misses_).fetch_add(1, std::memory_order_relaxed);
     return v;
   });
@@ -327,9 +303,11 @@ redis_tier::mget(const std::vector<std::string>& redis_keys) {
     a << "MGET";
     for (auto& k : redis_keys)
       a << k;
-    reply_ptr r{
-        redisCommandArgv(ctx, static_cast<int>(a.ptrs.size()), a.ptrs.data(), a.lens.data())};
-    auto ok = checked(ctx, r, ep_.describe());
+    auto rs = round_trip(ctx, {a});
+    if (!rs)
+      return rs.error();
+    auto& r = rs->front();
+    auto ok = checked(r, ep_.describe());
     if (!ok)
       return ok.error();
     std::vector<std::optional<std::string>> out(redis_keys.size());
@@ -353,21 +331,13 @@ caf::expected<std::optional<std::string>> redis_tier::set(const std::string& red
       s << "PX" << ms;
     args g;
     g << "GET" << redis_key;
-    redisAppendCommandArgv(ctx, static_cast<int>(s.ptrs.size()), s.ptrs.data(), s.lens.data());
-    redisAppendCommandArgv(ctx, 2, g.ptrs.data(), g.lens.data());
-    void* raw = nullptr;
-    redisGetReply(ctx, &raw);
-    reply_ptr sr{raw};
-    auto ok = checked(ctx, sr, ep_.describe());
-    if (!ok)
-      return ok.error();
-    raw = nullptr;
-    redisGetReply(ctx, &raw);
-    reply_ptr gr{raw};
-    auto ok2 = checked(ctx, gr, ep_.describe());
-    if (!ok2)
-      return ok2.error();
-    return string_of(gr.r);
+    auto r = round_trip(ctx, {s, g});
+    if (!r)
+      return r.error();
+    for (auto& x : *r)
+      if (auto ok = checked(x, ep_.describe()); !ok)
+        return ok.error();
+    return string_of((*r)[1].r);
   });
 }
 
@@ -375,11 +345,13 @@ caf::expected<bool> redis_tier::del(const std::string& redis_key) {
   return with_connection([&](redisContext* ctx) -> caf::expected<bool> {
     args a;
     a << "DEL" << redis_key;
-    reply_ptr r{redisCommandArgv(ctx, 2, a.ptrs.data(), a.lens.data())};
-    auto ok = checked(ctx, r, ep_.describe());
+    auto r = round_trip(ctx, {a});
+    if (!r)
+      return r.error();
+    auto ok = checked(r->front(), ep_.describe());
     if (!ok)
       return ok.error();
-    return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    return r->front()->type == REDIS_REPLY_INTEGER && r->front()->integer > 0;
   });
 }
 
@@ -390,11 +362,13 @@ caf::expected<bool> redis_tier::try_lock(const std::string& lock, timespan ttl) 
     args a;
     a << "SET" << lock << token_ << "NX"
       << "PX" << ms;
-    reply_ptr r{redisCommandArgv(ctx, 6, a.ptrs.data(), a.lens.data())};
-    auto ok = checked(ctx, r, ep_.describe());
+    auto r = round_trip(ctx, {a});
+    if (!r)
+      return r.error();
+    auto ok = checked(r->front(), ep_.describe());
     if (!ok)
       return ok.error();
-    return r->type == REDIS_REPLY_STATUS;
+    return r->front()->type == REDIS_REPLY_STATUS;
   });
 }
 
@@ -405,8 +379,10 @@ void redis_tier::unlock(const std::string& lock) {
   static_cast<void>(with_connection([&](redisContext* ctx) -> caf::expected<bool> {
     args a;
     a << "EVAL" << script << "1" << lock << token_;
-    reply_ptr r{redisCommandArgv(ctx, 5, a.ptrs.data(), a.lens.data())};
-    auto ok = checked(ctx, r, ep_.describe());
+    auto r = round_trip(ctx, {a});
+    if (!r)
+      return r.error();
+    auto ok = checked(r->front(), ep_.describe());
     if (!ok)
       return ok.error();
     return true;
@@ -421,21 +397,15 @@ redis_tier::get_and_lock_held(const std::string& redis_key, const std::string& l
     g << "GET" << redis_key;
     args e;
     e << "EXISTS" << lock;
-    redisAppendCommandArgv(ctx, 2, g.ptrs.data(), g.lens.data());
-    redisAppendCommandArgv(ctx, 2, e.ptrs.data(), e.lens.data());
-    void* raw = nullptr;
-    redisGetReply(ctx, &raw);
-    reply_ptr gr{raw};
-    auto ok = checked(ctx, gr, ep_.describe());
-    if (!ok)
-      return ok.error();
-    raw = nullptr;
-    redisGetReply(ctx, &raw);
-    reply_ptr er{raw};
-    auto ok2 = checked(ctx, er, ep_.describe());
-    if (!ok2)
-      return ok2.error();
-    return std::make_pair(string_of(gr.r), er->type == REDIS_REPLY_INTEGER && er->integer > 0);
+    auto r = round_trip(ctx, {g, e});
+    if (!r)
+      return r.error();
+    for (auto& x : *r)
+      if (auto ok = checked(x, ep_.describe()); !ok)
+        return ok.error();
+    auto& er = (*r)[1];
+    return std::make_pair(string_of((*r)[0].r),
+                          er->type == REDIS_REPLY_INTEGER && er->integer > 0);
   });
 }
 
@@ -530,13 +500,21 @@ bool redis_tier::connect_invalidation(redisContext*& ctx, std::string& why, bool
     ctx = nullptr;
     return false;
   };
-  reply_ptr id{redisCommand(ctx, "CLIENT ID")};
-  if (!id || id->type != REDIS_REPLY_INTEGER)
-    return fail("CLIENT ID: " + (id ? std::string{id->str ? id->str : ""} : context_error(ctx)));
-  auto client = id->integer;
-  reply_ptr sub{redisCommand(ctx, "SUBSCRIBE __redis__:invalidate")};
-  if (!sub || sub->type != REDIS_REPLY_ARRAY)
-    return fail("SUBSCRIBE: " + (sub ? std::string{sub->str ? sub->str : ""} : context_error(ctx)));
+  args id_command;
+  id_command << "CLIENT"
+             << "ID";
+  auto ids = round_trip(ctx, {id_command});
+  if (!ids || ids->front()->type != REDIS_REPLY_INTEGER)
+    return fail("CLIENT ID: " + (ids ? std::string{ids->front()->str ? ids->front()->str : ""}
+                                     : context_error(ctx)));
+  auto client = ids->front()->integer;
+  args subscribe;
+  subscribe << "SUBSCRIBE"
+            << "__redis__:invalidate";
+  auto subs = round_trip(ctx, {subscribe});
+  if (!subs || subs->front()->type != REDIS_REPLY_ARRAY)
+    return fail("SUBSCRIBE: " + (subs ? std::string{subs->front()->str ? subs->front()->str : ""}
+                                      : context_error(ctx)));
   invalidation_client_.store(client);
   // Data connections made for an older invalidation connection re-connect
   // (generation first: a reader whose mark sees the new epoch also sees it).
@@ -595,6 +573,8 @@ void redis_tier::run() {
   auto last_ping = steady::now();
   auto last_resend = steady::now();
   bool ever = ctx != nullptr;
+  // Pushes and PING replies, each bounded like a command's reply.
+  reply_scanner pushes{cfg_.max_reply_bytes};
   auto lose = [&](const std::string& why) {
     spdlog::warn("redis at {}: invalidation connection lost ({}); flushing the near tier and "
                  "reconnecting",
@@ -609,6 +589,7 @@ void redis_tier::run() {
       std::string why;
       bool fatal = false;
       if (connect_invalidation(ctx, why, fatal)) {
+        pushes = reply_scanner{cfg_.max_reply_bytes};
         if (ever) {
           reconnects_.fetch_add(1, std::memory_order_relaxed);
           spdlog::info("redis at {}: reconnected; tracking re-established", ep_.describe());
@@ -650,7 +631,7 @@ void redis_tier::run() {
       }
     }
     if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-      if (redisBufferRead(ctx) != REDIS_OK) {
+      if (!read_available(ctx, pushes)) {
         lose(context_error(ctx));
         continue;
       }

@@ -5,7 +5,8 @@
 // `CLIENT TRACKING ... REDIRECT` to an invalidation connection subscribed to
 // `__redis__:invalidate`, whose own thread drops invalidated keys from the
 // near tiers (the caches' stores). Commands run on the calling thread (a
-// handle's caller, a detached worker), never on a CAF scheduler thread.
+// handle's caller, a detached worker), never on a CAF scheduler thread,
+// each within command_timeout from send to reply and max_reply_bytes.
 
 #include <array>
 #include <atomic>
@@ -32,6 +33,8 @@ struct redisContext;
 namespace p21::cache_detail {
 
 struct shard_shared;
+struct args;
+struct reply_ptr;
 
 /// Cumulative figures of a tier (its metrics, the bench's details).
 struct redis_counters {
@@ -101,7 +104,7 @@ public:
   /// Whether a value read after `m` was taken may stay in the near tier.
   bool unchanged(const std::string& redis_key, mark m) const noexcept;
 
-  // -- commands (blocking, each bounded by command_timeout) ----------------------
+  // -- commands (blocking, each within command_timeout from send to reply) ------
 
   caf::expected<std::optional<std::string>> get(const std::string& redis_key);
   caf::expected<std::vector<std::optional<std::string>>>
@@ -152,6 +155,10 @@ private:
   template <class F>
   auto with_connection(F f) -> decltype(f(std::declval<redisContext*>()));
   caf::error unavailable(const std::string& why) const;
+  /// Sends `commands` on `ctx` and reads their replies within one
+  /// command_timeout, no reply over max_reply_bytes (redis_exchange.hpp).
+  caf::expected<std::vector<reply_ptr>> round_trip(redisContext* ctx,
+                                                   const std::vector<args>& commands);
 
   void run();
   bool connect_invalidation(redisContext*& ctx, std::string& why, bool& fatal);

@@ -33,6 +33,15 @@ void declare_http_keys(config_schema& schema) {
              "connections open at once, all clients together; more are closed at accept")
       .count("max_connections_per_ip", &http_config::max_connections_per_ip, 1, 10'000,
              "connections open at once from one client address")
+      .count("reserved_connections", &http_config::reserved_connections, 0, 10'000,
+             "of `max_connections`, the slots only the listen address itself may take "
+             "(127.0.0.1 and ::1 when listening on every address), so that the node's own "
+             "health checks get in while other addresses hold theirs; at most "
+             "max_connections - 1 are kept")
+      .strings("allowed_hosts", &http_config::allowed_hosts,
+               "names a request's `Host` may give (any port), besides IP literals and "
+               "`localhost` on a loopback listener; other names get 421 (DNS rebinding); a "
+               "request without Host (HTTP/1.0) is served")
       .duration("idle_timeout", &http_config::idle_timeout, 1s,
                 "a connection silent this long is closed")
       .duration("request_timeout", &http_config::request_timeout, 10ms,

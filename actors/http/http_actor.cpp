@@ -145,6 +145,8 @@ http_detail::limits limits_of(const http_config& c) {
   http_detail::limits lim;
   lim.max_connections = c.max_connections;
   lim.max_connections_per_ip = c.max_connections_per_ip;
+  lim.reserved_connections = c.reserved_connections;
+  lim.allowed_hosts = c.allowed_hosts;
   lim.idle_timeout = std::max(std::chrono::seconds{1},
                               std::chrono::duration_cast<std::chrono::seconds>(c.idle_timeout));
   lim.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.request_timeout);

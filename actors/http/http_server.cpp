@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include "admission.hpp"
+
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -54,6 +56,8 @@ struct tracked {
   int fd = -1;
   clock::time_point since;
   bool closing = false;
+  /// From the listen address itself (`admission::reserved`).
+  bool reserved = false;
 };
 
 } // namespace
@@ -70,6 +74,9 @@ struct server::impl {
   mutable std::mutex mtx;
   std::condition_variable cv;
   std::unordered_map<MHD_Connection*, tracked> open;
+  admission admit;
+  /// Open connections not `reserved`.
+  size_t others_open = 0;
   bool stopping = false;
   std::thread reaper;
 
@@ -79,12 +86,29 @@ struct server::impl {
     std::lock_guard<std::mutex> guard{self->mtx};
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
       auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-      self->open[c] = tracked{info ? info->connect_fd : -1, clock::now(), false};
+      auto* peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+      bool reserved = peer && peer->client_addr && self->admit.reserved(peer->client_addr);
+      self->open[c] = tracked{info ? info->connect_fd : -1, clock::now(), false, reserved};
+      if (!reserved)
+        ++self->others_open;
     } else {
       // MHD reports the close before it closes the fd: under this lock the
       // reaper never touches an fd number that was reused.
-      self->open.erase(c);
+      if (auto i = self->open.find(c); i != self->open.end()) {
+        if (!i->second.reserved)
+          --self->others_open;
+        self->open.erase(i);
+      }
     }
+  }
+
+  /// At accept, before MHD allocates anything for the connection. Counted
+  /// when MHD reports it started: two threads accepting at once may both
+  /// take the last unreserved slot (a reserve smaller by threads - 1 at most).
+  static MHD_Result on_accept(void* cls, const sockaddr* addr, socklen_t) {
+    auto* self = static_cast<impl*>(cls);
+    std::lock_guard<std::mutex> guard{self->mtx};
+    return self->admit.admit(addr, self->others_open) ? MHD_YES : MHD_NO;
   }
 
   static void on_completed(void* cls, MHD_Connection* c, void**, enum MHD_RequestTerminationCode) {
@@ -161,6 +185,11 @@ struct server::impl {
         static_cast<size_t>(MHD_get_connection_values(c, MHD_HEADER_KIND, nullptr, nullptr));
     if (headers > self->lim.max_headers)
       return send(c, error(431, "too many header fields"));
+    // Without Host (HTTP/1.0) a request is served: browsers always send one.
+    if (auto* host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        host != nullptr && !self->admit.host_allowed(host))
+      return send(c, error(421, "this server does not answer for that Host; see [http] "
+                                "allowed_hosts"));
     request req;
     req.method = method ? method : "";
     req.path = url ? url : "";
@@ -228,10 +257,12 @@ int server::start(const std::string& host, int port) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
   int actual = v6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                   : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  d.admit = admission{listen_address_of(reinterpret_cast<sockaddr*>(&bound)), d.lim.allowed_hosts,
+                      d.lim.max_connections, d.lim.reserved_connections};
   // ITC: so that `stop` can quiesce (take the listen socket back) first.
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
   d.daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &impl::dispatch, &d, //
+      flags, 0, &impl::on_accept, &d, &impl::dispatch, &d, //
       MHD_OPTION_LISTEN_SOCKET, fd,                    //
       MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(std::max<size_t>(1, d.lim.threads)),
       MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(d.lim.max_connections), //

@@ -5,7 +5,9 @@
 // handled by epoll threads, so a slow or idle client holds a connection
 // slot, never a thread; slots are capped in total and per client address;
 // a request (headers included) has an idle timeout and a total deadline;
-// headers are capped in bytes and in number. Plain C++, no CAF.
+// headers are capped in bytes and in number; the last slots are kept for the
+// listen address itself, and a request must name this server in `Host`.
+// Plain C++, no CAF.
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace p21::http_detail {
 
@@ -51,6 +54,13 @@ struct limits {
   size_t max_connections = 128;
   /// Connections open at once from one address.
   size_t max_connections_per_ip = 64;
+  /// Of `max_connections`, the slots only the listen address itself (127.0.0.1
+  /// or ::1 on a wildcard listener) may take: the node's own health checks
+  /// get in while other addresses hold all they are allowed.
+  size_t reserved_connections = 8;
+  /// Names a request's `Host` may give besides IP literals and `localhost`
+  /// (on a loopback listener); others get 421 (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
   /// A connection silent this long is closed.
   std::chrono::seconds idle_timeout{5};
   /// From a request's first byte (or the end of the previous one on the same

@@ -168,6 +168,12 @@ struct http_config {
   size_t max_connections = 128;
   /// Connections open at once from one client address.
   size_t max_connections_per_ip = 64;
+  /// Of `max_connections`, the slots only the listen address itself (127.0.0.1
+  /// and ::1 on a wildcard listener) may take: the node's own health checks.
+  size_t reserved_connections = 8;
+  /// Names a request's `Host` may give besides IP literals and `localhost`;
+  /// others get 421 (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
   /// A connection silent this long is closed (whole seconds, at least 1).
   timespan idle_timeout = std::chrono::seconds{5};
   /// A request's deadline, from its first byte to the end of its response.
@@ -302,9 +308,14 @@ struct redis_config {
   /// `redis://[user:password@]host:port/db` or `unix:///path`.
   std::string url = "redis://127.0.0.1:6379/0";
   timespan connect_timeout = std::chrono::seconds{2};
-  /// Bound of one command: past it (or at once while the server is known to
-  /// be down) a get or put fails with `unavailable`.
+  /// Deadline of one command, from sending it to its whole reply: past it
+  /// (or at once while the server is known to be down) a get or put fails
+  /// with `unavailable`, however slowly the server drips its reply.
   timespan command_timeout = std::chrono::milliseconds{500};
+  /// Largest reply accepted (its bytes, plus 64 per array element for what
+  /// the client allocates per element): a larger bulk or array length fails
+  /// the command as soon as its header arrives, before anything is buffered.
+  size_t max_reply_bytes = 64 * 1024 * 1024;
   /// Data connections per node (the invalidation connection is extra).
   size_t pool_size = 4;
   /// Prepended to every key, then the cache's name and a colon.
