@@ -84,7 +84,7 @@ TEST_CASE("a read-only peer cannot reach fts3_tokenizer: the exploit is refused,
   auto leak = peer_query("SELECT hex(fts3_tokenizer('simple'))");
   REQUIRE_FALSE(leak);
   CHECK(is(leak.error(), errc::bad_query));
-  CHECK_THAT(render(leak.error()), Catch::Contains("fts3_tokenizer"));
+  CHECK_THAT(render(leak.error()), Catch::Contains("fts3_tokenizer() is not allowed"));
   auto replace = peer_query("SELECT fts3_tokenizer('simple', x'4141414141414141')");
   REQUIRE_FALSE(replace);
   CHECK_THAT(render(replace.error()), Catch::Contains("fts3_tokenizer"));
