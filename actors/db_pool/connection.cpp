@@ -105,7 +105,9 @@ caf::error connection::failure(int rc, const std::string& what) {
     if (why == "stop")
       return make_error(errc::unavailable, what + "the pool is stopping; statement interrupted");
   }
-  if ((rc & 0xff) == SQLITE_AUTH && !denied_.empty())
+  // A refused function reaches the caller as SQLITE_ERROR ("not authorized
+  // to use function"), other refusals as SQLITE_AUTH: ours says why.
+  if (((rc & 0xff) == SQLITE_AUTH || (rc & 0xff) == SQLITE_ERROR) && !denied_.empty())
     return make_error(errc::bad_query, what + "refused: " + denied_);
   return error_here(what);
 }

@@ -8,7 +8,12 @@
 //
 // Differences from a node's reader, each because a fuzzer needs it: a
 // statement deadline of 200 ms (a node's default is 30 s; libFuzzer's
-// -timeout is 10 s) and no parameters (a statement that wants some fails).
+// -timeout is 10 s), no parameters (a statement that wants some fails), and
+// max_result_bytes (so SQLITE_LIMIT_LENGTH) of 1 MiB instead of 64 MiB:
+// SQLite holds every column of a row at once before the result is counted,
+// so a 4 KiB input can name ~100 values of the largest size, 6 GB at 64 MiB
+// (a gap the hard heap limit must close, not the result bound), which would
+// end every run at libFuzzer's 2 GB -rss_limit_mb instead of finding bugs.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -35,6 +40,7 @@ public:
     connection_settings s;
     s.path = dir_ + "/fuzz.db";
     s.statement_timeout = std::chrono::milliseconds{200};
+    s.max_result_bytes = 1 << 20;
     s.cancel = std::make_shared<p21::db_detail::statement_cancel>();
     writer_ = open(s);
     for (auto* sql : {"CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB)",

@@ -1,13 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include "actors/db_pool/query_cache.hpp"
-#include "p21/db.hpp"
-#include "p21/runtime.hpp"
-#include "support/test_support.hpp"
 
 using namespace p21;
 using namespace p21::db_detail;
-using namespace p21::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -143,26 +139,4 @@ TEST_CASE("a result larger than an eighth of query_cache_max_bytes is never cach
   CHECK(c.bytes() == 0);
   c.put(query_cache::key("SELECT small", {}), blob_of(100 << 10), {"t"}, c.seq());
   CHECK(cached(c, "SELECT small"));
-}
-
-TEST_CASE("through the pool, large results stay within query_cache_max_bytes") {
-  temp_dir dir;
-  auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.query_cache_max_bytes = 4 << 20;
-  runtime rt{cfg};
-  auto d = db::open(rt).value();
-  REQUIRE(d.execute("CREATE TABLE t(x)"));
-  auto cache = rt.shared_object<query_cache>("db_pool");
-  REQUIRE(cache);
-  for (int i = 0; i < 12; ++i) {
-    // 400 KiB each: under an eighth (512 KiB), twelve of them over the budget.
-    auto r = d.query("SELECT zeroblob(400 * 1024 + ?) FROM (SELECT 1)", {db_value::of(i)});
-    REQUIRE(r);
-    CHECK(cache->bytes() <= 4u << 20);
-  }
-  CHECK(cache->bytes() > 2u << 20);
-  auto big = d.query("SELECT zeroblob(600 * 1024)");
-  REQUIRE(big);
-  CHECK_FALSE(d.query("SELECT zeroblob(600 * 1024)")->cached);
 }
