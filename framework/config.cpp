@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -134,15 +135,32 @@ std::string error_text(const std::string& file, size_t line, size_t column, cons
   return out;
 }
 
+/// `key` with its control characters as `\uXXXX`: a key comes from the
+/// file (a table's name), and the error is printed to a terminal or a log.
+std::string printable_key(std::string key) {
+  std::string out;
+  for (char c : key) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof(code), "\\u%04X", u);
+      out += code;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 config_error::config_error(std::string file, size_t line, size_t column, std::string key,
                            std::string message)
-  : std::runtime_error(error_text(file, line, column, key, message))
+  : std::runtime_error(error_text(file, line, column, printable_key(key), message))
   , file_(std::move(file))
   , line_(line)
   , column_(column)
-  , key_(std::move(key))
+  , key_(printable_key(std::move(key)))
   , message_(std::move(message)) {
   // nop
 }

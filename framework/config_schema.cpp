@@ -284,9 +284,13 @@ std::string value_problem(const key_spec& k, const key_value& v) {
   return k.refine ? k.refine(v) : std::string{};
 }
 
-/// Why `name` may not be an element of a closed set of named tables (the
-/// optimizer's rules), or empty when it may.
+/// Why `name` may not be an element of the named tables `s` (a control
+/// character, or a name outside a closed set such as the optimizer's
+/// rules), or empty when it may.
 std::string name_problem(const section_spec& s, const std::string& name) {
+  // A name becomes a component's, a metric label's or a log line's text.
+  if (auto p = control_character_problem(name); !p.empty())
+    return "a name " + p;
   auto& allowed = s.allowed_names;
   if (allowed.empty() || std::find(allowed.begin(), allowed.end(), name) != allowed.end())
     return {};

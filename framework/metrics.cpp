@@ -1,10 +1,13 @@
 #include "p21/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+
+#include <spdlog/spdlog.h>
 
 namespace p21 {
 
@@ -19,47 +22,117 @@ bool valid_metric_name(const std::string& name) {
   return true;
 }
 
+namespace {
+
+/// A label set as one string, for the family's hash map: each label name
+/// and value preceded by its length, so that no two sets spell the same.
+std::string series_key(const metric_labels& labels) {
+  std::string out;
+  for (auto& [k, v] : labels) {
+    out += std::to_string(k.size()) + ':' + k;
+    out += std::to_string(v.size()) + ':' + v;
+  }
+  return out;
+}
+
+} // namespace
+
 template <class T>
-T& metrics_registry::find_or_add(std::deque<entry<T>>& xs, const std::string& name,
-                                 const std::string& help, const metric_labels& labels,
-                                 double scale) {
+T& metrics_registry::find_or_add(store<T>& xs, const std::string& name, const std::string& help,
+                                 const metric_labels& labels, double scale,
+                                 const family_bounds& bounds) {
   if (!valid_metric_name(name))
     throw std::invalid_argument("invalid metric name '" + name + "'");
   for (auto& [k, v] : labels)
     if (!valid_metric_name(k))
       throw std::invalid_argument("invalid label name '" + k + "' of metric '" + name + "'");
+  auto key = series_key(labels);
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto& e : xs)
-    if (e.name == name && e.labels == labels)
-      return *e.metric;
-  help_.emplace(name, help);
-  xs.push_back(entry<T>{name, labels, scale, std::make_unique<T>()});
-  return *xs.back().metric;
+  auto& family = xs.families[name];
+  if (auto i = family.find(key); i != family.end())
+    return *i->second;
+  auto add = [&](const metric_labels& ls, std::string k) -> T& {
+    help_.emplace(name, help);
+    xs.entries.push_back(entry<T>{name, ls, scale, std::make_unique<T>()});
+    auto* metric = xs.entries.back().metric.get();
+    family.emplace(std::move(k), metric);
+    return *metric;
+  };
+  if (family.size() < std::max<size_t>(bounds.limit, 1))
+    return add(labels, std::move(key));
+  // Full: fold into the family's overflow series.
+  if (folding_.insert(name).second)
+    spdlog::warn("metrics: {} reached its limit of {} series; further label sets count as "
+                 "\"{}\"",
+                 name, bounds.limit, overflow_value);
+  auto folded = labels;
+  if (auto i = folded.find(bounds.overflow_label); i != folded.end()) {
+    i->second = overflow_value;
+    if (auto j = family.find(series_key(folded)); j != family.end())
+      return *j->second;
+  }
+  for (auto& [k, v] : folded)
+    v = overflow_value;
+  auto folded_key = series_key(folded);
+  if (auto j = family.find(folded_key); j != family.end())
+    return *j->second;
+  return add(folded, std::move(folded_key));
 }
 
 counter& metrics_registry::make_counter(const std::string& name, const std::string& help,
                                         const metric_labels& labels) {
-  return find_or_add(counters_, name, help, labels, 1.0);
+  return find_or_add(counters_, name, help, labels, 1.0, family_bounds{});
 }
 
 gauge& metrics_registry::make_gauge(const std::string& name, const std::string& help,
                                     const metric_labels& labels) {
-  return find_or_add(gauges_, name, help, labels, 1.0);
+  return find_or_add(gauges_, name, help, labels, 1.0, family_bounds{});
 }
 
 histogram& metrics_registry::make_histogram(const std::string& name, const std::string& help,
                                             const metric_labels& labels, double scale) {
-  return find_or_add(histograms_, name, help, labels, scale);
+  return find_or_add(histograms_, name, help, labels, scale, family_bounds{});
+}
+
+metrics_registry::family_bounds metrics_registry::bounds_of(const metric_def& def) {
+  return {def.series_limit > 0 ? size_t{def.series_limit} : default_series_limit,
+          def.overflow_label};
+}
+
+counter& metrics_registry::make_counter(const metric_def& def, const metric_labels& labels) {
+  return find_or_add(counters_, def.name, def.help, labels, 1.0, bounds_of(def));
+}
+
+gauge& metrics_registry::make_gauge(const metric_def& def, const metric_labels& labels) {
+  return find_or_add(gauges_, def.name, def.help, labels, 1.0, bounds_of(def));
+}
+
+histogram& metrics_registry::make_histogram(const metric_def& def, const metric_labels& labels,
+                                            double scale) {
+  return find_or_add(histograms_, def.name, def.help, labels, scale, bounds_of(def));
+}
+
+size_t metrics_registry::series_count(const std::string& name) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  size_t n = 0;
+  auto count = [&](auto& xs) {
+    if (auto i = xs.families.find(name); i != xs.families.end())
+      n += i->second.size();
+  };
+  count(counters_);
+  count(gauges_);
+  count(histograms_);
+  return n;
 }
 
 metric_set metrics_registry::collect() const {
   std::lock_guard<std::mutex> guard{mtx_};
   metric_set out;
-  for (auto& e : counters_)
+  for (auto& e : counters_.entries)
     out.counters.push_back({e.name, e.labels, double(e.metric->value())});
-  for (auto& e : gauges_)
+  for (auto& e : gauges_.entries)
     out.gauges.push_back({e.name, e.labels, e.metric->value()});
-  for (auto& e : histograms_) {
+  for (auto& e : histograms_.entries) {
     auto s = e.metric->summary(e.name, e.scale);
     s.labels = e.labels;
     out.histograms.push_back(std::move(s));

@@ -35,6 +35,13 @@ counter& actor_profile::messages_of(const caf::mailbox_element& x,
   auto i = by_type_.find(key);
   if (i != by_type_.end())
     return *i->second;
+  if (by_type_.size() >= max_types) {
+    if (other_ == nullptr)
+      other_ = &registry_.make_counter(profiling_metrics::messages,
+                                       {{"component", component_},
+                                        {"type", metrics_registry::overflow_value}});
+    return *other_;
+  }
   std::string type = "empty";
   if (content.size() > 0) {
     if (content.type(0).first == caf::type_nr<caf::atom_value>::value)

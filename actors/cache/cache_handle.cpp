@@ -273,9 +273,9 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
     if (!q)
       return q.error();
     // Visible to every reader already; the owner accounts and evicts. A
-    // writer that finds the queue full waits for a drain: writes are never
-    // dropped and the queue stays bounded.
-    if (q->pending > local->store.write_limit())
+    // writer that finds the queue full (in entries or bytes) waits for a
+    // drain: writes are never dropped and the queue stays bounded.
+    if (q->full)
       return request_drain(s, true);
     if (q->drain)
       static_cast<void>(request_drain(s, false));
@@ -294,7 +294,7 @@ caf::expected<bool> cache::erase(const std::string& key) {
       return redis_erase(*local, key, hash, drainer(s));
     cache_store::queued q;
     auto removed = local->store.remove(key, hash, q);
-    if (q.pending > local->store.write_limit()) {
+    if (q.full) {
       if (auto err = request_drain(s, true))
         return err;
     } else if (q.drain) {

@@ -227,7 +227,7 @@ bool cache_store::claim_drain_request() {
          !drain_requested_.exchange(true, std::memory_order_acq_rel);
 }
 
-cache_store::queued cache_store::enqueue(std::string_view key) {
+cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
   // One queue in write order: the policy sees writes in the order they
   // happened (per-thread queues would hand it each thread's writes in a
   // batch, which measurably skews W-TinyLFU's small window).
@@ -236,7 +236,11 @@ cache_store::queued cache_store::enqueue(std::string_view key) {
     std::lock_guard<std::mutex> guard{writes_mtx_};
     writes_.emplace_back(key);
     q.pending = writes_.size();
+    pending_bytes_ += bytes;
+    peak_pending_bytes_ = std::max(peak_pending_bytes_, pending_bytes_);
+    q.pending_bytes = pending_bytes_;
   }
+  q.full = q.pending > write_limit() || q.pending_bytes > write_byte_limit();
   q.drain = claim_drain_request();
   return q;
 }
@@ -247,6 +251,7 @@ caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint
   if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
     return err;
   auto expires = expiry(ttl, now);
+  uint64_t charge = 0;
   {
     auto& seg = segment_of(hash);
     std::unique_lock<segment_lock> guard{seg.mtx};
@@ -261,9 +266,10 @@ caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint
     n->expires = expires;
     n->erased = false;
     n->charge = entry_overhead() + heap_bytes(n->key) + heap_bytes(n->value);
+    charge = n->charge;
   }
   reads_.count_put(read_buffer::stripe_of_this_thread());
-  return enqueue(key);
+  return enqueue(key, charge);
 }
 
 bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
@@ -283,13 +289,23 @@ bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
     n->erased = true;
     std::string{}.swap(n->value);
   }
-  q = enqueue(key);
+  q = enqueue(key, key.size());
   return true;
 }
 
 size_t cache_store::pending_writes() const {
   std::lock_guard<std::mutex> guard{writes_mtx_};
   return writes_.size();
+}
+
+uint64_t cache_store::pending_write_bytes() const {
+  std::lock_guard<std::mutex> guard{writes_mtx_};
+  return pending_bytes_;
+}
+
+uint64_t cache_store::peak_pending_write_bytes() const {
+  std::lock_guard<std::mutex> guard{writes_mtx_};
+  return peak_pending_bytes_;
 }
 
 // -- cache_store: the owner ---------------------------------------------------
@@ -337,6 +353,7 @@ void cache_store::drain() {
     // allocates again once both have grown.
     std::lock_guard<std::mutex> guard{writes_mtx_};
     draining_.swap(writes_);
+    pending_bytes_ = 0; // the owner accounts them now
   }
   for (auto& key : draining_)
     apply_write(key);

@@ -145,6 +145,7 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
   cfg_.max_bytes = max_bytes;
   max_bytes_.store(max_bytes, std::memory_order_relaxed);
   write_limit_.store(std::clamp<uint64_t>(max_entries / 64, 16, 4096), std::memory_order_relaxed);
+  write_byte_limit_.store(std::max<uint64_t>(max_bytes / 64, 1), std::memory_order_relaxed);
   if (cfg_.policy == eviction::lru) {
     window_max_ = max_entries;
   } else {

@@ -19,7 +19,7 @@ namespace {
 constexpr size_t drain_batch = 64;
 
 void settle(cache_store& store, const cache_store::queued& q, const drain_fn& drain) {
-  if (q.pending > store.write_limit())
+  if (q.full)
     static_cast<void>(drain(true));
   else if (q.drain && q.pending >= drain_batch)
     static_cast<void>(drain(false));

@@ -447,7 +447,7 @@ void redis_tier::on_invalidation(const std::string& redis_key) {
         continue;
       cache_store::queued q;
       shard->store.remove(key, hash, q);
-      if (q.drain || q.pending > shard->store.write_limit())
+      if (q.drain || q.full)
         shard->poke();
     }
   }

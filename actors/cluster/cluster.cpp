@@ -20,6 +20,7 @@
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/db.hpp"
+#include "p21/log_limits.hpp"
 #include "p21/metrics.hpp"
 #include "p21/subsystems.hpp"
 #include "public_interface.hpp"
@@ -126,9 +127,13 @@ caf::behavior gateway(caf::event_based_actor* self, std::set<std::string> publis
   self->set_down_handler([](caf::down_msg&) {});
   self->set_default_handler(
       [](caf::scheduled_actor* me, caf::message_view& x) -> caf::result<caf::message> {
-        spdlog::warn("cluster: gateway dropped an unexpected message from {}: {}",
-                     me->current_sender() ? std::to_string(me->current_sender()->id()) : "?",
-                     caf::to_string(x.content()));
+        // A peer chooses how often and how large: a few short lines a second.
+        static log_rate_limiter limit;
+        log_limited(limit, log_level::warn, [&] {
+          return "cluster: gateway dropped an unexpected message from " +
+                 (me->current_sender() ? std::to_string(me->current_sender()->id()) : "?") +
+                 ": " + peer_text(caf::to_string(x.content()));
+        });
         return caf::sec::unexpected_message;
       });
   return {

@@ -7,6 +7,7 @@
 
 #include "p21/config.hpp"
 #include "p21/error.hpp"
+#include "p21/log_limits.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "reply_bounds.hpp"
@@ -145,14 +146,22 @@ reply_shape<R> within(uint64_t max_bytes, F bytes_of) {
 /// it does not understand is an error reply, logged at debug level because
 /// a peer controls how often it happens.
 void harden(caf::event_based_actor* self, const std::string& name) {
+  // Shared by every proxy: what a peer sends is bounded per node, not per
+  // proxy a peer can make us spawn.
+  static log_rate_limiter exits;
+  static log_rate_limiter refusals;
   self->set_exit_handler([name](caf::exit_msg& em) {
-    spdlog::debug("cluster: public {} ignored an exit ({}) from a peer", name,
-                  caf::to_string(em.reason));
+    log_limited(exits, log_level::debug, [&] {
+      return "cluster: public " + name + " ignored an exit (" +
+             peer_text(caf::to_string(em.reason)) + ") from a peer";
+    });
   });
   self->set_down_handler([](caf::down_msg&) {});
   self->set_default_handler(
       [name](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
-        spdlog::debug("cluster: public {} refused {}", name, caf::to_string(x.content()));
+        log_limited(refusals, log_level::debug, [&] {
+          return "cluster: public " + name + " refused " + peer_text(caf::to_string(x.content()));
+        });
         return caf::sec::unexpected_message;
       });
 }

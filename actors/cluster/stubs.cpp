@@ -21,6 +21,7 @@
 #include "p21/cache.hpp"
 #include "p21/cluster.hpp"
 #include "p21/db.hpp"
+#include "p21/log_limits.hpp"
 #include "p21/metrics.hpp"
 #include "tls_transport.hpp"
 
@@ -116,7 +117,7 @@ void connect(stub_actor* self);
 void lost(stub_actor* self, const std::string& why) {
   auto& st = self->state;
   if (st.remote) {
-    spdlog::warn("cluster: lost {}: {}", st.where(), why);
+    spdlog::warn("cluster: lost {}: {}", st.where(), peer_text(why));
     self->demonitor(st.remote);
     st.remote = nullptr;
     st.m.connected->set(0);
@@ -133,10 +134,10 @@ void retry_later(stub_actor* self, const caf::error& e) {
   st.connecting = false;
   // The first failure is a warning; while the peer stays down, quieter.
   if (st.failed_attempts++ == 0)
-    spdlog::warn("cluster: cannot reach {}: {}; retrying every {} at most", st.where(), render(e),
-                 format_duration(st.cfg.retry_max));
+    spdlog::warn("cluster: cannot reach {}: {}; retrying every {} at most", st.where(),
+                 peer_text(render(e)), format_duration(st.cfg.retry_max));
   else
-    spdlog::debug("cluster: still cannot reach {}: {}", st.where(), render(e));
+    spdlog::debug("cluster: still cannot reach {}: {}", st.where(), peer_text(render(e)));
   self->delayed_send(self, st.backoff, reconnect_atom::value);
   st.backoff = std::min(st.backoff * 2, st.cfg.retry_max);
 }

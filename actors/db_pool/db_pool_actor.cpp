@@ -8,6 +8,7 @@
 
 #include "p21/db.hpp"
 #include "p21/histogram.hpp"
+#include "p21/log_limits.hpp"
 #include "p21/profiling.hpp"
 
 namespace p21 {
@@ -408,7 +409,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
           auto& r = i->second;
           if (r.busy && !r.leak_logged && now - r.since > st.cfg.leak_threshold) {
             spdlog::warn("a statement has held a connection for over {}: {}",
-                         format_duration(st.cfg.leak_threshold), r.sql);
+                         format_duration(st.cfg.leak_threshold), peer_text(r.sql));
             r.leak_logged = true;
           }
           if (r.overflow && !r.busy && now - r.since > st.cfg.idle_timeout) {

@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "p21/histogram.hpp"
@@ -50,8 +52,22 @@ private:
 /// returns a reference that stays valid as long as the registry; recording
 /// through it never locks. Registering the same name and labels again
 /// returns the same metric.
+///
+/// A family (one name) holds at most its `series_limit` label sets: labels
+/// may come from input (a message's type), and each series costs memory
+/// and scrape time for good. Past the limit a new label set folds into an
+/// overflow series: the same labels with the family's `overflow_label` set
+/// to `other` when that series exists already, else every value `other`
+/// (`{component="other",type="other"}`), so a family never holds more than
+/// its limit plus one.
 class metrics_registry {
 public:
+  /// The limit of a family whose declaration names none.
+  static constexpr size_t default_series_limit = 256;
+
+  /// The value of an overflow series' labels.
+  static constexpr const char* overflow_value = "other";
+
   counter& make_counter(const std::string& name, const std::string& help,
                         const metric_labels& labels = {});
   gauge& make_gauge(const std::string& name, const std::string& help,
@@ -60,17 +76,11 @@ public:
   histogram& make_histogram(const std::string& name, const std::string& help,
                             const metric_labels& labels = {}, double scale = 1e-9);
 
-  /// The same for a declared metric (name and help from `def`).
-  counter& make_counter(const metric_def& def, const metric_labels& labels = {}) {
-    return make_counter(def.name, def.help, labels);
-  }
-  gauge& make_gauge(const metric_def& def, const metric_labels& labels = {}) {
-    return make_gauge(def.name, def.help, labels);
-  }
+  /// The same for a declared metric (name, help and series limit from `def`).
+  counter& make_counter(const metric_def& def, const metric_labels& labels = {});
+  gauge& make_gauge(const metric_def& def, const metric_labels& labels = {});
   histogram& make_histogram(const metric_def& def, const metric_labels& labels = {},
-                            double scale = 1e-9) {
-    return make_histogram(def.name, def.help, labels, scale);
-  }
+                            double scale = 1e-9);
 
   /// Every metric's current value.
   metric_set collect() const;
@@ -78,7 +88,17 @@ public:
   /// Help texts by metric name.
   std::map<std::string, std::string> help() const;
 
+  /// How many series the family `name` holds (of any kind).
+  size_t series_count(const std::string& name) const;
+
 private:
+  struct family_bounds {
+    size_t limit = default_series_limit;
+    std::string overflow_label;
+  };
+
+  static family_bounds bounds_of(const metric_def& def);
+
   template <class T>
   struct entry {
     std::string name;
@@ -87,15 +107,24 @@ private:
     std::unique_ptr<T> metric;
   };
 
+  /// One kind's metrics in registration order (what `collect` reports),
+  /// and each family's series by their labels for the lookup.
   template <class T>
-  T& find_or_add(std::deque<entry<T>>& xs, const std::string& name, const std::string& help,
-                 const metric_labels& labels, double scale);
+  struct store {
+    std::deque<entry<T>> entries;
+    std::unordered_map<std::string, std::unordered_map<std::string, T*>> families;
+  };
+
+  template <class T>
+  T& find_or_add(store<T>& xs, const std::string& name, const std::string& help,
+                 const metric_labels& labels, double scale, const family_bounds& bounds);
 
   mutable std::mutex mtx_;
-  std::deque<entry<counter>> counters_;
-  std::deque<entry<gauge>> gauges_;
-  std::deque<entry<histogram>> histograms_;
+  store<counter> counters_;
+  store<gauge> gauges_;
+  store<histogram> histograms_;
   std::map<std::string, std::string> help_;
+  std::set<std::string> folding_; // families past their limit (warned once)
 };
 
 /// Whether `name` is a valid metric or label name (`[a-zA-Z_][a-zA-Z0-9_]*`).

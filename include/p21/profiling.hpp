@@ -23,15 +23,30 @@
 namespace p21 {
 
 /// The metrics of the profiler, labelled `component` (and `type`).
+/// Components come from the config (a cache has up to 256 shards), so
+/// their families hold up to `component_series` series; message types come
+/// from input, and past a component's `actor_profile::max_types` count as
+/// `type="other"`.
 namespace profiling_metrics {
 
-inline constexpr metric_def mailbox_depth{
-    "actor_mailbox_depth", "Messages waiting in a component's mailbox.", metric_kind::gauge};
-inline constexpr metric_def messages{
-    "actor_messages", "Messages a component handled, by message type.", metric_kind::counter};
+inline constexpr uint32_t component_series = 16384;
+
+inline constexpr metric_def mailbox_depth{"actor_mailbox_depth",
+                                          "Messages waiting in a component's mailbox.",
+                                          metric_kind::gauge,
+                                          "",
+                                          component_series};
+inline constexpr metric_def messages{"actor_messages",
+                                     "Messages a component handled, by message type.",
+                                     metric_kind::counter,
+                                     "",
+                                     component_series,
+                                     "type"};
 inline constexpr metric_def handler_seconds{"actor_handler_seconds",
                                             "Time a component's handlers ran, per message.",
-                                            metric_kind::histogram, "seconds"};
+                                            metric_kind::histogram,
+                                            "seconds",
+                                            component_series};
 
 inline constexpr metric_def all[] = {mailbox_depth, messages, handler_seconds};
 
@@ -41,6 +56,11 @@ inline constexpr metric_def all[] = {mailbox_depth, messages, handler_seconds};
 /// counting). Recording never locks, except the first message of a type.
 class actor_profile {
 public:
+  /// Message types a component counts by name; messages of further types
+  /// (a peer can send any atom) count as `type="other"`, so that input
+  /// never grows the registry or this profile.
+  static constexpr size_t max_types = 128;
+
   /// `registry` must outlive every actor spawned with this profile (they
   /// record until their last message, the exit).
   actor_profile(metrics_registry& registry, std::string component);
@@ -64,8 +84,10 @@ private:
   std::string component_;
   gauge& depth_;
   histogram& handler_time_;
-  // By atom value or type id; only the actor's own thread reads or writes.
+  // By atom value or type id, at most `max_types`; only the actor's own
+  // thread reads or writes them.
   std::unordered_map<uint64_t, counter*> by_type_;
+  counter* other_ = nullptr;
 };
 
 /// An actor class `Impl` whose every message is recorded in a profile.

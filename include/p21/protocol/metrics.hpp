@@ -35,6 +35,13 @@ struct metric_def {
   metric_kind kind;
   /// `seconds`, `bytes`, `ratio`, or empty for a plain count.
   const char* unit = "";
+  /// At most this many label sets (series) in a registry, 0 for the
+  /// registry's default (`metrics_registry::default_series_limit`); the
+  /// rest fold into an overflow series (see `metrics_registry`).
+  uint32_t series_limit = 0;
+  /// The label whose value a label set past the limit takes as `other`
+  /// (its other labels kept), or empty: every value becomes `other`.
+  const char* overflow_label = "";
 
   /// A sample of this metric.
   metric_sample operator()(double value, std::map<std::string, std::string> labels = {}) const {

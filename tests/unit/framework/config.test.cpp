@@ -563,6 +563,36 @@ TEST_CASE("a path with a NUL or another control character is refused naming file
         "h\x01");
 }
 
+TEST_CASE("a table name with a control character is refused naming file, line and the name "
+          "escaped") {
+  struct bad {
+    std::string toml;
+    std::string key;
+    size_t line;
+  };
+  std::vector<bad> cases = {
+      {"[caches.\"a\\u0001b\"]\nmax_entries = 10\n", "caches.a\\u0001b", 1},
+      {"[monitor]\n\n[monitor.alerts.\"cpu\\u001b[2J\"]\nthreshold = 0.5\n",
+       "monitor.alerts.cpu\\u001B[2J", 3},
+      {"[components.\"x\\ny\"]\n", "components.x\\u000Ay", 1},
+      {"[caches]\n\"tab\\tbed\" = { max_entries = 10 }\n", "caches.tab\\u0009bed", 2},
+  };
+  for (auto& c : cases) {
+    auto e = refusal(c.toml);
+    CHECK(e.key() == c.key);
+    CHECK(e.line() == c.line);
+    CHECK_THAT(e.message(), Catch::Contains("a name must not contain control characters"));
+    // The error itself carries no control character to a terminal.
+    for (char ch : std::string{e.what()})
+      CHECK(static_cast<unsigned char>(ch) >= 0x20);
+  }
+  config cfg;
+  cfg.cache.caches["bell\x07"].max_entries = 10;
+  auto v = refusal(cfg);
+  CHECK(v.key() == "caches.bell\\u0007");
+  CHECK_THAT(v.message(), Catch::Contains("U+0007"));
+}
+
 TEST_CASE("the file reader and validate of a config built in code agree on ranges") {
   auto e = refusal("[database]\npool_size = 0\n");
   config cfg;

@@ -1,0 +1,80 @@
+// The cache's write queue is bounded in bytes as well as in entries: a
+// write stores its value in the table at once, and the owner counts it
+// against the byte capacity only when it drains, so the queue's bytes are
+// memory the capacity does not see.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "actors/cache/cache_store.hpp"
+#include "actors/cache/shard.hpp"
+#include "p21/cache.hpp"
+#include "support/test_support.hpp"
+
+using namespace p21;
+using namespace p21::cache_detail;
+using namespace p21::test;
+
+TEST_CASE("a cache's write queue is full once its writes hold more bytes than a sixty-fourth of "
+          "the byte capacity, however few entries they are") {
+  store_config cfg;
+  cfg.max_entries = 1'000'000;
+  cfg.max_bytes = 64ull << 20;
+  cache_store store{cfg};
+  REQUIRE(store.write_byte_limit() == (64ull << 20) / 64);
+  REQUIRE(store.write_limit() == 4096);
+  std::string value(256 << 10, 'x');
+  auto now = std::chrono::steady_clock::now();
+  auto put = [&](int i) {
+    auto key = "k" + std::to_string(i);
+    return store.write(key, key_hash(key), value, timespan{0}, now).value();
+  };
+  // Three values stay under the limit, the fourth takes the queue past it.
+  for (int i = 0; i < 3; ++i)
+    CHECK_FALSE(put(i).full);
+  auto q = put(3);
+  CHECK(q.full);
+  CHECK(q.pending == 4);
+  CHECK(q.pending_bytes > store.write_byte_limit());
+  CHECK(store.pending_write_bytes() == q.pending_bytes);
+  // The owner's drain accounts them: the queue is empty again.
+  store.drain();
+  CHECK(store.pending_write_bytes() == 0);
+  CHECK(store.bytes() >= 4 * value.size());
+  CHECK_FALSE(put(4).full);
+  CHECK(store.peak_pending_write_bytes() == q.pending_bytes);
+}
+
+TEST_CASE("16 cache writers of 256 KiB values into a 4 MiB cache keep its queued bytes within a "
+          "sixty-fourth of the budget plus one value per writer") {
+  runtime rt{test_config()};
+  named_cache_config nc;
+  nc.max_entries = 100'000;
+  nc.max_bytes = 4ull << 20;
+  auto c = cache::create(rt, "large_values", nc).value();
+  auto shard = rt.shared_object<shard_shared>("cache.large_values/0");
+  REQUIRE(shard);
+  constexpr int writers = 16;
+  constexpr int puts = 48;
+  const std::string value(256 << 10, 'v');
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < writers; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < puts; ++i)
+        if (c.put("w" + std::to_string(t) + "-" + std::to_string(i), value))
+          ++failed;
+    });
+  for (auto& t : threads)
+    t.join();
+  CHECK(failed == 0);
+  // A writer that takes the queue past the limit waits for the drain that
+  // empties it: past the limit, each writer adds at most its one value.
+  auto per_write = entry_overhead() + value.size() + 1024;
+  auto peak = shard->store.peak_pending_write_bytes();
+  CHECK(peak > 0);
+  CHECK(peak <= shard->store.write_byte_limit() + writers * per_write);
+  auto stats = c.stats().value();
+  CHECK(stats.bytes <= nc.max_bytes);
+}
