@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "detail/logging.hpp"
+
 namespace p21 {
 
 std::string peer_text(std::string_view x, size_t limit) {
@@ -74,33 +76,9 @@ uint64_t log_rate_limiter::suppressed() const {
   return suppressed_;
 }
 
-namespace {
-
-spdlog::level::level_enum level_of(log_level x) {
-  switch (x) {
-  case log_level::trace:
-    return spdlog::level::trace;
-  case log_level::debug:
-    return spdlog::level::debug;
-  case log_level::info:
-    return spdlog::level::info;
-  case log_level::warn:
-    return spdlog::level::warn;
-  case log_level::error:
-    return spdlog::level::err;
-  case log_level::critical:
-    return spdlog::level::critical;
-  case log_level::off:
-    return spdlog::level::off;
-  }
-  return spdlog::level::info;
-}
-
-} // namespace
-
 bool log_limited(log_rate_limiter& limit, log_level level,
                  const std::function<std::string()>& text) {
-  auto lvl = level_of(level);
+  auto lvl = detail::spdlog_level(level);
   // Below the logger's level: neither a token nor the formatting.
   if (!spdlog::default_logger_raw()->should_log(lvl))
     return false;

@@ -18,25 +18,6 @@ namespace p21 {
 
 namespace {
 
-spdlog::level::level_enum spdlog_level(log_level x) {
-  switch (x) {
-  case log_level::trace:
-    return spdlog::level::trace;
-  case log_level::debug:
-    return spdlog::level::debug;
-  case log_level::info:
-    return spdlog::level::info;
-  case log_level::warn:
-    return spdlog::level::warn;
-  case log_level::error:
-    return spdlog::level::err;
-  case log_level::critical:
-    return spdlog::level::critical;
-  case log_level::off:
-    return spdlog::level::off;
-  }
-  return spdlog::level::info;
-}
 
 /// The file sink of the current logger, behind a dist_sink so that it can be
 /// swapped (rotated) while other threads log.
@@ -87,6 +68,26 @@ public:
 } // namespace
 
 namespace detail {
+
+spdlog::level::level_enum spdlog_level(log_level x) {
+  switch (x) {
+  case log_level::trace:
+    return spdlog::level::trace;
+  case log_level::debug:
+    return spdlog::level::debug;
+  case log_level::info:
+    return spdlog::level::info;
+  case log_level::warn:
+    return spdlog::level::warn;
+  case log_level::error:
+    return spdlog::level::err;
+  case log_level::critical:
+    return spdlog::level::critical;
+  case log_level::off:
+    return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
 
 bool stderr_is_journal() {
   // systemd sets JOURNAL_STREAM to "DEVICE:INODE" of the stream it connected

@@ -401,8 +401,12 @@ void frame_guard::run() {
   steady::time_point refusal_logged{};
   // Dropped connections are logged at most once a second; the next line
   // counts those in between (a peer's bytes are never logged).
+  // Drops are logged as `log_rate_limiter` does (p21/log_limits.hpp, which
+  // this file, compiled alone into a fuzz target, does not link): bursts of
+  // 10 lines, then 5 a second, the next line saying how many were held back.
   uint64_t drops_unlogged = 0;
-  steady::time_point drop_logged{};
+  double drop_tokens = 10;
+  steady::time_point drop_refilled = steady::now();
   // What the checked side sent in one read, before the checker passes it on.
   std::string incoming;
   auto close_relay = [&](relay& r) {
@@ -537,14 +541,17 @@ void frame_guard::run() {
           auto reason = r.frames->refusal();
           refused_frames[outbound ? 1 : 0][static_cast<size_t>(reason)].fetch_add(
               1, std::memory_order_relaxed);
-          if (now - drop_logged >= std::chrono::seconds{1}) {
+          drop_tokens = std::min(
+              10.0, drop_tokens + 5 * std::chrono::duration<double>(now - drop_refilled).count());
+          drop_refilled = now;
+          if (drop_tokens >= 1) {
+            drop_tokens -= 1;
             spdlog::warn("cluster: dropped the connection {} {}: {}{}", outbound ? "to" : "from",
                          r.peer, why,
                          drops_unlogged > 0
                              ? " (and " + std::to_string(drops_unlogged) + " more before)"
                              : std::string{});
             drops_unlogged = 0;
-            drop_logged = now;
           } else {
             ++drops_unlogged;
           }

@@ -14,6 +14,7 @@
 
 #include "p21/config.hpp"
 #include "p21/error.hpp"
+#include "p21/log_limits.hpp"
 #include "p21/metrics.hpp"
 #include "p21/protocol/atoms.hpp"
 
@@ -77,7 +78,7 @@ caf::behavior stub_keeper(keeper_actor* self, stub_factory make, std::string whe
     ++st.replaced;
     auto level = st.replaced == 1 ? spdlog::level::warn : spdlog::level::debug;
     spdlog::log(level, "cluster: the stub of {} was ended ({}); a new one connects in {}",
-                st.where, render(dm.reason), format_duration(st.backoff));
+                st.where, peer_text(render(dm.reason)), format_duration(st.backoff));
     start_stub(self, st.backoff);
   });
   // Callers are local: delegating hands them the stub, which is this node's.

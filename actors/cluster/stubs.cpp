@@ -265,8 +265,12 @@ void init_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
   // are dropped (a `kill` cannot be: its keeper then starts a new stub).
   self->set_exit_handler([=](caf::exit_msg& em) {
     if (em.source && em.source.node() != self->node()) {
-      spdlog::debug("cluster: the stub of {} ignored an exit ({}) from another node",
-                    self->state.where(), render(em.reason));
+      // The reason is the peer's text: cut, and a few lines a second at most.
+      static log_rate_limiter limit;
+      log_limited(limit, log_level::debug, [&] {
+        return "cluster: the stub of " + self->state.where() + " ignored an exit (" +
+               peer_text(render(em.reason)) + ") from another node";
+      });
       return;
     }
     self->quit(em.reason);

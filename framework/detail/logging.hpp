@@ -17,6 +17,9 @@ std::shared_ptr<spdlog::logger> make_logger(const logging_config& cfg);
 /// log carries sd-daemon `<N>` priorities and no timestamp of its own.
 bool stderr_is_journal();
 
+/// spdlog's level for ours.
+spdlog::level::level_enum spdlog_level(log_level x);
+
 /// Sets the level of `logger` (a reload of `[logging] level`).
 void set_level(spdlog::logger& logger, log_level level);
 

@@ -166,7 +166,7 @@ private:
 
 } // namespace
 
-TEST_CASE("a peer's request whose inner length says 4 GiB closes its connection; the node "
+TEST_CASE("a peer's request whose inner length says 4 GiB closes its connection, and the node "
           "allocates nothing and still answers",
           "[cluster]") {
   temp_dir s{"cluster"};
