@@ -9,6 +9,11 @@ mkdir -p "$work/corpus" "$work/artifacts"
 # A dictionary beside the corpus (TARGET/dict), when there is one.
 dict=()
 if [ -f "$(dirname "$seeds")/dict" ]; then dict=(-dict="$(dirname "$seeds")/dict"); fi
+# Extra libFuzzer flags after the fourth argument; an empty one (CMake's
+# generator expression for the targets without a flag) is dropped, since
+# libFuzzer takes it for a corpus directory.
+extra=()
+for a in "${@:5}"; do [ -n "$a" ] && extra+=("$a"); done
 # The first directory receives new inputs; the seeds are only read.
 exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  "${dict[@]}" -artifact_prefix="$work/artifacts/" "${@:5}" "$work/corpus" "$seeds"
+  "${dict[@]}" -artifact_prefix="$work/artifacts/" "${extra[@]}" "$work/corpus" "$seeds"

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "p21/metrics.hpp"
+#include "framework/detail/type_names.hpp"
 #include "p21/profiling.hpp"
 #include "support/wait.hpp"
 
@@ -64,7 +65,7 @@ TEST_CASE("a profiled actor counts its messages by type and times its handlers a
   auto m = registry.collect();
   CHECK(counter_value(m, profiling_metrics::messages, {{"component", "echo"}, {"type", "ping"}}) ==
         10);
-  CHECK(counter_value(m, profiling_metrics::messages, {{"component", "echo"}, {"type", "@i32"}}) ==
+  CHECK(counter_value(m, profiling_metrics::messages, {{"component", "echo"}, {"type", "int32"}}) ==
         5);
   bool found_histogram = false;
   for (auto& h : m.histograms)
@@ -123,4 +124,13 @@ TEST_CASE("the Accept header chooses OpenMetrics only when it asks for it") {
   CHECK_FALSE(wants_openmetrics("text/plain;version=0.0.4"));
   CHECK_FALSE(wants_openmetrics(""));
   CHECK_FALSE(wants_openmetrics("application/openmetrics-text;q=0,text/plain"));
+}
+
+TEST_CASE("message types are named as C++ names them, not by CAF's portable names") {
+  CHECK(p21::detail::readable_type_name("@i64") == "int64");
+  CHECK(p21::detail::readable_type_name("@error") == "error");
+  CHECK(p21::detail::readable_type_name("@down") == "down_msg");
+  CHECK(p21::detail::readable_type_name("@strvec") == "std::vector<string>");
+  CHECK(p21::detail::readable_type_name("???") == "unannounced");
+  CHECK(p21::detail::readable_type_name("p21.cache_stats") == "p21.cache_stats");
 }
