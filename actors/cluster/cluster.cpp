@@ -53,9 +53,8 @@ caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, cons
   auto& sys = gw.home_system();
   caf::expected<uint16_t> result{port};
   caf::scoped_actor self{sys, true};
-  // reuse_addr: a restarted gateway rebinds. A bind is quick; the bound
-  // keeps a middleman that no longer answers from holding the start forever.
-  self->request(mm, std::chrono::seconds{30}, caf::publish_atom::value, port,
+  // reuse_addr: a restarted gateway rebinds.
+  self->request(mm, caf::infinite, caf::publish_atom::value, port,
                 caf::actor_cast<caf::strong_actor_ptr>(gw), sys.message_types(gw), host, true)
       .receive([&](uint16_t bound) { result = bound; },
                [&](caf::error& e) { result = std::move(e); });
