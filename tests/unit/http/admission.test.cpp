@@ -147,7 +147,11 @@ TEST_CASE("with 127.0.0.2 and 127.0.0.3 holding their max connections, /health f
     return n;
   };
   REQUIRE(eventually([&] { return srv.connections() + closed_by_server() == held.size(); }, 10s));
-  CHECK(srv.connections() == 14);
+  // 16 less the 2 reserved; two server threads accepting at the same moment
+  // can each pass the check before either counts, so the reserve may lose
+  // one slot per extra thread (docs/security.md), never all of them.
+  CHECK(srv.connections() >= 14);
+  CHECK(srv.connections() <= 14 + (lim.threads - 1));
   unique_fd mine{connect_loopback(port)};
   CHECK(status_line(mine.get(), get("127.0.0.1:" + std::to_string(port))) == "HTTP/1.1 200");
 }
