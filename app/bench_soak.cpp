@@ -11,7 +11,6 @@
 // not checked for presence: a cache that restarts starts empty by design.
 
 #include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -23,18 +22,16 @@
 #include <thread>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "app/soak_memory.hpp"
+#include "app/soak_peer.hpp"
+#include "app/soak_tally.hpp"
 #include <caf/all.hpp>
 #include <sqlite3.h>
 
@@ -42,166 +39,12 @@
 #include "p21/metrics.hpp"
 #include "p21/p21.hpp"
 
-extern char** environ;
-
 namespace p21::app {
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-/// A loopback connection to `port`, or -1.
-int connect_loopback(uint16_t port, std::chrono::milliseconds timeout) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -1;
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/// The node under test's `/health`: true on a 200 within `timeout`.
-bool http_health(uint16_t port, std::chrono::milliseconds timeout) {
-  int fd = connect_loopback(port, timeout);
-  if (fd < 0)
-    return false;
-  std::string req = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  bool ok = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
-  std::string reply;
-  char buf[4096];
-  while (ok) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0)
-      break;
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return ok && reply.rfind("HTTP/1.1 200", 0) == 0;
-}
-
-/// Node A, the cluster peer: `p21 run` of this very binary, publishing its
-/// cache "shared" on `port`; its log goes to the scratch directory.
-class peer_node {
-public:
-  peer_node(const std::string& dir, uint16_t port)
-    : dir_(dir)
-    , port_(port) {
-    std::ofstream{dir + "/a.toml"} << "[logging]\nlevel = \"warn\"\nstatus_interval = \"0s\"\n"
-                                      "[database]\npath = \""
-                                   << dir << "/a.db\"\n[caches.shared]\nmax_entries = 10000\n"
-                                   << "[cluster.publish]\nport = " << port
-                                   << "\nactors = [\"cache.shared\"]\n";
-  }
-  ~peer_node() { kill(); }
-
-  /// Starts it and waits (bounded) until its port accepts connections.
-  void start() {
-    std::vector<std::string> argv{"/proc/self/exe", "run", "--config", dir_ + "/a.toml"};
-    std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    auto log = dir_ + "/a.log";
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    auto rc = ::posix_spawn(&pid_, "/proc/self/exe", &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-      throw std::runtime_error("soak: cannot start the cluster peer");
-    auto deadline = clock::now() + 20s;
-    while (clock::now() < deadline) {
-      if (int fd = connect_loopback(port_, 200ms); fd >= 0) {
-        ::close(fd);
-        return;
-      }
-      std::this_thread::sleep_for(20ms); // polling a port another process opens
-    }
-    throw std::runtime_error("soak: the cluster peer did not listen within 20 s (see " + log + ")");
-  }
-
-  /// SIGKILL, and reaps it.
-  void kill() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
-
-private:
-  std::string dir_;
-  uint16_t port_;
-  pid_t pid_ = 0;
-};
-
-/// Every call's outcome, by subsystem.
-class tally {
-public:
-  /// `lost`: no reply within the call's timeout (a `timeout` error, or a
-  /// reply later than the timeout allows).
-  void record(const std::string& area, bool ok, bool lost, const std::string& error = {}) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto& a = areas_[area];
-    ++a.calls;
-    if (ok)
-      ++a.ok;
-    else if (lost) {
-      ++a.lost;
-      if (a.first_lost.empty())
-        a.first_lost = error.empty() ? "a reply later than the timeout" : error;
-    } else {
-      ++a.errors;
-      if (a.first_error.empty())
-        a.first_error = error;
-    }
-  }
-
-  uint64_t calls() const { return sum(&area::calls); }
-  uint64_t lost() const { return sum(&area::lost); }
-
-  nlohmann::json to_json() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto out = nlohmann::json::object();
-    for (auto& [name, a] : areas_)
-      out[name] = {{"calls", a.calls},
-                   {"ok", a.ok},
-                   {"errors", a.errors},
-                   {"lost", a.lost},
-                   {"first_error", a.first_error},
-                   {"first_lost", a.first_lost}};
-    return out;
-  }
-
-private:
-  struct area {
-    uint64_t calls = 0, ok = 0, errors = 0, lost = 0;
-    std::string first_error;
-    std::string first_lost;
-  };
-  uint64_t sum(uint64_t area::*field) const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    uint64_t n = 0;
-    for (auto& [name, a] : areas_)
-      n += a.*field;
-    return n;
-  }
-  mutable std::mutex mtx_;
-  std::map<std::string, area> areas_;
-};
 
 /// A caller that is an actor: `n` requests one after the other, each to the
 /// component as it runs at that moment (the shard of cache "soak", or the
