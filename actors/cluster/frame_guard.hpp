@@ -88,9 +88,6 @@ public:
   /// What the last reason `feed` returned was about.
   frame_refusal refusal() const noexcept { return refusal_; }
 
-  /// Bytes of an incomplete frame held back (only with `out`).
-  size_t held_back() const noexcept { return frame_.size(); }
-
   /// True when the bytes so far end exactly at a frame boundary.
   bool at_boundary() const noexcept { return header_have_ == 0 && payload_left_ == 0; }
 
