@@ -148,6 +148,26 @@ TEST_CASE("a statement past statement_timeout is interrupted and the connection 
   CHECK(c->run("SELECT count(*) FROM t", {})->result.rows.at(0).at(0).i == 0); // rolled back
 }
 
+// Each row builds and rewrites a value of 8 MB, so every few VM steps cost
+// tens of milliseconds: with a look at the deadline every 1000 steps this
+// 100 ms statement ran for over 3 s.
+TEST_CASE("a statement whose every step touches a large value still stops soon after its deadline") {
+  temp_dir dir;
+  connection_settings s;
+  s.path = dir.file("a.db");
+  s.statement_timeout = 100ms;
+  auto c = open_with(s);
+  auto started = std::chrono::steady_clock::now();
+  auto r = c->run("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 100000) "
+                  "SELECT count(*) FROM r WHERE length(replace(replace(replace(replace("
+                  "hex(zeroblob(4000000 + i % 2)), '0', 'a'), 'a', 'b'), 'b', 'c'), 'c', 'd')) = 7",
+                  {});
+  auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), errc::timeout));
+  CHECK(took < 1500ms);
+}
+
 TEST_CASE("a stopping pool interrupts a statement that has no deadline") {
   temp_dir dir;
   connection_settings s;
