@@ -19,6 +19,7 @@
 
 #include <caf/all.hpp>
 
+#include "p21/db_config.hpp"
 #include "p21/p21.hpp"
 
 namespace p21::app {
@@ -199,7 +200,7 @@ int run_bench(const bench_options& opts) {
   // removed at the end: a benchmark must not leave files where it was
   // started, nor write into a deployment's database or state.
   scratch_dir scratch{"p21-bench-node"};
-  base.database.path = scratch.file("bench.db");
+  base.get<database_config>().path = scratch.file("bench.db");
   base.runtime.state_dir = scratch.path();
   auto rows = all_rows();
   const std::vector<std::string> sections{"cache_details",   "db_details",  "subprocess_details",

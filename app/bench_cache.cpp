@@ -16,6 +16,7 @@
 #include "app/arc.hpp"
 #include "app/bench_rows.hpp"
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/metrics.hpp"
 #include "p21/profiling.hpp"
 

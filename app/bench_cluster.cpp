@@ -22,6 +22,9 @@
 #include "app/scratch_dir.hpp"
 #include <caf/all.hpp>
 
+#include "p21/cache_config.hpp"
+#include "p21/cluster_config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/p21.hpp"
 
 namespace p21::app {
@@ -36,31 +39,31 @@ struct tls_files {
 
 config owner_config(const config& base, uint16_t port, const tls_files* tls) {
   auto cfg = quiet(base);
-  cfg.database.path = ":memory:";
-  cfg.cache.caches["shared"].max_entries = 10000;
-  cfg.cluster.publish_port = port;
-  cfg.cluster.publish_actors = {"cache.shared"};
+  cfg.get<database_config>().path = ":memory:";
+  cfg.get<cache_config>().caches["shared"].max_entries = 10000;
+  cfg.get<cluster_config>().publish_port = port;
+  cfg.get<cluster_config>().publish_actors = {"cache.shared"};
   if (tls) {
-    cfg.cluster.tls_certificate = tls->certificate;
-    cfg.cluster.tls_key = tls->key;
-    cfg.cluster.tls_ca = tls->ca;
+    cfg.get<cluster_config>().tls_certificate = tls->certificate;
+    cfg.get<cluster_config>().tls_key = tls->key;
+    cfg.get<cluster_config>().tls_ca = tls->ca;
   }
   return cfg;
 }
 
 config client_config(const config& base, uint16_t port, const tls_files* tls) {
   auto cfg = quiet(base);
-  cfg.database.path = ":memory:";
+  cfg.get<database_config>().path = ":memory:";
   cluster_peer peer;
   peer.name = "owner";
   peer.port = port;
   peer.actors = {"cache.shared"};
-  cfg.cluster.peers.push_back(peer);
-  cfg.cluster.retry_initial = std::chrono::milliseconds{10};
+  cfg.get<cluster_config>().peers.push_back(peer);
+  cfg.get<cluster_config>().retry_initial = std::chrono::milliseconds{10};
   if (tls) {
-    cfg.cluster.tls_certificate = tls->certificate;
-    cfg.cluster.tls_key = tls->key;
-    cfg.cluster.tls_ca = tls->ca;
+    cfg.get<cluster_config>().tls_certificate = tls->certificate;
+    cfg.get<cluster_config>().tls_key = tls->key;
+    cfg.get<cluster_config>().tls_ca = tls->ca;
   }
   return cfg;
 }
@@ -155,7 +158,7 @@ std::optional<tls_files> make_certificates(const config& base, const fs::path& d
   if (::access("/usr/bin/openssl", X_OK) != 0)
     return std::nullopt;
   auto cfg = quiet(base);
-  cfg.database.path = ":memory:";
+  cfg.get<database_config>().path = ":memory:";
   runtime rt{cfg};
   auto sp = subprocess::open(rt).value();
   auto d = dir.string() + "/";

@@ -12,6 +12,7 @@
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 
 namespace p21::app {
 
@@ -38,8 +39,8 @@ struct bench_db {
 
   config node(const config& base, bool query_cache) const {
     auto cfg = quiet(base);
-    cfg.database.path = path;
-    cfg.database.query_cache = query_cache;
+    cfg.get<database_config>().path = path;
+    cfg.get<database_config>().query_cache = query_cache;
     return cfg;
   }
 };
@@ -154,7 +155,7 @@ nlohmann::json db_details(const config& base, bool quick) {
     nlohmann::json scaling = nlohmann::json::array();
     for (int readers : {2, 8}) {
       auto cfg = data.node(base, false);
-      cfg.database.pool_size = static_cast<size_t>(readers);
+      cfg.get<database_config>().pool_size = static_cast<size_t>(readers);
       runtime rt{cfg};
       auto d = open_pool(rt);
       std::atomic<bool> stop{false};
@@ -205,9 +206,9 @@ nlohmann::json db_details(const config& base, bool quick) {
     nlohmann::json acquire = nlohmann::json::array();
     for (auto timeout : {std::chrono::milliseconds{5000}, std::chrono::milliseconds{1}}) {
       auto cfg = data.node(base, false);
-      cfg.database.pool_size = 10;
-      cfg.database.max_overflow = 0;
-      cfg.database.pool_timeout = timeout;
+      cfg.get<database_config>().pool_size = 10;
+      cfg.get<database_config>().max_overflow = 0;
+      cfg.get<database_config>().pool_timeout = timeout;
       runtime rt{cfg};
       auto d = open_pool(rt);
       std::mutex mtx;

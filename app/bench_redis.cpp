@@ -23,7 +23,10 @@
 #include "actors/cache/redis_tier.hpp"
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
+#include "p21/cache_config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/p21.hpp"
+#include "p21/redis_config.hpp"
 
 extern char** environ;
 
@@ -101,13 +104,13 @@ private:
 
 config node_config(const config& base, const std::string& url) {
   auto cfg = quiet(base);
-  cfg.database.path = ":memory:";
+  cfg.get<database_config>().path = ":memory:";
   named_cache_config nc;
   nc.max_entries = 100'000;
   nc.backend = cache_backend::redis;
-  cfg.cache.caches["shared"] = nc;
-  cfg.redis.url = url;
-  cfg.redis.key_prefix = "bench:";
+  cfg.get<cache_config>().caches["shared"] = nc;
+  cfg.get<redis_config>().url = url;
+  cfg.get<redis_config>().key_prefix = "bench:";
   return cfg;
 }
 

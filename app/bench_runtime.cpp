@@ -14,6 +14,8 @@
 #include "app/bench_rows.hpp"
 #include "app/demo.hpp"
 #include "app/scratch_dir.hpp"
+#include "p21/db_config.hpp"
+#include "p21/demo_config.hpp"
 #include "p21/p21.hpp"
 
 namespace p21::app {
@@ -73,22 +75,22 @@ double at_or_below(const histogram_summary& h, double limit) {
 nlohmann::json runtime_claims(const config& base, bool quick) {
   scratch_dir scratch{"p21-bench-runtime"};
   auto cfg = quiet(base);
-  cfg.database.path = scratch.file("demo.db");
+  cfg.get<database_config>().path = scratch.file("demo.db");
   cfg.runtime.state_dir = scratch.path();
-  cfg.demo.enabled = true;
-  cfg.demo.repo.clear();
+  cfg.get<demo_config>().enabled = true;
+  cfg.get<demo_config>().repo.clear();
   // One cycle of the four phases warms up (caches fill, pools open); the
   // growth is measured over the cycles after it.
-  cfg.demo.phase = quick ? std::chrono::seconds{1} : std::chrono::seconds{5};
+  cfg.get<demo_config>().phase = quick ? std::chrono::seconds{1} : std::chrono::seconds{5};
   size_t cycles = quick ? 2 : 5;
-  auto cycle = 4 * cfg.demo.phase;
+  auto cycle = 4 * cfg.get<demo_config>().phase;
   nlohmann::json out;
   std::vector<double> rss_series;
   uint64_t rss_start = 0;
   uint64_t rss_end = 0;
   {
     runtime rt{cfg};
-    demo workload{rt, cfg.demo};
+    demo workload{rt, cfg.get<demo_config>()};
     std::this_thread::sleep_for(cycle);
     rss_start = status_bytes("VmRSS:");
     auto until = clock::now() + cycles * cycle;
@@ -147,7 +149,7 @@ nlohmann::json runtime_claims(const config& base, bool quick) {
                    {"git_note", workload.git_note()}};
   }
   out["cycles"] = cycles;
-  out["phase_seconds"] = std::chrono::duration<double>(cfg.demo.phase).count();
+  out["phase_seconds"] = std::chrono::duration<double>(cfg.get<demo_config>().phase).count();
   return out;
 }
 

@@ -24,10 +24,14 @@
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21::app {
 
@@ -109,7 +113,7 @@ phase_run run_phase(const config& base, const phase& p, tuning how, size_t inter
   p.configure(cfg);
   for (auto& name : rule_names()) // no forecast but the phase's rule's, below
     rule(cfg, name).predict = timespan{0};
-  cfg.optimizer.mode = how == tuning::fixed ? "fixed" : "model";
+  cfg.get<optimizer_config>().mode = how == tuning::fixed ? "fixed" : "model";
   if (how != tuning::fixed && !p.rule.empty())
     rule(cfg, p.rule).predict = std::chrono::duration_cast<timespan>(p.pace * p.predict_intervals);
   phase_run out;
@@ -155,7 +159,7 @@ phase hit_rate_phase() {
   p.rule = "cache_hit_rate";
   p.pace = std::chrono::milliseconds{200};
   p.configure = [](config& cfg) {
-    cfg.cache.async_maxsize = 200;
+    cfg.get<cache_config>().async_maxsize = 200;
     fast_rule(cfg, "cache_hit_rate", 0.5);
   };
   p.interval = [](runtime& rt, size_t i) {
@@ -203,11 +207,11 @@ phase db_burst_phase(const std::string& path) {
   p.rule = "connection_pool";
   p.pace = std::chrono::milliseconds{300};
   p.configure = [path](config& cfg) {
-    cfg.database.path = path;
-    cfg.database.pool_size = 2;
-    cfg.database.max_overflow = 8;
-    cfg.database.idle_timeout = std::chrono::milliseconds{40};
-    cfg.database.query_cache = false; // every query needs a connection
+    cfg.get<database_config>().path = path;
+    cfg.get<database_config>().pool_size = 2;
+    cfg.get<database_config>().max_overflow = 8;
+    cfg.get<database_config>().idle_timeout = std::chrono::milliseconds{40};
+    cfg.get<database_config>().query_cache = false; // every query needs a connection
     fast_rule(cfg, "connection_pool", 0.25);
   };
   p.interval = [](runtime& rt, size_t i) {
@@ -250,8 +254,8 @@ phase memory_phase(std::string name, std::function<int(size_t)> put_mib) {
     ::malloc_trim(0);
     *budget = status_bytes("VmRSS:") + (96ull << 20);
     cfg.performance.memory_budget = *budget;
-    cfg.cache.async_maxsize = 100000;
-    cfg.cache.max_bytes = 4ull << 30;
+    cfg.get<cache_config>().async_maxsize = 100000;
+    cfg.get<cache_config>().max_bytes = 4ull << 30;
     fast_rule(cfg, "memory_pressure", 0.25);
   };
   p.interval = [budget, put_mib](runtime& rt, size_t i) {
@@ -290,7 +294,7 @@ phase cpu_phase() {
   p.rule = "cpu_usage";
   p.pace = std::chrono::seconds{1};
   p.configure = [](config& cfg) {
-    cfg.subprocess.max_processes = 8;
+    cfg.get<subprocess_config>().max_processes = 8;
     fast_rule(cfg, "cpu_usage", 0.5);
     rule(cfg, "parallel_efficiency").enabled = false;
   };
@@ -331,11 +335,11 @@ phase db_ramp_phase(const std::string& path) {
   p.rule = "connection_pool";
   p.pace = std::chrono::milliseconds{300};
   p.configure = [path](config& cfg) {
-    cfg.database.path = path;
-    cfg.database.pool_size = 4;
-    cfg.database.max_overflow = 8;
-    cfg.database.idle_timeout = std::chrono::milliseconds{40};
-    cfg.database.query_cache = false;
+    cfg.get<database_config>().path = path;
+    cfg.get<database_config>().pool_size = 4;
+    cfg.get<database_config>().max_overflow = 8;
+    cfg.get<database_config>().idle_timeout = std::chrono::milliseconds{40};
+    cfg.get<database_config>().query_cache = false;
     fast_rule(cfg, "connection_pool", 0.25);
   };
   p.interval = [](runtime& rt, size_t i) {

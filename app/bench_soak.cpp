@@ -35,9 +35,14 @@
 #include <caf/all.hpp>
 #include <sqlite3.h>
 
+#include "p21/cache_config.hpp"
+#include "p21/cluster_config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/faults.hpp"
+#include "p21/http_config.hpp"
 #include "p21/metrics.hpp"
 #include "p21/p21.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21::app {
 
@@ -144,21 +149,21 @@ inline caf::error error_of(const caf::error& e) {
 config soak_config(const config& base, const std::string& dir, uint16_t peer_port,
                    uint16_t http_port) {
   auto cfg = quiet(base);
-  cfg.database.path = dir + "/soak.db";
-  cfg.cache.caches["soak"].max_entries = 5000;
-  cfg.http.listen = "127.0.0.1:" + std::to_string(http_port);
+  cfg.get<database_config>().path = dir + "/soak.db";
+  cfg.get<cache_config>().caches["soak"].max_entries = 5000;
+  cfg.get<http_config>().listen = "127.0.0.1:" + std::to_string(http_port);
   cluster_peer peer;
   peer.name = "a";
   peer.port = peer_port;
   peer.actors = {"cache.shared"};
-  cfg.cluster.peers.push_back(peer);
-  cfg.cluster.request_timeout = 2s;
-  cfg.cluster.connect_timeout = 2s;
-  cfg.cluster.retry_initial = 20ms;
-  cfg.cluster.retry_max = 200ms;
+  cfg.get<cluster_config>().peers.push_back(peer);
+  cfg.get<cluster_config>().request_timeout = 2s;
+  cfg.get<cluster_config>().connect_timeout = 2s;
+  cfg.get<cluster_config>().retry_initial = 20ms;
+  cfg.get<cluster_config>().retry_max = 200ms;
   cfg.runtime.request_timeout = 3s;
-  cfg.database.pool_timeout = 1s;
-  cfg.subprocess.timeout = 3s;
+  cfg.get<database_config>().pool_timeout = 1s;
+  cfg.get<subprocess_config>().timeout = 3s;
   // Kills are the point: they must never exhaust the restart intensity.
   cfg.supervisor.max_restarts = 1000000;
   cfg.supervisor.period = 1s;
@@ -195,7 +200,7 @@ nlohmann::json soak(const config& base, bool quick, double scale, bool& failed) 
   peer_node a{dir, peer_port};
   a.start();
   auto cfg = soak_config(base, dir, peer_port, http_port);
-  const auto call_timeout = cfg.runtime.request_timeout + cfg.database.pool_timeout;
+  const auto call_timeout = cfg.runtime.request_timeout + cfg.get<database_config>().pool_timeout;
   runtime rt{cfg};
   auto local = cache::open(rt, "soak").value();
   auto remote = cache::open(rt, "shared").value();
@@ -484,7 +489,7 @@ nlohmann::json soak(const config& base, bool quick, double scale, bool& failed) 
   // The file as a fresh connection reads it: tells a write that was lost
   // from a read through the pool that was stale.
   uint64_t missing = last_acked.size();
-  if (sqlite3* file = nullptr; sqlite3_open_v2(cfg.database.path.c_str(), &file,
+  if (sqlite3* file = nullptr; sqlite3_open_v2(cfg.get<database_config>().path.c_str(), &file,
                                                SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_stmt* stmt = nullptr;
     table present;

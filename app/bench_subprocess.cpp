@@ -16,6 +16,7 @@
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 
 extern char** environ;
 
@@ -183,7 +184,7 @@ row_result measure_parallel_exec(const config& base, size_t runs) {
       spawn_and_wait({"sleep", "0.05"});
   });
   auto cfg = quiet(base);
-  cfg.subprocess.max_processes = 32;
+  cfg.get<subprocess_config>().max_processes = 32;
   runtime rt{cfg};
   auto sp = open_pool(rt);
   auto batch = copies({"sleep", "0.05"}, 64);

@@ -13,6 +13,8 @@
 #include "app/arc.hpp"
 #include "app/bench.hpp"
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/runtime.hpp"
 
 namespace p21::app {
@@ -33,7 +35,7 @@ sim_counts replay_live(eviction_policy policy, uint64_t capacity,
                        const std::vector<std::string>& trace, size_t threads) {
   config cfg;
   cfg.logging.level = log_level::error;
-  cfg.database.path = ":memory:";
+  cfg.get<database_config>().path = ":memory:";
   runtime rt{cfg};
   named_cache_config nc;
   nc.max_entries = capacity;

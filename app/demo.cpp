@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include "p21/demo_config.hpp"
 
 namespace p21::app {
 

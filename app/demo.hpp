@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/scratch_dir.hpp"
+#include "p21/demo_config.hpp"
 #include "p21/p21.hpp"
 
 namespace p21::app {

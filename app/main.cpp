@@ -22,6 +22,8 @@
 #include "p21/config_schema.hpp"
 #include <caf/all.hpp>
 
+#include "p21/demo_config.hpp"
+#include "p21/http_config.hpp"
 #include "p21/p21.hpp"
 
 namespace {
@@ -40,20 +42,32 @@ p21::config load_or_throw(const std::string& path) {
   return cfg;
 }
 
+/// "p21: invalid configuration: ..." with one problem per line, as a
+/// compiler prints them.
+void print_refusal(const p21::config_error& e) {
+  auto n = e.problems().size();
+  std::cerr << "p21: invalid configuration";
+  if (n > 1)
+    std::cerr << " (" << n << " problems):\n";
+  else
+    std::cerr << ": ";
+  std::cerr << e.what() << "\n";
+}
+
 std::optional<p21::config> load(const std::string& path) {
   try {
     return load_or_throw(path);
   } catch (const p21::config_error& e) {
-    std::cerr << "p21: invalid configuration: " << e.what() << "\n";
+    print_refusal(e);
     return std::nullopt;
   }
 }
 
 /// The demo workload of `rt`'s current settings, or none.
 std::unique_ptr<p21::app::demo> start_demo(p21::runtime& rt) {
-  if (!rt.settings().demo.enabled)
+  if (!rt.settings().get<p21::demo_config>().enabled)
     return nullptr;
-  return std::make_unique<p21::app::demo>(rt, rt.settings().demo);
+  return std::make_unique<p21::app::demo>(rt, rt.settings().get<p21::demo_config>());
 }
 
 /// SIGHUP: re-reads `path`; a file that does not validate is logged and
@@ -94,7 +108,7 @@ int run_node(const std::string& path, double duration) {
   try {
     rt = std::make_unique<p21::runtime>(std::move(*cfg), p21::node_subsystems());
   } catch (const p21::config_error& e) {
-    std::cerr << "p21: invalid configuration: " << e.what() << "\n";
+    print_refusal(e);
     return exit_bad_config;
   } catch (const std::exception& e) {
     std::cerr << "p21: the node failed to start: " << e.what() << "\n";
@@ -110,7 +124,7 @@ int run_node(const std::string& path, double duration) {
     spdlog::info("node running from {}; Ctrl-C stops it", path);
   // With `auto_init = false` the HTTP endpoint is the node's way in: its
   // first use is the node serving; everything else waits for requests.
-  if (!rt->initialized() && !rt->settings().http.listen.empty())
+  if (!rt->initialized() && !rt->settings().get<p21::http_config>().listen.empty())
     if (auto http = rt->actor_of("http"); !http) {
       std::cerr << "p21: the HTTP endpoint failed to start: " << p21::render(http.error()) << "\n";
       rt->stop();

@@ -7,6 +7,9 @@
 #include <sstream>
 
 #include "app/demo.hpp"
+#include "p21/cache_config.hpp"
+#include "p21/cluster_config.hpp"
+#include "p21/http_config.hpp"
 
 namespace p21::app {
 
@@ -49,7 +52,7 @@ bool node_status::running(const std::string& component) const {
 }
 
 std::string node_status::http_endpoint() {
-  auto listen = rt_.settings().http.listen;
+  auto listen = rt_.settings().get<http_config>().listen;
   auto c = rt_.component("http");
   if (listen.empty() || !c || !c->running)
     return listen;
@@ -89,7 +92,7 @@ node_reading node_status::read() {
     }
   }
   r.alerts_fired = alerts_fired_;
-  for (auto& [name, nc] : rt_.settings().cache.all()) {
+  for (auto& [name, nc] : rt_.settings().get<cache_config>().all()) {
     r.caches.push_back(name);
     auto c = cache::open(rt_, name);
     if (!c)
@@ -189,7 +192,7 @@ node_reading node_status::read() {
   }
   r.actions = actions_seen_;
   r.last_action = last_action_;
-  auto& cl = rt_.settings().cluster;
+  auto& cl = rt_.settings().get<cluster_config>();
   if (!cl.publish_actors.empty()) {
     std::string names;
     for (auto& a : cl.publish_actors)

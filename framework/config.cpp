@@ -73,52 +73,6 @@ std::string to_string(log_level x) {
   return "?";
 }
 
-std::string to_string(cache_backend x) {
-  switch (x) {
-  case cache_backend::local:
-    return "local";
-  case cache_backend::redis:
-    return "redis";
-  }
-  return "?";
-}
-
-std::string to_string(eviction_policy x) {
-  switch (x) {
-  case eviction_policy::lru:
-    return "lru";
-  case eviction_policy::tinylfu:
-    return "tinylfu";
-  }
-  return "?";
-}
-
-std::string to_string(synchronous_mode x) {
-  switch (x) {
-  case synchronous_mode::off:
-    return "OFF";
-  case synchronous_mode::normal:
-    return "NORMAL";
-  case synchronous_mode::full:
-    return "FULL";
-  case synchronous_mode::extra:
-    return "EXTRA";
-  }
-  return "?";
-}
-
-std::string to_string(git_watch_mode x) {
-  switch (x) {
-  case git_watch_mode::automatic:
-    return "auto";
-  case git_watch_mode::inotify:
-    return "inotify";
-  case git_watch_mode::fingerprint:
-    return "fingerprint";
-  }
-  return "?";
-}
-
 // -- config_error -------------------------------------------------------------
 
 namespace {
@@ -165,6 +119,57 @@ config_error::config_error(std::string file, size_t line, size_t column, std::st
   // nop
 }
 
+namespace {
+
+std::vector<config_error> in_file_order(std::vector<config_error> xs) {
+  if (xs.empty())
+    throw std::logic_error("config_error: no problems given");
+  // Problems without a position (a config built in code, a check on a key
+  // the file lacks) go last; the rest as the file has them.
+  std::stable_sort(xs.begin(), xs.end(), [](const config_error& a, const config_error& b) {
+    auto la = a.line() == 0 ? SIZE_MAX : a.line();
+    auto lb = b.line() == 0 ? SIZE_MAX : b.line();
+    return la != lb ? la < lb : a.column() < b.column();
+  });
+  return xs;
+}
+
+std::string joined(const std::vector<config_error>& xs) {
+  std::string out;
+  for (auto& x : xs) {
+    if (!out.empty())
+      out += '\n';
+    out += x.what();
+  }
+  return out;
+}
+
+} // namespace
+
+config_error::config_error(std::vector<config_error> problems)
+  : config_error(in_file_order(std::move(problems)), 0) {
+  // nop
+}
+
+config_error::config_error(std::vector<config_error> sorted, int)
+  : std::runtime_error(joined(sorted))
+  , file_(sorted.front().file_)
+  , line_(sorted.front().line_)
+  , column_(sorted.front().column_)
+  , key_(sorted.front().key_)
+  , message_(sorted.front().message_) {
+  if (sorted.size() > 1)
+    more_.assign(std::make_move_iterator(sorted.begin() + 1),
+                 std::make_move_iterator(sorted.end()));
+}
+
+std::vector<config_error> config_error::problems() const {
+  std::vector<config_error> out;
+  out.emplace_back(file_, line_, column_, key_, message_);
+  out.insert(out.end(), more_.begin(), more_.end());
+  return out;
+}
+
 size_t available_cpus() {
   size_t cpus = 0;
   cpu_set_t set;
@@ -188,22 +193,6 @@ size_t available_cpus() {
   if (quota > 0 && period > 0)
     cpus = std::min(cpus, static_cast<size_t>(std::max(1.0, std::ceil(quota / period))));
   return std::max<size_t>(cpus, 1);
-}
-
-named_cache_config cache_config::defaults() const {
-  named_cache_config nc;
-  nc.policy = policy;
-  nc.shards = shards;
-  nc.max_bytes = max_bytes;
-  return nc;
-}
-
-std::map<std::string, named_cache_config> cache_config::all() const {
-  auto out = caches;
-  auto& async = out["async"] = defaults();
-  async.max_entries = async_maxsize;
-  async.ttl = async_ttl;
-  return out;
 }
 
 // -- the framework's sections -------------------------------------------------

@@ -71,46 +71,59 @@ public:
   void check_structure(const toml::table& t, const std::string& doc_path,
                        const std::string& schema_path) {
     auto own = schema_.find(schema_path);
-    for (auto&& [k, v] : t) {
-      std::string key{k.str()};
-      auto child = dotted(schema_path, key);
-      auto doc_child = dotted(doc_path, key);
-      if (own && std::any_of(own->keys.begin(), own->keys.end(),
-                             [&](const key_spec& ks) { return ks.name == key; }))
-        continue;
-      if (auto s = schema_.find(child)) {
-        check_section(*s, v, doc_child);
-      } else if (has_subsections(child)) {
-        if (!v.is_table())
-          fail(v, doc_child, "expected a table, got " + type_name(v));
-        check_structure(*v.as_table(), doc_child, child);
-      } else {
-        auto& src = k.source().begin.line > 0 ? k.source() : v.source();
-        throw config_error(file_, src.begin.line, src.begin.column, doc_child,
-                           "unknown key" + did_you_mean(key, candidates(schema_path)));
-      }
+    for (auto&& [k, v] : t)
+      problems_.attempt([&, &k = k, &v = v] { check_entry(own, k, v, doc_path, schema_path); });
+  }
+
+  void check_entry(const section_spec* own, const toml::key& k, const toml::node& v,
+                   const std::string& doc_path, const std::string& schema_path) {
+    std::string key{k.str()};
+    auto child = dotted(schema_path, key);
+    auto doc_child = dotted(doc_path, key);
+    if (own && std::any_of(own->keys.begin(), own->keys.end(),
+                           [&](const key_spec& ks) { return ks.name == key; }))
+      return;
+    if (auto s = schema_.find(child)) {
+      check_section(*s, v, doc_child);
+    } else if (has_subsections(child)) {
+      if (!v.is_table())
+        fail(v, doc_child, "expected a table, got " + type_name(v));
+      check_structure(*v.as_table(), doc_child, child);
+    } else {
+      auto& src = k.source().begin.line > 0 ? k.source() : v.source();
+      throw config_error(file_, src.begin.line, src.begin.column, doc_child,
+                         "unknown key" + did_you_mean(key, candidates(schema_path)));
     }
   }
+
+  problem_list& problems() { return problems_; }
 
   void read(config& cfg) {
     for (auto& s : schema_.sections()) {
       auto n = root_.at_path(s.name).node();
       if (!n)
         continue;
+      // A table of the wrong shape was refused by `check_structure`; it
+      // is skipped here so that the pass goes on to the other sections.
       switch (s.shape) {
       case section_shape::table:
-        read_keys(s, *n->as_table(), s.name, s.object(cfg));
+        if (n->is_table())
+          read_keys(s, *n->as_table(), s.name, s.object(cfg));
         break;
       case section_shape::named_tables:
-        for (auto&& [k, v] : *n->as_table()) {
-          std::string name{k.str()};
-          read_keys(s, *v.as_table(), s.name + "." + name, s.element(cfg, name));
-        }
+        if (n->is_table())
+          for (auto&& [k, v] : *n->as_table()) {
+            std::string name{k.str()};
+            if (v.is_table() && name_problem(s, name).empty())
+              read_keys(s, *v.as_table(), s.name + "." + name, s.element(cfg, name));
+          }
         break;
       case section_shape::table_array: {
         size_t i = 0;
-        for (auto& e : *n->as_array())
-          read_keys(s, *e.as_table(), s.name + "[" + std::to_string(i++) + "]", s.append(cfg));
+        if (n->is_array_of_tables())
+          for (auto& e : *n->as_array())
+            read_keys(s, *e.as_table(), s.name + "[" + std::to_string(i++) + "]",
+                      s.append(cfg));
         break;
       }
       }
@@ -128,19 +141,21 @@ private:
     case section_shape::named_tables:
       if (!v.is_table())
         fail(v, doc_path, "expected a table, got " + type_name(v));
-      for (auto&& [ek, ev] : *v.as_table()) {
-        std::string name{ek.str()};
-        auto path = doc_path + "." + name;
-        auto& src = ek.source().begin.line > 0 ? ek.source() : ev.source();
-        if (auto problem = name_problem(s, name); !problem.empty())
-          throw config_error(file_, src.begin.line, src.begin.column, path, problem);
-        if (!ev.is_table())
-          fail(ev, path, "expected a table, got " + type_name(ev));
-        auto& reserved = s.reserved_names;
-        if (std::find(reserved.begin(), reserved.end(), name) != reserved.end())
-          throw config_error(file_, src.begin.line, src.begin.column, path, s.reserved_message);
-        check_structure(*ev.as_table(), path, s.name);
-      }
+      for (auto&& [ek, ev] : *v.as_table())
+        problems_.attempt([&, &ek = ek, &ev = ev] {
+          std::string name{ek.str()};
+          auto path = doc_path + "." + name;
+          auto& src = ek.source().begin.line > 0 ? ek.source() : ev.source();
+          if (auto problem = name_problem(s, name); !problem.empty())
+            throw config_error(file_, src.begin.line, src.begin.column, path, problem);
+          if (!ev.is_table())
+            fail(ev, path, "expected a table, got " + type_name(ev));
+          auto& reserved = s.reserved_names;
+          if (std::find(reserved.begin(), reserved.end(), name) != reserved.end())
+            throw config_error(file_, src.begin.line, src.begin.column, path,
+                               s.reserved_message);
+          check_structure(*ev.as_table(), path, s.name);
+        });
       break;
     case section_shape::table_array: {
       if (!v.is_array_of_tables())
@@ -179,10 +194,12 @@ private:
       if (!n)
         continue;
       auto key = path + "." + k.name;
-      auto v = parse(k, *n, key);
-      if (auto problem = value_problem(k, v); !problem.empty())
-        fail(*n, key, problem);
-      k.set(obj, v);
+      problems_.attempt([&] {
+        auto v = parse(k, *n, key);
+        if (auto problem = value_problem(k, v); !problem.empty())
+          fail(*n, key, problem);
+        k.set(obj, v);
+      });
     }
   }
 
@@ -260,6 +277,7 @@ private:
   const config_schema& schema_;
   const std::string& file_;
   const toml::table& root_;
+  problem_list problems_;
 };
 
 } // namespace
@@ -284,8 +302,10 @@ void detail::run_checks(const config_schema& schema, const config& cfg, const to
     };
   }
   config_checker checker{cfg.source, where, has};
+  problem_list problems;
   for (auto& check : schema.checks())
-    check(cfg, checker);
+    problems.attempt([&] { check(cfg, checker); });
+  problems.throw_if_any();
 }
 
 config load_config_string(const config_schema& schema, std::string_view text,
@@ -299,11 +319,33 @@ config load_config_string(const config_schema& schema, std::string_view text,
     throw config_error(source_name, e.source().begin.line, e.source().begin.column, "",
                        std::string{e.description()});
   }
+  // Every problem of the file in one pass: its structure, each key's
+  // value, then the cross-key checks (on what could be read; a key that
+  // failed keeps its default).
   document_reader reader{schema, source_name, root};
   reader.check_structure(root, "", "");
   reader.read(cfg);
   complete(schema, cfg);
-  run_checks(schema, cfg, &root);
+  auto& problems = reader.problems();
+  problem_list checks;
+  checks.attempt([&] { run_checks(schema, cfg, &root); });
+  // A check's complaint about a table that already has a problem is most
+  // often that problem's echo (a misspelt `threshold` is also a missing
+  // one): left out, as a compiler leaves out a cascade.
+  auto table_of = [](const std::string& key) {
+    auto dot = key.find_last_of('.');
+    return dot == std::string::npos ? std::string{} : key.substr(0, dot);
+  };
+  auto echo = [&](const config_error& c) {
+    for (auto& p : problems.all())
+      if (table_of(c.key()) == table_of(p.key()) || c.key().rfind(p.key() + ".", 0) == 0)
+        return true;
+    return false;
+  };
+  for (auto& c : checks.all())
+    if (!echo(c))
+      problems.add(c);
+  problems.throw_if_any();
   return cfg;
 }
 

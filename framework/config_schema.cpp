@@ -305,6 +305,21 @@ using detail::value_problem;
 // -- validating a config built in code ----------------------------------------
 
 void complete(const config_schema& schema, config& cfg) {
+  // Every declared section present: a section stored by type is added on
+  // first access, and the readers of a complete config (diff, to_toml, a
+  // running node's settings read from other threads) must never add one.
+  for (auto& s : schema.sections())
+    switch (s.shape) {
+    case section_shape::table:
+      s.object(cfg);
+      break;
+    case section_shape::named_tables:
+      static_cast<void>(s.names(cfg));
+      break;
+    case section_shape::table_array:
+      static_cast<void>(s.size(cfg));
+      break;
+    }
   for (auto& s : schema.sections())
     if (s.shape == section_shape::named_tables) {
       if (s.every_name)
@@ -316,22 +331,26 @@ void complete(const config_schema& schema, config& cfg) {
 }
 
 void validate(const config_schema& schema, const config& cfg) {
+  detail::problem_list problems;
   for (auto& s : schema.sections()) {
     if (s.shape == section_shape::named_tables)
       for (auto& x : s.names(cfg)) {
         if (auto problem = name_problem(s, x); !problem.empty())
-          throw config_error(cfg.source, 0, 0, s.name + "." + x, problem);
+          problems.attempt(
+              [&] { throw config_error(cfg.source, 0, 0, s.name + "." + x, problem); });
       }
     detail::for_each_object(s, cfg, true, [&](const std::string& path, const void* obj) {
       for (auto& k : s.keys) {
         if (k.present && !k.present(obj))
           continue;
         if (auto problem = value_problem(k, k.get(obj)); !problem.empty())
-          throw config_error(cfg.source, 0, 0, path + "." + k.name, problem);
+          problems.attempt(
+              [&] { throw config_error(cfg.source, 0, 0, path + "." + k.name, problem); });
       }
     });
   }
-  detail::run_checks(schema, cfg, nullptr);
+  problems.attempt([&] { detail::run_checks(schema, cfg, nullptr); });
+  problems.throw_if_any();
 }
 
 // -- reloading ----------------------------------------------------------------

@@ -34,6 +34,38 @@ std::string value_problem(const key_spec& k, const key_value& v);
 /// Why `name` may not name an element of the named tables `s`, or empty.
 std::string name_problem(const section_spec& s, const std::string& name);
 
+/// Collects the problems of one pass instead of stopping at the first, so
+/// that a file with three mistakes takes one run of `p21 check`, not three.
+class problem_list {
+public:
+  /// Runs `f`; a `config_error` it throws is kept and the pass goes on.
+  template <class F>
+  void attempt(F&& f) {
+    try {
+      f();
+    } catch (const config_error& e) {
+      for (auto& p : e.problems())
+        problems_.push_back(p);
+    }
+  }
+
+  bool empty() const { return problems_.empty(); }
+
+  const std::vector<config_error>& all() const { return problems_; }
+
+  /// Keeps `p` too.
+  void add(config_error p) { problems_.push_back(std::move(p)); }
+
+  /// Throws one `config_error` holding every problem kept, if any.
+  void throw_if_any() {
+    if (!problems_.empty())
+      throw config_error(std::move(problems_));
+  }
+
+private:
+  std::vector<config_error> problems_;
+};
+
 /// Runs the schema's checks; positions come from `root` when there is one.
 void run_checks(const config_schema& schema, const config& cfg, const toml::table* root);
 

@@ -310,7 +310,7 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems, std::vector<chil
   d.cfg = std::move(cfg);
   d.subsystems = std::move(subsystems);
   // Before any component opens the database or writes state.
-  if (auto err = detail::make_run_dirs(d.cfg))
+  if (auto err = detail::make_run_dirs(d.cfg, detail::data_directories(d.cfg, d.subsystems)))
     throw std::runtime_error(render(err));
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
@@ -372,7 +372,7 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems, std::vector<chil
         out.emplace_back(s->spec().name, std::move(a));
     return out;
   };
-  auto state_dir = detail::state_dir(d.cfg);
+  auto state_dir = detail::state_dir(d.cfg, detail::data_directories(d.cfg, d.subsystems));
   d.node = detail::spawn_node_actor(*d.sys, state_dir, d.resources);
   view->node = d.node;
   d.view = view;

@@ -67,27 +67,32 @@ caf::error make_dirs(const std::string& dir, const char* what) {
   return {};
 }
 
-bool in_memory(const std::string& db_path) {
-  return db_path.empty() || db_path == ":memory:";
-}
-
 } // namespace
 
-std::string state_dir(const config& cfg) {
+std::vector<std::string> data_directories(const config& cfg,
+                                          const std::vector<subsystem>& subsystems) {
+  std::vector<std::string> out;
+  for (auto& sub : subsystems)
+    if (sub.data_directories)
+      for (auto& dir : sub.data_directories(cfg))
+        if (!dir.empty())
+          out.push_back(dir);
+  return out;
+}
+
+std::string state_dir(const config& cfg, const std::vector<std::string>& data_dirs) {
   if (!cfg.runtime.state_dir.empty())
     return cfg.runtime.state_dir;
-  if (in_memory(cfg.database.path))
-    return {};
-  return parent_of(cfg.database.path);
+  return data_dirs.empty() ? std::string{} : data_dirs.front();
 }
 
 std::string preload_file(const std::string& dir) {
   return (std::filesystem::path{dir} / "preload.list").string();
 }
 
-caf::error make_run_dirs(const config& cfg) {
-  if (!in_memory(cfg.database.path))
-    if (auto err = make_dirs(parent_of(cfg.database.path), "database directory"))
+caf::error make_run_dirs(const config& cfg, const std::vector<std::string>& data_dirs) {
+  for (auto& dir : data_dirs)
+    if (auto err = make_dirs(dir, "data directory"))
       return err;
   if (!cfg.runtime.state_dir.empty())
     return make_dirs(cfg.runtime.state_dir, "state directory");

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/profiling.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
 #include "shard.hpp"
@@ -50,7 +51,7 @@ caf::expected<cache> cache::create(runtime& rt, const std::string& name, named_c
       return make_error(errc::invalid_argument,
                         "a cache with backend = \"redis\" needs a node whose config has one");
   }
-  for (auto& spec : cache_components(name, cfg, rt.settings().cache.load_timeout, tier)) {
+  for (auto& spec : cache_components(name, cfg, rt.settings().get<cache_config>().load_timeout, tier)) {
     spec.prio = priority::critical;
     if (auto err = rt.add_component(std::move(spec)))
       return err;

@@ -31,6 +31,7 @@
 
 #include "frequency_sketch.hpp"
 #include "key_hash.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/protocol/cache.hpp"

@@ -1,6 +1,8 @@
 // `[cache]` and `[caches.NAME]`: the keys of the cache actors.
 
+#include "p21/cache_config.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/redis_config.hpp"
 #include "redis_url.hpp"
 
 namespace p21 {
@@ -11,9 +13,7 @@ void declare_cache_keys(config_schema& schema) {
   constexpr int64_t max_entries = 1'000'000'000;
   using C = cache_config;
   schema
-      .section<C>(
-          "cache", [](config & c) -> auto& { return c.cache; },
-          "The report's cache keys, plus defaults for every cache.")
+      .section<C>("cache", "The report's cache keys, plus defaults for every cache.")
       .count("async_maxsize", &C::async_maxsize, 1, max_entries, "entries of the default cache")
       .live()
       .duration("async_ttl", &C::async_ttl, 1ms, "its TTL")
@@ -40,11 +40,11 @@ void declare_cache_keys(config_schema& schema) {
   using N = named_cache_config;
   // A further cache starts from the [cache] defaults, which are read first.
   auto init = [](const config& cfg, const std::string&, N& nc) {
-    nc = cfg.cache.defaults();
+    nc = cfg.get<cache_config>().defaults();
   };
   schema
       .named_tables<N>(
-          "caches", [](config & c) -> auto& { return c.cache.caches; }, "Further named caches.",
+          "caches", [](config & c) -> auto& { return c.get<cache_config>().caches; }, "Further named caches.",
           init)
       .count("max_entries", &N::max_entries, 1, max_entries, "capacity in entries")
       .live()
@@ -66,9 +66,7 @@ void declare_cache_keys(config_schema& schema) {
 
   using R = redis_config;
   schema
-      .section<R>(
-          "redis", [](config & c) -> auto& { return c.redis; },
-          "The Redis server behind caches with `backend = \"redis\"`.")
+      .section<R>("redis", "The Redis server behind caches with `backend = \"redis\"`.")
       .string("url", &R::url, "`redis://[user:password@]host:port/db` or `unix:///path`")
       .refine([](const key_value& v) {
         std::string why;

@@ -19,6 +19,7 @@
 
 #include "redis_exchange.hpp"
 #include "shard.hpp"
+#include "p21/redis_config.hpp"
 
 namespace p21::cache_detail {
 

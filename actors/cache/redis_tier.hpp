@@ -26,6 +26,7 @@
 #include "p21/config.hpp"
 #include "p21/histogram.hpp"
 #include "p21/protocol/metrics.hpp"
+#include "p21/redis_config.hpp"
 #include "redis_url.hpp"
 
 struct redisContext;

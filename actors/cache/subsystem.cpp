@@ -8,7 +8,9 @@
 
 #include "cache_store.hpp"
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/redis_config.hpp"
 #include "p21/subsystems.hpp"
 #include "redis_tier.hpp"
 
@@ -24,8 +26,8 @@ namespace {
 /// start from the node's first config, so its keys wait for a restart.
 void reload_caches(const config& old, const config& now, const reload_context& ctx,
                    reload_report& report) {
-  auto before = old.cache.all();
-  for (auto& [name, nc] : now.cache.all()) {
+  auto before = old.get<cache_config>().all();
+  for (auto& [name, nc] : now.get<cache_config>().all()) {
     auto i = before.find(name);
     if (i == before.end())
       continue;
@@ -93,7 +95,7 @@ child_spec redis_component(std::shared_ptr<cache_detail::redis_tier> tier) {
 }
 
 bool uses_redis(const config& cfg) {
-  for (auto& [name, nc] : cfg.cache.all())
+  for (auto& [name, nc] : cfg.get<cache_config>().all())
     if (nc.backend == cache_backend::redis)
       return true;
   return false;
@@ -116,18 +118,18 @@ subsystem cache_subsystem() {
     std::vector<child_spec> out;
     std::shared_ptr<cache_detail::redis_tier> tier;
     if (uses_redis(cfg)) {
-      tier = std::make_shared<cache_detail::redis_tier>(cfg.redis);
+      tier = std::make_shared<cache_detail::redis_tier>(cfg.get<redis_config>());
       out.push_back(redis_component(tier));
     }
-    for (auto& [name, nc] : cfg.cache.all())
-      for (auto& spec : cache_components(name, nc, cfg.cache.load_timeout, tier,
+    for (auto& [name, nc] : cfg.get<cache_config>().all())
+      for (auto& spec : cache_components(name, nc, cfg.get<cache_config>().load_timeout, tier,
                                          view ? view->profile : nullptr))
         out.push_back(std::move(spec));
     return out;
   };
   s.publishable = [](const config& cfg) {
     std::vector<std::string> out;
-    for (auto& [name, nc] : cfg.cache.all())
+    for (auto& [name, nc] : cfg.get<cache_config>().all())
       if (nc.shards == 1)
         out.push_back("cache." + name);
     return out;

@@ -18,6 +18,7 @@
 #include "descriptors.hpp"
 #include "frame_guard.hpp"
 #include "p21/cache.hpp"
+#include "p21/cluster_config.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/db.hpp"
 #include "p21/log_limits.hpp"
@@ -293,7 +294,7 @@ void publish_anew(keeper_actor* self) {
 }
 
 child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view> view) {
-  auto& cl = cfg.cluster;
+  auto& cl = cfg.get<cluster_config>();
   child_spec spec;
   spec.name = "cluster";
   spec.prio = priority::critical;
@@ -428,7 +429,7 @@ subsystem cluster_subsystem() {
   s.name = "cluster";
   s.declare_config = declare_cluster_keys;
   s.configure_system = [](const config& cfg, caf::actor_system_config& caf_cfg) {
-    auto& cl = cfg.cluster;
+    auto& cl = cfg.get<cluster_config>();
     if (!cl.enabled())
       return;
     caf_cfg.load<caf::io::middleman>();
@@ -449,16 +450,16 @@ subsystem cluster_subsystem() {
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     std::vector<child_spec> out;
-    if (!cfg.cluster.publish_actors.empty())
+    if (!cfg.get<cluster_config>().publish_actors.empty())
       out.push_back(gateway_component(cfg, view));
-    for (auto& peer : cfg.cluster.peers)
+    for (auto& peer : cfg.get<cluster_config>().peers)
       for (auto& actor : peer.actors)
         out.push_back(stub_component(cfg, peer, actor, view));
     return out;
   };
   // A published component runs from the start: peers look it up.
   s.adjust_components = [](const config& cfg, std::vector<child_spec>& specs) {
-    for (auto& published : cfg.cluster.publish_actors)
+    for (auto& published : cfg.get<cluster_config>().publish_actors)
       for (auto& spec : specs)
         if (spec.name == component_of(published))
           spec.prio = priority::critical;
@@ -504,7 +505,7 @@ caf::expected<caf::actor> lookup_remote(caf::actor_system& sys, const gateway_ad
   if (!tls) {
     // Outside a node there is no [cluster]: the defaults bound the frames.
     cluster_detail::guard_limits limits;
-    limits.max_payload = config{}.cluster.max_frame;
+    limits.max_payload = cluster_config{}.max_frame;
     limits.handshake_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     try {
       port = cluster_detail::outbound_port(host, port, limits);

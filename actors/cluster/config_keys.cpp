@@ -1,6 +1,8 @@
 // `[cluster]`: the keys of the nodes this one shares actors with, and the
 // checks across them.
 
+#include "p21/cache_config.hpp"
+#include "p21/cluster_config.hpp"
 #include "p21/config_schema.hpp"
 
 #include <algorithm>
@@ -22,7 +24,7 @@ std::string actor_names_problem(const key_value& v) {
 }
 
 void check_peers(const config& cfg, const config_checker& ck) {
-  auto& peers = cfg.cluster.peers;
+  auto& peers = cfg.get<cluster_config>().peers;
   for (size_t i = 0; i < peers.size(); ++i) {
     auto key = "cluster.peers[" + std::to_string(i) + "].";
     if (peers[i].name.empty())
@@ -32,7 +34,7 @@ void check_peers(const config& cfg, const config_checker& ck) {
     for (size_t j = 0; j < i; ++j)
       if (peers[j].name == peers[i].name)
         ck.fail(key + "name", "two peers are named '" + peers[i].name + "'");
-    if (!peers[i].expected_name.empty() && !cfg.cluster.tls())
+    if (!peers[i].expected_name.empty() && !cfg.get<cluster_config>().tls())
       ck.fail(key + "expected_name", "a certificate's name is checked only with [cluster.tls]");
     // OpenSSL checks one set of names for every server this process
     // connects to (CAF 0.17 offers no per-connection hook).
@@ -44,7 +46,7 @@ void check_peers(const config& cfg, const config_checker& ck) {
 }
 
 void check_tls(const config& cfg, const config_checker& ck) {
-  auto& cl = cfg.cluster;
+  auto& cl = cfg.get<cluster_config>();
   std::pair<const char*, const std::string*> files[] = {
       {"certificate", &cl.tls_certificate}, {"key", &cl.tls_key}, {"ca", &cl.tls_ca}};
   bool wanted = ck.has("cluster.tls");
@@ -63,8 +65,8 @@ void check_tls(const config& cfg, const config_checker& ck) {
 /// Published caches exist here with one shard; a peer's cache does not
 /// shadow a local one.
 void check_cluster_names(const config& cfg, const config_checker& ck) {
-  auto caches = cfg.cache.all();
-  for (auto& a : cfg.cluster.publish_actors) {
+  auto caches = cfg.get<cache_config>().all();
+  for (auto& a : cfg.get<cluster_config>().publish_actors) {
     if (a == "db_pool")
       continue;
     auto name = a.substr(6);
@@ -76,7 +78,7 @@ void check_cluster_names(const config& cfg, const config_checker& ck) {
                                             std::to_string(it->second.shards) +
                                             " shards; a published cache has one");
   }
-  auto& peers = cfg.cluster.peers;
+  auto& peers = cfg.get<cluster_config>().peers;
   for (size_t i = 0; i < peers.size(); ++i)
     for (auto& a : peers[i].actors)
       if (a != "db_pool" && caches.count(a.substr(6)))
@@ -92,7 +94,7 @@ bool is_loopback(const std::string& host) {
 /// only peers with a certificate the CA signed, unless the operator says
 /// in writing that the network itself is trusted.
 void check_exposure(const config& cfg, const config_checker& ck) {
-  auto& cl = cfg.cluster;
+  auto& cl = cfg.get<cluster_config>();
   if (cl.publish_actors.empty())
     return;
   if (!is_loopback(cl.publish_host) && !cl.tls() && !cl.insecure)
@@ -114,7 +116,7 @@ void check_exposure(const config& cfg, const config_checker& ck) {
 
 /// A frame the per-frame bound allows must fit the in-flight bounds.
 void check_bounds(const config& cfg, const config_checker& ck) {
-  auto& cl = cfg.cluster;
+  auto& cl = cfg.get<cluster_config>();
   if (cl.max_inflight_per_address > cl.max_inflight)
     ck.fail("cluster.max_inflight_per_address", "must not exceed max_inflight");
   if (cl.max_frame > cl.max_inflight_per_address)
@@ -129,7 +131,7 @@ void check_bounds(const config& cfg, const config_checker& ck) {
 void declare_cluster_keys(config_schema& schema) {
   using C = cluster_config;
   auto cluster = [](config & c) -> auto& {
-    return c.cluster;
+    return c.get<cluster_config>();
   };
   schema.section<C>("cluster", cluster, "Nodes that share actors over CAF's network layer.")
       .duration("request_timeout", &C::request_timeout, 1ms,
@@ -189,7 +191,7 @@ void declare_cluster_keys(config_schema& schema) {
   using P = cluster_peer;
   schema
       .table_array<P>(
-          "cluster.peers", [](config & c) -> auto& { return c.cluster.peers; },
+          "cluster.peers", [](config & c) -> auto& { return c.get<cluster_config>().peers; },
           "A node whose published actors this node uses as if they were local.")
       .string("name", &P::name, "the peer's name (`PEER.db_pool`)")
       .default_doc("required")
@@ -217,7 +219,7 @@ void declare_cluster_keys(config_schema& schema) {
       .strings("accepted_names", &C::tls_accepted_names,
                "names a connecting peer's certificate must carry one of (subject CN or a DNS "
                "SAN); empty: any certificate the CA signed")
-      .written_if([](const config& cfg) { return cfg.cluster.tls(); });
+      .written_if([](const config& cfg) { return cfg.get<cluster_config>().tls(); });
   schema.add_check(check_peers);
   schema.add_check(check_tls);
   schema.add_check(check_cluster_names);

@@ -20,6 +20,7 @@
 #include "../cache/cache_store.hpp"
 #include "p21/cache.hpp"
 #include "p21/cluster.hpp"
+#include "p21/cluster_config.hpp"
 #include "p21/db.hpp"
 #include "p21/log_limits.hpp"
 #include "p21/metrics.hpp"
@@ -400,7 +401,7 @@ caf::behavior cache_stub(stub_actor* self, stub_settings cfg, stub_metrics m) {
 
 child_spec stub_component(const config& cfg, const cluster_peer& peer, const std::string& actor,
                           std::shared_ptr<const node_view> view) {
-  auto& cl = cfg.cluster;
+  auto& cl = cfg.get<cluster_config>();
   stub_settings s;
   s.peer = peer.name;
   s.host = peer.host;

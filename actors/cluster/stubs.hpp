@@ -8,6 +8,7 @@
 #include <string>
 
 #include "frame_guard.hpp"
+#include "p21/cluster_config.hpp"
 #include "p21/config.hpp"
 #include "p21/subsystem.hpp"
 #include "p21/supervisor.hpp"

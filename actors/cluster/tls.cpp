@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "p21/cluster.hpp"
+#include "p21/cluster_config.hpp"
 #include "p21/subsystems.hpp"
 #include "tls_transport.hpp"
 
@@ -156,7 +157,7 @@ subsystem cluster_tls_subsystem() {
   subsystem s;
   s.name = "cluster_tls";
   s.configure_system = [](const config& cfg, caf::actor_system_config& caf_cfg) {
-    auto& cl = cfg.cluster;
+    auto& cl = cfg.get<cluster_config>();
     if (!cl.enabled() || !cl.tls())
       return;
     // Checked here, once, so that a bad file fails the start with its key

@@ -1,6 +1,7 @@
 // `[database]`: the keys of the SQLite connection pool.
 
 #include "p21/config_schema.hpp"
+#include "p21/db_config.hpp"
 
 #include <cerrno>
 
@@ -17,7 +18,7 @@ using namespace std::chrono_literals;
 /// nearest existing ancestor, since the node creates it at start), so that
 /// a typo fails `p21 check` instead of the first write.
 void check_database_path(const config& cfg, const config_checker& ck) {
-  auto& path = cfg.database.path;
+  auto& path = cfg.get<database_config>().path;
   if (ck.has("database.path") && path.empty())
     ck.fail("database.path", "must not be empty");
   if (path.empty() || path == ":memory:")
@@ -44,10 +45,10 @@ void check_database_path(const config& cfg, const config_checker& ck) {
 /// SQLite cannot hold a value larger than 1 000 000 000 bytes
 /// (`SQLITE_MAX_LENGTH`): a larger bound would promise what it cannot do.
 void check_result_bytes(const config& cfg, const config_checker& ck) {
-  if (cfg.database.max_result_bytes > 1'000'000'000)
+  if (cfg.get<database_config>().max_result_bytes > 1'000'000'000)
     ck.fail("database.max_result_bytes",
             "must be at most 1000000000 bytes (SQLite's largest value), got " +
-                std::to_string(cfg.database.max_result_bytes));
+                std::to_string(cfg.get<database_config>().max_result_bytes));
 }
 
 } // namespace
@@ -55,8 +56,7 @@ void check_result_bytes(const config& cfg, const config_checker& ck) {
 void declare_database_keys(config_schema& schema) {
   using D = database_config;
   schema
-      .section<D>(
-          "database", [](config & c) -> auto& { return c.database; }, "The SQLite connection pool.")
+      .section<D>("database", "The SQLite connection pool.")
       .path("path", &D::path,
             "SQLite file (or `\":memory:\"`); its directory must exist and be writable")
       .count("pool_size", &D::pool_size, 1, 10'000, "connections kept open")

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include "p21/db_config.hpp"
 #include "p21/error.hpp"
 #include "sql_guard.hpp"
 #include "sql_hardening.hpp"

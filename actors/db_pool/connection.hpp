@@ -18,6 +18,7 @@
 #include <caf/expected.hpp>
 
 #include "p21/config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/protocol/db_pool.hpp"
 
 struct sqlite3;

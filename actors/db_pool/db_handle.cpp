@@ -6,6 +6,7 @@
 
 #include "db_pool_actor.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "p21/faults.hpp"
 #include "p21/runtime.hpp"
 #include "query_cache.hpp"
@@ -28,7 +29,7 @@ caf::expected<db> db::open(runtime& rt, const std::string& name) {
   if (!rt.component(name))
     return make_error(errc::not_found, "no db pool named '" + name + "'");
   auto& s = rt.settings();
-  return db{rt, name, s.database.pool_timeout + s.runtime.request_timeout};
+  return db{rt, name, s.get<database_config>().pool_timeout + s.runtime.request_timeout};
 }
 
 caf::expected<db_pool_actor> db::actor() {

@@ -6,7 +6,9 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "p21/cache_config.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "p21/histogram.hpp"
 #include "p21/log_limits.hpp"
 #include "p21/profiling.hpp"
@@ -364,7 +366,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
                       d::timeouts(double(s.timeouts)),
                       d::overflow_opened(double(s.overflow_opened)),
                       d::health_check_failures(double(s.health_check_failures))};
-        m.gauges = {d::size(double(s.size)),
+        m.gauges = {d::connections(double(s.size)),
                     d::in_use(double(s.in_use)),
                     d::idle(double(s.idle)),
                     d::waiting(double(s.waiting)),
@@ -444,7 +446,7 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
                              std::function<void(sqlite3*)> on_connect, profile_factory profile) {
   using namespace db_detail;
   pool_settings ps;
-  auto& d = cfg.database;
+  auto& d = cfg.get<database_config>();
   ps.conn.path = d.path;
   ps.conn.synchronous = d.synchronous;
   ps.conn.busy_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(d.busy_timeout);
@@ -464,8 +466,8 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   ps.idle_timeout = d.idle_timeout;
   ps.leak_threshold = d.leak_threshold;
   ps.query_cache = d.query_cache;
-  ps.cache_entries = cfg.cache.db_maxsize;
-  ps.cache_ttl = cfg.cache.db_ttl;
+  ps.cache_entries = cfg.get<cache_config>().db_maxsize;
+  ps.cache_ttl = cfg.get<cache_config>().db_ttl;
   ps.cache_max_bytes = d.query_cache_max_bytes;
   ps.data_version_interval = d.data_version_interval;
   // Owned by the component, not the actor: they outlive restarts, and the

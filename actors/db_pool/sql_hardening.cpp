@@ -1,5 +1,7 @@
 #include "sql_hardening.hpp"
 
+#include "printf_guard.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -161,7 +163,9 @@ std::string harden(sqlite3* db, const hardening& h) {
   for (auto& l : limits)
     if (!set_limit(db, l.id, l.value))
       return std::string{l.name} + " could not be set";
-  return {};
+  // printf's %c repeats its character once per unit of precision, past any
+  // length limit and in one uninterruptible step (printf_guard.hpp).
+  return install_printf_guard(db, limits[0].value);
 }
 
 bool function_allowed(std::string_view name) noexcept {

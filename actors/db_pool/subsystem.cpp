@@ -1,10 +1,13 @@
 // The db pool's registration: the node's SQLite pool, "db_pool", which a
 // node may publish to peers.
 
+#include <filesystem>
+
 #include <caf/actor_system_config.hpp>
 
 #include "p21/config_schema.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -30,15 +33,23 @@ subsystem db_pool_subsystem() {
   s.publishable = [](const config&) {
     return std::vector<std::string>{"db_pool"};
   };
+  // The database file's directory; none for an in-memory database.
+  s.data_directories = [](const config& cfg) {
+    auto& path = cfg.get<database_config>().path;
+    if (path.empty() || path == ":memory:")
+      return std::vector<std::string>{};
+    auto dir = std::filesystem::path{path}.parent_path().string();
+    return std::vector<std::string>{dir.empty() ? "." : dir};
+  };
   s.reload = [](const config&, const config& now, const reload_context& ctx,
                 reload_report& report) {
     report.apply<uint64_t>("database.pool_size", ctx, "db_pool", [&](caf::actor a) {
       return ctx.request<uint64_t>(caf::actor_cast<db_pool_actor>(a), set_pool_size_atom::value,
-                                   uint64_t{now.database.pool_size});
+                                   uint64_t{now.get<database_config>().pool_size});
     });
     report.apply<timespan>("database.pool_timeout", ctx, "db_pool", [&](caf::actor a) {
       return ctx.request<timespan>(caf::actor_cast<db_pool_actor>(a), set_pool_timeout_atom::value,
-                                   now.database.pool_timeout);
+                                   now.get<database_config>().pool_timeout);
     });
   };
   return s;

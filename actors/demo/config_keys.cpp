@@ -1,6 +1,7 @@
 // `[demo]`: the keys of the built-in workload `p21 run` drives.
 
 #include "p21/config_schema.hpp"
+#include "p21/demo_config.hpp"
 
 namespace p21 {
 
@@ -9,9 +10,7 @@ using namespace std::chrono_literals;
 void declare_demo_keys(config_schema& schema) {
   using D = demo_config;
   schema
-      .section<D>(
-          "demo", [](config & c) -> auto& { return c.demo; },
-          "The built-in workload `p21 run` drives, so that a new node has something "
+      .section<D>("demo", "The built-in workload `p21 run` drives, so that a new node has something "
           "to cache, query, run, monitor and tune. Off unless enabled.")
       .flag("enabled", &D::enabled, "`p21 run` drives the built-in workload")
       .live()

@@ -1,6 +1,7 @@
 // `[http]`: the keys of the metrics and health endpoint.
 
 #include "p21/config_schema.hpp"
+#include "p21/http_config.hpp"
 
 namespace p21 {
 
@@ -24,8 +25,7 @@ std::string listen_problem(const key_value& v) {
 
 void declare_http_keys(config_schema& schema) {
   schema
-      .section<http_config>(
-          "http", [](config & c) -> auto& { return c.http; }, "The metrics and health endpoint.")
+      .section<http_config>("http", "The metrics and health endpoint.")
       .string("listen", &http_config::listen,
               "`\"HOST:PORT\"` to listen on; empty keeps HTTP off; port 0 picks a free one")
       .refine(listen_problem)

@@ -8,6 +8,7 @@
 
 #include "http_server.hpp"
 #include "dashboard.hpp"
+#include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
 
 namespace p21 {
@@ -50,7 +51,7 @@ json to_json(const event& e) {
           {"name", e.name}, {"message", e.message},     {"value", e.value}};
 }
 
-/// Asks the monitor from an httplib thread; an error text on failure.
+/// Asks the monitor from a server thread; an error text on failure.
 template <class R, class... Ts>
 caf::expected<R> ask_monitor(caf::actor_system& sys, const node_view& view, Ts... xs) {
   caf::actor monitor;
@@ -172,16 +173,16 @@ caf::behavior http_fun(caf::stateful_actor<http_state>* self,
 
 child_spec http_component(const std::string& name, const config& cfg,
                           std::shared_ptr<const node_view> view) {
-  auto colon = cfg.http.listen.rfind(':');
-  auto host = cfg.http.listen.substr(0, colon);
-  auto port = std::stoi(cfg.http.listen.substr(colon + 1));
+  auto colon = cfg.get<http_config>().listen.rfind(':');
+  auto host = cfg.get<http_config>().listen.substr(0, colon);
+  auto port = std::stoi(cfg.get<http_config>().listen.substr(colon + 1));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
-  auto lim = limits_of(cfg.http);
+  auto lim = limits_of(cfg.get<http_config>());
   spec.start = [host, port, view, lim](caf::actor_system& sys) {
     auto srv = std::make_shared<http_detail::server>(lim);
     routes(*srv, sys, view, metric_help());

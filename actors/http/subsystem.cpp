@@ -1,8 +1,9 @@
 // The HTTP endpoint's registration: a component only when `[http] listen`
 // is set.
 
-#include "p21/monitor.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/http_config.hpp"
+#include "p21/monitor.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -16,7 +17,7 @@ subsystem http_subsystem() {
   s.declare_config = declare_http_keys;
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     std::vector<child_spec> out;
-    if (!cfg.http.listen.empty())
+    if (!cfg.get<http_config>().listen.empty())
       out.push_back(http_component("http", cfg, std::move(view)));
     return out;
   };

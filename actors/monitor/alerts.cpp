@@ -1,6 +1,7 @@
 #include "alerts.hpp"
 
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 
 #include <algorithm>
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "p21/config.hpp"
+#include "p21/monitor_config.hpp"
 #include "p21/protocol/monitor.hpp"
 
 namespace p21 {

@@ -6,6 +6,7 @@
 
 #include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 #include "series_selector.hpp"
 
 namespace p21 {
@@ -123,7 +124,7 @@ key_spec for_key() {
 
 void check_alerts(const config& cfg, const config_checker& ck) {
   auto& defaults = default_alert_names();
-  for (auto& [name, a] : cfg.monitor.alerts) {
+  for (auto& [name, a] : cfg.get<monitor_config>().alerts) {
     auto key = "monitor.alerts." + name + ".";
     if (a.metric.empty())
       ck.fail(key + "metric", metric_problem(key_value{std::string{}}));
@@ -181,9 +182,7 @@ void declare_monitor_keys(config_schema& schema) {
   constexpr auto inf = std::numeric_limits<double>::infinity();
   using M = monitor_config;
   schema
-      .section<M>(
-          "monitor", [](config & c) -> auto& { return c.monitor; },
-          "Alerts and sampling details (the interval is `performance.monitor_interval`).")
+      .section<M>("monitor", "Alerts and sampling details (the interval is `performance.monitor_interval`).")
       .duration("alert_for", &M::alert_for, 0s,
                 "how long an alert's condition must hold before it fires (alerts without `for`)")
       .live()
@@ -202,7 +201,7 @@ void declare_monitor_keys(config_schema& schema) {
   using A = alert_config;
   schema
       .named_tables<A>(
-          "monitor.alerts", [](config & c) -> auto& { return c.monitor.alerts; },
+          "monitor.alerts", [](config & c) -> auto& { return c.get<monitor_config>().alerts; },
           "One alert on a target or on any exported series (`/metrics` names, label matchers "
           "allowed).",
           init)

@@ -12,7 +12,9 @@
 
 #include "alerts.hpp"
 #include "p21/cluster.hpp"
+#include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 #include "p21/profiling.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
@@ -660,13 +662,13 @@ child_spec monitor_component(const std::string& name, const config& cfg,
                              std::shared_ptr<const node_view> view) {
   monitor_settings ms;
   ms.interval = cfg.performance.monitor_interval;
-  ms.alert_for = cfg.monitor.alert_for;
-  ms.events_max = cfg.monitor.events_max;
-  ms.watch_paths = cfg.monitor.watch_paths;
-  ms.alerts = alert_rules(cfg.monitor.alerts, cfg.monitor.alert_for);
-  ms.alert_commands_max = cfg.monitor.alert_commands_max;
+  ms.alert_for = cfg.get<monitor_config>().alert_for;
+  ms.events_max = cfg.get<monitor_config>().events_max;
+  ms.watch_paths = cfg.get<monitor_config>().watch_paths;
+  ms.alerts = alert_rules(cfg.get<monitor_config>().alerts, cfg.get<monitor_config>().alert_for);
+  ms.alert_commands_max = cfg.get<monitor_config>().alert_commands_max;
   if (ms.watch_paths.empty()) {
-    auto dir = std::filesystem::path{cfg.database.path}.parent_path().string();
+    auto dir = std::filesystem::path{cfg.get<database_config>().path}.parent_path().string();
     ms.watch_paths.push_back(dir.empty() ? "." : dir);
   }
   child_spec spec;

@@ -7,6 +7,7 @@
 #include "alerts.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -35,7 +36,7 @@ subsystem monitor_subsystem() {
     });
     report.apply<timespan>("monitor.alert_for", ctx, "monitor", [&](caf::actor a) {
       return ctx.request<timespan>(caf::actor_cast<monitor_actor>(a), set_alert_for_atom::value,
-                                   now.monitor.alert_for);
+                                   now.get<monitor_config>().alert_for);
     });
     // `[monitor.alerts]` is one live set: any change sends the whole set,
     // and the monitor keeps the state of the alerts that stayed.
@@ -49,7 +50,7 @@ subsystem monitor_subsystem() {
       if (a)
         r = ctx.request<std::vector<std::string>>(
             caf::actor_cast<monitor_actor>(a), set_alerts_atom::value,
-            alert_rules(now.monitor.alerts, now.monitor.alert_for));
+            alert_rules(now.get<monitor_config>().alerts, now.get<monitor_config>().alert_for));
       for (auto& k : alert_keys) {
         if (!a)
           report.defer(k);

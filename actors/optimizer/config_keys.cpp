@@ -3,6 +3,7 @@
 
 #include "p21/config_schema.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 
 #include <limits>
 #include <stdexcept>
@@ -59,7 +60,7 @@ std::string step_problem(const key_value& v) {
 
 /// The clear threshold lies on the side the rule leaves its firing state.
 void check_hysteresis(const config& cfg, const config_checker& ck) {
-  for (auto& [name, rc] : cfg.rules) {
+  for (auto& [name, rc] : cfg.get<optimizer_config>().rules) {
     auto def = find_rule_default(name);
     if (!def)
       continue;
@@ -133,14 +134,14 @@ std::map<std::string, rule_config> default_rules() {
 }
 
 rule_config& rule(config& cfg, const std::string& name) {
-  if (auto i = cfg.rules.find(name); i != cfg.rules.end())
+  if (auto i = cfg.get<optimizer_config>().rules.find(name); i != cfg.get<optimizer_config>().rules.end())
     return i->second;
   auto defaults = default_rules();
   auto i = defaults.find(name);
   if (i == defaults.end())
     throw std::invalid_argument("'" + name + "' is not an optimization rule" +
                                 did_you_mean(name, rule_names()));
-  return cfg.rules.emplace(name, i->second).first->second;
+  return cfg.get<optimizer_config>().rules.emplace(name, i->second).first->second;
 }
 
 void declare_optimizer_keys(config_schema& schema) {
@@ -150,9 +151,7 @@ void declare_optimizer_keys(config_schema& schema) {
   };
   using O = optimizer_config;
   schema
-      .section<O>(
-          "optimizer", [](config & c) -> auto& { return c.optimizer; },
-          "How the rules size what they move.")
+      .section<O>("optimizer", "How the rules size what they move.")
       .choice("mode", &O::mode, {"model", "fixed"},
               "`model`: a rule jumps to what its model computes (miss-ratio curve, Little's law, "
               "CPU per command), bounded by the memory budget; `fixed`: it moves by `step` and "
@@ -160,7 +159,7 @@ void declare_optimizer_keys(config_schema& schema) {
   using R = rule_config;
   schema
       .named_tables<R>(
-          "optimizer.rules", [](config & c) -> auto& { return c.rules; },
+          "optimizer.rules", [](config & c) -> auto& { return c.get<optimizer_config>().rules; },
           "One of the nine optimization rules (names below).", init)
       .flag("enabled", &R::enabled, "whether the rule acts")
       .live()

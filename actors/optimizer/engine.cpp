@@ -4,7 +4,10 @@
 #include <sstream>
 
 #include "engine.hpp"
+#include "p21/db_config.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/protocol/cache.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21 {
 
@@ -144,19 +147,19 @@ std::string decision::describe() const {
 
 optimizer_engine::optimizer_engine(const config& cfg)
   : cfg_(cfg)
-  , pool_size_(cfg.database.pool_size)
-  , max_processes_(cfg.subprocess.max_processes)
+  , pool_size_(cfg.get<database_config>().pool_size)
+  , max_processes_(cfg.get<subprocess_config>().max_processes)
   , monitor_interval_(cfg.performance.monitor_interval) {
   // A rule the config does not set runs with its defaults.
   for (auto& [name, rc] : default_rules())
-    cfg_.rules.emplace(name, rc);
+    cfg_.get<optimizer_config>().rules.emplace(name, rc);
 }
 
 rule_gate& optimizer_engine::gate(const std::string& rule, const std::string& target) {
   auto key = std::make_pair(rule, target);
   auto i = gates_.find(key);
   if (i == gates_.end())
-    i = gates_.emplace(key, rule_gate{cfg_.rules.at(rule), rule_fires_above(rule)}).first;
+    i = gates_.emplace(key, rule_gate{cfg_.get<optimizer_config>().rules.at(rule), rule_fires_above(rule)}).first;
   return i->second;
 }
 
@@ -177,8 +180,8 @@ std::optional<double> optimizer_engine::last_value(const decision& d) const {
 }
 
 bool optimizer_engine::set_rule(const std::string& name, const rule_config& rc) {
-  auto i = cfg_.rules.find(name);
-  if (i == cfg_.rules.end())
+  auto i = cfg_.get<optimizer_config>().rules.find(name);
+  if (i == cfg_.get<optimizer_config>().rules.end())
     return false;
   // A new horizon starts its forecasts' caution afresh (the smoothing
   // itself runs with forecasts off too, so it is warm).
@@ -204,7 +207,7 @@ std::optional<double> optimizer_engine::foresee(const std::string& rule, const s
                                                 double value,
                                                 std::chrono::steady_clock::time_point now,
                                                 forecast_use use) {
-  auto& rc = cfg_.rules.at(rule);
+  auto& rc = cfg_.get<optimizer_config>().rules.at(rule);
   auto& f = forecasts_[std::make_pair(rule, target)];
   bool on = rc.predict > timespan{0};
   // Judge the one-step forecast for now: it did not come true when the value
@@ -247,7 +250,7 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
   last_ = s;
   auto now = s.now;
   auto rule = [&](const char* name) -> const rule_config& {
-    return cfg_.rules.at(name);
+    return cfg_.get<optimizer_config>().rules.at(name);
   };
   auto horizon = [&](const char* name) {
     return format_duration(rule(name).predict);
@@ -397,10 +400,10 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
     waiting += double(diff(s.db->timeouts, pdb.timeouts)) +
                double(diff(s.db->overflow_opened, pdb.overflow_opened));
     auto& g = gate("connection_pool", "db_pool");
-    auto configured = cfg_.database.pool_size;
-    auto ceiling = configured + cfg_.database.max_overflow;
+    auto configured = cfg_.get<database_config>().pool_size;
+    auto ceiling = configured + cfg_.get<database_config>().max_overflow;
     auto by = std::max<uint64_t>(
-        1, uint64_t(std::ceil(rule("connection_pool").step * double(cfg_.database.max_overflow))));
+        1, uint64_t(std::ceil(rule("connection_pool").step * double(cfg_.get<database_config>().max_overflow))));
     if (model()) {
       double demand = double(s.db->peak_in_use);
       std::string why = "peak " + std::to_string(s.db->peak_in_use) + " in use";
@@ -532,7 +535,7 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
   bool cpu_moved = false;
   if (s.proc) {
     auto& g = gate("cpu_usage", "subprocess");
-    auto configured = cfg_.subprocess.max_processes;
+    auto configured = cfg_.get<subprocess_config>().max_processes;
     auto seen = s.cpu_percent;
     std::string forecast_why;
     if (auto f = foresee("cpu_usage", "subprocess", s.cpu_percent, now); f && *f > seen) {
@@ -721,7 +724,7 @@ std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
       auto why = worst->subsystem + ": " + worst->detail;
       bool acted = false;
       if (worst->wait_share >= 0.5 && worst->subsystem == "db_pool") {
-        auto ceiling = cfg_.database.pool_size + cfg_.database.max_overflow;
+        auto ceiling = cfg_.get<database_config>().pool_size + cfg_.get<database_config>().max_overflow;
         auto next = std::min<uint64_t>(
             ceiling,
             pool_size_ + std::max<uint64_t>(1, uint64_t(std::ceil(double(pool_size_) *

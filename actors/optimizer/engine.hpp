@@ -17,6 +17,7 @@
 #include "models.hpp"
 #include "p21/config.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/protocol/monitor.hpp"
 
 namespace p21 {
@@ -224,7 +225,7 @@ private:
   /// takes the next value as its level (and is not judged on the move).
   void forecast_acted(const std::string& rule, const std::string& target);
 
-  bool model() const { return cfg_.optimizer.mode != "fixed"; }
+  bool model() const { return cfg_.get<optimizer_config>().mode != "fixed"; }
 
   config cfg_;
   std::map<std::pair<std::string, std::string>, rule_gate> gates_;

@@ -13,6 +13,7 @@
 #include "engine.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/profiling.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
@@ -370,15 +371,15 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         rc.clear_threshold = rs.clear_threshold;
         rc.for_duration = rs.for_duration;
         rc.cooldown = rs.cooldown;
-        auto i = self->state.cfg.cfg.rules.find(rs.name);
+        auto i = self->state.cfg.cfg.get<optimizer_config>().rules.find(rs.name);
         if (rs.step > 0)
           rc.step = rs.step;
-        else if (i != self->state.cfg.cfg.rules.end())
+        else if (i != self->state.cfg.cfg.get<optimizer_config>().rules.end())
           rc.step = i->second.step;
         rc.predict = rs.predict;
         bool ok = self->state.engine->set_rule(rs.name, rc);
         if (ok)
-          self->state.cfg.cfg.rules[rs.name] = rc;
+          self->state.cfg.cfg.get<optimizer_config>().rules[rs.name] = rc;
         return ok;
       },
       [=](dry_run_atom, bool on) {

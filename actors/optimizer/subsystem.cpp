@@ -6,6 +6,7 @@
 
 #include "p21/config_schema.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -37,7 +38,7 @@ subsystem optimizer_subsystem() {
     report.apply<bool>("performance.auto_optimization", ctx, "optimizer", [&](caf::actor a) {
       return ctx.request<bool>(opt(a), dry_run_atom::value, !now.performance.auto_optimization);
     });
-    for (auto& [name, rc] : now.rules) {
+    for (auto& [name, rc] : now.get<optimizer_config>().rules) {
       auto prefix = "optimizer.rules." + name;
       if (!report.touches(prefix))
         continue;

@@ -1,6 +1,7 @@
 // `[subprocess]`: the keys of the subprocess pool.
 
 #include "p21/config_schema.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21 {
 
@@ -9,8 +10,7 @@ using namespace std::chrono_literals;
 void declare_subprocess_keys(config_schema& schema) {
   using S = subprocess_config;
   schema
-      .section<S>(
-          "subprocess", [](config & c) -> auto& { return c.subprocess; }, "The subprocess pool.")
+      .section<S>("subprocess", "The subprocess pool.")
       .count("max_processes", &S::max_processes, 1, 4096, "commands running at once")
       .live()
       .count("queue_limit", &S::queue_limit, 0, 1'000'000,

@@ -24,6 +24,7 @@
 #include "git_parse.hpp"
 #include "p21/config.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21::subprocess_detail {
 

@@ -13,9 +13,11 @@
 #include <spdlog/spdlog.h>
 
 #include "git_cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/histogram.hpp"
 #include "p21/profiling.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 #include "reactor.hpp"
 
 namespace p21 {
@@ -312,17 +314,17 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
 child_spec subprocess_component(const std::string& name, const config& cfg,
                                 profile_factory profile) {
   pool_settings ps;
-  auto& s = cfg.subprocess;
+  auto& s = cfg.get<subprocess_config>();
   ps.max_processes = s.max_processes;
   ps.queue_limit = s.queue_limit;
   ps.timeout = s.timeout;
   ps.output_cap = s.output_cap;
   ps.kill_grace = s.kill_grace;
-  ps.git_timeout = cfg.cache.git_timeout;
+  ps.git_timeout = cfg.get<cache_config>().git_timeout;
   // Owned by the component, not the actor: it outlives restarts (a
   // restarted pool flushes it), and handles reach it through the runtime
   // without a message.
-  auto git = std::make_shared<git_cache>(cfg.cache.git_maxsize, cfg.cache.git_ttl, s.git_watch);
+  auto git = std::make_shared<git_cache>(cfg.get<cache_config>().git_maxsize, cfg.get<cache_config>().git_ttl, s.git_watch);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;

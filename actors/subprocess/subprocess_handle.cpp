@@ -4,7 +4,9 @@
 #include <caf/all.hpp>
 
 #include "git_cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21 {
 
@@ -24,7 +26,7 @@ caf::expected<subprocess> subprocess::open(runtime& rt, const std::string& name)
     return make_error(errc::not_found, "no subprocess pool named '" + name + "'");
   auto& s = rt.settings();
   return subprocess{rt, name,
-                    s.subprocess.timeout + s.subprocess.kill_grace + s.runtime.request_timeout};
+                    s.get<subprocess_config>().timeout + s.get<subprocess_config>().kill_grace + s.runtime.request_timeout};
 }
 
 caf::expected<subprocess_actor> subprocess::actor() {
@@ -34,7 +36,7 @@ caf::expected<subprocess_actor> subprocess::actor() {
 caf::expected<command_result> subprocess::run(command_request req) {
   auto t = timeout_;
   if (req.timeout > timespan{0})
-    t = std::max(t, req.timeout + rt_->settings().subprocess.kill_grace +
+    t = std::max(t, req.timeout + rt_->settings().get<subprocess_config>().kill_grace +
                         rt_->settings().runtime.request_timeout);
   return ask<command_result>(t, run_atom::value, std::move(req));
 }
@@ -64,7 +66,7 @@ caf::expected<command_result> subprocess::git(const std::string& repo,
         return std::move(*hit);
       }
   auto t =
-      std::max(timeout_, rt_->settings().cache.git_timeout + rt_->settings().subprocess.kill_grace +
+      std::max(timeout_, rt_->settings().get<cache_config>().git_timeout + rt_->settings().get<subprocess_config>().kill_grace +
                              rt_->settings().runtime.request_timeout);
   return ask<command_result>(t, git_atom::value, git_request{repo, std::move(args)});
 }

@@ -2,8 +2,10 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include "p21/cache_config.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 #include "p21/subsystems.hpp"
 
 namespace p21 {
@@ -33,12 +35,12 @@ subsystem subprocess_subsystem() {
     report.apply<uint64_t>("subprocess.max_processes", ctx, "subprocess", [&](caf::actor a) {
       return ctx.request<uint64_t>(caf::actor_cast<subprocess_actor>(a),
                                    set_max_processes_atom::value,
-                                   uint64_t{now.subprocess.max_processes});
+                                   uint64_t{now.get<subprocess_config>().max_processes});
     });
     subprocess_limits limits;
-    limits.queue_limit = now.subprocess.queue_limit;
-    limits.timeout = now.subprocess.timeout;
-    limits.output_cap = now.subprocess.output_cap;
+    limits.queue_limit = now.get<subprocess_config>().queue_limit;
+    limits.timeout = now.get<subprocess_config>().timeout;
+    limits.output_cap = now.get<subprocess_config>().output_cap;
     for (auto key : {"subprocess.queue_limit", "subprocess.timeout", "subprocess.output_cap"})
       report.apply<bool>(key, ctx, "subprocess", [&](caf::actor a) {
         return ctx.request<bool>(caf::actor_cast<subprocess_actor>(a), set_limits_atom::value,
@@ -46,7 +48,7 @@ subsystem subprocess_subsystem() {
       });
     report.apply<uint64_t>("cache.git_maxsize", ctx, "subprocess", [&](caf::actor a) {
       return ctx.request<uint64_t>(caf::actor_cast<subprocess_actor>(a), resize_atom::value,
-                                   uint64_t{now.cache.git_maxsize});
+                                   uint64_t{now.get<cache_config>().git_maxsize});
     });
   };
   return s;

@@ -12,6 +12,7 @@
 
 #include <caf/all.hpp>
 #include <p21/p21.hpp>
+#include "p21/db_config.hpp"
 
 using view_atom = caf::atom_constant<caf::atom("view")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
@@ -45,7 +46,7 @@ caf::behavior page_counter(caf::event_based_actor* self, p21::db_pool_actor db,
 int main() {
   p21::config cfg;
   cfg.logging.level = p21::log_level::error;
-  cfg.database.path = ":memory:";
+  cfg.get<p21::database_config>().path = ":memory:";
   p21::runtime rt{cfg};
   auto db = p21::db::open(rt).value();
   auto cache = p21::cache::open(rt, "async").value();

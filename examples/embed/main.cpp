@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 #include <p21/p21.hpp>
+#include "p21/db_config.hpp"
 
 using add_atom = caf::atom_constant<caf::atom("add")>;
 using p21::db_value;
@@ -11,7 +12,7 @@ using p21::db_value;
 int main() {
   p21::config cfg; // defaults; or p21::load_config_file("node.toml")
   cfg.logging.level = p21::log_level::warn;
-  cfg.database.path = ":memory:";
+  cfg.get<p21::database_config>().path = ":memory:";
   p21::runtime rt{cfg}; // starts the node; stops it when rt goes out of scope
   rt.spawn_supervised({"adder", [](caf::actor_system& sys) { // restarted if it crashes
                          return sys.spawn([] {

@@ -1,7 +1,8 @@
 #pragma once
 
 // The node's state directory and the files in it. Run-time files go where
-// the config says (`[runtime] state_dir`, else beside the database file),
+// the config says (`[runtime] state_dir`, else the first directory a
+// subsystem keeps files in: beside the database file, for the standard ones),
 // never into the working directory by accident, and are replaced whole: a
 // crash or a full disk mid-write leaves the previous file, never a torn one.
 
@@ -13,20 +14,25 @@
 #include <caf/error.hpp>
 
 #include "p21/config.hpp"
+#include "p21/subsystem.hpp"
 
 namespace p21::detail {
 
-/// The node's state directory: `[runtime] state_dir`, else the directory of
-/// the database file; empty (no state kept) for an in-memory database
-/// without a `state_dir`.
-std::string state_dir(const config& cfg);
+/// The directories `subsystems` keep files in for `cfg`
+/// (`subsystem::data_directories`), in subsystem order.
+std::vector<std::string> data_directories(const config& cfg,
+                                          const std::vector<subsystem>& subsystems);
+
+/// The node's state directory: `[runtime] state_dir`, else the first of
+/// `data_dirs`; empty (no state kept) when there is neither.
+std::string state_dir(const config& cfg, const std::vector<std::string>& data_dirs);
 
 /// The file of the preload list (rule 4) in state directory `dir`.
 std::string preload_file(const std::string& dir);
 
-/// Creates the directories a node writes to that do not exist yet: the
-/// database file's parent and the state directory.
-caf::error make_run_dirs(const config& cfg);
+/// Creates the directories a node writes to that do not exist yet:
+/// `data_dirs` and the state directory.
+caf::error make_run_dirs(const config& cfg, const std::vector<std::string>& data_dirs);
 
 /// Writes a new `path` through `write` (given the descriptor of a temporary
 /// file in the same directory), then syncs it and renames it over `path`,

@@ -17,6 +17,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
+#include "p21/cache_config.hpp"
 #include "p21/config.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/runtime.hpp"

@@ -13,7 +13,7 @@
 
 #include <caf/actor.hpp>
 
-#include "p21/config.hpp"
+#include "p21/time.hpp"
 #include "p21/error.hpp"
 #include "p21/protocol/atoms.hpp"
 #include "p21/protocol/metrics.hpp"

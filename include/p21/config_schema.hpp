@@ -352,6 +352,14 @@ public:
     return section_builder<T>{s};
   }
 
+  /// `[name]`, its keys in the config's section `T` (`cfg.get<T>()`): how a
+  /// subsystem or an application declares a section of its own.
+  template <class T>
+  section_builder<T> section(std::string name, std::string help) {
+    return section<T>(
+        std::move(name), [](config& c) -> T& { return c.get<T>(); }, std::move(help));
+  }
+
   /// `[name.X]` for any X, one `T` each in the map `access(cfg)`; a new
   /// element starts as `init(cfg, X, element)` leaves it.
   template <class T, class Access>
@@ -449,9 +457,9 @@ config_schema standard_schema();
 /// Reads and validates a TOML file against `schema`. Throws `config_error`.
 [[nodiscard]] config load_config_file(const config_schema& schema, const std::string& path);
 
-/// Adds to `cfg` the elements its sections always have
-/// (`every_name_present`) at their defaults. Loading does this; so does the
-/// runtime with the config it runs.
+/// Adds to `cfg` every section the schema declares that it lacks, and the
+/// elements its sections always have (`every_name_present`), at their
+/// defaults. Loading does this; so does the runtime with the config it runs.
 void complete(const config_schema& schema, config& cfg);
 
 /// Every key's range and choices and every check, for a config built in

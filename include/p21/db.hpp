@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "p21/db_config.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/runtime.hpp"
 
@@ -81,7 +82,7 @@ private:
   std::shared_ptr<shared_refs> refs_;
 };
 
-/// The component spec of a db pool for `cfg.database`; `on_connect` runs on
+/// The component spec of a db pool for `cfg.get<database_config>()`; `on_connect` runs on
 /// every new connection (to register SQL functions or collations).
 child_spec db_pool_component(const std::string& name, const config& cfg,
                              std::function<void(sqlite3*)> on_connect = {},

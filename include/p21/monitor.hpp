@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "p21/monitor_config.hpp"
 #include "p21/protocol/monitor.hpp"
 #include "p21/runtime.hpp"
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "p21/config.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/runtime.hpp"
 

@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "p21/cache_config.hpp"
 #include "p21/protocol/subprocess.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21 {
 
@@ -72,8 +74,8 @@ private:
   std::chrono::steady_clock::time_point noted_{};
 };
 
-/// The component spec of a subprocess pool for `cfg.subprocess` (its git
-/// cache from `cfg.cache`: `git_maxsize`, `git_ttl`, `git_timeout`).
+/// The component spec of a subprocess pool for `cfg.get<subprocess_config>()` (its git
+/// cache from `cfg.get<cache_config>()`: `git_maxsize`, `git_ttl`, `git_timeout`).
 child_spec subprocess_component(const std::string& name, const config& cfg,
                                 profile_factory profile = {});
 

@@ -144,6 +144,11 @@ struct subsystem {
   std::function<std::vector<child_spec>(const config&, std::shared_ptr<const node_view>)>
       components;
 
+  /// Directories it keeps files in for `cfg` (the database file's, say).
+  /// The runtime creates them at start; the first one any subsystem names is
+  /// the node's state directory unless `[runtime] state_dir` says otherwise.
+  std::function<std::vector<std::string>(const config&)> data_directories;
+
   /// Names of its components that a node may publish to peers.
   std::function<std::vector<std::string>(const config&)> publishable;
 

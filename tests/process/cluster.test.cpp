@@ -14,6 +14,9 @@
 
 #include <caf/all.hpp>
 
+#include "p21/cache_config.hpp"
+#include "p21/cluster_config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/metrics.hpp"
 #include "p21/p21.hpp"
 #include "p21/types.hpp"
@@ -82,11 +85,11 @@ config node_b_config(uint16_t port, timespan near_ttl = timespan{0}) {
   peer.port = port;
   peer.actors = {"cache.shared", "db_pool"};
   peer.near_ttl = near_ttl;
-  cfg.cluster.peers.push_back(peer);
-  cfg.cluster.request_timeout = 60s;
-  cfg.cluster.connect_timeout = 60s;
-  cfg.cluster.retry_initial = 20ms;
-  cfg.cluster.retry_max = 200ms;
+  cfg.get<cluster_config>().peers.push_back(peer);
+  cfg.get<cluster_config>().request_timeout = 60s;
+  cfg.get<cluster_config>().connect_timeout = 60s;
+  cfg.get<cluster_config>().retry_initial = 20ms;
+  cfg.get<cluster_config>().retry_max = 200ms;
   cfg.runtime.request_timeout = 60s;
   return cfg;
 }
@@ -461,10 +464,10 @@ TEST_CASE("a killed cluster component leaves no gateway, proxy or listener behin
   temp_dir s{"cluster"};
   auto port = free_port();
   auto cfg = test_config();
-  cfg.database.path = s.file("k.db");
-  cfg.cache.caches["shared"].max_entries = 100;
-  cfg.cluster.publish_port = port;
-  cfg.cluster.publish_actors = {"cache.shared"};
+  cfg.get<database_config>().path = s.file("k.db");
+  cfg.get<cache_config>().caches["shared"].max_entries = 100;
+  cfg.get<cluster_config>().publish_port = port;
+  cfg.get<cluster_config>().publish_actors = {"cache.shared"};
   cfg.supervisor.backoff_initial = 1ms;
   cfg.supervisor.backoff_max = 10ms;
   runtime rt{cfg};
@@ -495,8 +498,8 @@ TEST_CASE("a frozen peer (half-open connection) is noticed by heartbeats: unavai
   node_a a{s, port};
   a.start();
   auto cfg = node_b_config(port);
-  cfg.cluster.heartbeat_interval = 200ms;
-  cfg.cluster.peer_timeout = 1s;
+  cfg.get<cluster_config>().heartbeat_interval = 200ms;
+  cfg.get<cluster_config>().peer_timeout = 1s;
   runtime rt{cfg};
   auto shared = cache::open(rt, "shared").value();
   REQUIRE(eventually([&] { return connected(shared); }, 20s));

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "p21/cluster_config.hpp"
 #include "p21/p21.hpp"
 #include "p21/types.hpp"
 #include "support/test_support.hpp"
@@ -262,9 +263,9 @@ TEST_CASE("a peer that kills every stub looking it up does not stop node B nor c
   peer.name = "evil";
   peer.port = *port;
   peer.actors = {"cache.shared", "db_pool"};
-  cfg.cluster.peers.push_back(peer);
-  cfg.cluster.retry_initial = 10ms;
-  cfg.cluster.retry_max = 100ms;
+  cfg.get<cluster_config>().peers.push_back(peer);
+  cfg.get<cluster_config>().retry_initial = 10ms;
+  cfg.get<cluster_config>().retry_max = 100ms;
   runtime rt{cfg};
   // Node B's supervisor allows 5 restarts in 10s: it gave up after the 6th
   // kill and the node stopped with `escalated`.

@@ -12,6 +12,7 @@
 
 #include <caf/all.hpp>
 
+#include "p21/db_config.hpp"
 #include "p21/runtime.hpp"
 #include "support/files.hpp"
 #include "support/net.hpp"
@@ -58,7 +59,7 @@ inline child_spec logged_child(const std::string& name, event_log& log,
 inline config test_config() {
   config cfg;
   cfg.logging.level = p21::log_level::error;
-  cfg.database.path = ":memory:";
+  cfg.get<database_config>().path = ":memory:";
   cfg.supervisor.backoff_initial = std::chrono::milliseconds{1};
   cfg.supervisor.backoff_max = std::chrono::milliseconds{5};
   cfg.runtime.request_timeout = std::chrono::seconds{10};

@@ -117,7 +117,7 @@ inline constexpr metric_def overflow_opened{
 inline constexpr metric_def health_check_failures{
     "db_health_check_failures", "Idle connections that failed their health check.",
     metric_kind::counter};
-inline constexpr metric_def size{"db_pool_size", "Open connections, the writer included.",
+inline constexpr metric_def connections{"db_pool_connections", "Open connections, the writer included.",
                                  metric_kind::gauge};
 inline constexpr metric_def in_use{"db_pool_in_use", "Reader connections running a statement.",
                                    metric_kind::gauge};
@@ -139,7 +139,7 @@ inline constexpr metric_def query_seconds{"db_query_seconds",
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {
-    queries, errors,  timeouts,    overflow_opened, health_check_failures, size,         in_use,
+    queries, errors,  timeouts,    overflow_opened, health_check_failures, connections,       in_use,
     idle,    waiting, peak_in_use, configured_size, acquire_seconds,       query_seconds};
 
 } // namespace db_pool_metrics

@@ -71,7 +71,7 @@ uint64_t reference_lru_hits(size_t capacity, const std::vector<uint32_t>& keys) 
 
 config cache_test_config() {
   auto cfg = test_config();
-  cfg.cache.load_timeout = 5s;
+  cfg.get<cache_config>().load_timeout = 5s;
   return cfg;
 }
 
@@ -348,12 +348,12 @@ TEST_CASE("the async cache answers get, put, erase, clear and stats") {
   CHECK(st->hits == 3);
   CHECK(st->misses == 2);
   CHECK(st->puts == 2);
-  CHECK(st->max_entries == rt.settings().cache.async_maxsize);
+  CHECK(st->max_entries == rt.settings().get<cache_config>().async_maxsize);
 }
 
 TEST_CASE("bad input: an unknown cache, an oversized value, a bad shrink") {
   auto cfg = cache_test_config();
-  cfg.cache.max_bytes = 4096;
+  cfg.get<cache_config>().max_bytes = 4096;
   runtime rt{cfg};
   CHECK(is(cache::open(rt, "nope").error(), errc::not_found));
   auto c = cache::open(rt, "async");
@@ -483,7 +483,7 @@ TEST_CASE("a failing loader's error reaches every waiter and nothing is cached")
 
 TEST_CASE("waiters of a loader that never reports get timeout after load_timeout") {
   auto cfg = cache_test_config();
-  cfg.cache.load_timeout = 200ms;
+  cfg.get<cache_config>().load_timeout = 200ms;
   runtime rt{cfg};
   auto c = cache::open(rt, "async").value();
   auto shard = c.shard_for("key").value();
@@ -559,7 +559,7 @@ max_bytes = "8MiB"
 ttl = "15m"
 shards = 2
 )");
-  auto all = cfg.cache.all();
+  auto all = cfg.get<cache_config>().all();
   REQUIRE(all.count("sessions") == 1);
   CHECK(all["sessions"].policy == eviction_policy::tinylfu);
   CHECK(all["sessions"].shards == 2);
@@ -577,6 +577,7 @@ shards = 2
 
 // -- object pool --------------------------------------------------------------
 
+#include "p21/cache_config.hpp"
 #include "p21/object_pool.hpp"
 
 TEST_CASE("object_pool reuses objects, stays bounded and trims") {

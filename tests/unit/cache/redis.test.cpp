@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "actors/cache/redis_tier.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/p21.hpp"
+#include "p21/redis_config.hpp"
 #include "support/redis.hpp"
 #include "support/test_support.hpp"
 
@@ -25,11 +27,11 @@ config redis_node(const std::string& url, timespan command_timeout = 1s) {
   named_cache_config nc;
   nc.max_entries = 10'000;
   nc.backend = cache_backend::redis;
-  cfg.cache.caches["shared"] = nc;
-  cfg.redis.url = url;
-  cfg.redis.command_timeout = command_timeout;
-  cfg.redis.connect_timeout = 1s;
-  cfg.redis.key_prefix = "t:";
+  cfg.get<cache_config>().caches["shared"] = nc;
+  cfg.get<redis_config>().url = url;
+  cfg.get<redis_config>().command_timeout = command_timeout;
+  cfg.get<redis_config>().connect_timeout = 1s;
+  cfg.get<redis_config>().key_prefix = "t:";
   return cfg;
 }
 

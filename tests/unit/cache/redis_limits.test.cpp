@@ -11,7 +11,9 @@
 #include <fstream>
 
 #include "actors/cache/redis_exchange.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/p21.hpp"
+#include "p21/redis_config.hpp"
 #include "support/fake_redis.hpp"
 #include "support/test_support.hpp"
 
@@ -27,11 +29,11 @@ config fake_node(const std::string& url, timespan command_timeout, size_t max_re
   named_cache_config nc;
   nc.max_entries = 1'000;
   nc.backend = cache_backend::redis;
-  cfg.cache.caches["shared"] = nc;
-  cfg.redis.url = url;
-  cfg.redis.command_timeout = command_timeout;
-  cfg.redis.connect_timeout = 1s;
-  cfg.redis.max_reply_bytes = max_reply_bytes;
+  cfg.get<cache_config>().caches["shared"] = nc;
+  cfg.get<redis_config>().url = url;
+  cfg.get<redis_config>().command_timeout = command_timeout;
+  cfg.get<redis_config>().connect_timeout = 1s;
+  cfg.get<redis_config>().max_reply_bytes = max_reply_bytes;
   return cfg;
 }
 

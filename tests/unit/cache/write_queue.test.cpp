@@ -10,6 +10,7 @@
 #include "actors/cache/cache_store.hpp"
 #include "actors/cache/shard.hpp"
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;

@@ -11,6 +11,7 @@
 
 #include "actors/db_pool/connection.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "p21/faults.hpp"
 #include "support/test_support.hpp"
 
@@ -54,11 +55,11 @@ void set_gate(bool open) {
 
 config pool_config(const temp_dir& dir) {
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.pool_size = 2;
-  cfg.database.max_overflow = 1;
-  cfg.database.pool_timeout = 300ms;
-  cfg.database.idle_timeout = 100ms;
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().pool_size = 2;
+  cfg.get<database_config>().max_overflow = 1;
+  cfg.get<database_config>().pool_timeout = 300ms;
+  cfg.get<database_config>().idle_timeout = 100ms;
   return cfg;
 }
 
@@ -273,8 +274,8 @@ TEST_CASE("the pool grows to pool_size + max_overflow and no further and a waite
 TEST_CASE("a waiting request is served as soon as a connection frees up") {
   temp_dir dir;
   auto cfg = pool_config(dir);
-  cfg.database.max_overflow = 0;
-  cfg.database.pool_timeout = 30s;
+  cfg.get<database_config>().max_overflow = 0;
+  cfg.get<database_config>().pool_timeout = 30s;
   runtime rt{cfg, {db_pool_component("test_pool", cfg, register_block)}};
   auto d = db::open(rt, "test_pool").value();
   set_gate(false);
@@ -298,8 +299,8 @@ TEST_CASE("a waiting request is served as soon as a connection frees up") {
 TEST_CASE("reads through the pool actor and reads on calling threads share one limit") {
   temp_dir dir;
   auto cfg = pool_config(dir);
-  cfg.database.max_overflow = 0; // two readers in all
-  cfg.database.pool_timeout = 1s;
+  cfg.get<database_config>().max_overflow = 0; // two readers in all
+  cfg.get<database_config>().pool_timeout = 1s;
   runtime rt{cfg, {db_pool_component("test_pool", cfg, register_block)}};
   auto d = db::open(rt, "test_pool").value();
   auto pool = d.actor().value();
@@ -411,8 +412,8 @@ TEST_CASE("an acknowledged write survives kill -9 of the writing process") {
   if (pid == 0) {
     close(fds[0]);
     auto cfg = test_config();
-    cfg.database.path = path;
-    cfg.database.pool_size = 1;
+    cfg.get<database_config>().path = path;
+    cfg.get<database_config>().pool_size = 1;
     runtime rt{cfg};
     auto d = db::open(rt).value();
     if (!d.execute("CREATE TABLE acked(id INTEGER PRIMARY KEY)"))
@@ -455,8 +456,8 @@ struct cached_pool {
 
   cached_pool() {
     auto cfg = pool_config(dir);
-    cfg.database.pool_timeout = 10s;
-    cfg.database.data_version_interval = 20ms;
+    cfg.get<database_config>().pool_timeout = 10s;
+    cfg.get<database_config>().data_version_interval = 20ms;
     rt = std::make_unique<runtime>(cfg);
     d = db::open(*rt).value();
     for (auto sql :
@@ -539,7 +540,7 @@ TEST_CASE("a schema change flushes the query cache") {
 TEST_CASE("another process writing the file flushes the query cache") {
   cached_pool p;
   REQUIRE(p.cached_after_repeat("SELECT count(*) FROM users"));
-  auto path = p.rt->settings().database.path;
+  auto path = p.rt->settings().get<database_config>().path;
   // fork() alone is unsafe here (the pool's threads may hold SQLite's global
   // mutexes at that instant): the child execs a fresh copy of this binary.
   auto pid = fork();

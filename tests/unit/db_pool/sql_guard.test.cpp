@@ -12,6 +12,7 @@
 #include "actors/db_pool/connection.hpp"
 #include "actors/db_pool/sql_guard.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -197,9 +198,9 @@ TEST_CASE("a stopping pool interrupts a statement that has no deadline") {
 TEST_CASE("through the pool a query cannot make its reader writable") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.pool_size = 1;
-  cfg.database.max_overflow = 0;
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().pool_size = 1;
+  cfg.get<database_config>().max_overflow = 0;
   runtime rt{cfg};
   auto d = db::open(rt).value();
   REQUIRE(d.execute("CREATE TABLE t(x)"));
@@ -213,8 +214,8 @@ TEST_CASE("through the pool a query cannot make its reader writable") {
 TEST_CASE("a runaway write times out and the writer serves the next write") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.statement_timeout = 200ms;
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().statement_timeout = 200ms;
   runtime rt{cfg};
   auto d = db::open(rt).value();
   REQUIRE(d.execute("CREATE TABLE t(x)"));
@@ -228,8 +229,8 @@ TEST_CASE("a runaway write times out and the writer serves the next write") {
 TEST_CASE("a node stops in bounded time while the writer runs a statement with no deadline") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.statement_timeout = 0s;
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().statement_timeout = 0s;
   cfg.runtime.shutdown_timeout = 2s;
   cfg.runtime.request_timeout = 2s;
   runtime rt{cfg};

@@ -4,15 +4,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <climits>
 #include <fstream>
 #include <string>
 
 #include <sqlite3.h>
 
 #include "actors/db_pool/connection.hpp"
+#include "actors/db_pool/printf_guard.hpp"
 #include "actors/db_pool/query_cache.hpp"
 #include "actors/db_pool/sql_hardening.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -67,10 +70,10 @@ TEST_CASE("a read-only peer cannot reach fts3_tokenizer: the exploit is refused,
           "survives and MATCH on an FTS4 table still works") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.pool_size = 1; // every read on the one reader the exploit targets
-  cfg.database.max_overflow = 0;
-  cfg.database.query_cache = false;
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().pool_size = 1; // every read on the one reader the exploit targets
+  cfg.get<database_config>().max_overflow = 0;
+  cfg.get<database_config>().query_cache = false;
   runtime rt{cfg};
   auto d = db::open(rt).value();
   REQUIRE(d.execute("CREATE VIRTUAL TABLE docs USING fts4(body)"));
@@ -198,10 +201,10 @@ TEST_CASE("a result past max_result_bytes is refused with bad_query, the peak RS
           "below the result's size, and a result under the limit still works") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.pool_size = 1;
-  cfg.database.max_overflow = 0;
-  REQUIRE(cfg.database.max_result_bytes == 64u << 20); // the default, as a node runs it
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().pool_size = 1;
+  cfg.get<database_config>().max_overflow = 0;
+  REQUIRE(cfg.get<database_config>().max_result_bytes == 64u << 20); // the default, as a node runs it
   runtime rt{cfg};
   auto d = db::open(rt).value();
   REQUIRE(d.query("SELECT 1")); // the reader is open before the peak is taken
@@ -235,9 +238,9 @@ TEST_CASE("a result past max_result_bytes is refused with bad_query, the peak RS
 
 TEST_CASE("max_result_bytes is bounded by SQLite's largest value") {
   auto cfg = test_config();
-  cfg.database.max_result_bytes = 2'000'000'000;
+  cfg.get<database_config>().max_result_bytes = 2'000'000'000;
   CHECK_THROWS_WITH(validate(cfg), Catch::Contains("database.max_result_bytes"));
-  cfg.database.max_result_bytes = 1'000'000'000;
+  cfg.get<database_config>().max_result_bytes = 1'000'000'000;
   CHECK_NOTHROW(validate(cfg));
   CHECK_THROWS_AS(load_config_string("[database]\nmax_result_bytes = \"1KiB\"\n"), config_error);
 }
@@ -247,8 +250,8 @@ TEST_CASE("max_result_bytes is bounded by SQLite's largest value") {
 TEST_CASE("through the pool, large results stay within query_cache_max_bytes") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("pool.db");
-  cfg.database.query_cache_max_bytes = 4 << 20;
+  cfg.get<database_config>().path = dir.file("pool.db");
+  cfg.get<database_config>().query_cache_max_bytes = 4 << 20;
   runtime rt{cfg};
   auto d = db::open(rt).value();
   REQUIRE(d.execute("CREATE TABLE t(x)"));
@@ -264,4 +267,52 @@ TEST_CASE("through the pool, large results stay within query_cache_max_bytes") {
   auto big = d.query("SELECT zeroblob(600 * 1024)");
   REQUIRE(big);
   CHECK_FALSE(d.query("SELECT zeroblob(600 * 1024)")->cached);
+}
+
+TEST_CASE("the printf guard finds the largest %c precision as SQLite's printf reads a format") {
+  auto none = [](size_t) -> int64_t { return 0; };
+  CHECK(largest_char_repeat("%.5c", none) == 5);
+  CHECK(largest_char_repeat("%d %s %.3f", none) == 0);
+  CHECK(largest_char_repeat("%%.999c", none) == 0); // %% then text
+  CHECK(largest_char_repeat("%-10.40c%.7c", none) == 40);
+  CHECK(largest_char_repeat("%!,.12c", none) == 12);
+  CHECK(largest_char_repeat("%.99999999999999c", none) == INT_MAX); // as SQLite clamps it
+  // `*` takes the next argument: here the second, after %d's.
+  auto args = [](size_t i) -> int64_t { return i == 1 ? -1010000000 : 7; };
+  CHECK(largest_char_repeat("%d%.*c", args) == 1010000000);
+  CHECK(largest_char_repeat("%*d%.*c", args) == 7); // width * takes arg 0, %d arg 1
+  CHECK(largest_char_repeat("%.5", none) == 0);     // cut short
+}
+
+// printf('%.*c', N, 'x') appends one character at a time N times in SQLite
+// 3.40 whatever the length limit: 40 s in one VM step, past any deadline (a
+// fuzzer input; before the guard this case ran that long).
+TEST_CASE("printf's %c precision past the largest value is refused at once, and printf and "
+          "format still answer as SQLite's own") {
+  temp_dir dir;
+  connection_settings s;
+  s.path = dir.file("p.db");
+  s.max_result_bytes = 1 << 20;
+  auto c = open_with(s);
+  refused(c->run("SELECT printf('%.*c', 1010000000, 'x')", {}), "printf(): a %c precision");
+  refused(c->run("SELECT format('%.2000000c', 'x')", {}), "printf(): a %c precision");
+  auto text = [&](const std::string& sql) {
+    auto r = c->run(sql, {});
+    REQUIRE(r);
+    return r->result.rows.at(0).at(0).s;
+  };
+  CHECK(text("SELECT printf('%d-%s-%5.2f-%q', 3, 'ab', 2.5, 'it''s')") == "3-ab- 2.50-it''s");
+  CHECK(text("SELECT format('%.*c', 5, 'x') || printf('%c', 'yz')") == "xxxxxy");
+  auto big = c->run("SELECT length(printf('%.*c', 1000000, 'x'))", {});
+  REQUIRE(big);
+  CHECK(big->result.rows.at(0).at(0).i == 1000000);
+  auto none = c->run("SELECT printf() IS NULL, printf(NULL, 1) IS NULL", {});
+  REQUIRE(none);
+  CHECK(none->result.rows.at(0).at(0).i == 1);
+  CHECK(none->result.rows.at(0).at(1).i == 1);
+  // In a schema, with trusted_schema off: innocuous, as SQLite's own.
+  REQUIRE(c->run("CREATE TABLE t(id INTEGER PRIMARY KEY)", {}));
+  REQUIRE(c->run("INSERT INTO t VALUES (7)", {}));
+  REQUIRE(c->run("CREATE VIEW v AS SELECT printf('%03d', id) AS code FROM t", {}));
+  CHECK(text("SELECT code FROM v") == "007");
 }

@@ -12,6 +12,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "p21/cache_config.hpp"
+#include "p21/db_config.hpp"
+#include "p21/http_config.hpp"
 #include "p21/p21.hpp"
 #include "support/test_support.hpp"
 
@@ -23,9 +26,9 @@ TEST_CASE("killing any component three times leaves no thread behind once it run
           "[supervision]") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.file("kill.db");
-  cfg.http.listen = "127.0.0.1:" + std::to_string(free_port());
-  cfg.cache.caches["k"].max_entries = 100;
+  cfg.get<database_config>().path = dir.file("kill.db");
+  cfg.get<http_config>().listen = "127.0.0.1:" + std::to_string(free_port());
+  cfg.get<cache_config>().caches["k"].max_entries = 100;
   cfg.supervisor.max_restarts = 1000;
   cfg.supervisor.backoff_initial = 1ms;
   cfg.supervisor.backoff_max = 10ms;

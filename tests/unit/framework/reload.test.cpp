@@ -3,10 +3,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "p21/cache_config.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/p21.hpp"
+#include "p21/subprocess_config.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -54,21 +59,21 @@ TEST_CASE("adopt writes the named keys and nothing else") {
                                       "now.toml");
   p21::adopt(schema, file, running,
              {"cache.async_maxsize", "optimizer.rules.memory_pressure.step"});
-  CHECK(running.cache.async_maxsize == 100);
-  CHECK(running.rules.at("memory_pressure").step == 0.5);
-  CHECK(running.database.path == "perfect21.db");
+  CHECK(running.get<p21::cache_config>().async_maxsize == 100);
+  CHECK(running.get<p21::optimizer_config>().rules.at("memory_pressure").step == 0.5);
+  CHECK(running.get<p21::database_config>().path == "perfect21.db");
 }
 
 TEST_CASE("a reload resizes the running cache, sets rules and names restart-only keys") {
   p21::test::temp_dir dir{"reload"};
   auto cfg = p21::test::test_config();
-  cfg.database.path = dir.file("a.db");
+  cfg.get<p21::database_config>().path = dir.file("a.db");
   cfg.components["cache.async/0"].prio = p21::priority::critical;
   p21::runtime rt{cfg};
   auto next = cfg;
-  next.cache.async_maxsize = 100;
-  next.cache.async_ttl = std::chrono::seconds{5};
-  next.database.path = dir.file("b.db");
+  next.get<p21::cache_config>().async_maxsize = 100;
+  next.get<p21::cache_config>().async_ttl = std::chrono::seconds{5};
+  next.get<p21::database_config>().path = dir.file("b.db");
   p21::rule(next, "cpu_usage").threshold = 95;
   next.performance.optimization_interval = std::chrono::seconds{7};
   auto report = rt.reload(next);
@@ -79,9 +84,9 @@ TEST_CASE("a reload resizes the running cache, sets rules and names restart-only
   CHECK(report.restart_needed == std::vector<std::string>{"database.path"});
   CHECK(report.failed.empty());
   // The node runs with the new values; the restart-only key kept its old one.
-  CHECK(rt.settings().cache.async_maxsize == 100);
-  CHECK(rt.settings().rules.at("cpu_usage").threshold == 95);
-  CHECK(rt.settings().database.path == cfg.database.path);
+  CHECK(rt.settings().get<p21::cache_config>().async_maxsize == 100);
+  CHECK(rt.settings().get<p21::optimizer_config>().rules.at("cpu_usage").threshold == 95);
+  CHECK(rt.settings().get<p21::database_config>().path == cfg.get<p21::database_config>().path);
   auto cache = p21::cache::open(rt, "async").value();
   CHECK(cache.stats().value().max_entries == 100);
   // The optimizer's log and the monitor's events both list the reload.
@@ -109,21 +114,21 @@ TEST_CASE("a refused reload throws and changes nothing") {
   auto cfg = p21::test::test_config();
   p21::runtime rt{cfg};
   auto bad = cfg;
-  bad.cache.async_maxsize = 50;
-  bad.database.pool_size = 0;
+  bad.get<p21::cache_config>().async_maxsize = 50;
+  bad.get<p21::database_config>().pool_size = 0;
   CHECK_THROWS_AS(rt.reload(bad), p21::config_error);
-  CHECK(rt.settings().cache.async_maxsize == cfg.cache.async_maxsize);
-  CHECK(rt.settings().database.pool_size == cfg.database.pool_size);
+  CHECK(rt.settings().get<p21::cache_config>().async_maxsize == cfg.get<p21::cache_config>().async_maxsize);
+  CHECK(rt.settings().get<p21::database_config>().pool_size == cfg.get<p21::database_config>().pool_size);
 }
 
 TEST_CASE("a lazy component that has not started keeps its keys for the restart") {
   auto cfg = p21::test::test_config();
   p21::runtime rt{cfg};
   auto next = cfg;
-  next.subprocess.max_processes = 3;
+  next.get<p21::subprocess_config>().max_processes = 3;
   auto report = rt.reload(next);
   CHECK(has(report.restart_needed, "subprocess.max_processes"));
-  CHECK(rt.settings().subprocess.max_processes == cfg.subprocess.max_processes);
+  CHECK(rt.settings().get<p21::subprocess_config>().max_processes == cfg.get<p21::subprocess_config>().max_processes);
 }
 
 TEST_CASE("a reload sets the running subprocess pool's limits and the alerts' hold time") {
@@ -132,10 +137,10 @@ TEST_CASE("a reload sets the running subprocess pool's limits and the alerts' ho
   auto pool = p21::subprocess::open(rt).value();
   REQUIRE(pool.run({"true"}));
   auto next = cfg;
-  next.subprocess.max_processes = 3;
-  next.subprocess.timeout = std::chrono::milliseconds{200};
-  next.subprocess.output_cap = 4;
-  next.monitor.alert_for = std::chrono::seconds{3};
+  next.get<p21::subprocess_config>().max_processes = 3;
+  next.get<p21::subprocess_config>().timeout = std::chrono::milliseconds{200};
+  next.get<p21::subprocess_config>().output_cap = 4;
+  next.get<p21::monitor_config>().alert_for = std::chrono::seconds{3};
   auto report = rt.reload(next);
   for (auto key : {"subprocess.max_processes", "subprocess.timeout", "subprocess.output_cap",
                    "monitor.alert_for"})
@@ -147,25 +152,25 @@ TEST_CASE("a reload sets the running subprocess pool's limits and the alerts' ho
   REQUIRE(r);
   CHECK(r->timed_out);
   CHECK(r->stdout_data == "1234");
-  CHECK(rt.settings().subprocess.timeout == std::chrono::milliseconds{200});
+  CHECK(rt.settings().get<p21::subprocess_config>().timeout == std::chrono::milliseconds{200});
 }
 
 TEST_CASE("a reload sets the running db pool's pool_size and pool_timeout") {
   p21::test::temp_dir dir{"reload-db"};
   auto cfg = p21::test::test_config();
-  cfg.database.path = dir.file("a.db");
+  cfg.get<p21::database_config>().path = dir.file("a.db");
   p21::runtime rt{cfg};
   auto db = p21::db::open(rt).value();
   REQUIRE(db.query("SELECT 1"));
   auto next = cfg;
-  next.database.pool_size = 3;
-  next.database.pool_timeout = std::chrono::milliseconds{250};
+  next.get<p21::database_config>().pool_size = 3;
+  next.get<p21::database_config>().pool_timeout = std::chrono::milliseconds{250};
   auto report = rt.reload(next);
   CHECK(has(report.applied, "database.pool_size"));
   CHECK(has(report.applied, "database.pool_timeout"));
   CHECK(report.failed.empty());
   CHECK(db.stats().value().configured_size == 3);
-  CHECK(rt.settings().database.pool_timeout == std::chrono::milliseconds{250});
+  CHECK(rt.settings().get<p21::database_config>().pool_timeout == std::chrono::milliseconds{250});
 }
 
 TEST_CASE("a reload sets every key of a running rule, predict included") {
@@ -184,5 +189,5 @@ TEST_CASE("a reload sets every key of a running rule, predict included") {
     CHECK(has(report.applied, key));
   CHECK(report.restart_needed.empty());
   CHECK(report.failed.empty());
-  CHECK(rt.settings().rules.at("memory_pressure").predict == std::chrono::minutes{2});
+  CHECK(rt.settings().get<p21::optimizer_config>().rules.at("memory_pressure").predict == std::chrono::minutes{2});
 }

@@ -11,6 +11,8 @@
 #include <httplib.h>
 
 #include "actors/http/http_server.hpp"
+#include "p21/db_config.hpp"
+#include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
 #include "support/test_support.hpp"
 
@@ -22,8 +24,8 @@ namespace {
 
 config http_node(const temp_dir& dir) {
   auto cfg = test_config();
-  cfg.http.listen = "127.0.0.1:0";
-  cfg.database.path = dir.path + "/http.db";
+  cfg.get<http_config>().listen = "127.0.0.1:0";
+  cfg.get<database_config>().path = dir.path + "/http.db";
   return cfg;
 }
 
@@ -91,7 +93,7 @@ TEST_CASE("sixty connections, idle or half-sent, do not starve /health") {
 TEST_CASE("a request dripping past request_timeout is cut off") {
   temp_dir dir;
   auto cfg = http_node(dir);
-  cfg.http.request_timeout = 300ms;
+  cfg.get<http_config>().request_timeout = 300ms;
   runtime rt{cfg};
   auto port = port_of(rt);
   unique_fd slow{connect_loopback(port)};
@@ -113,8 +115,8 @@ TEST_CASE("a request dripping past request_timeout is cut off") {
 TEST_CASE("a header beyond max_header_bytes or beyond max_headers is refused with 431") {
   temp_dir dir;
   auto cfg = http_node(dir);
-  cfg.http.max_header_bytes = 4096;
-  cfg.http.max_headers = 10;
+  cfg.get<http_config>().max_header_bytes = 4096;
+  cfg.get<http_config>().max_headers = 10;
   runtime rt{cfg};
   auto port = port_of(rt);
   {

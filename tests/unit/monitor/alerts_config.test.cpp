@@ -7,6 +7,7 @@
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -63,7 +64,7 @@ severity = "critical"
 on_fire = ["/usr/bin/logger", "cold cache"]
 )",
                                 "node.toml");
-  auto& alerts = cfg.monitor.alerts;
+  auto& alerts = cfg.get<monitor_config>().alerts;
   REQUIRE(alerts.size() == 6);
   CHECK(alerts.at("high_cpu").metric == "cpu_percent");
   CHECK(alerts.at("high_cpu").threshold == 90);
@@ -82,11 +83,11 @@ on_fire = ["/usr/bin/logger", "cold cache"]
     CHECK(r.for_duration == (r.name == "high_cpu" ? 30s : 5s));
   // The writer's text reads back to the same alerts.
   auto again = load_config_string(to_toml(cfg), "again.toml");
-  CHECK(again.monitor.alerts.at("shared_cache_cold").metric == cold.metric);
-  CHECK_FALSE(again.monitor.alerts.at("shared_cache_cold").above);
-  CHECK_FALSE(again.monitor.alerts.at("high_memory").enabled);
+  CHECK(again.get<monitor_config>().alerts.at("shared_cache_cold").metric == cold.metric);
+  CHECK_FALSE(again.get<monitor_config>().alerts.at("shared_cache_cold").above);
+  CHECK_FALSE(again.get<monitor_config>().alerts.at("high_memory").enabled);
   // An empty file has the five defaults.
-  CHECK(load_config_string("", "empty.toml").monitor.alerts.size() == 5);
+  CHECK(load_config_string("", "empty.toml").get<monitor_config>().alerts.size() == 5);
 }
 
 TEST_CASE("alert config errors name the file, the line and the key") {
@@ -177,7 +178,7 @@ TEST_CASE("an alert on an exported series runs on_fire and on_resolve with its n
   auto out = dir.file("fired.env");
   auto cfg = test_config();
   cfg.performance.monitor_interval = 1h; // rounds on demand (sample)
-  auto& a = cfg.monitor.alerts["async_cold"];
+  auto& a = cfg.get<monitor_config>().alerts["async_cold"];
   a.metric = R"(p21_cache_hit_ratio{cache="async"})";
   a.above = false;
   a.threshold = 0.5;
@@ -234,11 +235,11 @@ TEST_CASE("an alert on an exported series runs on_fire and on_resolve with its n
 TEST_CASE("a failing alert command is logged as an event and the monitor keeps sampling") {
   auto cfg = test_config();
   cfg.performance.monitor_interval = 1h;
-  auto& a = cfg.monitor.alerts["any_miss"];
+  auto& a = cfg.get<monitor_config>().alerts["any_miss"];
   a.metric = R"(p21_cache_misses_total{cache="async"})";
   a.threshold = 0;
   a.on_fire = {"/nonexistent/p21-no-such-program"};
-  auto& b = cfg.monitor.alerts["any_miss_false"];
+  auto& b = cfg.get<monitor_config>().alerts["any_miss_false"];
   b.metric = a.metric;
   b.threshold = 0;
   b.on_fire = {"/bin/false"};
@@ -322,11 +323,11 @@ TEST_CASE("[monitor.alerts] is a live set: diff lists added and removed alerts a
   CHECK(has("monitor.alerts.high_cpu.threshold"));
   auto running = old;
   adopt(schema, now, running, d.live);
-  CHECK(running.monitor.alerts.count("old_one") == 0);
-  REQUIRE(running.monitor.alerts.count("new_one") == 1);
-  CHECK(running.monitor.alerts.at("new_one").metric == "error_rate");
-  CHECK(running.monitor.alerts.at("new_one").severity == "critical");
-  CHECK(running.monitor.alerts.at("high_cpu").threshold == 90);
+  CHECK(running.get<monitor_config>().alerts.count("old_one") == 0);
+  REQUIRE(running.get<monitor_config>().alerts.count("new_one") == 1);
+  CHECK(running.get<monitor_config>().alerts.at("new_one").metric == "error_rate");
+  CHECK(running.get<monitor_config>().alerts.at("new_one").severity == "critical");
+  CHECK(running.get<monitor_config>().alerts.at("high_cpu").threshold == 90);
   CHECK(diff(schema, running, now).empty());
 }
 
@@ -334,7 +335,7 @@ TEST_CASE("a reload adds, retunes and removes running alerts, and a removed firi
           "resolves") {
   auto cfg = test_config();
   cfg.performance.monitor_interval = 1h; // rounds on demand (sample)
-  auto& a = cfg.monitor.alerts["async_cold"];
+  auto& a = cfg.get<monitor_config>().alerts["async_cold"];
   a.metric = R"(p21_cache_hit_ratio{cache="async"})";
   a.above = false;
   a.threshold = 0.5;
@@ -351,8 +352,8 @@ TEST_CASE("a reload adds, retunes and removes running alerts, and a removed firi
   REQUIRE(active("async_cold"));
   // The reloaded set: async_cold gone, a new alert on the misses.
   auto next = cfg;
-  next.monitor.alerts.erase("async_cold");
-  auto& b = next.monitor.alerts["async_misses"];
+  next.get<monitor_config>().alerts.erase("async_cold");
+  auto& b = next.get<monitor_config>().alerts["async_misses"];
   b.metric = R"(p21_cache_misses_total{cache="async"})";
   b.threshold = 5;
   auto report = rt.reload(next);
@@ -361,8 +362,8 @@ TEST_CASE("a reload adds, retunes and removes running alerts, and a removed firi
   CHECK(std::count(report.applied.begin(), report.applied.end(), "monitor.alerts.async_cold") == 1);
   CHECK(std::count(report.applied.begin(), report.applied.end(), "monitor.alerts.async_misses") ==
         1);
-  CHECK(rt.settings().monitor.alerts.count("async_cold") == 0);
-  CHECK(rt.settings().monitor.alerts.count("async_misses") == 1);
+  CHECK(rt.settings().get<monitor_config>().alerts.count("async_cold") == 0);
+  CHECK(rt.settings().get<monitor_config>().alerts.count("async_misses") == 1);
   auto resolved = await_event(mon, "alert_resolved", "async_cold");
   REQUIRE(resolved);
   CHECK_THAT(resolved->message, Catch::Contains("removed by a reload"));
@@ -370,8 +371,8 @@ TEST_CASE("a reload adds, retunes and removes running alerts, and a removed firi
   CHECK(active("async_misses"));
   // A new threshold for a running alert keeps it firing until its clear.
   auto again = rt.settings();
-  again.monitor.alerts["async_misses"].threshold = 1000;
-  again.monitor.alerts["async_misses"].clear = 500;
+  again.get<monitor_config>().alerts["async_misses"].threshold = 1000;
+  again.get<monitor_config>().alerts["async_misses"].clear = 500;
   report = rt.reload(again);
   CHECK(std::count(report.applied.begin(), report.applied.end(),
                    "monitor.alerts.async_misses.threshold") == 1);

@@ -16,8 +16,11 @@
 
 #include "actors/monitor/alerts.hpp"
 #include "p21/cache.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/cluster.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
+#include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/subprocess.hpp"
@@ -290,7 +293,7 @@ TEST_CASE("every series the monitor exports has its help text from a metric defi
     CHECK(names.insert(d.name).second);
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.path + "/t.db";
+  cfg.get<database_config>().path = dir.path + "/t.db";
   runtime rt{cfg};
   // Every subsystem reports, histograms included.
   auto d = db::open(rt).value();
@@ -338,8 +341,8 @@ TEST_CASE("every series the monitor exports has its help text from a metric defi
 TEST_CASE("the monitor's metrics carry each subsystem's typed stats under its component") {
   temp_dir dir;
   auto cfg = test_config();
-  cfg.database.path = dir.path + "/t.db"; // an in-memory database has no readers
-  cfg.database.pool_size = 3;
+  cfg.get<database_config>().path = dir.path + "/t.db"; // an in-memory database has no readers
+  cfg.get<database_config>().pool_size = 3;
   runtime rt{cfg};
   auto c = cache::open(rt, "async").value();
   REQUIRE_FALSE(c.put("k", "v"));
@@ -359,13 +362,13 @@ TEST_CASE("the monitor's metrics carry each subsystem's typed stats under its co
   REQUIRE(m.stats.at("subprocess").match_elements<subprocess_stats>());
   auto& sp = m.stats.at("subprocess").get_as<subprocess_stats>(0);
   CHECK(sp.finished == 1);
-  CHECK(sp.git_capacity == cfg.cache.git_maxsize);
+  CHECK(sp.git_capacity == cfg.get<cache_config>().git_maxsize);
   // The gauges render the same typed fields.
   for (auto& g : m.gauges) {
     if (db_pool_metrics::configured_size.names(g.name))
       CHECK(g.value == 3);
     if (subprocess_metrics::git_max_entries.names(g.name))
-      CHECK(g.value == double(cfg.cache.git_maxsize));
+      CHECK(g.value == double(cfg.get<cache_config>().git_maxsize));
   }
 }
 
@@ -397,8 +400,8 @@ namespace {
 
 config http_config_for_test(const temp_dir& dir) {
   auto cfg = test_config();
-  cfg.http.listen = "127.0.0.1:0";
-  cfg.database.path = dir.path + "/mon.db";
+  cfg.get<http_config>().listen = "127.0.0.1:0";
+  cfg.get<database_config>().path = dir.path + "/mon.db";
   return cfg;
 }
 
@@ -528,7 +531,7 @@ TEST_CASE("a port already in use is a start error naming the address") {
   runtime first{http_config_for_test(dir)};
   auto port = first.call<int>("http", get_atom::value).value();
   auto cfg = http_config_for_test(dir);
-  cfg.http.listen = "127.0.0.1:" + std::to_string(port);
+  cfg.get<http_config>().listen = "127.0.0.1:" + std::to_string(port);
   CHECK_THROWS_WITH(runtime{cfg}, Catch::Contains("127.0.0.1:" + std::to_string(port)));
 }
 

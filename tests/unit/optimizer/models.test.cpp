@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "actors/optimizer/engine.hpp"
+#include "p21/db_config.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/subprocess.hpp"
@@ -23,7 +25,7 @@ namespace {
 /// `quick_rules()` in "model" mode.
 config model_rules() {
   auto cfg = quick_rules();
-  cfg.optimizer.mode = "model";
+  cfg.get<optimizer_config>().mode = "model";
   return cfg;
 }
 
@@ -98,8 +100,8 @@ TEST_CASE("model mode: rule 2 jumps to the size the miss-ratio curve gives, held
 
 TEST_CASE("model mode: rule 3 sets pool_size by Little's law in one move") {
   auto cfg = model_rules();
-  cfg.database.pool_size = 2;
-  cfg.database.max_overflow = 10;
+  cfg.get<database_config>().pool_size = 2;
+  cfg.get<database_config>().max_overflow = 10;
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
   e.evaluate(s);
@@ -120,7 +122,7 @@ TEST_CASE("model mode: rule 3 sets pool_size by Little's law in one move") {
   s.db->acquire_time = hist({1900, 50, 50, 0, 0}, 10);
   CHECK(of_rule(e.evaluate(s), "connection_pool").empty());
   // Fixed mode: one step of 25 % of max_overflow.
-  cfg.optimizer.mode = "fixed";
+  cfg.get<optimizer_config>().mode = "fixed";
   optimizer_engine f{cfg};
   auto t = base(steady::time_point{} + 1h);
   f.evaluate(t);
@@ -137,12 +139,12 @@ TEST_CASE("a pool sized by its forecast stays ahead of a ramp whose peaks dip") 
   // which the forecast takes for a miss. The pool, sized for the top of the
   // forecast's band, must still hold the next interval's clients.
   auto cfg = model_rules();
-  cfg.database.pool_size = 4;
-  cfg.database.max_overflow = 8;
+  cfg.get<database_config>().pool_size = 4;
+  cfg.get<database_config>().max_overflow = 8;
   rule(cfg, "connection_pool").predict = 600ms;
   optimizer_engine e{cfg};
   auto s = base(steady::time_point{} + 1h);
-  uint64_t pool = cfg.database.pool_size;
+  uint64_t pool = cfg.get<database_config>().pool_size;
   const std::vector<uint64_t> peaks{1, 2, 3, 4, 5, 6, 7, 7, 9, 10};
   for (size_t i = 0; i + 1 < peaks.size(); ++i) {
     s.db->peak_in_use = peaks[i];
@@ -251,7 +253,7 @@ TEST_CASE("a predict set at run time (a reload) turns forecasts on for a running
     CHECK(of_rule(e.evaluate(s), "memory_pressure").empty());
     s.now += 60s;
   }
-  auto rc = cfg.rules.at("memory_pressure");
+  auto rc = cfg.get<optimizer_config>().rules.at("memory_pressure");
   rc.predict = 2min;
   REQUIRE(e.set_rule("memory_pressure", rc));
   // The smoothing ran while forecasts were off: the next value acts.
@@ -344,10 +346,10 @@ TEST_CASE("rule 9 sends its action where the slowest subsystem's time goes") {
 TEST_CASE("[optimizer] mode and a rule's predict are config keys") {
   auto cfg = load_config_string("[optimizer]\nmode = \"fixed\"\n"
                                 "[optimizer.rules.memory_pressure]\npredict = \"2m\"\n");
-  CHECK(cfg.optimizer.mode == "fixed");
-  CHECK(cfg.rules.at("memory_pressure").predict == 2min);
-  CHECK(cfg.rules.at("response_time").threshold == 500);
-  CHECK(load_config_string("").optimizer.mode == "model");
+  CHECK(cfg.get<optimizer_config>().mode == "fixed");
+  CHECK(cfg.get<optimizer_config>().rules.at("memory_pressure").predict == 2min);
+  CHECK(cfg.get<optimizer_config>().rules.at("response_time").threshold == 500);
+  CHECK(load_config_string("").get<optimizer_config>().mode == "model");
   CHECK_THROWS_WITH(load_config_string("[optimizer]\nmode = \"guess\"\n"),
                     Catch::Contains("optimizer.mode"));
 }

@@ -7,9 +7,12 @@
 #include "actors/optimizer/engine.hpp"
 #include "p21/cache.hpp"
 #include "p21/db.hpp"
+#include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
+#include "p21/monitor_config.hpp"
 #include "p21/object_pool.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/subprocess.hpp"
@@ -368,21 +371,21 @@ TEST_CASE("rules act on a snapshot made from typed stats") {
 
 TEST_CASE("a rule a config does not set runs with its defaults") {
   config cfg; // built in code: no rule set
-  CHECK(cfg.rules.empty());
+  CHECK(cfg.get<optimizer_config>().rules.empty());
   auto& cpu = rule(cfg, "cpu_usage");
   CHECK(cpu.threshold == default_rules().at("cpu_usage").threshold);
   cpu.threshold = 91;
   CHECK(rule(cfg, "cpu_usage").threshold == 91); // the same entry, not a fresh one
-  CHECK(cfg.rules.size() == 1);
+  CHECK(cfg.get<optimizer_config>().rules.size() == 1);
   CHECK_THROWS_WITH(rule(cfg, "cpu_usge"), Catch::Contains("did you mean 'cpu_usage'"));
   // A loaded config and a running node's have all nine.
-  CHECK(load_config_string("").rules.size() == rule_names().size());
+  CHECK(load_config_string("").get<optimizer_config>().rules.size() == rule_names().size());
   auto written = to_toml(cfg);
   CHECK_THAT(written, Catch::Contains("[optimizer.rules.memory_pressure]"));
-  CHECK(load_config_string(written).rules.at("cpu_usage").threshold == 91);
+  CHECK(load_config_string(written).get<optimizer_config>().rules.at("cpu_usage").threshold == 91);
   // The engine fills the ones missing: rule 1 fires at its default 85%.
   config bare;
-  bare.rules.clear();
+  bare.get<optimizer_config>().rules.clear();
   optimizer_engine e{bare};
   auto s = base(steady::time_point{} + 1h);
   s.memory_percent = 99; // above the default 85
@@ -569,7 +572,7 @@ optimizer_action learn_preload(const config& cfg) {
 TEST_CASE("components used soon after start are preloaded at the next start") {
   temp_dir dir{"opt"};
   auto cfg = test_config();
-  cfg.database.path = dir.file("data/node.db"); // data/ is created at start
+  cfg.get<database_config>().path = dir.file("data/node.db"); // data/ is created at start
   cfg.performance.optimization_interval = std::chrono::hours{1};
   // The node actor writes the list beside the database (no state_dir).
   auto saved = learn_preload(cfg);
@@ -637,7 +640,7 @@ TEST_CASE("rule 7 rotates the log file through the node actor, and logging goes 
   cfg.logging.level = p21::log_level::info;
   cfg.logging.console = false;
   cfg.logging.file = dir.file("node.log");
-  cfg.monitor.watch_paths = {dir.path};
+  cfg.get<monitor_config>().watch_paths = {dir.path};
   cfg.performance.optimization_interval = std::chrono::hours{1};
   // A disk rule that fires at any use of the disk.
   auto& du = rule(cfg, "disk_usage");

@@ -8,7 +8,10 @@
 
 #include "actors/optimizer/engine.hpp"
 #include "p21/config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
+#include "p21/subprocess_config.hpp"
 
 namespace p21::test::rules {
 
@@ -19,16 +22,16 @@ using steady = std::chrono::steady_clock;
 /// them, moving by fixed steps (the model tests switch to "model").
 inline config quick_rules() {
   config cfg;
-  cfg.rules = default_rules();
-  for (auto& [name, rc] : cfg.rules) {
+  cfg.get<optimizer_config>().rules = default_rules();
+  for (auto& [name, rc] : cfg.get<optimizer_config>().rules) {
     rc.for_duration = 0s;
     rc.cooldown = 0s;
     rc.predict = 0s;
   }
-  cfg.optimizer.mode = "fixed";
-  cfg.database.pool_size = 4;
-  cfg.database.max_overflow = 4;
-  cfg.subprocess.max_processes = 16;
+  cfg.get<optimizer_config>().mode = "fixed";
+  cfg.get<database_config>().pool_size = 4;
+  cfg.get<database_config>().max_overflow = 4;
+  cfg.get<subprocess_config>().max_processes = 16;
   return cfg;
 }
 

@@ -11,6 +11,7 @@
 
 #include "actors/subprocess/git_cache.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subprocess_config.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -21,8 +22,8 @@ namespace {
 
 config pool_config() {
   auto cfg = test_config();
-  cfg.subprocess.max_processes = 8;
-  cfg.subprocess.kill_grace = 200ms;
+  cfg.get<subprocess_config>().max_processes = 8;
+  cfg.get<subprocess_config>().kill_grace = 200ms;
   return cfg;
 }
 
@@ -167,8 +168,8 @@ TEST_CASE("1000 commands leave no zombie and no descriptor behind") {
 TEST_CASE("past the queue limit a request is refused with overloaded at once, and "
           "set_max_processes takes effect") {
   auto cfg = pool_config();
-  cfg.subprocess.max_processes = 1;
-  cfg.subprocess.queue_limit = 1;
+  cfg.get<subprocess_config>().max_processes = 1;
+  cfg.get<subprocess_config>().queue_limit = 1;
   runtime rt{cfg};
   auto sp = subprocess::open(rt).value();
   auto first = std::async(std::launch::async, [&] {
@@ -311,7 +312,7 @@ struct git_repo {
 
 config git_config(git_watch_mode watch) {
   auto cfg = pool_config();
-  cfg.subprocess.git_watch = watch;
+  cfg.get<subprocess_config>().git_watch = watch;
   return cfg;
 }
 

@@ -1,0 +1,47 @@
+#pragma once
+
+// `[optimizer]` and `[optimizer.rules.NAME]`, owned by the optimizer
+// (actors/optimizer/config_keys.cpp declares their keys).
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include "p21/config.hpp"
+
+namespace p21 {
+
+/// `[optimizer.rules.NAME]`: one of the nine optimization rules.
+struct rule_config {
+  bool enabled = true;
+  /// The value at which the rule enters its firing state.
+  double threshold = 0;
+  /// The value at which it leaves it again (hysteresis).
+  double clear_threshold = 0;
+  /// How long the condition must hold before the rule acts.
+  timespan for_duration = std::chrono::seconds{0};
+  /// Quiet time after acting.
+  timespan cooldown = std::chrono::seconds{60};
+  /// Bounded step of one action, a fraction in (0, 1]: how much a cache
+  /// shrinks or grows, how far a pool or worker count moves per interval.
+  double step = 0.25;
+  /// How far ahead the rule may act on its metric's forecast (Holt's linear
+  /// smoothing with a residual margin); zero: on the value alone.
+  timespan predict = std::chrono::seconds{0};
+};
+
+/// `[optimizer]`: how the rules size what they move.
+struct optimizer_config {
+  /// "model": a rule jumps to the size its model (miss-ratio curve, Little's
+  /// law, CPU per command) computes; "fixed": it moves by `step` and waits.
+  std::string mode = "model";
+  /// `[optimizer.rules.NAME]`: the rules set in a file or in code; a rule
+  /// not here runs with its defaults. A loaded config and a running node's
+  /// have all of them. To change one in code, start from its defaults with
+  /// `p21::rule(cfg, NAME)` (p21/optimizer.hpp).
+  std::map<std::string, rule_config> rules;
+};
+
+} // namespace p21
