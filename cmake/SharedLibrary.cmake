@@ -8,10 +8,11 @@
 #
 # Visibility policy: the version script cmake/libperfect21.map exports what
 # is in namespace p21 (functions, variables, vtables, typeinfo) under the
-# version PERFECT21_0 and keeps everything else local: the CAF, spdlog, fmt,
+# version PERFECT21_0, except the subsystems' implementation namespaces
+# p21::NAME_detail, and keeps everything else local: the CAF, spdlog, fmt,
 # toml++ and standard library template instantiations compiled into our
 # objects are not part of the ABI, and a program's own copies never bind to
-# ours. p21 and the tests link the static libraries as before (they use
+# ours. No header carries an export macro. p21 and the tests link the static libraries as before (they use
 # internals the shared library does not promise).
 #
 # SONAME: libperfect21.so.${P21_SOVERSION}; raise P21_SOVERSION with any
@@ -26,9 +27,24 @@ foreach(part ${p21_shared_parts})
   list(APPEND p21_shared_objects $<TARGET_OBJECTS:${part}>)
 endforeach()
 
+# The version script: cmake/libperfect21.map plus the exact names of the
+# p21::NAME_detail symbols, listed from the static parts at build time.
+set(p21_map "${PROJECT_BINARY_DIR}/libperfect21.map")
+set(p21_shared_archives "")
+foreach(part ${p21_shared_parts})
+  string(APPEND p21_shared_archives "$<TARGET_FILE:${part}>|")
+endforeach()
+add_custom_command(OUTPUT "${p21_map}"
+  COMMAND ${CMAKE_COMMAND} "-DARCHIVES=${p21_shared_archives}"
+    -DTEMPLATE=${PROJECT_SOURCE_DIR}/cmake/libperfect21.map -DOUTPUT=${p21_map}
+    -P ${PROJECT_SOURCE_DIR}/cmake/GenerateExportMap.cmake
+  DEPENDS ${p21_shared_parts} cmake/libperfect21.map cmake/GenerateExportMap.cmake
+  COMMENT "Listing the p21::*_detail symbols libperfect21.so keeps local" VERBATIM)
+add_custom_target(perfect21_shared_map DEPENDS "${p21_map}")
+
 add_library(perfect21_shared SHARED ${p21_shared_objects})
 add_library(Perfect21::perfect21_shared ALIAS perfect21_shared)
-set(p21_map "${PROJECT_SOURCE_DIR}/cmake/libperfect21.map")
+add_dependencies(perfect21_shared perfect21_shared_map)
 set_target_properties(perfect21_shared PROPERTIES
   OUTPUT_NAME perfect21
   EXPORT_NAME perfect21_shared

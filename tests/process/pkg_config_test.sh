@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A user links Perfect21 like any Debian library: `cmake --install` into a
-# scratch prefix, then examples/embed built with plain g++ and
-# `pkg-config --cflags --libs perfect21` (which carries CAF's flags), run,
-# and checked to load libperfect21.so.N by its SONAME. The shared library
-# exports namespace p21 only (cmake/libperfect21.map): no CAF, std, fmt or
-# spdlog symbol of ours can bind a program's own copies.
+# scratch prefix, then examples/embed, memoize and custom_actor built with
+# plain g++ and `pkg-config --cflags --libs perfect21` (which carries CAF's
+# flags), run, and embed checked to load libperfect21.so.N by its SONAME.
+# The shared library exports namespace p21 only, without the subsystems'
+# p21::NAME_detail (cmake/libperfect21.map): no CAF, std, fmt or spdlog
+# symbol of ours can bind a program's own copies.
 # Arguments: BUILD_DIR SOURCE_DIR WORK_DIR [EXTRA_FLAGS]
 set -u
 build=$1 source=$2 work=$3 extra=${4:-}
@@ -19,12 +20,22 @@ flags=$(pkg-config --cflags --libs perfect21) || fail "pkg-config --cflags --lib
 echo "pkg-config --cflags --libs perfect21: $flags"
 grep -q -- '-lcaf_core' <<<"$flags" || fail "the flags lack CAF's library: $flags"
 libdir=$(pkg-config --variable=libdir perfect21)
-[ "$libdir" = "$work/prefix/lib/$(gcc -print-multiarch)" ] || [ -d "$libdir" ] || fail "libdir $libdir does not exist"
-# shellcheck disable=SC2086 # the flags are words
-g++ -std=c++17 $extra -o "$work/embed" "$source/examples/embed/main.cpp" $flags -Wl,-rpath,"$libdir" \
-  || fail "g++ with pkg-config's flags"
-out=$("$work/embed" 2>&1) || fail "the embed example failed: $out"
-grep -q '40 + 2 = 42' <<<"$out" || fail "unexpected output: $out"
+[ -d "$libdir" ] || fail "pkg-config's libdir $libdir does not exist"
+# The three examples, each with plain g++ and pkg-config's flags: their
+# calls into the library must all resolve among its exported symbols.
+declare -A expected=(
+  [embed]='40 \+ 2 = 42'
+  [memoize]='square\(12\) = 144 three times, computed 2 times'
+  [custom_actor]='restarted 1 time\(s\); then viewed 3 times; cache says 3'
+)
+for example in embed memoize custom_actor; do
+  # shellcheck disable=SC2086 # the flags are words
+  g++ -std=c++17 $extra -o "$work/$example" "$source/examples/$example/main.cpp" $flags -Wl,-rpath,"$libdir" \
+    || fail "g++ of examples/$example with pkg-config's flags"
+  out=$("$work/$example" 2>&1) || fail "examples/$example failed: $out"
+  grep -q -E "${expected[$example]}" <<<"$out" || fail "unexpected output of examples/$example: $out"
+  echo "examples/$example built with pkg-config and g++, ran: $out"
+done
 dynamic=$(readelf -d "$work/embed")
 grep -q 'NEEDED.*\[libperfect21\.so\.[0-9]*\]' <<<"$dynamic" || fail "embed does not load libperfect21.so.N:
 $dynamic"
@@ -40,5 +51,8 @@ strays=$(grep -v -E '^(_Z(N|NK|TIN|TSN|TVN|TTN|ZN|ZNK|GVN|GVZN|GVZNK)3p21|_Z(Thn
 [ -z "$strays" ] || fail "symbols outside namespace p21 exported by $lib:
 $(c++filt <<<"$strays" | head -20)"
 [ "$count" -gt 100 ] || fail "only $count exported symbols: is the API hidden?"
-echo "embed built with pkg-config and g++ ran: $out"
-echo "$lib: SONAME $soname, $count exported symbols, all in namespace p21"
+# ... and none in a subsystem's implementation namespace p21::NAME_detail.
+internal=$(grep -E '^_Z[A-Za-z0-9_]*3p21[0-9]+[a-z]+_detail' <<<"$exported")
+[ -z "$internal" ] || fail "p21::*_detail symbols exported by $lib:
+$(c++filt <<<"$internal" | head -20)"
+echo "$lib: SONAME $soname, $count exported symbols, all in namespace p21, none in p21::*_detail"
