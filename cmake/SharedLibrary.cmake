@@ -58,8 +58,12 @@ set_target_properties(perfect21_shared PROPERTIES
 target_link_libraries(perfect21_shared
   PUBLIC CAF::core Threads::Threads
   PRIVATE ${p21_shared_parts})
-target_link_options(perfect21_shared PRIVATE
-  "LINKER:--version-script=${p21_map}" "LINKER:--no-undefined")
+# (Not with sanitizers: clang leaves their run-time out of shared libraries,
+# to be found in the executable.)
+target_link_options(perfect21_shared PRIVATE "LINKER:--version-script=${p21_map}")
+if(NOT P21_SANITIZE)
+  target_link_options(perfect21_shared PRIVATE "LINKER:--no-undefined")
+endif()
 target_include_directories(perfect21_shared INTERFACE
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
