@@ -16,7 +16,7 @@ foreach(archive ${archives})
   # A symbol's own name, its typeinfo, vtable, thunks and static locals,
   # all in namespace p21::*_detail.
   string(REGEX MATCHALL
-    "[ \n]_Z(N|NK|TIN|TSN|TVN|TTN|ZN|ZNK|GVN|GVZN|GVZNK|Thn[0-9]+_N|Thn[0-9]+_NK|Tv0_n[0-9]+_NK?)3p21[0-9]+[a-z]+_detail[A-Za-z0-9_]*"
+    "[ \n]_Z(N|NK|TIN|TSN|TVN|TTN|ZN|ZNK|GVN|GVZN|GVZNK|Thn[0-9]+_N|Thn[0-9]+_NK|Tv0_n[0-9]+_NK?)3p21[0-9]+[a-z_]+_detail[A-Za-z0-9_]*"
     found "${listing}")
   list(APPEND names ${found})
 endforeach()

@@ -52,7 +52,7 @@ strays=$(grep -v -E '^(_Z(N|NK|TIN|TSN|TVN|TTN|ZN|ZNK|GVN|GVZN|GVZNK)3p21|_Z(Thn
 $(c++filt <<<"$strays" | head -20)"
 [ "$count" -gt 100 ] || fail "only $count exported symbols: is the API hidden?"
 # ... and none in a subsystem's implementation namespace p21::NAME_detail.
-internal=$(grep -E '^_Z[A-Za-z0-9_]*3p21[0-9]+[a-z]+_detail' <<<"$exported")
+internal=$(grep -E '^_Z[A-Za-z0-9_]*3p21[0-9]+[a-z_]+_detail' <<<"$exported")
 [ -z "$internal" ] || fail "p21::*_detail symbols exported by $lib:
 $(c++filt <<<"$internal" | head -20)"
 echo "$lib: SONAME $soname, $count exported symbols, all in namespace p21, none in p21::*_detail"
