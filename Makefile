@@ -29,10 +29,14 @@ plots: p21
 	$(BUILD)/p21 bench --plots docs/bench --json docs/bench/bench.json
 	$(BUILD)/p21 docs --bench-json docs/bench/bench.json README.md docs/*.md
 
-# `make package`: the Debian package (CPack) in $(BUILD)/, from the same
-# build: p21 and the libraries, headers, CMake config, systemd unit, default
-# config and data directory. Install with `sudo apt install ./$(BUILD)/perfect21_*.deb`.
-package: p21
+# `make package`: the Debian packages (CPack) in $(BUILD)/, from the same
+# build: perfect21 (p21, its manual page, systemd unit, default config, data
+# directory), libperfect21-N (the shared library) and libperfect21-dev
+# (headers, libraries, CMake and pkg-config files). It builds what they hold
+# (target p21_packaged), not the tests. Install with
+# `sudo apt install ./$(BUILD)/perfect21_*.deb`.
+package: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target p21_packaged
 	cd $(BUILD) && cpack -G DEB
 
 configure: deps

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian bookworm packages Perfect21 needs to build and test.
+# Installs the Debian bookworm packages Perfect21 needs to build and test
+# (help2man writes p21's manual page; dpkg-dev's dpkg-shlibdeps and `file`
+# give `make package` its dependencies).
 # As root it runs apt-get itself; otherwise it prints the exact command and
 # stops, so that `make run` / `make test` never fail later on a missing header.
 set -euo pipefail
@@ -11,15 +13,17 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   libmicrohttpd-dev pkg-config libhiredis-dev
   catch2 libbenchmark-dev
+  help2man dpkg-dev file
 )
 # `--test`: also what the test suite needs (promtool checks /metrics and
 # rules, a real Prometheus scrapes a node, headless chromium loads the
 # dashboard with a font to render it, the openssl command makes the cluster
 # TLS test's certificates, the Redis tier's tests start their own
 # redis-server, systemd-analyze rates the packaged unit offline: package
-# systemd, installed without starting anything in a container).
+# systemd, installed without starting anything in a container; lintian
+# checks the Debian packages).
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(prometheus openssl redis-server chromium fonts-dejavu-core systemd)
+  packages+=(prometheus openssl redis-server chromium fonts-dejavu-core systemd lintian)
   # The fuzz targets (asan preset): clang and libFuzzer.
   packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi
