@@ -77,11 +77,11 @@ child_spec redis_component(std::shared_ptr<cache_detail::redis_tier> tier) {
   spec.name = "redis";
   spec.prio = priority::critical;
   spec.shared.put(tier);
-  spec.start = [tier](caf::actor_system& sys) {
+  spec.start = [tier](caf::actor_system& sys) -> caf::expected<caf::actor> {
     // A refused login is the node's start error; an absent server is
     // retried in the background.
     if (auto err = tier->start())
-      throw std::runtime_error(render(err));
+      return err;
     return sys.spawn([tier](caf::event_based_actor* self) -> caf::behavior {
       self->attach_functor([tier](const caf::error&) { tier->stop(); });
       return {

@@ -314,7 +314,7 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
   auto configured = guard_limits_of(cl);
-  spec.start = [=](caf::actor_system& sys) {
+  spec.start = [=](caf::actor_system& sys) -> caf::expected<caf::actor> {
     // The guard's connections must leave the node descriptors of its own
     // (CAF's TLS listener opens the certificate files per connection and
     // ends the process when it cannot).
@@ -340,8 +340,8 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       caf::anon_send_exit(st.gateway, caf::exit_reason::kill); // see the keeper's exit handler
       for (auto& [n, p] : st.proxies->all())
         caf::anon_send_exit(p, caf::exit_reason::kill);
-      throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) + ": " +
-                               why);
+      return make_error(errc::unavailable,
+                        "cannot publish on " + ks.host + ":" + std::to_string(port) + ": " + why);
     };
     // CAF listens on a loopback port of its own; the frame guard listens on
     // the configured address and relays. On a plain port it follows BASP
@@ -351,10 +351,10 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
     // free scheduler thread. reuse_addr: a restarted gateway rebinds.
     auto mm = ks.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
     if (!mm)
-      fail(tls_module_missing);
+      return fail(tls_module_missing);
     auto p = publish_through(mm, st.gateway, 0, "127.0.0.1");
     if (!p)
-      fail(render(p.error()));
+      return fail(render(p.error()));
     st.backend_port = *p;
     cluster_detail::follower_factory follow;
     if (ks.tls)
@@ -363,8 +363,8 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       };
     try {
       st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, limits, follow);
-    } catch (const std::exception& e) {
-      fail(e.what());
+    } catch (const std::exception& e) { // the guard throws when it cannot bind
+      return fail(e.what());
     }
     st.port = st.guard->port();
     st.proxies->set_gateway(st.gateway, st.backend_port);

@@ -182,10 +182,15 @@ child_spec http_component(const std::string& name, const config& cfg,
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
   auto lim = limits_of(cfg.http);
-  spec.start = [host, port, view, lim](caf::actor_system& sys) {
+  spec.start = [host, port, view, lim](caf::actor_system& sys) -> caf::expected<caf::actor> {
     auto srv = std::make_shared<http_detail::server>(lim);
     routes(*srv, sys, view, metric_help());
-    auto bound = srv->start(host, port);
+    int bound = 0;
+    try { // the server (plain C++, no CAF) throws when it cannot listen
+      bound = srv->start(host, port);
+    } catch (const std::exception& e) {
+      return make_error(errc::unavailable, e.what());
+    }
     return sys.spawn<caf::detached>(http_fun, srv, host, bound);
   };
   return spec;
