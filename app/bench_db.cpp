@@ -12,6 +12,7 @@
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/db.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

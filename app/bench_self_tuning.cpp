@@ -28,6 +28,7 @@
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

@@ -16,6 +16,7 @@
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/subprocess.hpp"
+#include "p21/subsystems.hpp"
 
 extern char** environ;
 

@@ -16,6 +16,7 @@
 
 #include "p21/cluster.hpp"
 #include "p21/protocol/cache.hpp"
+#include "p21/subsystems.hpp"
 #include "p21/types.hpp"
 
 namespace p21::app {

@@ -14,6 +14,7 @@
 #include "app/bench.hpp"
 #include "p21/cache.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

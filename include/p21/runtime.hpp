@@ -22,6 +22,8 @@ namespace p21 {
 
 namespace detail {
 struct subtree;
+/// The standard subsystems; defined by p21/subsystems.hpp.
+struct standard_set;
 } // namespace detail
 
 class child_handle;
@@ -37,9 +39,13 @@ public:
   /// Starts a node from `cfg` with the standard subsystems plus `components`.
   /// Throws `config_error` for a bad config, a missing dependency or a cycle,
   /// and `std::runtime_error` when a critical component fails to start.
-  /// Defined by the umbrella library `Perfect21::perfect21`, which knows the
-  /// standard subsystems (`p21/subsystems.hpp`).
-  explicit runtime(config cfg = {}, std::vector<child_spec> components = {});
+  /// Needs p21/subsystems.hpp (the umbrella library `Perfect21::perfect21`,
+  /// which knows the standard subsystems): `Standard` is only declared here,
+  /// so a framework-only program that uses this constructor fails to
+  /// compile, rather than to link.
+  template <class Standard = detail::standard_set>
+  explicit runtime(config cfg = {}, std::vector<child_spec> components = {})
+    : runtime(std::move(cfg), Standard::subsystems(), std::move(components)) {}
 
   /// Starts a node with exactly `subsystems` plus `components`; the
   /// framework alone (`Perfect21::framework`) knows no other way.

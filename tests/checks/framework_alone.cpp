@@ -1,15 +1,13 @@
-// A program that links Perfect21::framework and nothing else: a config, the
-// framework's own schema and a runtime with one component of its own. It
-// fails to link if the framework calls into a subsystem, and exits non-zero
-// if any step misbehaves.
+// A program that links Perfect21::framework and nothing else, with every
+// framework header included: a config, the framework's own schema and a
+// runtime with one component of its own. It fails to link if the framework
+// calls into a subsystem, and exits non-zero if any step misbehaves.
 #include <iostream>
 #include <string>
 
 #include <caf/all.hpp>
 
-#include "p21/config_schema.hpp"
-#include "p21/runtime.hpp"
-#include "p21/subsystem.hpp"
+#include "framework_headers.hpp" // generated: every framework public header
 
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
@@ -30,6 +28,12 @@ int main() {
     if (e.key().rfind("database", 0) != 0)
       return fail(std::string{"refusal names the wrong key: "} + e.what());
   }
+  p21::validate(schema, loaded);
+  if (p21::load_config_string(schema, p21::to_toml(schema, loaded), "again.toml").runtime.threads !=
+      2)
+    return fail("the framework's schema did not read back its own TOML");
+  caf::actor_system_config caf_cfg;
+  p21::add_message_types(caf_cfg, {});
   p21::config cfg;
   cfg.logging.console = false;
   cfg.database.path = ":memory:";

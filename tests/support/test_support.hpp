@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include "p21/runtime.hpp"
+#include "p21/subsystems.hpp"
 #include "support/files.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"

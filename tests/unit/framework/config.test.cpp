@@ -5,6 +5,7 @@
 
 #include "p21/config.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/subsystems.hpp"
 
 using namespace p21;
 using namespace std::chrono_literals;
