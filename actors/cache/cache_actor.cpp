@@ -13,6 +13,7 @@
 
 #include "p21/cache.hpp"
 #include "p21/profiling.hpp"
+#include "p21/request.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
 #include "shard.hpp"
@@ -57,11 +58,8 @@ redis_worker::behavior_type redis_worker_impl(redis_worker::pointer self,
       caf::anon_send(owner, drain_atom::value);
       return caf::none;
     }
-    caf::error err;
-    caf::scoped_actor blocking{*sys};
-    blocking->request(owner, std::chrono::seconds{10}, drain_atom::value)
-        .receive([](bool) {}, [&](caf::error& e) { err = e; });
-    return err;
+    auto drained = blocking_request<bool>(*sys, owner, std::chrono::seconds{10}, drain_atom::value);
+    return drained ? caf::none : drained.error();
   };
   return {
       [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {

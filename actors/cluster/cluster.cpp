@@ -22,6 +22,7 @@
 #include "p21/db.hpp"
 #include "p21/log_limits.hpp"
 #include "p21/metrics.hpp"
+#include "p21/request.hpp"
 #include "p21/subsystems.hpp"
 #include "public_interface.hpp"
 #include "stubs.hpp"
@@ -43,22 +44,6 @@ using cluster_detail::tls_module_missing;
 /// db pool itself.
 std::string component_of(const std::string& published) {
   return published.rfind("cache.", 0) == 0 ? published + "/0" : published;
-}
-
-/// Publishes `gw` through a middleman-like actor (CAF's plain middleman or
-/// its OpenSSL manager), as `caf::openssl::publish` does, without linking
-/// CAF's OpenSSL library into every node.
-caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, const caf::actor& gw,
-                                        uint16_t port, const std::string& host) {
-  auto& sys = gw.home_system();
-  caf::expected<uint16_t> result{port};
-  caf::scoped_actor self{sys, true};
-  // reuse_addr: a restarted gateway rebinds.
-  self->request(mm, caf::infinite, caf::publish_atom::value, port,
-                caf::actor_cast<caf::strong_actor_ptr>(gw), sys.message_types(gw), host, true)
-      .receive([&](uint16_t bound) { result = bound; },
-               [&](caf::error& e) { result = std::move(e); });
-  return result;
 }
 
 /// The public proxies the gateway hands out, by published name. The keeper
@@ -352,7 +337,8 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
     auto mm = ks.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
     if (!mm)
       return fail(tls_module_missing);
-    auto p = publish_through(mm, st.gateway, 0, "127.0.0.1");
+    auto p = cluster_detail::publish_through(mm, st.gateway, 0, "127.0.0.1",
+                                             ks.bounds.component_timeout);
     if (!p)
       return fail(render(p.error()));
     st.backend_port = *p;
@@ -402,6 +388,15 @@ guard_limits guard_limits_of(const cluster_config& cl) {
       std::chrono::duration_cast<std::chrono::milliseconds>(cl.handshake_timeout);
   limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cl.idle_timeout);
   return limits;
+}
+
+caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, const caf::actor& gw,
+                                        uint16_t port, const std::string& host, timespan timeout) {
+  auto& sys = gw.home_system();
+  // reuse_addr: a restarted gateway rebinds.
+  return blocking_request<uint16_t>(sys, mm, timeout, caf::publish_atom::value, port,
+                                    caf::actor_cast<caf::strong_actor_ptr>(gw),
+                                    sys.message_types(gw), host, true);
 }
 
 namespace {

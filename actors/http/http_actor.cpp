@@ -6,9 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "http_server.hpp"
 #include "dashboard.hpp"
+#include "http_server.hpp"
 #include "p21/monitor.hpp"
+#include "p21/request.hpp"
 
 namespace p21 {
 
@@ -60,13 +61,7 @@ caf::expected<R> ask_monitor(caf::actor_system& sys, const node_view& view, Ts..
         monitor = handle;
   if (!monitor)
     return make_error(errc::unavailable, "the monitor is not running");
-  caf::expected<R> out{make_error(errc::timeout, "the monitor did not answer")};
-  {
-    caf::scoped_actor self{sys};
-    self->request(monitor, monitor_timeout, xs...)
-        .receive([&](R& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
-  }
-  return out;
+  return blocking_request<R>(sys, monitor, monitor_timeout, xs...);
 }
 
 using http_detail::request;

@@ -9,11 +9,11 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
+#include "p21/request.hpp"
 #include "p21/resources.hpp"
 #include "p21/subsystem.hpp"
 #include "p21/supervisor.hpp"
@@ -175,18 +175,11 @@ public:
     auto requester = borrow();
     if (!requester.self)
       return make_error(errc::unavailable, "the runtime is shutting down");
-    caf::expected<R> result{make_error(errc::timeout)};
-    (*requester.self)
-        ->request(target, timeout, std::forward<Ts>(xs)...)
-        .receive([&](R& x) { result = std::move(x); },
-                 [&](caf::error& e) {
-                   // A late reply would land in this requester's
-                   // mailbox: retire it rather than hand it to
-                   // the next caller.
-                   if (e == caf::sec::request_timeout)
-                     requester.retire = true;
-                   result = normalize(std::move(e));
-                 });
+    auto result = blocking_request<R>(**requester.self, target, timeout, std::forward<Ts>(xs)...);
+    // After a timeout a late reply would land in this requester's mailbox:
+    // retire it rather than hand it to the next caller.
+    if (!result && is(result.error(), errc::timeout))
+      requester.retire = true;
     // A blocking actor in CAF 0.17 keeps every request's timeout message:
     // it fires after the reply came, lands in the mailbox, and no receive
     // ever takes it (cancelling the timeout does not stop it). The fault
