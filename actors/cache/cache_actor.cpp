@@ -411,7 +411,7 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
     out.push_back(std::move(spec));
   }
   if (!shards.empty())
-    tier->attach(name, std::move(shards));
+    tier->attach(name, std::make_shared<near_shards>(shards));
   return out;
 }
 

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <fstream>
 
-#include "actors/cache/redis_exchange.hpp"
+#include "actors/redis/redis_exchange.hpp"
 #include "p21/p21.hpp"
 #include "support/fake_redis.hpp"
 #include "support/test_support.hpp"
@@ -18,7 +18,7 @@
 using namespace p21;
 using namespace std::chrono_literals;
 using namespace p21::test;
-using cache_detail::reply_scanner;
+using redis_detail::reply_scanner;
 
 namespace {
 
@@ -76,7 +76,9 @@ TEST_CASE("a reply dripped a byte every 100 ms fails at command_timeout, not whe
 TEST_CASE("an array header of 2147483647 elements fails the command at once, before any "
           "element arrives",
           "[redis]") {
-  fake_redis srv{[](int fd, const std::atomic<bool>&) { send_all(fd, "*2147483647\r\n"); }};
+  fake_redis srv{[](int fd, const std::atomic<bool>&) {
+    send_all(fd, "*2147483647\r\n");
+  }};
   runtime rt{fake_node(srv.url(), 5s, 1 << 20)};
   auto c = cache::open(rt, "shared").value();
   reset_peak_rss();
