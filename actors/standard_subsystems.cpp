@@ -42,8 +42,4 @@ void add_message_types(caf::actor_system_config& cfg) {
   add_message_types(cfg, standard_subsystems());
 }
 
-runtime::runtime(config cfg, std::vector<child_spec> components)
-  : runtime(std::move(cfg), standard_subsystems(), std::move(components)) {
-}
-
 } // namespace p21

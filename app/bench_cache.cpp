@@ -19,6 +19,7 @@
 #include "p21/cache_config.hpp"
 #include "p21/metrics.hpp"
 #include "p21/profiling.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

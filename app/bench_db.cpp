@@ -13,6 +13,7 @@
 #include "app/scratch_dir.hpp"
 #include "p21/db.hpp"
 #include "p21/db_config.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

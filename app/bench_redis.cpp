@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "actors/cache/redis_tier.hpp"
+#include "actors/redis/redis_tier.hpp"
 #include "app/bench_rows.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/cache_config.hpp"
@@ -135,7 +135,7 @@ struct plain_client {
 };
 
 bool wait_coherent(runtime& rt) {
-  auto tier = rt.shared_object<cache_detail::redis_tier>("redis");
+  auto tier = rt.shared_object<redis_detail::redis_tier>("redis");
   auto deadline = clock::now() + std::chrono::seconds{10};
   while (clock::now() < deadline) {
     if (tier && tier->coherent())
@@ -224,7 +224,7 @@ nlohmann::json redis_bench(const config& base, bool quick, std::vector<row_resul
   if (!wait_coherent(b))
     throw std::runtime_error("the second node did not reach the bench's Redis");
   auto cb = cache::open(b, "shared").value();
-  auto tb = b.shared_object<cache_detail::redis_tier>("redis");
+  auto tb = b.shared_object<redis_detail::redis_tier>("redis");
   const size_t puts = 10'000;
   series inval, inval_from_start;
   size_t lost = 0;
@@ -277,7 +277,7 @@ nlohmann::json redis_bench(const config& base, bool quick, std::vector<row_resul
   };
   auto one = gets_per_s({&ca});
   auto two = gets_per_s({&ca, &cb});
-  auto counters = a.shared_object<cache_detail::redis_tier>("redis")->counters();
+  auto counters = a.shared_object<redis_detail::redis_tier>("redis")->counters();
   nlohmann::json out{{"invalidation_p50_s", inval.median()},
                      {"invalidation_p99_s", inval.quantile(0.99)},
                      {"invalidation_samples", inval.samples.size()},

@@ -32,6 +32,7 @@
 #include "p21/optimizer_config.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

@@ -17,6 +17,7 @@
 #include "app/scratch_dir.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
+#include "p21/subsystems.hpp"
 
 extern char** environ;
 

@@ -16,6 +16,8 @@
 
 #include "p21/cluster.hpp"
 #include "p21/protocol/cache.hpp"
+#include "p21/request.hpp"
+#include "p21/subsystems.hpp"
 #include "p21/types.hpp"
 
 namespace p21::app {
@@ -25,16 +27,8 @@ namespace {
 template <class R, class... Ts>
 caf::expected<R> ask(caf::actor_system& sys, const caf::actor& cache, timespan timeout,
                      Ts&&... xs) {
-  caf::expected<R> out{make_error(errc::timeout)};
-  caf::scoped_actor self{sys};
-  self->request(caf::actor_cast<cache_actor>(cache), timeout, std::forward<Ts>(xs)...)
-      .receive([&](R& r) { out = std::move(r); },
-               [&](caf::error& e) {
-                 out = e == caf::sec::request_timeout
-                           ? make_error(errc::timeout, "no answer within " + format_duration(timeout))
-                           : normalize(e);
-               });
-  return out;
+  return blocking_request<R>(sys, caf::actor_cast<cache_actor>(cache), timeout,
+                             std::forward<Ts>(xs)...);
 }
 
 } // namespace

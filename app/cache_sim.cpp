@@ -16,6 +16,7 @@
 #include "p21/cache_config.hpp"
 #include "p21/db_config.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::app {
 

@@ -53,7 +53,7 @@ T& metrics_registry::find_or_add(store<T>& xs, const std::string& name, const st
     return *i->second;
   auto add = [&](const metric_labels& ls, std::string k) -> T& {
     help_.emplace(name, help);
-    xs.entries.push_back(entry<T>{name, ls, scale, std::make_unique<T>()});
+    xs.entries.push_back(entry<T>{name, ls, scale, std::make_unique<T>(), bounds.roles});
     auto* metric = xs.entries.back().metric.get();
     family.emplace(std::move(k), metric);
     return *metric;
@@ -96,7 +96,7 @@ histogram& metrics_registry::make_histogram(const std::string& name, const std::
 
 metrics_registry::family_bounds metrics_registry::bounds_of(const metric_def& def) {
   return {def.series_limit > 0 ? size_t{def.series_limit} : default_series_limit,
-          def.overflow_label};
+          def.overflow_label, def.roles};
 }
 
 counter& metrics_registry::make_counter(const metric_def& def, const metric_labels& labels) {
@@ -129,12 +129,13 @@ metric_set metrics_registry::collect() const {
   std::lock_guard<std::mutex> guard{mtx_};
   metric_set out;
   for (auto& e : counters_.entries)
-    out.counters.push_back({e.name, e.labels, double(e.metric->value())});
+    out.counters.push_back({e.name, e.labels, double(e.metric->value()), e.roles});
   for (auto& e : gauges_.entries)
-    out.gauges.push_back({e.name, e.labels, e.metric->value()});
+    out.gauges.push_back({e.name, e.labels, e.metric->value(), e.roles});
   for (auto& e : histograms_.entries) {
     auto s = e.metric->summary(e.name, e.scale);
     s.labels = e.labels;
+    s.roles = e.roles;
     out.histograms.push_back(std::move(s));
   }
   return out;

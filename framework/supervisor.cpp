@@ -59,10 +59,17 @@ caf::error start_one(self_ptr self, size_t i) {
   auto began = clock::now();
   caf::actor instance;
   std::string problem;
+  // A start function reports failure as an error value. One that throws
+  // anyway breaks that contract; it is contained here so the supervisor
+  // (and with it the node) outlives it, and logged as such.
   try {
-    instance = slot->spec().start(self->system());
+    auto started = slot->spec().start(self->system());
+    if (started)
+      instance = std::move(*started);
+    else
+      problem = started.error() ? render(started.error()) : "its start function gave no reason";
   } catch (const std::exception& e) {
-    problem = e.what();
+    problem = std::string{"its start function threw (it should return an error): "} + e.what();
   }
   if (!instance) {
     if (problem.empty())
@@ -389,10 +396,10 @@ child_spec subtree_spec(const std::shared_ptr<subtree>& tree, restart policy) {
   spec.prio = priority::critical;
   // It stops its children (each within its own timeout) before it ends.
   spec.shutdown_timeout = std::chrono::seconds{30};
-  spec.start = [weak](caf::actor_system& sys) {
+  spec.start = [weak](caf::actor_system& sys) -> caf::expected<caf::actor> {
     auto t = weak.lock();
     if (!t)
-      return caf::actor{};
+      return make_error(errc::unavailable, "its subtree was destroyed");
     std::vector<slot_ptr> slots;
     {
       std::lock_guard<std::mutex> guard{t->mtx};

@@ -14,6 +14,7 @@
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/profiling.hpp"
+#include "p21/request.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
 #include "shard.hpp"
@@ -58,11 +59,8 @@ redis_worker::behavior_type redis_worker_impl(redis_worker::pointer self,
       caf::anon_send(owner, drain_atom::value);
       return caf::none;
     }
-    caf::error err;
-    caf::scoped_actor blocking{*sys};
-    blocking->request(owner, std::chrono::seconds{10}, drain_atom::value)
-        .receive([](bool) {}, [&](caf::error& e) { err = e; });
-    return err;
+    auto drained = blocking_request<bool>(*sys, owner, std::chrono::seconds{10}, drain_atom::value);
+    return drained ? caf::none : drained.error();
   };
   return {
       [=](get_atom, const std::string& key) -> caf::result<caf::optional<std::string>> {
@@ -414,7 +412,7 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
     out.push_back(std::move(spec));
   }
   if (!shards.empty())
-    tier->attach(name, std::move(shards));
+    tier->attach(name, std::make_shared<near_shards>(shards));
   return out;
 }
 

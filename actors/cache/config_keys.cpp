@@ -70,7 +70,7 @@ void declare_cache_keys(config_schema& schema) {
       .string("url", &R::url, "`redis://[user:password@]host:port/db` or `unix:///path`")
       .refine([](const key_value& v) {
         std::string why;
-        cache_detail::parse_redis_url(std::get<std::string>(v), &why);
+        redis_detail::parse_redis_url(std::get<std::string>(v), &why);
         return why;
       })
       .duration("connect_timeout", &R::connect_timeout, 1ms, "bound of one connection attempt")

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "key_hash.hpp"
 #include "redis_tier.hpp"
 
 namespace p21::cache_detail {
@@ -209,6 +210,41 @@ caf::error redis_end_load(shard_shared& sh, const std::string& key, uint64_t has
   }
   tier.unlock(lock);
   return err;
+}
+
+// -- near_shards ----------------------------------------------------------------
+
+near_shards::near_shards(const std::vector<std::shared_ptr<shard_shared>>& shards)
+  : shards_(shards.begin(), shards.end()) {}
+
+void near_shards::drop(std::string_view key) {
+  if (shards_.empty())
+    return;
+  auto hash = key_hash(key);
+  auto shard = shards_[shards_.size() == 1 ? 0 : hash % shards_.size()].lock();
+  if (!shard)
+    return;
+  cache_store::queued q;
+  shard->store.remove(key, hash, q);
+  if (q.drain || q.full)
+    shard->poke();
+}
+
+void near_shards::request_flush(uint64_t seq) {
+  for (auto& weak : shards_)
+    if (auto s = weak.lock())
+      s->request_flush(seq);
+}
+
+bool near_shards::flushed(uint64_t seq, bool resend) {
+  bool done = true;
+  for (auto& weak : shards_)
+    if (auto s = weak.lock(); s && s->flushed.load() < seq) {
+      done = false;
+      if (resend)
+        s->request_flush(seq);
+    }
+  return done;
 }
 
 } // namespace p21::cache_detail

@@ -6,16 +6,33 @@
 // actors and peers); both block on Redis, bounded by `command_timeout`.
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "redis_tier.hpp" // p21_redis
 #include "shard.hpp"
 
 namespace p21::cache_detail {
+
+/// A cache's shards as the Redis tier reaches them: a key goes to its
+/// shard's store. Holds the shards weakly (each shard holds the tier).
+class near_shards : public redis_detail::near_tier {
+public:
+  explicit near_shards(const std::vector<std::shared_ptr<shard_shared>>& shards);
+
+  void drop(std::string_view key) override;
+  void request_flush(uint64_t seq) override;
+  bool flushed(uint64_t seq, bool resend) override;
+
+private:
+  std::vector<std::weak_ptr<shard_shared>> shards_;
+};
 
 /// How a caller asks the shard's owner to drain what it wrote; `wait` when
 /// the write queue is full (writes are never dropped).

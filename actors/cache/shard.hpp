@@ -13,7 +13,13 @@
 
 #include "cache_store.hpp"
 
+namespace p21::redis_detail {
+class redis_tier;
+} // namespace p21::redis_detail
+
 namespace p21::cache_detail {
+
+using redis_detail::redis_tier;
 
 /// Handle to owner: drain the buffers now (answered with `true` once done,
 /// so a writer that found the write queue full can wait for it).
@@ -22,8 +28,6 @@ using drain_atom = caf::atom_constant<caf::atom("cdrain")>;
 /// Redis tier to owner: drop every entry (a lost invalidation connection),
 /// then record the flush's sequence number in `flushed`.
 using flush_near_atom = caf::atom_constant<caf::atom("cflush")>;
-
-class redis_tier;
 
 struct shard_shared {
   explicit shard_shared(store_config cfg)

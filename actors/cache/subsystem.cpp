@@ -12,7 +12,8 @@
 #include "p21/config_schema.hpp"
 #include "p21/redis_config.hpp"
 #include "p21/subsystems.hpp"
-#include "redis_tier.hpp"
+#include "redis_component.hpp" // p21_redis
+#include "redis_tier.hpp"      // p21_redis
 
 namespace p21 {
 
@@ -72,28 +73,6 @@ void reload_caches(const config& old, const config& now, const reload_context& c
   }
 }
 
-/// The "redis" component: owns the node's Redis tier (its invalidation
-/// thread runs while the component does) and reports its metrics.
-child_spec redis_component(std::shared_ptr<cache_detail::redis_tier> tier) {
-  child_spec spec;
-  spec.name = "redis";
-  spec.prio = priority::critical;
-  spec.shared.put(tier);
-  spec.start = [tier](caf::actor_system& sys) {
-    // A refused login is the node's start error; an absent server is
-    // retried in the background.
-    if (auto err = tier->start())
-      throw std::runtime_error(render(err));
-    return sys.spawn([tier](caf::event_based_actor* self) -> caf::behavior {
-      self->attach_functor([tier](const caf::error&) { tier->stop(); });
-      return {
-          [tier](metrics_atom) { return tier->metrics(); },
-      };
-    });
-  };
-  return spec;
-}
-
 bool uses_redis(const config& cfg) {
   for (auto& [name, nc] : cfg.get<cache_config>().all())
     if (nc.backend == cache_backend::redis)
@@ -116,10 +95,10 @@ subsystem cache_subsystem() {
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
     std::vector<child_spec> out;
-    std::shared_ptr<cache_detail::redis_tier> tier;
+    std::shared_ptr<redis_detail::redis_tier> tier;
     if (uses_redis(cfg)) {
-      tier = std::make_shared<cache_detail::redis_tier>(cfg.get<redis_config>());
-      out.push_back(redis_component(tier));
+      tier = std::make_shared<redis_detail::redis_tier>(cfg.get<redis_config>());
+      out.push_back(redis_detail::redis_component(tier));
     }
     for (auto& [name, nc] : cfg.get<cache_config>().all())
       for (auto& spec : cache_components(name, nc, cfg.get<cache_config>().load_timeout, tier,

@@ -127,7 +127,7 @@ constexpr std::pair<std::string_view, std::string_view> allowed[] = {
     {"p21.db_row", "[p21.db_value]"},
     {"p21.db_statement", "str [p21.db_value]"},
     {"p21.db_result", "[str] [[p21.db_value]] u64 u64 u8"},
-    {"p21.histogram_summary", "str [str str] u64*6 [u64] [u64]"},
+    {"p21.histogram_summary", "str [str str] u64*6 [u64] [u64] u8"}, // u8: its roles
     {"p21.db_pool_stats", "u64*13 p21.histogram_summary p21.histogram_summary"},
 };
 

@@ -23,6 +23,7 @@
 #include "p21/db.hpp"
 #include "p21/log_limits.hpp"
 #include "p21/metrics.hpp"
+#include "p21/request.hpp"
 #include "p21/subsystems.hpp"
 #include "public_interface.hpp"
 #include "stubs.hpp"
@@ -44,22 +45,6 @@ using cluster_detail::tls_module_missing;
 /// db pool itself.
 std::string component_of(const std::string& published) {
   return published.rfind("cache.", 0) == 0 ? published + "/0" : published;
-}
-
-/// Publishes `gw` through a middleman-like actor (CAF's plain middleman or
-/// its OpenSSL manager), as `caf::openssl::publish` does, without linking
-/// CAF's OpenSSL library into every node.
-caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, const caf::actor& gw,
-                                        uint16_t port, const std::string& host) {
-  auto& sys = gw.home_system();
-  caf::expected<uint16_t> result{port};
-  caf::scoped_actor self{sys, true};
-  // reuse_addr: a restarted gateway rebinds.
-  self->request(mm, caf::infinite, caf::publish_atom::value, port,
-                caf::actor_cast<caf::strong_actor_ptr>(gw), sys.message_types(gw), host, true)
-      .receive([&](uint16_t bound) { result = bound; },
-               [&](caf::error& e) { result = std::move(e); });
-  return result;
 }
 
 /// The public proxies the gateway hands out, by published name. The keeper
@@ -315,7 +300,7 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
   auto port = cl.publish_port;
   auto max_frame = cl.max_frame;
   auto configured = guard_limits_of(cl);
-  spec.start = [=](caf::actor_system& sys) {
+  spec.start = [=](caf::actor_system& sys) -> caf::expected<caf::actor> {
     // The guard's connections must leave the node descriptors of its own
     // (CAF's TLS listener opens the certificate files per connection and
     // ends the process when it cannot).
@@ -341,8 +326,8 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       caf::anon_send_exit(st.gateway, caf::exit_reason::kill); // see the keeper's exit handler
       for (auto& [n, p] : st.proxies->all())
         caf::anon_send_exit(p, caf::exit_reason::kill);
-      throw std::runtime_error("cannot publish on " + ks.host + ":" + std::to_string(port) + ": " +
-                               why);
+      return make_error(errc::unavailable,
+                        "cannot publish on " + ks.host + ":" + std::to_string(port) + ": " + why);
     };
     // CAF listens on a loopback port of its own; the frame guard listens on
     // the configured address and relays. On a plain port it follows BASP
@@ -352,10 +337,11 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
     // free scheduler thread. reuse_addr: a restarted gateway rebinds.
     auto mm = ks.tls ? cluster_detail::tls_middleman(sys) : sys.middleman().actor_handle();
     if (!mm)
-      fail(tls_module_missing);
-    auto p = publish_through(mm, st.gateway, 0, "127.0.0.1");
+      return fail(tls_module_missing);
+    auto p = cluster_detail::publish_through(mm, st.gateway, 0, "127.0.0.1",
+                                             ks.bounds.component_timeout);
     if (!p)
-      fail(render(p.error()));
+      return fail(render(p.error()));
     st.backend_port = *p;
     cluster_detail::follower_factory follow;
     if (ks.tls)
@@ -364,8 +350,8 @@ child_spec gateway_component(const config& cfg, std::shared_ptr<const node_view>
       };
     try {
       st.guard = std::make_shared<cluster_detail::frame_guard>(ks.host, port, *p, limits, follow);
-    } catch (const std::exception& e) {
-      fail(e.what());
+    } catch (const std::exception& e) { // the guard throws when it cannot bind
+      return fail(e.what());
     }
     st.port = st.guard->port();
     st.proxies->set_gateway(st.gateway, st.backend_port);
@@ -403,6 +389,15 @@ guard_limits guard_limits_of(const cluster_config& cl) {
       std::chrono::duration_cast<std::chrono::milliseconds>(cl.handshake_timeout);
   limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cl.idle_timeout);
   return limits;
+}
+
+caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, const caf::actor& gw,
+                                        uint16_t port, const std::string& host, timespan timeout) {
+  auto& sys = gw.home_system();
+  // reuse_addr: a restarted gateway rebinds.
+  return blocking_request<uint16_t>(sys, mm, timeout, caf::publish_atom::value, port,
+                                    caf::actor_cast<caf::strong_actor_ptr>(gw),
+                                    sys.message_types(gw), host, true);
 }
 
 namespace {

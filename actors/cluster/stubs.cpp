@@ -431,9 +431,9 @@ child_spec stub_component(const config& cfg, const cluster_peer& peer, const std
   spec.prio = priority::critical;
   // The supervisor watches the stub's keeper, never the stub a peer can
   // reach (stub_keeper.cpp).
-  spec.start = [s, m, is_cache](caf::actor_system& sys) {
+  spec.start = [s, m, is_cache](caf::actor_system& sys) -> caf::expected<caf::actor> {
     if (s.tls && !tls_middleman(sys))
-      throw std::runtime_error(tls_module_missing);
+      return make_error(errc::unavailable, tls_module_missing);
     stub_factory make = [s, m, is_cache](caf::actor_system& sys, timespan delay) {
       auto settings = s;
       settings.first_connect_delay = delay;

@@ -5,8 +5,13 @@
 // only for the sanitizer's type checks); the TLS module, when linked and
 // enabled, hands it the OpenSSL manager's actor through this function.
 
+#include <cstdint>
+#include <string>
+
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/timespan.hpp>
 
 namespace p21::cluster_detail {
 
@@ -20,5 +25,13 @@ void set_tls_middleman(tls_middleman_fn fn);
 /// The TLS middleman of `sys`, or an invalid handle when the TLS module is
 /// not enabled or not loaded into `sys`.
 caf::io::middleman_actor tls_middleman(caf::actor_system& sys);
+
+/// Publishes `gw` on `host:port` through `mm` (CAF's plain middleman or the
+/// TLS one), as `caf::openssl::publish` does, without linking CAF's OpenSSL
+/// library into every node. Returns the bound port; a middleman that does
+/// not answer within `timeout` is `errc::timeout`, never a hung start.
+caf::expected<uint16_t> publish_through(const caf::io::middleman_actor& mm, const caf::actor& gw,
+                                        uint16_t port, const std::string& host,
+                                        caf::timespan timeout);
 
 } // namespace p21::cluster_detail

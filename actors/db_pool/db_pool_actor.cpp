@@ -236,8 +236,8 @@ db_pool_stats current_stats(pool_self self, bool new_window = false) {
   histogram acquire;
   histogram query;
   st.readers->add_stats(s, acquire, query, new_window);
-  s.acquire_time = acquire.summary(db_pool_metrics::acquire_seconds.name, 1e-9);
-  s.query_time = query.summary(db_pool_metrics::query_seconds.name, 1e-9);
+  s.acquire_time = acquire.summary(db_pool_metrics::acquire_seconds, 1e-9);
+  s.query_time = query.summary(db_pool_metrics::query_seconds, 1e-9);
   s.configured_size = st.cfg.pool_size;
   return s;
 }

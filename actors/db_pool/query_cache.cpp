@@ -6,14 +6,11 @@ namespace p21::db_detail {
 
 namespace {
 
-cache_detail::store_config store_config_for(uint64_t entries, timespan ttl) {
-  cache_detail::store_config cfg;
+cache_detail::tagged_cache_config config_for(uint64_t entries, timespan ttl) {
+  cache_detail::tagged_cache_config cfg;
   cfg.name = "query";
   cfg.max_entries = entries;
-  // The store holds only the keys' order: the results' bytes are bounded
-  // by the tagged cache (`max_bytes`).
-  cfg.max_bytes = 1ull << 40;
-  cfg.ttl = ttl;
+  cfg.ttl = ttl; // the results' bytes are bounded by the tagged cache (`max_bytes`)
   return cfg;
 }
 
@@ -21,7 +18,7 @@ cache_detail::store_config store_config_for(uint64_t entries, timespan ttl) {
 
 query_cache::query_cache(uint64_t entries, timespan ttl, uint64_t max_bytes)
   : max_bytes_(max_bytes)
-  , results_(store_config_for(entries, ttl), max_bytes) {
+  , results_(config_for(entries, ttl), max_bytes) {
   // nop
 }
 

@@ -10,8 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "../cache/tagged_cache.hpp"
+#include "p21/config.hpp" // timespan
 #include "p21/protocol/db_pool.hpp"
+#include "tagged_cache.hpp" // p21_tagged_cache
 
 namespace p21::db_detail {
 

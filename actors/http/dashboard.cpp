@@ -10,6 +10,7 @@
 #include "http_server.hpp"
 #include "p21/monitor.hpp"
 #include "p21/profiling.hpp"
+#include "p21/request.hpp"
 
 namespace p21 {
 
@@ -110,14 +111,8 @@ void dashboard_routes(http_detail::server& srv, caf::actor_system& sys,
     auto monitor = running_monitor(*view);
     if (!monitor)
       return send_json(503, {{"error", "the monitor is not running"}});
-    caf::expected<std::vector<history_point>> points{
-        make_error(errc::timeout, "the monitor did not answer")};
-    {
-      caf::scoped_actor self{sys};
-      self->request(caf::actor_cast<monitor_actor>(monitor), monitor_timeout, history_atom::value)
-          .receive([&](std::vector<history_point>& x) { points = std::move(x); },
-                   [&](caf::error& e) { points = std::move(e); });
-    }
+    auto points = blocking_request<std::vector<history_point>>(
+        sys, caf::actor_cast<monitor_actor>(monitor), monitor_timeout, history_atom::value);
     if (!points)
       return send_json(503, {{"error", render(points.error())}});
     json out = json::array();

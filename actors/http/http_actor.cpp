@@ -6,10 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "http_server.hpp"
 #include "dashboard.hpp"
+#include "http_server.hpp"
 #include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
+#include "p21/request.hpp"
 
 namespace p21 {
 
@@ -61,13 +62,7 @@ caf::expected<R> ask_monitor(caf::actor_system& sys, const node_view& view, Ts..
         monitor = handle;
   if (!monitor)
     return make_error(errc::unavailable, "the monitor is not running");
-  caf::expected<R> out{make_error(errc::timeout, "the monitor did not answer")};
-  {
-    caf::scoped_actor self{sys};
-    self->request(monitor, monitor_timeout, xs...)
-        .receive([&](R& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
-  }
-  return out;
+  return blocking_request<R>(sys, monitor, monitor_timeout, xs...);
 }
 
 using http_detail::request;
@@ -183,10 +178,15 @@ child_spec http_component(const std::string& name, const config& cfg,
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
   auto lim = limits_of(cfg.get<http_config>());
-  spec.start = [host, port, view, lim](caf::actor_system& sys) {
+  spec.start = [host, port, view, lim](caf::actor_system& sys) -> caf::expected<caf::actor> {
     auto srv = std::make_shared<http_detail::server>(lim);
     routes(*srv, sys, view, metric_help());
-    auto bound = srv->start(host, port);
+    int bound = 0;
+    try { // the server (plain C++, no CAF) throws when it cannot listen
+      bound = srv->start(host, port);
+    } catch (const std::exception& e) {
+      return make_error(errc::unavailable, e.what());
+    }
     return sys.spawn<caf::detached>(http_fun, srv, host, bound);
   };
   return spec;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alerts.hpp"
+#include "health_round.hpp"
 #include "p21/cluster.hpp"
 #include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
@@ -57,50 +58,6 @@ constexpr const char* subprocess_component_name = "subprocess";
 /// Bound of one alert command's run.
 constexpr auto alert_command_timeout = std::chrono::seconds{30};
 
-/// Counters whose growth counts as requests and as errors (besides the
-/// user's `*_requests` and `*_errors`).
-const std::set<std::string> request_counters = {
-    db_pool_metrics::queries.name, subprocess_metrics::finished.name,
-    subprocess_metrics::refused.name, cache_metrics::hits.name, cache_metrics::misses.name};
-const std::set<std::string> error_counters = {
-    db_pool_metrics::errors.name, db_pool_metrics::timeouts.name,
-    subprocess_metrics::timed_out.name, subprocess_metrics::refused.name,
-    cache_metrics::load_failures.name};
-
-/// Histograms whose p95 is "response time".
-bool is_response_histogram(const std::string& name) {
-  return db_pool_metrics::query_seconds.names(name) ||
-         (name.size() > 17 && name.compare(name.size() - 17, 17, "_response_seconds") == 0);
-}
-
-std::string series_key(const std::string& name, const std::map<std::string, std::string>& labels) {
-  std::string k = name;
-  for (auto& [l, v] : labels)
-    k += "|" + l + "=" + v;
-  return k;
-}
-
-/// The q-quantile of samples spread over Prometheus buckets (linear within a
-/// bucket, as Prometheus' histogram_quantile does).
-std::optional<double> bucket_quantile(const std::vector<double>& bounds,
-                                      const std::vector<double>& counts, double total, double q) {
-  if (total <= 0)
-    return std::nullopt;
-  auto rank = q * total;
-  double prev_bound = 0;
-  double prev_count = 0;
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (counts[i] >= rank) {
-      auto in_bucket = counts[i] - prev_count;
-      auto frac = in_bucket > 0 ? (rank - prev_count) / in_bucket : 1.0;
-      return prev_bound + (bounds[i] - prev_bound) * frac;
-    }
-    prev_bound = bounds[i];
-    prev_count = counts[i];
-  }
-  return bounds.empty() ? std::nullopt : std::optional<double>{bounds.back()};
-}
-
 struct monitor_state {
   monitor_settings cfg;
   /// When the next sampling round is due.
@@ -108,11 +65,9 @@ struct monitor_state {
   std::shared_ptr<const node_view> view;
   std::unique_ptr<system_sampler> sampler;
   std::vector<alert> alerts;
-  std::map<std::string, trend> trends;
+  /// The rates and summary of each round (health_round.hpp).
+  health_round round;
   std::map<std::string, metric_set> component_metrics;
-  std::map<std::string, double> prev_counters;
-  std::map<std::string, std::vector<uint64_t>> prev_buckets;
-  std::map<std::string, uint64_t> prev_counts;
   std::deque<event> events;
   /// Parsed `metric` of alerts that watch an exported series.
   std::map<std::string, series_selector> selectors;
@@ -180,19 +135,6 @@ void start_round(monitor_self self) {
                 finish_round(self);
             });
   }
-}
-
-void fill_system(performance_summary& s, const system_sample& sys) {
-  s.system = {{"cpu_percent", sys.cpu_percent},
-              {"process_cpu_percent", sys.process_cpu_percent},
-              {"memory_percent", sys.memory_percent},
-              {"rss_bytes", double(sys.rss_bytes)},
-              {"threads", double(sys.threads)},
-              {"open_fds", double(sys.open_fds)},
-              {"load1", sys.load1},
-              {"cpus", sys.cpus}};
-  for (auto& [path, pct] : sys.disk_percent)
-    s.system["disk_percent:" + path] = pct;
 }
 
 metric_set exported(monitor_self self);
@@ -315,24 +257,8 @@ void parse_selectors(monitor_state& st) {
 void finish_round(monitor_self self) {
   auto& st = self->state;
   auto now = clock::now();
-  // Label each component's series with the component, so that two caches'
-  // `cache_hits` are two series of one family.
-  st.component_metrics.clear();
-  for (auto& [name, m] : st.collecting) {
-    for (auto& c : m.counters)
-      c.labels["component"] = name;
-    for (auto& g : m.gauges)
-      g.labels["component"] = name;
-    for (auto& h : m.histograms)
-      h.labels["component"] = name;
-    // The typed stats go by component too (a subsystem files its own
-    // under "").
-    std::map<std::string, caf::message> stats;
-    for (auto& [key, msg] : m.stats)
-      stats[key.empty() ? name : name + "." + key] = std::move(msg);
-    m.stats = std::move(stats);
-    st.component_metrics[name] = std::move(m);
-  }
+  st.component_metrics = health_round::by_component(std::move(st.collecting));
+  st.collecting.clear();
   std::vector<const metric_set*> sources;
   for (auto& [name, m] : st.component_metrics)
     sources.push_back(&m);
@@ -347,62 +273,11 @@ void finish_round(monitor_self self) {
     if (auto d = disk_percent(path))
       st.system.disk_percent[path] = *d;
   // -- derived: rates over this round --
-  double hits = 0, misses = 0, requests = 0, errors = 0;
-  std::vector<double> bounds;
-  std::vector<double> window;
-  double window_total = 0;
-  for (auto* m : sources) {
-    for (auto& c : m->counters) {
-      auto key = series_key(c.name, c.labels);
-      auto prev = st.prev_counters.count(key) ? st.prev_counters[key] : 0.0;
-      auto delta = std::max(0.0, c.value - prev); // a restart resets a counter
-      st.prev_counters[key] = c.value;
-      if (cache_metrics::hits.names(c.name))
-        hits += delta;
-      if (cache_metrics::misses.names(c.name))
-        misses += delta;
-      if (request_counters.count(c.name) ||
-          (c.name.size() > 9 && c.name.compare(c.name.size() - 9, 9, "_requests") == 0))
-        requests += delta;
-      if (error_counters.count(c.name) ||
-          (c.name.size() > 7 && c.name.compare(c.name.size() - 7, 7, "_errors") == 0))
-        errors += delta;
-    }
-    for (auto& h : m->histograms) {
-      if (!is_response_histogram(h.name))
-        continue;
-      auto key = series_key(h.name, h.labels);
-      auto& prev = st.prev_buckets[key];
-      auto prev_count = st.prev_counts[key];
-      if (prev.size() != h.cumulative.size())
-        prev.assign(h.cumulative.size(), 0);
-      if (bounds.empty()) {
-        bounds = h.bounds;
-        window.assign(bounds.size(), 0);
-      }
-      if (h.bounds == bounds && h.count >= prev_count) {
-        for (size_t i = 0; i < bounds.size(); ++i)
-          window[i] += double(h.cumulative[i] - std::min(h.cumulative[i], prev[i]));
-        window_total += double(h.count - prev_count);
-      }
-      prev = h.cumulative;
-      st.prev_counts[key] = h.count;
-    }
-  }
   health_inputs in;
   in.cpu_percent = st.system.cpu_percent;
   in.memory_percent = st.system.memory_percent;
-  if (hits + misses > 0)
-    in.cache_hit_rate = hits / (hits + misses);
-  if (auto p95 = bucket_quantile(bounds, window, window_total, 0.95))
-    in.p95_seconds = *p95;
-  if (requests > 0)
-    in.error_rate = std::min(1.0, errors / requests);
-  std::map<std::string, std::optional<double>> targets = {
-      {"cpu_percent", in.cpu_percent},       {"memory_percent", in.memory_percent},
-      {"cache_hit_rate", in.cache_hit_rate}, {"p95_seconds", in.p95_seconds},
-      {"error_rate", in.error_rate},
-  };
+  st.round.measure(sources, in);
+  auto targets = health_round::targets_of(in);
   // -- alerts --
   std::optional<metric_set> series; // what /metrics exports, built once if needed
   for (auto& a : st.alerts) {
@@ -427,72 +302,13 @@ void finish_round(monitor_self self) {
                       : " back past " + std::to_string(r.clear_threshold)) +
                  " (" + r.severity + ")");
   }
-  // -- baselines, trends, summary --
+  // -- summary --
   auto& s = st.summary;
-  s.targets.clear();
-  for (auto& [k, v] : targets)
-    if (v) {
-      st.trends[k].observe(*v, now);
-      s.targets[k] = *v;
-    }
-  st.trends["rss_bytes"].observe(double(st.system.rss_bytes), now);
-  s.baselines.clear();
-  s.trends.clear();
-  for (auto& [k, t] : st.trends) {
-    if (t.baseline())
-      s.baselines[k] = *t.baseline();
-    s.trends[k] = t.percent_per_minute();
-  }
-  s.health_score = health_score(in);
-  s.status = health_status(s.health_score);
+  st.round.summarize(s, in, targets, st.system, st.component_metrics, user, now);
   s.active_alerts.clear();
   for (auto& a : st.alerts)
     if (a.firing())
       s.active_alerts.push_back(a.rule().name);
-  fill_system(s, st.system);
-  s.subsystems.clear();
-  auto label_suffix = [](const std::map<std::string, std::string>& labels) {
-    std::string x;
-    for (auto& [k, v] : labels)
-      if (k != "component")
-        x += "." + v;
-    return x;
-  };
-  // What the runtime's registry records about a component (its actor
-  // profile) goes under that component too.
-  auto component_of = [&](const std::map<std::string, std::string>& labels) -> std::string {
-    auto i = labels.find("component");
-    return i != labels.end() && st.component_metrics.count(i->second) ? i->second : std::string{};
-  };
-  for (auto& c : user.counters)
-    if (auto name = component_of(c.labels); !name.empty())
-      s.subsystems[name][c.name + label_suffix(c.labels)] = c.value;
-  for (auto& g : user.gauges)
-    if (auto name = component_of(g.labels); !name.empty())
-      s.subsystems[name][g.name + label_suffix(g.labels)] = g.value;
-  for (auto& h : user.histograms)
-    if (auto name = component_of(h.labels); !name.empty()) {
-      auto base = h.name + label_suffix(h.labels);
-      s.subsystems[name][base + ".count"] = double(h.count);
-      s.subsystems[name][base + ".p50"] = h.p50;
-      s.subsystems[name][base + ".p95"] = h.p95;
-      s.subsystems[name][base + ".p99"] = h.p99;
-    }
-  for (auto& [name, m] : st.component_metrics) {
-    auto& out = s.subsystems[name];
-    for (auto& c : m.counters)
-      out[c.name + label_suffix(c.labels)] = c.value;
-    for (auto& g : m.gauges)
-      out[g.name + label_suffix(g.labels)] = g.value;
-    for (auto& h : m.histograms) {
-      auto base = h.name + label_suffix(h.labels);
-      out[base + ".count"] = double(h.count);
-      out[base + ".p50"] = h.p50;
-      out[base + ".p95"] = h.p95;
-      out[base + ".p99"] = h.p99;
-    }
-  }
-  ++s.samples;
   st.history.push_back({caf::make_timestamp(), s.health_score, s.targets});
   while (st.history.size() > history_max)
     st.history.pop_front();

@@ -108,11 +108,10 @@ std::string tree_tag(const std::string& root) {
   return root + std::string{"\0tree", 5};
 }
 
-cache_detail::store_config store_config_for(size_t entries, timespan ttl) {
-  cache_detail::store_config cfg;
+cache_detail::tagged_cache_config config_for(size_t entries, timespan ttl) {
+  cache_detail::tagged_cache_config cfg;
   cfg.name = "git";
-  cfg.max_entries = entries;
-  cfg.max_bytes = 1ull << 40; // bounded by entries, as the report's git_maxsize
+  cfg.max_entries = entries; // bounded by entries, as the report's git_maxsize
   cfg.ttl = ttl;
   return cfg;
 }
@@ -140,7 +139,7 @@ struct git_cache::watch {
 };
 
 git_cache::git_cache(size_t entries, timespan ttl, watch_mode mode)
-  : results_(store_config_for(entries, ttl))
+  : results_(config_for(entries, ttl))
   , mode_(mode) {
   counts_.capacity = entries;
   if (mode_ != watch_mode::fingerprint) {

@@ -20,11 +20,11 @@
 
 #include <caf/expected.hpp>
 
-#include "../cache/tagged_cache.hpp"
 #include "git_parse.hpp"
 #include "p21/config.hpp"
 #include "p21/protocol/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
+#include "tagged_cache.hpp" // p21_tagged_cache
 
 namespace p21::subprocess_detail {
 

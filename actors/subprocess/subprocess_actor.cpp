@@ -192,8 +192,8 @@ subprocess_stats current_stats(pool_self self) {
   s.git_misses = g.misses;
   s.git_invalidations = g.invalidations;
   s.git_watches = g.watches;
-  s.duration = st.duration_ns.summary(subprocess_metrics::duration_seconds.name, 1e-9);
-  s.queue_time = st.queue_ns.summary(subprocess_metrics::queue_seconds.name, 1e-9);
+  s.duration = st.duration_ns.summary(subprocess_metrics::duration_seconds, 1e-9);
+  s.queue_time = st.queue_ns.summary(subprocess_metrics::queue_seconds, 1e-9);
   s.git_capacity = st.git->capacity();
   s.git_ghost_hit_depths = g.ghost_hit_depths;
   return s;

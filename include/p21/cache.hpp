@@ -26,8 +26,11 @@ namespace p21 {
 
 namespace cache_detail {
 struct shard_shared;
-class redis_tier;
 } // namespace cache_detail
+
+namespace redis_detail {
+class redis_tier;
+} // namespace redis_detail
 
 /// A named cache of a runtime (`async`, `query`, `git`, `[caches.NAME]`, or
 /// one created with `create`). Cheap to copy; every call has a timeout and
@@ -144,7 +147,7 @@ private:
 /// component's shared object).
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout,
-                                         std::shared_ptr<cache_detail::redis_tier> tier = nullptr,
+                                         std::shared_ptr<redis_detail::redis_tier> tier = nullptr,
                                          profile_factory profile = {});
 
 /// The asynchronous `get_or_load`, for use inside an event-based actor

@@ -161,9 +161,9 @@ private:
 
 // -- loading ------------------------------------------------------------------
 
-// The functions below use `standard_schema()` (p21/config_schema.hpp), which
-// has every standard subsystem's keys; that header also has overloads that
-// take a schema of your own.
+// `load_config_file(path)`, `load_config_string`, `validate` and `to_toml`
+// with the standard schema are in p21/subsystems.hpp (the umbrella library
+// defines them); p21/config_schema.hpp has the overloads that take a schema.
 
 /// A refused configuration: where and why. `what()` reads
 /// `FILE:LINE:COLUMN: KEY: MESSAGE`.
@@ -197,22 +197,14 @@ private:
   std::vector<config_error> more_;
 };
 
-/// Reads and validates a TOML file. Throws `config_error`.
-[[nodiscard]] config load_config_file(const std::string& path);
+// -- value syntax -------------------------------------------------------------
 
-/// Reads and validates TOML text; `source_name` is used in error messages.
-/// Throws `config_error`.
-[[nodiscard]] config load_config_string(std::string_view toml,
-                                        const std::string& source_name = "<string>");
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"2d"` (also `us`, `ns`);
+/// nullopt for malformed text and for a value beyond `timespan`'s range.
+std::optional<timespan> parse_duration(std::string_view text);
 
-/// Checks every key's range and choices and the cross-field constraints of a
-/// config built in code. Throws `config_error` (with line 0).
-void validate(const config& cfg);
-
-/// Renders the effective configuration as TOML, every key included.
-std::string to_toml(const config& cfg);
-
-// -- value syntax (durations: p21/time.hpp) -----------------------------------
+/// Renders a duration in the largest unit that keeps it exact.
+std::string format_duration(timespan x);
 
 /// Parses `"64MiB"`, `"512KiB"`, `"1GiB"`, `"100B"`, `"10MB"`; nullopt for
 /// malformed text and for a value beyond 64 bits.

@@ -444,10 +444,6 @@ void declare_framework_keys(config_schema& schema);
 /// (`subsystem::declare_config`), in that order.
 config_schema make_schema(const std::vector<subsystem>& subsystems);
 
-/// `make_schema(standard_subsystems())`: the framework's sections and every
-/// standard subsystem's (defined by the umbrella library).
-config_schema standard_schema();
-
 // -- working with a schema ----------------------------------------------------
 
 /// Reads and validates TOML text against `schema`. Throws `config_error`.
@@ -494,9 +490,6 @@ void adopt(const config_schema& schema, const config& from, config& to,
 
 /// The reference documentation of every key, as Markdown.
 std::string config_reference(const config_schema& schema);
-
-/// The reference of `standard_schema()` (`p21 check --reference`).
-std::string config_reference();
 
 /// `" (did you mean 'X'?)"` for the entry of `known` closest to `word`, or
 /// empty when none is close.

@@ -45,6 +45,13 @@ public:
   /// `scale` implies (1 us to 100 s for seconds, 64 B to 1 GiB for bytes).
   histogram_summary summary(std::string name, double scale = 1.0) const;
 
+  /// The same for a declared metric: its name and roles.
+  histogram_summary summary(const metric_def& def, double scale = 1.0) const {
+    auto s = summary(std::string{def.name}, scale);
+    s.roles = def.roles;
+    return s;
+  }
+
   // -- bucket arithmetic (exposed for tests) ---------------------------------------
 
   static size_t bucket_of(uint64_t value) noexcept;

@@ -76,7 +76,8 @@ public:
   histogram& make_histogram(const std::string& name, const std::string& help,
                             const metric_labels& labels = {}, double scale = 1e-9);
 
-  /// The same for a declared metric (name, help and series limit from `def`).
+  /// The same for a declared metric (name, help, series limit and roles
+  /// from `def`; `collect` reports the roles with each sample).
   counter& make_counter(const metric_def& def, const metric_labels& labels = {});
   gauge& make_gauge(const metric_def& def, const metric_labels& labels = {});
   histogram& make_histogram(const metric_def& def, const metric_labels& labels = {},
@@ -95,6 +96,8 @@ private:
   struct family_bounds {
     size_t limit = default_series_limit;
     std::string overflow_label;
+    /// Not a bound: the family's roles, carried along with its declaration.
+    metric_roles roles = 0;
   };
 
   static family_bounds bounds_of(const metric_def& def);
@@ -105,6 +108,7 @@ private:
     metric_labels labels;
     double scale = 1;
     std::unique_ptr<T> metric;
+    metric_roles roles = 0;
   };
 
   /// One kind's metrics in registration order (what `collect` reports),

@@ -9,11 +9,11 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "p21/config.hpp"
 #include "p21/error.hpp"
 #include "p21/metrics.hpp"
+#include "p21/request.hpp"
 #include "p21/resources.hpp"
 #include "p21/subsystem.hpp"
 #include "p21/supervisor.hpp"
@@ -22,6 +22,8 @@ namespace p21 {
 
 namespace detail {
 struct subtree;
+/// The standard subsystems; defined by p21/subsystems.hpp.
+struct standard_set;
 } // namespace detail
 
 class child_handle;
@@ -37,9 +39,13 @@ public:
   /// Starts a node from `cfg` with the standard subsystems plus `components`.
   /// Throws `config_error` for a bad config, a missing dependency or a cycle,
   /// and `std::runtime_error` when a critical component fails to start.
-  /// Defined by the umbrella library `Perfect21::perfect21`, which knows the
-  /// standard subsystems (`p21/subsystems.hpp`).
-  explicit runtime(config cfg = {}, std::vector<child_spec> components = {});
+  /// Needs p21/subsystems.hpp (the umbrella library `Perfect21::perfect21`,
+  /// which knows the standard subsystems): `Standard` is only declared here,
+  /// so a framework-only program that uses this constructor fails to
+  /// compile, rather than to link.
+  template <class Standard = detail::standard_set>
+  explicit runtime(config cfg = {}, std::vector<child_spec> components = {})
+    : runtime(std::move(cfg), Standard::subsystems(), std::move(components)) {}
 
   /// Starts a node with exactly `subsystems` plus `components`; the
   /// framework alone (`Perfect21::framework`) knows no other way.
@@ -169,18 +175,11 @@ public:
     auto requester = borrow();
     if (!requester.self)
       return make_error(errc::unavailable, "the runtime is shutting down");
-    caf::expected<R> result{make_error(errc::timeout)};
-    (*requester.self)
-        ->request(target, timeout, std::forward<Ts>(xs)...)
-        .receive([&](R& x) { result = std::move(x); },
-                 [&](caf::error& e) {
-                   // A late reply would land in this requester's
-                   // mailbox: retire it rather than hand it to
-                   // the next caller.
-                   if (e == caf::sec::request_timeout)
-                     requester.retire = true;
-                   result = normalize(std::move(e));
-                 });
+    auto result = blocking_request<R>(**requester.self, target, timeout, std::forward<Ts>(xs)...);
+    // After a timeout a late reply would land in this requester's mailbox:
+    // retire it rather than hand it to the next caller.
+    if (!result && is(result.error(), errc::timeout))
+      requester.retire = true;
     // A blocking actor in CAF 0.17 keeps every request's timeout message:
     // it fires after the reply came, lands in the mailbox, and no receive
     // ever takes it (cancelling the timeout does not stop it). The fault

@@ -16,10 +16,10 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "p21/fwd.hpp"
 #include "p21/protocol/node.hpp"
+#include "p21/request.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21 {
@@ -100,11 +100,7 @@ struct reload_context {
   /// Sends `xs...` to `target` and waits at most `timeout` for a reply `R`.
   template <class R, class Handle, class... Ts>
   caf::expected<R> request(const Handle& target, Ts&&... xs) const {
-    caf::expected<R> result{caf::sec::request_timeout};
-    caf::scoped_actor self{*system, true};
-    self->request(target, timeout, std::forward<Ts>(xs)...)
-        .receive([&](R& x) { result = std::move(x); }, [&](caf::error& e) { result = e; });
-    return result;
+    return blocking_request<R>(*system, target, timeout, std::forward<Ts>(xs)...);
   }
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include "p21/config.hpp"
@@ -34,8 +35,9 @@ std::string to_string(restart x);
 /// a component: `prio` and `depends_on` decide when it starts.
 struct child_spec {
   std::string name;
-  /// Spawns the child; called again for each restart.
-  std::function<caf::actor(caf::actor_system&)> start;
+  /// Spawns the child; called again for each restart. A child that cannot
+  /// start returns an error (the supervisor reports it), never throws.
+  std::function<caf::expected<caf::actor>(caf::actor_system&)> start;
   restart policy = restart::permanent;
   /// How long the child may take to stop before it is killed.
   timespan shutdown_timeout = std::chrono::seconds{5};

@@ -8,13 +8,9 @@
 
 namespace p21 {
 
-/// Announces every standard Perfect21 message type and the `p21` error
-/// category to a CAF config, so they also cross the wire. The runtime calls
-/// it; call it yourself for an actor system of your own that talks to
-/// Perfect21 actors. Defined by the umbrella library.
-void add_message_types(caf::actor_system_config& cfg);
-
-/// The framework's own types (errors, metrics) and those of `subsystems`.
+/// The framework's own types (errors, metrics) and those of `subsystems`,
+/// announced to a CAF config so they also cross the wire. The standard set
+/// (`add_message_types(cfg)`) is in p21/subsystems.hpp.
 void add_message_types(caf::actor_system_config& cfg, const std::vector<subsystem>& subsystems);
 
 } // namespace p21

@@ -1,4 +1,5 @@
-// A program that links Perfect21::framework and nothing else: an
+// A program that links Perfect21::framework and nothing else, with every
+// framework header included (framework_headers.hpp, generated): an
 // application's own subsystem declares a section, `[myapp]`, through the
 // same schema as the built-in ones, and gets what a built-in key gets:
 // line:col errors with did-you-mean, every problem of a file in one pass,
@@ -14,9 +15,7 @@
 
 #include <caf/all.hpp>
 
-#include "p21/config_schema.hpp"
-#include "p21/runtime.hpp"
-#include "p21/subsystem.hpp"
+#include "framework_headers.hpp" // generated: every framework public header
 
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
@@ -108,6 +107,12 @@ int main() {
       three->problems()[1].line() != 3 || three->problems()[2].key() != "runtime.thredas")
     return fail(std::string{"three problems were not reported in one pass: "} +
                 (three ? three->what() : "none"));
+  p21::validate(schema, loaded);
+  auto again = p21::load_config_string(schema, p21::to_toml(schema, loaded), "again.toml");
+  if (again.runtime.threads != 2 || again.get<myapp_config>().workers != 8)
+    return fail("the schema did not read back its own TOML");
+  caf::actor_system_config caf_cfg;
+  p21::add_message_types(caf_cfg, subsystems);
   // A section nobody declares is refused.
   auto undeclared = refusal(schema, "[database]\npool_size = 3\n");
   if (!undeclared || undeclared->key().rfind("database", 0) != 0)

@@ -7,8 +7,9 @@
 cmake_minimum_required(VERSION 3.16)
 
 # -- the declared names -----------------------------------------------------------
-# A definition may break after its brace: `metric_def hits{\n    "cache_hits", ...`.
-set(def_regex "metric_def [a-z0-9_]+\\{[ \n]*\"([a-z0-9_]+)\"")
+# A definition may break after its brace: `metric_def hits{\n    "cache_hits", ...`,
+# or declare roles: `metric_def hits =\n    metric_def{"cache_hits", ...}.with(...)`.
+set(def_regex "metric_def [a-z0-9_]+( *=[ \n]*metric_def)?\\{[ \n]*\"([a-z0-9_]+)\"")
 file(GLOB_RECURSE headers "${SOURCE_DIR}/include/*.hpp" "${SOURCE_DIR}/actors/*.hpp")
 set(names "")
 foreach(h IN LISTS headers)
@@ -16,7 +17,7 @@ foreach(h IN LISTS headers)
   string(REGEX MATCHALL "${def_regex}" defs "${text}")
   foreach(d IN LISTS defs)
     string(REGEX MATCH "${def_regex}" _ "${d}")
-    list(APPEND names "${CMAKE_MATCH_1}")
+    list(APPEND names "${CMAKE_MATCH_2}")
   endforeach()
 endforeach()
 list(LENGTH names count)

@@ -10,6 +10,7 @@
 
 #include "p21/config.hpp"
 #include "p21/config_schema.hpp"
+#include "p21/subsystems.hpp"
 
 namespace p21::test {
 

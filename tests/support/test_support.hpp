@@ -14,6 +14,7 @@
 
 #include "p21/db_config.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subsystems.hpp"
 #include "support/files.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"

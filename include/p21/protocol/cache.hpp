@@ -84,10 +84,14 @@ inline size_t ghost_depth_bucket(uint64_t extra) {
 /// The metrics a cache shard reports (label `cache`).
 namespace cache_metrics {
 
-inline constexpr metric_def hits{"cache_hits", "Cache lookups that found a live entry.",
-                                 metric_kind::counter};
-inline constexpr metric_def misses{"cache_misses", "Cache lookups that found nothing.",
-                                   metric_kind::counter};
+inline constexpr metric_def hits =
+    metric_def{"cache_hits", "Cache lookups that found a live entry.", metric_kind::counter}
+        .with(metric_role::request)
+        .with(metric_role::hit);
+inline constexpr metric_def misses =
+    metric_def{"cache_misses", "Cache lookups that found nothing.", metric_kind::counter}
+        .with(metric_role::request)
+        .with(metric_role::miss);
 inline constexpr metric_def puts{"cache_puts", "Values stored in a cache.", metric_kind::counter};
 inline constexpr metric_def evictions{"cache_evictions", "Entries evicted to stay within capacity.",
                                       metric_kind::counter};
@@ -101,8 +105,9 @@ inline constexpr metric_def expirations{
     "cache_expirations", "Entries dropped because their TTL passed.", metric_kind::counter};
 inline constexpr metric_def loads{"cache_loads", "get_or_load loaders that succeeded.",
                                   metric_kind::counter};
-inline constexpr metric_def load_failures{"cache_load_failures", "get_or_load loaders that failed.",
-                                          metric_kind::counter};
+inline constexpr metric_def load_failures =
+    metric_def{"cache_load_failures", "get_or_load loaders that failed.", metric_kind::counter}
+        .with(metric_role::error);
 inline constexpr metric_def bypasses{
     "cache_bypasses", "get_or_load calls answered by their loader while the cache was down.",
     metric_kind::counter};

@@ -106,12 +106,16 @@ typename Inspector::result_type inspect(Inspector& f, db_pool_stats& x) {
 /// The metrics the db pool reports.
 namespace db_pool_metrics {
 
-inline constexpr metric_def queries{"db_queries", "Statements run by the db pool.",
-                                    metric_kind::counter};
-inline constexpr metric_def errors{"db_errors", "Statements that failed.", metric_kind::counter};
-inline constexpr metric_def timeouts{"db_pool_timeouts",
-                                     "Reads that waited past pool_timeout for a connection.",
-                                     metric_kind::counter};
+inline constexpr metric_def queries =
+    metric_def{"db_queries", "Statements run by the db pool.", metric_kind::counter}.with(
+        metric_role::request);
+inline constexpr metric_def errors =
+    metric_def{"db_errors", "Statements that failed.", metric_kind::counter}.with(
+        metric_role::error);
+inline constexpr metric_def timeouts =
+    metric_def{"db_pool_timeouts", "Reads that waited past pool_timeout for a connection.",
+               metric_kind::counter}
+        .with(metric_role::error);
 inline constexpr metric_def overflow_opened{
     "db_overflow_opened", "Overflow connections opened under load.", metric_kind::counter};
 inline constexpr metric_def health_check_failures{
@@ -130,12 +134,14 @@ inline constexpr metric_def peak_in_use{
 inline constexpr metric_def configured_size{
     "db_pool_configured_size", "Reader connections kept open (pool_size, tuned by rule 3).",
     metric_kind::gauge};
-inline constexpr metric_def acquire_seconds{"db_acquire_seconds",
-                                            "Time a read waited for a reader connection.",
-                                            metric_kind::histogram, "seconds"};
-inline constexpr metric_def query_seconds{"db_query_seconds",
-                                          "Time a statement ran on its connection.",
-                                          metric_kind::histogram, "seconds"};
+inline constexpr metric_def acquire_seconds =
+    metric_def{"db_acquire_seconds", "Time a read waited for a reader connection.",
+               metric_kind::histogram, "seconds"}
+        .with(metric_role::wait);
+inline constexpr metric_def query_seconds =
+    metric_def{"db_query_seconds", "Time a statement ran on its connection.",
+               metric_kind::histogram, "seconds"}
+        .with(metric_role::latency);
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {

@@ -134,15 +134,20 @@ namespace subprocess_metrics {
 
 inline constexpr metric_def started{"subprocess_started", "Commands started.",
                                     metric_kind::counter};
-inline constexpr metric_def finished{"subprocess_finished", "Commands that ended.",
-                                     metric_kind::counter};
+inline constexpr metric_def finished =
+    metric_def{"subprocess_finished", "Commands that ended.", metric_kind::counter}.with(
+        metric_role::request);
 inline constexpr metric_def failed{"subprocess_failed",
                                    "Commands that could not start or ended unsuccessfully.",
                                    metric_kind::counter};
-inline constexpr metric_def timed_out{"subprocess_timed_out", "Commands killed at their timeout.",
-                                      metric_kind::counter};
-inline constexpr metric_def refused{
-    "subprocess_refused", "Commands refused because the queue was full.", metric_kind::counter};
+inline constexpr metric_def timed_out =
+    metric_def{"subprocess_timed_out", "Commands killed at their timeout.", metric_kind::counter}
+        .with(metric_role::error);
+inline constexpr metric_def refused =
+    metric_def{"subprocess_refused", "Commands refused because the queue was full.",
+               metric_kind::counter}
+        .with(metric_role::request)
+        .with(metric_role::error);
 inline constexpr metric_def busy_seconds{"subprocess_busy_seconds",
                                          "Wall time of finished commands, summed.",
                                          metric_kind::counter, "seconds"};
@@ -167,9 +172,10 @@ inline constexpr metric_def git_watches{
     "git_cache_watches", "Directories the git cache watches with inotify.", metric_kind::gauge};
 inline constexpr metric_def duration_seconds{
     "subprocess_duration_seconds", "Wall time of a command.", metric_kind::histogram, "seconds"};
-inline constexpr metric_def queue_seconds{"subprocess_queue_seconds",
-                                          "Time a command waited for a process slot.",
-                                          metric_kind::histogram, "seconds"};
+inline constexpr metric_def queue_seconds =
+    metric_def{"subprocess_queue_seconds", "Time a command waited for a process slot.",
+               metric_kind::histogram, "seconds"}
+        .with(metric_role::wait);
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {

@@ -1,18 +1,19 @@
 #include <catch2/catch.hpp>
 
-#include "actors/cache/tagged_cache.hpp"
+#include "actors/tagged_cache/tagged_cache.hpp"
+#include "p21/config.hpp"
 
 using namespace p21;
 using namespace p21::cache_detail;
 using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
 
 namespace {
 
 tagged_cache make_cache(uint64_t entries = 100, timespan ttl = timespan{0}) {
-  store_config cfg;
+  tagged_cache_config cfg;
   cfg.name = "test";
   cfg.max_entries = entries;
-  cfg.max_bytes = 1ull << 30;
   cfg.ttl = ttl;
   return tagged_cache{cfg};
 }
@@ -25,7 +26,7 @@ std::shared_ptr<const int> value(int x) {
 
 TEST_CASE("a tagged entry comes back as the object that was stored") {
   auto c = make_cache();
-  auto now = clock::now();
+  auto now = steady::now();
   REQUIRE(c.put("k", value(42), {"t"}, c.generation(), now));
   auto hit = c.get<int>("k", now);
   REQUIRE(hit);
@@ -35,7 +36,7 @@ TEST_CASE("a tagged entry comes back as the object that was stored") {
 
 TEST_CASE("invalidating a tag drops exactly the entries tagged with it") {
   auto c = make_cache();
-  auto now = clock::now();
+  auto now = steady::now();
   REQUIRE(c.put("a", value(1), {"users"}, c.generation(), now));
   REQUIRE(c.put("b", value(2), {"users", "orders"}, c.generation(), now));
   REQUIRE(c.put("c", value(3), {"orders"}, c.generation(), now));
@@ -53,7 +54,7 @@ TEST_CASE("invalidating a tag drops exactly the entries tagged with it") {
 
 TEST_CASE("a result computed before an invalidation of its tag is not stored") {
   auto c = make_cache();
-  auto now = clock::now();
+  auto now = steady::now();
   auto gen = c.generation(); // the computation starts
   c.invalidate("users");     // a write lands while it runs
   CHECK_FALSE(c.put("a", value(1), {"users"}, gen, now));
@@ -67,7 +68,7 @@ TEST_CASE("a result computed before an invalidation of its tag is not stored") {
 
 TEST_CASE("a result computed before a clear is not stored, whatever its tags") {
   auto c = make_cache();
-  auto now = clock::now();
+  auto now = steady::now();
   REQUIRE(c.put("a", value(1), {"x"}, c.generation(), now));
   auto gen = c.generation();
   c.clear();
@@ -79,7 +80,7 @@ TEST_CASE("a result computed before a clear is not stored, whatever its tags") {
 
 TEST_CASE("entries expire after the store's ttl") {
   auto c = make_cache(100, 1s);
-  auto now = clock::now();
+  auto now = steady::now();
   REQUIRE(c.put("a", value(1), {"t"}, c.generation(), now));
   CHECK(c.get<int>("a", now + 500ms));
   CHECK_FALSE(c.get<int>("a", now + 2s));
@@ -87,7 +88,7 @@ TEST_CASE("entries expire after the store's ttl") {
 
 TEST_CASE("the capacity bounds the entries, and values of evicted entries go with them") {
   auto c = make_cache(4);
-  auto now = clock::now();
+  auto now = steady::now();
   std::weak_ptr<const int> first;
   {
     auto v = value(0);

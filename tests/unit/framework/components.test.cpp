@@ -159,12 +159,30 @@ TEST_CASE("a component whose start function fails is an error, not a crash") {
   child_spec bad;
   bad.name = "bad";
   bad.prio = priority::normal;
-  bad.start = [](caf::actor_system&) -> caf::actor {
-    throw std::runtime_error("no disk");
+  bad.start = [](caf::actor_system&) -> caf::expected<caf::actor> {
+    return make_error(errc::command_failed, "no disk");
   };
   CHECK(!rt.add_component(bad));
   auto r = rt.actor_of("bad");
   REQUIRE_FALSE(r);
   CHECK(is(r.error(), errc::unavailable));
   CHECK_THAT(render(r.error()), Catch::Contains("no disk"));
+}
+
+TEST_CASE("a start function that throws anyway is contained and named as a contract breach") {
+  runtime rt{test_config()};
+  child_spec bad;
+  bad.name = "bad";
+  bad.prio = priority::normal;
+  bad.start = [](caf::actor_system&) -> caf::expected<caf::actor> {
+    throw std::runtime_error("no disk");
+  };
+  CHECK(!rt.add_component(bad));
+  auto r = rt.actor_of("bad");
+  REQUIRE_FALSE(r);
+  CHECK_THAT(render(r.error()), Catch::Contains("threw") && Catch::Contains("no disk"));
+  // The supervisor outlived it: another component still starts.
+  event_log log;
+  CHECK(!rt.add_component(logged_child("good", log, priority::normal)));
+  CHECK(rt.actor_of("good"));
 }

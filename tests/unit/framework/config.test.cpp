@@ -12,6 +12,7 @@
 #include "p21/demo_config.hpp"
 #include "p21/optimizer_config.hpp"
 #include "p21/subprocess_config.hpp"
+#include "p21/subsystems.hpp"
 #include "support/config_refusal.hpp"
 
 using namespace p21;

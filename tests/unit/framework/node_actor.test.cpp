@@ -14,6 +14,7 @@
 #include "framework/detail/node_actor.hpp"
 #include "p21/error.hpp"
 #include "p21/runtime.hpp"
+#include "p21/subsystems.hpp"
 #include "p21/types.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"

@@ -90,8 +90,8 @@ TEST_CASE("a critical component that cannot start fails the constructor cleanly"
   auto before = thread_count();
   child_spec bad;
   bad.name = "bad";
-  bad.start = [](caf::actor_system&) -> caf::actor {
-    throw std::runtime_error("no disk");
+  bad.start = [](caf::actor_system&) -> caf::expected<caf::actor> {
+    return make_error(errc::unavailable, "no disk");
   };
   CHECK_THROWS_WITH((runtime{test_config(), {bad}}),
                     Catch::Contains("critical component 'bad' failed to start") &&

@@ -12,13 +12,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/expected.hpp>
 #include <hiredis/hiredis.h>
 
-namespace p21::cache_detail {
+namespace p21::redis_detail {
 
 /// Frees a hiredis reply at the end of the scope.
 struct reply_ptr {
@@ -103,8 +104,7 @@ using steady_time = std::chrono::steady_clock::time_point;
 /// the connection is out of step with its replies and must be dropped.
 /// `where` names the server in the error. A reply may be a Redis error
 /// (`REDIS_REPLY_ERROR`): the caller decides what that means.
-caf::expected<std::vector<reply_ptr>> exchange(redisContext* ctx,
-                                               const std::vector<args>& commands,
+caf::expected<std::vector<reply_ptr>> exchange(redisContext* ctx, const std::vector<args>& commands,
                                                steady_time deadline, uint64_t max_reply_bytes,
                                                const std::string& where);
 
@@ -114,4 +114,10 @@ caf::expected<std::vector<reply_ptr>> exchange(redisContext* ctx,
 /// a reply `scan` refuses.
 bool read_available(redisContext* ctx, reply_scanner& scan);
 
-} // namespace p21::cache_detail
+/// The text of a string or status reply, nullopt for any other.
+std::optional<std::string> string_of(const redisReply* r);
+
+/// Why the connection `c` failed, readably.
+std::string context_error(const redisContext* c);
+
+} // namespace p21::redis_detail

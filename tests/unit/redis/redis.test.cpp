@@ -8,7 +8,7 @@
 #include <csignal>
 #include <thread>
 
-#include "actors/cache/redis_tier.hpp"
+#include "actors/redis/redis_tier.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/p21.hpp"
 #include "p21/redis_config.hpp"
@@ -18,7 +18,7 @@
 using namespace p21;
 using namespace std::chrono_literals;
 using namespace p21::test;
-using cache_detail::redis_tier;
+using redis_detail::redis_tier;
 
 namespace {
 
@@ -50,7 +50,7 @@ bool unavailable(const caf::error& e) {
 } // namespace
 
 TEST_CASE("redis urls: the documented forms parse, others are refused with the reason", "[redis]") {
-  using cache_detail::parse_redis_url;
+  using redis_detail::parse_redis_url;
   auto a = parse_redis_url("redis://127.0.0.1:6380/2");
   REQUIRE(a);
   CHECK(a->host == "127.0.0.1");

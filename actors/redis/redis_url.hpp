@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace p21::cache_detail {
+namespace p21::redis_detail {
 
 /// Where the server is, parsed from `[redis] url`.
 struct redis_endpoint {
@@ -27,4 +27,4 @@ struct redis_endpoint {
 /// failure returns nothing and says why in `why` (when given).
 std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::string* why = nullptr);
 
-} // namespace p21::cache_detail
+} // namespace p21::redis_detail

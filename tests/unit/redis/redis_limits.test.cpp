@@ -10,7 +10,7 @@
 #include <chrono>
 #include <fstream>
 
-#include "actors/cache/redis_exchange.hpp"
+#include "actors/redis/redis_exchange.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/p21.hpp"
 #include "p21/redis_config.hpp"
@@ -20,7 +20,7 @@
 using namespace p21;
 using namespace std::chrono_literals;
 using namespace p21::test;
-using cache_detail::reply_scanner;
+using redis_detail::reply_scanner;
 
 namespace {
 
@@ -78,7 +78,9 @@ TEST_CASE("a reply dripped a byte every 100 ms fails at command_timeout, not whe
 TEST_CASE("an array header of 2147483647 elements fails the command at once, before any "
           "element arrives",
           "[redis]") {
-  fake_redis srv{[](int fd, const std::atomic<bool>&) { send_all(fd, "*2147483647\r\n"); }};
+  fake_redis srv{[](int fd, const std::atomic<bool>&) {
+    send_all(fd, "*2147483647\r\n");
+  }};
   runtime rt{fake_node(srv.url(), 5s, 1 << 20)};
   auto c = cache::open(rt, "shared").value();
   reset_peak_rss();

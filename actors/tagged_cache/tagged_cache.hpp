@@ -3,9 +3,12 @@
 // A cache whose entries say what they were computed from (tags: the tables a
 // query read, the repository a git command ran in), so that a change to one
 // source drops exactly the entries built on it. Order, TTL and the entry
-// bound come from `cache_store`; the values live decoded beside it, so a hit
-// costs a copy and never a deserialization.
+// bound come from the cache's table (`cache_store`, kept out of this
+// header); the values live decoded beside it, so a hit costs a copy and
+// never a deserialization. Its own library (`p21_tagged_cache`), shared by
+// the db pool's query cache and the subprocess pool's git cache.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,9 +17,23 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cache_store.hpp"
+#include <caf/timespan.hpp>
 
 namespace p21::cache_detail {
+
+class cache_store;
+
+using time_point = std::chrono::steady_clock::time_point;
+
+/// A tagged cache's bounds.
+struct tagged_cache_config {
+  /// Its name in logs and stats.
+  std::string name = "tagged";
+  /// Entries held at most.
+  uint64_t max_entries = 512;
+  /// How long an entry lives; zero: until evicted or invalidated.
+  caf::timespan ttl{0};
+};
 
 /// Tagged entries with invalidation by tag and a generation check: a value
 /// computed before an invalidation of one of its tags is never stored after
@@ -27,7 +44,11 @@ public:
 
   /// `max_value_bytes`: what the values may cost in all, as their owner
   /// measures them (`put`'s `bytes`); 0: bounded by entries only.
-  explicit tagged_cache(store_config cfg, uint64_t max_value_bytes = 0);
+  explicit tagged_cache(const tagged_cache_config& cfg, uint64_t max_value_bytes = 0);
+  ~tagged_cache();
+
+  tagged_cache(tagged_cache&&) noexcept;
+  tagged_cache& operator=(tagged_cache&&) noexcept;
 
   // -- lookups ----------------------------------------------------------------
 
@@ -67,13 +88,13 @@ public:
 
   // -- properties -------------------------------------------------------------
 
-  uint64_t capacity() const noexcept { return store_.config().max_entries; }
+  uint64_t capacity() const noexcept;
 
   /// The store's ghost hits by depth (`cache_stats::ghost_hit_depths`).
-  std::vector<uint64_t> ghost_hit_depths() const { return store_.stats().ghost_hit_depths; }
+  std::vector<uint64_t> ghost_hit_depths() const;
 
   /// Entries present (including ones expired but not yet looked up).
-  size_t size() const noexcept { return store_.size(); }
+  size_t size() const noexcept;
 
   /// What the values held cost (`put`'s `bytes`), entries the store evicted
   /// but this cache has not forgotten yet included.
@@ -98,7 +119,7 @@ private:
     std::vector<std::string> tags;
   };
 
-  cache_store store_;
+  std::unique_ptr<cache_store> store_;
   std::unordered_map<std::string, entry> values_;
   uint64_t max_value_bytes_ = 0;
   uint64_t value_bytes_ = 0;

@@ -8,7 +8,7 @@
 
 #include "p21/error.hpp"
 
-namespace p21::cache_detail {
+namespace p21::redis_detail {
 
 // -- reply_scanner -------------------------------------------------------------------
 
@@ -59,8 +59,8 @@ bool reply_scanner::on_length() {
     return true;
   }
   if (len > max_ / element_cost || !charge(len * element_cost))
-    return fail("an array of " + text + " elements, over max_reply_bytes (" +
-                std::to_string(max_) + ", " + std::to_string(element_cost) + " per element)");
+    return fail("an array of " + text + " elements, over max_reply_bytes (" + std::to_string(max_) +
+                ", " + std::to_string(element_cost) + " per element)");
   need_ += len - 1; // the array's own place is taken by its elements
   mode_ = mode::type;
   return true;
@@ -72,56 +72,56 @@ bool reply_scanner::scan(const char* p, size_t n) {
   size_t i = 0;
   while (i < n) {
     switch (mode_) {
-      case mode::type: {
-        char c = p[i++];
-        if (need_ == 0)
-          need_ = 1;
-        if (!charge(1))
+    case mode::type: {
+      char c = p[i++];
+      if (need_ == 0)
+        need_ = 1;
+      if (!charge(1))
+        return false;
+      if (c == '+' || c == '-' || c == ':') {
+        mode_ = mode::simple_line;
+      } else if (c == '$' || c == '*') {
+        mode_ = mode::length_line;
+        length_type_ = c;
+        length_text_.clear();
+      } else {
+        return fail(std::string{"protocol error: reply type byte "} +
+                    std::to_string(static_cast<unsigned char>(c)));
+      }
+      break;
+    }
+    case mode::simple_line: {
+      auto* end = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
+      size_t k = end ? static_cast<size_t>(end - (p + i)) + 1 : n - i;
+      if (!charge(k))
+        return false;
+      i += k;
+      if (end)
+        value_done();
+      break;
+    }
+    case mode::length_line: {
+      char c = p[i++];
+      if (!charge(1))
+        return false;
+      if (c == '\n') {
+        if (!on_length())
           return false;
-        if (c == '+' || c == '-' || c == ':') {
-          mode_ = mode::simple_line;
-        } else if (c == '$' || c == '*') {
-          mode_ = mode::length_line;
-          length_type_ = c;
-          length_text_.clear();
-        } else {
-          return fail(std::string{"protocol error: reply type byte "} +
-                      std::to_string(static_cast<unsigned char>(c)));
-        }
-        break;
+      } else if (length_text_.size() > 21) {
+        return fail("protocol error: a length line too long");
+      } else {
+        length_text_ += c;
       }
-      case mode::simple_line: {
-        auto* end = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
-        size_t k = end ? static_cast<size_t>(end - (p + i)) + 1 : n - i;
-        if (!charge(k))
-          return false;
-        i += k;
-        if (end)
-          value_done();
-        break;
-      }
-      case mode::length_line: {
-        char c = p[i++];
-        if (!charge(1))
-          return false;
-        if (c == '\n') {
-          if (!on_length())
-            return false;
-        } else if (length_text_.size() > 21) {
-          return fail("protocol error: a length line too long");
-        } else {
-          length_text_ += c;
-        }
-        break;
-      }
-      case mode::bulk: {
-        auto k = static_cast<size_t>(std::min<uint64_t>(bulk_left_, n - i));
-        i += k;
-        bulk_left_ -= k;
-        if (bulk_left_ == 0)
-          value_done();
-        break;
-      }
+      break;
+    }
+    case mode::bulk: {
+      auto k = static_cast<size_t>(std::min<uint64_t>(bulk_left_, n - i));
+      i += k;
+      bulk_left_ -= k;
+      if (bulk_left_ == 0)
+        value_done();
+      break;
+    }
     }
   }
   return true;
@@ -188,8 +188,7 @@ bool read_available(redisContext* ctx, reply_scanner& scan) {
   return true;
 }
 
-caf::expected<std::vector<reply_ptr>> exchange(redisContext* ctx,
-                                               const std::vector<args>& commands,
+caf::expected<std::vector<reply_ptr>> exchange(redisContext* ctx, const std::vector<args>& commands,
                                                steady_time deadline, uint64_t max_reply_bytes,
                                                const std::string& where) {
   auto failed = [&](int err, const std::string& what) -> caf::error {
@@ -236,4 +235,16 @@ caf::expected<std::vector<reply_ptr>> exchange(redisContext* ctx,
   return replies;
 }
 
-} // namespace p21::cache_detail
+std::optional<std::string> string_of(const redisReply* r) {
+  if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS))
+    return std::string{r->str, r->len};
+  return std::nullopt;
+}
+
+std::string context_error(const redisContext* c) {
+  if (!c)
+    return "out of memory";
+  return c->errstr[0] ? std::string{c->errstr} : "I/O error " + std::to_string(c->err);
+}
+
+} // namespace p21::redis_detail

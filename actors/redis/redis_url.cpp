@@ -1,6 +1,6 @@
 #include "redis_url.hpp"
 
-namespace p21::cache_detail {
+namespace p21::redis_detail {
 
 std::string redis_endpoint::describe() const {
   if (!socket.empty())
@@ -62,4 +62,4 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
   return ep;
 }
 
-} // namespace p21::cache_detail
+} // namespace p21::redis_detail

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -31,9 +32,8 @@
 
 struct redisContext;
 
-namespace p21::cache_detail {
+namespace p21::redis_detail {
 
-struct shard_shared;
 struct args;
 struct reply_ptr;
 
@@ -50,6 +50,25 @@ struct redis_counters {
   uint64_t redis_misses = 0;
   uint64_t lock_waits = 0;
   bool connected = false;
+};
+
+/// A cache's near copies (its shards' stores) as the tier reaches them: the
+/// seam between the Redis client and the cache, which implements it. Called
+/// from the tier's invalidation thread.
+class near_tier {
+public:
+  virtual ~near_tier() = default;
+
+  /// Drops `key` (the cache's key, without prefix and name) wherever it is
+  /// held: Redis said it changed.
+  virtual void drop(std::string_view key) = 0;
+
+  /// Asks every copy to drop everything and to record flush `seq` when done.
+  virtual void request_flush(uint64_t seq) = 0;
+
+  /// Whether every copy completed flush `seq`; with `resend`, asks again
+  /// those that did not (an owner may have gone down with the request).
+  virtual bool flushed(uint64_t seq, bool resend) = 0;
 };
 
 class redis_tier {
@@ -79,9 +98,9 @@ public:
   /// Stops the invalidation thread (the near tiers then stop serving hits).
   void stop();
 
-  /// Registers the shards of cache `name`: invalidations and flushes reach
-  /// their stores.
-  void attach(const std::string& name, std::vector<std::shared_ptr<shard_shared>> shards);
+  /// Registers the near copies of cache `name`: invalidations and flushes
+  /// reach them. `near` must not own the tier (it holds its shards weakly).
+  void attach(const std::string& name, std::shared_ptr<near_tier> near);
 
   // -- keys ---------------------------------------------------------------------
 
@@ -189,10 +208,8 @@ private:
   std::vector<std::unique_ptr<connection>> idle_;
   size_t open_ = 0;
 
-  std::mutex shards_mtx_;
-  // Weak: each shard holds the tier, so strong references both ways would
-  // keep both alive for good.
-  std::map<std::string, std::vector<std::weak_ptr<shard_shared>>> shards_;
+  std::mutex near_mtx_;
+  std::map<std::string, std::shared_ptr<near_tier>> near_;
   std::atomic<uint64_t> flush_seq_{0};
 
   std::mutex run_mtx_;
@@ -209,4 +226,4 @@ private:
   histogram latency_;
 };
 
-} // namespace p21::cache_detail
+} // namespace p21::redis_detail

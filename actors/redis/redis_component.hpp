@@ -1,0 +1,18 @@
+#pragma once
+
+// The "redis" component: owns the node's Redis tier while it runs.
+
+#include <memory>
+
+#include "p21/supervisor.hpp"
+
+namespace p21::redis_detail {
+
+class redis_tier;
+
+/// The component that starts `tier` (its invalidation thread runs while the
+/// component does), stops it when it ends and answers `metrics_atom` with
+/// its metrics. A refused login is its start error.
+child_spec redis_component(std::shared_ptr<redis_tier> tier);
+
+} // namespace p21::redis_detail
