@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "detail/async_caller.hpp"
 #include "detail/logging.hpp"
 #include "detail/node_actor.hpp"
 #include "detail/state_dir.hpp"
@@ -57,6 +58,11 @@ struct runtime::impl {
   std::vector<std::unique_ptr<caf::scoped_actor>> idle;
   size_t in_flight = 0;
   std::atomic<bool> accepting{true};
+
+  // -- caller actors of the non-blocking calls (`p21/async.hpp`) --
+  std::mutex async_mtx;
+  std::vector<caf::actor> async_callers;
+  std::atomic<size_t> async_next{0};
 
   // -- init (`[performance] auto_init`) --
   std::mutex init_mtx;
@@ -163,8 +169,14 @@ caf::error runtime::impl::shutdown() {
     if (view)
       view->node = nullptr;
   }
-  // Phase 4: unsupervised user actors: ask, then kill.
+  // Phase 4: unsupervised user actors: ask, then kill. The caller actors
+  // of the non-blocking calls are among them: their pending calls complete
+  // with `unavailable` as they go, before the system does.
   {
+    {
+      std::lock_guard<std::mutex> guard{async_mtx};
+      async_callers.clear();
+    }
     std::vector<caf::actor> alive;
     {
       std::lock_guard<std::mutex> guard{user_mtx};
@@ -483,6 +495,36 @@ caf::expected<bool> runtime::unload(const std::string& name) {
   if (!d.accepting)
     return make_error(errc::unavailable, "the runtime is shutting down");
   return request<bool>(d.supervisor, d.cfg.runtime.request_timeout, unload_atom::value, name);
+}
+
+caf::expected<caf::actor> runtime::running_actor_of(const std::string& name) {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return make_error(errc::unavailable, "the runtime is shutting down");
+  auto slot = d.find(name);
+  if (!slot)
+    return make_error(errc::not_found, "no component named '" + name + "'");
+  slot->record_use();
+  if (auto running = slot->current_or_startable().first)
+    return running;
+  return make_error(errc::unavailable, "component '" + name + "' is not running");
+}
+
+caf::actor runtime::async_caller() {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return {};
+  std::lock_guard<std::mutex> guard{d.async_mtx};
+  if (!d.accepting)
+    return {};
+  if (d.async_callers.empty()) {
+    // A few, so that one slow callback delays only its share of replies.
+    auto n = std::clamp<size_t>(d.sys->scheduler().num_workers(), 1, 4);
+    for (size_t i = 0; i < n; ++i)
+      d.async_callers.push_back(spawn(detail::async_caller_actor));
+    release_thread();
+  }
+  return d.async_callers[d.async_next++ % d.async_callers.size()];
 }
 
 void runtime::note_use(const std::string& name) {
