@@ -17,9 +17,12 @@ packages=(
 # dashboard with a font to render it, the openssl command makes the cluster
 # TLS test's certificates, the Redis tier's tests start their own
 # redis-server, systemd-analyze rates the packaged unit offline: package
-# systemd, installed without starting anything in a container).
+# systemd, installed without starting anything in a container, libasio-dev
+# the Asio example).
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(prometheus openssl redis-server chromium fonts-dejavu-core systemd)
+  # examples/asio_server (standalone Asio, header-only) and its load test.
+  packages+=(libasio-dev)
   # The fuzz targets (asan preset): clang and libFuzzer.
   packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi

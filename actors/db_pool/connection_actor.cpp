@@ -11,6 +11,22 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// The caller's deadline (system clock) on the steady clock; max: none.
+clock::time_point steady_deadline(caf::timestamp deadline) {
+  if (deadline == caf::timestamp::max())
+    return clock::time_point::max();
+  return clock::now() + (deadline - caf::make_timestamp());
+}
+
+bool past(caf::timestamp deadline) {
+  return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
+}
+
+caf::error dropped() {
+  return make_error(errc::timeout, "the caller's deadline passed while the statement was "
+                                   "queued; dropped, not run");
+}
+
 struct conn_state {
   connection_settings settings;
   conn_timing timing;
@@ -72,22 +88,6 @@ struct conn_state {
     return std::make_pair(std::move(*r), *failures);
   }
 };
-
-/// The caller's deadline (system clock) on the steady clock; max: none.
-clock::time_point steady_deadline(caf::timestamp deadline) {
-  if (deadline == caf::timestamp::max())
-    return clock::time_point::max();
-  return clock::now() + (deadline - caf::make_timestamp());
-}
-
-bool past(caf::timestamp deadline) {
-  return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
-}
-
-caf::error dropped() {
-  return make_error(errc::timeout, "the caller's deadline passed while the statement was "
-                                   "queued; dropped, not run");
-}
 
 std::vector<std::string> to_vector(const std::set<std::string>& xs) {
   return {xs.begin(), xs.end()};
