@@ -13,7 +13,9 @@
 // server go: no callback runs after stop() has returned, and until then
 // they only post into the io_context.
 
-#define ASIO_STANDALONE 1
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE 1 // Debian's libasio-dev: Asio without Boost
+#endif
 #include <asio.hpp>
 
 #include <chrono>

@@ -150,12 +150,16 @@ public:
   promise(const promise&) = delete;
   promise& operator=(const promise&) = delete;
   promise(promise&&) noexcept = default;
-  promise& operator=(promise&&) noexcept = default;
 
-  ~promise() {
-    if (state_)
-      state_->complete(make_error(errc::unavailable, "the runtime stopped before the call completed"));
+  promise& operator=(promise&& other) noexcept {
+    if (this != &other) {
+      abandon();
+      state_ = std::move(other.state_);
+    }
+    return *this;
   }
+
+  ~promise() { abandon(); }
 
   /// Completes the future (the first `set` wins).
   void set(caf::expected<T> x) {
@@ -169,6 +173,16 @@ public:
   const std::shared_ptr<detail::future_state<T>>& state() const noexcept { return state_; }
 
 private:
+  void abandon() noexcept {
+    if (!state_)
+      return;
+    try {
+      state_->complete(make_error(errc::unavailable, "the runtime stopped before the call completed"));
+    } catch (...) {
+      // A callback that throws here has nobody left to tell.
+    }
+  }
+
   std::shared_ptr<detail::future_state<T>> state_;
 };
 

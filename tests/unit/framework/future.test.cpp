@@ -29,6 +29,7 @@ struct stubborn_state {
 };
 
 using bad_atom = caf::atom_constant<caf::atom("bad")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
 
 caf::behavior stubborn(caf::stateful_actor<stubborn_state>* self, int fails,
                        std::shared_ptr<std::atomic<int>> seen) {
@@ -38,6 +39,11 @@ caf::behavior stubborn(caf::stateful_actor<stubborn_state>* self, int fails,
         auto rp = self->make_response_promise();
         self->state.held.push_back(rp);
         return rp;
+      },
+      [=](release_atom, int x) {
+        for (auto& rp : self->state.held)
+          rp.deliver(x);
+        self->state.held.clear();
       },
       [=](bad_atom) -> caf::result<int> {
         ++*seen;
@@ -62,7 +68,7 @@ child_spec stubborn_child(const std::string& name, int fails,
 }
 
 uint64_t retries_of(runtime& rt, const std::string& component) {
-  return detail::call_retries(rt, component).value();
+  return p21::detail::call_retries(rt, component).value();
 }
 
 } // namespace
@@ -175,15 +181,20 @@ TEST_CASE("retry backoff grows by the multiplier up to its cap with jitter below
 // -- non-blocking calls on a runtime ----------------------------------------------
 
 TEST_CASE("async_call returns at once and its callback runs on a runtime thread") {
-  event_log log;
-  runtime rt{test_config(), {logged_child("w", log)}};
-  auto f = async_call<int>(rt, "w", {}, ping_atom::value, 1);
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  runtime rt{test_config(), {stubborn_child("s", 0, seen)}};
+  auto f = async_call<int>(rt, "s", {10s}, hold_atom::value);
+  CHECK_FALSE(f.ready()); // the component holds it
   std::promise<std::pair<int, std::thread::id>> got;
-  f.then([&](caf::expected<int> x) { got.set_value({x.value_or(-1), std::this_thread::get_id()}); });
+  f.then([&](caf::expected<int> x) {
+    got.set_value(std::make_pair(x ? *x : -1, std::this_thread::get_id()));
+  });
+  REQUIRE(eventually([&] { return *seen == 1; }));
+  caf::anon_send(rt.actor_of("s").value(), release_atom::value, 5);
   auto fut = got.get_future();
   auto r = get_within(fut, 10s);
   REQUIRE(r);
-  CHECK(r->first == 1);
+  CHECK(r->first == 5);
   CHECK(r->second != std::this_thread::get_id());
   CHECK(is(async_call<int>(rt, "nope", {}, ping_atom::value).get().error(), errc::not_found));
 }
