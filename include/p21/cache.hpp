@@ -73,7 +73,9 @@ public:
   /// runtime thread) and its result is stored. Single-flight and the
   /// degradation while the shard is down are those of `get_or_load` (so
   /// `opts.retry` is not used: a shard that is down means the loader alone
-  /// answers, at once); `opts.deadline` bounds each step. A
+  /// answers, at once); `opts.deadline` bounds each step. The loader's
+  /// future must complete before the runtime stops (one from this
+  /// runtime's handles always does). A
   /// `backend = "redis"` cache has no non-blocking form yet
   /// (`invalid_argument`).
   future<std::string> async_get_or_load(const std::string& key, async_loader load,
