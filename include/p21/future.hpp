@@ -236,9 +236,10 @@ public:
   }
 
   /// Drops the call: the callback will not run (cancel waits for one that
-  /// is running on another thread), `get` returns `cancelled`, and work
-  /// not yet started for it (a retry, a queued statement) is not done.
-  /// False when it had completed already.
+  /// is running on another thread), `get` returns `cancelled`, and a retry
+  /// not yet sent is not sent. A request already sent runs on (its
+  /// deadline still bounds it in the db pool). False when it had
+  /// completed already.
   bool cancel() { return state_ && state_->cancel(); }
 
 private:
