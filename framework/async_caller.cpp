@@ -22,6 +22,22 @@ caf::behavior async_caller_actor(caf::event_based_actor* self) {
   };
 }
 
+caf::actor async_callers::next(size_t n, const std::function<caf::actor()>& spawn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (closed_)
+    return {};
+  if (actors_.empty())
+    for (size_t i = 0; i < std::max<size_t>(n, 1); ++i)
+      actors_.push_back(spawn());
+  return actors_[next_++ % actors_.size()];
+}
+
+void async_callers::close() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  closed_ = true;
+  actors_.clear();
+}
+
 bool post(runtime& rt, async_job job) {
   auto caller = rt.async_caller();
   if (!caller)

@@ -59,10 +59,8 @@ struct runtime::impl {
   size_t in_flight = 0;
   std::atomic<bool> accepting{true};
 
-  // -- caller actors of the non-blocking calls (`p21/async.hpp`) --
-  std::mutex async_mtx;
-  std::vector<caf::actor> async_callers;
-  std::atomic<size_t> async_next{0};
+  /// The caller actors of the non-blocking calls (`p21/async.hpp`).
+  detail::async_callers async;
 
   // -- init (`[performance] auto_init`) --
   std::mutex init_mtx;
@@ -173,10 +171,7 @@ caf::error runtime::impl::shutdown() {
   // of the non-blocking calls are among them: their pending calls complete
   // with `unavailable` as they go, before the system does.
   {
-    {
-      std::lock_guard<std::mutex> guard{async_mtx};
-      async_callers.clear();
-    }
+    async.close();
     std::vector<caf::actor> alive;
     {
       std::lock_guard<std::mutex> guard{user_mtx};
@@ -514,17 +509,10 @@ caf::actor runtime::async_caller() {
   auto& d = *impl_;
   if (!d.accepting)
     return {};
-  std::lock_guard<std::mutex> guard{d.async_mtx};
-  if (!d.accepting)
-    return {};
-  if (d.async_callers.empty()) {
-    // A few, so that one slow callback delays only its share of replies.
-    auto n = std::clamp<size_t>(d.sys->scheduler().num_workers(), 1, 4);
-    for (size_t i = 0; i < n; ++i)
-      d.async_callers.push_back(spawn(detail::async_caller_actor));
-    release_thread();
-  }
-  return d.async_callers[d.async_next++ % d.async_callers.size()];
+  // A few, so that one slow callback delays only its share of replies.
+  auto n = std::min<size_t>(d.sys->scheduler().num_workers(), 4);
+  // `spawn` drops this thread's hold on the system (release_thread).
+  return d.async.next(n, [this] { return spawn(detail::async_caller_actor); });
 }
 
 void runtime::note_use(const std::string& name) {
