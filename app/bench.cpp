@@ -54,6 +54,10 @@ std::vector<row> all_rows() {
   // average" is 500 ms -> 180 ms).
   return {
       {"startup", "Module import / startup", report_claim{0.800, 0.150}, measure_startup},
+      {"first_cache_hit", "Embedding: runtime{cfg} to the first cache hit", std::nullopt,
+       measure_first_cache_hit},
+      {"first_query", "Embedding: runtime{cfg} to the first db query", std::nullopt,
+       measure_first_query},
       {"cache_lookup", "Cache lookup: raw CAF request vs the handle", std::nullopt,
        measure_cache_lookup},
       {"cache_direct", "Cache lookup: a mutex LRU vs the handle", std::nullopt,

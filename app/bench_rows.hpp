@@ -135,6 +135,10 @@ row_result measure_profiling_db_query(const config& base, size_t runs);
 row_result measure_profiling_request(const config& base, size_t runs);
 row_result measure_git_status(const config& base, size_t runs);
 row_result measure_parallel_exec(const config& base, size_t runs);
+/// From `runtime{cfg}` to the first cache hit and to the first db query
+/// (bench_first_use.cpp), beside the construction alone.
+row_result measure_first_cache_hit(const config& base, size_t runs);
+row_result measure_first_query(const config& base, size_t runs);
 
 /// Runtime Growth, Pool Efficiency and the per-area hit rates over a demo
 /// run (bench_runtime.cpp), and their lines beside the report's claims.

@@ -36,6 +36,8 @@ std::string to_string(errc x) {
     return "dependency_cycle";
   case errc::forbidden:
     return "forbidden";
+  case errc::cancelled:
+    return "cancelled";
   }
   return "unknown(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "detail/async_caller.hpp"
 #include "detail/logging.hpp"
 #include "detail/node_actor.hpp"
 #include "detail/state_dir.hpp"
@@ -57,6 +58,9 @@ struct runtime::impl {
   std::vector<std::unique_ptr<caf::scoped_actor>> idle;
   size_t in_flight = 0;
   std::atomic<bool> accepting{true};
+
+  /// The caller actors of the non-blocking calls (`p21/async.hpp`).
+  detail::async_callers async;
 
   // -- init (`[performance] auto_init`) --
   std::mutex init_mtx;
@@ -163,8 +167,11 @@ caf::error runtime::impl::shutdown() {
     if (view)
       view->node = nullptr;
   }
-  // Phase 4: unsupervised user actors: ask, then kill.
+  // Phase 4: unsupervised user actors: ask, then kill. The caller actors
+  // of the non-blocking calls are among them: their pending calls complete
+  // with `unavailable` as they go, before the system does.
   {
+    async.close();
     std::vector<caf::actor> alive;
     {
       std::lock_guard<std::mutex> guard{user_mtx};
@@ -483,6 +490,29 @@ caf::expected<bool> runtime::unload(const std::string& name) {
   if (!d.accepting)
     return make_error(errc::unavailable, "the runtime is shutting down");
   return request<bool>(d.supervisor, d.cfg.runtime.request_timeout, unload_atom::value, name);
+}
+
+caf::expected<caf::actor> runtime::running_actor_of(const std::string& name) {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return make_error(errc::unavailable, "the runtime is shutting down");
+  auto slot = d.find(name);
+  if (!slot)
+    return make_error(errc::not_found, "no component named '" + name + "'");
+  slot->record_use();
+  if (auto running = slot->current_or_startable().first)
+    return running;
+  return make_error(errc::unavailable, "component '" + name + "' is not running");
+}
+
+caf::actor runtime::async_caller() {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return {};
+  // A few, so that one slow callback delays only its share of replies.
+  auto n = std::min<size_t>(d.sys->scheduler().num_workers(), 4);
+  // `spawn` drops this thread's hold on the system (release_thread).
+  return d.async.next(n, [this] { return spawn(detail::async_caller_actor); });
 }
 
 void runtime::note_use(const std::string& name) {

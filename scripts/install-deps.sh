@@ -21,9 +21,11 @@ packages=(
 # TLS test's certificates, the Redis tier's tests start their own
 # redis-server, systemd-analyze rates the packaged unit offline: package
 # systemd, installed without starting anything in a container; lintian
-# checks the Debian packages).
+# checks the Debian packages; libasio-dev builds the Asio example).
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(prometheus openssl redis-server chromium fonts-dejavu-core systemd lintian)
+  # examples/asio_server (standalone Asio, header-only) and its load test.
+  packages+=(libasio-dev)
   # The fuzz targets (asan preset): clang and libFuzzer.
   packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi

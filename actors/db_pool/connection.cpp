@@ -81,6 +81,8 @@ connection::call_scope connection::begin_call(uint64_t generation) {
     interrupted_ = "";
     auto t = settings_.statement_timeout;
     deadline_ = t.count() > 0 ? steady::now() + t : steady::time_point::max();
+    deadline_ = std::min(deadline_, caller_deadline_);
+    caller_deadline_ = steady::time_point::max();
     auto now = settings_.cancel ? settings_.cancel->generation() : 0;
     generation_ = generation == current_generation ? now : generation;
   }

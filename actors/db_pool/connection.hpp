@@ -119,6 +119,13 @@ public:
   transaction(const std::vector<db_statement>& statements,
               uint64_t generation = current_generation);
 
+  /// The next caller's statement or transaction (not nested ones) is
+  /// interrupted with `timeout` at `deadline` too, if that comes before
+  /// `statement_timeout`: a caller who gave up.
+  void limit_next_call(std::chrono::steady_clock::time_point deadline) noexcept {
+    caller_deadline_ = deadline;
+  }
+
   /// `SELECT 1` answered correctly.
   bool healthy();
 
@@ -203,6 +210,8 @@ private:
   int call_depth_ = 0;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   uint64_t generation_ = 0;
+  /// `limit_next_call`'s deadline, taken by the next call.
+  std::chrono::steady_clock::time_point caller_deadline_ = std::chrono::steady_clock::time_point::max();
   /// Why the progress handler interrupted: "" (not), "deadline", "stop".
   const char* interrupted_ = "";
   uint64_t leftovers_ = 0;

@@ -11,6 +11,22 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// The caller's deadline (system clock) on the steady clock; max: none.
+clock::time_point steady_deadline(caf::timestamp deadline) {
+  if (deadline == caf::timestamp::max())
+    return clock::time_point::max();
+  return clock::now() + (deadline - caf::make_timestamp());
+}
+
+bool past(caf::timestamp deadline) {
+  return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
+}
+
+caf::error dropped() {
+  return make_error(errc::timeout, "the caller's deadline passed while the statement was "
+                                   "queued; dropped, not run");
+}
+
 struct conn_state {
   connection_settings settings;
   conn_timing timing;
@@ -50,8 +66,9 @@ struct conn_state {
   }
 
   /// Runs one statement; on success also how many health checks failed.
-  caf::expected<std::pair<statement_result, uint64_t>> run(const std::string& sql,
-                                                           const std::vector<db_value>& params) {
+  caf::expected<std::pair<statement_result, uint64_t>>
+  run(const std::string& sql, const std::vector<db_value>& params,
+      caf::timestamp deadline = caf::timestamp::max()) {
     if (reader) {
       // The pool took a slot for this read before it sent it here.
       auto r = readers->run_granted(sql, params, generation);
@@ -62,6 +79,7 @@ struct conn_state {
     auto failures = ready();
     if (!failures)
       return failures.error();
+    conn->limit_next_call(steady_deadline(deadline));
     auto r = conn->run(sql, params, generation);
     if (!r) {
       conn->reset_state();
@@ -97,6 +115,32 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
         auto& [res, failures] = *r;
         return conn_reply{std::move(res.result), to_vector(res.access.reads),
                           to_vector(res.access.writes), failures};
+      },
+      [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
+          caf::timestamp deadline) -> caf::result<conn_reply> {
+        if (past(deadline))
+          return dropped();
+        auto r = self->state.run(sql, params, deadline);
+        if (!r)
+          return r.error();
+        auto& [res, failures] = *r;
+        return conn_reply{std::move(res.result), to_vector(res.access.reads),
+                          to_vector(res.access.writes), failures};
+      },
+      [=](transaction_atom, const std::vector<db_statement>& statements,
+          caf::timestamp deadline) -> caf::result<conn_txn_reply> {
+        if (past(deadline))
+          return dropped();
+        auto& st = self->state;
+        if (auto ok = st.ready(); !ok)
+          return ok.error();
+        st.conn->limit_next_call(steady_deadline(deadline));
+        auto r = st.conn->transaction(statements, st.generation);
+        if (!r) {
+          st.conn->reset_state();
+          return r.error();
+        }
+        return conn_txn_reply{std::move(r->first), to_vector(r->second.writes)};
       },
       [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
           const direct_read& d) -> caf::result<db_result> {

@@ -13,6 +13,7 @@
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/timestamp.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "connection.hpp"
@@ -90,6 +91,12 @@ using conn_actor = caf::typed_actor<
     caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
     caf::replies_to<query_atom, std::string, std::vector<db_value>, direct_read>::with<db_result>,
     caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
+    // With the caller's deadline (max: none): dropped when it passed while
+    // queued here, interrupted when it passes while running.
+    caf::replies_to<query_atom, std::string, std::vector<db_value>,
+                    caf::timestamp>::with<conn_reply>,
+    caf::replies_to<transaction_atom, std::vector<db_statement>,
+                    caf::timestamp>::with<conn_txn_reply>,
     caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
     caf::replies_to<release_memory_atom>::with<uint64_t>,
     // The writer closes the shared pool's idle overflow readers on the pool's

@@ -36,7 +36,7 @@ caf::expected<db_pool_actor> db::actor() {
   return rt_->actor_of<db_pool_actor>(name_);
 }
 
-caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value> params) {
+void db::share_once() {
   // Once per handle (and its copies), whichever thread asks first. A peer's
   // pool (`PEER.db_pool`) shares neither: its reads go as messages.
   std::call_once(refs_->once, [&] {
@@ -47,6 +47,10 @@ caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value>
     if (readers && readers->enabled())
       refs_->readers = std::move(readers);
   });
+}
+
+caf::expected<db_result> db::query(const std::string& sql, std::vector<db_value> params) {
+  share_once();
   auto& cache = refs_->cache;
   auto& readers = refs_->readers;
   note_use();

@@ -26,7 +26,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using version_tick_atom = caf::atom_constant<caf::atom("vertick")>;
 using granted_atom = caf::atom_constant<caf::atom("granted")>;
 
-using pool_actor = db_pool_actor::extend<
+using pool_actor = db_pool_actor::extend_with<deadline_pool_actor>::extend<
     caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
     caf::reacts_to<version_tick_atom>, caf::reacts_to<read_done_atom, read_done>,
     caf::reacts_to<granted_atom, uint64_t>, caf::reacts_to<crash_writer_atom>>;
@@ -50,6 +50,8 @@ struct waiter {
   std::string cache_key;
   /// The write sequence number when the read arrived.
   uint64_t write_seq = 0;
+  /// The caller's deadline: a read granted after it is dropped.
+  caf::timestamp deadline = caf::timestamp::max();
 };
 
 struct pool_state {
@@ -219,6 +221,64 @@ caf::result<R> write_through(pool_self self, Take take, Ts&&... xs) {
       std::forward<Ts>(xs)...);
 }
 
+/// Whether the caller's deadline has passed.
+bool past(caf::timestamp deadline) {
+  return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
+}
+
+caf::error dropped() {
+  return make_error(errc::timeout, "the caller's deadline passed before the statement ran; "
+                                   "dropped, not run");
+}
+
+/// A read: from the query cache, on a reader with a free slot, or queued
+/// for one until `pool_timeout` or the caller's `deadline`.
+caf::result<db_result> read(pool_self self, std::string sql, std::vector<db_value> params,
+                            caf::timestamp deadline) {
+  auto& st = self->state;
+  std::string key;
+  if (st.cache) {
+    key = query_cache::key(sql, params);
+    if (auto hit = st.cache->get(key)) {
+      ++st.stats.queries;
+      return std::move(*hit);
+    }
+  }
+  auto seq = st.cache ? st.cache->seq() : 0;
+  if (!st.readers->enabled()) {
+    // In memory: one database per connection, so the writer reads too.
+    ++st.stats.queries;
+    return to_writer<db_result, conn_reply>(
+        self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
+        std::move(sql), std::move(params), deadline);
+  }
+  // The grant may come on any thread that gives a slot back: it only
+  // sends, and a pool gone by then has cancelled its tickets.
+  auto addr = caf::actor_cast<caf::actor_addr>(self);
+  auto ticket = st.readers->slots().acquire_async([addr](uint64_t t) {
+    if (auto pool = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(pool, granted_atom::value, t);
+  });
+  if (ticket == 0) {
+    // A slot now: the reader answers the caller directly, then reports.
+    ++st.held;
+    auto id = idle_reader(self, sql);
+    return self->delegate(
+        st.threads[id].handle, query_atom::value, std::move(sql), std::move(params),
+        direct_read{id, seq, std::move(key), caf::actor_cast<caf::actor>(self)});
+  }
+  auto promise = self->make_response_promise<db_result>();
+  st.waiting.emplace(ticket,
+                     waiter{std::move(sql), std::move(params), promise, std::move(key), seq,
+                            deadline});
+  // Given up at pool_timeout, or earlier at the caller's deadline.
+  auto wait = st.cfg.pool_timeout;
+  if (deadline != caf::timestamp::max())
+    wait = std::min(wait, std::max(timespan{0}, deadline - caf::make_timestamp()));
+  self->delayed_send(self, wait, expire_atom::value, ticket);
+  return promise;
+}
+
 /// `new_window`: the monitor's sample starts a new peak window; a plain
 /// stats request does not.
 db_pool_stats current_stats(pool_self self, bool new_window = false) {
@@ -263,43 +323,13 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
   self->delayed_send(self, period, tick_atom::value);
   return {
       [=](query_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
-        auto& st = self->state;
-        std::string key;
-        if (st.cache) {
-          key = query_cache::key(sql, params);
-          if (auto hit = st.cache->get(key)) {
-            ++st.stats.queries;
-            return std::move(*hit);
-          }
-        }
-        auto seq = st.cache ? st.cache->seq() : 0;
-        if (!st.readers->enabled()) {
-          // In memory: one database per connection, so the writer reads too.
-          ++st.stats.queries;
-          return to_writer<db_result, conn_reply>(
-              self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
-              std::move(sql), std::move(params));
-        }
-        // The grant may come on any thread that gives a slot back: it only
-        // sends, and a pool gone by then has cancelled its tickets.
-        auto addr = caf::actor_cast<caf::actor_addr>(self);
-        auto ticket = st.readers->slots().acquire_async([addr](uint64_t t) {
-          if (auto pool = caf::actor_cast<caf::actor>(addr))
-            caf::anon_send(pool, granted_atom::value, t);
-        });
-        if (ticket == 0) {
-          // A slot now: the reader answers the caller directly, then reports.
-          ++st.held;
-          auto id = idle_reader(self, sql);
-          return self->delegate(
-              st.threads[id].handle, query_atom::value, std::move(sql), std::move(params),
-              direct_read{id, seq, std::move(key), caf::actor_cast<caf::actor>(self)});
-        }
-        auto promise = self->make_response_promise<db_result>();
-        st.waiting.emplace(ticket,
-                           waiter{std::move(sql), std::move(params), promise, std::move(key), seq});
-        self->delayed_send(self, st.cfg.pool_timeout, expire_atom::value, ticket);
-        return promise;
+        return read(self, std::move(sql), std::move(params), caf::timestamp::max());
+      },
+      [=](query_atom, std::string& sql, std::vector<db_value>& params,
+          caf::timestamp deadline) -> caf::result<db_result> {
+        if (past(deadline))
+          return dropped();
+        return read(self, std::move(sql), std::move(params), deadline);
       },
       [=](granted_atom, uint64_t ticket) {
         auto& st = self->state;
@@ -311,6 +341,11 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         }
         auto w = std::move(i->second);
         st.waiting.erase(i);
+        if (past(w.deadline)) {
+          w.promise.deliver(dropped());
+          release(self, 0);
+          return;
+        }
         dispatch(self, std::move(w));
       },
       [=](expire_atom, uint64_t ticket) {
@@ -319,7 +354,8 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         // Granted meanwhile: its `granted` message is on the way.
         if (i == st.waiting.end() || !st.readers->slots().cancel(ticket))
           return;
-        i->second.promise.deliver(st.readers->slots().timeout_error());
+        i->second.promise.deliver(past(i->second.deadline) ? dropped()
+                                                           : st.readers->slots().timeout_error());
         st.waiting.erase(i);
       },
       [=](execute_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
@@ -332,6 +368,22 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         return write_through<std::vector<db_result>, conn_txn_reply>(
             self, [](conn_txn_reply& r) { return std::move(r.results); }, transaction_atom::value,
             std::move(statements));
+      },
+      [=](execute_atom, std::string& sql, std::vector<db_value>& params,
+          caf::timestamp deadline) -> caf::result<db_result> {
+        if (past(deadline))
+          return dropped();
+        return write_through<db_result, conn_reply>(
+            self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
+            std::move(sql), std::move(params), deadline);
+      },
+      [=](transaction_atom, std::vector<db_statement>& statements,
+          caf::timestamp deadline) -> caf::result<std::vector<db_result>> {
+        if (past(deadline))
+          return dropped();
+        return write_through<std::vector<db_result>, conn_txn_reply>(
+            self, [](conn_txn_reply& r) { return std::move(r.results); }, transaction_atom::value,
+            std::move(statements), deadline);
       },
       [=](crash_writer_atom) {
         spdlog::warn("db pool: ending the writer (fault injection)");

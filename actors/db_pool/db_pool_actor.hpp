@@ -10,6 +10,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "connection_actor.hpp"
 #include "p21/config.hpp"
@@ -22,6 +24,17 @@ namespace p21::db_detail {
 /// Fault injection (`crash_db_writer`): the pool kills its writer. Outside
 /// the public protocol, so a published pool's proxy never forwards it.
 using crash_writer_atom = caf::atom_constant<caf::atom("crashwrite")>;
+
+/// The pool's statements with the caller's deadline (`db::async_*`), also
+/// outside the public protocol: work still queued when the deadline
+/// (system clock) passes is dropped with `timeout`, not run, and a write
+/// running past it is interrupted.
+using deadline_pool_actor = caf::typed_actor<
+    caf::replies_to<query_atom, std::string, std::vector<db_value>, caf::timestamp>::with<db_result>,
+    caf::replies_to<execute_atom, std::string, std::vector<db_value>,
+                    caf::timestamp>::with<db_result>,
+    caf::replies_to<transaction_atom, std::vector<db_statement>,
+                    caf::timestamp>::with<std::vector<db_result>>>;
 
 /// What a pool is built from (`[database]` and the query cache's part of
 /// `[cache]`).

@@ -33,11 +33,22 @@ caf::expected<subprocess_actor> subprocess::actor() {
   return rt_->actor_of<subprocess_actor>(name_);
 }
 
-caf::expected<command_result> subprocess::run(command_request req) {
+timespan subprocess::run_timeout(const command_request& req) const {
   auto t = timeout_;
   if (req.timeout > timespan{0})
     t = std::max(t, req.timeout + rt_->settings().get<subprocess_config>().kill_grace +
                         rt_->settings().runtime.request_timeout);
+  return t;
+}
+
+timespan subprocess::git_timeout() const {
+  return std::max(timeout_, rt_->settings().get<cache_config>().git_timeout +
+                                rt_->settings().get<subprocess_config>().kill_grace +
+                                rt_->settings().runtime.request_timeout);
+}
+
+caf::expected<command_result> subprocess::run(command_request req) {
+  auto t = run_timeout(req);
   return ask<command_result>(t, run_atom::value, std::move(req));
 }
 
@@ -47,8 +58,8 @@ caf::expected<command_result> subprocess::run(std::vector<std::string> argv) {
   return run(std::move(req));
 }
 
-caf::expected<command_result> subprocess::git(const std::string& repo,
-                                              std::vector<std::string> args) {
+std::optional<command_result> subprocess::git_cached(const std::string& repo,
+                                                     const std::vector<std::string>& args) {
   if (!git_cache_checked_) {
     git_cache_checked_ = true;
     // Starts a lazy pool as the first message would (a started pool has
@@ -65,10 +76,14 @@ caf::expected<command_result> subprocess::git(const std::string& repo,
         }
         return std::move(*hit);
       }
-  auto t =
-      std::max(timeout_, rt_->settings().get<cache_config>().git_timeout + rt_->settings().get<subprocess_config>().kill_grace +
-                             rt_->settings().runtime.request_timeout);
-  return ask<command_result>(t, git_atom::value, git_request{repo, std::move(args)});
+  return std::nullopt;
+}
+
+caf::expected<command_result> subprocess::git(const std::string& repo,
+                                              std::vector<std::string> args) {
+  if (auto hit = git_cached(repo, args))
+    return std::move(*hit);
+  return ask<command_result>(git_timeout(), git_atom::value, git_request{repo, std::move(args)});
 }
 
 caf::expected<uint64_t> subprocess::set_max_processes(uint64_t n) {

@@ -18,7 +18,9 @@
 #include <caf/binary_serializer.hpp>
 
 #include "p21/cache_config.hpp"
+#include "p21/call_options.hpp"
 #include "p21/config.hpp"
+#include "p21/future.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/runtime.hpp"
 
@@ -64,6 +66,24 @@ public:
   /// returned uncached (counted in `bypasses`).
   caf::expected<std::string> get_or_load(const std::string& key, const loader& load,
                                          timespan ttl = timespan{0});
+
+  /// The loader of `async_get_or_load`: starts computing a missing key's
+  /// value and returns its future (e.g. from `db::async_query`).
+  using async_loader = std::function<future<std::string>()>;
+
+  /// `get_or_load` without waiting, from any thread: a hit in this
+  /// process's table completes at once; on a miss the shard is asked and,
+  /// when it is this caller's turn, `load` starts (on this thread or a
+  /// runtime thread) and its result is stored. Single-flight and the
+  /// degradation while the shard is down are those of `get_or_load` (so
+  /// `opts.retry` is not used: a shard that is down means the loader alone
+  /// answers, at once); `opts.deadline` bounds each step. The loader's
+  /// future must complete before the runtime stops (one from this
+  /// runtime's handles always does). A
+  /// `backend = "redis"` cache has no non-blocking form yet
+  /// (`invalid_argument`).
+  future<std::string> async_get_or_load(const std::string& key, async_loader load,
+                                        timespan ttl = timespan{0}, call_options opts = {});
 
   /// Counts a `get_or_load` answered by its loader alone because the shard
   /// was down (the asynchronous form's graceful degradation).

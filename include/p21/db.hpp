@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "p21/db_config.hpp"
+#include "p21/call_options.hpp"
+#include "p21/future.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/runtime.hpp"
 
@@ -46,6 +48,23 @@ public:
 
   caf::expected<db_pool_stats> stats();
 
+  // -- non-blocking forms: return at once, from any thread (p21/future.hpp) --
+
+  /// `query` without waiting: a query-cache hit completes at once; a miss
+  /// runs on the pool's reader threads, never on the calling one. Retried
+  /// while the pool is unavailable (restarting), until `opts.deadline`.
+  future<db_result> async_query(std::string sql, std::vector<db_value> params = {},
+                                call_options opts = {});
+
+  /// `execute` without waiting. Retried only while the pool cannot be
+  /// reached; a statement the writer received is never sent twice.
+  future<db_result> async_execute(std::string sql, std::vector<db_value> params = {},
+                                  call_options opts = {});
+
+  /// `transaction` without waiting (retried as `async_execute`).
+  future<std::vector<db_result>> async_transaction(std::vector<db_statement> statements,
+                                                   call_options opts = {});
+
   /// The pool's typed handle, for `self->request(...)` inside actors.
   caf::expected<db_pool_actor> actor();
 
@@ -79,6 +98,10 @@ private:
   };
 
   void note_use();
+  /// Takes the pool's shared objects once per handle (and its copies).
+  void share_once();
+  /// Whether the pool is this node's (not a peer's).
+  bool local() const;
   std::shared_ptr<shared_refs> refs_;
 };
 

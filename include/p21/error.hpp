@@ -40,6 +40,8 @@ enum class errc : uint8_t {
   /// Not allowed for this caller: a peer on a published port asked for
   /// something outside the published name's public interface.
   forbidden,
+  /// The caller cancelled a non-blocking call (`p21::future::cancel`).
+  cancelled,
 };
 
 /// The category atom of Perfect21 errors.

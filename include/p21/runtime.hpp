@@ -89,6 +89,14 @@ public:
   /// Critical components cannot be unloaded.
   caf::expected<bool> unload(const std::string& name);
 
+  /// The running instance of `name`, without starting it or waiting: what
+  /// code on a CAF thread may call. Errors: `not_found`, `unavailable`.
+  caf::expected<caf::actor> running_actor_of(const std::string& name);
+
+  /// One of the actors that send the non-blocking calls' requests
+  /// (`p21/async.hpp`), round robin; null once shutdown began.
+  caf::actor async_caller();
+
   /// Records a use of `name` that did not go through `actor_of` (a handle
   /// answering from a shared cache or a leased connection), so that it
   /// does not look unused.

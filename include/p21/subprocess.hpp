@@ -5,10 +5,13 @@
 // (unless a request sets `shell = true`).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "p21/cache_config.hpp"
+#include "p21/call_options.hpp"
+#include "p21/future.hpp"
 #include "p21/protocol/subprocess.hpp"
 #include "p21/runtime.hpp"
 #include "p21/subprocess_config.hpp"
@@ -41,6 +44,17 @@ public:
   /// anything else runs and drops the repository's cached results.
   caf::expected<command_result> git(const std::string& repo, std::vector<std::string> args);
 
+  // -- non-blocking forms: return at once, from any thread (p21/future.hpp) --
+
+  /// `run` without waiting; no thread waits for the command (the pool's
+  /// reactor does). Retried only while the pool cannot be reached: a
+  /// command the pool received is never started twice.
+  future<command_result> async_run(command_request req, call_options opts = {});
+
+  /// `git` without waiting: a git-cache hit completes at once.
+  future<command_result> async_git(std::string repo, std::vector<std::string> args,
+                                   call_options opts = {});
+
   /// Changes how many commands run at once; returns the new limit.
   caf::expected<uint64_t> set_max_processes(uint64_t n);
 
@@ -55,6 +69,12 @@ public:
 
 private:
   subprocess(runtime& rt, std::string name, timespan timeout);
+
+  /// The git cache's answer to a read-only `git ARGS`, if it has one.
+  std::optional<command_result> git_cached(const std::string& repo,
+                                           const std::vector<std::string>& args);
+  timespan run_timeout(const command_request& req) const;
+  timespan git_timeout() const;
 
   template <class R, class... Ts>
   caf::expected<R> ask(timespan t, Ts&&... xs) {

@@ -1,0 +1,165 @@
+// The non-blocking forms of the db, cache and subprocess handles: results,
+// retry across a pool restart, no retry of a bad query, and a caller's
+// deadline carried into the pool (queued work past it is dropped).
+
+#include <atomic>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "p21/async.hpp"
+#include "p21/cache.hpp"
+#include "p21/db.hpp"
+#include "p21/db_config.hpp"
+#include "p21/faults.hpp"
+#include "p21/subprocess.hpp"
+#include "support/test_support.hpp"
+
+using namespace p21;
+using namespace p21::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+config async_config(const temp_dir& dir) {
+  auto cfg = test_config();
+  cfg.get<database_config>().path = dir.file("async.db");
+  cfg.get<database_config>().pool_size = 2;
+  return cfg;
+}
+
+uint64_t db_retries(runtime& rt) {
+  return p21::detail::call_retries(rt, "db_pool").value();
+}
+
+} // namespace
+
+TEST_CASE("db async forms return futures of the same results as the blocking ones") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.async_execute("CREATE TABLE t(x INTEGER)").get_for(10s));
+  auto txn = d.async_transaction({{"INSERT INTO t VALUES (1)", {}}, {"INSERT INTO t VALUES (2)", {}}})
+                 .get_for(10s);
+  REQUIRE(txn);
+  CHECK(txn->size() == 2);
+  auto q = d.async_query("SELECT sum(x) FROM t WHERE x > ?", {db_value::of(0)}).get_for(10s);
+  REQUIRE(q);
+  CHECK(q->rows[0][0].i == 3);
+  // The same read again: a query-cache hit, complete when it returns.
+  auto again = d.async_query("SELECT sum(x) FROM t WHERE x > ?", {db_value::of(0)});
+  CHECK(again.ready());
+  CHECK(again.get().value().cached);
+}
+
+TEST_CASE("a db query across a pool restart succeeds within its deadline") {
+  temp_dir dir;
+  auto cfg = async_config(dir);
+  // A restart long enough for the queries below to be made inside it.
+  cfg.supervisor.backoff_initial = 300ms;
+  cfg.supervisor.backoff_max = 300ms;
+  runtime rt{cfg};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  REQUIRE(d.execute("INSERT INTO t VALUES (5)"));
+  for (int round = 0; round < 2; ++round) {
+    REQUIRE_FALSE(crash_db_writer(rt));
+    REQUIRE(eventually([&] { return !rt.running_actor_of("db_pool"); }));
+    auto before = db_retries(rt);
+    auto f = d.async_query("SELECT x + ? FROM t", {db_value::of(round)}, {5s});
+    auto r = f.get_for(10s);
+    REQUIRE(r);
+    CHECK(r->rows[0][0].i == 5 + round);
+    CHECK(db_retries(rt) > before);
+    CHECK(rt.component("db_pool")->restarts == round + 1u);
+  }
+}
+
+TEST_CASE("a db bad_query is not retried") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  auto before = db_retries(rt);
+  call_options opts{5s};
+  opts.retry.resend = true;
+  auto r = d.async_query("SELEC nope", {}, opts).get_for(10s);
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), errc::bad_query));
+  auto w = d.async_execute("INSERT INTO missing VALUES (1)", {}, opts).get_for(10s);
+  REQUIRE_FALSE(w);
+  CHECK(is(w.error(), errc::bad_query));
+  CHECK(db_retries(rt) == before);
+}
+
+TEST_CASE("a write queued behind a slow one past its caller's deadline is dropped, not run") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  // Keeps the single writer busy for far longer than the next caller waits.
+  auto slow = d.async_execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                              "WHERE x < 200000000) SELECT count(*) FROM c",
+                              {}, {1500ms});
+  auto queued = d.async_execute("INSERT INTO t VALUES (1)", {}, {100ms});
+  auto r = queued.get_for(10s);
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), errc::timeout));
+  // The slow statement itself is interrupted at its caller's deadline.
+  auto s = slow.get_for(10s);
+  REQUIRE_FALSE(s);
+  CHECK(is(s.error(), errc::timeout));
+  // The writer is free again and never ran the dropped insert.
+  CHECK(d.query("SELECT count(*) FROM t").value().rows[0][0].i == 0);
+}
+
+TEST_CASE("cache async_get_or_load loads a miss once through an async loader and hits after") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE kv(k TEXT, v TEXT)"));
+  REQUIRE(d.execute("INSERT INTO kv VALUES ('a', 'alpha')"));
+  auto c = cache::open(rt, "async").value();
+  std::atomic<int> loads{0};
+  auto loader = [&]() -> future<std::string> {
+    ++loads;
+    promise<std::string> out;
+    future<std::string> f{out};
+    auto shared = std::make_shared<promise<std::string>>(std::move(out));
+    d.async_query("SELECT v FROM kv WHERE k = 'a'").then([shared](caf::expected<db_result> r) {
+      if (!r)
+        shared->set(r.error());
+      else
+        shared->set(r->rows.at(0).at(0).s);
+    });
+    return f;
+  };
+  auto f1 = c.async_get_or_load("key-a", loader);
+  auto f2 = c.async_get_or_load("key-a", loader);
+  CHECK(f1.get_for(10s).value() == "alpha");
+  CHECK(f2.get_for(10s).value() == "alpha");
+  CHECK(loads == 1);
+  auto hit = c.async_get_or_load("key-a", loader);
+  CHECK(hit.ready());
+  CHECK(hit.get().value() == "alpha");
+  CHECK(loads == 1);
+  // A failing loader's error reaches the caller; nothing is cached.
+  auto failed = c.async_get_or_load("key-b", [] {
+    return make_ready_future<std::string>(make_error(errc::command_failed, "no"));
+  });
+  CHECK(is(failed.get_for(10s).error(), errc::command_failed));
+  CHECK_FALSE(c.get("key-b").value());
+}
+
+TEST_CASE("subprocess async_run completes with the command's output") {
+  runtime rt{test_config()};
+  auto sp = subprocess::open(rt).value();
+  command_request req;
+  req.argv = {"echo", "hi"};
+  auto r = sp.async_run(req).get_for(30s);
+  REQUIRE(r);
+  CHECK(r->exit_code == 0);
+  CHECK(r->stdout_data == "hi\n");
+  auto bad = sp.async_run(command_request{}).get_for(30s);
+  REQUIRE_FALSE(bad);
+  CHECK(is(bad.error(), errc::invalid_argument));
+}
