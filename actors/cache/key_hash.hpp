@@ -3,15 +3,28 @@
 // The hashes of a cache's keys.
 
 #include <cstdint>
-#include <functional>
 #include <string_view>
+
+// Inlined from the header (Debian's libxxhash-dev): a short key's hash is
+// a few instructions, not a call.
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
 
 namespace p21::cache_detail {
 
+/// The seed of `key_hash`. Fixed, so that a replayed trace gives the same
+/// hit rates every run (the sketch and the admission depend on it) and
+/// every process of a node shards keys alike.
+constexpr uint64_t key_hash_seed = 0x9e37'79b9'7f4a'7c15ull;
+
 /// The hash every part of a cache uses for `key` (the shard, the segment,
-/// the sketch, the access records).
+/// the sketch, the access records): XXH3, seeded. Measured on this 2-vCPU
+/// machine over keys of 5 to 10 bytes ("key-1234"): 3.8 to 4.0 ns against
+/// 5 to 10 ns for libstdc++'s `std::hash<std::string_view>` (murmur2).
 inline uint64_t key_hash(std::string_view key) {
-  return std::hash<std::string_view>{}(key);
+  return XXH3_64bits_withSeed(key.data(), key.size(), key_hash_seed);
 }
 
 /// splitmix64's finalizer: spreads a hash over all bits, so that the shard
