@@ -198,9 +198,12 @@ std::string contention_chart(const nlohmann::json& rows) {
       threads = 4;
     else if (name.rfind("cache_contended_", 0) == 0)
       threads = std::atof(name.c_str() + 16);
+    if (threads <= 0 || !r.contains("baseline") || !r["baseline"].is_object() ||
+        !r.contains("perfect21") || !r["perfect21"].is_object())
+      continue;
     auto b = r["baseline"].value("median_s", 0.0);
     auto p = r["perfect21"].value("median_s", 0.0);
-    if (threads > 0 && b > 0 && p > 0)
+    if (b > 0 && p > 0)
       points.push_back({threads, 1e-6 / b, 1e-6 / p});
   }
   if (points.empty())

@@ -12,29 +12,6 @@
 
 namespace p21::cache_detail {
 
-/// Whether an entry expiring at `expires` is still fresh. Most entries
-/// expire minutes or hours away, and for them the kernel's tick clock
-/// (CLOCK_MONOTONIC_COARSE, the clock steady_clock reads, as of the last
-/// tick) answers: a read from the vDSO without the hardware counter, 4 ns
-/// here against 26 ns for the exact clock, which was a fifth of a hit's
-/// cost. It lags the exact time by at most a tick or two (4 ms each);
-/// entries closer than `near_expiry` to their end ask the exact clock, so
-/// that an expired entry is still never returned.
-bool fresh(time_point expires) {
-  if (expires == time_point::max())
-    return true;
-#ifdef CLOCK_MONOTONIC_COARSE
-  constexpr auto near_expiry = std::chrono::milliseconds{50};
-  timespec ts{};
-  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
-    auto coarse = time_point{std::chrono::seconds{ts.tv_sec} + std::chrono::nanoseconds{ts.tv_nsec}};
-    if (expires - near_expiry > coarse)
-      return true;
-  }
-#endif
-  return expires > clock::now();
-}
-
 namespace {
 
 /// Heap bytes a string owns beyond its object (none while it fits the SSO).
@@ -187,7 +164,8 @@ caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint
     } else {
       w.set_value(n, stored);
     }
-    n->charge = entry_overhead() + heap_bytes(n->key) + value.size();
+    // Counted as a string's heap bytes were (see node_overhead).
+    n->charge = entry_overhead() + heap_bytes(n->key) + (value.size() > 15 ? value.size() + 1 : 0);
     charge = n->charge;
   }
   reads_.count_put(read_buffer::stripe_of_this_thread());
