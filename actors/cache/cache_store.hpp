@@ -362,6 +362,7 @@ private:
   const store_config initial_;
   store_config cfg_;
   rcu_table table_;
+  uint64_t drains_ = 0; // owner only
   read_buffer reads_;
   bool claim_drain_request();
 

@@ -10,10 +10,13 @@ namespace p21::cache_detail {
 namespace {
 
 /// Retired things a segment gathers before it hands them to RCU as one
-/// batch (one call_rcu each), or fewer when they hold this many bytes:
-/// large values are not kept waiting.
-constexpr size_t retire_batch = 64;
-constexpr uint64_t retire_batch_bytes = 1 << 20;
+/// batch, or fewer when they hold this many bytes (at most 4 MiB a shard
+/// wait for a hand-over). Each hand-over may wake liburcu's call_rcu
+/// thread, which then waits for a grace period (membarrier): with batches
+/// of 64 and a hand-over at every drain, `cache_contended` (10 % puts) fell
+/// from 0.99x the mutex LRU to 0.61x on this 2-vCPU machine.
+constexpr size_t retire_batch = 256;
+constexpr uint64_t retire_batch_bytes = 64 << 10;
 
 } // namespace
 

@@ -146,7 +146,7 @@ TEST_CASE("lock-free readers race writers, drains, resizes, clears and resets of
   // (a restarted shard) now and then, then a quiet phase with room for
   // every key in which nothing may go missing.
   std::mt19937_64 rng{5};
-  for (int round = 0; round < 2000; ++round) {
+  for (int round = 0; round < 1000; ++round) {
     store.drain();
     switch (rng() % 8) {
     case 0:
@@ -169,7 +169,7 @@ TEST_CASE("lock-free readers race writers, drains, resizes, clears and resets of
   REQUIRE(!store.resize(100'000, 1ull << 30));
   store.drain();
   quiet = true;
-  for (int round = 0; round < 2000; ++round) {
+  for (int round = 0; round < 500; ++round) {
     store.drain();
     std::this_thread::yield();
   }
