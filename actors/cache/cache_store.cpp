@@ -300,12 +300,11 @@ void cache_store::apply_reads(time_point now) {
   auto& batch = read_batch_;
   if (batch.empty())
     return;
-  // Looked up one segment at a time, under one shared lock per segment and
-  // batch instead of one per record: each lock the owner takes is a cache
-  // line the readers on other cores lock too, and taking it per record made
-  // the owner's drain and a reader on the other core fight over those lines
-  // (half of the owner's drain time, and most of a hit's cost, was
-  // pthread_rwlock_rdlock; see the README's cache_direct row).
+  // Looked up one segment at a time, in one RCU read section per segment
+  // and batch. (Grouping by segment once spared a shared lock per record,
+  // whose cache line the owner and the readers fought over; the table's
+  // reads take no lock now, and the grouping keeps each segment's buckets
+  // warm.)
   std::array<uint32_t, segment_count + 1> first{};
   for (auto record : batch)
     if (!names_slot(record))
