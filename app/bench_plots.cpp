@@ -3,6 +3,8 @@
 #include "app/bench_plots.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -185,6 +187,75 @@ std::string phase_chart(const nlohmann::json& phase) {
   return out.str();
 }
 
+std::string contention_chart(const nlohmann::json& rows) {
+  // (threads, mutex LRU ops/s, p21 ops/s) from cache_contended (4) and
+  // cache_contended_N; a row's median is seconds per operation.
+  std::vector<std::array<double, 3>> points;
+  for (auto& r : rows) {
+    auto name = r.value("name", std::string{});
+    double threads = 0;
+    if (name == "cache_contended")
+      threads = 4;
+    else if (name.rfind("cache_contended_", 0) == 0)
+      threads = std::atof(name.c_str() + 16);
+    if (threads <= 0 || !r.contains("baseline") || !r["baseline"].is_object() ||
+        !r.contains("perfect21") || !r["perfect21"].is_object())
+      continue;
+    auto b = r["baseline"].value("median_s", 0.0);
+    auto p = r["perfect21"].value("median_s", 0.0);
+    if (b > 0 && p > 0)
+      points.push_back({threads, 1e-6 / b, 1e-6 / p});
+  }
+  if (points.empty())
+    return {};
+  std::sort(points.begin(), points.end());
+  const int width = 560, height = 300, left = 60, right = 20, top = 50, bottom = 40;
+  double hi = 0;
+  for (auto& pt : points)
+    hi = std::max({hi, pt[1] * 1.15, pt[2] * 1.15});
+  auto max_threads = points.back()[0];
+  // Threads on a log2 axis: 1, 2, 4, 8 evenly apart.
+  auto x = [&](double t) {
+    auto span = std::max(1.0, std::log2(max_threads));
+    return left + (width - left - right) * std::log2(t) / span;
+  };
+  auto y = [&](double v) {
+    return top + (height - top - bottom) * (1 - v / hi);
+  };
+  std::ostringstream out;
+  out << header(width, height, "cache_contended: throughput by client threads");
+  out << "<text x=\"10\" y=\"38\" fill=\"#555\">M ops/s (Zipf 0.99, 90 % get); blue: "
+         "p21::cache; grey: std::mutex + LRU</text>\n";
+  out << "<line x1=\"" << left << "\" x2=\"" << left << "\" y1=\"" << top << "\" y2=\""
+      << height - bottom << "\" stroke=\"#888\"/>\n<line x1=\"" << left << "\" x2=\""
+      << width - right << "\" y1=\"" << height - bottom << "\" y2=\"" << height - bottom
+      << "\" stroke=\"#888\"/>\n";
+  for (int k = 0; k <= 4; ++k) {
+    auto v = hi * k / 4;
+    out << "<text x=\"" << left - 6 << "\" y=\"" << num(y(v) + 4)
+        << "\" text-anchor=\"end\" fill=\"#555\">" << num(v, 1) << "</text>\n";
+  }
+  for (auto& pt : points)
+    out << "<text x=\"" << num(x(pt[0])) << "\" y=\"" << height - bottom + 16
+        << "\" text-anchor=\"middle\" fill=\"#555\">" << num(pt[0], 0) << "</text>\n";
+  out << "<text x=\"" << (left + width - right) / 2 << "\" y=\"" << height - 6
+      << "\" text-anchor=\"middle\" fill=\"#555\">client threads</text>\n";
+  auto line = [&](size_t col, const char* color, const char* cls) {
+    out << "<polyline class=\"" << cls << "\" fill=\"none\" stroke=\"" << color
+        << "\" stroke-width=\"2\" points=\"";
+    for (size_t i = 0; i < points.size(); ++i)
+      out << (i ? " " : "") << num(x(points[i][0])) << "," << num(y(points[i][col]));
+    out << "\"/>\n";
+    for (auto& pt : points)
+      out << "<circle cx=\"" << num(x(pt[0])) << "\" cy=\"" << num(y(pt[col])) << "\" r=\"3\" fill=\""
+          << color << "\"><title>" << num(pt[col], 2) << " M ops/s</title></circle>\n";
+  };
+  line(1, "#888", "mutex");
+  line(2, "#2563eb", "p21");
+  out << "</svg>\n";
+  return out.str();
+}
+
 std::vector<std::string> write_plots(const std::string& dir, const nlohmann::json& doc) {
   std::filesystem::create_directories(dir);
   std::vector<std::string> written;
@@ -198,6 +269,9 @@ std::vector<std::string> write_plots(const std::string& dir, const nlohmann::jso
   };
   if (doc.contains("rows") && !doc["rows"].empty())
     write("ratios.svg", ratio_chart(doc["rows"]));
+  if (doc.contains("rows"))
+    if (auto svg = contention_chart(doc["rows"]); !svg.empty())
+      write("cache_contended.svg", svg);
   if (doc.contains("self_tuning") && doc["self_tuning"].is_array())
     for (auto& p : doc["self_tuning"]) {
       auto name = p.value("phase", std::string{"phase"});

@@ -18,7 +18,13 @@ std::string ratio_chart(const nlohmann::json& rows);
 /// and off, and the target band.
 std::string phase_chart(const nlohmann::json& phase);
 
-/// Writes `ratios.svg` (when `doc` has rows) and `self_tuning_PHASE.svg` per
+/// Throughput (M ops/s) by client threads of both sides of the rows
+/// `cache_contended` (4 threads) and `cache_contended_N`; empty without
+/// them.
+std::string contention_chart(const nlohmann::json& rows);
+
+/// Writes `ratios.svg` (when `doc` has rows), `cache_contended.svg` (when
+/// it has the contention rows) and `self_tuning_PHASE.svg` per
 /// phase into `dir` (created); returns the files written. Throws
 /// `std::runtime_error` when a file cannot be written.
 std::vector<std::string> write_plots(const std::string& dir, const nlohmann::json& doc);

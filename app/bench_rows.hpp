@@ -124,7 +124,10 @@ inline config quiet(config cfg) {
 
 row_result measure_cache_lookup(const config& base, size_t runs);
 row_result measure_cache_direct(const config& base, size_t runs);
-row_result measure_cache_contended(const config& base, size_t runs);
+row_result measure_cache_view(const config& base, size_t runs);
+/// `threads` client threads (the row `cache_contended` is 4, the others
+/// `cache_contended_N`).
+row_result measure_cache_contended(const config& base, size_t runs, size_t threads);
 row_result measure_db_query(const config& base, size_t runs);
 row_result measure_db_query_cache(const config& base, size_t runs);
 /// Actor profiling's cost: the same calls with `[runtime] profiling` off

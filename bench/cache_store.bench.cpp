@@ -42,7 +42,37 @@ void put_evict(benchmark::State& state, eviction policy) {
     benchmark::DoNotOptimize(store.put(keys[i++ & 16383], "v", p21::timespan{0}, now));
 }
 
+/// Any thread's hit (what a handle's `get` and `visit` do), 256 hot keys of
+/// a 512-entry store with a TTL, as in `p21 bench`'s cache_direct and
+/// cache_view; the drains the reads ask for run in the same thread.
+void concurrent_hit(benchmark::State& state, bool copy) {
+  store_config cfg;
+  cfg.max_entries = 512;
+  cfg.ttl = std::chrono::hours{1};
+  cache_store store{cfg};
+  auto keys = make_keys(256);
+  auto now = clock::now();
+  for (auto& k : keys)
+    static_cast<void>(store.put(k, std::string(100, 'v'), p21::timespan{0}, now));
+  size_t i = 0;
+  std::string out;
+  for (auto _ : state) {
+    auto& k = keys[i++ & 255];
+    bool drain = false;
+    if (copy)
+      benchmark::DoNotOptimize(store.lookup(k, key_hash(k), out, drain));
+    else
+      benchmark::DoNotOptimize(store.visit(
+          k, key_hash(k), [](std::string_view v) { benchmark::DoNotOptimize(v.data()); }, drain));
+    if (drain)
+      store.drain();
+  }
+}
+
 } // namespace
+
+BENCHMARK_CAPTURE(concurrent_hit, copy, true);
+BENCHMARK_CAPTURE(concurrent_hit, visit, false);
 
 BENCHMARK_CAPTURE(get_hit, lru, eviction::lru);
 BENCHMARK_CAPTURE(get_hit, tinylfu, eviction::tinylfu);

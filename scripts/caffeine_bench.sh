@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Holds p21::cache against Caffeine on this machine: runs the cache_direct
-# and cache_contended loops through Caffeine 2.6 and a synchronized LRU
-# (scripts/caffeine/CacheBench.java), then the same two rows of `p21 bench`,
-# one after the other in one run, and prints both. Optional: needs Java.
+# Holds p21::cache against Caffeine on this machine: runs the cache_direct,
+# cache_view and cache_contended loops (1, 2, 4 and 8 threads) through
+# Caffeine 2.6 and a synchronized LRU (scripts/caffeine/CacheBench.java),
+# then the same rows of `p21 bench`, one after the other in one run, and
+# prints both with the machine's load. Optional: needs Java.
 #
 #   scripts/caffeine_bench.sh [build/default/p21] [--quick]
 set -euo pipefail
@@ -18,7 +19,10 @@ trap 'rm -rf "$work"' EXIT
 javac -d "$work" -cp /usr/share/java/caffeine.jar "$here/caffeine/CacheBench.java"
 samples=20
 [[ "$quick" == "--quick" ]] && samples=5
+rows=cache_direct,cache_view,cache_contended_1,cache_contended_2,cache_contended,cache_contended_8
+echo "== load: $(uptime)"
 echo "== Java (OpenJDK $(java -version 2>&1 | head -1 | sed 's/.*"\(.*\)".*/\1/'), Caffeine 2.6), $samples samples"
 java -cp "$work:/usr/share/java/caffeine.jar" CacheBench "$samples"
-echo "== p21 bench ${quick:-(full)} --only cache_direct,cache_contended"
-"$p21" bench $quick --only cache_direct,cache_contended 2>/dev/null | grep -E "^(row|cache_)"
+echo "== p21 bench ${quick:-(full)} --only $rows"
+"$p21" bench $quick --only "$rows" 2>/dev/null | grep -E "^(row|cache_)"
+echo "== load: $(uptime)"

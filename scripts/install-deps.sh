@@ -12,6 +12,7 @@ packages=(
   libsqlite3-dev libspdlog-dev libtomlplusplus-dev
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   libmicrohttpd-dev pkg-config libhiredis-dev
+  liburcu-dev libxxhash-dev
   catch2 libbenchmark-dev
   help2man dpkg-dev file
 )

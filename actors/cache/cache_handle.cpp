@@ -133,6 +133,28 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
   return std::optional<std::string>{std::move(**r)};
 }
 
+caf::expected<bool> cache::visit_impl(const std::string& key, visitor call, void* f) {
+  auto hash = key_hash(key);
+  auto s = shards_ == 1 ? 0 : hash % shards_;
+  auto& local = local_[s];
+  if (!local || local->tier) {
+    // A peer's shard or the Redis tier: the value arrives as a copy anyway.
+    auto v = get(key);
+    if (!v)
+      return v.error();
+    if (!*v)
+      return false;
+    call(f, **v);
+    return true;
+  }
+  ensure_owner(s);
+  bool drain = false;
+  auto found = local->store.visit(key, hash, [&](std::string_view v) { call(f, v); }, drain);
+  if (drain)
+    static_cast<void>(request_drain(s, false));
+  return found == lookup_result::hit;
+}
+
 caf::expected<std::vector<std::optional<std::string>>>
 cache::get_many(const std::vector<std::string>& keys) {
   std::vector<std::vector<std::string>> by_shard(shards_);

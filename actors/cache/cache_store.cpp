@@ -14,29 +14,6 @@ namespace p21::cache_detail {
 
 namespace {
 
-/// Whether an entry expiring at `expires` is still fresh. Most entries
-/// expire minutes or hours away, and for them the kernel's tick clock
-/// (CLOCK_MONOTONIC_COARSE, the clock steady_clock reads, as of the last
-/// tick) answers: a read from the vDSO without the hardware counter, 4 ns
-/// here against 26 ns for the exact clock, which was a fifth of a hit's
-/// cost. It lags the exact time by at most a tick or two (4 ms each);
-/// entries closer than `near_expiry` to their end ask the exact clock, so
-/// that an expired entry is still never returned.
-bool fresh(time_point expires) {
-  if (expires == time_point::max())
-    return true;
-#ifdef CLOCK_MONOTONIC_COARSE
-  constexpr auto near_expiry = std::chrono::milliseconds{50};
-  timespec ts{};
-  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
-    auto coarse = time_point{std::chrono::seconds{ts.tv_sec} + std::chrono::nanoseconds{ts.tv_nsec}};
-    if (expires - near_expiry > coarse)
-      return true;
-  }
-#endif
-  return expires > clock::now();
-}
-
 /// Heap bytes a string owns beyond its object (none while it fits the SSO).
 uint64_t heap_bytes(const std::string& s) {
   return s.capacity() > 15 ? s.capacity() + 1 : 0;
@@ -50,63 +27,8 @@ size_t entry_overhead() {
   return cache_store::node_overhead();
 }
 
-namespace {
-
-size_t bucket_of(uint64_t hash, size_t buckets) {
-  // The segment took the low bits of the spread hash.
-  return (spread(hash) >> 6) & (buckets - 1);
-}
-
-} // namespace
-
-cache_store::node* cache_store::segment::find(std::string_view key, uint64_t hash) const {
-  if (buckets.empty())
-    return nullptr;
-  for (auto* n = buckets[bucket_of(hash, buckets.size())]; n != nullptr; n = n->chain)
-    if (n->hash == hash && n->key == key)
-      return n;
-  return nullptr;
-}
-
-cache_store::node* cache_store::segment::find_hash(uint64_t hash) const {
-  if (buckets.empty())
-    return nullptr;
-  for (auto* n = buckets[bucket_of(hash, buckets.size())]; n != nullptr; n = n->chain)
-    if (n->hash == hash)
-      return n;
-  return nullptr;
-}
-
-void cache_store::segment::insert(node* n) {
-  if (count + 1 > buckets.size()) {
-    std::vector<node*> grown(std::max<size_t>(16, 2 * buckets.size()), nullptr);
-    for (auto* head : buckets)
-      while (head != nullptr) {
-        auto* next = head->chain;
-        auto& slot = grown[bucket_of(head->hash, grown.size())];
-        head->chain = slot;
-        slot = head;
-        head = next;
-      }
-    buckets.swap(grown);
-  }
-  auto& slot = buckets[bucket_of(n->hash, buckets.size())];
-  n->chain = slot;
-  slot = n;
-  ++count;
-}
-
-void cache_store::segment::unchain(node* n) {
-  for (auto** p = &buckets[bucket_of(n->hash, buckets.size())]; *p != nullptr; p = &(*p)->chain)
-    if (*p == n) {
-      *p = n->chain;
-      --count;
-      return;
-    }
-}
-
 void cache_store::push_front(order& l, node* n) {
-  auto s = n->slot;
+  auto s = slot_of(n);
   auto& link = links_[s];
   link.prev = no_slot;
   link.next = l.head;
@@ -119,7 +41,7 @@ void cache_store::push_front(order& l, node* n) {
 }
 
 void cache_store::unlink(order& l, node* n) {
-  auto& link = links_[n->slot];
+  auto& link = links_[slot_of(n)];
   (link.prev != no_slot ? links_[link.prev].next : l.head) = link.next;
   (link.next != no_slot ? links_[link.next].prev : l.tail) = link.prev;
   link.prev = link.next = no_slot;
@@ -127,19 +49,22 @@ void cache_store::unlink(order& l, node* n) {
 }
 
 void cache_store::take_slot(node* n) {
+  uint32_t s = 0;
   if (free_slots_.empty()) {
-    n->slot = static_cast<uint32_t>(links_.size());
+    s = static_cast<uint32_t>(links_.size());
     links_.emplace_back();
   } else {
-    n->slot = free_slots_.back();
+    s = free_slots_.back();
     free_slots_.pop_back();
   }
-  links_[n->slot] = policy_link{n, no_slot, no_slot, window};
+  links_[s] = policy_link{n, no_slot, no_slot, window};
+  n->slot.store(s, std::memory_order_relaxed);
 }
 
 void cache_store::free_slot(node* n) {
-  links_[n->slot] = policy_link{};
-  free_slots_.push_back(n->slot);
+  auto s = slot_of(n);
+  links_[s] = policy_link{};
+  free_slots_.push_back(s);
 }
 
 void cache_store::unlink_entry(node* n) {
@@ -170,15 +95,7 @@ cache_store::cache_store(store_config cfg)
   static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
 }
 
-cache_store::~cache_store() {
-  for (auto& seg : segments_)
-    for (auto* head : seg.buckets)
-      while (head != nullptr) {
-        auto* next = head->chain;
-        delete head;
-        head = next;
-      }
-}
+cache_store::~cache_store() = default;
 
 time_point cache_store::expiry(timespan ttl, time_point now) const {
   if (ttl.count() == 0)
@@ -196,28 +113,10 @@ caf::error cache_store::check_charge(uint64_t charge) const {
   return caf::none;
 }
 
-lookup_result cache_store::lookup(std::string_view key, uint64_t hash, std::string& out,
-                                  bool& drain) {
-  bool hit = false;
-  uint64_t record = hash;
-  {
-    auto& seg = segment_of(hash);
-    std::shared_lock<segment_lock> guard{seg.mtx};
-    auto* n = seg.find(key, hash);
-    if (n != nullptr && !n->erased && fresh(n->expires)) {
-      out.assign(n->value);
-      hit = true;
-      // A linked node's slot spares the owner the lookup (and the segment
-      // lock); misses, expired entries and writes not yet drained give
-      // the hash, which the owner looks up.
-      if (n->slot != no_slot)
-        record = slot_record | n->slot;
-    }
-  }
+bool cache_store::note_read(bool hit, uint64_t record) {
   auto stripe = read_buffer::stripe_of_this_thread();
   reads_.count(stripe, hit);
-  drain = reads_.push(stripe, record) && claim_drain_request();
-  return hit ? lookup_result::hit : lookup_result::miss;
+  return reads_.push(stripe, record) && claim_drain_request();
 }
 
 bool cache_store::claim_drain_request() {
@@ -250,22 +149,23 @@ caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint
                                                       time_point now) {
   if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
     return err;
-  auto expires = expiry(ttl, now);
+  // Made before the lock: the copy is the write's longest part.
+  auto* stored = stored_value::make(value, expiry(ttl, now));
   uint64_t charge = 0;
   {
-    auto& seg = segment_of(hash);
-    std::unique_lock<segment_lock> guard{seg.mtx};
-    auto* n = seg.find(key, hash);
+    auto w = table_.write(hash);
+    auto* n = w.find(key, hash);
     if (n == nullptr) {
       n = new node;
       n->hash = hash;
       n->key.assign(key);
-      seg.insert(n);
+      n->value.store(stored, std::memory_order_relaxed);
+      w.insert(n);
+    } else {
+      w.set_value(n, stored);
     }
-    n->value = std::move(value);
-    n->expires = expires;
-    n->erased = false;
-    n->charge = entry_overhead() + heap_bytes(n->key) + heap_bytes(n->value);
+    // Counted as a string's heap bytes were (see node_overhead).
+    n->charge = entry_overhead() + heap_bytes(n->key) + (value.size() > 15 ? value.size() + 1 : 0);
     charge = n->charge;
   }
   reads_.count_put(read_buffer::stripe_of_this_thread());
@@ -273,21 +173,20 @@ caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint
 }
 
 bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
-  auto& seg = segment_of(hash);
   {
-    std::unique_lock<segment_lock> guard{seg.mtx};
-    auto* n = seg.find(key, hash);
-    if (n == nullptr || n->erased)
+    auto w = table_.write(hash);
+    auto* n = w.find(key, hash);
+    if (n == nullptr || n->value.load(std::memory_order_relaxed) == nullptr)
       return false;
     if (!n->linked) {
       // The owner has not seen it yet: its queued write will find nothing.
-      seg.unchain(n);
-      delete n;
+      w.unchain(n);
+      w.retire(n);
       return true;
     }
-    // Linked nodes are the owner's to free.
-    n->erased = true;
-    std::string{}.swap(n->value);
+    // Linked nodes are the owner's to free; a null value is an erased
+    // entry.
+    w.set_value(n, nullptr);
   }
   q = enqueue(key, key.size());
   return true;
@@ -322,6 +221,7 @@ cache_store::order& cache_store::list_of(region r) {
 }
 
 void cache_store::link(node* n) {
+  // Under the segment's lock (apply_write): `linked` is read by writers.
   n->linked = true;
   take_slot(n);
   push_front(window_, n);
@@ -331,14 +231,11 @@ void cache_store::link(node* n) {
 }
 
 void cache_store::destroy(node* n) {
-  {
-    auto& seg = segment_of(n->hash);
-    std::unique_lock<segment_lock> guard{seg.mtx};
-    seg.unchain(n);
-  }
   if (n->linked)
     unlink_entry(n);
-  delete n;
+  auto w = table_.write(n->hash);
+  w.unchain(n);
+  w.retire(n);
 }
 
 void cache_store::drain() {
@@ -365,21 +262,24 @@ void cache_store::drain() {
   });
   apply_reads(now);
   enforce_bounds();
+  // What writers retired waits for a full batch (table.cpp); now and then
+  // the owner hands over the rest, so that a quiet cache frees it too.
+  if (++drains_ % 64 == 0)
+    table_.flush_retired();
 }
 
 void cache_store::apply_write(const std::string& key) {
   auto hash = key_hash(key);
-  auto& seg = segment_of(hash);
-  node* doomed = nullptr;
   bool inserted = false;
   {
-    std::unique_lock<segment_lock> guard{seg.mtx};
-    auto* n = seg.find(key, hash);
+    auto w = table_.write(hash);
+    auto* n = w.find(key, hash);
     if (n == nullptr)
       return; // removed or cleared since
-    if (n->erased) {
-      seg.unchain(n);
-      doomed = n;
+    if (n->value.load(std::memory_order_relaxed) == nullptr) {
+      w.unchain(n);
+      unlink_entry(n);
+      w.retire(n);
     } else if (!n->linked) {
       link(n);
       inserted = true;
@@ -388,10 +288,6 @@ void cache_store::apply_write(const std::string& key) {
       n->accounted = n->charge;
       touch(n);
     }
-  }
-  if (doomed != nullptr) {
-    unlink_entry(doomed);
-    delete doomed;
   }
   // A key inserted again after its eviction: the miss before this write
   // (whose read record may have been dropped, or applied after the write
@@ -404,12 +300,11 @@ void cache_store::apply_reads(time_point now) {
   auto& batch = read_batch_;
   if (batch.empty())
     return;
-  // Looked up one segment at a time, under one shared lock per segment and
-  // batch instead of one per record: each lock the owner takes is a cache
-  // line the readers on other cores lock too, and taking it per record made
-  // the owner's drain and a reader on the other core fight over those lines
-  // (half of the owner's drain time, and most of a hit's cost, was
-  // pthread_rwlock_rdlock; see the README's cache_direct row).
+  // Looked up one segment at a time, in one RCU read section per segment
+  // and batch. (Grouping by segment once spared a shared lock per record,
+  // whose cache line the owner and the readers fought over; the table's
+  // reads take no lock now, and the grouping keeps each segment's buckets
+  // warm.)
   std::array<uint32_t, segment_count + 1> first{};
   for (auto record : batch)
     if (!names_slot(record))
@@ -431,13 +326,13 @@ void cache_store::apply_reads(time_point now) {
   for (size_t s = 0; s < segment_count; ++s) {
     if (first[s] == first[s + 1])
       continue;
-    auto& seg = segments_[s];
-    std::shared_lock<segment_lock> guard{seg.mtx};
+    read_guard guard;
     for (auto k = first[s]; k < first[s + 1]; ++k) {
       auto i = by_segment_[k];
-      auto* n = seg.find_hash(batch[i]);
-      if (n != nullptr && n->linked && !n->erased)
-        found_[i] = {n, n->expires > now ? read_state::live : read_state::expired};
+      auto* n = table_.find_hash(batch[i]);
+      auto* v = n != nullptr ? n->value.load(std::memory_order_acquire) : nullptr;
+      if (v != nullptr && n->linked)
+        found_[i] = {n, v->expires() > now ? read_state::live : read_state::expired};
     }
   }
   // Applied in the order the reads were recorded. Only the owner frees
@@ -512,15 +407,15 @@ std::optional<std::string> cache_store::get(const std::string& key, time_point n
   bool linked = false;
   bool expired = false;
   {
-    auto& seg = segment_of(hash);
-    std::shared_lock<segment_lock> guard{seg.mtx};
-    n = seg.find(key, hash);
-    if (n != nullptr && !n->erased) {
+    read_guard guard;
+    n = table_.find(key, hash);
+    auto* v = n != nullptr ? n->value.load(std::memory_order_acquire) : nullptr;
+    if (v != nullptr) {
       // Unlinked: a thread's write the owner has not drained yet; visible
       // all the same, and only the owner frees linked nodes.
       linked = n->linked;
-      if (n->expires > now)
-        out = n->value;
+      if (v->expires() > now)
+        out.emplace(v->view());
       else
         expired = linked;
     }
@@ -543,17 +438,17 @@ std::optional<std::string> cache_store::get(const std::string& key, time_point n
 
 bool cache_store::contains(const std::string& key, time_point now) const {
   auto hash = key_hash(key);
-  auto& seg = segment_of(hash);
-  std::shared_lock<segment_lock> guard{seg.mtx};
-  auto* n = seg.find(key, hash);
-  return n != nullptr && !n->erased && n->expires > now;
+  read_guard guard;
+  auto* n = table_.find(key, hash);
+  auto* v = n != nullptr ? n->value.load(std::memory_order_acquire) : nullptr;
+  return v != nullptr && v->expires() > now;
 }
 
 void cache_store::touch(node* n) {
   auto& where = where_of(n);
   if (cfg_.policy == eviction::lru || where != probation) {
     auto& l = list_of(where);
-    if (l.head == n->slot)
+    if (l.head == slot_of(n))
       return;
     unlink(l, n);
     push_front(l, n);
@@ -601,38 +496,22 @@ void cache_store::evict(node* n) {
 
 bool cache_store::erase(const std::string& key) {
   auto hash = key_hash(key);
-  auto& seg = segment_of(hash);
-  node* n = nullptr;
-  {
-    std::unique_lock<segment_lock> guard{seg.mtx};
-    n = seg.find(key, hash);
-    if (n == nullptr || n->erased)
-      return false;
-    seg.unchain(n);
-  }
+  auto w = table_.write(hash);
+  auto* n = w.find(key, hash);
+  if (n == nullptr || n->value.load(std::memory_order_relaxed) == nullptr)
+    return false;
+  w.unchain(n);
   if (n->linked)
     unlink_entry(n);
-  delete n;
+  w.retire(n);
   return true;
 }
 
 uint64_t cache_store::clear() {
   uint64_t removed = 0;
-  for (auto& seg : segments_) {
-    std::vector<node*> buckets;
-    {
-      std::unique_lock<segment_lock> guard{seg.mtx};
-      buckets.swap(seg.buckets);
-      seg.count = 0;
-    }
-    for (auto* head : buckets)
-      while (head != nullptr) {
-        auto* next = head->chain;
-        removed += head->erased ? 0 : 1;
-        delete head;
-        head = next;
-      }
-  }
+  table_.clear([&](node* n) {
+    removed += n->value.load(std::memory_order_relaxed) != nullptr ? 1 : 0;
+  });
   forget_policy();
   return removed;
 }
@@ -640,20 +519,16 @@ uint64_t cache_store::clear() {
 void cache_store::reset() {
   // The previous owner's entries go; writes made since it stopped stay and
   // are linked by the next drain (their queued records are kept).
-  for (auto& seg : segments_) {
-    std::unique_lock<segment_lock> guard{seg.mtx};
-    for (auto& head : seg.buckets)
-      for (auto** p = &head; *p != nullptr;) {
-        auto* n = *p;
-        if (n->linked) {
-          *p = n->chain;
-          --seg.count;
-          delete n;
-        } else {
-          p = &n->chain;
-        }
+  for (size_t s = 0; s < segment_count; ++s) {
+    auto w = table_.write_segment(s);
+    w.for_each([&w](node* n) {
+      if (n->linked) {
+        w.unchain(n);
+        w.retire(n);
       }
+    });
   }
+  table_.flush_retired();
   forget_policy();
   reads_.drain([](uint64_t) {});
   reads_.reset_counts();

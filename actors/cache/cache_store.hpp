@@ -1,8 +1,9 @@
 #pragma once
 
 // One cache shard's entries and eviction policy, Caffeine's design in plain
-// C++: the entries live in a segmented hash table that any thread may read
-// and write under a short segment lock; what threads do is recorded in two
+// C++: the entries live in a segmented hash table (table.hpp) that any
+// thread reads without a lock and writes under a short segment lock; what
+// threads do is recorded in two
 // buffers (a lossy, striped buffer of reads, a bounded queue of writes); one
 // owner, the shard actor, drains both and alone changes the policy state
 // (LRU order or W-TinyLFU's window, probation, protected and sketch, byte
@@ -11,7 +12,8 @@
 // (the tagged cache, the cluster's near cache) use only those.
 //
 // Who may call what:
-// - any thread: `lookup`, `write`, `remove`, `default_ttl`, `max_bytes`;
+// - any thread: `lookup`, `visit`, `write`, `remove`, `default_ttl`,
+//   `max_bytes`;
 // - the owner only: everything else.
 
 #include <algorithm>
@@ -29,6 +31,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <time.h>
+
 #include "frequency_sketch.hpp"
 #include "key_hash.hpp"
 #include "p21/cache_config.hpp"
@@ -36,13 +40,10 @@
 #include "p21/error.hpp"
 #include "p21/protocol/cache.hpp"
 #include "read_buffer.hpp"
-#include "segment_lock.hpp"
+#include "table.hpp"
 #include "window_tuner.hpp"
 
 namespace p21::cache_detail {
-
-using clock = std::chrono::steady_clock;
-using time_point = clock::time_point;
 
 /// Which entries leave when the cache is full (`[cache] policy`).
 using eviction = eviction_policy;
@@ -70,6 +71,29 @@ size_t entry_overhead();
 /// What a concurrent `lookup` found.
 enum class lookup_result { hit, miss };
 
+/// Whether an entry expiring at `expires` is still fresh. Most entries
+/// expire minutes or hours away, and for them the kernel's tick clock
+/// (CLOCK_MONOTONIC_COARSE, the clock steady_clock reads, as of the last
+/// tick) answers: a read from the vDSO without the hardware counter, 4 ns
+/// here against 26 ns for the exact clock, which was a fifth of a hit's
+/// cost. It lags the exact time by at most a tick or two (4 ms each);
+/// entries closer than `near_expiry` to their end ask the exact clock, so
+/// that an expired entry is still never returned.
+inline bool fresh(time_point expires) {
+  if (expires == time_point::max())
+    return true;
+#ifdef CLOCK_MONOTONIC_COARSE
+  constexpr auto near_expiry = std::chrono::milliseconds{50};
+  timespec ts{};
+  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+    auto coarse = time_point{std::chrono::seconds{ts.tv_sec} + std::chrono::nanoseconds{ts.tv_nsec}};
+    if (expires - near_expiry > coarse)
+      return true;
+  }
+#endif
+  return expires > clock::now();
+}
+
 /// One cache's entries and eviction order (see the top of this file for who
 /// may call what).
 class cache_store {
@@ -85,7 +109,38 @@ public:
   /// Copies the value of `key` into `out` unless it is absent, erased or
   /// expired; records the read for the owner. Sets `drain` when the owner
   /// should drain the buffers soon.
-  lookup_result lookup(std::string_view key, uint64_t hash, std::string& out, bool& drain);
+  lookup_result lookup(std::string_view key, uint64_t hash, std::string& out, bool& drain) {
+    return visit(
+        key, hash, [&out](std::string_view v) { out.assign(v.data(), v.size()); }, drain);
+  }
+
+  /// The same without a copy: calls `f(value)` on a hit, with a view of the
+  /// stored bytes that is valid until `f` returns (an RCU read section: `f`
+  /// must not wait for other threads of the cache, but may read and write
+  /// it). Takes no lock and writes no shared cache line besides the read
+  /// record of this thread's stripe.
+  template <class F>
+  lookup_result visit(std::string_view key, uint64_t hash, F&& f, bool& drain) {
+    bool hit = false;
+    uint64_t record = hash;
+    {
+      read_guard guard;
+      if (auto* n = table_.find(key, hash)) {
+        auto* v = n->value.load(std::memory_order_acquire);
+        if (v != nullptr && fresh(v->expires())) {
+          hit = true;
+          // A linked node's slot spares the owner the lookup; misses,
+          // expired entries and writes not yet drained give the hash,
+          // which the owner looks up.
+          if (auto slot = n->slot.load(std::memory_order_relaxed); slot != no_slot)
+            record = slot_record | slot;
+          f(v->view());
+        }
+      }
+    }
+    drain = note_read(hit, record);
+    return hit ? lookup_result::hit : lookup_result::miss;
+  }
 
   /// What a `write` or `remove` left for the owner.
   struct queued {
@@ -202,7 +257,7 @@ public:
 private:
   enum region : uint8_t { window, probation, protected_main };
 
-  static constexpr uint32_t no_slot = UINT32_MAX;
+  static constexpr uint32_t no_slot = table_node::no_slot;
   /// A read record is the key's hash or, for a hit on a linked node, the
   /// node's slot with the top 32 bits set. A key whose hash has those 32
   /// bits set (one in four billion) has its reads taken for a slot's: as
@@ -210,24 +265,10 @@ private:
   static constexpr uint64_t slot_record = 0xffff'ffffull << 32;
   static bool names_slot(uint64_t record) { return (record & slot_record) == slot_record; }
 
-  /// One entry. `chain`, `hash` and `key` are fixed once it is in the table;
-  /// `value`, `expires`, `charge` and `erased` change only under the
-  /// segment's exclusive lock; `slot` and `linked` are set once, by the
-  /// owner under that lock, when it links the node; `accounted` is the
-  /// owner's. The entry's place in the eviction order is not here but in
-  /// the owner's `links_` (see `policy_link`).
-  struct node {
-    node* chain = nullptr;
-    uint64_t hash = 0;
-    std::string key;
-    std::string value;
-    time_point expires;
-    uint64_t charge = 0;
-    uint64_t accounted = 0;
-    uint32_t slot = no_slot;
-    bool linked = false;
-    bool erased = false;
-  };
+  /// One entry (table.hpp): the table's fields and the policy's `charge`,
+  /// `accounted`, `slot` and `linked`. The entry's place in the eviction
+  /// order is not there but in the owner's `links_` (see `policy_link`).
+  using node = table_node;
 
   /// A linked node's place in the eviction order, kept apart from the node
   /// in an array only the owner touches. A hit moves its entry to the front
@@ -249,28 +290,22 @@ private:
     size_t size = 0;
   };
 
-  /// One lock's share of the table: a chained hash table of nodes.
-  struct alignas(64) segment {
-    mutable segment_lock mtx;
-    std::vector<node*> buckets;
-    size_t count = 0;
-    node* find(std::string_view key, uint64_t hash) const;
-    node* find_hash(uint64_t hash) const;
-    void insert(node* n);
-    void unchain(node* n);
-  };
-
-  static constexpr size_t segment_count = 64;
+  static constexpr size_t segment_count = rcu_table::segment_count;
 
 public:
   /// Bytes of one table node with its allocation header and bucket slot,
   /// and its place in the eviction order.
-  static size_t node_overhead() { return sizeof(node) + 2 * sizeof(void*) + sizeof(policy_link); }
+  static size_t node_overhead() {
+    // The value's buffer with up to 15 bytes is part of it too, as short
+    // strings were when values were `std::string`s in the node.
+    return sizeof(node) + 2 * sizeof(void*) + sizeof(policy_link) + stored_value::allocation(16);
+  }
 
 private:
-  static size_t segment_index(uint64_t hash) { return spread(hash) & (segment_count - 1); }
-  segment& segment_of(uint64_t hash) { return segments_[segment_index(hash)]; }
-  const segment& segment_of(uint64_t hash) const { return segments_[segment_index(hash)]; }
+  static size_t segment_index(uint64_t hash) { return rcu_table::segment_index(hash); }
+  /// Counts a read and records it for the owner; returns whether the owner
+  /// should drain soon.
+  bool note_read(bool hit, uint64_t record);
   time_point expiry(timespan ttl, time_point now) const;
   caf::error check_charge(uint64_t charge) const;
 
@@ -280,14 +315,15 @@ private:
   node* tail_of(const order& l) const { return l.tail == no_slot ? nullptr : links_[l.tail].n; }
   node* head_of(const order& l) const { return l.head == no_slot ? nullptr : links_[l.head].n; }
   node* next_of(const node* n) const {
-    auto s = links_[n->slot].next;
+    auto s = links_[slot_of(n)].next;
     return s == no_slot ? nullptr : links_[s].n;
   }
   node* prev_of(const node* n) const {
-    auto s = links_[n->slot].prev;
+    auto s = links_[slot_of(n)].prev;
     return s == no_slot ? nullptr : links_[s].n;
   }
-  region& where_of(const node* n) { return links_[n->slot].where; }
+  static uint32_t slot_of(const node* n) { return n->slot.load(std::memory_order_relaxed); }
+  region& where_of(const node* n) { return links_[slot_of(n)].where; }
   /// Gives `n` a slot in `links_`, and takes it back.
   void take_slot(node* n);
   void free_slot(node* n);
@@ -326,7 +362,8 @@ private:
 
   const store_config initial_;
   store_config cfg_;
-  std::array<segment, segment_count> segments_;
+  rcu_table table_;
+  uint64_t drains_ = 0; // owner only
   read_buffer reads_;
   bool claim_drain_request();
 

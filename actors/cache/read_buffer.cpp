@@ -1,7 +1,9 @@
 #include "read_buffer.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace p21::cache_detail {
 
@@ -18,10 +20,47 @@ read_buffer::read_buffer(size_t stripes) {
   stripes_ = std::make_unique<stripe[]>(stripes);
 }
 
-size_t read_buffer::stripe_of_this_thread() {
-  thread_local const size_t stripe =
-      spread(std::hash<std::thread::id>{}(std::this_thread::get_id()));
-  return stripe;
+namespace {
+
+/// The thread indices in use; a thread takes the lowest free one.
+class thread_indices {
+public:
+  size_t take() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (size_t i = 0; i < used_.size(); ++i)
+      if (!used_[i]) {
+        used_[i] = true;
+        return i;
+      }
+    used_.push_back(true);
+    return used_.size() - 1;
+  }
+  void give_back(size_t i) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    used_[i] = false;
+  }
+
+private:
+  std::mutex mtx_;
+  std::vector<bool> used_;
+};
+
+thread_indices& indices() {
+  // Never destroyed: threads may end after static destructors ran.
+  static auto* all = new thread_indices;
+  return *all;
+}
+
+struct thread_index {
+  size_t value = indices().take();
+  ~thread_index() { indices().give_back(value); }
+};
+
+} // namespace
+
+size_t read_buffer::this_thread_index() {
+  thread_local const thread_index index;
+  return index.value;
 }
 
 bool read_buffer::push(size_t stripe, uint64_t hash) {
@@ -39,23 +78,11 @@ bool read_buffer::push(size_t stripe, uint64_t hash) {
 }
 
 read_buffer::totals read_buffer::counts() const {
-  totals t;
-  for (size_t i = 0; i <= mask_; ++i) {
-    auto& s = stripes_[i];
-    t.hits += s.hits.load(std::memory_order_relaxed);
-    t.misses += s.misses.load(std::memory_order_relaxed);
-    t.puts += s.puts.load(std::memory_order_relaxed);
-  }
-  return t;
+  return {counts_.sum(0) - base_.hits, counts_.sum(1) - base_.misses, counts_.sum(2) - base_.puts};
 }
 
 void read_buffer::reset_counts() {
-  for (size_t i = 0; i <= mask_; ++i) {
-    auto& s = stripes_[i];
-    s.hits.store(0, std::memory_order_relaxed);
-    s.misses.store(0, std::memory_order_relaxed);
-    s.puts.store(0, std::memory_order_relaxed);
-  }
+  base_ = {counts_.sum(0), counts_.sum(1), counts_.sum(2)};
 }
 
 } // namespace p21::cache_detail

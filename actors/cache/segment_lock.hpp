@@ -15,8 +15,9 @@
 namespace p21::cache_detail {
 
 /// A reader-writer spin lock in one word, for critical sections of a few
-/// hundred nanoseconds: a hit copies one value under it, a write links one
-/// node. A shared lock is one atomic add and its release one atomic
+/// hundred nanoseconds: a write links one node. (Hits took it shared until
+/// the table's readers went lock-free on RCU, table.hpp; now only writers
+/// take it, exclusively.) A shared lock is one atomic add and its release one atomic
 /// subtract, inlined; `std::shared_mutex` (glibc's pthread_rwlock) is a call
 /// and a compare-and-swap loop each way, and on the cache's read path those
 /// two calls were a quarter of a hit's cost. Writers are rare (puts, the
@@ -58,10 +59,7 @@ public:
 
   void unlock() noexcept { state_.fetch_sub(writer, std::memory_order_release); }
 
-private:
-  static constexpr uint32_t writer = 1;
-  static constexpr uint32_t reader = 2;
-
+  /// One step of a spin wait: a pause, then yields once it lasts.
   static void pause(unsigned spins) noexcept {
     if (spins < 64) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,6 +69,10 @@ private:
       std::this_thread::yield();
     }
   }
+
+private:
+  static constexpr uint32_t writer = 1;
+  static constexpr uint32_t reader = 2;
 
   std::atomic<uint32_t> state_{0};
 };

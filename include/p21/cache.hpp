@@ -11,7 +11,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include <caf/binary_deserializer.hpp>
@@ -54,6 +56,24 @@ public:
 
   /// The value of `key`, or an empty optional on a miss.
   caf::expected<std::optional<std::string>> get(const std::string& key);
+
+  /// Calls `f(value)` with the value of `key` without copying it; returns
+  /// whether it did (false: a miss). `value` is a `std::string_view` of
+  /// the stored bytes, valid only until `f` returns: copy what must outlive
+  /// the call. For a shard in this process the view points into the table
+  /// itself, whose values are immutable (a `put` stores a new one; the old
+  /// one is freed only after every reader left it): no lock, no copy, no
+  /// allocation. `f` runs inside a read section that delays those frees,
+  /// so keep it short; it may call the cache, but must not wait for
+  /// another thread that uses it. For a peer's shard or a cache with
+  /// `backend = "redis"` it runs on a copy (`get`).
+  template <class F>
+  caf::expected<bool> visit(const std::string& key, F&& f) {
+    using fn = std::remove_reference_t<F>;
+    return visit_impl(
+        key, [](void* p, std::string_view v) { (*static_cast<fn*>(p))(v); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+  }
 
   /// Values of many keys in one round trip per shard.
   caf::expected<std::vector<std::optional<std::string>>>
@@ -134,6 +154,8 @@ private:
   cache(runtime& rt, std::string name, size_t shards);
 
   size_t shard_index(const std::string& key) const;
+  using visitor = void (*)(void* f, std::string_view value);
+  caf::expected<bool> visit_impl(const std::string& key, visitor call, void* f);
   /// Starts shard `s`'s actor if it is not running and may start on use.
   void ensure_owner(size_t s);
   /// Asks shard `s`'s owner to drain what handles recorded; `wait` blocks

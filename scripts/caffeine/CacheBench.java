@@ -1,12 +1,17 @@
-// The two cache loops of `p21 bench`'s cache_direct and cache_contended rows,
-// through Caffeine (the anchor of issue 33) and a synchronized LRU, so that
-// anyone can hold p21::cache against them on the same machine:
+// The cache loops of `p21 bench`'s cache_direct, cache_view and
+// cache_contended rows, through Caffeine (the anchor of issue 33) and a
+// synchronized LRU, so that anyone can hold p21::cache against them on the
+// same machine:
 //
 //   direct:    one thread, gets that hit 256 hot keys of a 512-entry cache
-//              (100-byte values); nanoseconds per get.
-//   contended: 4 threads, Zipf(0.99) over 100 000 keys, 90 % get / 10 % put
-//              (a miss is followed by a put, as a read-through cache does),
-//              capacity 25 000; operations per second.
+//              (100-byte values); nanoseconds per get. Java hands out a
+//              reference to the stored value: the twin of p21's zero-copy
+//              `visit` (cache_view), and the anchor of its copying `get`
+//              (cache_direct) as well.
+//   contended: 1, 2, 4 and 8 threads, Zipf(0.99) over 100 000 keys, 90 %
+//              get / 10 % put (a miss is followed by a put, as a
+//              read-through cache does), capacity 25 000; operations per
+//              second (cache_contended_1, _2, cache_contended, _8).
 //
 // Run by scripts/caffeine_bench.sh (needs Debian's libcaffeine-java and a JDK).
 
@@ -99,10 +104,10 @@ public final class CacheBench {
     return out;
   }
 
-  /** Median operations per second over `samples` runs of 4 threads. */
-  static double contended(java.util.function.Supplier<SimpleCache> make, int samples)
+  /** Median operations per second over `samples` runs of `threads` threads. */
+  static double contended(java.util.function.Supplier<SimpleCache> make, int samples, int threads)
       throws Exception {
-    final int threads = 4, perThread = 100_000;
+    final int perThread = 100_000;
     String[][] keys = new String[threads][perThread];
     boolean[][] isPut = new boolean[threads][perThread];
     for (int t = 0; t < threads; ++t) {
@@ -144,14 +149,20 @@ public final class CacheBench {
     int samples = args.length > 0 ? Integer.parseInt(args[0]) : 20;
     double lockNs = direct(synchronizedLru(512), samples, 200_000);
     double caffeineNs = direct(caffeine(512), samples, 200_000);
-    double lockOps = contended(() -> synchronizedLru(25_000), samples);
-    double caffeineOps = contended(() -> caffeine(25_000), samples);
     System.out.printf("java direct     synchronized LRU %6.1f ns/get   Caffeine %6.1f ns/get   (%.2fx the lock)%n",
         lockNs, caffeineNs, lockNs / caffeineNs);
-    System.out.printf("java contended  synchronized LRU %6.2f M ops/s  Caffeine %6.2f M ops/s  (%.2fx the lock)%n",
-        lockOps / 1e6, caffeineOps / 1e6, caffeineOps / lockOps);
-    System.out.printf("{\"direct_ns\": {\"synchronized_lru\": %.2f, \"caffeine\": %.2f}, "
-        + "\"contended_ops_per_s\": {\"synchronized_lru\": %.0f, \"caffeine\": %.0f}}%n",
-        lockNs, caffeineNs, lockOps, caffeineOps);
+    StringBuilder json = new StringBuilder();
+    json.append(String.format("{\"direct_ns\": {\"synchronized_lru\": %.2f, \"caffeine\": %.2f}, "
+        + "\"contended_ops_per_s\": {", lockNs, caffeineNs));
+    int[] counts = {1, 2, 4, 8};
+    for (int t : counts) {
+      double lockOps = contended(() -> synchronizedLru(25_000), samples, t);
+      double caffeineOps = contended(() -> caffeine(25_000), samples, t);
+      System.out.printf("java contended  %d thread%s  synchronized LRU %6.2f M ops/s  Caffeine %6.2f M ops/s  (%.2fx the lock)%n",
+          t, t == 1 ? " " : "s", lockOps / 1e6, caffeineOps / 1e6, caffeineOps / lockOps);
+      json.append(String.format("%s\"%d\": {\"synchronized_lru\": %.0f, \"caffeine\": %.0f}",
+          t == 1 ? "" : ", ", t, lockOps, caffeineOps));
+    }
+    System.out.println(json.append("}}"));
   }
 }

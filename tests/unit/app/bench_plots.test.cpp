@@ -54,3 +54,19 @@ TEST_CASE("write_plots writes ratios.svg and one chart per phase") {
   CHECK(files[0] == dir.file("out") + "/ratios.svg");
   CHECK(files[1] == dir.file("out") + "/self_tuning_db_burst.svg");
 }
+
+TEST_CASE("the contention chart draws throughput by threads for both sides of cache_contended") {
+  auto rows = nlohmann::json::parse(R"([
+    {"name": "cache_direct", "baseline": {"median_s": 5e-8}, "perfect21": {"median_s": 2e-8}},
+    {"name": "cache_contended_8", "baseline": {"median_s": 4e-7}, "perfect21": {"median_s": 1e-7}},
+    {"name": "cache_contended_1", "baseline": {"median_s": 1e-7}, "perfect21": {"median_s": 5e-8}},
+    {"name": "cache_contended", "baseline": {"median_s": 3e-7}, "perfect21": {"median_s": 1e-7}},
+    {"name": "cache_contended_2", "baseline": {"median_s": 2e-7}, "perfect21": {"median_s": 1e-7}}])");
+  auto svg = contention_chart(rows);
+  CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(count(svg, "<polyline") == 2);
+  CHECK(count(svg, "<circle") == 8);
+  // 1 / 5e-8 s per op = 20 M ops/s, p21's single thread.
+  CHECK(svg.find("<title>20.00 M ops/s</title>") != std::string::npos);
+  CHECK(contention_chart(nlohmann::json::array()).empty());
+}

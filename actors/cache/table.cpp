@@ -1,0 +1,225 @@
+// The cache shard's table: writers' side (see table.hpp for the readers').
+
+#include "table.hpp"
+
+#include <cstring>
+#include <new>
+
+namespace p21::cache_detail {
+
+namespace {
+
+/// Retired things a segment gathers before it hands them to RCU as one
+/// batch, or fewer when they hold this many bytes (at most 4 MiB a shard
+/// wait for a hand-over). Each hand-over may wake liburcu's call_rcu
+/// thread, which then waits for a grace period (membarrier): with batches
+/// of 64 and a hand-over at every drain, `cache_contended` (10 % puts) fell
+/// from 0.99x the mutex LRU to 0.61x on this 2-vCPU machine.
+constexpr size_t retire_batch = 256;
+constexpr uint64_t retire_batch_bytes = 64 << 10;
+
+} // namespace
+
+// -- stored_value -------------------------------------------------------------
+
+size_t stored_value::allocation(size_t bytes) noexcept {
+  return sizeof(stored_value) + bytes;
+}
+
+stored_value* stored_value::make(std::string_view bytes, time_point expires) {
+  void* mem = ::operator new(allocation(bytes.size()));
+  auto* v = new (mem) stored_value(expires, bytes.size());
+  if (!bytes.empty())
+    std::memcpy(v->data(), bytes.data(), bytes.size());
+  return v;
+}
+
+void stored_value::free(void* p) noexcept {
+  if (p == nullptr)
+    return;
+  static_cast<stored_value*>(p)->~stored_value();
+  ::operator delete(p);
+}
+
+void table_node::free(void* p) noexcept {
+  auto* n = static_cast<table_node*>(p);
+  stored_value::free(n->value.load(std::memory_order_relaxed));
+  delete n;
+}
+
+// -- bucket_array -------------------------------------------------------------
+
+rcu_table::bucket_array* rcu_table::bucket_array::make(size_t n) {
+  void* mem = ::operator new(sizeof(bucket_array) + n * sizeof(std::atomic<node*>));
+  auto* b = new (mem) bucket_array{n - 1};
+  for (size_t i = 0; i < n; ++i)
+    new (&b->heads()[i]) std::atomic<node*>{nullptr};
+  return b;
+}
+
+void rcu_table::bucket_array::free(void* p) noexcept {
+  ::operator delete(p);
+}
+
+// -- segment ------------------------------------------------------------------
+
+void rcu_table::segment::grow() {
+  auto* old = buckets.load(std::memory_order_relaxed);
+  auto* fresh = bucket_array::make(old == nullptr ? 16 : 2 * (old->mask + 1));
+  auto seq = resizes.load(std::memory_order_relaxed);
+  // Odd while nodes move: a reader that missed looks again.
+  // The moves below are release stores: a reader that sees one sees this.
+  resizes.store(seq + 1, std::memory_order_relaxed);
+  if (old != nullptr)
+    for (size_t i = 0; i <= old->mask; ++i)
+      for (auto* n = old->heads()[i].load(std::memory_order_relaxed); n != nullptr;) {
+        auto* next = n->chain.load(std::memory_order_relaxed);
+        auto& head = fresh->heads()[bucket_of(spread(n->hash), fresh->mask)];
+        n->chain.store(head.load(std::memory_order_relaxed), std::memory_order_release);
+        head.store(n, std::memory_order_release);
+        n = next;
+      }
+  buckets.store(fresh, std::memory_order_release);
+  resizes.store(seq + 2, std::memory_order_release);
+  if (old != nullptr)
+    retire(old, &bucket_array::free, 0);
+}
+
+void rcu_table::segment::retire(void* p, void (*free)(void*), uint64_t bytes) {
+  retired_items.push_back({p, free});
+  retired_bytes += bytes;
+  has_retired.store(true, std::memory_order_relaxed);
+}
+
+// -- writer -------------------------------------------------------------------
+
+rcu_table::writer::writer(segment& seg)
+  : seg_(seg) {
+  seg_.mtx.lock();
+}
+
+rcu_table::writer::~writer() {
+  std::vector<retired> items;
+  if (seg_.retired_items.size() >= retire_batch || seg_.retired_bytes >= retire_batch_bytes) {
+    items.swap(seg_.retired_items);
+    seg_.retired_bytes = 0;
+    seg_.has_retired.store(false, std::memory_order_relaxed);
+  }
+  seg_.mtx.unlock();
+  free_after_grace_period(std::move(items));
+}
+
+rcu_table::node* rcu_table::writer::find(std::string_view key, uint64_t hash) const {
+  return seg_.find(key, hash);
+}
+
+void rcu_table::writer::insert(node* n) {
+  auto* b = seg_.buckets.load(std::memory_order_relaxed);
+  if (b == nullptr || seg_.count + 1 > b->mask + 1) {
+    seg_.grow();
+    b = seg_.buckets.load(std::memory_order_relaxed);
+  }
+  auto& head = b->heads()[bucket_of(spread(n->hash), b->mask)];
+  n->chain.store(head.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  // Release: a reader that finds the node sees its key and value.
+  head.store(n, std::memory_order_release);
+  ++seg_.count;
+}
+
+void rcu_table::writer::unchain(node* n) {
+  auto* b = seg_.buckets.load(std::memory_order_relaxed);
+  if (b == nullptr)
+    return;
+  std::atomic<node*>* p = &b->heads()[bucket_of(spread(n->hash), b->mask)];
+  for (auto* cur = p->load(std::memory_order_relaxed); cur != nullptr;
+       p = &cur->chain, cur = p->load(std::memory_order_relaxed))
+    if (cur == n) {
+      // `n->chain` stays: a reader on `n` walks on to the rest.
+      p->store(n->chain.load(std::memory_order_relaxed), std::memory_order_release);
+      --seg_.count;
+      return;
+    }
+}
+
+void rcu_table::writer::set_value(node* n, stored_value* v) {
+  auto* old = n->value.exchange(v, std::memory_order_acq_rel);
+  if (old != nullptr)
+    seg_.retire(old, &stored_value::free, old->footprint());
+}
+
+void rcu_table::writer::retire(node* n) {
+  auto* v = n->value.load(std::memory_order_relaxed);
+  seg_.retire(n, &table_node::free, v != nullptr ? v->footprint() : 0);
+}
+
+rcu_table::writer rcu_table::write(uint64_t hash) {
+  return writer{segment_of(hash)};
+}
+
+rcu_table::writer rcu_table::write_segment(size_t index) {
+  return writer{segments_[index]};
+}
+
+// -- rcu_table ----------------------------------------------------------------
+
+rcu_table::~rcu_table() {
+  for (auto& seg : segments_) {
+    if (auto* b = seg.buckets.load(std::memory_order_relaxed)) {
+      for (size_t i = 0; i <= b->mask; ++i)
+        for (auto* n = b->heads()[i].load(std::memory_order_relaxed); n != nullptr;) {
+          auto* next = n->chain.load(std::memory_order_relaxed);
+          table_node::free(n);
+          n = next;
+        }
+      bucket_array::free(b);
+    }
+    // Retired, not yet handed over: no reader is left, so at once.
+    for (auto& r : seg.retired_items)
+      r.free(r.ptr);
+  }
+}
+
+rcu_table::node* rcu_table::find_hash(uint64_t hash) const {
+  auto& seg = segment_of(hash);
+  auto s = spread(hash);
+  for (unsigned spins = 0;; ++spins) {
+    auto seq = seg.resizes.load(std::memory_order_acquire);
+    if ((seq & 1) == 0) {
+      if (auto* b = seg.buckets.load(std::memory_order_acquire))
+        for (auto* n = b->heads()[bucket_of(s, b->mask)].load(std::memory_order_acquire);
+             n != nullptr; n = n->chain.load(std::memory_order_acquire))
+          if (n->hash == hash)
+            return n;
+      // See segment::find.
+      if (seg.resizes.load(std::memory_order_acquire) == seq)
+        return nullptr;
+    }
+    segment_lock::pause(spins);
+  }
+}
+
+void rcu_table::flush_retired() {
+  for (auto& seg : segments_) {
+    if (!seg.has_retired.load(std::memory_order_relaxed))
+      continue;
+    std::vector<retired> items;
+    {
+      std::lock_guard<segment_lock> guard{seg.mtx};
+      items.swap(seg.retired_items);
+      seg.retired_bytes = 0;
+      seg.has_retired.store(false, std::memory_order_relaxed);
+    }
+    free_after_grace_period(std::move(items));
+  }
+}
+
+size_t rcu_table::size() const {
+  size_t n = 0;
+  for (auto& seg : segments_) {
+    std::lock_guard<segment_lock> guard{seg.mtx};
+    n += seg.count;
+  }
+  return n;
+}
+
+} // namespace p21::cache_detail
