@@ -15,7 +15,7 @@
 int main() {
   p21::config cfg;
   cfg.logging.level = p21::log_level::error;
-  cfg.get<database_config>().path = "p21_startup_rss.db";
+  cfg.get<p21::database_config>().path = "p21_startup_rss.db";
 #ifdef P21_STARTUP_RSS_LEAN
   std::vector<p21::subsystem> subsystems{p21::cache_subsystem(), p21::db_pool_subsystem(),
                                          p21::subprocess_subsystem(), p21::monitor_subsystem(),

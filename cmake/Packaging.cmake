@@ -151,7 +151,7 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libperfect21-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # The CMake package config finds every library the static ones need.
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-  "${p21_lib_package} (= ${p21_deb_version}), libcaf-dev, libsqlite3-dev, libspdlog-dev, libtomlplusplus-dev, libmicrohttpd-dev, libhiredis-dev, libssl-dev, pkg-config")
+  "${p21_lib_package} (= ${p21_deb_version}), libcaf-dev, libsqlite3-dev, libspdlog-dev, libtomlplusplus-dev, libmicrohttpd-dev, libhiredis-dev, liburcu-dev, libxxhash-dev, libssl-dev, pkg-config")
 set(CPACK_DEBIAN_DEVELOPMENT_DESCRIPTION "self-tuning runtime of CAF actors - development files
 Perfect21 runs a node of supervised C++ actors (CAF 0.17): a sharded cache
 with an optional Redis tier, a pool of SQLite connections, a subprocess pool,

@@ -10,7 +10,7 @@
 
 int main(int argc, char** argv) {
   p21::config cfg;
-  cfg.get<database_config>().path = "asio_example.db";
+  cfg.get<p21::database_config>().path = "asio_example.db";
   p21::runtime rt{cfg};
   auto db = p21::db::open(rt).value();
   static_cast<void>(db.execute("CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)"));
