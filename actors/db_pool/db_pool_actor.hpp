@@ -14,7 +14,9 @@
 #include <caf/typed_actor.hpp>
 
 #include "connection_actor.hpp"
+#include "p21/cache_config.hpp"
 #include "p21/config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/fwd.hpp"
 #include "query_cache.hpp"
 #include "reader_pool.hpp"
@@ -37,19 +39,19 @@ using deadline_pool_actor = caf::typed_actor<
                     caf::timestamp>::with<std::vector<db_result>>>;
 
 /// What a pool is built from (`[database]` and the query cache's part of
-/// `[cache]`).
+/// `[cache]`). Defaults come from the sections' own, declared once there.
 struct pool_settings {
   connection_settings conn;
   conn_timing timing;
-  size_t pool_size = 10;
-  size_t max_overflow = 20;
+  size_t pool_size = database_config{}.pool_size;
+  size_t max_overflow = database_config{}.max_overflow;
   timespan pool_timeout{0};
   timespan idle_timeout{0};
   timespan leak_threshold{0};
   bool query_cache = true;
-  uint64_t cache_entries = 1000;
+  uint64_t cache_entries = cache_config{}.db_maxsize;
   timespan cache_ttl{0};
-  uint64_t cache_max_bytes = 64ull << 20;
+  uint64_t cache_max_bytes = database_config{}.query_cache_max_bytes;
   timespan data_version_interval{0};
 };
 

@@ -19,6 +19,7 @@
 
 #include "connection.hpp"
 #include "p21/config.hpp"
+#include "p21/db_config.hpp"
 #include "p21/histogram.hpp"
 #include "p21/protocol/db_pool.hpp"
 
@@ -119,8 +120,8 @@ private:
 /// How reader connections are opened and kept.
 struct reader_settings {
   connection_settings conn;
-  size_t pool_size = 10;
-  size_t max_overflow = 20;
+  size_t pool_size = database_config{}.pool_size;
+  size_t max_overflow = database_config{}.max_overflow;
   timespan pool_timeout{0};
   timespan idle_timeout{0};
   timespan health_check_after{0};
