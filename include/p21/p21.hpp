@@ -4,6 +4,7 @@
 // writes its own actors includes <caf/all.hpp> (or the CAF headers it uses),
 // and a header that only names Perfect21 types can include "p21/fwd.hpp".
 
+#include "p21/async.hpp"
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/cluster.hpp"
@@ -33,4 +34,5 @@
 #include "p21/subsystem.hpp"
 #include "p21/subsystems.hpp"
 #include "p21/supervisor.hpp"
+#include "p21/time.hpp"
 #include "p21/types.hpp"
