@@ -36,6 +36,9 @@ struct conn_state {
   /// A reader runs statements on this shared pool; the writer keeps it tidy.
   std::shared_ptr<reader_pool> readers;
   bool reader = false;
+  /// A reader's pool's query cache (may be null): filled before a
+  /// delegated read is answered.
+  std::shared_ptr<query_cache> cache;
   /// The cancel generation of the pool that spawned this actor: once that
   /// pool stops, nothing here runs (or keeps running) another statement.
   uint64_t generation = connection::current_generation;
@@ -96,13 +99,15 @@ std::vector<std::string> to_vector(const std::set<std::string>& xs) {
 conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_state> self,
                                            connection_settings settings, conn_timing timing,
                                            std::shared_ptr<reader_pool> readers, bool reader,
-                                           uint64_t generation) {
+                                           uint64_t generation,
+                                           std::shared_ptr<query_cache> cache) {
   auto& st = self->state;
   st.settings = std::move(settings);
   st.timing = timing;
   st.readers = std::move(readers);
   st.reader = reader;
   st.generation = generation;
+  st.cache = std::move(cache);
   if (!reader)
     if (auto ok = st.ready(); !ok)
       spdlog::error("{}", render(ok.error()));
@@ -145,34 +150,18 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
       [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
           const direct_read& d) -> caf::result<db_result> {
         auto& st = self->state;
-        auto t0 = clock::now();
-        read_done done;
-        done.reader_id = d.reader_id;
-        done.cache_key = d.cache_key;
-        done.write_seq = d.write_seq;
-        auto report = [&] {
-          done.elapsed_ns = static_cast<uint64_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
-          caf::anon_send(d.pool, read_done_atom::value, std::move(done));
-        };
+        auto report = [&] { caf::anon_send(d.pool, read_done_atom::value, read_done{d.reader_id}); };
         auto ran = st.run(sql, params);
         if (!ran) {
           report();
           return ran.error();
         }
-        auto& [res, failures] = *ran;
-        done.reply.health_check_failures = failures;
-        done.ok = true;
-        // Only a result the pool will cache travels back to it as well.
-        if (d.cache_key.empty()) {
-          report();
-          return std::move(res.result);
-        }
-        auto result = res.result;
-        done.reply.result = std::move(res.result);
-        done.reply.reads = to_vector(res.access.reads);
+        auto& res = ran->first;
+        // Cached before the answer leaves, so the caller's next ask hits.
+        if (st.cache && !d.cache_key.empty())
+          st.cache->put(d.cache_key, res.result, to_vector(res.access.reads), d.write_seq);
         report();
-        return result;
+        return std::move(res.result);
       },
       [=](transaction_atom,
           const std::vector<db_statement>& statements) -> caf::result<conn_txn_reply> {
@@ -237,14 +226,16 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
 } // namespace
 
 conn_actor spawn_connection(caf::local_actor* parent, connection_settings settings,
-                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader) {
+                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader,
+                            std::shared_ptr<query_cache> cache) {
   settings.query_only = reader;
   // Taken now, on the pool's thread: a pool that stops before the new
   // thread runs still stops what it would run.
   auto generation =
       settings.cancel ? settings.cancel->generation() : connection::current_generation;
   return parent->spawn<caf::detached + caf::linked>(connection_actor, std::move(settings), timing,
-                                                    std::move(readers), reader, generation);
+                                                    std::move(readers), reader, generation,
+                                                    std::move(cache));
 }
 
 } // namespace p21::db_detail

@@ -19,6 +19,7 @@
 #include "connection.hpp"
 #include "p21/config.hpp"
 #include "p21/protocol/db_pool.hpp"
+#include "query_cache.hpp"
 #include "reader_pool.hpp"
 
 namespace p21::db_detail {
@@ -63,21 +64,15 @@ typename Inspector::result_type inspect(Inspector& f, direct_read& x) {
   return f(caf::meta::type_name("p21.direct_read"), x.reader_id, x.write_seq, x.cache_key, x.pool);
 }
 
-/// What a connection tells the pool after answering a delegated read.
+/// What a connection tells the pool after answering a delegated read: its
+/// slot and thread are free again (the result is cached already).
 struct read_done {
   uint64_t reader_id = 0;
-  uint64_t elapsed_ns = 0;
-  bool ok = false;
-  /// The result and its tables, when the pool should cache it.
-  conn_reply reply;
-  std::string cache_key;
-  uint64_t write_seq = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, read_done& x) {
-  return f(caf::meta::type_name("p21.read_done"), x.reader_id, x.elapsed_ns, x.ok, x.reply,
-           x.cache_key, x.write_seq);
+  return f(caf::meta::type_name("p21.read_done"), x.reader_id);
 }
 
 using read_done_atom = caf::atom_constant<caf::atom("readdone")>;
@@ -115,7 +110,10 @@ struct conn_timing {
 /// down with the pool, and its crash takes the pool down for the supervisor
 /// to restart cleanly. A reader reads on `readers`; the writer opens its
 /// own connection and keeps `readers` (may be null) tidy.
+/// A reader given `cache` puts a delegated read's result there before it
+/// answers, so a caller that asks again after the answer hits.
 conn_actor spawn_connection(caf::local_actor* parent, connection_settings settings,
-                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader);
+                            conn_timing timing, std::shared_ptr<reader_pool> readers, bool reader,
+                            std::shared_ptr<query_cache> cache = nullptr);
 
 } // namespace p21::db_detail

@@ -115,7 +115,8 @@ using pool_self = pool_actor::stateful_pointer<pool_state>;
 
 conn_actor spawn_reader_or_writer(pool_self self, bool reader) {
   auto& st = self->state;
-  return spawn_connection(self, st.cfg.conn, st.cfg.timing, st.readers, reader);
+  return spawn_connection(self, st.cfg.conn, st.cfg.timing, st.readers, reader,
+                          reader ? st.cache : nullptr);
 }
 
 /// Gives back a slot and the reader thread that used it.
@@ -430,12 +431,7 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         m.stats[""] = caf::make_message(std::move(s));
         return m;
       },
-      [=](read_done_atom, read_done& done) {
-        auto& st = self->state;
-        if (done.ok && st.cache && !done.cache_key.empty())
-          st.cache->put(done.cache_key, done.reply.result, done.reply.reads, done.write_seq);
-        release(self, done.reader_id);
-      },
+      [=](read_done_atom, const read_done& done) { release(self, done.reader_id); },
       [=](version_tick_atom) {
         // Another process's commit changes the writer's data_version (ours do
         // not): then the cache may hold rows that are no longer true.
