@@ -1,69 +1,20 @@
 #pragma once
 
-// Helpers shared by the tests that run an actor system: a child actor that
-// can be told to crash, a child spec that logs its starts, a quiet config.
-// The helpers without CAF (temp dirs, bounded waits, files, sockets,
-// processes) sit beside this file; it includes them all.
-
-#include <chrono>
-#include <stdexcept>
-#include <string>
-#include <vector>
-
-#include <caf/all.hpp>
+// Helpers shared by the tests that run a node with the standard subsystems
+// (the umbrella library): the framework's helpers (actor_support.hpp) and a
+// quiet config whose database is in memory.
 
 #include "p21/db_config.hpp"
-#include "p21/runtime.hpp"
 #include "p21/subsystems.hpp"
-#include "support/files.hpp"
-#include "support/net.hpp"
-#include "support/process.hpp"
-#include "support/temp_dir.hpp"
-#include "support/wait.hpp"
+#include "support/actor_support.hpp"
 
 namespace p21::test {
 
-using ping_atom = caf::atom_constant<caf::atom("ping")>;
-using crash_atom = caf::atom_constant<caf::atom("crash")>;
-using finish_atom = caf::atom_constant<caf::atom("finish")>;
-
-/// A child that answers `ping` with its generation, throws on `crash` and
-/// quits normally on `finish`.
-inline caf::behavior worker(caf::event_based_actor* self, int generation) {
-  return {
-      [](ping_atom) { return 0; },
-      [=](ping_atom, int) { return generation; },
-      [](crash_atom) -> int { throw std::runtime_error("crash requested by the test"); },
-      [=](finish_atom) { self->quit(); },
-  };
-}
-
-/// A child spec whose every start is recorded in `log` as "start:NAME".
-inline child_spec logged_child(const std::string& name, event_log& log,
-                               priority prio = priority::critical,
-                               std::vector<std::string> deps = {},
-                               restart policy = restart::permanent) {
-  child_spec spec;
-  spec.name = name;
-  spec.prio = prio;
-  spec.depends_on = std::move(deps);
-  spec.policy = policy;
-  spec.start = [name, &log](caf::actor_system& sys) {
-    log.record("start:" + name);
-    auto generation = static_cast<int>(log.count("start:" + name));
-    return sys.spawn(worker, generation);
-  };
-  return spec;
-}
-
-/// A quiet config for tests: warnings only, fast restarts.
+/// A quiet config for tests: errors only, fast restarts, an in-memory
+/// database.
 inline config test_config() {
-  config cfg;
-  cfg.logging.level = p21::log_level::error;
+  auto cfg = quiet_config();
   cfg.get<database_config>().path = ":memory:";
-  cfg.supervisor.backoff_initial = std::chrono::milliseconds{1};
-  cfg.supervisor.backoff_max = std::chrono::milliseconds{5};
-  cfg.runtime.request_timeout = std::chrono::seconds{10};
   return cfg;
 }
 

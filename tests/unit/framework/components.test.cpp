@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "p21/runtime.hpp"
-#include "support/test_support.hpp"
+#include "support/actor_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -71,7 +71,7 @@ TEST_CASE("a missing dependency is refused") {
 
 TEST_CASE("the runtime refuses a cycle before starting anything") {
   event_log log;
-  CHECK_THROWS_AS((runtime{test_config(),
+  CHECK_THROWS_AS((runtime{quiet_config(), no_subsystems,
                            {logged_child("a", log, priority::critical, {"b"}),
                             logged_child("b", log, priority::normal, {"a"})}}),
                   config_error);
@@ -80,7 +80,7 @@ TEST_CASE("the runtime refuses a cycle before starting anything") {
 
 TEST_CASE("critical components start with the runtime, the others on first use") {
   event_log log;
-  runtime rt{test_config(),
+  runtime rt{quiet_config(), no_subsystems,
              {logged_child("core", log, priority::critical),
               logged_child("store", log, priority::low),
               logged_child("reports", log, priority::normal, {"store"})}};
@@ -103,15 +103,15 @@ TEST_CASE("critical components start with the runtime, the others on first use")
 
 TEST_CASE("config [components] priorities override the code's") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.components["lazy"].prio = priority::critical;
-  runtime rt{cfg, {logged_child("lazy", log, priority::low)}};
+  runtime rt{cfg, no_subsystems, {logged_child("lazy", log, priority::low)}};
   CHECK(log.count("start:lazy") == 1);
 }
 
 TEST_CASE("concurrent first use starts a lazy component exactly once") {
   event_log log;
-  runtime rt{test_config(), {logged_child("lazy", log, priority::normal)}};
+  runtime rt{quiet_config(), no_subsystems, {logged_child("lazy", log, priority::normal)}};
   constexpr size_t n = 16;
   std::atomic<size_t> ready{0};
   std::atomic<size_t> ok{0};
@@ -143,7 +143,7 @@ TEST_CASE("concurrent first use starts a lazy component exactly once") {
 
 TEST_CASE("components added at run time: lazy, critical, duplicates and missing dependencies") {
   event_log log;
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   CHECK(!rt.add_component(logged_child("later", log, priority::normal)));
   CHECK(log.count("start:later") == 0);
   CHECK(rt.call<int>("later", ping_atom::value, 0).value() == 1);
@@ -155,7 +155,7 @@ TEST_CASE("components added at run time: lazy, critical, duplicates and missing 
 }
 
 TEST_CASE("a component whose start function fails is an error, not a crash") {
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   child_spec bad;
   bad.name = "bad";
   bad.prio = priority::normal;
@@ -170,7 +170,7 @@ TEST_CASE("a component whose start function fails is an error, not a crash") {
 }
 
 TEST_CASE("a start function that throws anyway is contained and named as a contract breach") {
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   child_spec bad;
   bad.name = "bad";
   bad.prio = priority::normal;

@@ -9,7 +9,7 @@
 
 #include "p21/async.hpp"
 #include "p21/runtime.hpp"
-#include "support/test_support.hpp"
+#include "support/actor_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -182,7 +182,7 @@ TEST_CASE("retry backoff grows by the multiplier up to its cap with jitter below
 
 TEST_CASE("async_call returns at once and its callback runs on a runtime thread") {
   auto seen = std::make_shared<std::atomic<int>>(0);
-  runtime rt{test_config(), {stubborn_child("s", 0, seen)}};
+  runtime rt{quiet_config(), no_subsystems, {stubborn_child("s", 0, seen)}};
   auto f = async_call<int>(rt, "s", {10s}, hold_atom::value);
   CHECK_FALSE(f.ready()); // the component holds it
   std::promise<std::pair<int, std::thread::id>> got;
@@ -201,11 +201,11 @@ TEST_CASE("async_call returns at once and its callback runs on a runtime thread"
 
 TEST_CASE("a call across a component restart succeeds within its deadline") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   // A restart that takes long enough for calls to land in it.
   cfg.supervisor.backoff_initial = 300ms;
   cfg.supervisor.backoff_max = 300ms;
-  runtime rt{cfg, {logged_child("w", log)}};
+  runtime rt{cfg, no_subsystems, {logged_child("w", log)}};
   REQUIRE(rt.call<int>("w", ping_atom::value, 1).value() == 1);
   CHECK_FALSE(rt.call<int>("w", crash_atom::value));
   REQUIRE(eventually([&] { return !rt.running_actor_of("w"); }));
@@ -227,7 +227,7 @@ TEST_CASE("a call across a component restart succeeds within its deadline") {
 
 TEST_CASE("a bad_query is not retried, an unavailable reply is retried only with resend") {
   auto seen = std::make_shared<std::atomic<int>>(0);
-  runtime rt{test_config(), {stubborn_child("s", 2, seen)}};
+  runtime rt{quiet_config(), no_subsystems, {stubborn_child("s", 2, seen)}};
   call_options resend{2s};
   resend.retry.resend = true;
   // Not even a call that may be resent retries an error a retry cannot fix.
@@ -252,7 +252,7 @@ TEST_CASE("a bad_query is not retried, an unavailable reply is retried only with
 
 TEST_CASE("a call past its deadline completes with timeout and a cancelled one with cancelled") {
   auto seen = std::make_shared<std::atomic<int>>(0);
-  runtime rt{test_config(), {stubborn_child("s", 0, seen)}};
+  runtime rt{quiet_config(), no_subsystems, {stubborn_child("s", 0, seen)}};
   auto late = async_call<int>(rt, "s", {100ms}, hold_atom::value).get_for(10s);
   REQUIRE_FALSE(late);
   CHECK(is(late.error(), errc::timeout));
@@ -280,7 +280,7 @@ TEST_CASE("a callback pending when the runtime stops runs before stop returns, n
   std::atomic<bool> ran_after_stop{false};
   future<int> f;
   {
-    runtime rt{test_config(), {stubborn_child("s", 0, seen)}};
+    runtime rt{quiet_config(), no_subsystems, {stubborn_child("s", 0, seen)}};
     f = async_call<int>(rt, "s", {60s}, hold_atom::value);
     auto* raw = s.get();
     f.then([raw, &stop_returned, &ran_after_stop](caf::expected<int> x) {

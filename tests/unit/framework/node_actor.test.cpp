@@ -14,7 +14,6 @@
 #include "framework/detail/node_actor.hpp"
 #include "p21/error.hpp"
 #include "p21/runtime.hpp"
-#include "p21/subsystems.hpp"
 #include "p21/types.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
@@ -41,7 +40,7 @@ struct node_fixture {
   node_actor node;
 
   explicit node_fixture(std::string state_dir) {
-    add_message_types(cfg);
+    add_message_types(cfg, {}); // the framework's own types only
     sys = std::make_unique<caf::actor_system>(cfg);
     node = detail::spawn_node_actor(*sys, std::move(state_dir), resources);
   }

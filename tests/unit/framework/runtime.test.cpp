@@ -4,7 +4,7 @@
 #include <future>
 
 #include "p21/runtime.hpp"
-#include "support/test_support.hpp"
+#include "support/actor_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -34,7 +34,7 @@ TEST_CASE("start and stop 50 times in one process leaves no threads behind") {
   auto before = thread_count();
   for (int i = 0; i < 50; ++i) {
     event_log log;
-    runtime rt{test_config(), {logged_child("w", log)}};
+    runtime rt{quiet_config(), no_subsystems, {logged_child("w", log)}};
     REQUIRE(rt.call<int>("w", ping_atom::value, 0).value() == 1);
     rt.spawn(worker, 0);
     REQUIRE(!rt.stop());
@@ -47,7 +47,7 @@ TEST_CASE("start and stop 50 times in one process leaves no threads behind") {
 TEST_CASE("shutdown completes within its phase timeouts while an actor refuses to quit") {
   auto before = thread_count();
   {
-    auto cfg = test_config();
+    auto cfg = quiet_config();
     cfg.runtime.shutdown_timeout = 200ms;
     child_spec spec;
     spec.name = "stubborn";
@@ -55,7 +55,7 @@ TEST_CASE("shutdown completes within its phase timeouts while an actor refuses t
     spec.start = [](caf::actor_system& sys) {
       return sys.spawn(stubborn);
     };
-    runtime rt{cfg, {spec}};
+    runtime rt{cfg, no_subsystems, {spec}};
     rt.spawn(stubborn); // unsupervised, equally deaf
     REQUIRE(rt.call<int>("stubborn", ping_atom::value).value() == 0);
     CHECK(!stop_within(rt, 30s));
@@ -65,7 +65,7 @@ TEST_CASE("shutdown completes within its phase timeouts while an actor refuses t
 
 TEST_CASE("after stop, calls get unavailable instead of hanging") {
   event_log log;
-  runtime rt{test_config(), {logged_child("w", log)}};
+  runtime rt{quiet_config(), no_subsystems, {logged_child("w", log)}};
   CHECK(!rt.stop());
   CHECK_FALSE(rt.accepting());
   auto r = rt.call<int>("w", ping_atom::value, 0);
@@ -75,7 +75,7 @@ TEST_CASE("after stop, calls get unavailable instead of hanging") {
 }
 
 TEST_CASE("request_stop from inside an actor ends wait()") {
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   auto stopper = rt.spawn([&rt](caf::event_based_actor*) -> caf::behavior {
     return {[&rt](ping_atom) {
       rt.request_stop();
@@ -93,7 +93,7 @@ TEST_CASE("a critical component that cannot start fails the constructor cleanly"
   bad.start = [](caf::actor_system&) -> caf::expected<caf::actor> {
     return make_error(errc::unavailable, "no disk");
   };
-  CHECK_THROWS_WITH((runtime{test_config(), {bad}}),
+  CHECK_THROWS_WITH((runtime{quiet_config(), no_subsystems, {bad}}),
                     Catch::Contains("critical component 'bad' failed to start") &&
                         Catch::Contains("no disk"));
   CHECK(eventually([&] { return thread_count() == before; }, 5s));
@@ -109,17 +109,17 @@ TEST_CASE("errors render readably and CAF's transport errors map onto ours") {
 }
 
 TEST_CASE("the scheduler uses [runtime] threads") {
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.runtime.threads = 3;
-  runtime rt{cfg};
+  runtime rt{cfg, no_subsystems};
   CHECK(rt.system().scheduler().num_workers() == 3);
 }
 
 TEST_CASE("with auto_init = false nothing starts until its first use or init()") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.performance.auto_init = false;
-  runtime rt{cfg, {logged_child("a", log), logged_child("b", log)}};
+  runtime rt{cfg, no_subsystems, {logged_child("a", log), logged_child("b", log)}};
   CHECK_FALSE(rt.initialized());
   auto running = [&] {
     std::vector<std::string> out;
@@ -151,7 +151,7 @@ TEST_CASE("with auto_init = false nothing starts until its first use or init()")
 
 TEST_CASE("with auto_init = true (the default) critical components start with the node") {
   event_log log;
-  runtime rt{test_config(), {logged_child("a", log)}};
+  runtime rt{quiet_config(), no_subsystems, {logged_child("a", log)}};
   CHECK(rt.initialized());
   CHECK(log.count("start:a") == 1);
   CHECK(rt.component("monitor")->running);

@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include "framework/detail/state_dir.hpp"
-#include "p21/db_config.hpp"
-#include "p21/subsystems.hpp"
 #include "p21/error.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
@@ -49,37 +47,6 @@ std::vector<std::string> entries(const std::string& dir) {
 }
 
 } // namespace
-
-TEST_CASE("the state directory is runtime.state_dir, else the database's directory, else none") {
-  config cfg;
-  auto dirs = [&] { return data_directories(cfg, {db_pool_subsystem()}); };
-  cfg.get<database_config>().path = "data/perfect21.db";
-  CHECK(state_dir(cfg, dirs()) == "data");
-  cfg.get<database_config>().path = "perfect21.db";
-  CHECK(state_dir(cfg, dirs()) == "."); // beside the database, as configured
-  cfg.get<database_config>().path = ":memory:";
-  CHECK(state_dir(cfg, dirs()).empty());
-  CHECK(state_dir(cfg, {}).empty()); // no subsystem keeps files: no state
-  cfg.runtime.state_dir = "/var/lib/p21";
-  CHECK(state_dir(cfg, dirs()) == "/var/lib/p21");
-  CHECK(preload_file(state_dir(cfg, dirs())) == "/var/lib/p21/preload.list");
-}
-
-TEST_CASE("make_run_dirs creates the database's directory and the state directory") {
-  scratch_dir dir;
-  config cfg;
-  cfg.get<database_config>().path = dir / "a/b/node.db";
-  cfg.runtime.state_dir = dir / "state/x";
-  auto dirs = data_directories(cfg, {db_pool_subsystem()});
-  REQUIRE(dirs == std::vector<std::string>{dir / "a/b"});
-  REQUIRE_FALSE(make_run_dirs(cfg, dirs));
-  struct stat st;
-  CHECK((::stat((dir / "a/b").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
-  CHECK((::stat((dir / "state/x").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
-  write_file(dir / "file", "x");
-  cfg.runtime.state_dir = dir / "file/state"; // under a regular file: cannot be
-  CHECK(make_run_dirs(cfg, dirs));
-}
 
 TEST_CASE("replace_file replaces the target whole and leaves no temporary file") {
   scratch_dir dir;

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "p21/runtime.hpp"
-#include "support/test_support.hpp"
+#include "support/actor_support.hpp"
 
 using namespace p21;
 using namespace p21::test;
@@ -90,7 +90,7 @@ TEST_CASE("backoff doubles up to its maximum, with jitter in the upper half") {
 
 TEST_CASE("a crashing child is restarted and serves again") {
   event_log log;
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   REQUIRE(rt.spawn_supervised(logged_child("w", log)));
   CHECK(rt.call<int>("w", ping_atom::value, 0).value() == 1);
   auto crashed = rt.call<int>("w", crash_atom::value);
@@ -110,9 +110,9 @@ namespace {
 /// Starts a, b, c under `s`, crashes b and waits until `expected` restarts
 /// happened; returns the log.
 void crash_middle_child(strategy s, event_log& log, std::map<std::string, size_t> expected) {
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.supervisor.restart_strategy = s;
-  runtime rt{cfg,
+  runtime rt{cfg, no_subsystems,
              {logged_child("a", log), logged_child("b", log, priority::critical, {"a"}),
               logged_child("c", log, priority::critical, {"b"})}};
   REQUIRE(log.count("start:a") == 1);
@@ -154,10 +154,10 @@ TEST_CASE("rest_for_one restarts the crashed child and those after it") {
 
 TEST_CASE("exceeding the restart intensity escalates and the runtime stops cleanly") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.supervisor.max_restarts = 1;
   cfg.supervisor.period = 1min;
-  runtime rt{cfg, {logged_child("w", log)}};
+  runtime rt{cfg, no_subsystems, {logged_child("w", log)}};
   CHECK_FALSE(rt.call<int>("w", crash_atom::value));
   REQUIRE(log.await("start:w", 2));
   // Crash the second generation: the second restart within the period.
@@ -177,10 +177,10 @@ TEST_CASE("exceeding the restart intensity escalates and the runtime stops clean
 TEST_CASE("a child ended by a lost link to another node (remote_link_unreachable) is restarted "
           "and never escalates, while its own crashes still do") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.supervisor.max_restarts = 1;
   cfg.supervisor.period = 1min;
-  runtime rt{cfg, {logged_child("w", log)}};
+  runtime rt{cfg, no_subsystems, {logged_child("w", log)}};
   for (size_t n = 2; n <= 4; ++n) {
     caf::anon_send_exit(rt.actor_of("w").value(), caf::exit_reason::remote_link_unreachable);
     REQUIRE(log.await("start:w", n));
@@ -202,7 +202,7 @@ TEST_CASE("a child ended by a lost link to another node (remote_link_unreachable
 TEST_CASE("a request to a child that is down gets unavailable, not silence") {
   SECTION("a temporary child that crashed is not restarted") {
     event_log log;
-    runtime rt{test_config(), {logged_child("t", log, priority::critical, {}, restart::temporary)}};
+    runtime rt{quiet_config(), no_subsystems, {logged_child("t", log, priority::critical, {}, restart::temporary)}};
     CHECK_FALSE(rt.call<int>("t", crash_atom::value));
     auto r = rt.call_for<int>("t", 5s, ping_atom::value, 0);
     REQUIRE_FALSE(r);
@@ -211,11 +211,11 @@ TEST_CASE("a request to a child that is down gets unavailable, not silence") {
   }
   SECTION("a child waiting out a long restart backoff") {
     event_log log;
-    auto cfg = test_config();
+    auto cfg = quiet_config();
     cfg.supervisor.backoff_initial = 1h;
     cfg.supervisor.backoff_max = 1h;
     cfg.runtime.shutdown_timeout = 1s;
-    runtime rt{cfg, {logged_child("w", log)}};
+    runtime rt{cfg, no_subsystems, {logged_child("w", log)}};
     CHECK_FALSE(rt.call<int>("w", crash_atom::value));
     // Within the 5s request timeout the answer is unavailable (a timeout
     // would mean the caller waited for nothing).
@@ -227,7 +227,7 @@ TEST_CASE("a request to a child that is down gets unavailable, not silence") {
 
 TEST_CASE("a transient child that finishes normally stays down") {
   event_log log;
-  runtime rt{test_config(), {logged_child("t", log, priority::critical, {}, restart::transient)}};
+  runtime rt{quiet_config(), no_subsystems, {logged_child("t", log, priority::critical, {}, restart::transient)}};
   auto h = rt.actor_of("t");
   REQUIRE(h);
   caf::anon_send(*h, finish_atom::value);
@@ -244,7 +244,7 @@ TEST_CASE("a transient child that finishes normally stays down") {
 
 TEST_CASE("a crash loop under a nested supervisor stops only its subtree, not the node") {
   event_log log;
-  runtime rt{test_config(), {logged_child("node_child", log)}};
+  runtime rt{quiet_config(), no_subsystems, {logged_child("node_child", log)}};
   supervisor_config opts;
   opts.max_restarts = 2;
   opts.period = 1min;
@@ -286,7 +286,7 @@ TEST_CASE("a crash loop under a nested supervisor stops only its subtree, not th
 
 TEST_CASE("a handle taken before a restart reaches the new instance after it") {
   event_log log;
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   auto app = rt.spawn_supervisor("app", {});
   REQUIRE(app);
   auto w = app->spawn(logged_child("w", log));
@@ -314,7 +314,7 @@ TEST_CASE("a handle taken before a restart reaches the new instance after it") {
 
 TEST_CASE("a nested supervisor applies its own strategy to its children") {
   event_log log;
-  runtime rt{test_config()};
+  runtime rt{quiet_config(), no_subsystems};
   supervisor_config opts;
   opts.restart_strategy = strategy::one_for_all;
   opts.backoff_initial = 1ms;
@@ -359,10 +359,10 @@ void crash_generation(event_log& log, const child_handle& h, int n) {
 TEST_CASE("a crash loop escalates one level per give-up through a three-level tree, leaves "
           "siblings untouched and keeps handles working") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.supervisor.max_restarts = 10;
   cfg.supervisor.period = 1min;
-  runtime rt{cfg, {logged_child("node_child", log)}};
+  runtime rt{cfg, no_subsystems, {logged_child("node_child", log)}};
   // node -> app -> inner -> leaf; app also holds `sibling`, and `other` is
   // a subtree of the node beside app.
   auto app = rt.spawn_supervisor("app", strict_supervisor(), restart::permanent);
@@ -432,10 +432,10 @@ TEST_CASE("a crash loop escalates one level per give-up through a three-level tr
 TEST_CASE("a permanent subtree that keeps giving up exceeds the node's intensity and the node "
           "stops") {
   event_log log;
-  auto cfg = test_config();
+  auto cfg = quiet_config();
   cfg.supervisor.max_restarts = 1;
   cfg.supervisor.period = 1min;
-  runtime rt{cfg};
+  runtime rt{cfg, no_subsystems};
   auto app = rt.spawn_supervisor("app", strict_supervisor(), restart::permanent);
   REQUIRE(app);
   auto leaf = app->spawn(logged_child("leaf", log));
