@@ -50,12 +50,17 @@ p21::subsystem myapp_subsystem() {
         .live()
         .string("greeting", &myapp_config::greeting, "what it says");
   };
-  s.components = [](const p21::config& cfg, std::shared_ptr<const p21::node_view>) {
+  s.components = [](const p21::config& cfg, std::shared_ptr<const p21::node_view> view) {
     p21::child_spec spec;
     spec.name = "echo";
     uint64_t workers = cfg.get<myapp_config>().workers;
-    spec.start = [workers](caf::actor_system& sys) {
-      return caf::actor_cast<caf::actor>(sys.spawn(echo, workers));
+    p21::config_source current = view ? view->settings : nullptr;
+    spec.start = [workers, current](caf::actor_system& sys) {
+      // The current config, read at each start: a first start or a restart
+      // after a reload gets the reloaded value.
+      auto now = current ? current() : nullptr;
+      return caf::actor_cast<caf::actor>(
+          sys.spawn(echo, now ? uint64_t{now->get<myapp_config>().workers} : workers));
     };
     return std::vector<p21::child_spec>{spec};
   };
