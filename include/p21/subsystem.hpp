@@ -79,8 +79,10 @@ struct reload_report {
 
   bool changed() const { return !applied.empty(); }
 
-  /// Moves `key` from `applied` to `restart_needed` (a subsystem that can
-  /// apply it only when its component is running, say).
+  /// Moves `key` from `applied` to `restart_needed`: a live key the
+  /// subsystem finds it cannot change on this running node after all. (A
+  /// component that is not running is no reason: it starts from
+  /// `node_view::settings`.)
   void defer(const std::string& key);
 
   /// Moves `key` from `applied` to `failed`, with the reason.
