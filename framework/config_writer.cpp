@@ -151,8 +151,11 @@ std::string config_reference(const config_schema& schema) {
       << "are refused with `FILE:LINE:COLUMN: KEY: MESSAGE`; paths must not contain control\n"
       << "characters. `p21 check --config FILE` prints the effective values.\n"
       << "\nKeys marked *(reloadable)* change on a running node when it re-reads its file\n"
-      << "(`SIGHUP`, `p21 reload --pid PID`, `systemctl reload perfect21`); the others keep\n"
-      << "their value until the node restarts, and a reload names them in its log line.\n";
+      << "(`SIGHUP`, `p21 reload --pid PID`, `systemctl reload perfect21`), in the running\n"
+      << "components and in those that start later: a lazy component first used after the\n"
+      << "reload, or one the supervisor restarts, starts with the reloaded values. The\n"
+      << "others keep their value until the node restarts (a component's restart does not\n"
+      << "change them), and a reload names them in its log line as `restart needed`.\n";
   for (auto& s : schema.sections()) {
     std::string title = s.shape == section_shape::table_array    ? "[[" + s.name + "]]"
                         : s.shape == section_shape::named_tables ? "[" + s.name + ".NAME]"

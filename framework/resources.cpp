@@ -37,19 +37,58 @@ bool resource_manager::release(uint64_t id) {
   return true;
 }
 
-std::vector<resource_info> resource_manager::live() const {
+uint64_t resource_manager::track(std::string name, std::string kind, measure_fn amount,
+                                 std::string owner, measure_fn stranded) {
   std::lock_guard<std::mutex> guard{mtx_};
+  auto id = ++next_id_;
+  tracked t;
+  t.info = resource_info{id,        std::move(name),  std::move(kind),
+                         0,         std::move(owner), std::chrono::steady_clock::now()};
+  t.info.pool = true;
+  t.amount = std::move(amount);
+  t.stranded = std::move(stranded);
+  pools_.emplace(id, std::move(t));
+  return id;
+}
+
+bool resource_manager::untrack(uint64_t id) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return pools_.erase(id) > 0;
+}
+
+std::vector<resource_manager::tracked> resource_manager::pools() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<tracked> out;
+  for (auto& [id, t] : pools_)
+    out.push_back(t);
+  return out;
+}
+
+std::vector<resource_info> resource_manager::live() const {
   std::vector<resource_info> out;
-  for (auto& [id, e] : live_)
-    out.push_back(e.info);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [id, e] : live_)
+      out.push_back(e.info);
+  }
+  // Measured outside the lock: a measure takes the pool's own locks.
+  for (auto& t : pools()) {
+    out.push_back(t.info);
+    out.back().amount = t.amount ? t.amount() : 0;
+  }
   return out;
 }
 
 uint64_t resource_manager::total(const std::string& kind) const {
-  std::lock_guard<std::mutex> guard{mtx_};
   uint64_t sum = 0;
-  for (auto& [id, e] : live_)
-    sum += e.info.kind == kind ? e.info.amount : 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [id, e] : live_)
+      sum += e.info.kind == kind ? e.info.amount : 0;
+  }
+  for (auto& t : pools())
+    if (t.info.kind == kind && t.amount)
+      sum += t.amount();
   return sum;
 }
 
@@ -83,8 +122,18 @@ size_t resource_manager::signal_pressure(double fraction) {
 }
 
 std::vector<std::string> resource_manager::leak_report() const {
-  std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::string> out;
+  for (auto& t : pools()) {
+    auto& m = t.stranded ? t.stranded : t.amount;
+    auto n = m ? m() : 0;
+    if (n == 0)
+      continue;
+    std::ostringstream line;
+    line << "'" << t.info.name << "' (" << t.info.kind << ", " << n << ") still held by "
+         << (t.info.owner.empty() ? "unknown" : t.info.owner) << " after it stopped";
+    out.push_back(line.str());
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
   auto now = std::chrono::steady_clock::now();
   for (auto& [id, e] : live_) {
     auto& r = e.info;

@@ -110,13 +110,18 @@ runtime::runtime(config cfg, std::vector<subsystem> subsystems, std::vector<chil
   validate(schema, cfg);
   complete(schema, cfg);
   d.cfg = std::move(cfg);
+  d.current->set(d.cfg);
   d.subsystems = std::move(subsystems);
   // Before any component opens the database or writes state.
   if (auto err = detail::make_run_dirs(d.cfg, detail::data_directories(d.cfg, d.subsystems)))
     throw std::runtime_error(render(err));
   auto view = std::make_shared<node_view>();
   view->registry = &d.registry;
+  view->resources = &d.resources;
   view->epoch = d.epoch;
+  view->settings = [current = d.current] {
+    return current->get();
+  };
   if (d.cfg.runtime.profiling) {
     // One profile per component name, kept across its restarts.
     auto profiles = std::make_shared<
@@ -246,6 +251,10 @@ caf::actor_system& runtime::system() {
 
 const config& runtime::settings() const noexcept {
   return impl_->cfg;
+}
+
+std::shared_ptr<const config> runtime::current_settings() const {
+  return impl_->current->get();
 }
 
 bool runtime::accepting() const noexcept {
@@ -435,6 +444,13 @@ reload_report runtime::reload(config cfg) {
   ctx.view = d.view.get();
   ctx.system = d.sys.get();
   ctx.timeout = d.cfg.runtime.request_timeout;
+  // Start functions read the new values from now on. A start runs inside
+  // one supervisor message, so once the supervisor answered this request
+  // every start that read the old values has finished and is among the
+  // running components the hooks message; the others start with `next`.
+  d.current->set(next);
+  if (!request<bool>(d.supervisor, ctx.timeout, health_atom::value))
+    spdlog::warn("reload: the supervisor did not answer; a component starting now may miss it");
   for (auto& sub : d.subsystems)
     if (sub.reload)
       sub.reload(old, next, ctx, report);
@@ -444,6 +460,9 @@ reload_report runtime::reload(config cfg) {
   release_thread();
   // In place: the keys that changed are the only members written.
   adopt(schema, cfg, d.cfg, report.applied);
+  // Without the keys that failed: a component started from here on runs
+  // with what the running ones run with.
+  d.current->set(d.cfg);
   // One line, a warning when something waits for a restart.
   if (report.restart_needed.empty() && report.failed.empty())
     spdlog::info("reload: {}", report.describe());

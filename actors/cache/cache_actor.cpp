@@ -5,6 +5,7 @@
 // cache_handle.cpp.
 
 #include <atomic>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -198,9 +199,28 @@ caf::result<load_reply> begin_load(cache_self self, WorkerOf worker, const std::
   return load_reply{false, {}};
 }
 
+/// A shard's capacity and TTL as the node's current config gives them.
+struct shard_limits {
+  uint64_t max_entries = 0;
+  uint64_t max_bytes = 0;
+  timespan ttl{0};
+};
+
+/// The limits of one of the `shards` of cache `name` in `cfg`; none when the config
+/// no longer has the cache with as many shards (created by `cache::create`,
+/// or a change that waits for the node's restart).
+std::optional<shard_limits> limits_in(const config& cfg, const std::string& name, size_t shards) {
+  auto all = cfg.get<cache_config>().all();
+  auto i = all.find(name);
+  if (i == all.end() || i->second.shards != shards)
+    return std::nullopt;
+  return shard_limits{per_shard(i->second.max_entries, shards),
+                      per_shard(i->second.max_bytes, shards), i->second.ttl};
+}
+
 shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_shared> shared,
                                        std::shared_ptr<std::atomic<uint64_t>> starts,
-                                       timespan load_timeout) {
+                                       timespan load_timeout, std::optional<shard_limits> limits) {
   auto& st = self->state;
   st.restarts = starts->fetch_add(1);
   st.load_timeout = load_timeout;
@@ -228,6 +248,16 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
   });
   // Writes handles made while no owner ran (a lazy cache's first use).
   st.store->drain();
+  // A reload since the store was made (or the last owner's start) set the
+  // capacity and TTL this shard starts with, not the start-up ones.
+  if (limits) {
+    auto& now = st.store->config();
+    if (now.max_entries != limits->max_entries || now.max_bytes != limits->max_bytes)
+      if (auto err = st.store->resize(limits->max_entries, limits->max_bytes))
+        spdlog::error("cache shard '{}': {}", now.name, render(err));
+    if (now.ttl != limits->ttl)
+      st.store->set_ttl(limits->ttl);
+  }
   if (shared->tier) {
     auto n = std::max<size_t>(1, std::min<size_t>(shared->tier->config().pool_size, 4));
     for (size_t i = 0; i < n; ++i)
@@ -377,7 +407,7 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
 
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout, std::shared_ptr<redis_tier> tier,
-                                         profile_factory profile) {
+                                         profile_factory profile, config_source current) {
   if (cfg.backend == cache_backend::redis && !tier)
     throw std::invalid_argument("cache '" + name +
                                 "' has backend = \"redis\" but the node has no "
@@ -405,9 +435,13 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
     }
     spec.shared.put(shared);
     auto prof = profile ? profile(spec.name) : nullptr;
-    spec.start = [shared, starts, load_timeout, prof](caf::actor_system& sys) {
+    spec.start = [shared, starts, load_timeout, prof, current, name,
+                  shards = cfg.shards](caf::actor_system& sys) {
+      std::optional<shard_limits> limits;
+      if (auto c = current ? current() : nullptr)
+        limits = limits_in(*c, name, shards);
       return caf::actor_cast<caf::actor>(
-          spawn_profiled(sys, prof, cache_shard, shared, starts, load_timeout));
+          spawn_profiled(sys, prof, cache_shard, shared, starts, load_timeout, limits));
     };
     out.push_back(std::move(spec));
   }

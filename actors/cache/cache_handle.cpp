@@ -9,6 +9,8 @@
 
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
+#include "cache_resources.hpp"
+#include "p21/runtime.hpp"
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
 #include "shard.hpp"
@@ -51,7 +53,9 @@ caf::expected<cache> cache::create(runtime& rt, const std::string& name, named_c
       return make_error(errc::invalid_argument,
                         "a cache with backend = \"redis\" needs a node whose config has one");
   }
-  for (auto& spec : cache_components(name, cfg, rt.settings().get<cache_config>().load_timeout, tier)) {
+  auto specs = cache_components(name, cfg, rt.settings().get<cache_config>().load_timeout, tier);
+  cache_detail::track_cache_bytes(rt.resources(), name, specs);
+  for (auto& spec : specs) {
     spec.prio = priority::critical;
     if (auto err = rt.add_component(std::move(spec)))
       return err;

@@ -72,6 +72,7 @@ void cache_store::unlink_entry(node* n) {
   free_slot(n);
   --linked_;
   bytes_ -= n->accounted;
+  held_bytes_.store(bytes_, std::memory_order_relaxed);
 }
 
 void cache_store::forget_policy() {
@@ -83,6 +84,7 @@ void cache_store::forget_policy() {
   std::vector<uint32_t>{}.swap(free_slots_);
   linked_ = 0;
   bytes_ = 0;
+  held_bytes_.store(bytes_, std::memory_order_relaxed);
 }
 
 // -- cache_store: any thread --------------------------------------------------
@@ -228,6 +230,7 @@ void cache_store::link(node* n) {
   ++linked_;
   n->accounted = n->charge;
   bytes_ += n->accounted;
+  held_bytes_.store(bytes_, std::memory_order_relaxed);
 }
 
 void cache_store::destroy(node* n) {
@@ -285,6 +288,7 @@ void cache_store::apply_write(const std::string& key) {
       inserted = true;
     } else {
       bytes_ += n->charge - n->accounted;
+      held_bytes_.store(bytes_, std::memory_order_relaxed);
       n->accounted = n->charge;
       touch(n);
     }

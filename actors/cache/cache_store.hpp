@@ -248,6 +248,8 @@ public:
   const store_config& config() const noexcept { return cfg_; }
   size_t size() const noexcept { return linked_; }
   uint64_t bytes() const noexcept { return bytes_; }
+  /// `bytes()` for any thread (the resource manager's measure).
+  uint64_t held_bytes() const noexcept { return held_bytes_.load(std::memory_order_relaxed); }
   /// The admission window's share of the capacity (tinylfu), for tests.
   double window_fraction() const;
 
@@ -400,6 +402,9 @@ private:
   order protected_;
   size_t linked_ = 0;
   uint64_t bytes_ = 0;
+  /// A copy of `bytes_` other threads may read; the owner alone writes it
+  /// (a plain store, no read-modify-write).
+  std::atomic<uint64_t> held_bytes_{0};
   cache_stats stats_;
   /// Hashes of keys recently evicted for capacity, oldest first, with the
   /// eviction's sequence number; the map has each hash's latest eviction.

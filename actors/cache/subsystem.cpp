@@ -6,6 +6,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/all.hpp>
 
+#include "cache_resources.hpp"
 #include "cache_store.hpp"
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
@@ -23,8 +24,9 @@ void declare_cache_keys(config_schema& schema);
 namespace {
 
 /// Resizes and re-times the running shards of every cache whose capacity or
-/// TTL changed. A cache that is not running (lazy, not used yet) would
-/// start from the node's first config, so its keys wait for a restart.
+/// TTL changed. A shard that is not running (a lazy cache not used yet, an
+/// unloaded one) starts from the current config (`cache_components`'s
+/// `current`), so its keys count as applied all the same.
 void reload_caches(const config& old, const config& now, const reload_context& ctx,
                    reload_report& report) {
   auto before = old.get<cache_config>().all();
@@ -47,11 +49,6 @@ void reload_caches(const config& old, const config& now, const reload_context& c
     for (size_t k = 0; k < nc.shards; ++k)
       if (auto a = ctx.running("cache." + name + "/" + std::to_string(k)))
         shards.push_back(caf::actor_cast<cache_actor>(a));
-    if (shards.size() != nc.shards) {
-      for (auto& key : keys)
-        report.defer(key);
-      continue;
-    }
     std::string problem;
     for (auto& shard : shards) {
       if (resize) {
@@ -100,10 +97,15 @@ subsystem cache_subsystem() {
       tier = std::make_shared<redis_detail::redis_tier>(cfg.get<redis_config>());
       out.push_back(redis_detail::redis_component(tier));
     }
-    for (auto& [name, nc] : cfg.get<cache_config>().all())
-      for (auto& spec : cache_components(name, nc, cfg.get<cache_config>().load_timeout, tier,
-                                         view ? view->profile : nullptr))
+    for (auto& [name, nc] : cfg.get<cache_config>().all()) {
+      auto specs = cache_components(name, nc, cfg.get<cache_config>().load_timeout, tier,
+                                    view ? view->profile : nullptr,
+                                    view ? view->settings : nullptr);
+      if (view && view->resources)
+        cache_detail::track_cache_bytes(*view->resources, name, specs);
+      for (auto& spec : specs)
         out.push_back(std::move(spec));
+    }
     return out;
   };
   s.publishable = [](const config& cfg) {

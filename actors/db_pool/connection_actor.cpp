@@ -45,17 +45,35 @@ struct conn_state {
 
   static inline const char* name = "p21.db_connection";
 
+  conn_state() = default;
+  conn_state(const conn_state&) = delete;
+  conn_state& operator=(const conn_state&) = delete;
+
+  ~conn_state() {
+    close();
+  }
+
+  /// Closes its own connection, if open; the reader pool counts it for
+  /// `runtime::resources()`.
+  void close() {
+    if (!conn)
+      return;
+    conn.reset();
+    if (readers)
+      readers->note_own_connection(-1);
+  }
+
   /// Opens, or replaces a connection that failed its health check or
   /// outlived max_lifetime. Returns how many health checks failed.
   caf::expected<uint64_t> ready() {
     auto now = clock::now();
     uint64_t failures = 0;
     if (conn && now - opened_at > timing.max_lifetime)
-      conn.reset();
+      close();
     if (conn && now - last_used > timing.health_check_after && !conn->healthy()) {
       spdlog::warn("a connection to '{}' failed its health check; replacing it", settings.path);
       ++failures;
-      conn.reset();
+      close();
     }
     if (!conn) {
       auto opened = connection::open(settings);
@@ -63,6 +81,8 @@ struct conn_state {
         return opened.error();
       conn = std::move(*opened);
       opened_at = now;
+      if (readers)
+        readers->note_own_connection(+1);
     }
     last_used = now;
     return failures;

@@ -491,7 +491,8 @@ caf::actor spawn_db_pool(caf::actor_system& sys, const pool_settings& cfg,
 // -- component ------------------------------------------------------------------
 
 child_spec db_pool_component(const std::string& name, const config& cfg,
-                             std::function<void(sqlite3*)> on_connect, profile_factory profile) {
+                             std::function<void(sqlite3*)> on_connect, profile_factory profile,
+                             config_source current) {
   using namespace db_detail;
   pool_settings ps;
   auto& d = cfg.get<database_config>();
@@ -536,8 +537,18 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   spec.name = name;
   spec.prio = priority::normal;
   auto prof = profile ? profile(name) : nullptr;
-  spec.start = [ps, cache, readers, prof](caf::actor_system& sys) {
-    return spawn_db_pool(sys, ps, cache, readers, prof);
+  spec.start = [ps, cache, readers, prof, current](caf::actor_system& sys) {
+    // The live keys as the latest reload left them (a reader pool shared
+    // across restarts may still hold a value a reload or the optimizer set).
+    // (An in-memory pool has no readers: pool_size stays 0.)
+    auto now = ps;
+    if (auto c = current ? current() : nullptr; c && now.pool_size > 0) {
+      now.pool_size = c->get<database_config>().pool_size;
+      now.pool_timeout = c->get<database_config>().pool_timeout;
+      readers->set_pool_size(now.pool_size);
+      readers->slots().set_pool_timeout(now.pool_timeout);
+    }
+    return spawn_db_pool(sys, now, cache, readers, prof);
   };
   if (cache)
     spec.shared.put(cache);

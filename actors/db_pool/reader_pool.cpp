@@ -303,6 +303,18 @@ int64_t reader_pool::release_memory() {
   return freed;
 }
 
+uint64_t reader_pool::open_connections() const {
+  auto own = std::max<int64_t>(0, own_.load(std::memory_order_relaxed));
+  std::lock_guard<std::mutex> guard{mtx_};
+  return open_ + static_cast<uint64_t>(own);
+}
+
+uint64_t reader_pool::stranded_connections() const {
+  auto own = std::max<int64_t>(0, own_.load(std::memory_order_relaxed));
+  std::lock_guard<std::mutex> guard{mtx_};
+  return open_ - std::min(open_, idle_.size()) + static_cast<uint64_t>(own);
+}
+
 void reader_pool::add_stats(db_pool_stats& s, histogram& acquire_ns, histogram& query_ns,
                             bool new_window) const {
   auto slots = slots_.stats(new_window);

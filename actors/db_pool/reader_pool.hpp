@@ -174,6 +174,23 @@ public:
   /// Frees what SQLite can of the idle connections' memory.
   int64_t release_memory();
 
+  // -- what it holds (`runtime::resources()`) --------------------------------
+
+  /// A connection actor (the writer) opened (+1) or closed (-1) a
+  /// connection of its own; any thread.
+  void note_own_connection(int delta) noexcept {
+    own_.fetch_add(delta, std::memory_order_relaxed);
+  }
+
+  /// Connections open now: the pool's reader connections and the connection
+  /// actors' own. Any thread.
+  uint64_t open_connections() const;
+
+  /// Of those, the ones not kept idle by the pool for its next use: leased
+  /// reader connections and the connection actors' own. Once the pool's
+  /// component stopped, any is a leak.
+  uint64_t stranded_connections() const;
+
   /// Adds the connections' and slots' counts and histograms to `s`.
   void add_stats(db_pool_stats& s, histogram& acquire_ns, histogram& query_ns,
                  bool new_window) const;
@@ -194,6 +211,7 @@ private:
   mutable std::mutex mtx_;
   std::vector<leased> idle_;
   size_t open_ = 0;
+  std::atomic<int64_t> own_{0};
   uint64_t queries_ = 0;
   uint64_t errors_ = 0;
   uint64_t overflow_opened_ = 0;

@@ -6,6 +6,8 @@
 #include <caf/actor_system_config.hpp>
 
 #include "p21/config_schema.hpp"
+#include "p21/resources.hpp"
+#include "reader_pool.hpp"
 #include "p21/db.hpp"
 #include "p21/db_config.hpp"
 #include "p21/subsystems.hpp"
@@ -14,6 +16,27 @@ namespace p21 {
 
 /// Its config section (db_pool/config_keys.cpp).
 void declare_database_keys(config_schema& schema);
+
+namespace {
+
+/// Registers the pool's open connections with the node's resource manager;
+/// those not kept idle for its next start are a leak once it stopped.
+void track_connections(resource_manager& rm, const child_spec& spec) {
+  std::weak_ptr<db_detail::reader_pool> readers = spec.shared.get<db_detail::reader_pool>();
+  rm.track(
+      spec.name + " connections", "connection",
+      [readers] {
+        auto r = readers.lock();
+        return r ? r->open_connections() : uint64_t{0};
+      },
+      spec.name,
+      [readers] {
+        auto r = readers.lock();
+        return r ? r->stranded_connections() : uint64_t{0};
+      });
+}
+
+} // namespace
 
 subsystem db_pool_subsystem() {
   subsystem s;
@@ -27,8 +50,11 @@ subsystem db_pool_subsystem() {
     cfg.add_message_type<db_pool_stats>("p21.db_pool_stats");
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
-    return std::vector<child_spec>{
-        db_pool_component("db_pool", cfg, {}, view ? view->profile : nullptr)};
+    auto spec = db_pool_component("db_pool", cfg, {}, view ? view->profile : nullptr,
+                                  view ? view->settings : nullptr);
+    if (view && view->resources)
+      track_connections(*view->resources, spec);
+    return std::vector<child_spec>{spec};
   };
   s.publishable = [](const config&) {
     return std::vector<std::string>{"db_pool"};

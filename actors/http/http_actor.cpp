@@ -11,6 +11,7 @@
 #include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
 #include "p21/request.hpp"
+#include "resources_json.hpp"
 
 namespace p21 {
 
@@ -115,7 +116,10 @@ void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<co
     auto s = ask_monitor<performance_summary>(sys, *view, summary_atom::value);
     if (!s)
       return unavailable(s.error());
-    return send_json(200, to_json(*s));
+    auto body = to_json(*s);
+    if (view->resources)
+      body["resources"] = http_detail::resources_json(*view->resources);
+    return send_json(200, body);
   });
   srv.get("/events", [&sys, view](const request& req) {
     uint64_t since = 0;

@@ -474,8 +474,9 @@ const std::map<std::string, std::string>& metric_help() {
   return help;
 }
 
-child_spec monitor_component(const std::string& name, const config& cfg,
-                             std::shared_ptr<const node_view> view) {
+namespace {
+
+monitor_settings settings_of(const config& cfg) {
   monitor_settings ms;
   ms.interval = cfg.performance.monitor_interval;
   ms.alert_for = cfg.get<monitor_config>().alert_for;
@@ -487,13 +488,23 @@ child_spec monitor_component(const std::string& name, const config& cfg,
     auto dir = std::filesystem::path{cfg.get<database_config>().path}.parent_path().string();
     ms.watch_paths.push_back(dir.empty() ? "." : dir);
   }
+  return ms;
+}
+
+} // namespace
+
+child_spec monitor_component(const std::string& name, const config& cfg,
+                             std::shared_ptr<const node_view> view) {
+  auto ms = settings_of(cfg);
   child_spec spec;
   spec.name = name;
   spec.prio = priority::critical; // sampling starts with the node
   auto prof = view && view->profile ? view->profile(name) : nullptr;
   spec.start = [ms, view, prof](caf::actor_system& sys) {
+    // A restart after a reload keeps the reloaded interval and alerts.
+    auto now = view && view->settings ? view->settings() : nullptr;
     return caf::actor_cast<caf::actor>(
-        spawn_profiled<caf::detached>(sys, prof, monitor_fun, ms, view));
+        spawn_profiled<caf::detached>(sys, prof, monitor_fun, now ? settings_of(*now) : ms, view));
   };
   return spec;
 }

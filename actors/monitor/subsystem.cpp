@@ -45,17 +45,15 @@ subsystem monitor_subsystem() {
       if (k.compare(0, 15, "monitor.alerts.") == 0)
         alert_keys.push_back(k);
     if (!alert_keys.empty()) {
-      auto a = ctx.running("monitor");
-      caf::expected<std::vector<std::string>> r{caf::sec::invalid_argument};
-      if (a)
-        r = ctx.request<std::vector<std::string>>(
+      // A monitor that is not running starts with them (monitor_component
+      // reads the current config): they count as applied.
+      if (auto a = ctx.running("monitor")) {
+        auto r = ctx.request<std::vector<std::string>>(
             caf::actor_cast<monitor_actor>(a), set_alerts_atom::value,
             alert_rules(now.get<monitor_config>().alerts, now.get<monitor_config>().alert_for));
-      for (auto& k : alert_keys) {
-        if (!a)
-          report.defer(k);
-        else if (!r)
-          report.fail(k, caf::to_string(r.error()));
+        if (!r)
+          for (auto& k : alert_keys)
+            report.fail(k, caf::to_string(r.error()));
       }
     }
   };

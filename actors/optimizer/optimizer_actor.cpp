@@ -433,7 +433,14 @@ child_spec optimizer_component(const std::string& name, const config& cfg,
   spec.prio = priority::critical;
   spec.depends_on = {"monitor"};
   auto prof = view && view->profile ? view->profile(name) : nullptr;
-  spec.start = [os, view, prof](caf::actor_system& sys) {
+  spec.start = [os, view, prof](caf::actor_system& sys) mutable {
+    // A restart after a reload keeps the reloaded interval, mode and rules.
+    if (auto now = view && view->settings ? view->settings() : nullptr) {
+      os.cfg = *now;
+      os.interval = now->performance.optimization_interval;
+      os.dry_run = !now->performance.auto_optimization;
+      os.memory_budget = now->performance.memory_budget;
+    }
     // On the scheduler: every action is a message; what blocks (files,
     // fsync, malloc_trim) runs in the node actor, on its own thread.
     return caf::actor_cast<caf::actor>(spawn_profiled(sys, prof, optimizer_fun, os, view));

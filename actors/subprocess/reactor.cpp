@@ -286,8 +286,9 @@ std::string describe(const std::vector<std::string>& argv) {
   return out.size() > 200 ? out.substr(0, 200) + "..." : out;
 }
 
-reactor::reactor(caf::timespan kill_grace)
-  : kill_grace_(kill_grace) {
+reactor::reactor(caf::timespan kill_grace, std::shared_ptr<std::atomic<uint64_t>> processes)
+  : kill_grace_(kill_grace)
+  , processes_(std::move(processes)) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0)
     throw std::runtime_error("eventfd: " + errno_text(errno));
@@ -340,6 +341,8 @@ void reactor::loop() {
   auto set_live = [&] {
     std::lock_guard<std::mutex> guard{mtx_};
     live_ = children.size();
+    if (processes_)
+      processes_->store(live_, std::memory_order_relaxed);
   };
   for (;;) {
     std::vector<std::pair<launch, callback>> fresh;

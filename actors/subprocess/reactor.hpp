@@ -5,10 +5,12 @@
 // enforces timeouts on the whole group and reaps every child. Nothing here
 // runs on a CAF scheduler thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -33,7 +35,10 @@ public:
   using callback = std::function<void(caf::expected<command_result>)>;
 
   /// `kill_grace`: time between a timeout's SIGTERM and the SIGKILL.
-  explicit reactor(caf::timespan kill_grace);
+  /// `processes`, if given, follows `live()` for other threads (the
+  /// resource manager's count of the pool's processes).
+  explicit reactor(caf::timespan kill_grace,
+                   std::shared_ptr<std::atomic<uint64_t>> processes = nullptr);
 
   /// Kills every running process group, reaps them, joins the thread.
   ~reactor();
@@ -58,6 +63,7 @@ private:
   std::vector<std::pair<launch, callback>> pending_;
   bool stopping_ = false;
   size_t live_ = 0;
+  std::shared_ptr<std::atomic<uint64_t>> processes_;
   std::thread thread_;
 };
 

@@ -18,6 +18,7 @@
 #include "p21/profiling.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
+#include "process_count.hpp"
 #include "reactor.hpp"
 
 namespace p21 {
@@ -42,6 +43,9 @@ struct pool_settings {
   uint64_t output_cap = 0;
   timespan kill_grace{0};
   timespan git_timeout{0};
+  /// Processes started and not reaped, for `runtime::resources()`; shared
+  /// by the component's instances.
+  std::shared_ptr<std::atomic<uint64_t>> processes;
 };
 
 // -- git worker -------------------------------------------------------------------
@@ -205,7 +209,7 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
   st.cfg = cfg;
   st.git = std::move(git);
   st.git->flush(); // after a restart, nothing cached before is trusted
-  st.io = std::make_unique<reactor>(cfg.kill_grace);
+  st.io = std::make_unique<reactor>(cfg.kill_grace, cfg.processes);
   st.git_worker = self->spawn<caf::detached + caf::linked>(
       git_worker, caf::actor_cast<subprocess_actor>(self), st.git, cfg.git_timeout);
   return {
@@ -312,7 +316,7 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
 // -- component --------------------------------------------------------------------
 
 child_spec subprocess_component(const std::string& name, const config& cfg,
-                                profile_factory profile) {
+                                profile_factory profile, config_source current) {
   pool_settings ps;
   auto& s = cfg.get<subprocess_config>();
   ps.max_processes = s.max_processes;
@@ -321,6 +325,8 @@ child_spec subprocess_component(const std::string& name, const config& cfg,
   ps.output_cap = s.output_cap;
   ps.kill_grace = s.kill_grace;
   ps.git_timeout = cfg.get<cache_config>().git_timeout;
+  auto processes = std::make_shared<subprocess_detail::process_count>();
+  ps.processes = std::shared_ptr<std::atomic<uint64_t>>(processes, &processes->value);
   // Owned by the component, not the actor: it outlives restarts (a
   // restarted pool flushes it), and handles reach it through the runtime
   // without a message.
@@ -329,10 +335,21 @@ child_spec subprocess_component(const std::string& name, const config& cfg,
   spec.name = name;
   spec.prio = priority::normal;
   auto prof = profile ? profile(name) : nullptr;
-  spec.start = [ps, git, prof](caf::actor_system& sys) {
-    return caf::actor_cast<caf::actor>(spawn_profiled(sys, prof, subprocess_pool, ps, git));
+  spec.start = [ps, git, prof, current](caf::actor_system& sys) {
+    // The live keys as the latest reload left them.
+    auto now = ps;
+    if (auto c = current ? current() : nullptr) {
+      auto& s = c->get<subprocess_config>();
+      now.max_processes = s.max_processes;
+      now.queue_limit = s.queue_limit;
+      now.timeout = s.timeout;
+      now.output_cap = s.output_cap;
+      git->resize(c->get<cache_config>().git_maxsize);
+    }
+    return caf::actor_cast<caf::actor>(spawn_profiled(sys, prof, subprocess_pool, now, git));
   };
   spec.shared.put(git);
+  spec.shared.put(processes);
   return spec;
 }
 

@@ -6,7 +6,9 @@
 #include "p21/config_schema.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
+#include "p21/resources.hpp"
 #include "p21/subsystems.hpp"
+#include "process_count.hpp"
 
 namespace p21 {
 
@@ -25,11 +27,23 @@ subsystem subprocess_subsystem() {
     cfg.add_message_type<subprocess_limits>("p21.subprocess_limits");
   };
   s.components = [](const config& cfg, std::shared_ptr<const node_view> view) {
-    return std::vector<child_spec>{
-        subprocess_component("subprocess", cfg, view ? view->profile : nullptr)};
+    auto spec = subprocess_component("subprocess", cfg, view ? view->profile : nullptr,
+                                     view ? view->settings : nullptr);
+    // Its processes: a stopped pool has killed and reaped them all, so any
+    // left at shutdown is a leak.
+    if (auto count = spec.shared.get<subprocess_detail::process_count>();
+        count && view && view->resources)
+      view->resources->track(spec.name + " processes", "process",
+                             [weak = std::weak_ptr<subprocess_detail::process_count>(count)] {
+                               auto c = weak.lock();
+                               return c ? c->value.load(std::memory_order_relaxed) : uint64_t{0};
+                             },
+                             spec.name);
+    return std::vector<child_spec>{spec};
   };
-  // Lazy: a pool that has not started yet would start from the first
-  // config, so its keys then wait for a restart.
+  // A pool that is not running (lazy, not used yet) starts from the
+  // current config (`subprocess_component`'s `current`): its keys count as
+  // applied.
   s.reload = [](const config&, const config& now, const reload_context& ctx,
                 reload_report& report) {
     report.apply<uint64_t>("subprocess.max_processes", ctx, "subprocess", [&](caf::actor a) {

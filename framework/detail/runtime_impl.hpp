@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "async_caller.hpp"
+#include "current_config.hpp"
 #include "node_actor.hpp"
 #include "p21/metrics.hpp"
 #include "p21/resources.hpp"
@@ -30,6 +31,9 @@ using clock = std::chrono::steady_clock;
 
 struct runtime::impl {
   config cfg;
+  /// `cfg` as start functions read it (`node_view::settings`), from any
+  /// thread: replaced whole, under its lock, by a reload.
+  std::shared_ptr<detail::current_config> current = std::make_shared<detail::current_config>();
   std::vector<subsystem> subsystems;
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> sys;

@@ -186,11 +186,15 @@ private:
 /// The component specs of one cache (one per shard), as the runtime starts
 /// them; used for the configured caches and by `cache::create`. A cache
 /// with `backend = "redis"` needs the node's Redis tier (the "redis"
-/// component's shared object).
+/// component's shared object). With `current` (`node_view::settings`),
+/// each shard's start takes its capacity and TTL (the live keys) from the
+/// config it returns then, so that a cache first used, or a shard
+/// restarted, after a reload runs with the reloaded values.
 std::vector<child_spec> cache_components(const std::string& name, const named_cache_config& cfg,
                                          timespan load_timeout,
                                          std::shared_ptr<redis_detail::redis_tier> tier = nullptr,
-                                         profile_factory profile = {});
+                                         profile_factory profile = {},
+                                         config_source current = {});
 
 /// The asynchronous `get_or_load`, for use inside an event-based actor
 /// `self`: asks `shard` (from `cache::shard_for(key)`), runs `load` in `self`

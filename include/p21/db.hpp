@@ -106,9 +106,12 @@ private:
 };
 
 /// The component spec of a db pool for `cfg.get<database_config>()`; `on_connect` runs on
-/// every new connection (to register SQL functions or collations).
+/// every new connection (to register SQL functions or collations). With
+/// `current` (`node_view::settings`), each start takes the live keys
+/// (`pool_size`, `pool_timeout`) from the config it returns then, so a pool
+/// started or restarted after a reload runs with the reloaded values.
 child_spec db_pool_component(const std::string& name, const config& cfg,
                              std::function<void(sqlite3*)> on_connect = {},
-                             profile_factory profile = {});
+                             profile_factory profile = {}, config_source current = {});
 
 } // namespace p21

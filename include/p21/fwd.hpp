@@ -30,6 +30,10 @@ struct node_view;
 class actor_profile;
 /// The profile of a component by name, or null (profiling off).
 using profile_factory = std::function<std::shared_ptr<actor_profile>(const std::string&)>;
+/// The node's config as the latest reload left it (`node_view::settings`):
+/// a start function calls it when it runs, so that a component first
+/// started, or restarted, after a reload starts from the reloaded values.
+using config_source = std::function<std::shared_ptr<const config>()>;
 struct subsystem;
 struct metric_sample;
 struct metric_set;

@@ -27,6 +27,9 @@ struct resource_info {
   /// Who holds it (an actor's name, a thread, a scope); free text.
   std::string owner;
   std::chrono::steady_clock::time_point acquired;
+  /// A pool's holding (`resource_manager::track`): `amount` was measured
+  /// when it was listed, and the pool stays registered as it varies.
+  bool pool = false;
 };
 
 /// Acquired and released resources, in order (bounded).
@@ -38,6 +41,9 @@ struct resource_event {
 class resource_manager {
 public:
   using release_fn = std::function<void()>;
+  /// Measures what a pool holds now; any thread, cheap, no lock of the
+  /// manager's.
+  using measure_fn = std::function<uint64_t()>;
   /// Called with the fraction to give back under memory pressure.
   using pressure_fn = std::function<void(double fraction)>;
 
@@ -52,6 +58,18 @@ public:
   /// Releases `id` (running its release function); false when unknown or
   /// already released.
   bool release(uint64_t id);
+
+  /// Registers a pool whose holding varies (the db pool's connections, the
+  /// subprocess pool's processes, a cache's bytes): `amount` is measured
+  /// whenever `live`, `total` or `leak_report` asks. `stranded` measures
+  /// what it still holds that its component should have given back once it
+  /// stopped (empty: `amount`); the leak report at shutdown lists the pool
+  /// when that is not zero. Returns an id for `untrack`.
+  uint64_t track(std::string name, std::string kind, measure_fn amount, std::string owner = {},
+                 measure_fn stranded = {});
+
+  /// Forgets pool `id`; false when unknown.
+  bool untrack(uint64_t id);
 
   /// What is held now, oldest first.
   std::vector<resource_info> live() const;
@@ -70,7 +88,9 @@ public:
   /// Calls every pressure handler with `fraction`; returns how many ran.
   size_t signal_pressure(double fraction);
 
-  /// One line per resource never released: name, kind, amount, owner, age.
+  /// One line per resource never released: name, kind, amount, owner, age;
+  /// and one per tracked pool that still holds what it should have given
+  /// back (call it once the components stopped, as the runtime does).
   std::vector<std::string> leak_report() const;
 
 private:
@@ -79,11 +99,22 @@ private:
     release_fn release;
   };
 
+  struct tracked {
+    resource_info info;
+    measure_fn amount;
+    measure_fn stranded;
+  };
+
+  /// The tracked pools, copied out of the lock so that measuring them
+  /// takes none of the manager's.
+  std::vector<tracked> pools() const;
+
   void record(resource_event::kind_t kind, const resource_info& info);
 
   mutable std::mutex mtx_;
   uint64_t next_id_ = 0;
   std::map<uint64_t, entry> live_;
+  std::map<uint64_t, tracked> pools_;
   std::deque<resource_event> events_;
   std::map<uint64_t, std::pair<std::string, pressure_fn>> handlers_;
 };

@@ -65,6 +65,12 @@ public:
   /// The effective configuration.
   const config& settings() const noexcept;
 
+  /// The same as a snapshot any thread may keep while a reload replaces
+  /// it: what a start function of your own (`add_component`,
+  /// `spawn_supervised`) reads, so that a start or restart after a reload
+  /// runs with the reloaded values (`node_view::settings` is the same).
+  std::shared_ptr<const config> current_settings() const;
+
   /// True from construction until shutdown begins.
   bool accepting() const noexcept;
 

@@ -96,7 +96,11 @@ private:
 
 /// The component spec of a subprocess pool for `cfg.get<subprocess_config>()` (its git
 /// cache from `cfg.get<cache_config>()`: `git_maxsize`, `git_ttl`, `git_timeout`).
+/// With `current` (`node_view::settings`), each start takes the live keys
+/// (`max_processes`, `queue_limit`, `timeout`, `output_cap`, `git_maxsize`)
+/// from the config it returns then, so a pool started or restarted after a
+/// reload runs with the reloaded values.
 child_spec subprocess_component(const std::string& name, const config& cfg,
-                                profile_factory profile = {});
+                                profile_factory profile = {}, config_source current = {});
 
 } // namespace p21

@@ -48,6 +48,16 @@ struct node_view {
   /// Components that peers may use when a node publishes them, as the
   /// subsystems declared them (`subsystem::publishable`).
   std::vector<std::string> publishable;
+  /// The node's config as the latest reload left it, the start-up one until
+  /// then. A start function reads it each time it runs (never a copy taken
+  /// when the component was declared), so that a lazy component first
+  /// started after a reload, and one the supervisor restarts, run with the
+  /// reloaded live keys. Keys that need a restart keep their start-up
+  /// values in it until the node restarts.
+  config_source settings;
+  /// `runtime::resources()`: the built-in pools register what they hold
+  /// (connections, processes, cache bytes) here.
+  resource_manager* resources = nullptr;
 };
 
 struct reload_context;
@@ -57,7 +67,11 @@ struct reload_context;
 struct reload_report {
   /// Changed keys now in effect (dotted paths, as `p21::diff` names them).
   std::vector<std::string> applied;
-  /// Changed keys left as they were until the node restarts.
+  /// Changed keys left as they were until the node restarts: keys the
+  /// schema does not declare live (the database file, a cache's shards, the
+  /// listen address). A component the supervisor restarts keeps their old
+  /// values too, like the rest of the node: they take effect together, at
+  /// the node's next start.
   std::vector<std::string> restart_needed;
   /// `KEY: why` for live keys whose subsystem refused or could not reach
   /// its actor; left as they were.
@@ -65,8 +79,10 @@ struct reload_report {
 
   bool changed() const { return !applied.empty(); }
 
-  /// Moves `key` from `applied` to `restart_needed` (a subsystem that can
-  /// apply it only when its component is running, say).
+  /// Moves `key` from `applied` to `restart_needed`: a live key the
+  /// subsystem finds it cannot change on this running node after all. (A
+  /// component that is not running is no reason: it starts from
+  /// `node_view::settings`.)
   void defer(const std::string& key);
 
   /// Moves `key` from `applied` to `failed`, with the reason.
@@ -76,7 +92,9 @@ struct reload_report {
   bool touches(const std::string& prefix) const;
 
   /// Sends one message for `key` if it was changed: `ask(ctx)` returns
-  /// the reply or an error; a component that is not running defers the key.
+  /// the reply or an error. A component that is not running (lazy and not
+  /// used yet, or unloaded) leaves the key applied: its start function
+  /// reads `node_view::settings`, so it starts with the new value.
   template <class R, class Ask>
   void apply(const std::string& key, const reload_context& ctx, const std::string& component,
              Ask ask);
@@ -110,10 +128,8 @@ void reload_report::apply(const std::string& key, const reload_context& ctx,
   if (!touches(key))
     return;
   auto target = ctx.running(component);
-  if (!target) {
-    defer(key);
-    return;
-  }
+  if (!target)
+    return; // it starts from the current config (node_view::settings)
   caf::expected<R> r = ask(target);
   if (!r)
     fail(key, caf::to_string(r.error()));
@@ -156,6 +172,10 @@ struct subsystem {
   /// with every changed live key's new value. It messages its actors, and
   /// calls `report.defer` or `report.fail` for a key it could not apply;
   /// the keys it leaves in `report.applied` are what the node now runs with.
+  /// `node_view::settings` already returns `now` when it runs, and every
+  /// start that began before has finished: a component it does not find
+  /// running starts (or restarts) with `now`'s values, so its keys count
+  /// as applied, provided its start function reads `node_view::settings`.
   std::function<void(const config& old, const config& now, const reload_context& ctx,
                      reload_report& report)>
       reload;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -50,12 +51,17 @@ p21::subsystem myapp_subsystem() {
         .live()
         .string("greeting", &myapp_config::greeting, "what it says");
   };
-  s.components = [](const p21::config& cfg, std::shared_ptr<const p21::node_view>) {
+  s.components = [](const p21::config& cfg, std::shared_ptr<const p21::node_view> view) {
     p21::child_spec spec;
     spec.name = "echo";
     uint64_t workers = cfg.get<myapp_config>().workers;
-    spec.start = [workers](caf::actor_system& sys) {
-      return caf::actor_cast<caf::actor>(sys.spawn(echo, workers));
+    p21::config_source current = view ? view->settings : nullptr;
+    spec.start = [workers, current](caf::actor_system& sys) {
+      // The current config, read at each start: a first start or a restart
+      // after a reload gets the reloaded value.
+      auto now = current ? current() : nullptr;
+      return caf::actor_cast<caf::actor>(
+          sys.spawn(echo, now ? uint64_t{now->get<myapp_config>().workers} : workers));
     };
     return std::vector<p21::child_spec>{spec};
   };
@@ -149,6 +155,19 @@ int main() {
   if (report.restart_needed != std::vector<std::string>{"myapp.greeting"} ||
       rt.settings().get<myapp_config>().greeting != "hello")
     return fail("a non-live key was adopted: " + report.describe());
+  // A restart keeps the reloaded value: the start function reads the
+  // current config, not the one the node started with.
+  caf::anon_send_exit(rt.actor_of("echo").value(), caf::exit_reason::kill);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  auto back = [&] {
+    auto c = rt.component("echo");
+    return c && c->restarts >= 1 && c->running;
+  };
+  while (!back() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  workers = rt.call<uint64_t>("echo", workers_atom::value);
+  if (!back() || !workers || *workers != 16)
+    return fail("the restarted component lost the reloaded workers");
   if (auto err = rt.stop())
     return fail("stop failed");
   std::cout << "framework alone: an application's section loads, is refused with line and "

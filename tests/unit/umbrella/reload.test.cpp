@@ -121,16 +121,6 @@ TEST_CASE("a refused reload throws and changes nothing") {
   CHECK(rt.settings().get<p21::database_config>().pool_size == cfg.get<p21::database_config>().pool_size);
 }
 
-TEST_CASE("a lazy component that has not started keeps its keys for the restart") {
-  auto cfg = p21::test::test_config();
-  p21::runtime rt{cfg};
-  auto next = cfg;
-  next.get<p21::subprocess_config>().max_processes = 3;
-  auto report = rt.reload(next);
-  CHECK(has(report.restart_needed, "subprocess.max_processes"));
-  CHECK(rt.settings().get<p21::subprocess_config>().max_processes == cfg.get<p21::subprocess_config>().max_processes);
-}
-
 TEST_CASE("a reload sets the running subprocess pool's limits and the alerts' hold time") {
   auto cfg = p21::test::test_config();
   p21::runtime rt{cfg};
