@@ -8,6 +8,7 @@
 
 #include "dashboard.hpp"
 #include "http_server.hpp"
+#include "knobs_view.hpp"
 #include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
 #include "p21/request.hpp"
@@ -115,7 +116,9 @@ void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<co
     auto s = ask_monitor<performance_summary>(sys, *view, summary_atom::value);
     if (!s)
       return unavailable(s.error());
-    return send_json(200, to_json(*s));
+    auto body = to_json(*s);
+    body["knobs"] = all_knobs_json(sys, *view);
+    return send_json(200, body);
   });
   srv.get("/events", [&sys, view](const request& req) {
     uint64_t since = 0;
