@@ -46,7 +46,8 @@ void start_queued(pool_self self) {
 
 caf::behavior worker_pool(pool_self self, p21::knob_spec knob, double workers,
                           p21::histogram* wait) {
-  self->state.workers = uint64_t(p21::knob_target(knob, workers).value_or(knob.min));
+  auto start = p21::knob_target(knob, workers);
+  self->state.workers = uint64_t(start ? *start : knob.min);
   self->state.wait = wait;
   return {
       [=](job_atom, caf::timespan work) {

@@ -17,7 +17,8 @@ TEST_CASE("cache.NAME.max_entries reads and sets the live capacity of the cache"
   REQUIRE(find_knob(rt.knobs(), "cache.async.max_entries") != nullptr);
   auto c = cache::open(rt, "async");
   REQUIRE(c);
-  REQUIRE(c->put("k", "v"));
+  REQUIRE_FALSE(c->put("k", "v"));
+  REQUIRE(rt.actor_of("cache.async/0"));
   CHECK(rt.knob("cache.async.max_entries").value() == 100);
   CHECK(rt.set_knob("cache.async.max_entries", 40.4).value() == 40);
   CHECK(c->stats().value().max_entries == 40);

@@ -106,7 +106,7 @@ TEST_CASE("a knob two supervisors deep is set and read through the root supervis
         .receive(
             [&](double v) {
               got = v;
-              replier = self->current_sender();
+              replier = caf::actor_cast<caf::actor_addr>(self->current_sender());
             },
             [&](caf::error& e) { FAIL(render(e)); });
   }

@@ -7,6 +7,7 @@
 
 #include "p21/db_config.hpp"
 #include "p21/http_config.hpp"
+#include "p21/protocol/atoms.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -51,10 +52,10 @@ TEST_CASE("/components and /summary list the knobs with value and bounds") {
   CHECK((*knob)["unit"] == "seconds");
   auto summary = get_json(port, "/summary");
   REQUIRE(summary["knobs"].contains("monitor.interval"));
-  auto& s = summary["knobs"]["monitor.interval"];
-  CHECK(s["value"].get<double>() == 12);
-  CHECK(s["component"] == "monitor");
-  CHECK(s["max"].get<double>() == 3600);
+  json entry = summary["knobs"]["monitor.interval"];
+  CHECK(entry["value"].get<double>() == 12);
+  CHECK(entry["component"] == "monitor");
+  CHECK(entry["max"].get<double>() == 3600);
   // A knob whose owner is not running is listed, its value null.
   REQUIRE(summary["knobs"].contains("db_pool.pool_size"));
   if (!rt.component("db_pool")->running)
