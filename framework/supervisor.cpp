@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "p21/error.hpp"
+#include "p21/knob.hpp"
 #include "p21/protocol/atoms.hpp"
 
 namespace p21::detail {
@@ -163,6 +164,31 @@ void begin_stop(self_ptr self) {
 /// from a local crash; hence the rule above, and this check as its backstop.
 bool caused_by_another_node(const caf::error& reason) {
   return reason == caf::exit_reason::remote_link_unreachable;
+}
+
+/// Forwards a knob's get or set (`xs...`) to the child that holds the knob
+/// (its owner, or the nested supervisor above the owner): the reply goes
+/// from the owner straight to the sender, and this supervisor waits for
+/// nothing. What it cannot forward it answers with an error.
+template <class... Ts>
+caf::result<double> route_knob(self_ptr self, const std::string& knob, Ts... xs) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.children.size(); ++i) {
+    auto& spec = st.children[i]->spec();
+    if (!holds_knob(spec, knob))
+      continue;
+    if (st.stopping || st.escalated)
+      return make_error(errc::unavailable, "knob '" + knob + "': the supervisor is stopping");
+    if (!st.instances[i]) {
+      auto why = !st.children[i]->ever_started() ? "not started yet (it starts on first use)"
+                                                 : "down (restarting or stopped)";
+      return make_error(errc::unavailable,
+                        "knob '" + knob + "': component '" + spec.name + "' is " + why);
+    }
+    self->delegate(st.instances[i], xs...);
+    return caf::delegated<double>{};
+  }
+  return make_error(errc::not_found, "no component declares a knob named '" + knob + "'");
 }
 
 void handle_exit(self_ptr self, size_t i, bool abnormal, const std::string& reason,
@@ -364,6 +390,12 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         if (st.stopping)
           continue_stop(self);
       },
+      [=](get_knob_atom a, const std::string& knob) {
+        return route_knob(self, knob, a, knob);
+      },
+      [=](set_knob_atom a, const std::string& knob, double value) {
+        return route_knob(self, knob, a, knob, value);
+      },
       [=](stop_atom) -> caf::typed_response_promise<bool> {
         auto& st = self->state;
         auto promise = self->make_response_promise<bool>();
@@ -394,6 +426,9 @@ child_spec subtree_spec(const std::shared_ptr<subtree>& tree, restart policy) {
   spec.name = tree->name;
   spec.policy = policy;
   spec.prio = priority::critical;
+  // Its knobs are its children's: the parent routes them here by looking
+  // through the subtree (`holds_knob`).
+  spec.shared.put(tree);
   // It stops its children (each within its own timeout) before it ends.
   spec.shutdown_timeout = std::chrono::seconds{30};
   spec.start = [weak](caf::actor_system& sys) -> caf::expected<caf::actor> {

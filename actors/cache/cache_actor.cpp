@@ -14,6 +14,7 @@
 
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
+#include "p21/knob.hpp"
 #include "p21/profiling.hpp"
 #include "p21/request.hpp"
 #include "redis_backed.hpp"
@@ -31,7 +32,7 @@ using load_timeout_atom = caf::atom_constant<caf::atom("loadtmo")>;
 /// The public interface plus the shard's own timer, the handles' drain and
 /// a `load` whose turn lapses after a hold shorter than `load_timeout` (what
 /// the cluster's public proxy asks for a peer: `remote_load_timeout`).
-using shard_actor = cache_actor::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>,
+using shard_actor = cache_actor::extend_with<knob_owner_actor>::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>,
                                         caf::replies_to<drain_atom>::with<bool>,
                                         caf::reacts_to<flush_near_atom, uint64_t>,
                                         caf::replies_to<load_atom, std::string, caf::timespan>::with<load_reply>>;
@@ -131,6 +132,9 @@ struct pending_load {
 
 struct cache_state {
   std::shared_ptr<shard_shared> shared;
+  /// `cache.NAME.max_entries` (`cache.NAME/K.max_entries` for shard K of
+  /// a sharded cache): the store's capacity, as `resize_atom` sets it.
+  knob_spec max_entries_knob;
   cache_store* store = nullptr;
   std::unordered_map<std::string, pending_load> loading;
   /// A Redis-backed shard's workers (empty for a local cache).
@@ -218,10 +222,18 @@ std::optional<shard_limits> limits_in(const config& cfg, const std::string& name
                       per_shard(i->second.max_bytes, shards), i->second.ttl};
 }
 
+/// What `resize_atom` and the `max_entries` knob do.
+caf::error resize(cache_self self, uint64_t entries, uint64_t bytes) {
+  self->state.store->drain();
+  return self->state.store->resize(entries, bytes);
+}
+
 shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_shared> shared,
                                        std::shared_ptr<std::atomic<uint64_t>> starts,
-                                       timespan load_timeout, std::optional<shard_limits> limits) {
+                                       timespan load_timeout, knob_spec max_entries_knob,
+                                       std::optional<shard_limits> limits) {
   auto& st = self->state;
+  st.max_entries_knob = std::move(max_entries_knob);
   st.restarts = starts->fetch_add(1);
   st.load_timeout = load_timeout;
   st.shared = shared;
@@ -363,10 +375,26 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
         return freed;
       },
       [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
-        self->state.store->drain();
-        if (auto err = self->state.store->resize(entries, bytes))
+        if (auto err = resize(self, entries, bytes))
           return err;
         return true;
+      },
+      [=](get_knob_atom, const std::string& name) -> caf::result<double> {
+        if (name != self->state.max_entries_knob.name)
+          return unknown_knob(name);
+        return double(self->state.store->config().max_entries);
+      },
+      [=](set_knob_atom, const std::string& name, double v) -> caf::result<double> {
+        auto& knob = self->state.max_entries_knob;
+        if (name != knob.name)
+          return unknown_knob(name);
+        auto n = knob_target(knob, v);
+        if (!n)
+          return n.error();
+        auto& store = *self->state.store;
+        if (auto err = resize(self, uint64_t(*n), store.config().max_bytes))
+          return err;
+        return double(store.config().max_entries);
       },
       [=](set_ttl_atom, caf::timespan ttl) {
         self->state.store->set_ttl(ttl);
@@ -434,14 +462,17 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
       shards.push_back(shared);
     }
     spec.shared.put(shared);
+    knob_spec knob{"cache." + sc.name + ".max_entries", 1, 1e9, true, "entries",
+                   "capacity in entries"};
+    spec.knobs = {knob};
     auto prof = profile ? profile(spec.name) : nullptr;
-    spec.start = [shared, starts, load_timeout, prof, current, name,
+    spec.start = [shared, starts, load_timeout, prof, knob, current, name,
                   shards = cfg.shards](caf::actor_system& sys) {
       std::optional<shard_limits> limits;
       if (auto c = current ? current() : nullptr)
         limits = limits_in(*c, name, shards);
       return caf::actor_cast<caf::actor>(
-          spawn_profiled(sys, prof, cache_shard, shared, starts, load_timeout, limits));
+          spawn_profiled(sys, prof, cache_shard, shared, starts, load_timeout, knob, limits));
     };
     out.push_back(std::move(spec));
   }

@@ -26,7 +26,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using version_tick_atom = caf::atom_constant<caf::atom("vertick")>;
 using granted_atom = caf::atom_constant<caf::atom("granted")>;
 
-using pool_actor = db_pool_actor::extend_with<deadline_pool_actor>::extend<
+using pool_actor = db_pool_actor::extend_with<deadline_pool_actor>::extend_with<
+    knob_owner_actor>::extend<
     caf::reacts_to<expire_atom, uint64_t>, caf::reacts_to<tick_atom>,
     caf::reacts_to<version_tick_atom>, caf::reacts_to<read_done_atom, read_done>,
     caf::reacts_to<granted_atom, uint64_t>, caf::reacts_to<crash_writer_atom>>;
@@ -303,6 +304,15 @@ db_pool_stats current_stats(pool_self self, bool new_window = false) {
   return s;
 }
 
+/// What `set_pool_size_atom` and the `pool_size` knob do.
+caf::expected<uint64_t> set_pool_size(pool_self self, uint64_t n) {
+  if (n == 0)
+    return make_error(errc::invalid_argument, "pool_size must be at least 1");
+  self->state.cfg.pool_size = n;
+  self->state.readers->set_pool_size(n);
+  return n;
+}
+
 pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
                                   std::shared_ptr<query_cache> shared_cache,
                                   std::shared_ptr<reader_pool> readers) {
@@ -396,12 +406,22 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
       [=](checkpoint_atom) { return to_writer<bool>(self, checkpoint_atom::value); },
       [=](vacuum_atom) { return to_writer<bool>(self, vacuum_atom::value); },
       [=](release_memory_atom) { return to_writer<uint64_t>(self, release_memory_atom::value); },
-      [=](set_pool_size_atom, uint64_t n) -> caf::result<uint64_t> {
-        if (n == 0)
-          return make_error(errc::invalid_argument, "pool_size must be at least 1");
-        self->state.cfg.pool_size = n;
-        self->state.readers->set_pool_size(n);
-        return n;
+      [=](set_pool_size_atom, uint64_t n) { return set_pool_size(self, n); },
+      [=](get_knob_atom, const std::string& name) -> caf::result<double> {
+        if (name != self->state.cfg.pool_size_knob.name)
+          return unknown_knob(name);
+        return double(self->state.cfg.pool_size);
+      },
+      [=](set_knob_atom, const std::string& name, double v) -> caf::result<double> {
+        auto& knob = self->state.cfg.pool_size_knob;
+        if (name != knob.name)
+          return unknown_knob(name);
+        auto n = knob_target(knob, v);
+        if (!n)
+          return n.error();
+        if (auto r = set_pool_size(self, uint64_t(*n)); !r)
+          return r.error();
+        return double(self->state.cfg.pool_size);
       },
       [=](set_pool_timeout_atom, caf::timespan t) -> caf::result<caf::timespan> {
         if (t <= caf::timespan{0})
@@ -533,9 +553,11 @@ child_spec db_pool_component(const std::string& name, const config& cfg,
   rs.health_check_after = ps.timing.health_check_after;
   rs.max_lifetime = ps.timing.max_lifetime;
   auto readers = std::make_shared<reader_pool>(rs);
+  ps.pool_size_knob.name = name + ".pool_size";
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;
+  spec.knobs = {ps.pool_size_knob};
   auto prof = profile ? profile(name) : nullptr;
   spec.start = [ps, cache, readers, prof, current](caf::actor_system& sys) {
     // The live keys as the latest reload left them (a reader pool shared

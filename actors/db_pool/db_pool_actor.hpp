@@ -18,6 +18,7 @@
 #include "p21/config.hpp"
 #include "p21/db_config.hpp"
 #include "p21/fwd.hpp"
+#include "p21/knob.hpp"
 #include "query_cache.hpp"
 #include "reader_pool.hpp"
 
@@ -53,6 +54,9 @@ struct pool_settings {
   timespan cache_ttl{0};
   uint64_t cache_max_bytes = database_config{}.query_cache_max_bytes;
   timespan data_version_interval{0};
+  /// `NAME.pool_size`: the reader connections, as `set_pool_size_atom` sets.
+  knob_spec pool_size_knob{"db_pool.pool_size", 1, 10'000, true, "connections",
+                           "reader connections kept open"};
 };
 
 /// Spawns a pool over the component's shared objects, which outlive it: a

@@ -8,6 +8,7 @@
 
 #include "dashboard.hpp"
 #include "http_server.hpp"
+#include "knobs_view.hpp"
 #include "p21/monitor.hpp"
 #include "p21/profiling.hpp"
 #include "p21/request.hpp"
@@ -122,7 +123,7 @@ void dashboard_routes(http_detail::server& srv, caf::actor_system& sys,
                      {"targets", p.targets}});
     return send_json(200, out);
   });
-  srv.get("/components", [view](const request&) {
+  srv.get("/components", [&sys, view](const request&) {
     if (!view->stats)
       return send_json(200, json::array());
     auto now = std::chrono::steady_clock::now() - view->epoch;
@@ -138,7 +139,8 @@ void dashboard_routes(http_detail::server& srv, caf::actor_system& sys,
                 {"use_count", c.use_count},
                 {"uptime_seconds", nullptr},
                 {"since_last_use_seconds", nullptr},
-                {"profile", nullptr}};
+                {"profile", nullptr},
+                {"knobs", knobs_json(sys, *view, c.knobs)}};
       if (c.running && c.start_time)
         j["uptime_seconds"] = seconds(now - *c.start_time);
       if (c.last_use)

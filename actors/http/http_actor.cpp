@@ -8,6 +8,7 @@
 
 #include "dashboard.hpp"
 #include "http_server.hpp"
+#include "knobs_view.hpp"
 #include "p21/http_config.hpp"
 #include "p21/monitor.hpp"
 #include "p21/request.hpp"
@@ -119,6 +120,7 @@ void routes(http_detail::server& srv, caf::actor_system& sys, std::shared_ptr<co
     auto body = to_json(*s);
     if (view->resources)
       body["resources"] = http_detail::resources_json(*view->resources);
+    body["knobs"] = all_knobs_json(sys, *view);
     return send_json(200, body);
   });
   srv.get("/events", [&sys, view](const request& req) {

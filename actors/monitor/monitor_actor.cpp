@@ -12,6 +12,7 @@
 
 #include "alerts.hpp"
 #include "health_round.hpp"
+#include "knob_values.hpp"
 #include "p21/cluster.hpp"
 #include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
@@ -31,7 +32,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("montick")>;
 
-using monitor_impl = monitor_actor::extend<caf::reacts_to<tick_atom>>;
+using monitor_impl =
+    monitor_actor::extend_with<knob_owner_actor>::extend<caf::reacts_to<tick_atom>>;
 
 /// Rounds kept for `history_atom`.
 constexpr size_t history_max = 360;
@@ -50,6 +52,9 @@ struct monitor_settings {
   size_t events_max = 1000;
   std::vector<alert_rule> alerts;
   size_t alert_commands_max = 4;
+  /// `monitor.interval`, as `set_interval_atom` sets it.
+  knob_spec interval_knob{"monitor.interval", 0.1, 3600, false, "seconds",
+                          "time between sampling rounds"};
 };
 
 /// The subprocess pool's component, which runs alert commands.
@@ -82,6 +87,9 @@ struct monitor_state {
   bool in_round = false;
   size_t outstanding = 0;
   std::map<std::string, metric_set> collecting;
+  /// `knob_value` of each knob: the last round's, and this round's so far.
+  std::vector<metric_sample> knob_values;
+  std::vector<metric_sample> knob_collecting;
   std::vector<caf::typed_response_promise<performance_summary>> waiting;
 
   static inline const char* name = "p21.monitor";
@@ -114,10 +122,28 @@ void start_round(monitor_self self) {
                                  return x.second.address() == self->address() || x.first == "http";
                                }),
                 running.end());
-  st.outstanding = running.size();
-  if (running.empty()) {
+  auto knobs = knobs_of(st.view.get());
+  st.knob_collecting.clear();
+  st.outstanding = running.size() + knobs.size();
+  if (st.outstanding == 0) {
     finish_round(self);
     return;
+  }
+  // Each knob's value from its owner, through the supervisor (which
+  // forwards, so this waits on the owner only): `p21_knob_value`.
+  for (auto& [component, knob] : knobs) {
+    auto labels = std::map<std::string, std::string>{{"knob", knob}, {"component", component}};
+    self->request(st.view->supervisor, std::chrono::seconds{2}, get_knob_atom::value, knob)
+        .then(
+            [=](double v) {
+              self->state.knob_collecting.push_back(monitor_metrics::knob_value(v, labels));
+              if (--self->state.outstanding == 0)
+                finish_round(self);
+            },
+            [=](caf::error&) {
+              if (--self->state.outstanding == 0)
+                finish_round(self);
+            });
   }
   for (auto& [name, handle] : running) {
     auto n = name;
@@ -138,6 +164,18 @@ void start_round(monitor_self self) {
 }
 
 metric_set exported(monitor_self self);
+
+/// What `set_interval_atom` and the `interval` knob do.
+caf::expected<timespan> set_interval(monitor_self self, timespan interval) {
+  if (interval < std::chrono::milliseconds{100})
+    return make_error(errc::invalid_argument, "monitor interval must be at least 100ms");
+  if (interval != self->state.cfg.interval)
+    spdlog::info("monitor interval {} -> {}", format_duration(self->state.cfg.interval),
+                 format_duration(interval));
+  self->state.cfg.interval = interval;
+  self->state.next_round = std::min(self->state.next_round, clock::now() + interval);
+  return interval;
+}
 
 void command_failed(monitor_self self, const std::string& alert, const std::string& why) {
   spdlog::warn("alert {}: its command failed: {}", alert, why);
@@ -259,6 +297,8 @@ void finish_round(monitor_self self) {
   auto now = clock::now();
   st.component_metrics = health_round::by_component(std::move(st.collecting));
   st.collecting.clear();
+  st.knob_values = std::move(st.knob_collecting);
+  st.knob_collecting.clear();
   std::vector<const metric_set*> sources;
   for (auto& [name, m] : st.component_metrics)
     sources.push_back(&m);
@@ -333,6 +373,7 @@ metric_set exported(monitor_self self) {
     out.gauges.insert(out.gauges.end(), user.gauges.begin(), user.gauges.end());
     out.histograms.insert(out.histograms.end(), user.histograms.begin(), user.histograms.end());
   }
+  out.gauges.insert(out.gauges.end(), st.knob_values.begin(), st.knob_values.end());
   namespace d = monitor_metrics;
   auto& sys = st.system;
   out.gauges.push_back(d::system_cpu(sys.cpu_percent / 100));
@@ -392,15 +433,24 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
         auto& h = self->state.history;
         return std::vector<history_point>(h.begin(), h.end());
       },
-      [=](set_interval_atom, caf::timespan interval) -> caf::result<caf::timespan> {
-        if (interval < std::chrono::milliseconds{100})
-          return make_error(errc::invalid_argument, "monitor interval must be at least 100ms");
-        if (interval != self->state.cfg.interval)
-          spdlog::info("monitor interval {} -> {}", format_duration(self->state.cfg.interval),
-                       format_duration(interval));
-        self->state.cfg.interval = interval;
-        self->state.next_round = std::min(self->state.next_round, clock::now() + interval);
-        return interval;
+      [=](set_interval_atom, caf::timespan interval) { return set_interval(self, interval); },
+      [=](get_knob_atom, const std::string& name) -> caf::result<double> {
+        if (name != self->state.cfg.interval_knob.name)
+          return unknown_knob(name);
+        return seconds_of(self->state.cfg.interval);
+      },
+      [=](set_knob_atom, const std::string& name, double v) -> caf::result<double> {
+        auto& knob = self->state.cfg.interval_knob;
+        if (name != knob.name)
+          return unknown_knob(name);
+        auto s = knob_target(knob, v);
+        if (!s)
+          return s.error();
+        auto r = set_interval(self, std::chrono::duration_cast<timespan>(
+                                        std::chrono::duration<double>(*s)));
+        if (!r)
+          return r.error();
+        return seconds_of(*r);
       },
       [=](set_alert_for_atom, caf::timespan d) {
         auto& st = self->state;
@@ -444,38 +494,6 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
   };
 }
 
-} // namespace
-
-const std::vector<metric_def>& metric_definitions() {
-  static const std::vector<metric_def> defs = [] {
-    std::vector<metric_def> out;
-    auto add = [&out](const auto& list) {
-      out.insert(out.end(), std::begin(list), std::end(list));
-    };
-    add(cache_metrics::all);
-    add(db_pool_metrics::all);
-    add(subprocess_metrics::all);
-    add(monitor_metrics::all);
-    add(optimizer_metrics::all);
-    add(profiling_metrics::all);
-    add(cluster_metrics::reported);
-    return out;
-  }();
-  return defs;
-}
-
-const std::map<std::string, std::string>& metric_help() {
-  static const std::map<std::string, std::string> help = [] {
-    std::map<std::string, std::string> out;
-    for (auto& d : metric_definitions())
-      out.emplace(d.name, d.help);
-    return out;
-  }();
-  return help;
-}
-
-namespace {
-
 monitor_settings settings_of(const config& cfg) {
   monitor_settings ms;
   ms.interval = cfg.performance.monitor_interval;
@@ -496,15 +514,19 @@ monitor_settings settings_of(const config& cfg) {
 child_spec monitor_component(const std::string& name, const config& cfg,
                              std::shared_ptr<const node_view> view) {
   auto ms = settings_of(cfg);
+  ms.interval_knob.name = name + ".interval";
   child_spec spec;
   spec.name = name;
   spec.prio = priority::critical; // sampling starts with the node
+  spec.knobs = {ms.interval_knob};
   auto prof = view && view->profile ? view->profile(name) : nullptr;
   spec.start = [ms, view, prof](caf::actor_system& sys) {
     // A restart after a reload keeps the reloaded interval and alerts.
     auto now = view && view->settings ? view->settings() : nullptr;
+    auto current = now ? settings_of(*now) : ms;
+    current.interval_knob = ms.interval_knob;
     return caf::actor_cast<caf::actor>(
-        spawn_profiled<caf::detached>(sys, prof, monitor_fun, now ? settings_of(*now) : ms, view));
+        spawn_profiled<caf::detached>(sys, prof, monitor_fun, std::move(current), view));
   };
   return spec;
 }

@@ -15,6 +15,7 @@
 #include "git_cache.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/histogram.hpp"
+#include "p21/knob.hpp"
 #include "p21/profiling.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
@@ -30,8 +31,8 @@ using namespace subprocess_detail;
 using clock = std::chrono::steady_clock;
 using done_atom = caf::atom_constant<caf::atom("procdone")>;
 
-using pool_actor =
-    subprocess_actor::extend<caf::reacts_to<done_atom, uint64_t, command_result, caf::error>>;
+using pool_actor = subprocess_actor::extend_with<knob_owner_actor>::extend<
+    caf::reacts_to<done_atom, uint64_t, command_result, caf::error>>;
 
 using git_worker_actor =
     caf::typed_actor<caf::replies_to<git_atom, git_request>::with<command_result>>;
@@ -46,6 +47,9 @@ struct pool_settings {
   /// Processes started and not reaped, for `runtime::resources()`; shared
   /// by the component's instances.
   std::shared_ptr<std::atomic<uint64_t>> processes;
+  /// `NAME.max_processes`, as `set_max_processes_atom` sets it.
+  knob_spec max_processes_knob{"subprocess.max_processes", 1, 4096, true, "processes",
+                               "commands running at once"};
 };
 
 // -- git worker -------------------------------------------------------------------
@@ -203,6 +207,19 @@ subprocess_stats current_stats(pool_self self) {
   return s;
 }
 
+/// What `set_max_processes_atom` and the `max_processes` knob do.
+caf::expected<uint64_t> set_max_processes(pool_self self, uint64_t n) {
+  if (n == 0 || n > 4096)
+    return make_error(errc::invalid_argument, "max_processes must be within 1..4096");
+  auto& st = self->state;
+  st.account_slots();
+  if (n != st.cfg.max_processes)
+    spdlog::info("subprocess pool: max_processes {} -> {}", st.cfg.max_processes, n);
+  st.cfg.max_processes = n;
+  start_queued(self);
+  return n;
+}
+
 pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
                                           std::shared_ptr<git_cache> git) {
   auto& st = self->state;
@@ -238,16 +255,22 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
       [=](git_atom, git_request& req) {
         return self->delegate(self->state.git_worker, git_atom::value, std::move(req));
       },
-      [=](set_max_processes_atom, uint64_t n) -> caf::result<uint64_t> {
-        if (n == 0 || n > 4096)
-          return make_error(errc::invalid_argument, "max_processes must be within 1..4096");
-        auto& st = self->state;
-        st.account_slots();
-        if (n != st.cfg.max_processes)
-          spdlog::info("subprocess pool: max_processes {} -> {}", st.cfg.max_processes, n);
-        st.cfg.max_processes = n;
-        start_queued(self);
-        return n;
+      [=](set_max_processes_atom, uint64_t n) { return set_max_processes(self, n); },
+      [=](get_knob_atom, const std::string& name) -> caf::result<double> {
+        if (name != self->state.cfg.max_processes_knob.name)
+          return unknown_knob(name);
+        return double(self->state.cfg.max_processes);
+      },
+      [=](set_knob_atom, const std::string& name, double v) -> caf::result<double> {
+        auto& knob = self->state.cfg.max_processes_knob;
+        if (name != knob.name)
+          return unknown_knob(name);
+        auto n = knob_target(knob, v);
+        if (!n)
+          return n.error();
+        if (auto r = set_max_processes(self, uint64_t(*n)); !r)
+          return r.error();
+        return double(self->state.cfg.max_processes);
       },
       [=](set_limits_atom, const subprocess_limits& limits) {
         // Requests from now on: running commands keep the limits they had.
@@ -331,9 +354,11 @@ child_spec subprocess_component(const std::string& name, const config& cfg,
   // restarted pool flushes it), and handles reach it through the runtime
   // without a message.
   auto git = std::make_shared<git_cache>(cfg.get<cache_config>().git_maxsize, cfg.get<cache_config>().git_ttl, s.git_watch);
+  ps.max_processes_knob.name = name + ".max_processes";
   child_spec spec;
   spec.name = name;
   spec.prio = priority::normal;
+  spec.knobs = {ps.max_processes_knob};
   auto prof = profile ? profile(name) : nullptr;
   spec.start = [ps, git, prof, current](caf::actor_system& sys) {
     // The live keys as the latest reload left them.

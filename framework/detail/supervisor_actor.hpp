@@ -21,6 +21,13 @@
 
 namespace p21::detail {
 
+/// The knobs `spec` declares, and for a nested supervisor's spec those of
+/// every child under it (at any depth).
+knob_specs knobs_under(const child_spec& spec);
+
+/// Whether `knob` is among `knobs_under(spec)`.
+bool holds_knob(const child_spec& spec, const std::string& knob);
+
 /// One child's spec, current instance and statistics, shared between the
 /// supervisor (which writes it) and the runtime's callers (which read it, so
 /// that a call needs no hop through the supervisor).
@@ -109,6 +116,7 @@ public:
     if (s.use_count > 0)
       s.last_use = std::chrono::nanoseconds{last_use_ns_.load(std::memory_order_relaxed)};
     s.unloaded = unloaded_;
+    s.knobs = knobs_under(spec_);
     return s;
   }
 

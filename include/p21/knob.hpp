@@ -21,11 +21,20 @@
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace p21 {
 
 using get_knob_atom = caf::atom_constant<caf::atom("getknob")>;
 using set_knob_atom = caf::atom_constant<caf::atom("setknob")>;
+
+/// The two messages of an owner, for a typed actor to extend with
+/// (`my_actor::extend_with<knob_owner_actor>`).
+using knob_owner_actor =
+    caf::typed_actor<caf::replies_to<get_knob_atom, std::string>::with<double>,
+                     caf::replies_to<set_knob_atom, std::string, double>::with<double>>;
 
 /// What a component declares about one knob. The value itself lives only in
 /// its owner (read with `get_knob_atom`), never in a copy.
@@ -44,5 +53,16 @@ struct knob_spec {
 };
 
 using knob_specs = std::vector<knob_spec>;
+
+/// The spec named `name` in `specs`, or null.
+const knob_spec* find_knob(const knob_specs& specs, const std::string& name);
+
+/// What an owner applies for a set to `value`: clamped into the bounds,
+/// rounded for an integer knob. Error `invalid_argument` for NaN.
+caf::expected<double> knob_target(const knob_spec& spec, double value);
+
+/// What an owner answers for a knob it does not have (a message sent to it
+/// directly with another knob's name): `not_found`, naming the knob.
+caf::error unknown_knob(const std::string& name);
 
 } // namespace p21

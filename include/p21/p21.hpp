@@ -16,6 +16,7 @@
 #include "p21/error.hpp"
 #include "p21/fwd.hpp"
 #include "p21/http_config.hpp"
+#include "p21/knob.hpp"
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
 #include "p21/object_pool.hpp"

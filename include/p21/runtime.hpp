@@ -163,6 +163,22 @@ public:
     return std::static_pointer_cast<T>(shared_object(name, std::type_index{typeid(T)}));
   }
 
+  // -- knobs (`p21/knob.hpp`) ---------------------------------------------------
+
+  /// Every knob the components declare, at any depth of nested supervisors.
+  knob_specs knobs() const;
+
+  /// The value of knob `name`, read from its owner now (a blocking call,
+  /// bounded by `[runtime] request_timeout`). Errors: `not_found` (no
+  /// component declares it), `unavailable` (its owner is down, restarting,
+  /// or lazy and not started), `timeout`.
+  caf::expected<double> knob(const std::string& name);
+
+  /// Sets knob `name`; returns the value its owner applied (clamped into
+  /// the knob's bounds, rounded for a count). Errors as for `knob`, and
+  /// `invalid_argument` for NaN.
+  caf::expected<double> set_knob(const std::string& name, double value);
+
   // -- blocking calls (from plain threads, never from inside an actor) ----------
 
   /// Sends `xs...` to the named component and waits at most `timeout` for a

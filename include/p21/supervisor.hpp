@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 
 #include "p21/config.hpp"
+#include "p21/knob.hpp"
 #include "p21/shared_objects.hpp"
 
 namespace p21 {
@@ -46,6 +47,10 @@ struct child_spec {
   std::vector<std::string> depends_on;
   /// What the component shares with its handles (`runtime::shared_object`).
   shared_objects shared{};
+  /// The knobs its actor owns: it answers `get_knob_atom` and
+  /// `set_knob_atom` for each (`p21/knob.hpp`), and the supervisor routes
+  /// both to it by the knob's name.
+  knob_specs knobs{};
 };
 
 /// Per component: when it started, how long that took, first use and use
@@ -65,6 +70,9 @@ struct component_stats {
   uint64_t use_count = 0;
   /// Stopped for being unused (rule 4); the next use starts it again.
   bool unloaded = false;
+  /// The knobs it declares; for a nested supervisor, those of every child
+  /// under it.
+  knob_specs knobs;
 };
 
 /// The restart decisions of a supervisor, as plain logic: which children to

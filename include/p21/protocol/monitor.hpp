@@ -53,11 +53,15 @@ inline constexpr metric_def samples{"monitor_samples", "Sampling rounds of the m
                                     metric_kind::counter};
 inline constexpr metric_def events{"events", "Alert and optimizer events recorded.",
                                    metric_kind::counter};
+inline constexpr metric_def knob_value{
+    "knob_value", "Each knob's value, read from its owner each round (labels knob, component).",
+    metric_kind::gauge};
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {
     system_cpu, process_cpu, system_memory, resident_memory, threads,      open_fds, load1,
-    cpus,       disk_usage,  health_score,  alert_firing,    target_value, samples,  events};
+    cpus,       disk_usage,  health_score,  alert_firing,    target_value, samples,  events,
+    knob_value};
 
 } // namespace monitor_metrics
 

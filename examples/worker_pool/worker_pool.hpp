@@ -1,0 +1,32 @@
+#pragma once
+
+// An application's actor with a knob: a pool of `workers` slots running
+// jobs, the rest queued. It declares `myapp.workers` in its child_spec the
+// way the built-in pools declare theirs, answers the knob messages from its
+// own state, and records each job's queue wait in `myapp_queue_wait_seconds`
+// (a histogram in the node's registry), the sensor a tuning rule reads.
+
+#include <caf/fwd.hpp>
+
+#include <p21/p21.hpp>
+
+namespace myapp {
+
+using job_atom = caf::atom_constant<caf::atom("job")>;
+
+/// `myapp.workers`: jobs running at once.
+p21::knob_spec workers_knob();
+
+/// How long jobs wait in the queue before a worker takes them.
+inline constexpr p21::metric_def queue_wait{"myapp_queue_wait_seconds",
+                                            "Time a job waited for a free worker.",
+                                            p21::metric_kind::histogram, "seconds"};
+
+/// The pool's spec, named `name`: `(job_atom, timespan work) -> timespan`
+/// runs one job (simulated by a timer, so no scheduler thread blocks) and
+/// replies how long it waited. `workers` is the start value; the histogram
+/// is registered in `rt.metrics()`.
+p21::child_spec worker_pool_spec(p21::runtime& rt, const std::string& name = "worker_pool",
+                                 double workers = 2);
+
+} // namespace myapp
