@@ -59,9 +59,8 @@ subsystem optimizer_subsystem() {
         });
     }
     // The bounds and current values the rules reason from follow the
-    // reload (a reloaded pool_size is not undone by the next step). Every
-    // reload, since the keys are other subsystems': a failed key may leave
-    // its owner at the old value, which the next snapshot shows.
+    // reload (a reloaded pool_size is not undone by the next step). On
+    // every reload: the keys that matter are other subsystems'.
     if (auto a = ctx.running("optimizer"))
       send_reloaded_config(ctx, a, now);
   };

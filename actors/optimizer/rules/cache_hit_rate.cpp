@@ -36,8 +36,8 @@ public:
         auto before = gr->second;
         growths.erase(gr);
         if (rate < before.rate_before + growth_must_gain) {
-          out.push_back(ctx.decide(decision::resize_cache, c.component,
-                                   double(before.old_entries), rate, c.max_bytes));
+          out.push_back(ctx.decide(decision::resize_cache, c.component, double(before.old_entries),
+                                   rate, c.max_bytes));
           g.acted(now);
           continue;
         }
@@ -58,8 +58,8 @@ public:
             rules::grown_cache(ctx, c, p, hits, total, rc.clear_threshold, rc.step, model_why);
         if (!model_why.empty())
           why += (why.empty() ? "" : "; ") + model_why;
-        out.push_back(ctx.decide(decision::resize_cache, c.component, double(grown), rate,
-                                 c.max_bytes, why));
+        out.push_back(
+            ctx.decide(decision::resize_cache, c.component, double(grown), rate, c.max_bytes, why));
         growths[c.component] = {c.max_entries, rate};
         g.acted(now);
         ctx.forecast_acted(c.component);

@@ -53,13 +53,13 @@ uint64_t grown_cache(const rule_context& ctx, const node_snapshot::cache_view& c
   auto by_step = c.max_entries + std::max<uint64_t>(1, uint64_t(double(c.max_entries) * step));
   if (!ctx.model())
     return by_step;
-  auto curve = mrc_entries(diff(c.ghost_hit_depths, p.ghost_hit_depths), hits, total,
-                           c.max_entries, target);
+  auto curve =
+      mrc_entries(diff(c.ghost_hit_depths, p.ghost_hit_depths), hits, total, c.max_entries, target);
   if (!curve)
     return by_step;
   auto next = std::max(curve->entries, c.max_entries + 1);
-  why = "miss-ratio curve: " + fmt(curve->hit_rate) + " % at " + std::to_string(next) +
-        " entries" + (curve->reached ? "" : " (as far as the ghost list sees)");
+  why = "miss-ratio curve: " + fmt(curve->hit_rate) + " % at " + std::to_string(next) + " entries" +
+        (curve->reached ? "" : " (as far as the ghost list sees)");
   // The jump is not capped by `step`: the bound that applied is named.
   auto room = budget_entries(ctx.snapshot, ctx.settings(rule_id::memory_pressure).clear_threshold,
                              c.entries, c.bytes);

@@ -58,8 +58,8 @@ public:
         if (wall > 0 && reads > 0 && held >= 0) {
           auto little = (held + std::max(0.0, waited)) / wall;
           why = "Little's law: " + fmt(reads / wall) + " reads/s x " + fmt(1000 * held / reads, 2) +
-                " ms held + " + fmt(std::max(0.0, waited) / wall, 2) + " waiting = " +
-                fmt(little, 2) + "; " + why;
+                " ms held + " + fmt(std::max(0.0, waited) / wall, 2) +
+                " waiting = " + fmt(little, 2) + "; " + why;
           demand = std::max(demand, little);
         }
       }

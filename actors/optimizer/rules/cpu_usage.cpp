@@ -128,8 +128,7 @@ private:
     auto lowered = std::min(fits, st.max_processes > 1 ? st.max_processes - 1 : uint64_t{1});
     why += ": " + std::to_string(lowered) + " keep CPU under " + fmt(target, 0) + " %";
     if (fits > lowered)
-      why += " (bound: one below the current limit; the model allows " + std::to_string(fits) +
-             ")";
+      why += " (bound: one below the current limit; the model allows " + std::to_string(fits) + ")";
     return lowered;
   }
 };

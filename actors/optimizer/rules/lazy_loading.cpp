@@ -27,8 +27,8 @@ public:
     for (auto& [name, first] : ctx.snapshot.first_use)
       if (first && std::chrono::duration<double>(*first) <= limit && !listed(name)) {
         preload.push_back(name);
-        out.push_back(ctx.decide(decision::preload, name, 0,
-                                 std::chrono::duration<double>(*first).count()));
+        out.push_back(
+            ctx.decide(decision::preload, name, 0, std::chrono::duration<double>(*first).count()));
       }
     if (rc.for_duration > timespan{0})
       for (auto& [name, idle] : ctx.snapshot.idle_for)

@@ -46,10 +46,12 @@ public:
         step = std::ceil(fraction * 100) / 100;
       }
       for (auto& c : s.caches)
-        out.push_back(ctx.decide(decision::shrink_cache, c.component, step, s.memory_percent, 0, why));
+        out.push_back(
+            ctx.decide(decision::shrink_cache, c.component, step, s.memory_percent, 0, why));
       if (s.db)
         out.push_back(ctx.decide(decision::release_memory, "db_pool", 0, s.memory_percent));
-      out.push_back(ctx.decide(decision::signal_pressure, "resources", step, s.memory_percent, 0, why));
+      out.push_back(
+          ctx.decide(decision::signal_pressure, "resources", step, s.memory_percent, 0, why));
       g.acted(ctx.now());
       ctx.forecast_acted();
     }

@@ -50,16 +50,16 @@ public:
       if (next > st.pool_size) {
         st.pool_size = next;
         st.pool_changed = ctx.now();
-        out.push_back(ctx.decide(decision::set_pool_size, "db_pool", double(next), worst->p95_ms,
-                                 0, why));
+        out.push_back(
+            ctx.decide(decision::set_pool_size, "db_pool", double(next), worst->p95_ms, 0, why));
         acted = true;
       }
     } else if (worst->wait_share >= 0.5 && worst->where == candidate::processes &&
                !st.procs_moved &&
                ctx.snapshot.cpu_percent < ctx.settings(rule_id::cpu_usage).clear_threshold) {
       auto next = std::min<uint64_t>(
-          4096, st.max_processes + std::max<uint64_t>(
-                                       1, uint64_t(std::ceil(double(st.max_processes) * step))));
+          4096, st.max_processes +
+                    std::max<uint64_t>(1, uint64_t(std::ceil(double(st.max_processes) * step))));
       st.max_processes = next;
       st.restore_target = next;
       out.push_back(ctx.decide(decision::set_max_processes, "subprocess", double(next),
@@ -136,8 +136,7 @@ private:
       if (loads > 0 && total > 0 && misses / total > 0.05) {
         auto mean = rules::seconds(diff(c.load_time, p.load_time)) / loads;
         consider({c.component, 1000 * mean, 1.0,
-                  fmt(100 * misses / total) + " % misses, each loading " + fmt(1000 * mean) +
-                      " ms",
+                  fmt(100 * misses / total) + " % misses, each loading " + fmt(1000 * mean) + " ms",
                   candidate::cache});
       }
     }

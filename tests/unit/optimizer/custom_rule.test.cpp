@@ -161,8 +161,8 @@ TEST_CASE("the optimizer sends an application's knob action to the supervisor an
   runtime rt{cfg};
   auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
   auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
-  auto mine = std::find_if(acted.begin(), acted.end(),
-                           [](auto& a) { return a.rule == "always_more"; });
+  auto mine =
+      std::find_if(acted.begin(), acted.end(), [](auto& a) { return a.rule == "always_more"; });
   REQUIRE(mine != acted.end());
   CHECK(mine->applied);
   CHECK(mine->target == "myapp.workers");

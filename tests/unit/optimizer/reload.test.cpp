@@ -101,8 +101,8 @@ TEST_CASE("a reload of database.pool_size reaches the running optimizer, whose n
           report.applied.end());
   auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
   auto acted = rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
-  auto grow = std::find_if(acted.begin(), acted.end(),
-                           [](auto& a) { return a.rule == "connection_pool"; });
+  auto grow =
+      std::find_if(acted.begin(), acted.end(), [](auto& a) { return a.rule == "connection_pool"; });
   REQUIRE(grow != acted.end());
   // From 6, not from the start-up 2 (which would have set 5: below the reload).
   CHECK_THAT(grow->action, Catch::StartsWith("set db_pool pool_size to 9"));
