@@ -1,10 +1,14 @@
 // `[optimizer]` and `[optimizer.rules.NAME]`: the nine rules, their defaults
 // and the keys that tune them.
 
+#include "engine.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
+#include "p21/rule.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -18,6 +22,7 @@ using namespace std::chrono_literals;
 enum class direction { above, below };
 
 struct rule_default {
+  rule_id id;
   const char* name;
   direction dir;
   double threshold;
@@ -30,19 +35,28 @@ struct rule_default {
   int predict_seconds;
 };
 
-// Thresholds are the report's; clear thresholds add a hysteresis band.
+// Thresholds are the report's; clear thresholds add a hysteresis band. The
+// one place a rule's config name meets its id; in `rule_id` order.
 constexpr rule_default rule_defaults[] = {
-    {"memory_pressure", direction::above, 85, 75, 0, 30, 0.25, 0},
-    {"cache_hit_rate", direction::below, 60, 80, 120, 300, 0.25, 0},
-    {"connection_pool", direction::above, 1, 0, 10, 60, 0.25, 120},
-    {"lazy_loading", direction::below, 10, 10, 1800, 300, 1.0, 0},
-    {"git_cache", direction::below, 50, 60, 120, 300, 0.25, 0},
-    {"cpu_usage", direction::above, 80, 70, 30, 60, 0.25, 120},
-    {"disk_usage", direction::above, 90, 85, 0, 600, 1.0, 0},
-    {"parallel_efficiency", direction::below, 70, 80, 60, 120, 0.5, 0},
+    {rule_id::memory_pressure, "memory_pressure", direction::above, 85, 75, 0, 30, 0.25, 0},
+    {rule_id::cache_hit_rate, "cache_hit_rate", direction::below, 60, 80, 120, 300, 0.25, 0},
+    {rule_id::connection_pool, "connection_pool", direction::above, 1, 0, 10, 60, 0.25, 120},
+    {rule_id::lazy_loading, "lazy_loading", direction::below, 10, 10, 1800, 300, 1.0, 0},
+    {rule_id::git_cache, "git_cache", direction::below, 50, 60, 120, 300, 0.25, 0},
+    {rule_id::cpu_usage, "cpu_usage", direction::above, 80, 70, 30, 60, 0.25, 120},
+    {rule_id::disk_usage, "disk_usage", direction::above, 90, 85, 0, 600, 1.0, 0},
+    {rule_id::parallel_efficiency, "parallel_efficiency", direction::below, 70, 80, 60, 120, 0.5, 0},
     // The report's fifth trigger: p95 response time in milliseconds.
-    {"response_time", direction::above, 500, 400, 60, 120, 0.25, 0},
+    {rule_id::response_time, "response_time", direction::above, 500, 400, 60, 120, 0.25, 0},
 };
+
+constexpr bool in_id_order() {
+  for (size_t i = 0; i < std::size(rule_defaults); ++i)
+    if (size_t(rule_defaults[i].id) != i)
+      return false;
+  return true;
+}
+static_assert(in_id_order(), "rule_defaults must list the rules in rule_id order");
 
 const rule_default* find_rule_default(const std::string& name) {
   for (auto& r : rule_defaults)
@@ -76,6 +90,12 @@ void check_hysteresis(const config& cfg, const config_checker& ck) {
   }
 }
 
+/// An application's rules (set in code) have names of their own.
+void check_custom_rules(const config& cfg, const config_checker& ck) {
+  if (auto problem = custom_rules_problem(cfg.get<optimizer_config>()); !problem.empty())
+    ck.fail("optimizer", problem);
+}
+
 /// The defaults as a Markdown table, for the reference.
 std::string rule_table() {
   std::string out = "Rule defaults:\n\n| rule | fires | threshold | clear_threshold | for | "
@@ -104,9 +124,33 @@ std::string rule_table() {
 
 } // namespace
 
-bool rule_fires_above(const std::string& name) {
-  auto def = find_rule_default(name);
-  return def && def->dir == direction::above;
+const std::string& rule_name(rule_id id) {
+  return rule_names().at(size_t(id));
+}
+
+std::optional<rule_id> find_rule_id(const std::string& name) {
+  if (auto def = find_rule_default(name))
+    return def->id;
+  return std::nullopt;
+}
+
+std::string custom_rules_problem(const optimizer_config& oc) {
+  std::vector<std::string> seen;
+  for (auto& r : oc.custom_rules) {
+    if (!r)
+      return "a custom rule (optimizer_config::custom_rules) is null";
+    if (r->name().empty())
+      return "a custom rule (optimizer_config::custom_rules) has no name";
+    if (find_rule_default(r->name()) ||
+        std::find(seen.begin(), seen.end(), r->name()) != seen.end())
+      return "custom rule '" + r->name() + "' is named as another rule";
+    seen.push_back(r->name());
+  }
+  return {};
+}
+
+bool rule_fires_above(rule_id id) {
+  return rule_defaults[size_t(id)].dir == direction::above;
 }
 
 const std::vector<std::string>& rule_names() {
@@ -192,6 +236,7 @@ void declare_optimizer_keys(config_schema& schema) {
       .every_name_present()
       .doc_note(rule_table());
   schema.add_check(check_hysteresis);
+  schema.add_check(check_custom_rules);
 }
 
 } // namespace p21

@@ -86,6 +86,9 @@ std::string decision::describe() const {
   case rotate_logs:
     out << "rotate the log file";
     break;
+  case set_knob:
+    out << "set knob " << target << " to " << arg;
+    break;
   case unload:
     out << "unload " << target << " (unused for " << arg << " s; its next use starts it)";
     break;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
 #include "p21/protocol/monitor.hpp"
+#include "p21/subsystem.hpp"
 
 namespace p21 {
 
@@ -54,9 +56,33 @@ private:
   std::optional<double> last_value_;
 };
 
-/// Whether rule `name` fires when its metric is above its threshold (else
+/// The nine built-in rules, in the order they run (config_keys.cpp maps
+/// their config names to these, once).
+enum class rule_id {
+  memory_pressure,
+  cache_hit_rate,
+  connection_pool,
+  lazy_loading,
+  git_cache,
+  cpu_usage,
+  disk_usage,
+  parallel_efficiency,
+  response_time,
+};
+
+/// A rule's config name (`[optimizer.rules.NAME]`).
+const std::string& rule_name(rule_id id);
+
+/// The rule a config name names, if any.
+std::optional<rule_id> find_rule_id(const std::string& name);
+
+/// What is wrong with an application's rules (null, unnamed, or named as
+/// a built-in or another custom rule); empty when nothing is.
+std::string custom_rules_problem(const optimizer_config& oc);
+
+/// Whether a rule fires when its metric is above its threshold (else
 /// below); from the rule table in config_keys.cpp.
-bool rule_fires_above(const std::string& name);
+bool rule_fires_above(rule_id id);
 
 /// What the optimizer sees of the node at one evaluation. Counters are
 /// cumulative; the engine takes differences between evaluations.
@@ -122,6 +148,10 @@ struct node_snapshot {
   /// Lazy components that are running, and how long since their last use
   /// (or start, if never used).
   std::map<std::string, timespan> idle_for;
+  /// The monitor's summary and every exported metric of this sample, for an
+  /// application's rules (p21/rule.hpp); null when not known.
+  std::shared_ptr<const performance_summary> summary;
+  std::shared_ptr<const metric_set> metrics;
 };
 
 /// The snapshot's subsystem and system parts: from the monitor's `sum`
@@ -150,6 +180,7 @@ struct decision {
     set_monitor_interval, // target: monitor, arg: seconds
     unload,               // target: an unused lazy component
     rotate_logs,          // target: the log file (node actor)
+    set_knob,             // target: a knob's name (p21/knob.hpp), arg: its value
   };
   std::string rule;
   kind_t kind;
@@ -165,15 +196,69 @@ struct decision {
   std::string describe() const;
 };
 
-/// The nine rules' decision logic. In "model" mode (`[optimizer] mode`) a
-/// rule that sizes something jumps to what its model computes; in "fixed"
-/// mode it moves by its `step`. Either way, a rule with `predict` may act on
-/// its metric's forecast.
+class engine_rule;
+class rule_context;
+
+/// What a forecast is for, which decides the side its margin goes to.
+enum class forecast_use {
+  /// Firing a costly action early: the forecast must cross the threshold
+  /// by the residual margin (times the caution) to count.
+  trigger,
+  /// Sizing a cheap capacity (connections) for the demand ahead: sized
+  /// for the top of the band, the forecast plus that margin, so that a
+  /// noisy or missed forecast errs toward a connection too many rather
+  /// than a read that waits.
+  capacity,
+};
+
+/// What the rules share across evaluations: the values they move as the
+/// engine last set them (a rule's next step starts there), and what one
+/// rule tells the rules after it in the same evaluation.
+struct tuning_state {
+  uint64_t pool_size = 0;
+  std::optional<std::chrono::steady_clock::time_point> pool_changed;
+  uint64_t max_processes = 0;
+  /// Rule 8's last choice: rule 6 restores up to it.
+  std::optional<uint64_t> restore_target;
+  /// Rule 6: one below the level at which CPU last overloaded; restores stop
+  /// there (no oscillation between two levels), forgotten after a calm spell.
+  std::optional<uint64_t> cpu_ceiling;
+  size_t cpu_calm = 0;
+  /// Rule 6 also stretches the monitor's sampling (background work).
+  timespan monitor_interval{0};
+  std::optional<uint64_t> git_capacity;
+  /// Rule 4's learned preload list.
+  std::vector<std::string> preload;
+  /// Rule 2: a growth waiting to prove itself, by cache.
+  struct growth {
+    uint64_t old_entries;
+    double rate_before;
+  };
+  std::map<std::string, growth> growths;
+
+  // One evaluation's order, reset at its start:
+  /// Rule 1 fires or memory is above its clear threshold: rules that grow
+  /// memory (2, 5, 9, an application's) wait.
+  bool memory_tight = false;
+  /// Rule 6 moved max_processes (or is firing): rule 8 waits.
+  bool cpu_moved = false;
+  /// Rule 6 or 8 moved max_processes: rule 9 does not.
+  bool procs_moved = false;
+};
+
+/// The rules' decision logic: the nine built-in rules (rules/*.cpp) in
+/// priority order, then an application's (`optimizer_config::custom_rules`).
+/// In "model" mode (`[optimizer] mode`) a rule that sizes something jumps to
+/// what its model computes; in "fixed" mode it moves by its `step`. Either
+/// way, a rule with `predict` may act on its metric's forecast.
 class optimizer_engine {
 public:
   /// `cfg` supplies the rules' settings and the subsystems' configured
-  /// sizes (the bounds that steps move within).
+  /// sizes (the bounds that steps move within). Throws
+  /// `std::invalid_argument` for a custom rule that is null, unnamed, or
+  /// named as another rule.
   explicit optimizer_engine(const config& cfg);
+  ~optimizer_engine();
 
   /// The decisions for `now`; at most one per rule and target. Rules that
   /// move memory are ordered: while memory_pressure fires, cache_hit_rate
@@ -183,12 +268,22 @@ public:
   /// Replaces one rule's settings at run time; false for an unknown rule.
   bool set_rule(const std::string& name, const rule_config& cfg);
 
+  /// Takes a reloaded config: the subsystems' sizes it bounds steps by and
+  /// reasons from (a `pool_size` or `max_processes` the reload changed is
+  /// the current value from now on, so no later step undoes it), the mode
+  /// and the monitor's interval. Rule settings change through `set_rule`;
+  /// the custom rules stay those the engine was built with.
+  void reconfigure(const config& now);
+
   /// The metric a rule last saw for a decision's target (for the "after"
   /// value of an action); none for rules without a gate.
   std::optional<double> last_value(const decision& d) const;
 
   /// The learned preload list (rule 4).
-  const std::vector<std::string>& preload() const noexcept { return preload_; }
+  const std::vector<std::string>& preload() const noexcept { return state_.preload; }
+
+  /// What the rules move, as the engine last set it.
+  const tuning_state& state() const noexcept { return state_; }
 
   /// Forecasts that did not come true, by rule (cumulative).
   const std::map<std::string, uint64_t>& forecast_misses() const noexcept {
@@ -199,26 +294,16 @@ public:
   double caution(const std::string& rule, const std::string& target) const;
 
 private:
-  rule_gate& gate(const std::string& rule, const std::string& target);
+  friend class rule_context;
 
-  /// What a forecast is for, which decides the side its margin goes to.
-  enum class forecast_use {
-    /// Firing a costly action early: the forecast must cross the threshold
-    /// by the residual margin (times the caution) to count.
-    trigger,
-    /// Sizing a cheap capacity (connections) for the demand ahead: sized
-    /// for the top of the band, the forecast plus that margin, so that a
-    /// noisy or missed forecast errs toward a connection too many rather
-    /// than a read that waits.
-    capacity,
-  };
+  rule_gate& gate(const engine_rule& rule, const std::string& target);
 
   /// Feeds `value` to the forecast of `rule`/`target` and judges its last
   /// one-step forecast; returns where the metric is heading within the
   /// rule's `predict` horizon, with the residual margin (times the rule's
   /// caution) on the side `use` says, or none (off, not ready, or disabled
   /// after misses).
-  std::optional<double> foresee(const std::string& rule, const std::string& target, double value,
+  std::optional<double> foresee(const engine_rule& rule, const std::string& target, double value,
                                 std::chrono::steady_clock::time_point now,
                                 forecast_use use = forecast_use::trigger);
   /// The rule acted: its own action moves the metric, so its forecast
@@ -228,28 +313,11 @@ private:
   bool model() const { return cfg_.get<optimizer_config>().mode != "fixed"; }
 
   config cfg_;
+  /// The built-in rules in priority order, then the custom ones.
+  std::vector<std::unique_ptr<engine_rule>> rules_;
   std::map<std::pair<std::string, std::string>, rule_gate> gates_;
   std::optional<node_snapshot> last_;
-  /// Rule 2: a growth waiting to prove itself.
-  struct growth {
-    uint64_t old_entries;
-    double rate_before;
-  };
-  std::map<std::string, growth> growths_;
-  std::map<std::string, uint64_t> cache_sizes_;
-  uint64_t pool_size_;
-  std::optional<std::chrono::steady_clock::time_point> pool_changed_;
-  uint64_t max_processes_;
-  /// Rule 8's last choice: rule 6 restores up to it.
-  std::optional<uint64_t> restore_target_;
-  /// Rule 6: one below the level at which CPU last overloaded; restores stop
-  /// there (no oscillation between two levels), forgotten after a calm spell.
-  std::optional<uint64_t> cpu_ceiling_;
-  size_t cpu_calm_ = 0;
-  /// Rule 6 also stretches the monitor's sampling (background work).
-  timespan monitor_interval_;
-  std::optional<uint64_t> git_capacity_;
-  std::vector<std::string> preload_;
+  tuning_state state_;
   struct forecast_state {
     holt_forecast holt;
     double caution = 1;
@@ -260,5 +328,11 @@ private:
   std::map<std::pair<std::string, std::string>, forecast_state> forecasts_;
   std::map<std::string, uint64_t> forecast_misses_;
 };
+
+/// Sends a reloaded config to the running optimizer `optimizer` (its
+/// engine's `reconfigure`) and waits for it, within `ctx`'s timeout.
+/// optimizer_actor.cpp; subsystem.cpp's reload calls it.
+bool send_reloaded_config(const reload_context& ctx, const caf::actor& optimizer,
+                          const config& now);
 
 } // namespace p21

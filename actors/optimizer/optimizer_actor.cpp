@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine.hpp"
+#include "p21/knob.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
@@ -25,8 +26,24 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("opttick")>;
+using adopt_config_atom = caf::atom_constant<caf::atom("optconfig")>;
 
-using optimizer_impl = optimizer_actor::extend<caf::reacts_to<tick_atom>>;
+/// A reloaded config, for the engine (local only: never crosses the wire).
+struct reloaded_config {
+  std::shared_ptr<const config> cfg;
+};
+
+} // namespace
+} // namespace p21
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p21::reloaded_config)
+
+namespace p21 {
+namespace {
+
+using optimizer_impl =
+    optimizer_actor::extend<caf::reacts_to<tick_atom>,
+                            caf::replies_to<adopt_config_atom, reloaded_config>::with<bool>>;
 
 struct optimizer_settings {
   config cfg;
@@ -71,6 +88,7 @@ node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum
                        const metric_set& m) {
   auto s = make_snapshot(sum, m.stats, st.cfg.memory_budget);
   s.now = clock::now();
+  s.metrics = std::make_shared<const metric_set>(m);
   if (st.view && st.view->stats) {
     auto uptime = std::chrono::duration_cast<timespan>(clock::now() - st.view->epoch);
     for (auto& cs : st.view->stats()) {
@@ -189,6 +207,18 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
               failed);
     return;
   }
+  // A knob's owner is found by the supervisor, which forwards the request:
+  // the owner's reply (the value it applied) or the supervisor's error comes
+  // straight back.
+  if (d.kind == decision::set_knob) {
+    if (!st.view->supervisor) {
+      replied("skipped: no supervisor");
+      return;
+    }
+    self->request(st.view->supervisor, timeout, set_knob_atom::value, d.target, d.arg)
+        .then([=](double applied) { replied("ok: " + std::to_string(applied)); }, failed);
+    return;
+  }
   auto target = running(*st.view, d.target);
   if (!target) {
     spdlog::warn("optimizer: {} is not running; '{}' skipped", d.target, d.describe());
@@ -244,6 +274,7 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
   case decision::preload:
   case decision::signal_pressure:
   case decision::rotate_logs:
+  case decision::set_knob:
     break; // above, and in relieve_pressure
   }
 }
@@ -412,6 +443,16 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         m.counters.push_back(optimizer_metrics::evaluations(double(st.evaluations)));
         return m;
       },
+      [=](adopt_config_atom, const reloaded_config& rc) {
+        auto& st = self->state;
+        st.engine->reconfigure(*rc.cfg);
+        // The rules' settings stay the actor's (set_rule keeps them).
+        auto rules = st.cfg.cfg.get<optimizer_config>().rules;
+        st.cfg.cfg = *rc.cfg;
+        st.cfg.cfg.get<optimizer_config>().rules = std::move(rules);
+        st.cfg.memory_budget = rc.cfg->performance.memory_budget;
+        return true;
+      },
       [=](tick_atom) {
         start_round(self);
         self->delayed_send(self, self->state.cfg.interval, tick_atom::value);
@@ -420,6 +461,16 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
 }
 
 } // namespace
+
+bool send_reloaded_config(const reload_context& ctx, const caf::actor& optimizer,
+                          const config& now) {
+  auto handle = caf::actor_cast<optimizer_impl>(optimizer);
+  auto r = ctx.request<bool>(handle, adopt_config_atom::value,
+                             reloaded_config{std::make_shared<const config>(now)});
+  if (!r)
+    spdlog::warn("optimizer: the reloaded config did not reach its engine: {}", render(r.error()));
+  return r && *r;
+}
 
 child_spec optimizer_component(const std::string& name, const config& cfg,
                                std::shared_ptr<const node_view> view) {

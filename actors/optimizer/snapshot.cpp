@@ -93,6 +93,7 @@ node_snapshot make_snapshot(const performance_summary& sum,
     else if (msg.match_elements<subprocess_stats>())
       s.proc = proc_view_of(msg.get_as<subprocess_stats>(0));
   }
+  s.summary = std::make_shared<const performance_summary>(sum);
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "engine.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
@@ -57,6 +58,11 @@ subsystem optimizer_subsystem() {
           return ctx.request<bool>(opt(a), set_rule_atom::value, rs);
         });
     }
+    // The bounds and current values the rules reason from follow the
+    // reload (a reloaded pool_size is not undone by the next step). On
+    // every reload: the keys that matter are other subsystems'.
+    if (auto a = ctx.running("optimizer"))
+      send_reloaded_config(ctx, a, now);
   };
   // The optimizer's log lists reloads with its actions: what changed the
   // node's settings, by rule or by hand.

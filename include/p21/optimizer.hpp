@@ -5,7 +5,9 @@
 // decisions by messaging the actors that own each resource (caches, the db
 // pool, the subprocess pool, the monitor, the supervisor and the node actor,
 // which owns the log file, the pressure handlers and the state directory).
-// Talk to it through `optimizer_actor` (p21/protocol/optimizer.hpp).
+// Talk to it through `optimizer_actor` (p21/protocol/optimizer.hpp). An
+// application adds rules of its own, on its own metrics and knobs, with
+// `p21::tuning_rule` (p21/rule.hpp).
 
 #include <map>
 #include <memory>

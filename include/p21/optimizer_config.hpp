@@ -6,12 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 #include "p21/config.hpp"
 
 namespace p21 {
+
+class tuning_rule;
 
 /// `[optimizer.rules.NAME]`: one of the nine optimization rules.
 struct rule_config {
@@ -42,6 +45,10 @@ struct optimizer_config {
   /// have all of them. To change one in code, start from its defaults with
   /// `p21::rule(cfg, NAME)` (p21/optimizer.hpp).
   std::map<std::string, rule_config> rules;
+  /// An application's own rules (p21/rule.hpp), evaluated after the nine
+  /// with the same gates; set in code only, before the runtime starts.
+  /// Copies of the config share the rule objects.
+  std::vector<std::shared_ptr<tuning_rule>> custom_rules;
 };
 
 } // namespace p21
