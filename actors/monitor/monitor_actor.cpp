@@ -21,6 +21,7 @@
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "pressure_response.hpp"
 #include "series_selector.hpp"
 #include "system_metrics.hpp"
 
@@ -30,8 +31,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("montick")>;
+/// From the pressure watcher's thread: source, RSS, budget, and when it was
+/// seen (steady clock, ns).
+using pressure_atom = caf::atom_constant<caf::atom("monpress")>;
 
-using monitor_impl = monitor_actor::extend<caf::reacts_to<tick_atom>>;
+using monitor_impl = monitor_actor::extend<
+    caf::reacts_to<tick_atom>,
+    caf::reacts_to<pressure_atom, std::string, uint64_t, uint64_t, int64_t>>;
 
 /// Rounds kept for `history_atom`.
 constexpr size_t history_max = 360;
@@ -50,6 +56,8 @@ struct monitor_settings {
   size_t events_max = 1000;
   std::vector<alert_rule> alerts;
   size_t alert_commands_max = 4;
+  pressure_settings pressure;
+  double pressure_release = 0.25;
 };
 
 /// The subprocess pool's component, which runs alert commands.
@@ -83,6 +91,11 @@ struct monitor_state {
   size_t outstanding = 0;
   std::map<std::string, metric_set> collecting;
   std::vector<caf::typed_response_promise<performance_summary>> waiting;
+  // -- memory pressure --
+  std::unique_ptr<pressure_watcher> watcher;
+  bool relieving = false;
+  std::map<std::string, uint64_t> pressure_events;
+  double pressure_reaction = 0;
 
   static inline const char* name = "p21.monitor";
 
@@ -219,6 +232,45 @@ void run_alert_command(monitor_self self, const alert_rule& rule,
             });
 }
 
+/// The optimizer's rules read what the monitor saw: an alert's change or
+/// memory pressure wakes them now, not at the next `optimization_interval`
+/// (the optimizer rate-limits these).
+void wake_optimizer(monitor_self self, std::string reason) {
+  auto& st = self->state;
+  if (st.view && st.view->running)
+    for (auto& [n, handle] : st.view->running())
+      if (n == "optimizer") {
+        self->send(caf::actor_cast<optimizer_actor>(handle), evaluate_now_atom::value,
+                   std::move(reason));
+        return;
+      }
+}
+
+/// Memory pressure the watcher saw: caches shrink and pressure handlers run
+/// now (pressure_response.hpp), then the optimizer wakes. One at a time.
+void on_pressure(monitor_self self, pressure_event e) {
+  auto& st = self->state;
+  ++st.pressure_events[e.source];
+  if (st.relieving || !st.view)
+    return;
+  st.relieving = true;
+  relieve_memory(self, *st.view, relief_targets_of(st.component_metrics), st.cfg.pressure_release,
+                 std::move(e), [self](const pressure_event& ev, const relief_outcome& r) {
+                   auto& st = self->state;
+                   st.relieving = false;
+                   st.pressure_reaction = std::chrono::duration<double>(r.reaction).count();
+                   auto text = describe(ev, r);
+                   spdlog::warn("memory pressure ({}): {}", ev.source, text);
+                   event x;
+                   x.kind = "memory_pressure";
+                   x.name = ev.source;
+                   x.value = double(ev.rss_bytes);
+                   x.message = text;
+                   st.add_event(std::move(x));
+                   wake_optimizer(self, "memory pressure (" + ev.source + ")");
+                 });
+}
+
 /// An alert that fired or resolved: its event, its log line and its command.
 void announce(monitor_self self, const alert_rule& r, bool fired, double value,
               std::string message) {
@@ -232,6 +284,7 @@ void announce(monitor_self self, const alert_rule& r, bool fired, double value,
   else
     spdlog::info("alert {} resolved: {} = {} ({})", r.name, r.metric, value, e.message);
   self->state.add_event(std::move(e));
+  wake_optimizer(self, "alert " + r.name + (fired ? " firing" : " resolved"));
   auto& argv = fired ? r.on_fire : r.on_resolve;
   if (!argv.empty())
     run_alert_command(self, r, argv, fired, value);
@@ -352,6 +405,10 @@ metric_set exported(monitor_self self) {
     out.gauges.push_back(d::target_value(v, {{"target", k}}));
   out.counters.push_back(d::samples(double(st.summary.samples)));
   out.counters.push_back(d::events(double(st.next_seq)));
+  for (auto& [source, n] : st.pressure_events)
+    out.counters.push_back(d::memory_pressure_events(double(n), {{"source", source}}));
+  if (!st.pressure_events.empty())
+    out.gauges.push_back(d::memory_pressure_reaction(st.pressure_reaction));
   return out;
 }
 
@@ -371,6 +428,14 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
   st.summary.health_score = 100;
   st.next_round = clock::now() + st.cfg.interval;
   self->delayed_send(self, std::min(st.cfg.interval, max_tick_gap), tick_atom::value);
+  // Its thread holds the monitor weakly: the monitor's exit joins it.
+  caf::weak_actor_ptr weak = self->ctrl();
+  st.watcher = std::make_unique<pressure_watcher>(st.cfg.pressure, [weak](const pressure_event& e) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<monitor_impl>(strong), pressure_atom::value, e.source,
+                     e.rss_bytes, e.budget, int64_t(e.seen.time_since_epoch().count()));
+  });
+  spdlog::info("memory pressure: watching {}", st.watcher->sources());
   return {
       [=](summary_atom) { return self->state.summary; },
       [=](sample_atom) -> caf::result<performance_summary> {
@@ -433,6 +498,10 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
           spdlog::info("alerts reloaded: {} running", st.alerts.size());
         return out;
       },
+      [=](pressure_atom, std::string& source, uint64_t rss, uint64_t budget, int64_t seen) {
+        on_pressure(self, {std::move(source), rss, budget,
+                           clock::time_point{clock::duration{seen}}});
+      },
       [=](tick_atom) {
         auto& st = self->state;
         if (auto now = clock::now(); now >= st.next_round) {
@@ -446,34 +515,6 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
 
 } // namespace
 
-const std::vector<metric_def>& metric_definitions() {
-  static const std::vector<metric_def> defs = [] {
-    std::vector<metric_def> out;
-    auto add = [&out](const auto& list) {
-      out.insert(out.end(), std::begin(list), std::end(list));
-    };
-    add(cache_metrics::all);
-    add(db_pool_metrics::all);
-    add(subprocess_metrics::all);
-    add(monitor_metrics::all);
-    add(optimizer_metrics::all);
-    add(profiling_metrics::all);
-    add(cluster_metrics::reported);
-    return out;
-  }();
-  return defs;
-}
-
-const std::map<std::string, std::string>& metric_help() {
-  static const std::map<std::string, std::string> help = [] {
-    std::map<std::string, std::string> out;
-    for (auto& d : metric_definitions())
-      out.emplace(d.name, d.help);
-    return out;
-  }();
-  return help;
-}
-
 child_spec monitor_component(const std::string& name, const config& cfg,
                              std::shared_ptr<const node_view> view) {
   monitor_settings ms;
@@ -483,6 +524,10 @@ child_spec monitor_component(const std::string& name, const config& cfg,
   ms.watch_paths = cfg.get<monitor_config>().watch_paths;
   ms.alerts = alert_rules(cfg.get<monitor_config>().alerts, cfg.get<monitor_config>().alert_for);
   ms.alert_commands_max = cfg.get<monitor_config>().alert_commands_max;
+  ms.pressure.psi_trigger = cfg.get<monitor_config>().psi_trigger;
+  ms.pressure.check_interval = cfg.get<monitor_config>().pressure_check;
+  ms.pressure.memory_budget = cfg.performance.memory_budget;
+  ms.pressure_release = cfg.get<monitor_config>().pressure_release;
   if (ms.watch_paths.empty()) {
     auto dir = std::filesystem::path{cfg.get<database_config>().path}.parent_path().string();
     ms.watch_paths.push_back(dir.empty() ? "." : dir);
@@ -496,59 +541,6 @@ child_spec monitor_component(const std::string& name, const config& cfg,
         spawn_profiled<caf::detached>(sys, prof, monitor_fun, ms, view));
   };
   return spec;
-}
-
-// -- handle -------------------------------------------------------------------------
-
-caf::expected<monitor> monitor::open(runtime& rt, const std::string& name) {
-  if (!rt.component(name))
-    return make_error(errc::not_found, "no monitor named '" + name + "'");
-  return monitor{rt, name};
-}
-
-caf::expected<monitor_actor> monitor::actor() {
-  return rt_->actor_of<monitor_actor>(name_);
-}
-
-caf::expected<performance_summary> monitor::summary() {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<performance_summary>(*h, rt_->settings().runtime.request_timeout,
-                                           summary_atom::value);
-}
-
-caf::expected<performance_summary> monitor::sample() {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<performance_summary>(*h, rt_->settings().runtime.request_timeout,
-                                           sample_atom::value);
-}
-
-caf::expected<std::vector<event>> monitor::events(uint64_t since) {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<std::vector<event>>(*h, rt_->settings().runtime.request_timeout,
-                                          events_atom::value, since);
-}
-
-caf::expected<metric_set> monitor::metrics() {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<metric_set>(*h, rt_->settings().runtime.request_timeout, metrics_atom::value);
-}
-
-caf::expected<std::string> monitor::prometheus_text() {
-  auto m = metrics();
-  if (!m)
-    return m.error();
-  auto help = metric_help();
-  for (auto& [k, v] : rt_->metrics().help())
-    help.emplace(k, v);
-  return render_prometheus({*m}, help);
 }
 
 } // namespace p21

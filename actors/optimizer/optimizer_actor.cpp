@@ -18,6 +18,7 @@
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "wake_limiter.hpp"
 
 namespace p21 {
 
@@ -25,8 +26,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("opttick")>;
+/// A rate-limited `evaluate_now` whose time came.
+using wake_atom = caf::atom_constant<caf::atom("optwake")>;
 
-using optimizer_impl = optimizer_actor::extend<caf::reacts_to<tick_atom>>;
+using optimizer_impl = optimizer_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<wake_atom>>;
+
+/// Early rounds (`evaluate_now`) run at most once per this.
+constexpr auto min_wake_gap = std::chrono::seconds{1};
 
 struct optimizer_settings {
   config cfg;
@@ -51,6 +57,9 @@ struct optimizer_state {
   std::map<std::string, uint64_t> forecast_misses;
   bool in_round = false;
   std::vector<caf::typed_response_promise<std::vector<optimizer_action>>> waiting;
+  wake_limiter wake{min_wake_gap};
+  /// Why the scheduled early round runs (the latest reason).
+  std::string wake_reason;
 
   static inline const char* name = "p21.optimizer";
 };
@@ -301,6 +310,7 @@ void start_round(optimizer_self self) {
   if (st.in_round)
     return;
   st.in_round = true;
+  st.wake.ran(clock::now());
   auto mon = running(*st.view, "monitor");
   if (!mon) {
     finish_round(self, {});
@@ -348,6 +358,25 @@ void start_round(optimizer_self self) {
                     [=](caf::error&) { finish_round(self, {}); });
           },
           [=](caf::error&) { finish_round(self, {}); });
+}
+
+/// An early round for `reason`, now or once the rate limit allows.
+void wake_up(optimizer_self self, std::string reason) {
+  auto& st = self->state;
+  auto now = clock::now();
+  switch (st.wake.ask(now, st.in_round)) {
+  case wake_limiter::verdict::now:
+    spdlog::info("optimizer: evaluating now: {}", reason);
+    start_round(self);
+    break;
+  case wake_limiter::verdict::later:
+    st.wake_reason = std::move(reason);
+    self->delayed_send(self, st.wake.due() - now, wake_atom::value);
+    break;
+  case wake_limiter::verdict::pending:
+    st.wake_reason = std::move(reason);
+    break;
+  }
 }
 
 optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_settings cfg,
@@ -411,6 +440,11 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         metric_set m;
         m.counters.push_back(optimizer_metrics::evaluations(double(st.evaluations)));
         return m;
+      },
+      [=](evaluate_now_atom, std::string& reason) { wake_up(self, std::move(reason)); },
+      [=](wake_atom) {
+        self->state.wake.fire();
+        wake_up(self, self->state.wake_reason);
       },
       [=](tick_atom) {
         start_round(self);
