@@ -267,6 +267,9 @@ void on_pressure(monitor_self self, pressure_event e) {
                    x.value = double(ev.rss_bytes);
                    x.message = text;
                    st.add_event(std::move(x));
+                   // The woken optimizer reads the latest summary: RSS as now.
+                   st.system.rss_bytes = current_rss();
+                   st.summary.system["rss_bytes"] = double(st.system.rss_bytes);
                    wake_optimizer(self, "memory pressure (" + ev.source + ")");
                  });
 }

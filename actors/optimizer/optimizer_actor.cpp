@@ -305,7 +305,10 @@ void relieve_pressure(optimizer_self self, const decision& d, uint64_t seq,
           });
 }
 
-void start_round(optimizer_self self) {
+/// A round from a fresh sample (`fresh`: the tick, `evaluate`), or from the
+/// monitor's latest round (a wake-up: that round is what woke it, and a
+/// new one right after it would measure rates over a few milliseconds).
+void start_round(optimizer_self self, bool fresh = true) {
   auto& st = self->state;
   if (st.in_round)
     return;
@@ -318,8 +321,9 @@ void start_round(optimizer_self self) {
   }
   auto handle = caf::actor_cast<monitor_actor>(mon);
   auto timeout = std::chrono::seconds{10};
-  self->request(handle, timeout, sample_atom::value)
-      .then(
+  auto sampled = fresh ? self->request(handle, timeout, sample_atom::value)
+                       : self->request(handle, timeout, summary_atom::value);
+  sampled.then(
           [=](performance_summary& sum) {
             auto detected = clock::now();
             self->request(handle, timeout, metrics_atom::value)
@@ -367,7 +371,7 @@ void wake_up(optimizer_self self, std::string reason) {
   switch (st.wake.ask(now, st.in_round)) {
   case wake_limiter::verdict::now:
     spdlog::info("optimizer: evaluating now: {}", reason);
-    start_round(self);
+    start_round(self, false);
     break;
   case wake_limiter::verdict::later:
     st.wake_reason = std::move(reason);
