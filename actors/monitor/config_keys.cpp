@@ -212,6 +212,12 @@ void declare_monitor_keys(config_schema& schema) {
                 "how often RSS is compared with `performance.memory_budget` (a read of "
                 "/proc/self/statm); above it, caches shrink and pressure handlers run at once; "
                 "0s: only at the optimizer's rounds")
+      .refine([](const key_value& v) -> std::string {
+        auto d = std::get<timespan>(v);
+        if (d > 0s && d < 1ms)
+          return "pressure_check is 0s (off) or at least 1ms (each check wakes a thread)";
+        return {};
+      })
       .real("pressure_release", &M::pressure_release, 0.01, 1,
             "share of each cache and of the pressure handlers' holdings given back at once on "
             "memory pressure");

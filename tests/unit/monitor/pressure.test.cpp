@@ -16,6 +16,7 @@
 
 #include "actors/monitor/pressure_watcher.hpp"
 #include "p21/cache.hpp"
+#include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
 #include "p21/optimizer.hpp"
@@ -224,4 +225,28 @@ TEST_CASE("memory over the budget shrinks caches and calls pressure handlers lon
   auto text = monitor::open(rt).value().prometheus_text().value();
   CHECK_THAT(text, Catch::Contains("p21_memory_pressure_events_total{source=\"budget\"}") &&
                        Catch::Contains("p21_memory_pressure_reaction_seconds "));
+}
+
+TEST_CASE("a bad psi_trigger or pressure_check is refused with its line") {
+  auto refusal = [](const std::string& text) -> std::optional<config_error> {
+    try {
+      static_cast<void>(load_config_string(text, "node.toml"));
+    } catch (const config_error& e) {
+      return e;
+    }
+    return std::nullopt;
+  };
+  auto e = refusal("[monitor]\nevents_max = 10\npsi_trigger = \"some 100000 100\"\n");
+  REQUIRE(e);
+  CHECK(e->line() == 3);
+  CHECK(e->key() == "monitor.psi_trigger");
+  CHECK_THAT(e->message(), Catch::Contains("window is 500000 to 10000000 us"));
+  e = refusal("[monitor]\npressure_check = \"10us\"\n");
+  REQUIRE(e);
+  CHECK(e->key() == "monitor.pressure_check");
+  CHECK_THAT(e->message(), Catch::Contains("at least 1ms"));
+  CHECK_FALSE(refusal("[monitor]\npsi_trigger = \"\"\npressure_check = \"0s\"\n"));
+  auto ok = load_config_string("[monitor]\npsi_trigger = \"full 50000 2000000\"\n", "node.toml");
+  CHECK(ok.get<monitor_config>().psi_trigger == "full 50000 2000000");
+  CHECK(ok.get<monitor_config>().pressure_check == 5ms); // the default
 }
