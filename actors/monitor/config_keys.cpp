@@ -203,7 +203,7 @@ void declare_monitor_keys(config_schema& schema) {
              "alert commands (`on_fire`, `on_resolve`) running at once; more are skipped and "
              "logged")
       .string("psi_trigger", &M::psi_trigger,
-              "Linux PSI trigger on memory stalls, `some|full STALL_US WINDOW_US`: when tasks "
+              "Linux PSI trigger on memory stalls, `some` or `full`, then STALL_US and WINDOW_US: when tasks "
               "stall that long within the window, caches shrink and pressure handlers run at "
               "once (the cgroup's `memory.pressure`, else `/proc/pressure/memory`; without "
               "CAP_SYS_RESOURCE the window is rounded up to 2 s); empty: no PSI")
