@@ -96,6 +96,10 @@ std::vector<row> all_rows() {
        measure_profiling_db_query},
       {"profiling_request", "Actor profiling's cost per message: off vs on", std::nullopt,
        measure_profiling_request},
+      {"pressure_reaction", "Memory over the budget to caches shrunk and handlers called",
+       std::nullopt, measure_pressure_reaction},
+      {"alert_reaction", "An alert's firing sample to the optimizer's action done",
+       std::nullopt, measure_alert_reaction},
   };
 }
 

@@ -142,6 +142,10 @@ row_result measure_parallel_exec(const config& base, size_t runs);
 /// (bench_first_use.cpp), beside the construction alone.
 row_result measure_first_cache_hit(const config& base, size_t runs);
 row_result measure_first_query(const config& base, size_t runs);
+/// From memory over `memory_budget`, and from a sample that fires an alert,
+/// to the node's action (bench_reaction.cpp).
+row_result measure_pressure_reaction(const config& base, size_t runs);
+row_result measure_alert_reaction(const config& base, size_t runs);
 
 /// Runtime Growth, Pool Efficiency and the per-area hit rates over a demo
 /// run (bench_runtime.cpp), and their lines beside the report's claims.

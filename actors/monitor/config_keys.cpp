@@ -7,6 +7,7 @@
 #include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
+#include "pressure_watcher.hpp"
 #include "series_selector.hpp"
 
 namespace p21 {
@@ -50,6 +51,14 @@ std::string metric_problem(const key_value& v) {
            "p21_cache_hit_ratio{cache=\"shared\"}";
   std::string problem;
   if (!parse_series_selector(text, problem))
+    return problem;
+  return {};
+}
+
+std::string psi_problem(const key_value& v) {
+  auto& text = std::get<std::string>(v);
+  std::string problem;
+  if (!text.empty() && !parse_psi_trigger(text, problem))
     return problem;
   return {};
 }
@@ -192,7 +201,26 @@ void declare_monitor_keys(config_schema& schema) {
              "alert and optimizer events kept for `/events`")
       .count("alert_commands_max", &M::alert_commands_max, 1, 1000,
              "alert commands (`on_fire`, `on_resolve`) running at once; more are skipped and "
-             "logged");
+             "logged")
+      .string("psi_trigger", &M::psi_trigger,
+              "Linux PSI trigger on memory stalls, `some` or `full`, then STALL_US and WINDOW_US: when tasks "
+              "stall that long within the window, caches shrink and pressure handlers run at "
+              "once (the cgroup's `memory.pressure`, else `/proc/pressure/memory`; without "
+              "CAP_SYS_RESOURCE the window is rounded up to 2 s); empty: no PSI")
+      .refine(psi_problem)
+      .duration("pressure_check", &M::pressure_check, 0s,
+                "how often RSS is compared with `performance.memory_budget` (a read of "
+                "/proc/self/statm); above it, caches shrink and pressure handlers run at once; "
+                "0s: only at the optimizer's rounds")
+      .refine([](const key_value& v) -> std::string {
+        auto d = std::get<timespan>(v);
+        if (d > 0s && d < 1ms)
+          return "pressure_check is 0s (off) or at least 1ms (each check wakes a thread)";
+        return {};
+      })
+      .real("pressure_release", &M::pressure_release, 0.01, 1,
+            "share of each cache and of the pressure handlers' holdings given back at once on "
+            "memory pressure");
   auto init = [](const config&, const std::string& name, alert_config& a) {
     auto defaults = default_alerts();
     if (auto i = defaults.find(name); i != defaults.end())

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <filesystem>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -13,8 +12,8 @@
 #include "alerts.hpp"
 #include "health_round.hpp"
 #include "knob_values.hpp"
+#include "monitor_settings.hpp"
 #include "p21/cluster.hpp"
-#include "p21/db_config.hpp"
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
 #include "p21/profiling.hpp"
@@ -22,6 +21,7 @@
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "pressure_response.hpp"
 #include "series_selector.hpp"
 #include "system_metrics.hpp"
 
@@ -31,9 +31,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("montick")>;
+/// From the pressure watcher's thread: source, RSS, budget, and when it was
+/// seen (steady clock, ns).
+using pressure_atom = caf::atom_constant<caf::atom("monpress")>;
 
-using monitor_impl =
-    monitor_actor::extend_with<knob_owner_actor>::extend<caf::reacts_to<tick_atom>>;
+using monitor_impl = monitor_actor::extend_with<knob_owner_actor>::extend<
+    caf::reacts_to<tick_atom>,
+    caf::reacts_to<pressure_atom, std::string, uint64_t, uint64_t, int64_t>>;
 
 /// Rounds kept for `history_atom`.
 constexpr size_t history_max = 360;
@@ -44,18 +48,6 @@ constexpr size_t history_max = 360;
 /// thread behind for up to a minute (the fault soak found it). A round
 /// still starts once per interval.
 constexpr timespan max_tick_gap = std::chrono::seconds{1};
-
-struct monitor_settings {
-  timespan interval{0};
-  timespan alert_for{0};
-  std::vector<std::string> watch_paths;
-  size_t events_max = 1000;
-  std::vector<alert_rule> alerts;
-  size_t alert_commands_max = 4;
-  /// `monitor.interval`, as `set_interval_atom` sets it.
-  knob_spec interval_knob{"monitor.interval", 0.1, 3600, false, "seconds",
-                          "time between sampling rounds"};
-};
 
 /// The subprocess pool's component, which runs alert commands.
 constexpr const char* subprocess_component_name = "subprocess";
@@ -91,6 +83,11 @@ struct monitor_state {
   std::vector<metric_sample> knob_values;
   std::vector<metric_sample> knob_collecting;
   std::vector<caf::typed_response_promise<performance_summary>> waiting;
+  // -- memory pressure --
+  std::unique_ptr<pressure_watcher> watcher;
+  bool relieving = false;
+  std::map<std::string, uint64_t> pressure_events;
+  double pressure_reaction = 0;
 
   static inline const char* name = "p21.monitor";
 
@@ -257,6 +254,48 @@ void run_alert_command(monitor_self self, const alert_rule& rule,
             });
 }
 
+/// The optimizer's rules read what the monitor saw: an alert's change or
+/// memory pressure wakes them now, not at the next `optimization_interval`
+/// (the optimizer rate-limits these).
+void wake_optimizer(monitor_self self, std::string reason) {
+  auto& st = self->state;
+  if (st.view && st.view->running)
+    for (auto& [n, handle] : st.view->running())
+      if (n == "optimizer") {
+        self->send(caf::actor_cast<optimizer_actor>(handle), evaluate_now_atom::value,
+                   std::move(reason));
+        return;
+      }
+}
+
+/// Memory pressure the watcher saw: caches shrink and pressure handlers run
+/// now (pressure_response.hpp), then the optimizer wakes. One at a time.
+void on_pressure(monitor_self self, pressure_event e) {
+  auto& st = self->state;
+  ++st.pressure_events[e.source];
+  if (st.relieving || !st.view)
+    return;
+  st.relieving = true;
+  relieve_memory(self, *st.view, relief_targets_of(st.component_metrics), st.cfg.pressure_release,
+                 std::move(e), [self](const pressure_event& ev, const relief_outcome& r) {
+                   auto& st = self->state;
+                   st.relieving = false;
+                   st.pressure_reaction = std::chrono::duration<double>(r.reaction).count();
+                   auto text = describe(ev, r);
+                   spdlog::warn("memory pressure ({}): {}", ev.source, text);
+                   event x;
+                   x.kind = "memory_pressure";
+                   x.name = ev.source;
+                   x.value = double(ev.rss_bytes);
+                   x.message = text;
+                   st.add_event(std::move(x));
+                   // The woken optimizer reads the latest summary: RSS as now.
+                   st.system.rss_bytes = current_rss();
+                   st.summary.system["rss_bytes"] = double(st.system.rss_bytes);
+                   wake_optimizer(self, "memory pressure (" + ev.source + ")");
+                 });
+}
+
 /// An alert that fired or resolved: its event, its log line and its command.
 void announce(monitor_self self, const alert_rule& r, bool fired, double value,
               std::string message) {
@@ -270,6 +309,7 @@ void announce(monitor_self self, const alert_rule& r, bool fired, double value,
   else
     spdlog::info("alert {} resolved: {} = {} ({})", r.name, r.metric, value, e.message);
   self->state.add_event(std::move(e));
+  wake_optimizer(self, "alert " + r.name + (fired ? " firing" : " resolved"));
   auto& argv = fired ? r.on_fire : r.on_resolve;
   if (!argv.empty())
     run_alert_command(self, r, argv, fired, value);
@@ -393,6 +433,10 @@ metric_set exported(monitor_self self) {
     out.gauges.push_back(d::target_value(v, {{"target", k}}));
   out.counters.push_back(d::samples(double(st.summary.samples)));
   out.counters.push_back(d::events(double(st.next_seq)));
+  for (auto& [source, n] : st.pressure_events)
+    out.counters.push_back(d::memory_pressure_events(double(n), {{"source", source}}));
+  if (!st.pressure_events.empty())
+    out.gauges.push_back(d::memory_pressure_reaction(st.pressure_reaction));
   return out;
 }
 
@@ -412,6 +456,14 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
   st.summary.health_score = 100;
   st.next_round = clock::now() + st.cfg.interval;
   self->delayed_send(self, std::min(st.cfg.interval, max_tick_gap), tick_atom::value);
+  // Its thread holds the monitor weakly: the monitor's exit joins it.
+  caf::weak_actor_ptr weak = self->ctrl();
+  st.watcher = std::make_unique<pressure_watcher>(st.cfg.pressure, [weak](const pressure_event& e) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<monitor_impl>(strong), pressure_atom::value, e.source,
+                     e.rss_bytes, e.budget, int64_t(e.seen.time_since_epoch().count()));
+  });
+  spdlog::info("memory pressure: watching {}", st.watcher->sources());
   return {
       [=](summary_atom) { return self->state.summary; },
       [=](sample_atom) -> caf::result<performance_summary> {
@@ -483,6 +535,10 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
           spdlog::info("alerts reloaded: {} running", st.alerts.size());
         return out;
       },
+      [=](pressure_atom, std::string& source, uint64_t rss, uint64_t budget, int64_t seen) {
+        on_pressure(self, {std::move(source), rss, budget,
+                           clock::time_point{clock::duration{seen}}});
+      },
       [=](tick_atom) {
         auto& st = self->state;
         if (auto now = clock::now(); now >= st.next_round) {
@@ -492,21 +548,6 @@ monitor_impl::behavior_type monitor_fun(monitor_self self, monitor_settings cfg,
         self->delayed_send(self, std::min(st.cfg.interval, max_tick_gap), tick_atom::value);
       },
   };
-}
-
-monitor_settings settings_of(const config& cfg) {
-  monitor_settings ms;
-  ms.interval = cfg.performance.monitor_interval;
-  ms.alert_for = cfg.get<monitor_config>().alert_for;
-  ms.events_max = cfg.get<monitor_config>().events_max;
-  ms.watch_paths = cfg.get<monitor_config>().watch_paths;
-  ms.alerts = alert_rules(cfg.get<monitor_config>().alerts, cfg.get<monitor_config>().alert_for);
-  ms.alert_commands_max = cfg.get<monitor_config>().alert_commands_max;
-  if (ms.watch_paths.empty()) {
-    auto dir = std::filesystem::path{cfg.get<database_config>().path}.parent_path().string();
-    ms.watch_paths.push_back(dir.empty() ? "." : dir);
-  }
-  return ms;
 }
 
 } // namespace
@@ -529,59 +570,6 @@ child_spec monitor_component(const std::string& name, const config& cfg,
         spawn_profiled<caf::detached>(sys, prof, monitor_fun, std::move(current), view));
   };
   return spec;
-}
-
-// -- handle -------------------------------------------------------------------------
-
-caf::expected<monitor> monitor::open(runtime& rt, const std::string& name) {
-  if (!rt.component(name))
-    return make_error(errc::not_found, "no monitor named '" + name + "'");
-  return monitor{rt, name};
-}
-
-caf::expected<monitor_actor> monitor::actor() {
-  return rt_->actor_of<monitor_actor>(name_);
-}
-
-caf::expected<performance_summary> monitor::summary() {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<performance_summary>(*h, rt_->settings().runtime.request_timeout,
-                                           summary_atom::value);
-}
-
-caf::expected<performance_summary> monitor::sample() {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<performance_summary>(*h, rt_->settings().runtime.request_timeout,
-                                           sample_atom::value);
-}
-
-caf::expected<std::vector<event>> monitor::events(uint64_t since) {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<std::vector<event>>(*h, rt_->settings().runtime.request_timeout,
-                                          events_atom::value, since);
-}
-
-caf::expected<metric_set> monitor::metrics() {
-  auto h = actor();
-  if (!h)
-    return h.error();
-  return rt_->request<metric_set>(*h, rt_->settings().runtime.request_timeout, metrics_atom::value);
-}
-
-caf::expected<std::string> monitor::prometheus_text() {
-  auto m = metrics();
-  if (!m)
-    return m.error();
-  auto help = metric_help();
-  for (auto& [k, v] : rt_->metrics().help())
-    help.emplace(k, v);
-  return render_prometheus({*m}, help);
 }
 
 } // namespace p21

@@ -19,6 +19,7 @@
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "wake_limiter.hpp"
 
 namespace p21 {
 
@@ -41,9 +42,15 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p21::reloaded_config)
 namespace p21 {
 namespace {
 
+/// A rate-limited `evaluate_now` whose time came.
+using wake_atom = caf::atom_constant<caf::atom("optwake")>;
+
 using optimizer_impl =
-    optimizer_actor::extend<caf::reacts_to<tick_atom>,
+    optimizer_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<wake_atom>,
                             caf::replies_to<adopt_config_atom, reloaded_config>::with<bool>>;
+
+/// Early rounds (`evaluate_now`) run at most once per this.
+constexpr auto min_wake_gap = std::chrono::seconds{1};
 
 struct optimizer_settings {
   config cfg;
@@ -68,6 +75,9 @@ struct optimizer_state {
   std::map<std::string, uint64_t> forecast_misses;
   bool in_round = false;
   std::vector<caf::typed_response_promise<std::vector<optimizer_action>>> waiting;
+  wake_limiter wake{min_wake_gap};
+  /// Why the scheduled early round runs (the latest reason).
+  std::string wake_reason;
 
   static inline const char* name = "p21.optimizer";
 };
@@ -327,11 +337,15 @@ void relieve_pressure(optimizer_self self, const decision& d, uint64_t seq,
           });
 }
 
-void start_round(optimizer_self self) {
+/// A round from a fresh sample (`fresh`: the tick, `evaluate`), or from the
+/// monitor's latest round (a wake-up: that round is what woke it, and a
+/// new one right after it would measure rates over a few milliseconds).
+void start_round(optimizer_self self, bool fresh = true) {
   auto& st = self->state;
   if (st.in_round)
     return;
   st.in_round = true;
+  st.wake.ran(clock::now());
   auto mon = running(*st.view, "monitor");
   if (!mon) {
     finish_round(self, {});
@@ -339,8 +353,9 @@ void start_round(optimizer_self self) {
   }
   auto handle = caf::actor_cast<monitor_actor>(mon);
   auto timeout = std::chrono::seconds{10};
-  self->request(handle, timeout, sample_atom::value)
-      .then(
+  auto sampled = fresh ? self->request(handle, timeout, sample_atom::value)
+                       : self->request(handle, timeout, summary_atom::value);
+  sampled.then(
           [=](performance_summary& sum) {
             auto detected = clock::now();
             self->request(handle, timeout, metrics_atom::value)
@@ -379,6 +394,25 @@ void start_round(optimizer_self self) {
                     [=](caf::error&) { finish_round(self, {}); });
           },
           [=](caf::error&) { finish_round(self, {}); });
+}
+
+/// An early round for `reason`, now or once the rate limit allows.
+void wake_up(optimizer_self self, std::string reason) {
+  auto& st = self->state;
+  auto now = clock::now();
+  switch (st.wake.ask(now, st.in_round)) {
+  case wake_limiter::verdict::now:
+    spdlog::info("optimizer: evaluating now: {}", reason);
+    start_round(self, false);
+    break;
+  case wake_limiter::verdict::later:
+    st.wake_reason = std::move(reason);
+    self->delayed_send(self, st.wake.due() - now, wake_atom::value);
+    break;
+  case wake_limiter::verdict::pending:
+    st.wake_reason = std::move(reason);
+    break;
+  }
 }
 
 optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_settings cfg,
@@ -452,6 +486,11 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         st.cfg.cfg.get<optimizer_config>().rules = std::move(rules);
         st.cfg.memory_budget = rc.cfg->performance.memory_budget;
         return true;
+      },
+      [=](evaluate_now_atom, std::string& reason) { wake_up(self, std::move(reason)); },
+      [=](wake_atom) {
+        self->state.wake.fire();
+        wake_up(self, self->state.wake_reason);
       },
       [=](tick_atom) {
         start_round(self);

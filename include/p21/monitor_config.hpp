@@ -54,6 +54,15 @@ struct monitor_config {
   std::vector<std::string> watch_paths;
   /// Alert and optimizer events kept for `/events`.
   size_t events_max = 1000;
+  /// The PSI trigger on memory stalls ("some|full STALL_US WINDOW_US",
+  /// actors/monitor/pressure_watcher.hpp); empty: no PSI.
+  std::string psi_trigger = "some 100000 1000000";
+  /// How often RSS is compared with `[performance] memory_budget`; 0: only
+  /// the optimizer's rounds compare them.
+  timespan pressure_check = std::chrono::milliseconds{5};
+  /// The share of each cache, and of the pressure handlers' holdings, given
+  /// back at once on memory pressure.
+  double pressure_release = 0.25;
 };
 
 } // namespace p21

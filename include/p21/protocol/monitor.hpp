@@ -56,12 +56,21 @@ inline constexpr metric_def events{"events", "Alert and optimizer events recorde
 inline constexpr metric_def knob_value{
     "knob_value", "Each knob's value, read from its owner each round (labels knob, component).",
     metric_kind::gauge};
+inline constexpr metric_def memory_pressure_events{
+    "memory_pressure_events",
+    "Memory pressure seen as it happened, by source: `psi` (a kernel trigger) or `budget` (RSS "
+    "above memory_budget).",
+    metric_kind::counter};
+inline constexpr metric_def memory_pressure_reaction{
+    "memory_pressure_reaction_seconds",
+    "From the last memory pressure event to caches shrunk and pressure handlers called.",
+    metric_kind::gauge, "seconds"};
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {
     system_cpu, process_cpu, system_memory, resident_memory, threads,      open_fds, load1,
     cpus,       disk_usage,  health_score,  alert_firing,    target_value, samples,  events,
-    knob_value};
+    knob_value,              memory_pressure_events,  memory_pressure_reaction};
 
 } // namespace monitor_metrics
 

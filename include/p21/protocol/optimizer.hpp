@@ -16,6 +16,10 @@
 
 namespace p21 {
 
+/// Evaluate soon, for a reason (an alert fired, memory pressure): the
+/// optimizer runs at most one such round per second.
+using evaluate_now_atom = caf::atom_constant<caf::atom("evalnow")>;
+
 /// The metrics the optimizer reports (the first two with label `rule`).
 namespace optimizer_metrics {
 
@@ -85,9 +89,12 @@ typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
 /// they did; `events` returns logged actions with a sequence number of at
 /// least its argument (the log starts at 0), oldest first. `set_interval`
 /// changes `optimization_interval` from the next round on; `put` appends an
-/// entry to the log that no rule made (a config reload, say).
+/// entry to the log that no rule made (a config reload, say). `evaluate_now`
+/// wakes the rules before their interval (the monitor sends it when an
+/// alert fires or resolves and on memory pressure), rate-limited.
 using optimizer_actor =
     caf::typed_actor<caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
+                     caf::reacts_to<evaluate_now_atom, std::string>,
                      caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
                      caf::replies_to<dry_run_atom, bool>::with<bool>,
                      caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>,

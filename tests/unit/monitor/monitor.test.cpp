@@ -494,7 +494,9 @@ TEST_CASE("an unhealthy node answers /health with 503 and its firing alerts") {
     CHECK(std::count(alerts.begin(), alerts.end(), name) == 1);
   auto events = nlohmann::json::parse(cli.Get("/events")->body);
   REQUIRE(events.size() >= 3);
-  CHECK(events[0]["kind"] == "alert_firing");
+  // The alerts woke the optimizer, whose actions may be newer.
+  CHECK(std::any_of(events.begin(), events.end(),
+                    [](auto& e) { return e["kind"] == "alert_firing"; }));
 }
 
 TEST_CASE("slow and malformed HTTP clients do not stall the endpoint") {
