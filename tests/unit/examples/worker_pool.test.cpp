@@ -3,7 +3,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "examples/worker_pool/worker_pool.hpp"
+#include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
+#include "p21/protocol/optimizer.hpp"
+#include "p21/rule.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -43,5 +49,90 @@ TEST_CASE("raising myapp.workers starts a queued job at once and records its que
     if (myapp::queue_wait.names(h.name))
       count += h.count;
   CHECK(count == 2);
+  CHECK(!rt.stop());
+}
+
+namespace {
+
+/// Adds a worker while jobs have been waiting: reads the pool's own
+/// histogram (an application metric) and sets the pool's own knob.
+struct more_workers_rule : tuning_rule {
+  more_workers_rule()
+    : tuning_rule("more_workers", settings()) {}
+  static rule_config settings() {
+    rule_config rc;
+    rc.threshold = 0.5; // fires once one job has started
+    rc.clear_threshold = 0;
+    rc.for_duration = 0s;
+    rc.cooldown = 0s;
+    return rc;
+  }
+  std::optional<double> measure(const rule_view& v) override {
+    auto h = v.histogram(myapp::queue_wait.name);
+    return h ? std::optional<double>{double(h->count)} : std::nullopt;
+  }
+  std::vector<knob_action> act(const rule_view&, double) override {
+    return {{"myapp.workers", 2, "jobs queue behind one worker"}};
+  }
+};
+
+} // namespace
+
+TEST_CASE("an application's C++ rule reads its actor's metric and sets its knob two supervisors "
+          "deep, and the queued job starts") {
+  auto cfg = test_config();
+  cfg.performance.auto_optimization = true;
+  cfg.performance.optimization_interval = std::chrono::hours{1}; // only on demand
+  cfg.get<optimizer_config>().custom_rules.push_back(std::make_shared<more_workers_rule>());
+  runtime rt{cfg};
+  auto app = rt.spawn_supervisor("app", {});
+  REQUIRE(app);
+  auto inner = app->spawn_supervisor("jobs");
+  REQUIRE(inner);
+  auto pool = inner->spawn(myapp::worker_pool_spec(rt, "worker_pool", 1));
+  REQUIRE(pool);
+  auto target = pool->actor();
+  REQUIRE(target);
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  std::optional<caf::timespan> waited;
+  {
+    caf::scoped_actor self{rt.system()};
+    // The only worker is busy for a minute (its start is the histogram's
+    // first observation); the next job queues behind it.
+    self->send(*target, myapp::job_atom::value, caf::timespan{60s});
+    auto queued = self->request(*target, 20s, myapp::job_atom::value, caf::timespan{1ms});
+    REQUIRE(eventually([&] {
+      for (auto& h : rt.metrics().collect().histograms)
+        if (myapp::queue_wait.names(h.name) && h.count >= 1)
+          return true;
+      return false;
+    }));
+    auto acted =
+        rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+    auto mine =
+        std::find_if(acted.begin(), acted.end(), [](auto& a) { return a.rule == "more_workers"; });
+    REQUIRE(mine != acted.end());
+    CHECK(mine->target == "myapp.workers");
+    // The owner's second worker takes the queued job long before the
+    // first job's minute is over (or the 20 s bound fails the test).
+    queued.receive([&](caf::timespan w) { waited = w; },
+                   [&](caf::error& e) { FAIL(render(e)); });
+  }
+  release_thread();
+  REQUIRE(waited);
+  CHECK(rt.knob("myapp.workers").value() == 2);
+  // The owner's reply is in the optimizer's action log.
+  std::string reply;
+  CHECK(eventually([&] {
+    auto log =
+        rt.request<std::vector<optimizer_action>>(opt, 10s, events_atom::value, uint64_t{0})
+            .value();
+    for (auto& a : log)
+      if (a.rule == "more_workers" && a.reply != "sent")
+        reply = a.reply;
+    return !reply.empty();
+  }));
+  INFO("reply: " << reply);
+  CHECK(reply.rfind("ok: 2", 0) == 0);
   CHECK(!rt.stop());
 }
