@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "p21/fwd.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21::redis_detail {
@@ -14,5 +15,8 @@ class redis_tier;
 /// component does), stops it when it ends and answers `metrics_atom` with
 /// its metrics. A refused login is its start error.
 child_spec redis_component(std::shared_ptr<redis_tier> tier);
+
+/// Declares `[redis]`'s keys (the cache, which owns the tier, calls it).
+void declare_redis_keys(config_schema& schema);
 
 } // namespace p21::redis_detail
