@@ -3,6 +3,9 @@
 
 #include "detail/async_caller.hpp"
 
+#include <functional>
+#include <thread>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -29,7 +32,8 @@ caf::actor async_callers::next(size_t n, const std::function<caf::actor()>& spaw
   if (actors_.empty())
     for (size_t i = 0; i < std::max<size_t>(n, 1); ++i)
       actors_.push_back(spawn());
-  return actors_[next_++ % actors_.size()];
+  // Round robin would let two writes of one thread overtake each other.
+  return actors_[std::hash<std::thread::id>{}(std::this_thread::get_id()) % actors_.size()];
 }
 
 void async_callers::close() {

@@ -14,7 +14,9 @@ namespace p21::detail {
 /// jobs it is sent (each sends a request and handles its reply).
 caf::behavior async_caller_actor(caf::event_based_actor* self);
 
-/// A runtime's caller actors, started on first use, handed out round robin.
+/// A runtime's caller actors, started on first use. A calling thread always
+/// gets the same one, so that its calls reach each target in the order it
+/// made them (CAF keeps one sender's messages to one receiver in order).
 class async_callers {
 public:
   /// One of them, starting `n` with `spawn` on first use; null once closed.
@@ -28,7 +30,6 @@ private:
   std::mutex mtx_;
   bool closed_ = false;
   std::vector<caf::actor> actors_;
-  std::atomic<size_t> next_{0};
 };
 
 } // namespace p21::detail

@@ -163,3 +163,22 @@ TEST_CASE("subprocess async_run completes with the command's output") {
   REQUIRE_FALSE(bad);
   CHECK(is(bad.error(), errc::invalid_argument));
 }
+
+TEST_CASE("async writes made one after another by one thread are applied in that order") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(seq INTEGER PRIMARY KEY AUTOINCREMENT, x INTEGER)"));
+  std::vector<future<db_result>> writes;
+  for (int i = 0; i < 200; ++i)
+    writes.push_back(d.async_execute("INSERT INTO t(x) VALUES (?)", {db_value::of(i)}));
+  for (auto& w : writes)
+    REQUIRE(w.get_for(10s));
+  auto rows = d.query("SELECT x FROM t ORDER BY seq").value().rows;
+  REQUIRE(rows.size() == 200);
+  int out_of_order = 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i][0].i != int64_t(i))
+      ++out_of_order;
+  CHECK(out_of_order == 0);
+}

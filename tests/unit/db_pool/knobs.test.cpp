@@ -18,7 +18,8 @@ TEST_CASE("db_pool.pool_size reads and sets the live pool size, clamped to its b
   cfg.get<database_config>().path = dir.path + "/knob.db";
   cfg.get<database_config>().pool_size = 2;
   runtime rt{cfg};
-  auto spec = find_knob(rt.knobs(), "db_pool.pool_size");
+  auto knobs = rt.knobs(); // find_knob points into it
+  auto spec = find_knob(knobs, "db_pool.pool_size");
   REQUIRE(spec != nullptr);
   CHECK(spec->min == 1);
   CHECK(spec->max == 10'000);
