@@ -21,7 +21,7 @@ struct candidate {
   double wait_share = 0;
   std::string detail;
   /// Which knob the time points to.
-  enum { pool, processes, cache } where;
+  enum kind { pool, processes, cache } where;
 };
 
 class response_time final : public engine_rule {
@@ -88,6 +88,20 @@ public:
   }
 
 private:
+  /// A pool's candidate from the window's p95 wait for a slot and p95 time
+  /// holding it (seconds); none when the window saw neither.
+  static std::optional<candidate> pool_candidate(std::string subsystem, std::optional<double> wait,
+                                                 std::optional<double> work, const char* waiting,
+                                                 const char* working, candidate::kind where) {
+    if (!wait && !work)
+      return std::nullopt;
+    auto w = wait.value_or(0), q = work.value_or(0);
+    return candidate{std::move(subsystem), 1000 * (w + q), w + q > 0 ? w / (w + q) : 0,
+                     "p95 " + rules::fmt(1000 * w) + " ms " + waiting + ", " +
+                         rules::fmt(1000 * q) + " ms " + working,
+                     where};
+  }
+
   /// The subsystem with the highest p95 over the window, and where its
   /// time goes.
   static std::optional<candidate> slowest(const rule_context& ctx) {
@@ -103,28 +117,20 @@ private:
     if (s.db) {
       node_snapshot::db_view zero;
       auto& pdb = prev && prev->db ? *prev->db : zero;
-      auto wait = window_quantile(s.db->acquire_time, pdb.acquire_time, 0.95);
-      auto work = window_quantile(s.db->query_time, pdb.query_time, 0.95);
-      if (wait || work) {
-        auto w = wait.value_or(0), q = work.value_or(0);
-        consider({"db_pool", 1000 * (w + q), w + q > 0 ? w / (w + q) : 0,
-                  "p95 " + fmt(1000 * w) + " ms waiting for a connection, " + fmt(1000 * q) +
-                      " ms holding it",
-                  candidate::pool});
-      }
+      if (auto c = pool_candidate("db_pool",
+                                  window_quantile(s.db->acquire_time, pdb.acquire_time, 0.95),
+                                  window_quantile(s.db->query_time, pdb.query_time, 0.95),
+                                  "waiting for a connection", "holding it", candidate::pool))
+        consider(std::move(*c));
     }
     if (s.proc) {
       node_snapshot::proc_view zero;
       auto& pp = prev && prev->proc ? *prev->proc : zero;
-      auto wait = window_quantile(s.proc->queue_time, pp.queue_time, 0.95);
-      auto work = window_quantile(s.proc->duration, pp.duration, 0.95);
-      if (wait || work) {
-        auto w = wait.value_or(0), q = work.value_or(0);
-        consider({"subprocess", 1000 * (w + q), w + q > 0 ? w / (w + q) : 0,
-                  "p95 " + fmt(1000 * w) + " ms waiting for a process slot, " + fmt(1000 * q) +
-                      " ms running",
-                  candidate::processes});
-      }
+      if (auto c = pool_candidate("subprocess",
+                                  window_quantile(s.proc->queue_time, pp.queue_time, 0.95),
+                                  window_quantile(s.proc->duration, pp.duration, 0.95),
+                                  "waiting for a process slot", "running", candidate::processes))
+        consider(std::move(*c));
     }
     for (auto& c : s.caches) {
       // A cache's response is a hit (fast) or a load: with more than 5 % of

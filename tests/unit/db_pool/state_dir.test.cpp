@@ -15,18 +15,8 @@
 using namespace p21;
 using namespace p21::detail;
 
-namespace {
-
-/// A temporary directory; `dir / "name"` is a path inside it.
-struct scratch_dir : p21::test::temp_dir {
-  scratch_dir()
-    : temp_dir("unit") {}
-  std::string operator/(const std::string& name) const { return file(name); }
-};
-
+using p21::test::temp_dir;
 using p21::test::write_file;
-
-} // namespace
 
 TEST_CASE("the state directory is runtime.state_dir, else the database's directory, else none") {
   config cfg;
@@ -44,17 +34,17 @@ TEST_CASE("the state directory is runtime.state_dir, else the database's directo
 }
 
 TEST_CASE("make_run_dirs creates the database's directory and the state directory") {
-  scratch_dir dir;
+  temp_dir dir;
   config cfg;
-  cfg.get<database_config>().path = dir / "a/b/node.db";
-  cfg.runtime.state_dir = dir / "state/x";
+  cfg.get<database_config>().path = dir.file("a/b/node.db");
+  cfg.runtime.state_dir = dir.file("state/x");
   auto dirs = data_directories(cfg, {db_pool_subsystem()});
-  REQUIRE(dirs == std::vector<std::string>{dir / "a/b"});
+  REQUIRE(dirs == std::vector<std::string>{dir.file("a/b")});
   REQUIRE_FALSE(make_run_dirs(cfg, dirs));
   struct stat st;
-  CHECK((::stat((dir / "a/b").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
-  CHECK((::stat((dir / "state/x").c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
-  write_file(dir / "file", "x");
-  cfg.runtime.state_dir = dir / "file/state"; // under a regular file: cannot be
+  CHECK((::stat((dir.file("a/b")).c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
+  CHECK((::stat((dir.file("state/x")).c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
+  write_file(dir.file("file"), "x");
+  cfg.runtime.state_dir = dir.file("file/state"); // under a regular file: cannot be
   CHECK(make_run_dirs(cfg, dirs));
 }
