@@ -229,6 +229,8 @@ private:
       fail(n, key, "not a size; write bytes or a number with KiB, MiB or GiB");
     }
     case key_kind::duration: {
+      if (n.is_boolean() && k.duration_if_true > timespan{0})
+        return n.as_boolean()->get() ? k.duration_if_true : timespan{0};
       if (!n.is_string())
         fail(n, key,
              "expected a duration string such as \"250ms\", \"30s\", \"5m\" or \"1h\", got " +
@@ -244,6 +246,8 @@ private:
     case key_kind::real:
       if (n.is_integer())
         return static_cast<double>(n.as_integer()->get());
+      if (n.is_string() && k.real_from_text)
+        return real_from_text(n, key, n.as_string()->get());
       if (!n.is_floating_point())
         fail(n, key, "expected a number, got " + type_name(n));
       return n.as_floating_point()->get();
@@ -272,6 +276,19 @@ private:
     }
     }
     fail(n, key, "unsupported key kind");
+  }
+
+  /// A quoted number ("+2", "0.5") or a duration in seconds ("50ms").
+  double real_from_text(const toml::node& n, const std::string& key, const std::string& text) {
+    auto begin = text.data() + (text.size() > 1 && text[0] == '+' ? 1 : 0);
+    double x = 0;
+    auto r = std::from_chars(begin, text.data() + text.size(), x);
+    if (r.ec == std::errc{} && r.ptr == text.data() + text.size())
+      return x;
+    bool overflow = false;
+    if (auto d = checked_duration(text, overflow))
+      return std::chrono::duration<double>(*d).count();
+    fail(n, key, "'" + text + "' is neither a number nor a duration (\"50ms\", \"2s\")");
   }
 
   const config_schema& schema_;

@@ -6,6 +6,7 @@
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
 #include "p21/rule.hpp"
+#include "p21/sensor.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -65,20 +66,22 @@ const rule_default* find_rule_default(const std::string& name) {
   return nullptr;
 }
 
-std::string step_problem(const key_value& v) {
-  auto step = std::get<double>(v);
-  if (step > 0 && step <= 1)
-    return {};
-  return "must be a fraction above 0 and at most 1, got " + std::to_string(step);
+/// A built-in rule's step is a fraction; a declared rule's is the knob's
+/// change per action, in the knob's unit.
+void check_steps(const config& cfg, const config_checker& ck) {
+  for (auto& [name, rc] : cfg.get<optimizer_config>().rules)
+    if (find_rule_default(name) && !(rc.step > 0 && rc.step <= 1))
+      ck.fail("optimizer.rules." + name + ".step",
+              "must be a fraction above 0 and at most 1, got " + std::to_string(rc.step));
 }
 
 /// The clear threshold lies on the side the rule leaves its firing state.
 void check_hysteresis(const config& cfg, const config_checker& ck) {
   for (auto& [name, rc] : cfg.get<optimizer_config>().rules) {
     auto def = find_rule_default(name);
-    if (!def)
+    if (!def && !rc.declared())
       continue;
-    bool above = def->dir == direction::above;
+    bool above = def ? def->dir == direction::above : rc.fires_above;
     if (above ? rc.clear_threshold <= rc.threshold : rc.clear_threshold >= rc.threshold)
       continue;
     auto key = "optimizer.rules." + name + ".";
@@ -94,6 +97,66 @@ void check_hysteresis(const config& cfg, const config_checker& ck) {
 void check_custom_rules(const config& cfg, const config_checker& ck) {
   if (auto problem = custom_rules_problem(cfg.get<optimizer_config>()); !problem.empty())
     ck.fail("optimizer", problem);
+}
+
+/// The keys only a declared rule has.
+constexpr const char* declared_keys[] = {"sensor", "above",   "below", "knob",       "model",
+                                         "arrivals", "service", "scale", "utilization"};
+
+/// A name that is not one of the nine is a declared rule: it says what it
+/// reads, where it fires and what it sets. One of the nine reads its own
+/// sensors.
+void check_declared_rules(const config& cfg, const config_checker& ck) {
+  for (auto& [name, rc] : cfg.get<optimizer_config>().rules) {
+    auto key = "optimizer.rules." + name;
+    if (find_rule_default(name)) {
+      for (auto k : declared_keys)
+        if (ck.has(key + "." + k) || (std::string{k} == "sensor" && rc.declared()))
+          ck.fail(key + "." + k, "'" + name +
+                                     "' is a built-in rule with sensors of its own; `" + k +
+                                     "` is for a rule you declare under a name of your own");
+      continue;
+    }
+    if (!rc.declared())
+      ck.fail(key, "unknown rule" + did_you_mean(name, rule_names()) +
+                       "; a rule of your own needs `sensor`, `above` or `below`, and `knob`");
+    if (rc.knob.empty())
+      ck.fail(key + ".knob", "a declared rule needs the `knob` it sets (e.g. \"myapp.workers\")");
+    if (ck.has(key + ".above") && ck.has(key + ".below"))
+      ck.fail(key + ".below", "a rule fires either `above` or `below` its threshold, not both");
+    if (ck.has(key + ".sensor") && !ck.has(key + ".above") && !ck.has(key + ".below") &&
+        !ck.has(key + ".threshold"))
+      ck.fail(key + ".sensor", "a declared rule needs `above = X` or `below = X`");
+    if (rc.model == "littles_law") {
+      if (rc.arrivals.empty() || rc.service.empty())
+        ck.fail(key + ".model",
+                "littles_law needs `arrivals` (a rate, e.g. 'rate(myapp_jobs_total)') and "
+                "`service` (seconds per arrival, e.g. 'mean(myapp_job_seconds)')");
+    } else if (rc.step == 0 && rc.scale == 0) {
+      ck.fail(key, "a declared rule needs `model = \"littles_law\"`, a `step` (\"+2\") or a "
+                   "`scale` (1.25)");
+    }
+  }
+}
+
+std::string sensor_problem(const key_value& v) {
+  auto& text = std::get<std::string>(v);
+  if (text.empty())
+    return {};
+  try {
+    parse_sensor(text);
+    return {};
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+}
+
+std::string model_problem(const key_value& v) {
+  auto& m = std::get<std::string>(v);
+  if (m.empty() || m == "littles_law")
+    return {};
+  return "'" + m + "' is not a model; the one there is: littles_law" +
+         did_you_mean(m, {"littles_law"});
 }
 
 /// The defaults as a Markdown table, for the reference.
@@ -141,7 +204,9 @@ std::string custom_rules_problem(const optimizer_config& oc) {
       return "a custom rule (optimizer_config::custom_rules) is null";
     if (r->name().empty())
       return "a custom rule (optimizer_config::custom_rules) has no name";
+    auto declared = oc.rules.find(r->name());
     if (find_rule_default(r->name()) ||
+        (declared != oc.rules.end() && declared->second.declared()) ||
         std::find(seen.begin(), seen.end(), r->name()) != seen.end())
       return "custom rule '" + r->name() + "' is named as another rule";
     seen.push_back(r->name());
@@ -188,11 +253,47 @@ rule_config& rule(config& cfg, const std::string& name) {
   return cfg.get<optimizer_config>().rules.emplace(name, i->second).first->second;
 }
 
+namespace {
+
+/// `above = X` / `below = X`: a declared rule's threshold and the side it
+/// fires on. Read before `clear_threshold`, which it also sets (no
+/// hysteresis unless the file adds one).
+key_spec threshold_key(const char* name, bool above) {
+  key_spec k;
+  k.name = name;
+  k.kind = key_kind::real;
+  k.help = std::string{"a declared rule fires "} + name +
+           " this value (a number, or a duration in seconds: \"50ms\")";
+  k.min_real = -std::numeric_limits<double>::infinity();
+  k.max_real = std::numeric_limits<double>::infinity();
+  k.real_from_text = true;
+  k.live = true;
+  k.default_doc = "(none)";
+  k.get = [](const void* p) { return key_value{static_cast<const rule_config*>(p)->threshold}; };
+  k.set = [above](void* p, const key_value& v) {
+    auto& rc = *static_cast<rule_config*>(p);
+    rc.threshold = rc.clear_threshold = std::get<double>(v);
+    rc.fires_above = above;
+  };
+  k.present = [above](const void* p) {
+    auto& rc = *static_cast<const rule_config*>(p);
+    return rc.declared() && rc.fires_above == above;
+  };
+  return k;
+}
+
+} // namespace
+
 void declare_optimizer_keys(config_schema& schema) {
   constexpr auto inf = std::numeric_limits<double>::infinity();
   auto init = [](const config&, const std::string& name, rule_config& rc) {
-    rc = default_rules().at(name);
+    // A declared rule starts from no step and no cooldown of its own.
+    rc = find_rule_default(name) ? default_rules().at(name) : rule_config{};
+    if (!find_rule_default(name))
+      rc.step = 0;
   };
+  auto declared = [](const rule_config& rc) { return rc.declared(); };
+  auto built_in = [](const rule_config& rc) { return !rc.declared(); };
   using O = optimizer_config;
   schema
       .section<O>("optimizer", "How the rules size what they move.")
@@ -204,11 +305,23 @@ void declare_optimizer_keys(config_schema& schema) {
   schema
       .named_tables<R>(
           "optimizer.rules", [](config & c) -> auto& { return c.get<optimizer_config>().rules; },
-          "One of the nine optimization rules (names below).", init)
+          "One of the nine optimization rules (names below), or a rule you declare under a "
+          "name of your own: a `sensor`, `above` or `below`, a `knob` and how it moves.",
+          init)
+      .string("sensor", &R::sensor,
+              "a declared rule's value: `family{label=\"v\"}`, `family{quantile=\"0.95\"}`, "
+              "`rate(family)`, `mean(family)` or `ratio(a / b)` (docs/optimizer.md)")
+      .live()
+      .refine(sensor_problem)
+      .shown_if(declared)
+      .default_doc("(none)")
+      .custom(threshold_key("above", true))
+      .custom(threshold_key("below", false))
       .flag("enabled", &R::enabled, "whether the rule acts")
       .live()
       .real("threshold", &R::threshold, -inf, inf, "value at which the rule fires")
       .live()
+      .shown_if(built_in)
       .default_doc("per rule")
       .real("clear_threshold", &R::clear_threshold, -inf, inf,
             "value at which it clears (hysteresis); must be on the far side of `threshold`")
@@ -222,21 +335,49 @@ void declare_optimizer_keys(config_schema& schema) {
       .default_doc("per rule")
       .real("step", &R::step, -inf, inf,
             "bound of one action, a fraction in (0, 1]: how much a cache shrinks or grows, how "
-            "far a pool or worker count moves")
+            "far a pool or worker count moves; a declared rule's: the knob's change per action "
+            "(\"+2\", \"-1\")")
       .live()
-      .refine(step_problem)
+      .or_text()
       .default_doc("per rule")
       .duration("predict", &R::predict, 0s,
                 "act on where the metric is heading this far ahead (Holt's linear smoothing, "
                 "residual margin); a forecast that does not come true makes the rule more "
-                "cautious; 0: off")
+                "cautious; 0: off; `true`: one minute")
       .live()
+      .or_flag(std::chrono::minutes{1})
       .default_doc("per rule")
-      .only_names(rule_names(), "unknown rule")
-      .every_name_present()
+      .string("knob", &R::knob, "a declared rule's knob (`myapp.workers`, `db_pool.pool_size`)")
+      .live()
+      .shown_if(declared)
+      .string("model", &R::model,
+              "a declared rule's model: `littles_law` sets the knob to arrivals x service / "
+              "utilization; empty: `step` or `scale`")
+      .live()
+      .refine(model_problem)
+      .shown_if(declared)
+      .string("arrivals", &R::arrivals, "littles_law: arrivals per second, a sensor")
+      .live()
+      .refine(sensor_problem)
+      .shown_if(declared)
+      .string("service", &R::service, "littles_law: seconds of work per arrival, a sensor")
+      .live()
+      .refine(sensor_problem)
+      .shown_if(declared)
+      .real("utilization", &R::utilization, 0.05, 1,
+            "littles_law: the share of the knob the work should keep busy")
+      .live()
+      .shown_if(declared)
+      .real("scale", &R::scale, 0, 1000, "a declared rule: multiply the knob by this per action")
+      .live()
+      .shown_if(declared)
+      .default_names(rule_names())
+      .live_set()
       .doc_note(rule_table());
   schema.add_check(check_hysteresis);
+  schema.add_check(check_steps);
   schema.add_check(check_custom_rules);
+  schema.add_check(check_declared_rules);
 }
 
 } // namespace p21

@@ -31,6 +31,8 @@ optimizer_engine::optimizer_engine(const config& cfg)
     rules_.push_back(make_custom_rule(r));
     oc.rules.emplace(r->name(), r->settings());
   }
+  auto declared = oc.rules;
+  adopt_declared_rules(declared);
   state_.pool_size = cfg_.get<database_config>().pool_size;
   state_.max_processes = cfg_.get<subprocess_config>().max_processes;
   state_.monitor_interval = cfg_.performance.monitor_interval;
@@ -63,10 +65,96 @@ std::optional<double> optimizer_engine::last_value(const decision& d) const {
   return std::nullopt;
 }
 
-bool optimizer_engine::set_rule(const std::string& name, const rule_config& rc) {
+namespace {
+
+/// Whether two declared rules read the same sensors and set the same knob
+/// (else the rule is rebuilt, its gate and forecast afresh).
+bool same_declaration(const rule_config& a, const rule_config& b) {
+  return a.sensor == b.sensor && a.fires_above == b.fires_above && a.knob == b.knob &&
+         a.model == b.model && a.arrivals == b.arrivals && a.service == b.service;
+}
+
+} // namespace
+
+void merge_declared_rules(std::map<std::string, rule_config>& kept,
+                          const std::map<std::string, rule_config>& now) {
+  for (auto i = kept.begin(); i != kept.end();) {
+    auto j = now.find(i->first);
+    if (i->second.declared() && (j == now.end() || !j->second.declared()))
+      i = kept.erase(i);
+    else
+      ++i;
+  }
+  for (auto& [name, rc] : now)
+    if (rc.declared())
+      kept[name] = rc;
+}
+
+void optimizer_engine::adopt_declared_rules(const std::map<std::string, rule_config>& rules) {
+  auto& mine = cfg_.get<optimizer_config>().rules;
+  auto forget = [&](const std::string& name) {
+    rules_.erase(std::remove_if(rules_.begin(), rules_.end(),
+                                [&](auto& r) { return r->declared() && r->name() == name; }),
+                 rules_.end());
+    for (auto i = gates_.begin(); i != gates_.end();)
+      i = i->first.first == name ? gates_.erase(i) : std::next(i);
+    for (auto i = forecasts_.begin(); i != forecasts_.end();)
+      i = i->first.first == name ? forecasts_.erase(i) : std::next(i);
+  };
+  std::vector<std::string> running;
+  for (auto& r : rules_)
+    if (r->declared())
+      running.push_back(r->name());
+  for (auto& name : running) {
+    auto now = rules.find(name);
+    auto before = mine.find(name);
+    bool gone = now == rules.end() || !now->second.declared();
+    if (gone || before == mine.end() || !same_declaration(now->second, before->second))
+      forget(name);
+    if (gone)
+      mine.erase(name);
+  }
+  for (auto& [name, rc] : rules) {
+    if (!rc.declared())
+      continue;
+    bool kept = std::any_of(rules_.begin(), rules_.end(),
+                            [&](auto& r) { return r->declared() && r->name() == name; });
+    if (!kept)
+      rules_.push_back(make_declared_rule(name, rc));
+    mine[name] = rc;
+    for (auto& [key, g] : gates_)
+      if (key.first == name)
+        g.settings(rc);
+  }
+}
+
+std::vector<std::string> optimizer_engine::knobs_read() const {
+  std::vector<std::string> out;
+  for (auto& r : rules_)
+    for (auto& k : r->knobs_read())
+      if (std::find(out.begin(), out.end(), k) == out.end())
+        out.push_back(k);
+  return out;
+}
+
+bool optimizer_engine::set_rule(const std::string& name, const rule_config& given) {
   auto i = cfg_.get<optimizer_config>().rules.find(name);
   if (i == cfg_.get<optimizer_config>().rules.end())
     return false;
+  // `set_rule` carries the gate's settings; a declared rule keeps what it
+  // reads and sets.
+  auto rc = given;
+  if (i->second.declared() && !rc.declared()) {
+    auto& d = i->second;
+    rc.sensor = d.sensor;
+    rc.fires_above = d.fires_above;
+    rc.knob = d.knob;
+    rc.model = d.model;
+    rc.arrivals = d.arrivals;
+    rc.service = d.service;
+    rc.utilization = d.utilization;
+    rc.scale = d.scale;
+  }
   // A new horizon starts its forecasts' caution afresh (the smoothing
   // itself runs with forecasts off too, so it is warm).
   if (i->second.predict != rc.predict)
@@ -94,6 +182,7 @@ void optimizer_engine::reconfigure(const config& now) {
   cfg_ = now;
   cfg_.get<optimizer_config>().rules = std::move(rules);
   cfg_.get<optimizer_config>().custom_rules = std::move(custom);
+  adopt_declared_rules(now.get<optimizer_config>().rules);
   auto& db = cfg_.get<database_config>();
   // The reload set the pool to its new size: the rules move from there, and
   // wait a cooldown before shrinking it (as after any change).

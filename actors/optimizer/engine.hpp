@@ -152,6 +152,10 @@ struct node_snapshot {
   /// application's rules (p21/rule.hpp); null when not known.
   std::shared_ptr<const performance_summary> summary;
   std::shared_ptr<const metric_set> metrics;
+  /// The knobs the rules read (`optimizer_engine::knobs_read`), as their
+  /// owners answered just before this evaluation; a knob whose owner did
+  /// not answer is absent.
+  std::map<std::string, double> knobs;
 };
 
 /// The snapshot's subsystem and system parts: from the monitor's `sum`
@@ -279,6 +283,10 @@ public:
   /// value of an action); none for rules without a gate.
   std::optional<double> last_value(const decision& d) const;
 
+  /// The knobs the rules read: the optimizer asks their owners before
+  /// each evaluation and passes the answers in `node_snapshot::knobs`.
+  std::vector<std::string> knobs_read() const;
+
   /// The learned preload list (rule 4).
   const std::vector<std::string>& preload() const noexcept { return state_.preload; }
 
@@ -312,6 +320,11 @@ private:
 
   bool model() const { return cfg_.get<optimizer_config>().mode != "fixed"; }
 
+  /// Makes the declared rules (`[optimizer.rules.NAME]` with a sensor)
+  /// those of `rules`: a new one is added, a changed one rebuilt (its gate
+  /// and forecast afresh), a removed one dropped, an unchanged one kept.
+  void adopt_declared_rules(const std::map<std::string, rule_config>& rules);
+
   config cfg_;
   /// The built-in rules in priority order, then the custom ones.
   std::vector<std::unique_ptr<engine_rule>> rules_;
@@ -328,6 +341,12 @@ private:
   std::map<std::pair<std::string, std::string>, forecast_state> forecasts_;
   std::map<std::string, uint64_t> forecast_misses_;
 };
+
+/// Copies the declared rules of `now` into `kept` (the rules a running
+/// optimizer keeps across a reload): added, replaced, and those `now` no
+/// longer has removed.
+void merge_declared_rules(std::map<std::string, rule_config>& kept,
+                          const std::map<std::string, rule_config>& now);
 
 /// Sends a reloaded config to the running optimizer `optimizer` (its
 /// engine's `reconfigure`) and waits for it, within `ctx`'s timeout.

@@ -337,6 +337,68 @@ void relieve_pressure(optimizer_self self, const decision& d, uint64_t seq,
           });
 }
 
+/// Evaluates `snap` and carries out the decisions; the round ends when the
+/// actions are sent (memory pressure: when the node actor has answered).
+void evaluate_round(optimizer_self self, const node_snapshot& snap, clock::time_point detected) {
+  auto& st = self->state;
+  ++st.evaluations;
+  auto decisions = st.engine->evaluate(snap);
+  count_forecast_misses(st);
+  auto first = st.log_base + st.log.size();
+  // The previous round's actions: the metric now.
+  for (auto& [seq, d] : st.awaiting_after)
+    if (auto a = logged(st, seq))
+      if (auto v = st.engine->last_value(d))
+        a->value_after = *v;
+  st.awaiting_after.clear();
+  std::optional<std::pair<uint64_t, decision>> pressure;
+  for (auto& d : decisions) {
+    auto seq = record(self, d, st.cfg.dry_run ? "dry run" : "sent");
+    st.awaiting_after.emplace_back(seq, d);
+    if (st.cfg.dry_run)
+      continue;
+    if (d.kind == decision::signal_pressure)
+      pressure.emplace(seq, d); // after the shrink messages, below
+    else
+      carry_out(self, d, seq);
+  }
+  auto done = [self, first] { finish_round(self, logged_since(self->state, first)); };
+  if (pressure)
+    relieve_pressure(self, pressure->second, pressure->first, detected, done);
+  else
+    done();
+}
+
+/// Asks the owners of the knobs the rules read for their values (through
+/// the supervisor, which forwards each request), then evaluates. A knob
+/// whose owner is down or unknown is left out of the snapshot; the rules
+/// that read it wait.
+void read_knobs_and_evaluate(optimizer_self self, node_snapshot snap, clock::time_point detected) {
+  auto& st = self->state;
+  auto names = st.engine->knobs_read();
+  if (names.empty() || !st.view->supervisor) {
+    evaluate_round(self, snap, detected);
+    return;
+  }
+  struct pending_read {
+    node_snapshot snap;
+    size_t left;
+  };
+  auto read = std::make_shared<pending_read>(pending_read{std::move(snap), names.size()});
+  auto answered = [self, read, detected] {
+    if (--read->left == 0)
+      evaluate_round(self, read->snap, detected);
+  };
+  for (auto& name : names)
+    self->request(st.view->supervisor, std::chrono::seconds{2}, get_knob_atom::value, name)
+        .then(
+            [read, name, answered](double v) {
+              read->snap.knobs[name] = v;
+              answered();
+            },
+            [answered](caf::error&) { answered(); });
+}
+
 /// A round from a fresh sample (`fresh`: the tick, `evaluate`), or from the
 /// monitor's latest round (a wake-up: that round is what woke it, and a
 /// new one right after it would measure rates over a few milliseconds).
@@ -356,44 +418,16 @@ void start_round(optimizer_self self, bool fresh = true) {
   auto sampled = fresh ? self->request(handle, timeout, sample_atom::value)
                        : self->request(handle, timeout, summary_atom::value);
   sampled.then(
-          [=](performance_summary& sum) {
-            auto detected = clock::now();
-            self->request(handle, timeout, metrics_atom::value)
-                .then(
-                    [=](metric_set& m) {
-                      auto& st = self->state;
-                      ++st.evaluations;
-                      auto decisions = st.engine->evaluate(snapshot(st, sum, m));
-                      count_forecast_misses(st);
-                      auto first = st.log_base + st.log.size();
-                      // The previous round's actions: the metric now.
-                      for (auto& [seq, d] : st.awaiting_after)
-                        if (auto a = logged(st, seq))
-                          if (auto v = st.engine->last_value(d))
-                            a->value_after = *v;
-                      st.awaiting_after.clear();
-                      std::optional<std::pair<uint64_t, decision>> pressure;
-                      for (auto& d : decisions) {
-                        auto seq = record(self, d, st.cfg.dry_run ? "dry run" : "sent");
-                        st.awaiting_after.emplace_back(seq, d);
-                        if (st.cfg.dry_run)
-                          continue;
-                        if (d.kind == decision::signal_pressure)
-                          pressure.emplace(seq, d); // after the shrink messages, below
-                        else
-                          carry_out(self, d, seq);
-                      }
-                      auto done = [self, first] {
-                        finish_round(self, logged_since(self->state, first));
-                      };
-                      if (pressure)
-                        relieve_pressure(self, pressure->second, pressure->first, detected, done);
-                      else
-                        done();
-                    },
-                    [=](caf::error&) { finish_round(self, {}); });
-          },
-          [=](caf::error&) { finish_round(self, {}); });
+      [=](performance_summary& sum) {
+        auto detected = clock::now();
+        self->request(handle, timeout, metrics_atom::value)
+            .then(
+                [=](metric_set& m) {
+                  read_knobs_and_evaluate(self, snapshot(self->state, sum, m), detected);
+                },
+                [=](caf::error&) { finish_round(self, {}); });
+      },
+      [=](caf::error&) { finish_round(self, {}); });
 }
 
 /// An early round for `reason`, now or once the rate limit allows.
@@ -482,6 +516,7 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         st.engine->reconfigure(*rc.cfg);
         // The rules' settings stay the actor's (set_rule keeps them).
         auto rules = st.cfg.cfg.get<optimizer_config>().rules;
+        merge_declared_rules(rules, rc.cfg->get<optimizer_config>().rules);
         st.cfg.cfg = *rc.cfg;
         st.cfg.cfg.get<optimizer_config>().rules = std::move(rules);
         st.cfg.memory_budget = rc.cfg->performance.memory_budget;

@@ -23,6 +23,8 @@ struct pool_state {
   uint64_t busy = 0;
   std::deque<queued_job> queue;
   p21::histogram* wait = nullptr;
+  p21::counter* jobs = nullptr;
+  p21::histogram* job_time = nullptr;
 
   static inline const char* name = "myapp.worker_pool";
 };
@@ -37,6 +39,7 @@ void start_queued(pool_self self) {
     st.queue.pop_front();
     auto waited = std::chrono::duration_cast<caf::timespan>(clock::now() - job.enqueued);
     st.wait->record(uint64_t(waited.count()));
+    st.job_time->record(uint64_t(job.work.count()));
     ++st.busy;
     // The work itself: a timer here; a real pool hands it to a thread.
     self->delayed_send(self, job.work, done_atom::value);
@@ -44,14 +47,23 @@ void start_queued(pool_self self) {
   }
 }
 
-caf::behavior worker_pool(pool_self self, p21::knob_spec knob, double workers,
-                          p21::histogram* wait) {
+/// Where the pool records what it does (the node's registry owns them).
+struct pool_metrics {
+  p21::histogram* wait;
+  p21::counter* jobs;
+  p21::histogram* job_time;
+};
+
+caf::behavior worker_pool(pool_self self, p21::knob_spec knob, double workers, pool_metrics m) {
   auto start = p21::knob_target(knob, workers);
   self->state.workers = uint64_t(start ? *start : knob.min);
-  self->state.wait = wait;
+  self->state.wait = m.wait;
+  self->state.jobs = m.jobs;
+  self->state.job_time = m.job_time;
   return {
       [=](job_atom, caf::timespan work) {
         auto rp = self->make_response_promise<caf::timespan>();
+        self->state.jobs->inc();
         self->state.queue.push_back({work, clock::now(), rp});
         start_queued(self);
         return rp;
@@ -85,12 +97,14 @@ p21::knob_spec workers_knob() {
 }
 
 p21::child_spec worker_pool_spec(p21::runtime& rt, const std::string& name, double workers) {
-  auto* wait = &rt.metrics().make_histogram(queue_wait, {{"pool", name}});
+  pool_metrics m{&rt.metrics().make_histogram(queue_wait, {{"pool", name}}),
+                 &rt.metrics().make_counter(jobs, {{"pool", name}}),
+                 &rt.metrics().make_histogram(job_time, {{"pool", name}})};
   p21::child_spec spec;
   spec.name = name;
   spec.knobs = {workers_knob()};
-  spec.start = [wait, workers](caf::actor_system& sys) -> caf::expected<caf::actor> {
-    return sys.spawn(worker_pool, workers_knob(), workers, wait);
+  spec.start = [m, workers](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    return sys.spawn(worker_pool, workers_knob(), workers, m);
   };
   return spec;
 }

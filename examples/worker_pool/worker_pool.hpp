@@ -4,7 +4,9 @@
 // jobs, the rest queued. It declares `myapp.workers` in its child_spec the
 // way the built-in pools declare theirs, answers the knob messages from its
 // own state, and records each job's queue wait in `myapp_queue_wait_seconds`
-// (a histogram in the node's registry), the sensor a tuning rule reads.
+// (a histogram in the node's registry), the sensor a tuning rule reads, with
+// the jobs that arrive (`myapp_jobs_total`) and the work each one is
+// (`myapp_job_seconds`), the inputs of a Little's-law rule.
 
 #include <caf/fwd.hpp>
 
@@ -22,10 +24,16 @@ inline constexpr p21::metric_def queue_wait{"myapp_queue_wait_seconds",
                                             "Time a job waited for a free worker.",
                                             p21::metric_kind::histogram, "seconds"};
 
+/// Jobs submitted, and the work each one took (the time a worker holds it).
+inline constexpr p21::metric_def jobs{"myapp_jobs", "Jobs submitted to the pool.",
+                                      p21::metric_kind::counter};
+inline constexpr p21::metric_def job_time{"myapp_job_seconds", "Time a worker spent on a job.",
+                                          p21::metric_kind::histogram, "seconds"};
+
 /// The pool's spec, named `name`: `(job_atom, timespan work) -> timespan`
 /// runs one job (simulated by a timer, so no scheduler thread blocks) and
-/// replies how long it waited. `workers` is the start value; the histogram
-/// is registered in `rt.metrics()`.
+/// replies how long it waited. `workers` is the start value; the metrics
+/// are registered in `rt.metrics()`, labelled `pool = name`.
 p21::child_spec worker_pool_spec(p21::runtime& rt, const std::string& name = "worker_pool",
                                  double workers = 2);
 

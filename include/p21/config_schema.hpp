@@ -55,6 +55,12 @@ struct key_spec {
   std::function<std::string(const key_value&)> refine;
   /// A comment the writer puts after the value (e.g. what 0 resolves to).
   std::function<std::string(const key_value&)> note;
+  /// A real that also takes a quoted number ("+2") or a duration read as
+  /// seconds ("50ms" is 0.05).
+  bool real_from_text = false;
+  /// A duration that also takes a boolean: true is this, false zero; zero
+  /// here: a boolean is refused.
+  timespan duration_if_true{0};
   /// Whether a running node adopts a new value on reload (`runtime::reload`);
   /// a key that is not live keeps its value until the node restarts.
   bool live = false;
@@ -213,6 +219,27 @@ public:
 
   section_builder& note(std::function<std::string(const key_value&)> f) {
     last().note = std::move(f);
+    return *this;
+  }
+
+  /// The key just added (a real) also takes a quoted number or a duration
+  /// in seconds.
+  section_builder& or_text() {
+    last().real_from_text = true;
+    return *this;
+  }
+
+  /// The key just added (a duration) also takes `true` (meaning `d`) and
+  /// `false` (zero).
+  section_builder& or_flag(timespan d) {
+    last().duration_if_true = d;
+    return *this;
+  }
+
+  /// The writer, diffs and validation see the key just added only where
+  /// `f` holds for its struct (a key for some elements of named tables).
+  section_builder& shown_if(std::function<bool(const T&)> f) {
+    last().present = [f](const void* p) { return f(*static_cast<const T*>(p)); };
     return *this;
   }
 

@@ -16,7 +16,8 @@ namespace p21 {
 
 class tuning_rule;
 
-/// `[optimizer.rules.NAME]`: one of the nine optimization rules.
+/// `[optimizer.rules.NAME]`: one of the nine optimization rules, or a rule
+/// declared in the file (a NAME of its own, with `sensor` and `knob`).
 struct rule_config {
   bool enabled = true;
   /// The value at which the rule enters its firing state.
@@ -33,6 +34,31 @@ struct rule_config {
   /// How far ahead the rule may act on its metric's forecast (Holt's linear
   /// smoothing with a residual margin); zero: on the value alone.
   timespan predict = std::chrono::seconds{0};
+
+  // A declared rule only (empty `sensor`: one of the nine). Its `threshold`
+  // is `above = X` or `below = X`, and its `step` is the knob's change per
+  // action in the knob's unit ("+2"), not a fraction.
+  /// What the gate judges, in p21/sensor.hpp's text form.
+  std::string sensor;
+  /// Whether it fires above the threshold (`above`), else below (`below`).
+  bool fires_above = true;
+  /// The knob it sets (p21/knob.hpp): `myapp.workers`.
+  std::string knob;
+  /// "littles_law": the knob becomes arrivals x service / utilization (in
+  /// "model" mode; "fixed" mode uses `step` or `scale` when set); empty:
+  /// `step` or `scale`.
+  std::string model;
+  /// littles_law's inputs: arrivals per second and seconds of work per
+  /// arrival, as sensors (`rate(myapp_jobs_total)`, `mean(myapp_job_seconds)`).
+  std::string arrivals;
+  std::string service;
+  /// littles_law: the share of the knob the work should keep busy.
+  double utilization = 0.8;
+  /// Multiplies the knob per action (0: not used).
+  double scale = 0;
+
+  /// Whether this is a declared rule.
+  bool declared() const noexcept { return !sensor.empty(); }
 };
 
 /// `[optimizer]`: how the rules size what they move.

@@ -40,15 +40,13 @@
 
 #include "p21/optimizer_config.hpp"
 #include "p21/protocol/metrics.hpp"
+#include "p21/sensor.hpp"
 
 namespace p21 {
 
 // The monitor's summary (p21/protocol/monitor.hpp); a rule that reads it
 // includes that header.
 struct performance_summary;
-
-/// Label matchers: a series matches when it has every one of them.
-using metric_labels = std::map<std::string, std::string>;
 
 /// What a rule sees at one evaluation: the node's metrics now and at the
 /// previous evaluation. Families are named as their `metric_def` declares
@@ -79,6 +77,20 @@ public:
   /// A histogram's first series matching `labels` (cumulative), or null.
   virtual const histogram_summary* histogram(const std::string& family,
                                              const metric_labels& labels = {}) const = 0;
+
+  /// The same at the previous evaluation, or null.
+  virtual const histogram_summary* previous_histogram(const std::string& family,
+                                                      const metric_labels& labels = {}) const = 0;
+
+  /// What `s` selects (p21/sensor.hpp); none when no series matches or,
+  /// for a rate, mean or ratio, before the second evaluation or without
+  /// traffic in the interval.
+  std::optional<double> read(const sensor& s) const;
+
+  /// Knob `name`'s value as its owner answered just before this evaluation
+  /// (p21/knob.hpp); none unless the rule lists it in `knobs_read`, or when
+  /// the owner did not answer (down, unknown knob).
+  virtual std::optional<double> knob(const std::string& name) const = 0;
 
   /// The `q` quantile (0.5, 0.95 or 0.99) of a histogram's matching series
   /// since it started.
@@ -141,6 +153,10 @@ public:
   /// The value the gate judges this evaluation; none: nothing to judge
   /// (no traffic, say), and the gate keeps its state.
   virtual std::optional<double> measure(const rule_view& view) = 0;
+
+  /// The knobs whose values `rule_view::knob` should hold: the optimizer
+  /// asks their owners (through the supervisor) before each evaluation.
+  virtual std::vector<std::string> knobs_read() const { return {}; }
 
   /// Called when the gate fires (past the threshold for `for`, outside the
   /// cooldown) with the value measured: the knobs to set. Returning none

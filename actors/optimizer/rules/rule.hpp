@@ -45,6 +45,13 @@ public:
   /// Its settings when the config has none (an application's rule).
   virtual std::optional<rule_config> own_settings() const { return std::nullopt; }
 
+  /// The knobs whose values the optimizer reads before each evaluation
+  /// (`node_snapshot::knobs`).
+  virtual std::vector<std::string> knobs_read() const { return {}; }
+
+  /// Whether it was declared in the config file (rebuilt on reload).
+  virtual bool declared() const { return false; }
+
   virtual std::vector<decision> evaluate(rule_context& ctx) = 0;
 
 private:
@@ -123,5 +130,9 @@ std::unique_ptr<engine_rule> make_response_time_rule();
 
 /// An application's rule (custom.cpp).
 std::unique_ptr<engine_rule> make_custom_rule(std::shared_ptr<tuning_rule> rule);
+
+/// A rule declared in the config file (declared.cpp); throws
+/// `std::invalid_argument` for a sensor the config check would refuse.
+std::unique_ptr<engine_rule> make_declared_rule(const std::string& name, const rule_config& rc);
 
 } // namespace p21

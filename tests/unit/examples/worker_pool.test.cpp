@@ -10,6 +10,8 @@
 #include "p21/optimizer_config.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/rule.hpp"
+#include "p21/subsystems.hpp"
+#include "p21/db_config.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -53,6 +55,22 @@ TEST_CASE("raising myapp.workers starts a queued job at once and records its que
 }
 
 namespace {
+
+/// The reply the owner of a knob gave to `rule`'s action, once the
+/// optimizer's log has it (empty if it never does).
+std::string owner_reply(runtime& rt, const optimizer_actor& opt, const std::string& rule) {
+  std::string reply;
+  CHECK(eventually([&] {
+    auto log =
+        rt.request<std::vector<optimizer_action>>(opt, 10s, events_atom::value, uint64_t{0})
+            .value();
+    for (auto& a : log)
+      if (a.rule == rule && a.reply != "sent")
+        reply = a.reply;
+    return !reply.empty();
+  }));
+  return reply;
+}
 
 /// Adds a worker while jobs have been waiting: reads the pool's own
 /// histogram (an application metric) and sets the pool's own knob.
@@ -122,17 +140,81 @@ TEST_CASE("an application's C++ rule reads its actor's metric and sets its knob 
   REQUIRE(waited);
   CHECK(rt.knob("myapp.workers").value() == 2);
   // The owner's reply is in the optimizer's action log.
-  std::string reply;
-  CHECK(eventually([&] {
-    auto log =
-        rt.request<std::vector<optimizer_action>>(opt, 10s, events_atom::value, uint64_t{0})
-            .value();
-    for (auto& a : log)
-      if (a.rule == "more_workers" && a.reply != "sent")
-        reply = a.reply;
-    return !reply.empty();
-  }));
+  auto reply = owner_reply(rt, opt, "more_workers");
   INFO("reply: " << reply);
   CHECK(reply.rfind("ok: 2", 0) == 0);
+  CHECK(!rt.stop());
+}
+
+TEST_CASE("a custom actor's knob is tuned by a rule declared in TOML: Little's law from its "
+          "own metrics, through two supervisors") {
+  // The rule as a user writes it; the test only makes it act at once.
+  auto cfg = load_config_string(R"(
+[performance]
+auto_optimization = true
+optimization_interval = "1h"
+
+[optimizer.rules.queue_wait]
+sensor = 'myapp_queue_wait_seconds{quantile="0.95"}'
+above = "50ms"
+for = "0s"
+cooldown = "0s"
+knob = "myapp.workers"
+model = "littles_law"
+arrivals = 'rate(myapp_jobs_total)'
+service = 'mean(myapp_job_seconds)'
+utilization = 0.5
+step = "+1"
+)");
+  auto quiet = test_config();
+  cfg.logging = quiet.logging;
+  cfg.get<database_config>().path = ":memory:";
+  runtime rt{cfg};
+  auto app = rt.spawn_supervisor("app", {});
+  REQUIRE(app);
+  auto inner = app->spawn_supervisor("jobs");
+  REQUIRE(inner);
+  auto pool = inner->spawn(myapp::worker_pool_spec(rt, "worker_pool", 1));
+  REQUIRE(pool);
+  auto target = pool->actor();
+  REQUIRE(target);
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  auto evaluate = [&] {
+    auto acted =
+        rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+    auto mine =
+        std::find_if(acted.begin(), acted.end(), [](auto& a) { return a.rule == "queue_wait"; });
+    return mine == acted.end() ? std::optional<optimizer_action>{} : *mine;
+  };
+  CHECK_FALSE(evaluate()); // the first evaluation: no interval to measure rates over
+  {
+    caf::scoped_actor self{rt.system()};
+    // Eight 200 ms jobs at once on one worker: they queue (p95 wait well
+    // above 50 ms), 8 arrivals of 0.2 s each.
+    for (int i = 0; i < 8; ++i)
+      self->send(*target, myapp::job_atom::value, caf::timespan{200ms});
+    REQUIRE(eventually([&] {
+      for (auto& h : rt.metrics().collect().histograms)
+        if (myapp::queue_wait.names(h.name) && h.count >= 3)
+          return true;
+      return false;
+    }));
+  }
+  release_thread();
+  auto action = evaluate();
+  REQUIRE(action);
+  CHECK(action->target == "myapp.workers");
+  INFO("action: " << action->action);
+  // Little's law: arrivals x 0.2 s / 0.5 is more than the one worker.
+  double workers = 0;
+  CHECK(eventually([&] {
+    workers = rt.knob("myapp.workers").value();
+    return workers > 1;
+  }));
+  // The owner's reply is in the action log.
+  auto reply = owner_reply(rt, opt, "queue_wait");
+  INFO("reply: " << reply);
+  CHECK(reply.rfind("ok: ", 0) == 0);
+  CHECK(std::stod(reply.substr(4)) == workers);
   CHECK(!rt.stop());
 }

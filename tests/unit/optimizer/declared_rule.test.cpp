@@ -1,0 +1,279 @@
+// Sensors (p21/sensor.hpp) and rules declared in the config file
+// (`[optimizer.rules.NAME]` with a sensor and a knob): how they read, how
+// they are refused, and how the engine runs them.
+
+#include <catch2/catch.hpp>
+
+#include "actors/optimizer/engine.hpp"
+#include "p21/config_schema.hpp"
+#include "p21/optimizer.hpp"
+#include "p21/optimizer_config.hpp"
+#include "p21/sensor.hpp"
+#include "p21/subsystems.hpp"
+#include "unit/optimizer/rules_support.hpp"
+
+using namespace p21;
+using namespace p21::test::rules;
+using namespace std::chrono_literals;
+
+TEST_CASE("a sensor is read from its text form and written back the same") {
+  auto q = parse_sensor("myapp_queue_wait_seconds{quantile=\"0.95\", pool=\"a\"}");
+  CHECK(q == sensor::quantile_of("myapp_queue_wait_seconds", 0.95, {{"pool", "a"}}));
+  CHECK(parse_sensor(to_string(q)) == q);
+  auto r = parse_sensor(" rate( myapp_jobs_total ) ");
+  CHECK(r == sensor::rate_of("myapp_jobs_total"));
+  CHECK(to_string(r) == "rate(myapp_jobs_total)");
+  auto m = parse_sensor("mean(myapp_job_seconds{pool=\"a\"})");
+  CHECK(m == sensor::mean_of("myapp_job_seconds", {{"pool", "a"}}));
+  auto x = parse_sensor("ratio(hits{cache=\"r\"} / requests{cache=\"r\"})");
+  CHECK(x == sensor::ratio_of("hits", {{"cache", "r"}}, "requests", {{"cache", "r"}}));
+  CHECK(parse_sensor(to_string(x)) == x);
+  CHECK(parse_sensor("myapp_jobs_running") == sensor::value_of("myapp_jobs_running"));
+}
+
+TEST_CASE("a malformed sensor is refused with what is wrong and where") {
+  CHECK_THROWS_WITH(parse_sensor("rat(x)"), Catch::Contains("unknown function 'rat'"));
+  CHECK_THROWS_WITH(parse_sensor("x{a=\"1\""), Catch::Contains("expected ',' or '}'"));
+  CHECK_THROWS_WITH(parse_sensor("x{a=1}"), Catch::Contains("quoted label value"));
+  CHECK_THROWS_WITH(parse_sensor("x{quantile=\"0.9\"}"), Catch::Contains("0.5, 0.95 and 0.99"));
+  CHECK_THROWS_WITH(parse_sensor("rate(x{quantile=\"0.95\"})"),
+                    Catch::Contains("not inside rate"));
+  CHECK_THROWS_WITH(parse_sensor("ratio(a)"), Catch::Contains("expected '/'"));
+  CHECK_THROWS_WITH(parse_sensor("x y"), Catch::Contains("unexpected 'y' at offset 2"));
+  CHECK_THROWS_WITH(parse_sensor(""), Catch::Contains("expected a metric name"));
+}
+
+namespace {
+
+const char* queue_wait_toml = R"(
+[optimizer.rules.queue_wait]
+sensor = 'myapp_queue_wait_seconds{quantile="0.95"}'
+above = "50ms"
+for = "2s"
+knob = "myapp.workers"
+model = "littles_law"
+arrivals = 'rate(myapp_jobs_total)'
+service = 'mean(myapp_job_seconds)'
+step = "+2"
+cooldown = "10s"
+predict = true
+)";
+
+/// Where a refusal points: "FILE:LINE:COL: KEY: message".
+std::string refusal(const std::string& toml) {
+  try {
+    (void)load_config_string(toml);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+} // namespace
+
+TEST_CASE("a rule declared in the file reads as the issue's example writes it") {
+  auto cfg = load_config_string(queue_wait_toml);
+  auto& rc = cfg.get<optimizer_config>().rules.at("queue_wait");
+  CHECK(rc.declared());
+  CHECK(rc.sensor == "myapp_queue_wait_seconds{quantile=\"0.95\"}");
+  CHECK(rc.fires_above);
+  CHECK(rc.threshold == Approx(0.050));
+  CHECK(rc.clear_threshold == Approx(0.050)); // no hysteresis unless set
+  CHECK(rc.for_duration == 2s);
+  CHECK(rc.cooldown == 10s);
+  CHECK(rc.knob == "myapp.workers");
+  CHECK(rc.model == "littles_law");
+  CHECK(rc.step == 2);
+  CHECK(rc.predict == 1min);
+  // The nine built-in rules are still all there.
+  for (auto& name : rule_names())
+    CHECK(cfg.get<optimizer_config>().rules.count(name) == 1);
+  // Written and read back, it is the same rule.
+  auto again = load_config_string(to_toml(cfg));
+  auto& rc2 = again.get<optimizer_config>().rules.at("queue_wait");
+  CHECK(rc2.sensor == rc.sensor);
+  CHECK(rc2.threshold == rc.threshold);
+  CHECK(rc2.fires_above == rc.fires_above);
+  CHECK(rc2.knob == rc.knob);
+  CHECK(rc2.step == rc.step);
+  CHECK(diff(standard_schema(), cfg, again).empty());
+  auto below = load_config_string("[optimizer.rules.idle]\nsensor = 'rate(myapp_jobs_total)'\n"
+                                  "below = 0.5\nclear_threshold = 1\nknob = \"myapp.workers\"\n"
+                                  "scale = 0.5\n");
+  auto& idle = below.get<optimizer_config>().rules.at("idle");
+  CHECK_FALSE(idle.fires_above);
+  CHECK(idle.threshold == 0.5);
+  CHECK(idle.clear_threshold == 1);
+  CHECK(idle.scale == 0.5);
+}
+
+TEST_CASE("a declared rule's mistakes are refused at their line with the key") {
+  // An unknown name without a sensor: a typo of a built-in rule.
+  CHECK_THAT(refusal("[optimizer.rules.cpu_usag]\nthreshold = 80\n"),
+             Catch::Contains("did you mean 'cpu_usage'") &&
+                 Catch::Contains("needs `sensor`, `above` or `below`, and `knob`"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nabove = 1\nstep = 1\n"),
+             Catch::Contains("optimizer.rules.q.knob") && Catch::Contains("needs the `knob`"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nknob = \"k\"\nstep = 1\nabove = 1\n"
+                     "sensor = 'rate(x'\n"),
+             Catch::Contains(":5:") && Catch::Contains("optimizer.rules.q.sensor") &&
+                 Catch::Contains("expected ')'"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nstep = 1\n"),
+             Catch::Contains("needs `above = X` or `below = X`"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nstep = 1\nabove = 1\n"
+                     "below = 0\n"),
+             Catch::Contains(":6:") && Catch::Contains("not both"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = 1\n"),
+             Catch::Contains("littles_law") && Catch::Contains("`step`"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = 1\n"
+                     "model = \"little_law\"\n"),
+             Catch::Contains(":5:") && Catch::Contains("did you mean 'littles_law'"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = 1\n"
+                     "model = \"littles_law\"\n"),
+             Catch::Contains("needs `arrivals`"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = \"fast\"\n"),
+             Catch::Contains(":4:") && Catch::Contains("neither a number nor a duration"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nstep = 1\nabove = 5\n"
+                     "clear_threshold = 9\n"),
+             Catch::Contains("clear_threshold must be at or below threshold"));
+  // A built-in rule reads its own sensors.
+  CHECK_THAT(refusal("[optimizer.rules.cpu_usage]\nknob = \"subprocess.max_processes\"\n"),
+             Catch::Contains(":2:") && Catch::Contains("built-in rule"));
+  // A built-in rule's step is still a fraction.
+  CHECK_THAT(refusal("[optimizer.rules.cpu_usage]\nstep = \"+2\"\n"),
+             Catch::Contains("optimizer.rules.cpu_usage.step") && Catch::Contains("fraction"));
+}
+
+namespace {
+
+/// A snapshot with the worker pool's metrics: `wait_p95` seconds of queue
+/// wait, `jobs` submitted so far, `work` seconds of work per job over
+/// `done` jobs, and the knob's value as its owner answered.
+node_snapshot pool_snapshot(steady::time_point t, double wait_p95, double jobs, double done,
+                            double work, std::optional<double> workers) {
+  auto s = base(t);
+  auto m = std::make_shared<metric_set>();
+  histogram_summary wait;
+  wait.name = "myapp_queue_wait_seconds";
+  wait.labels = {{"pool", "worker_pool"}};
+  wait.count = uint64_t(done);
+  wait.p50 = wait.p95 = wait.p99 = wait_p95;
+  m->histograms.push_back(wait);
+  histogram_summary job;
+  job.name = "myapp_job_seconds";
+  job.labels = {{"pool", "worker_pool"}};
+  job.count = uint64_t(done);
+  job.sum = done * work;
+  m->histograms.push_back(job);
+  m->counters.push_back({"myapp_jobs", {{"pool", "worker_pool"}}, jobs});
+  m->counters.push_back({"myapp_jobs_failed", {{"pool", "worker_pool"}}, jobs / 10});
+  s.metrics = m;
+  if (workers)
+    s.knobs["myapp.workers"] = *workers;
+  return s;
+}
+
+config declared(const std::string& extra = {}) {
+  auto cfg = load_config_string(std::string{queue_wait_toml} + extra);
+  auto quick = quick_rules();
+  for (auto& [name, rc] : quick.get<optimizer_config>().rules)
+    cfg.get<optimizer_config>().rules[name] = rc;
+  auto& rc = cfg.get<optimizer_config>().rules.at("queue_wait");
+  rc.for_duration = 0s;
+  rc.cooldown = 0s;
+  rc.predict = 0s;
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("a declared rule sizes its knob by Little's law in model mode and by its step when "
+          "fixed") {
+  auto cfg = declared();
+  cfg.get<optimizer_config>().mode = "model";
+  optimizer_engine e{cfg};
+  CHECK(e.knobs_read() == std::vector<std::string>{"myapp.workers"});
+  auto t = steady::time_point{} + 1h;
+  CHECK(of_rule(e.evaluate(pool_snapshot(t, 0.010, 0, 0, 0.1, 2)), "queue_wait").empty());
+  // 400 jobs in 10 s (40/s) of 0.1 s each: 4 busy, 5 at 80 %.
+  auto ds = of_rule(e.evaluate(pool_snapshot(t + 10s, 0.200, 400, 400, 0.1, 2)), "queue_wait");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].kind == decision::set_knob);
+  CHECK(ds[0].target == "myapp.workers");
+  CHECK(ds[0].arg == 5);
+  CHECK(ds[0].value == Approx(0.200));
+  CHECK_THAT(ds[0].why, Catch::Contains("Little's law"));
+  // Below the threshold: nothing.
+  CHECK(of_rule(e.evaluate(pool_snapshot(t + 20s, 0.010, 800, 800, 0.1, 5)), "queue_wait")
+            .empty());
+
+  cfg.get<optimizer_config>().mode = "fixed";
+  optimizer_engine f{cfg};
+  f.evaluate(pool_snapshot(t, 0.010, 0, 0, 0.1, 2));
+  auto step = of_rule(f.evaluate(pool_snapshot(t + 10s, 0.200, 400, 400, 0.1, 2)), "queue_wait");
+  REQUIRE(step.size() == 1);
+  CHECK(step[0].arg == 4); // 2 + step "+2"
+}
+
+TEST_CASE("a declared rule waits for its knob's value and its sensor, and follows a reload") {
+  auto cfg = declared();
+  optimizer_engine e{cfg};
+  auto t = steady::time_point{} + 1h;
+  e.evaluate(pool_snapshot(t, 0.010, 0, 0, 0.1, 2));
+  // The owner did not answer: no value to move from.
+  CHECK(of_rule(e.evaluate(pool_snapshot(t + 10s, 0.200, 400, 400, 0.1, std::nullopt)),
+                "queue_wait")
+            .empty());
+  // No such metric on the node: nothing to judge.
+  auto empty = base(t + 20s);
+  empty.knobs["myapp.workers"] = 2;
+  CHECK(of_rule(e.evaluate(empty), "queue_wait").empty());
+
+  // A reload turns it into a scaling rule on another threshold, then
+  // removes it.
+  auto now = load_config_string(
+      "[optimizer.rules.queue_wait]\nsensor = 'myapp_queue_wait_seconds{quantile=\"0.95\"}'\n"
+      "above = 1\nknob = \"myapp.workers\"\nscale = 2\n");
+  now.get<optimizer_config>().mode = "fixed";
+  e.reconfigure(now);
+  e.set_rule("queue_wait", now.get<optimizer_config>().rules.at("queue_wait"));
+  CHECK(of_rule(e.evaluate(pool_snapshot(t + 30s, 0.200, 800, 800, 0.1, 3)), "queue_wait")
+            .empty()); // 0.2 s is under the new threshold
+  auto ds = of_rule(e.evaluate(pool_snapshot(t + 40s, 1.5, 900, 900, 0.1, 3)), "queue_wait");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].arg == 6);
+  e.reconfigure(load_config_string(""));
+  CHECK(e.knobs_read().empty());
+  CHECK(of_rule(e.evaluate(pool_snapshot(t + 50s, 5, 900, 900, 0.1, 3)), "queue_wait").empty());
+}
+
+TEST_CASE("a sensor reads rates, means and ratios over the interval between evaluations") {
+  // Through a declared rule: it fires on the value the sensor computes.
+  auto make = [](const std::string& sensor, double above) {
+    auto cfg = quick_rules();
+    auto& rc = cfg.get<optimizer_config>().rules["probe"];
+    rc.sensor = sensor;
+    rc.threshold = rc.clear_threshold = above;
+    rc.knob = "myapp.workers";
+    rc.step = 1;
+    rc.for_duration = rc.cooldown = 0s;
+    return cfg;
+  };
+  auto t = steady::time_point{} + 1h;
+  auto fires = [&](const std::string& sensor, double above) {
+    optimizer_engine e{make(sensor, above)};
+    e.evaluate(pool_snapshot(t, 0.01, 100, 100, 0.1, 2));
+    auto ds = of_rule(e.evaluate(pool_snapshot(t + 10s, 0.01, 600, 300, 0.3, 2)), "probe");
+    return ds.empty() ? std::optional<double>{} : std::optional<double>{ds[0].value};
+  };
+  // 500 jobs in 10 s.
+  CHECK(fires("rate(myapp_jobs_total)", 49).value() == Approx(50));
+  CHECK_FALSE(fires("rate(myapp_jobs_total)", 51));
+  // (300 x 0.3 - 100 x 0.1) / 200 jobs = 0.4 s.
+  CHECK(fires("mean(myapp_job_seconds)", 0.35).value() == Approx(0.4));
+  // The label matcher selects; another pool has no series.
+  CHECK_FALSE(fires("rate(myapp_jobs{pool=\"other\"})", 0));
+  CHECK(fires("myapp_jobs{pool=\"worker_pool\"}", 500).value() == Approx(600));
+  // 50 of 500 in the interval.
+  CHECK(fires("ratio(myapp_jobs_failed_total / myapp_jobs_total)", 0.05).value() == Approx(0.1));
+}
