@@ -16,8 +16,12 @@ namespace p21::http_detail {
 
 class microhttpd_library {
 public:
+  // -- constants ---------------------------------------------------------------
+
   /// The file dlopen looks for: the SONAME of Debian's libmicrohttpd12.
   static constexpr const char* default_file = "libmicrohttpd.so.12";
+
+  // -- constructors ------------------------------------------------------------
 
   /// The library loaded from `default_file`: loaded on the first call
   /// (thread-safe), then kept for the life of the process. Throws
@@ -34,7 +38,7 @@ public:
   microhttpd_library(const microhttpd_library&) = delete;
   microhttpd_library& operator=(const microhttpd_library&) = delete;
 
-  // -- the functions http_server.cpp calls (their types from the header) --------
+  // -- the functions http_server.cpp calls (their types from the header) -------
 
   decltype(&::MHD_start_daemon) start_daemon = nullptr;
   decltype(&::MHD_quiesce_daemon) quiesce_daemon = nullptr;
