@@ -121,7 +121,11 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set(CPACK_DEBIAN_SERVER_PACKAGE_NAME perfect21)
 set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
+# libmicrohttpd12: the HTTP server loads it with dlopen when `[http] listen`
+# is set (actors/http/microhttpd_library.hpp), so dpkg-shlibdeps cannot see
+# it; the version is the one its symbols file gives the functions used.
+set(p21_microhttpd_depends "libmicrohttpd12 (>= 0.9.50)")
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser, ${p21_microhttpd_depends}")
 set(CPACK_DEBIAN_SERVER_DESCRIPTION "self-tuning runtime of CAF actors: cache, SQLite pool, subprocesses
 Perfect21 runs a node of supervised C++ actors (CAF 0.17): a sharded cache
 with an optional Redis tier, a pool of SQLite connections, a subprocess pool,
@@ -136,6 +140,7 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${p21_lib_package})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "${p21_microhttpd_depends}")
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "self-tuning runtime of CAF actors - shared library
 Perfect21 runs a node of supervised C++ actors (CAF 0.17): a sharded cache
 with an optional Redis tier, a pool of SQLite connections, a subprocess pool,
@@ -151,7 +156,7 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libperfect21-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # The CMake package config finds every library the static ones need.
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-  "${p21_lib_package} (= ${p21_deb_version}), libcaf-dev, libsqlite3-dev, libspdlog-dev, libtomlplusplus-dev, libmicrohttpd-dev, libhiredis-dev, liburcu-dev, libxxhash-dev, libssl-dev, pkg-config")
+  "${p21_lib_package} (= ${p21_deb_version}), libcaf-dev, libsqlite3-dev, libspdlog-dev, libtomlplusplus-dev, libhiredis-dev, liburcu-dev, libxxhash-dev, libssl-dev, pkg-config")
 set(CPACK_DEBIAN_DEVELOPMENT_DESCRIPTION "self-tuning runtime of CAF actors - development files
 Perfect21 runs a node of supervised C++ actors (CAF 0.17): a sharded cache
 with an optional Redis tier, a pool of SQLite connections, a subprocess pool,

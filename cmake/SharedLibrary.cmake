@@ -52,7 +52,7 @@ set_target_properties(perfect21_shared PROPERTIES
   SOVERSION ${P21_SOVERSION}
   LINK_DEPENDS "${p21_map}")
 # The static parts, linked privately, bring their dependencies (CAF, SQLite,
-# spdlog, hiredis, libmicrohttpd...); their members are never pulled, every
+# spdlog, hiredis...; libmicrohttpd is loaded at run time); their members are never pulled, every
 # symbol being defined by the objects above. --no-undefined: a dependency
 # missing from that list fails here, not in an embedder's link.
 target_link_libraries(perfect21_shared

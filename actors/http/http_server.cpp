@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include "admission.hpp"
+#include "microhttpd_library.hpp"
 
 #include <atomic>
 #include <cctype>
@@ -12,7 +13,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include <microhttpd.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -65,6 +65,8 @@ struct tracked {
 struct server::impl {
   limits lim;
   std::map<std::string, handler> routes;
+  /// Loaded by the first `start` (microhttpd_library.hpp: why not linked).
+  const microhttpd_library* mhd = nullptr;
   MHD_Daemon* daemon = nullptr;
   int listen_fd = -1;
 
@@ -85,8 +87,8 @@ struct server::impl {
     auto* self = static_cast<impl*>(cls);
     std::lock_guard<std::mutex> guard{self->mtx};
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-      auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-      auto* peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+      auto* info = self->mhd->get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+      auto* peer = self->mhd->get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
       bool reserved = peer && peer->client_addr && self->admit.reserved(peer->client_addr);
       self->open[c] = tracked{info ? info->connect_fd : -1, clock::now(), false, reserved};
       if (!reserved)
@@ -152,16 +154,16 @@ struct server::impl {
     return MHD_YES;
   }
 
-  static MHD_Result send(MHD_Connection* c, const response& r) {
-    auto* resp = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
-                                                 MHD_RESPMEM_MUST_COPY);
+  MHD_Result send(MHD_Connection* c, const response& r) const {
+    auto* resp = mhd->create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
+                                                  MHD_RESPMEM_MUST_COPY);
     if (resp == nullptr)
       return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", r.content_type.c_str());
+    mhd->add_response_header(resp, "Content-Type", r.content_type.c_str());
     for (auto& [k, v] : r.headers)
-      MHD_add_response_header(resp, k.c_str(), v.c_str());
-    auto rc = MHD_queue_response(c, static_cast<unsigned>(r.status), resp);
-    MHD_destroy_response(resp);
+      mhd->add_response_header(resp, k.c_str(), v.c_str());
+    auto rc = mhd->queue_response(c, static_cast<unsigned>(r.status), resp);
+    mhd->destroy_response(resp);
     return rc;
   }
 
@@ -182,34 +184,34 @@ struct server::impl {
     if (upload_size != nullptr)
       *upload_size = 0;
     auto headers =
-        static_cast<size_t>(MHD_get_connection_values(c, MHD_HEADER_KIND, nullptr, nullptr));
+        static_cast<size_t>(self->mhd->get_connection_values(c, MHD_HEADER_KIND, nullptr, nullptr));
     if (headers > self->lim.max_headers)
-      return send(c, error(431, "too many header fields"));
+      return self->send(c, error(431, "too many header fields"));
     // Without Host (HTTP/1.0) a request is served: browsers always send one.
-    if (auto* host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (auto* host = self->mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
         host != nullptr && !self->admit.host_allowed(host))
-      return send(c, error(421, "this server does not answer for that Host; see [http] "
-                                "allowed_hosts"));
+      return self->send(c, error(421, "this server does not answer for that Host; see [http] "
+                                      "allowed_hosts"));
     request req;
     req.method = method ? method : "";
     req.path = url ? url : "";
     auto route = self->routes.find(req.path);
     if (route == self->routes.end())
-      return send(c, error(404, "not found"));
+      return self->send(c, error(404, "not found"));
     if (req.method != "GET" && req.method != "HEAD") {
       auto r = error(405, "method not allowed; use GET");
       r.headers["Allow"] = "GET";
-      return send(c, r);
+      return self->send(c, r);
     }
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &impl::collect, &req.query);
-    MHD_get_connection_values(c, MHD_HEADER_KIND, &impl::collect_header, &req.headers);
+    self->mhd->get_connection_values(c, MHD_GET_ARGUMENT_KIND, &impl::collect, &req.query);
+    self->mhd->get_connection_values(c, MHD_HEADER_KIND, &impl::collect_header, &req.headers);
     response r;
     try {
       r = route->second(req);
     } catch (const std::exception& e) {
       r = error(500, "internal error");
     }
-    return send(c, r);
+    return self->send(c, r);
   }
 };
 
@@ -230,6 +232,8 @@ server& server::get(std::string path, handler h) {
 int server::start(const std::string& host, int port) {
   auto& d = *impl_;
   auto where = host + ":" + std::to_string(port);
+  // Before the socket: a missing library leaves nothing to close.
+  d.mhd = &microhttpd_library::instance();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -261,9 +265,9 @@ int server::start(const std::string& host, int port) {
                       d.lim.max_connections, d.lim.reserved_connections};
   // ITC: so that `stop` can quiesce (take the listen socket back) first.
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
-  d.daemon = MHD_start_daemon(
+  d.daemon = d.mhd->start_daemon(
       flags, 0, &impl::on_accept, &d, &impl::dispatch, &d, //
-      MHD_OPTION_LISTEN_SOCKET, fd,                    //
+      MHD_OPTION_LISTEN_SOCKET, fd,                        //
       MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(std::max<size_t>(1, d.lim.threads)),
       MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(d.lim.max_connections), //
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(d.lim.max_connections_per_ip),
@@ -291,8 +295,8 @@ void server::stop() {
     return;
   // Quiesced, MHD gives the listen socket back instead of closing it: it is
   // closed exactly once, here.
-  auto fd = MHD_quiesce_daemon(d.daemon);
-  MHD_stop_daemon(d.daemon);
+  auto fd = d.mhd->quiesce_daemon(d.daemon);
+  d.mhd->stop_daemon(d.daemon);
   d.daemon = nullptr;
   if (fd != MHD_INVALID_SOCKET)
     ::close(fd);

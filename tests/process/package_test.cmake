@@ -95,6 +95,11 @@ expect("conffiles" "${conffiles}" "^/etc/perfect21/perfect21.toml\n$")
 file(READ "${WORK_DIR}/control-perfect21/control" control)
 expect("control" "${control}" "Depends: [^\n]*libc6 \\(>= ")
 expect("control" "${control}" "Depends: [^\n]*libcaf-core0.17")
+# Loaded with dlopen, so declared by hand (cmake/Packaging.cmake): both
+# packages that hold the HTTP server need it.
+expect("control" "${control}" "Depends: [^\n]*libmicrohttpd12 \\(>= ")
+file(READ "${WORK_DIR}/control-${lib_package}/control" control)
+expect("the library's control" "${control}" "Depends: [^\n]*libmicrohttpd12 \\(>= ")
 file(READ "${WORK_DIR}/control-${lib_package}/shlibs" shlibs)
 expect("shlibs" "${shlibs}" "^libperfect21 [0-9]+ ${lib_package} ")
 file(READ "${WORK_DIR}/control-libperfect21-dev/control" control)

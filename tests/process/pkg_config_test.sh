@@ -43,6 +43,9 @@ $dynamic"
 lib=$(readlink -f "$libdir"/libperfect21.so)
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [[ "$soname" =~ ^libperfect21\.so\.[0-9]+$ ]] || fail "SONAME of $lib is '$soname'"
+# libmicrohttpd (and GnuTLS with it) is loaded with dlopen when an HTTP
+# server starts, never at load (actors/http/microhttpd_library.hpp).
+! readelf -d "$lib" | grep -q -E 'NEEDED.*(microhttpd|gnutls)' || fail "$lib links libmicrohttpd"
 # Every exported symbol is in namespace p21 (mangled: N3p21 right after the
 # prefix of its kind), plus the version node's name.
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}')
