@@ -218,3 +218,76 @@ step = "+1"
   CHECK(std::stod(reply.substr(4)) == workers);
   CHECK(!rt.stop());
 }
+
+TEST_CASE("a rule declared by a reload acts on the running node, and a reload without it "
+          "removes it") {
+  auto base = R"(
+[performance]
+auto_optimization = true
+optimization_interval = "1h"
+)";
+  auto with_rule = std::string{base} + R"(
+[optimizer.rules.busy_pool]
+sensor = 'myapp_queue_wait_seconds{quantile="0.5"}'
+above = "1ms"
+knob = "myapp.workers"
+step = "+3"
+)";
+  auto quiet = [](config cfg) {
+    cfg.logging = test_config().logging;
+    cfg.get<database_config>().path = ":memory:";
+    return cfg;
+  };
+  runtime rt{quiet(load_config_string(base))};
+  auto app = rt.spawn_supervisor("app", {});
+  REQUIRE(app);
+  auto pool = app->spawn(myapp::worker_pool_spec(rt, "worker_pool", 1));
+  REQUIRE(pool);
+  auto target = pool->actor();
+  REQUIRE(target);
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  auto acted_on_workers = [&] {
+    auto acted =
+        rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
+    return std::any_of(acted.begin(), acted.end(),
+                       [](auto& a) { return a.rule == "busy_pool"; });
+  };
+  {
+    // Jobs queue behind the one worker: the median wait is far above 1 ms.
+    caf::scoped_actor self{rt.system()};
+    for (int i = 0; i < 4; ++i)
+      self->send(*target, myapp::job_atom::value, caf::timespan{100ms});
+    REQUIRE(eventually([&] {
+      for (auto& h : rt.metrics().collect().histograms)
+        if (myapp::queue_wait.names(h.name) && h.count >= 3)
+          return true;
+      return false;
+    }));
+  }
+  release_thread();
+  // Whether the optimizer has the rule: set_rule answers false for one it
+  // does not know (these settings only turn its cooldown off).
+  auto has_rule = [&] {
+    rule_settings rs;
+    rs.name = "busy_pool";
+    rs.threshold = rs.clear_threshold = 0.001;
+    return rt.request<bool>(opt, 10s, set_rule_atom::value, rs).value();
+  };
+  CHECK_FALSE(has_rule());
+  CHECK_FALSE(acted_on_workers()); // no such rule yet
+  auto added = rt.reload(quiet(load_config_string(with_rule)));
+  INFO("reload: " << added.describe());
+  CHECK(added.restart_needed.empty());
+  CHECK(added.failed.empty());
+  CHECK(acted_on_workers());
+  CHECK(eventually([&] { return rt.knob("myapp.workers").value() == 4; }));
+  REQUIRE(has_rule());
+  CHECK(acted_on_workers()); // again: no cooldown now, and the knob's new value to step from
+  CHECK(eventually([&] { return rt.knob("myapp.workers").value() == 7; }));
+  auto removed = rt.reload(quiet(load_config_string(base)));
+  CHECK(removed.restart_needed.empty());
+  CHECK_FALSE(has_rule());
+  CHECK_FALSE(acted_on_workers());
+  CHECK(rt.knob("myapp.workers").value() == 7);
+  CHECK(!rt.stop());
+}
