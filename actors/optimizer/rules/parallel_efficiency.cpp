@@ -68,14 +68,21 @@ public:
     auto* prev = ctx.previous;
     auto& st = ctx.state;
     st.procs_moved = st.cpu_moved;
-    if (!s.proc || !prev || !prev->proc || st.cpu_moved)
+    if (!s.proc || st.cpu_moved)
       return out;
-    auto busy = std::chrono::duration<double>(diff(s.proc->busy_time, prev->proc->busy_time));
-    auto slots = std::chrono::duration<double>(diff(s.proc->slot_time, prev->proc->slot_time));
-    auto wall = std::chrono::duration<double>(s.now - prev->now);
+    // Without a previous view of the pool (the first evaluation, or the
+    // pool started since), the window is the pool's life so far: zero
+    // counters, and the wall time its slot time at its limit makes.
+    node_snapshot::proc_view zero;
+    bool seen = prev && prev->proc;
+    auto& pp = seen ? *prev->proc : zero;
+    auto busy = std::chrono::duration<double>(diff(s.proc->busy_time, pp.busy_time));
+    auto slots = std::chrono::duration<double>(diff(s.proc->slot_time, pp.slot_time));
+    auto wall = seen ? std::chrono::duration<double>(s.now - prev->now)
+                     : slots / double(std::max<uint64_t>(1, s.proc->max_processes));
     if (busy.count() <= 0 || slots.count() <= 0 || wall.count() <= 0)
       return out;
-    auto w = window_of(*s.proc, *prev->proc, wall.count());
+    auto w = window_of(*s.proc, pp, wall.count());
     auto now = ctx.now();
     if (!w.queueing)
       waiting_since_.reset();

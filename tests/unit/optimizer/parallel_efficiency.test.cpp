@@ -195,3 +195,12 @@ TEST_CASE("rule 8 does not raise max_processes in an interval rule 6 moved it, n
   CHECK(ds.empty());
   CHECK(e.state().max_processes == 7);
 }
+
+TEST_CASE("rule 8 raises at its first evaluation from the pool's counters since it started") {
+  optimizer_engine e{pool_rules("model", 2)};
+  auto s = pool_base(2);
+  busy_minute(s, 2, 6); // no evaluation before: 120 s of slots at 2 = 60 s of wall time
+  auto ds = of_rule(e.evaluate(s), "parallel_efficiency");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].arg == 13);
+}
