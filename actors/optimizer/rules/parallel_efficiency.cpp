@@ -159,19 +159,27 @@ private:
       why = std::to_string(s.proc->queued) + " queued";
     }
     why += "; CPU " + fmt(s.cpu_percent) + " %";
-    // The pool counts wall time, not the commands' CPU: charge the
-    // machine's whole CPU to the commands running (the cautious side, as
-    // rule 6 does), a CPU at most each, and add no more than keep it under
-    // rule 6's clear threshold. Sleeping or waiting commands cost little
-    // CPU and get the slots they wait for; CPU-bound ones stop short of
-    // the level rule 6 would lower again.
-    if (w.running > 0 && s.cpu_percent > 0) {
-      auto per_command = std::min(s.cpu_percent / w.running, 100.0 / double(std::max(1u, s.cpus)));
-      auto fits = uint64_t(std::floor(w.running + (cpu_clear - s.cpu_percent) / per_command));
-      if (fits < next) {
-        why += "; bound: " + std::to_string(fits) + " keep CPU under " + fmt(cpu_clear, 0) +
-               " % at " + fmt(per_command) + " % per command";
-        next = fits;
+    // Add no more commands than keep CPU under rule 6's clear threshold, at
+    // what each running command costs: the CPU of the node's child
+    // processes that ended in the window (the monitor's
+    // `children_cpu_percent`) over the commands running; without it, the
+    // machine's whole CPU charged to them (the cautious side, as rule 6
+    // does), a CPU at most each. Sleeping or waiting commands cost little
+    // and get the slots they wait for; CPU-bound ones stop short of the
+    // level rule 6 would lower again.
+    if (w.running > 0) {
+      bool own = s.children_cpu_percent.has_value();
+      auto per_command =
+          std::min(own ? *s.children_cpu_percent / w.running : s.cpu_percent / w.running,
+                   100.0 / double(std::max(1u, s.cpus)));
+      if (per_command > 0) {
+        auto fits = uint64_t(std::floor(w.running + (cpu_clear - s.cpu_percent) / per_command));
+        if (fits < next) {
+          why += "; bound: " + std::to_string(fits) + " keep CPU under " + fmt(cpu_clear, 0) +
+                 " % at " + fmt(per_command) + " % per command (" +
+                 (own ? "the commands' own CPU" : "the machine's CPU charged to them") + ")";
+          next = fits;
+        }
       }
     }
     if (st.cpu_ceiling && *st.cpu_ceiling < next) {

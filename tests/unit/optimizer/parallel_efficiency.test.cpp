@@ -129,6 +129,33 @@ TEST_CASE("rule 8 raises no further than the CPU headroom of the commands runnin
   REQUIRE(ds.size() == 1);
   CHECK(ds[0].arg == 3);
   CHECK(ds[0].why.find("bound: 3 keep CPU under 70 %") != std::string::npos);
+  CHECK(ds[0].why.find("the machine's CPU charged to them") != std::string::npos);
+}
+
+TEST_CASE("rule 8 bounds a raise by the commands' own CPU when the monitor knows it") {
+  SECTION("commands that sleep: the CPU others use does not hold them back") {
+    optimizer_engine e{pool_rules("model", 2)};
+    auto s = pool_base(2);
+    s.cpu_percent = 40;
+    s.children_cpu_percent = 2; // 1 % per running command
+    e.evaluate(s);
+    busy_minute(s, 2, 6);
+    auto ds = of_rule(e.evaluate(s), "parallel_efficiency");
+    REQUIRE(ds.size() == 1);
+    CHECK(ds[0].arg == 13);
+  }
+  SECTION("CPU-bound commands: no more than the CPU left holds") {
+    optimizer_engine e{pool_rules("model", 2)};
+    auto s = pool_base(2);
+    s.cpu_percent = 45;
+    s.children_cpu_percent = 40; // 20 % each: 1 more keeps CPU under 70 %
+    e.evaluate(s);
+    busy_minute(s, 2, 6);
+    auto ds = of_rule(e.evaluate(s), "parallel_efficiency");
+    REQUIRE(ds.size() == 1);
+    CHECK(ds[0].arg == 3);
+    CHECK(ds[0].why.find("the commands' own CPU") != std::string::npos);
+  }
 }
 
 TEST_CASE("rule 8 raises only once commands have waited for its for duration") {
