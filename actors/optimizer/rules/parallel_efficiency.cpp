@@ -156,7 +156,8 @@ private:
             " ms running) = " + fmt(load, 2) + " in the pool; " + std::to_string(next) +
             " slots for 1.25 x that";
     } else {
-      why = std::to_string(s.proc->queued) + " queued";
+      why = "commands wait for a slot: " + std::to_string(s.proc->queued) + " queued, " +
+            fmt(1000 * w.mean_wait) + " ms on average";
     }
     why += "; CPU " + fmt(s.cpu_percent) + " %";
     // Add no more commands than keep CPU under rule 6's clear threshold, at
