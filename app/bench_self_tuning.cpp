@@ -1,5 +1,5 @@
 // `p21 bench --only self_tuning`: does the optimizer help, and do its models
-// and forecasts beat fixed steps? Six scripted phases (four sudden changes,
+// and forecasts beat fixed steps? Eight scripted phases (six sudden changes,
 // two ramps), each run three ways side by side: models with forecasts
 // (`[optimizer] mode = "model"`, the phase's rule with `predict`), today's
 // fixed steps (`mode = "fixed"`, no forecast) and off (dry run). Per run: the
@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "app/bench_rows.hpp"
+#include "app/bench_self_tuning.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
@@ -47,30 +48,6 @@ struct phase_run {
 
 /// How a run tunes: models and forecasts, fixed steps, or not at all.
 enum class tuning { model, fixed, off };
-
-struct phase {
-  std::string name;
-  std::string metric;
-  double target;
-  /// True when the metric must stay at or below `target`.
-  bool at_most;
-  /// Adjusts the node's config for this phase (called before each run).
-  std::function<void(config&)> configure;
-  /// Runs interval `i`'s workload; returns the metric and the setting the
-  /// optimizer moves (for reversals).
-  std::function<std::pair<double, double>(runtime&, size_t i)> interval;
-  /// When set, the metric is this system value of the sample the
-  /// optimizer's evaluation took (CPU over the interval).
-  std::string summary_metric;
-  /// A ramp: the load grows every interval (forecasts matter).
-  bool ramp = false;
-  /// Each interval lasts at least this long (a forecast horizon of
-  /// `predict_intervals` x pace looks that many intervals ahead).
-  timespan pace{0};
-  /// The rule whose forecast the model run turns on, and how far ahead.
-  std::string rule;
-  double predict_intervals = 2;
-};
 
 bool within(const phase& p, double v) {
   return p.at_most ? v <= p.target : v >= p.target;
@@ -140,13 +117,6 @@ phase_run run_phase(const config& base, const phase& p, tuning how, size_t inter
     }
   }
   return out;
-}
-
-void fast_rule(config& cfg, const std::string& name, double step) {
-  auto& r = rule(cfg, name);
-  r.for_duration = timespan{0};
-  r.cooldown = timespan{0};
-  r.step = step;
 }
 
 // -- (a) a hit-rate collapse: the working set grows past the cache ------------------------
@@ -371,7 +341,8 @@ nlohmann::json self_tuning(const config& base, bool quick) {
   scratch_db data;
   std::vector<phase> phases = {hit_rate_phase(),    db_burst_phase(data.path),
                                memory_jump_phase(), cpu_phase(),
-                               memory_ramp_phase(), db_ramp_phase(data.path)};
+                               memory_ramp_phase(), db_ramp_phase(data.path),
+                               git_cache_phase(),   process_queue_phase()};
   nlohmann::json out = nlohmann::json::array();
   auto fmt = [](double x) {
     std::ostringstream o;

@@ -204,6 +204,7 @@ void health_round::summarize(performance_summary& s, const health_inputs& in,
 void fill_system(performance_summary& s, const system_sample& sys) {
   s.system = {{"cpu_percent", sys.cpu_percent},
               {"process_cpu_percent", sys.process_cpu_percent},
+              {"children_cpu_percent", sys.children_cpu_percent},
               {"memory_percent", sys.memory_percent},
               {"rss_bytes", double(sys.rss_bytes)},
               {"threads", double(sys.threads)},

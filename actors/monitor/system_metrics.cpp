@@ -79,13 +79,17 @@ void parse_or_throw(system_file file, const std::string& text, system_reading& r
       break;
     std::istringstream rest{text.substr(close + 2)};
     std::vector<std::string> f{std::istream_iterator<std::string>{rest}, {}};
-    // f[0] is field 3; utime 14, stime 15, num_threads 20, rss 24 (pages).
+    // f[0] is field 3; utime 14, stime 15, cutime 16, cstime 17,
+    // num_threads 20, rss 24 (pages).
     if (f.size() > 21) {
       auto utime = whole(f[11]), stime = whole(f[12]), threads = whole(f[17]);
       if (utime && stime && threads) {
         r.process_ticks = *utime + *stime;
         r.threads = *threads;
       }
+      auto cutime = whole(f[13]), cstime = whole(f[14]);
+      if (cutime && cstime)
+        r.children_ticks = *cutime + *cstime;
     }
     break;
   }
@@ -193,6 +197,7 @@ system_sample system_sampler::sample(const system_reading& r, clock::time_point 
     // Jiffies over a few milliseconds say 0 % or 100 %: keep the last figures.
     s.cpu_percent = last_cpu_percent_;
     s.process_cpu_percent = last_process_cpu_percent_;
+    s.children_cpu_percent = last_children_cpu_percent_;
     s.memory_percent = std::clamp(s.memory_percent, 0.0, 100.0);
     return s;
   }
@@ -213,14 +218,21 @@ system_sample system_sampler::sample(const system_reading& r, clock::time_point 
                   double(ticks_per_second_);
       s.process_cpu_percent = 100.0 * used / (wall * s.cpus);
     }
+    if (r.children_ticks && last_->children_ticks && wall > 0) {
+      auto used = double(*r.children_ticks - std::min(*r.children_ticks, *last_->children_ticks)) /
+                  double(ticks_per_second_);
+      s.children_cpu_percent = 100.0 * used / (wall * s.cpus);
+    }
   }
   s.cpu_percent = std::clamp(s.cpu_percent, 0.0, 100.0);
   s.process_cpu_percent = std::clamp(s.process_cpu_percent, 0.0, 100.0);
+  s.children_cpu_percent = std::clamp(s.children_cpu_percent, 0.0, 100.0);
   s.memory_percent = std::clamp(s.memory_percent, 0.0, 100.0);
   last_ = r;
   last_time_ = now;
   last_cpu_percent_ = s.cpu_percent;
   last_process_cpu_percent_ = s.process_cpu_percent;
+  last_children_cpu_percent_ = s.children_cpu_percent;
   return s;
 }
 

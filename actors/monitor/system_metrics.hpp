@@ -21,6 +21,9 @@ struct system_reading {
   std::optional<uint64_t> cpu_idle;
   /// This process's user + system time, in clock ticks.
   std::optional<uint64_t> process_ticks;
+  /// The same for its child processes that ended and were waited for
+  /// (cutime + cstime: the subprocess pool's commands).
+  std::optional<uint64_t> children_ticks;
   std::optional<uint64_t> mem_total;
   std::optional<uint64_t> mem_available;
   /// cgroup v2 `memory.max` (unset when "max") and `memory.current`.
@@ -66,6 +69,9 @@ std::optional<double> disk_percent(const std::string& path);
 struct system_sample {
   double cpu_percent = 0;
   double process_cpu_percent = 0;
+  /// CPU of the child processes that ended in the window (rule 8's CPU per
+  /// command), % of the machine.
+  double children_cpu_percent = 0;
   double memory_percent = 0;
   uint64_t rss_bytes = 0;
   uint64_t threads = 0;
@@ -100,6 +106,7 @@ private:
   clock::time_point last_time_;
   double last_cpu_percent_ = 0;
   double last_process_cpu_percent_ = 0;
+  double last_children_cpu_percent_ = 0;
 };
 
 } // namespace p21

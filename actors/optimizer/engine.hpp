@@ -91,6 +91,10 @@ struct node_snapshot {
   /// Machine memory used, and the process's RSS over `memory_budget`, in %.
   double memory_percent = 0;
   double cpu_percent = 0;
+  /// CPU of the node's child processes that ended since the monitor's
+  /// last sample (the subprocess pool's commands), % of the machine; none
+  /// when the monitor does not know it.
+  std::optional<double> children_cpu_percent;
   std::map<std::string, double> disk_percent;
   struct cache_view {
     std::string component;

@@ -73,6 +73,8 @@ node_snapshot make_snapshot(const performance_summary& sum,
   };
   s.cpu_percent = sys("cpu_percent");
   s.memory_percent = sys("memory_percent");
+  if (auto i = sum.system.find("children_cpu_percent"); i != sum.system.end())
+    s.children_cpu_percent = i->second;
   s.cpus = std::max(1u, std::thread::hardware_concurrency());
   s.rss_bytes = uint64_t(sys("rss_bytes"));
   s.memory_budget = memory_budget;

@@ -197,6 +197,7 @@ TEST_CASE("the /proc and cgroup readers parse fixture files") {
   CHECK(r.cpu_total == uint64_t{10000});
   CHECK(r.cpu_idle == uint64_t{8500});
   CHECK(r.process_ticks == uint64_t{500});
+  CHECK(r.children_ticks == uint64_t{0});
   CHECK(r.threads == uint64_t{9});
   CHECK(r.rss_bytes == uint64_t{10240 * 1024});
   CHECK(r.mem_total == uint64_t{1000000ull * 1024});
@@ -209,19 +210,22 @@ TEST_CASE("the /proc and cgroup readers parse fixture files") {
   auto first = sampler.sample(r, t);
   CHECK(first.memory_percent == Approx(75));
   CHECK(first.cpus == 4);
-  // 10 s later: 1000 more jiffies, 250 of them idle; the process used 200 ticks.
+  // 10 s later: 1000 more jiffies, 250 of them idle; the process used 200
+  // ticks, its ended child processes 400.
   proc.write("stat", "cpu  1500 0 750 8250 500 0 0 0 0 0\n");
   proc.write("self/stat", "4242 (p21 (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 "
-                          "400 300 0 0 20 0 9 0 100 1000000 2500 18446744073709551615\n");
+                          "400 300 300 100 20 0 9 0 100 1000000 2500 18446744073709551615\n");
   auto second = sampler.sample(read_system(proc.path, cgroup.path), t + 10s);
   CHECK(second.cpu_percent == Approx(75));
   CHECK(second.process_cpu_percent == Approx(5)); // 2 s of CPU over 4 CPUs x 10 s
+  CHECK(second.children_cpu_percent == Approx(10));
   // 1 ms later (the optimizer's fresh sample right after the monitor's tick):
   // 1 busy jiffy would read 100 %; the last figures stand instead.
   proc.write("stat", "cpu  1501 0 750 8250 500 0 0 0 0 0\n");
   auto third = sampler.sample(read_system(proc.path, cgroup.path), t + 10s + 1ms);
   CHECK(third.cpu_percent == Approx(75));
   CHECK(third.process_cpu_percent == Approx(5));
+  CHECK(third.children_cpu_percent == Approx(10));
   // A full window later, measured from the older reading.
   proc.write("stat", "cpu  1601 0 750 8350 500 0 0 0 0 0\n");
   auto fourth = sampler.sample(read_system(proc.path, cgroup.path), t + 11s);
