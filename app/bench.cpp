@@ -299,7 +299,7 @@ int run_bench(const bench_options& opts) {
   // longer self_tuning; the cluster's shutdown is to blame, not the order).
   nlohmann::json tuning;
   if (wants("self_tuning"))
-    tuning = bar.step("self_tuning: 8 phases, models + forecasts, fixed steps and off",
+    tuning = bar.step("self_tuning: 9 phases, models + forecasts, fixed steps and off",
                       [&] { return self_tuning(base, opts.quick); });
   if (wants("cluster_details"))
     details["cluster"] =

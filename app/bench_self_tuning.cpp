@@ -1,6 +1,7 @@
 // `p21 bench --only self_tuning`: does the optimizer help, and do its models
-// and forecasts beat fixed steps? Eight scripted phases (six sudden changes,
-// two ramps), each run three ways side by side: models with forecasts
+// and forecasts beat fixed steps? Nine scripted phases (seven sudden changes,
+// two ramps; eight for the built-in rules, one for an application's actor
+// tuned by a TOML rule), each run three ways side by side: models with forecasts
 // (`[optimizer] mode = "model"`, the phase's rule with `predict`), today's
 // fixed steps (`mode = "fixed"`, no forecast) and off (dry run). Per run: the
 // target metric per interval, intervals until it is back within target,
@@ -342,7 +343,8 @@ nlohmann::json self_tuning(const config& base, bool quick) {
   std::vector<phase> phases = {hit_rate_phase(),    db_burst_phase(data.path),
                                memory_jump_phase(), cpu_phase(),
                                memory_ramp_phase(), db_ramp_phase(data.path),
-                               git_cache_phase(),   process_queue_phase()};
+                               git_cache_phase(),   process_queue_phase(),
+                               custom_actor_phase()};
   nlohmann::json out = nlohmann::json::array();
   auto fmt = [](double x) {
     std::ostringstream o;

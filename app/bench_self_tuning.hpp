@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "p21/config.hpp"
+#include "p21/protocol/metrics.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/runtime.hpp"
 
@@ -51,5 +52,13 @@ phase git_cache_phase();
 
 /// (h) rule 8: commands queue behind too few process slots, CPU free.
 phase process_queue_phase();
+
+/// (i) an application's actor (examples/worker_pool) tuned by a rule
+/// declared in TOML (bench_self_tuning_custom.cpp).
+phase custom_actor_phase();
+
+/// The `q` quantile of the samples a cumulative histogram gained between
+/// `before` and `now` (linear within a bucket); 0 without samples.
+double window_quantile(const histogram_summary& now, const histogram_summary& before, double q);
 
 } // namespace p21::app

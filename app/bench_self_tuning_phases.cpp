@@ -36,8 +36,25 @@ subprocess_stats pool_stats(subprocess& sp) {
   return *s;
 }
 
-/// The `q` quantile of the samples a cumulative histogram gained between
-/// `before` and `now` (linear within a bucket); 0 without samples.
+
+/// A repository of `files` committed files, made once for every run.
+struct git_repo {
+  scratch_dir dir{"p21-tune-git"};
+
+  explicit git_repo(int files) {
+    for (int f = 0; f < files; ++f)
+      std::ofstream{dir.file("f" + std::to_string(f) + ".txt")} << "file " << f << "\n";
+    auto rc = std::system(("cd " + dir.path() +
+                           " && git init -q . && git add -A && git -c user.name=bench "
+                           "-c user.email=bench@example.com commit -q -m init")
+                              .c_str());
+    if (rc != 0)
+      throw std::runtime_error("self_tuning: cannot create the git repository (is git installed?)");
+  }
+};
+
+} // namespace
+
 double window_quantile(const histogram_summary& now, const histogram_summary& before, double q) {
   auto gained = [&](size_t i) {
     auto was = i < before.cumulative.size() ? before.cumulative[i] : uint64_t{0};
@@ -61,24 +78,6 @@ double window_quantile(const histogram_summary& now, const histogram_summary& be
   }
   return now.max;
 }
-
-/// A repository of `files` committed files, made once for every run.
-struct git_repo {
-  scratch_dir dir{"p21-tune-git"};
-
-  explicit git_repo(int files) {
-    for (int f = 0; f < files; ++f)
-      std::ofstream{dir.file("f" + std::to_string(f) + ".txt")} << "file " << f << "\n";
-    auto rc = std::system(("cd " + dir.path() +
-                           " && git init -q . && git add -A && git -c user.name=bench "
-                           "-c user.email=bench@example.com commit -q -m init")
-                              .c_str());
-    if (rc != 0)
-      throw std::runtime_error("self_tuning: cannot create the git repository (is git installed?)");
-  }
-};
-
-} // namespace
 
 // -- (g) the git cache holds a third of the git reads' working set ---------------------
 

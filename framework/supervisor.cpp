@@ -9,6 +9,7 @@
 #include "p21/error.hpp"
 #include "p21/knob.hpp"
 #include "p21/protocol/atoms.hpp"
+#include "p21/protocol/metrics.hpp"
 
 namespace p21::detail {
 
@@ -390,6 +391,10 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         if (st.stopping)
           continue_stop(self);
       },
+      // The monitor asks every running component for its metrics; a nested
+      // supervisor has none of its own (its children's come through the
+      // registry), and says so instead of an "unexpected message".
+      [=](metrics_atom) { return metric_set{}; },
       [=](get_knob_atom a, const std::string& knob) {
         return route_knob(self, knob, a, knob);
       },

@@ -195,6 +195,32 @@ std::string labels_text(const metric_labels& labels) {
   return out + "}";
 }
 
+/// The `q` quantile of the samples `now` gained since `before` (both
+/// cumulative), linear within a bucket; none without samples. Past the
+/// last bound: the largest sample seen.
+std::optional<double> window_quantile(const histogram_summary& now,
+                                      const histogram_summary& before, double q) {
+  if (now.count <= before.count)
+    return std::nullopt;
+  auto gained = [&](size_t i) {
+    auto was = i < before.cumulative.size() ? before.cumulative[i] : uint64_t{0};
+    return now.cumulative[i] > was ? now.cumulative[i] - was : uint64_t{0};
+  };
+  auto rank = q * double(now.count - before.count);
+  double lower = 0;
+  uint64_t below = 0;
+  for (size_t i = 0; i < now.bounds.size(); ++i) {
+    auto at = gained(i);
+    if (double(at) >= rank) {
+      auto in = double(at - below);
+      return lower + (now.bounds[i] - lower) * (in > 0 ? (rank - double(below)) / in : 1.0);
+    }
+    below = at;
+    lower = now.bounds[i];
+  }
+  return now.max;
+}
+
 std::string quantile_text(double q) {
   return q == 0.5 ? "0.5" : q == 0.95 ? "0.95" : "0.99";
 }
@@ -231,8 +257,14 @@ std::optional<double> rule_view::read(const sensor& s) const {
     return metric(s.family, s.labels);
   case sensor_statistic::rate:
     return rate(s.family, s.labels);
-  case sensor_statistic::quantile:
-    return quantile(s.family, s.quantile, s.labels);
+  case sensor_statistic::quantile: {
+    auto h = histogram(s.family, s.labels);
+    auto before = previous_histogram(s.family, s.labels);
+    // Without buckets or a previous evaluation: since the histogram started.
+    if (!h || !before || h->bounds.empty() || h->cumulative.size() < h->bounds.size())
+      return quantile(s.family, s.quantile, s.labels);
+    return window_quantile(*h, *before, s.quantile);
+  }
   case sensor_statistic::mean: {
     auto h = histogram(s.family, s.labels);
     if (!h)

@@ -6,6 +6,7 @@
 //
 //   myapp_jobs_running                          the value: a gauge, or a counter's total
 //   myapp_queue_wait_seconds{quantile="0.95"}   a histogram's quantile (0.5, 0.95, 0.99)
+//                                               over the last interval
 //   rate(myapp_jobs_total)                      a counter's increase per second
 //   mean(myapp_job_seconds{pool="a"})           a histogram's mean over the last interval
 //   ratio(cache_hits{cache="r"} / cache_requests{cache="r"})
@@ -30,7 +31,9 @@ enum class sensor_statistic {
   value,
   /// A counter's increase per second since the previous evaluation.
   rate,
-  /// A histogram's quantile since it started (`quantile` = 0.5, 0.95, 0.99).
+  /// A histogram's quantile (`quantile` = 0.5, 0.95, 0.99) of the samples
+  /// since the previous evaluation, from its buckets; since it started at
+  /// the first evaluation. No samples in the interval: no value.
   quantile,
   /// A histogram's mean over the last interval (sum and count increases).
   mean,

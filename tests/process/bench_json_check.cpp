@@ -120,10 +120,10 @@ int main(int argc, char** argv) {
   else
     expect(false, "overall missing");
   // Issue 18: the self_tuning phases, each run three ways; issue 32 added
-  // rule 5's and rule 8's.
+  // rule 5's, rule 8's and an application's actor tuned by a TOML rule.
   const std::set<std::string> phases{"hit_rate_collapse", "db_pool_burst",   "memory_pressure",
                                      "cpu_heavy",         "memory_ramp",     "db_pool_ramp",
-                                     "git_cache_small",   "process_queue"};
+                                     "git_cache_small",   "process_queue",   "custom_actor"};
   std::set<std::string> seen_phases;
   if (doc.contains("self_tuning") && doc["self_tuning"].is_array())
     for (auto& p : doc["self_tuning"]) {

@@ -4,6 +4,7 @@
 // fires the knob moves by Little's law, by `scale` or by `step`, from the
 // value its owner reported before this evaluation.
 
+#include <algorithm>
 #include <cmath>
 
 #include <spdlog/spdlog.h>
@@ -90,6 +91,13 @@ private:
         // at least a step past where it is.
         if (next == current && rc.step != 0)
           next = current + rc.step;
+        // The step's sign says which way relieves the sensor: while it
+        // fires, the model never moves the knob the other way (a lagging
+        // input would undo the last action).
+        if (rc.step > 0)
+          next = std::max(next, current);
+        else if (rc.step < 0)
+          next = std::min(next, current);
         return next;
       }
     }

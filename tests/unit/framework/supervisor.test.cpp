@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "p21/protocol/atoms.hpp"
+#include "p21/protocol/metrics.hpp"
 #include "p21/runtime.hpp"
 #include "support/actor_support.hpp"
 
@@ -451,4 +453,18 @@ TEST_CASE("a permanent subtree that keeps giving up exceeds the node's intensity
   CHECK_THAT(render(reason), Catch::Contains("'app' exceeded its restart intensity"));
   CHECK(app->give_ups() == 2);
   CHECK(log.count("start:leaf") == 4);
+}
+
+TEST_CASE("a nested supervisor answers the monitor's metrics request with an empty set, not an "
+          "unexpected message") {
+  runtime rt{quiet_config(), no_subsystems};
+  auto app = rt.spawn_supervisor("app", {});
+  REQUIRE(app);
+  auto handle = rt.actor_of("app");
+  REQUIRE(handle);
+  auto m = rt.request<metric_set>(*handle, 5s, metrics_atom::value);
+  REQUIRE(m);
+  CHECK(m->counters.empty());
+  CHECK(m->histograms.empty());
+  CHECK(!rt.stop());
 }
