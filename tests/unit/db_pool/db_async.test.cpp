@@ -182,3 +182,51 @@ TEST_CASE("async writes made one after another by one thread are applied in that
       ++out_of_order;
   CHECK(out_of_order == 0);
 }
+
+TEST_CASE("a cancelled write queued behind a long one is never applied") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  // Holds the single writer until its own deadline interrupts it (2 s).
+  auto slow = d.async_execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                              "WHERE x < 200000000) SELECT count(*) FROM c",
+                              {}, {2s});
+  // Queued behind it, with a deadline long enough to outlive it.
+  auto queued = d.async_execute("INSERT INTO t VALUES (1)", {}, {30s});
+  CHECK(queued.cancel());
+  auto s = slow.get_for(20s);
+  REQUIRE_FALSE(s);
+  CHECK(is(s.error(), errc::timeout));
+  // Made by this thread after it, so the writer takes it up after the
+  // cancelled one: when it is applied, the cancelled one was dropped.
+  REQUIRE(d.async_execute("INSERT INTO t VALUES (2)", {}, {30s}).get_for(30s));
+  CHECK(d.query("SELECT count(*) FROM t WHERE x = 1").value().rows[0][0].i == 0);
+  CHECK(d.query("SELECT count(*) FROM t WHERE x = 2").value().rows[0][0].i == 1);
+}
+
+TEST_CASE("a cancelled write that was applied stays applied") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  auto w = d.async_execute("INSERT INTO t VALUES (1)", {}, {30s});
+  REQUIRE(w.get_for(30s));
+  CHECK_FALSE(w.cancel()); // completed: nothing to withdraw, nothing undone
+  CHECK(d.query("SELECT count(*) FROM t").value().rows[0][0].i == 1);
+}
+
+TEST_CASE("an async read of a db pool that rule 4 unloaded starts it again") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  REQUIRE(d.execute("INSERT INTO t VALUES (4)"));
+  REQUIRE(rt.unload("db_pool").value());
+  CHECK_FALSE(rt.component("db_pool")->running);
+  auto r = d.async_query("SELECT x FROM t", {}, {5s}).get_for(10s);
+  REQUIRE(r);
+  CHECK(r->rows[0][0].i == 4);
+  CHECK(rt.component("db_pool")->running);
+  CHECK(rt.component("db_pool")->starts == 2);
+}
