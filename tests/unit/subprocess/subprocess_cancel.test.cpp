@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "p21/async.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
 #include "support/test_support.hpp"
@@ -38,6 +39,12 @@ TEST_CASE("a cancelled command queued behind full slots never runs") {
   // slot, the touch waits for it.
   auto busy = sp.async_run(cmd({"sleep", "1"}), {30s});
   auto touch = sp.async_run(cmd({"touch", marker}), {30s});
+  // This thread's next call reaches the pool after the touch: it is queued
+  // there, sent, and cancel has to withdraw it from the pool's queue.
+  auto s = async_call<subprocess_stats>(rt, "subprocess", {10s}, stats_atom::value).get_for(10s);
+  REQUIRE(s);
+  CHECK(s->running == 1);
+  CHECK(s->queued == 1);
   CHECK(touch.cancel());
   REQUIRE(busy.get_for(30s));
   // Queued after the touch: once it has run, the touch would have too.
