@@ -309,6 +309,27 @@ caf::expected<caf::actor> runtime::running_actor_of(const std::string& name) {
   return make_error(errc::unavailable, "component '" + name + "' is not running");
 }
 
+void runtime::actor_of_async(caf::event_based_actor* self, const std::string& name,
+                             timespan timeout,
+                             std::function<void(caf::expected<caf::actor>)> then) {
+  auto& d = *impl_;
+  if (!d.accepting)
+    return then(make_error(errc::unavailable, "the runtime is shutting down"));
+  auto slot = d.find(name);
+  if (!slot)
+    return then(make_error(errc::not_found, "no component named '" + name + "'"));
+  slot->record_use();
+  auto [running, startable] = slot->current_or_startable();
+  if (running)
+    return then(std::move(running));
+  if (!startable)
+    return then(make_error(errc::unavailable, "component '" + name + "' is down"));
+  // The supervisor starts it once, however many callers ask.
+  self->request(d.supervisor, timeout, start_atom::value, name)
+      .then([then](caf::actor& a) { then(std::move(a)); },
+            [then](caf::error& e) { then(normalize(std::move(e))); });
+}
+
 caf::actor runtime::async_caller() {
   auto& d = *impl_;
   if (!d.accepting)

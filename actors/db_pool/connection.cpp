@@ -71,6 +71,7 @@ struct connection::call_scope {
   ~call_scope() {
     if (--self->call_depth_ == 0) {
       self->deadline_ = steady::time_point::max();
+      self->token_ = cancel_token{};
       self->interrupted_ = "";
     }
   }
@@ -83,6 +84,8 @@ connection::call_scope connection::begin_call(uint64_t generation) {
     deadline_ = t.count() > 0 ? steady::now() + t : steady::time_point::max();
     deadline_ = std::min(deadline_, caller_deadline_);
     caller_deadline_ = steady::time_point::max();
+    token_ = std::move(caller_token_);
+    caller_token_ = cancel_token{};
     auto now = settings_.cancel ? settings_.cancel->generation() : 0;
     generation_ = generation == current_generation ? now : generation;
   }
@@ -100,6 +103,10 @@ int connection::progress(void* self) {
     c->interrupted_ = "deadline";
     return 1;
   }
+  if (!c->trusted_ && c->token_.cancelled()) {
+    c->interrupted_ = "cancel";
+    return 1;
+  }
   return 0;
 }
 
@@ -110,6 +117,8 @@ caf::error connection::failure(int rc, const std::string& what) {
       return make_error(errc::timeout, what + "the statement ran past statement_timeout (" +
                                            std::to_string(settings_.statement_timeout.count()) +
                                            " ms) and was interrupted");
+    if (why == "cancel")
+      return make_error(errc::cancelled, what + "the caller cancelled; statement interrupted");
     if (why == "stop")
       return make_error(errc::unavailable, what + "the pool is stopping; statement interrupted");
   }

@@ -17,6 +17,7 @@
 
 #include <caf/expected.hpp>
 
+#include "p21/cancel_token.hpp"
 #include "p21/config.hpp"
 #include "p21/db_config.hpp"
 #include "p21/protocol/db_pool.hpp"
@@ -121,9 +122,12 @@ public:
 
   /// The next caller's statement or transaction (not nested ones) is
   /// interrupted with `timeout` at `deadline` too, if that comes before
-  /// `statement_timeout`: a caller who gave up.
-  void limit_next_call(std::chrono::steady_clock::time_point deadline) noexcept {
+  /// `statement_timeout`, and with `cancelled` when `token` is cancelled
+  /// before it commits: a caller who gave up.
+  void limit_next_call(std::chrono::steady_clock::time_point deadline,
+                       cancel_token token = {}) noexcept {
     caller_deadline_ = deadline;
+    caller_token_ = std::move(token);
   }
 
   /// `SELECT 1` answered correctly.
@@ -210,9 +214,13 @@ private:
   int call_depth_ = 0;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   uint64_t generation_ = 0;
-  /// `limit_next_call`'s deadline, taken by the next call.
+  /// `limit_next_call`'s deadline and cancel token, taken by the next call.
   std::chrono::steady_clock::time_point caller_deadline_ = std::chrono::steady_clock::time_point::max();
-  /// Why the progress handler interrupted: "" (not), "deadline", "stop".
+  cancel_token caller_token_;
+  /// The call in progress's cancel token (a default one never cancels).
+  cancel_token token_;
+  /// Why the progress handler interrupted: "" (not), "deadline", "cancel",
+  /// "stop".
   const char* interrupted_ = "";
   uint64_t leftovers_ = 0;
 };

@@ -18,11 +18,10 @@ clock::time_point steady_deadline(caf::timestamp deadline) {
   return clock::now() + (deadline - caf::make_timestamp());
 }
 
-bool past(caf::timestamp deadline) {
-  return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
-}
-
-caf::error dropped() {
+caf::error dropped(const caller_limit& limit) {
+  if (limit.cancelled())
+    return make_error(errc::cancelled, "the caller cancelled while the statement was queued; "
+                                       "dropped, not run");
   return make_error(errc::timeout, "the caller's deadline passed while the statement was "
                                    "queued; dropped, not run");
 }
@@ -91,7 +90,7 @@ struct conn_state {
   /// Runs one statement; on success also how many health checks failed.
   caf::expected<std::pair<statement_result, uint64_t>>
   run(const std::string& sql, const std::vector<db_value>& params,
-      caf::timestamp deadline = caf::timestamp::max()) {
+      const caller_limit& limit = {}) {
     if (reader) {
       // The pool took a slot for this read before it sent it here.
       auto r = readers->run_granted(sql, params, generation);
@@ -102,7 +101,7 @@ struct conn_state {
     auto failures = ready();
     if (!failures)
       return failures.error();
-    conn->limit_next_call(steady_deadline(deadline));
+    conn->limit_next_call(steady_deadline(limit.deadline), limit.token);
     auto r = conn->run(sql, params, generation);
     if (!r) {
       conn->reset_state();
@@ -142,10 +141,10 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
                           to_vector(res.access.writes), failures};
       },
       [=](query_atom, const std::string& sql, const std::vector<db_value>& params,
-          caf::timestamp deadline) -> caf::result<conn_reply> {
-        if (past(deadline))
-          return dropped();
-        auto r = self->state.run(sql, params, deadline);
+          const caller_limit& limit) -> caf::result<conn_reply> {
+        if (limit.gone())
+          return dropped(limit);
+        auto r = self->state.run(sql, params, limit);
         if (!r)
           return r.error();
         auto& [res, failures] = *r;
@@ -153,13 +152,13 @@ conn_actor::behavior_type connection_actor(conn_actor::stateful_pointer<conn_sta
                           to_vector(res.access.writes), failures};
       },
       [=](transaction_atom, const std::vector<db_statement>& statements,
-          caf::timestamp deadline) -> caf::result<conn_txn_reply> {
-        if (past(deadline))
-          return dropped();
+          const caller_limit& limit) -> caf::result<conn_txn_reply> {
+        if (limit.gone())
+          return dropped(limit);
         auto& st = self->state;
         if (auto ok = st.ready(); !ok)
           return ok.error();
-        st.conn->limit_next_call(steady_deadline(deadline));
+        st.conn->limit_next_call(steady_deadline(limit.deadline), limit.token);
         auto r = st.conn->transaction(statements, st.generation);
         if (!r) {
           st.conn->reset_state();

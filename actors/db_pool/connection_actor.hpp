@@ -17,6 +17,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "connection.hpp"
+#include "p21/cancel_token.hpp"
 #include "p21/config.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "query_cache.hpp"
@@ -75,6 +76,21 @@ typename Inspector::result_type inspect(Inspector& f, read_done& x) {
   return f(caf::meta::type_name("p21.read_done"), x.reader_id);
 }
 
+/// What a caller of the non-blocking forms (`db::async_*`) gives up with:
+/// its deadline (system clock; max: none) and its cancel token. Work it
+/// queued is dropped, not run, once either says so. Local only.
+struct caller_limit {
+  caf::timestamp deadline = caf::timestamp::max();
+  cancel_token token;
+
+  bool cancelled() const noexcept { return token.cancelled(); }
+  bool past_deadline() const {
+    return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
+  }
+  /// Whether nobody waits for the work any more.
+  bool gone() const { return cancelled() || past_deadline(); }
+};
+
 using read_done_atom = caf::atom_constant<caf::atom("readdone")>;
 using close_idle_atom = caf::atom_constant<caf::atom("closeidle")>;
 using warm_atom = caf::atom_constant<caf::atom("warmup")>;
@@ -86,12 +102,13 @@ using conn_actor = caf::typed_actor<
     caf::replies_to<query_atom, std::string, std::vector<db_value>>::with<conn_reply>,
     caf::replies_to<query_atom, std::string, std::vector<db_value>, direct_read>::with<db_result>,
     caf::replies_to<transaction_atom, std::vector<db_statement>>::with<conn_txn_reply>,
-    // With the caller's deadline (max: none): dropped when it passed while
-    // queued here, interrupted when it passes while running.
+    // With the caller's limit: dropped when its deadline passed or it
+    // cancelled while queued here, interrupted when either happens while
+    // it runs.
     caf::replies_to<query_atom, std::string, std::vector<db_value>,
-                    caf::timestamp>::with<conn_reply>,
+                    caller_limit>::with<conn_reply>,
     caf::replies_to<transaction_atom, std::vector<db_statement>,
-                    caf::timestamp>::with<conn_txn_reply>,
+                    caller_limit>::with<conn_txn_reply>,
     caf::replies_to<checkpoint_atom>::with<bool>, caf::replies_to<vacuum_atom>::with<bool>,
     caf::replies_to<release_memory_atom>::with<uint64_t>,
     // The writer closes the shared pool's idle overflow readers on the pool's
@@ -117,3 +134,5 @@ conn_actor spawn_connection(caf::local_actor* parent, connection_settings settin
                             std::shared_ptr<query_cache> cache = nullptr);
 
 } // namespace p21::db_detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p21::db_detail::caller_limit)

@@ -16,18 +16,19 @@ using db_detail::query_cache;
 
 namespace {
 
-/// A request that carries the caller's deadline into the pool (this
-/// node's pools): work still queued when it passes is dropped there.
+/// A request that carries the caller's deadline and cancel token into the
+/// pool (this node's pools): work still queued when the deadline passes or
+/// the caller cancels is dropped there.
 template <class R, class... Ts>
 detail::asker<R> deadline_asker(Ts... xs) {
   return [args = std::make_tuple(std::move(xs)...)](
              caf::event_based_actor* self, const caf::actor& target, caf::timespan timeout,
-             std::function<void(caf::expected<R>, bool)> done) {
+             const cancel_token& token, std::function<void(caf::expected<R>, bool)> done) {
     auto h = caf::actor_cast<db_detail::deadline_pool_actor>(target);
-    auto deadline = caf::make_timestamp() + timeout;
+    auto limit = db_detail::caller_limit{caf::make_timestamp() + timeout, token};
     std::apply(
         [&](const auto&... ys) {
-          self->request(h, timeout, ys..., deadline)
+          self->request(h, timeout, ys..., limit)
               .then([done](R& r) { done(caf::expected<R>{std::move(r)}, false); },
                     [done](caf::error& e) { done(caf::expected<R>{normalize(std::move(e))}, true); });
         },

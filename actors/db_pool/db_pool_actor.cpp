@@ -51,8 +51,9 @@ struct waiter {
   std::string cache_key;
   /// The write sequence number when the read arrived.
   uint64_t write_seq = 0;
-  /// The caller's deadline: a read granted after it is dropped.
-  caf::timestamp deadline = caf::timestamp::max();
+  /// The caller's deadline and cancel token: a read granted after either
+  /// says the caller is gone is dropped.
+  caller_limit limit;
 };
 
 struct pool_state {
@@ -223,20 +224,19 @@ caf::result<R> write_through(pool_self self, Take take, Ts&&... xs) {
       std::forward<Ts>(xs)...);
 }
 
-/// Whether the caller's deadline has passed.
-bool past(caf::timestamp deadline) {
-  return deadline != caf::timestamp::max() && caf::make_timestamp() >= deadline;
-}
-
-caf::error dropped() {
+/// The answer to a caller whose work was dropped (`limit.gone()`).
+caf::error dropped(const caller_limit& limit) {
+  if (limit.cancelled())
+    return make_error(errc::cancelled, "the caller cancelled before the statement ran; "
+                                       "dropped, not run");
   return make_error(errc::timeout, "the caller's deadline passed before the statement ran; "
                                    "dropped, not run");
 }
 
 /// A read: from the query cache, on a reader with a free slot, or queued
-/// for one until `pool_timeout` or the caller's `deadline`.
+/// for one until `pool_timeout`, the caller's deadline or its cancel.
 caf::result<db_result> read(pool_self self, std::string sql, std::vector<db_value> params,
-                            caf::timestamp deadline) {
+                            caller_limit limit) {
   auto& st = self->state;
   std::string key;
   if (st.cache) {
@@ -252,7 +252,7 @@ caf::result<db_result> read(pool_self self, std::string sql, std::vector<db_valu
     ++st.stats.queries;
     return to_writer<db_result, conn_reply>(
         self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
-        std::move(sql), std::move(params), deadline);
+        std::move(sql), std::move(params), std::move(limit));
   }
   // The grant may come on any thread that gives a slot back: it only
   // sends, and a pool gone by then has cancelled its tickets.
@@ -270,14 +270,18 @@ caf::result<db_result> read(pool_self self, std::string sql, std::vector<db_valu
         direct_read{id, seq, std::move(key), caf::actor_cast<caf::actor>(self)});
   }
   auto promise = self->make_response_promise<db_result>();
-  st.waiting.emplace(ticket,
-                     waiter{std::move(sql), std::move(params), promise, std::move(key), seq,
-                            deadline});
   // Given up at pool_timeout, or earlier at the caller's deadline.
   auto wait = st.cfg.pool_timeout;
-  if (deadline != caf::timestamp::max())
-    wait = std::min(wait, std::max(timespan{0}, deadline - caf::make_timestamp()));
+  if (limit.deadline != caf::timestamp::max())
+    wait = std::min(wait, std::max(timespan{0}, limit.deadline - caf::make_timestamp()));
   self->delayed_send(self, wait, expire_atom::value, ticket);
+  // Or when the caller cancels: its place in the queue goes at once.
+  limit.token.on_cancel([addr, ticket] {
+    if (auto pool = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(pool, expire_atom::value, ticket);
+  });
+  st.waiting.emplace(ticket, waiter{std::move(sql), std::move(params), promise, std::move(key),
+                                    seq, std::move(limit)});
   return promise;
 }
 
@@ -334,13 +338,13 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
   self->delayed_send(self, period, tick_atom::value);
   return {
       [=](query_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
-        return read(self, std::move(sql), std::move(params), caf::timestamp::max());
+        return read(self, std::move(sql), std::move(params), caller_limit{});
       },
       [=](query_atom, std::string& sql, std::vector<db_value>& params,
-          caf::timestamp deadline) -> caf::result<db_result> {
-        if (past(deadline))
-          return dropped();
-        return read(self, std::move(sql), std::move(params), deadline);
+          caller_limit& limit) -> caf::result<db_result> {
+        if (limit.gone())
+          return dropped(limit);
+        return read(self, std::move(sql), std::move(params), std::move(limit));
       },
       [=](granted_atom, uint64_t ticket) {
         auto& st = self->state;
@@ -352,8 +356,8 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         }
         auto w = std::move(i->second);
         st.waiting.erase(i);
-        if (past(w.deadline)) {
-          w.promise.deliver(dropped());
+        if (w.limit.gone()) {
+          w.promise.deliver(dropped(w.limit));
           release(self, 0);
           return;
         }
@@ -365,8 +369,9 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
         // Granted meanwhile: its `granted` message is on the way.
         if (i == st.waiting.end() || !st.readers->slots().cancel(ticket))
           return;
-        i->second.promise.deliver(past(i->second.deadline) ? dropped()
-                                                           : st.readers->slots().timeout_error());
+        auto& limit = i->second.limit;
+        i->second.promise.deliver(limit.gone() ? dropped(limit)
+                                               : st.readers->slots().timeout_error());
         st.waiting.erase(i);
       },
       [=](execute_atom, std::string& sql, std::vector<db_value>& params) -> caf::result<db_result> {
@@ -381,20 +386,20 @@ pool_actor::behavior_type db_pool(pool_self self, pool_settings cfg,
             std::move(statements));
       },
       [=](execute_atom, std::string& sql, std::vector<db_value>& params,
-          caf::timestamp deadline) -> caf::result<db_result> {
-        if (past(deadline))
-          return dropped();
+          caller_limit& limit) -> caf::result<db_result> {
+        if (limit.gone())
+          return dropped(limit);
         return write_through<db_result, conn_reply>(
             self, [](conn_reply& r) { return std::move(r.result); }, query_atom::value,
-            std::move(sql), std::move(params), deadline);
+            std::move(sql), std::move(params), std::move(limit));
       },
       [=](transaction_atom, std::vector<db_statement>& statements,
-          caf::timestamp deadline) -> caf::result<std::vector<db_result>> {
-        if (past(deadline))
-          return dropped();
+          caller_limit& limit) -> caf::result<std::vector<db_result>> {
+        if (limit.gone())
+          return dropped(limit);
         return write_through<std::vector<db_result>, conn_txn_reply>(
             self, [](conn_txn_reply& r) { return std::move(r.results); }, transaction_atom::value,
-            std::move(statements), deadline);
+            std::move(statements), std::move(limit));
       },
       [=](crash_writer_atom) {
         spdlog::warn("db pool: ending the writer (fault injection)");

@@ -28,16 +28,16 @@ namespace p21::db_detail {
 /// the public protocol, so a published pool's proxy never forwards it.
 using crash_writer_atom = caf::atom_constant<caf::atom("crashwrite")>;
 
-/// The pool's statements with the caller's deadline (`db::async_*`), also
+/// The pool's statements with the caller's limit (`db::async_*`), also
 /// outside the public protocol: work still queued when the deadline
-/// (system clock) passes is dropped with `timeout`, not run, and a write
-/// running past it is interrupted.
+/// (system clock) passes or the caller cancels is dropped, not run, and a
+/// statement on the writer is interrupted when either happens while it runs.
 using deadline_pool_actor = caf::typed_actor<
-    caf::replies_to<query_atom, std::string, std::vector<db_value>, caf::timestamp>::with<db_result>,
+    caf::replies_to<query_atom, std::string, std::vector<db_value>, caller_limit>::with<db_result>,
     caf::replies_to<execute_atom, std::string, std::vector<db_value>,
-                    caf::timestamp>::with<db_result>,
+                    caller_limit>::with<db_result>,
     caf::replies_to<transaction_atom, std::vector<db_statement>,
-                    caf::timestamp>::with<std::vector<db_result>>>;
+                    caller_limit>::with<std::vector<db_result>>>;
 
 /// What a pool is built from (`[database]` and the query cache's part of
 /// `[cache]`). Defaults come from the sections' own, declared once there.

@@ -1,5 +1,6 @@
 #include "reactor.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -74,6 +75,8 @@ struct child {
   /// After the leader exited: when to stop waiting for the pipes.
   std::optional<clock::time_point> drain_until;
   bool exited = false;
+  /// The pool's id of the command (`reactor::stop`).
+  uint64_t job = 0;
   reactor::callback done;
 };
 
@@ -322,6 +325,27 @@ void reactor::submit(launch what, callback done) {
   static_cast<void>(::write(wake_fd_, &one, sizeof(one)));
 }
 
+void reactor::stop(uint64_t job) {
+  callback dropped;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = std::find_if(pending_.begin(), pending_.end(),
+                          [job](const auto& p) { return p.first.job == job; });
+    if (i != pending_.end()) {
+      dropped = std::move(i->second);
+      pending_.erase(i);
+    } else {
+      stops_.push_back(job);
+    }
+  }
+  if (dropped) {
+    dropped(make_error(errc::cancelled, "the caller cancelled before the command started"));
+    return;
+  }
+  uint64_t one = 1;
+  static_cast<void>(::write(wake_fd_, &one, sizeof(one)));
+}
+
 size_t reactor::live() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return live_;
@@ -346,10 +370,12 @@ void reactor::loop() {
   };
   for (;;) {
     std::vector<std::pair<launch, callback>> fresh;
+    std::vector<uint64_t> stops;
     bool stop;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       fresh.swap(pending_);
+      stops.swap(stops_);
       stop = stopping_;
     }
     for (auto& [what, done] : fresh) {
@@ -365,9 +391,17 @@ void reactor::loop() {
       c->cap = what.output_cap;
       c->started = clock::now();
       c->deadline = c->started + what.timeout;
+      c->job = what.job;
       c->done = std::move(done);
       children.emplace(++next_id, std::move(*c));
     }
+    // Cancelled by their callers: ended as a timeout ends a command.
+    for (auto job : stops)
+      for (auto& [id, c] : children)
+        if (c.job == job && !c.exited && !c.kill_at) {
+          ::kill(-c.pid, SIGTERM);
+          c.kill_at = clock::now() + kill_grace_;
+        }
     set_live();
     if (stop)
       break;

@@ -27,6 +27,8 @@ struct launch {
   command_request request;
   caf::timespan timeout{0};
   uint64_t output_cap = 0;
+  /// The pool's id of the command, for `stop`.
+  uint64_t job = 0;
 };
 
 /// Runs commands on one thread; `done` callbacks run on that thread.
@@ -49,6 +51,12 @@ public:
   /// Starts `what` as soon as the I/O thread gets to it.
   void submit(launch what, callback done);
 
+  /// Ends job `job` early (its caller cancelled): not started yet, it is
+  /// dropped and `done` gets `cancelled` here; running, its group gets
+  /// SIGTERM, then SIGKILL after `kill_grace`, as at a timeout (`done` gets
+  /// the result, ended by the signal). A job that ended already: nothing.
+  void stop(uint64_t job);
+
   /// Process groups started and not yet reaped (for tests).
   size_t live() const;
 
@@ -61,6 +69,8 @@ private:
   int wake_fd_ = -1;
   mutable std::mutex mtx_;
   std::vector<std::pair<launch, callback>> pending_;
+  /// Jobs `stop` asked to end, for the I/O thread.
+  std::vector<uint64_t> stops_;
   bool stopping_ = false;
   size_t live_ = 0;
   std::shared_ptr<std::atomic<uint64_t>> processes_;

@@ -4,6 +4,7 @@
 // go to a detached git worker that answers from the git cache or runs git
 // through the pool. The handle is in subprocess_handle.cpp.
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <deque>
@@ -12,6 +13,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cancellable_run.hpp"
 #include "git_cache.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/histogram.hpp"
@@ -30,9 +32,13 @@ using namespace subprocess_detail;
 
 using clock = std::chrono::steady_clock;
 using done_atom = caf::atom_constant<caf::atom("procdone")>;
+/// A caller cancelled job ID (its `cancel_token` fired).
+using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
 
-using pool_actor = subprocess_actor::extend_with<knob_owner_actor>::extend<
-    caf::reacts_to<done_atom, uint64_t, command_result, caf::error>>;
+using pool_actor =
+    subprocess_actor::extend_with<knob_owner_actor>::extend_with<cancellable_run_actor>::extend<
+        caf::reacts_to<done_atom, uint64_t, command_result, caf::error>,
+        caf::reacts_to<withdraw_atom, uint64_t>>;
 
 using git_worker_actor =
     caf::typed_actor<caf::replies_to<git_atom, git_request>::with<command_result>>;
@@ -119,6 +125,7 @@ struct queued_job {
   command_request request;
   caf::typed_response_promise<command_result> promise;
   clock::time_point since;
+  cancel_token token;
 };
 
 struct pool_state {
@@ -160,6 +167,11 @@ struct pool_state {
 
 using pool_self = pool_actor::stateful_pointer<pool_state>;
 
+caf::error cancelled_before_start() {
+  return make_error(errc::cancelled, "the caller cancelled before the command started; "
+                                     "dropped, not run");
+}
+
 void start(pool_self self, uint64_t id, command_request req,
            caf::typed_response_promise<command_result> promise) {
   auto& st = self->state;
@@ -167,6 +179,7 @@ void start(pool_self self, uint64_t id, command_request req,
   what.timeout = req.timeout > timespan{0} ? req.timeout : st.cfg.timeout;
   what.output_cap = req.output_cap > 0 ? req.output_cap : st.cfg.output_cap;
   what.request = std::move(req);
+  what.job = id;
   st.running.emplace(id, std::move(promise));
   auto me = caf::actor_cast<pool_actor>(self);
   st.io->submit(std::move(what), [me, id](caf::expected<command_result> r) {
@@ -182,10 +195,61 @@ void start_queued(pool_self self) {
   while (!st.queue.empty() && st.running.size() < st.cfg.max_processes) {
     auto job = std::move(st.queue.front());
     st.queue.pop_front();
+    if (job.token.cancelled()) { // its withdrawal is on the way
+      job.promise.deliver(cancelled_before_start());
+      continue;
+    }
     st.queue_ns.record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - job.since).count()));
     start(self, job.id, std::move(job.request), std::move(job.promise));
   }
+}
+
+/// Admits a command: runs it now, queues it for a slot, or refuses it. A
+/// caller that cancels (`token`) withdraws it: dropped while queued,
+/// ended while running.
+caf::result<command_result> admit(pool_self self, command_request& req, cancel_token token) {
+  auto& st = self->state;
+  if (req.argv.empty() || req.argv[0].empty())
+    return make_error(errc::invalid_argument, "empty argv: nothing to run");
+  if (token.cancelled())
+    return cancelled_before_start();
+  if (st.running.size() >= st.cfg.max_processes && st.queue.size() >= st.cfg.queue_limit) {
+    ++st.stats.refused;
+    return make_error(errc::overloaded, std::to_string(st.running.size()) +
+                                            " commands running and " +
+                                            std::to_string(st.queue.size()) +
+                                            " queued (queue_limit); refused: " + describe(req.argv));
+  }
+  // Made only now: a promise takes over the reply to this request.
+  auto promise = self->make_response_promise<command_result>();
+  auto id = ++st.next_id;
+  auto addr = caf::actor_cast<caf::actor_addr>(self);
+  token.on_cancel([addr, id] {
+    if (auto pool = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(pool, withdraw_atom::value, id);
+  });
+  if (st.running.size() < st.cfg.max_processes) {
+    st.queue_ns.record(0);
+    start(self, id, std::move(req), promise);
+  } else {
+    st.queue.push_back({id, std::move(req), promise, clock::now(), std::move(token)});
+  }
+  return promise;
+}
+
+/// What `withdraw_atom` does: a queued job goes, a running one is ended.
+void withdraw(pool_self self, uint64_t id) {
+  auto& st = self->state;
+  auto i = std::find_if(st.queue.begin(), st.queue.end(),
+                        [id](const queued_job& j) { return j.id == id; });
+  if (i != st.queue.end()) {
+    i->promise.deliver(cancelled_before_start());
+    st.queue.erase(i);
+    return;
+  }
+  if (st.running.count(id) > 0)
+    st.io->stop(id); // its `done` follows, with the result of the killed group
 }
 
 subprocess_stats current_stats(pool_self self) {
@@ -230,28 +294,11 @@ pool_actor::behavior_type subprocess_pool(pool_self self, pool_settings cfg,
   st.git_worker = self->spawn<caf::detached + caf::linked>(
       git_worker, caf::actor_cast<subprocess_actor>(self), st.git, cfg.git_timeout);
   return {
-      [=](run_atom, command_request& req) -> caf::result<command_result> {
-        auto& st = self->state;
-        if (req.argv.empty() || req.argv[0].empty())
-          return make_error(errc::invalid_argument, "empty argv: nothing to run");
-        if (st.running.size() >= st.cfg.max_processes && st.queue.size() >= st.cfg.queue_limit) {
-          ++st.stats.refused;
-          return make_error(errc::overloaded,
-                            std::to_string(st.running.size()) + " commands running and " +
-                                std::to_string(st.queue.size()) +
-                                " queued (queue_limit); refused: " + describe(req.argv));
-        }
-        // Made only now: a promise takes over the reply to this request.
-        auto promise = self->make_response_promise<command_result>();
-        auto id = ++st.next_id;
-        if (st.running.size() < st.cfg.max_processes) {
-          st.queue_ns.record(0);
-          start(self, id, std::move(req), promise);
-        } else {
-          st.queue.push_back({id, std::move(req), promise, clock::now()});
-        }
-        return promise;
+      [=](run_atom, command_request& req) { return admit(self, req, cancel_token{}); },
+      [=](run_atom, command_request& req, cancel_token& token) {
+        return admit(self, req, std::move(token));
       },
+      [=](withdraw_atom, uint64_t id) { withdraw(self, id); },
       [=](git_atom, git_request& req) {
         return self->delegate(self->state.git_worker, git_atom::value, std::move(req));
       },

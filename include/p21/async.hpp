@@ -21,6 +21,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "p21/call_options.hpp"
+#include "p21/cancel_token.hpp"
 #include "p21/error.hpp"
 #include "p21/future.hpp"
 #include "p21/runtime.hpp"
@@ -62,10 +63,11 @@ void report_callback_exception(const char* what) noexcept;
 
 /// Sends one attempt's request to `target` within `timeout`; calls `done`
 /// with the reply or the error and whether the request was sent (the
-/// target may have acted on it before it failed).
+/// target may have acted on it before it failed). A component that can
+/// drop work gets `token` with the request (the caller may cancel).
 template <class R>
 using asker = std::function<void(caf::event_based_actor* self, const caf::actor& target,
-                                 caf::timespan timeout,
+                                 caf::timespan timeout, const cancel_token& token,
                                  std::function<void(caf::expected<R>, bool)> done)>;
 
 /// One non-blocking call in flight.
@@ -80,6 +82,9 @@ struct call_state {
   /// Whether a request that was sent may be sent again (reads); writes
   /// retry only while the target cannot be reached.
   bool idempotent = false;
+  /// Whether a retry starts a lazy component that is not running (never
+  /// started, or unloaded by rule 4), as `runtime::actor_of` does.
+  bool may_start = true;
   uint32_t attempts = 0;
   /// The first attempt's target, resolved on the caller's thread.
   caf::actor first;
@@ -118,22 +123,12 @@ void retry_or_fail(caf::event_based_actor* self, std::shared_ptr<call_state<R>> 
   st->deliver(std::move(e));
 }
 
+/// Sends the attempt's request to `target` (or retries its error).
 template <class R>
-void attempt(caf::event_based_actor* self, std::shared_ptr<call_state<R>> st) {
+void send_to(caf::event_based_actor* self, std::shared_ptr<call_state<R>> st,
+             caf::expected<caf::actor> target) {
   if (st->done.cancelled())
-    return; // the caller gave up: nothing is sent
-  ++st->attempts;
-  caf::expected<caf::actor> target{caf::error{}};
-  if (st->attempts == 1) {
-    if (st->first)
-      target = std::move(st->first);
-    else
-      target = std::move(st->first_error);
-  } else {
-    // On a CAF thread: find the current instance without starting or
-    // waiting for one.
-    target = st->rt->running_actor_of(st->component);
-  }
+    return; // the caller gave up while a lazy component started
   if (!target) {
     retry_or_fail(self, st, std::move(target.error()), false);
     return;
@@ -143,7 +138,7 @@ void attempt(caf::event_based_actor* self, std::shared_ptr<call_state<R>> st) {
     st->deliver(make_error(errc::timeout, "the call's deadline passed"));
     return;
   }
-  st->ask(self, *target, std::chrono::duration_cast<caf::timespan>(left),
+  st->ask(self, *target, std::chrono::duration_cast<caf::timespan>(left), st->done.token(),
           [self, st](caf::expected<R> r, bool sent) {
             if (r)
               st->deliver(std::move(r));
@@ -152,11 +147,39 @@ void attempt(caf::event_based_actor* self, std::shared_ptr<call_state<R>> st) {
           });
 }
 
+template <class R>
+void attempt(caf::event_based_actor* self, std::shared_ptr<call_state<R>> st) {
+  if (st->done.cancelled())
+    return; // the caller gave up: nothing is sent
+  ++st->attempts;
+  if (st->attempts == 1) {
+    if (st->first)
+      send_to(self, st, std::move(st->first));
+    else
+      send_to<R>(self, st, std::move(st->first_error));
+    return;
+  }
+  if (!st->may_start) {
+    send_to(self, st, st->rt->running_actor_of(st->component));
+    return;
+  }
+  // The current instance, or a lazy component rule 4 unloaded meanwhile
+  // started again (as the blocking handles start it on use); the start is
+  // a request from this actor, so no CAF thread waits for it.
+  auto left = std::max(caf::timespan{0}, std::chrono::duration_cast<caf::timespan>(
+                                             st->deadline - steady_clock::now()));
+  st->rt->actor_of_async(self, st->component, left, [self, st](caf::expected<caf::actor> target) {
+    send_to(self, st, std::move(target));
+  });
+}
+
 /// Starts a call to component `component` of `rt`: resolves it here (a
 /// lazy component starts on first use, on this thread, as with the
-/// blocking forms), then hands the request to a caller actor.
+/// blocking forms), then hands the request to a caller actor. A retry
+/// finds the current instance on the caller actor, starting a lazy
+/// component that is not running without blocking it.
 /// With `may_start` false (a call made on a CAF thread, e.g. from a
-/// callback) the component is not started and nothing waits.
+/// callback) the component is never started and nothing waits.
 template <class R>
 future<R> start_call(runtime& rt, std::string component, const call_options& opts,
                      caf::timespan default_budget, bool idempotent, asker<R> ask,
@@ -168,6 +191,7 @@ future<R> start_call(runtime& rt, std::string component, const call_options& opt
   st->ask = std::move(ask);
   st->retry = opts.retry;
   st->idempotent = idempotent;
+  st->may_start = may_start;
   auto budget = opts.deadline > caf::timespan{0} ? opts.deadline : default_budget;
   st->deadline = steady_clock::now() + budget;
   if (!rt.accepting()) {
@@ -193,7 +217,7 @@ template <class R, class Handle, class... Ts>
 asker<R> make_asker(Ts... xs) {
   return [args = std::make_tuple(std::move(xs)...)](
              caf::event_based_actor* self, const caf::actor& target, caf::timespan timeout,
-             std::function<void(caf::expected<R>, bool)> done) {
+             const cancel_token&, std::function<void(caf::expected<R>, bool)> done) {
     auto h = caf::actor_cast<Handle>(target);
     std::apply(
         [&](const auto&... ys) {

@@ -58,6 +58,8 @@ public:
 
   /// `execute` without waiting. Retried only while the pool cannot be
   /// reached; a statement the writer received is never sent twice.
+  /// Cancelling the future drops the statement while it is queued for the
+  /// writer and interrupts it while it runs; a committed one stays.
   future<db_result> async_execute(std::string sql, std::vector<db_value> params = {},
                                   call_options opts = {});
 

@@ -17,6 +17,7 @@
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
+#include "p21/cancel_token.hpp"
 #include "p21/error.hpp"
 
 namespace p21 {
@@ -97,8 +98,13 @@ public:
     result_ = caf::expected<T>{make_error(errc::cancelled, "the caller cancelled the call")};
     cv_.notify_all();
     guard.unlock();
+    // Outside the lock: the components' hooks send their withdrawals.
+    token_.cancel();
     return true;
   }
+
+  /// What the call's requests carry, so components can drop its work.
+  const cancel_token& token() const noexcept { return token_; }
 
 private:
   caf::expected<T> copy_result() {
@@ -134,6 +140,7 @@ private:
   bool closed_ = false;
   bool running_ = false;
   std::thread::id runner_;
+  const cancel_token token_ = cancel_token::make();
 };
 
 } // namespace detail
@@ -169,6 +176,9 @@ public:
 
   /// Whether the caller cancelled: work for it can be dropped.
   bool cancelled() const { return state_ && state_->cancelled(); }
+
+  /// The call's cancel token, for the requests that do its work.
+  cancel_token token() const { return state_ ? state_->token() : cancel_token{}; }
 
   const std::shared_ptr<detail::future_state<T>>& state() const noexcept { return state_; }
 
@@ -236,10 +246,12 @@ public:
   }
 
   /// Drops the call: the callback will not run (cancel waits for one that
-  /// is running on another thread), `get` returns `cancelled`, and a retry
-  /// not yet sent is not sent. A request already sent runs on (its
-  /// deadline still bounds it in the db pool). False when it had
-  /// completed already.
+  /// is running on another thread), `get` returns `cancelled`, and no
+  /// retry is sent. Best effort for a request already sent: the db pool
+  /// drops a statement still queued and interrupts one running, the
+  /// subprocess pool drops a queued command and kills a running one; other
+  /// components finish it. Nothing done is undone (a committed write stays
+  /// committed). False when it had completed already.
   bool cancel() { return state_ && state_->cancel(); }
 
 private:

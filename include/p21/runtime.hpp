@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,14 @@ public:
   /// The running instance of `name`, without starting it or waiting: what
   /// code on a CAF thread may call. Errors: `not_found`, `unavailable`.
   caf::expected<caf::actor> running_actor_of(const std::string& name);
+
+  /// `actor_of` for code on a CAF thread, never blocking it: `then` gets
+  /// the running instance at once, or, for a lazy component not running
+  /// (never started, or unloaded by rule 4), the instance the supervisor
+  /// starts for it (a reply to `self` within `timeout`). Errors as
+  /// `actor_of`. The non-blocking calls' retries use it.
+  void actor_of_async(caf::event_based_actor* self, const std::string& name, timespan timeout,
+                      std::function<void(caf::expected<caf::actor>)> then);
 
   /// One of the actors that send the non-blocking calls' requests
   /// (`p21/async.hpp`), round robin; null once shutdown began.

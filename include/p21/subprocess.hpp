@@ -48,7 +48,9 @@ public:
 
   /// `run` without waiting; no thread waits for the command (the pool's
   /// reactor does). Retried only while the pool cannot be reached: a
-  /// command the pool received is never started twice.
+  /// command the pool received is never started twice. Cancelling the
+  /// future drops the command while it waits for a slot, and ends it
+  /// (SIGTERM, SIGKILL after `kill_grace`) while it runs.
   future<command_result> async_run(command_request req, call_options opts = {});
 
   /// `git` without waiting: a git-cache hit completes at once.

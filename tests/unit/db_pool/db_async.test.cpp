@@ -182,3 +182,83 @@ TEST_CASE("async writes made one after another by one thread are applied in that
       ++out_of_order;
   CHECK(out_of_order == 0);
 }
+
+TEST_CASE("a cancelled write queued behind a long one is never applied") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  // Holds the single writer until its own deadline interrupts it (2 s).
+  auto slow = d.async_execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                              "WHERE x < 200000000) SELECT count(*) FROM c",
+                              {}, {2s});
+  // Queued behind it, with a deadline long enough to outlive it.
+  auto queued = d.async_execute("INSERT INTO t VALUES (1)", {}, {30s});
+  // This thread's next call reaches the pool after it: once the pool has
+  // answered, the insert is with the writer, sent, and cancel has to
+  // withdraw it there.
+  REQUIRE(async_call<db_pool_stats>(rt, "db_pool", {10s}, stats_atom::value).get_for(10s));
+  CHECK(queued.cancel());
+  auto s = slow.get_for(20s);
+  REQUIRE_FALSE(s);
+  CHECK(is(s.error(), errc::timeout));
+  // Made by this thread after it, so the writer takes it up after the
+  // cancelled one: when it is applied, the cancelled one was dropped.
+  REQUIRE(d.async_execute("INSERT INTO t VALUES (2)", {}, {30s}).get_for(30s));
+  CHECK(d.query("SELECT count(*) FROM t WHERE x = 1").value().rows[0][0].i == 0);
+  CHECK(d.query("SELECT count(*) FROM t WHERE x = 2").value().rows[0][0].i == 1);
+}
+
+TEST_CASE("a cancelled write that was applied stays applied") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  auto w = d.async_execute("INSERT INTO t VALUES (1)", {}, {30s});
+  REQUIRE(w.get_for(30s));
+  CHECK_FALSE(w.cancel()); // completed: nothing to withdraw, nothing undone
+  CHECK(d.query("SELECT count(*) FROM t").value().rows[0][0].i == 1);
+}
+
+TEST_CASE("an async read of a db pool that rule 4 unloaded starts it again") {
+  temp_dir dir;
+  runtime rt{async_config(dir)};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  REQUIRE(d.execute("INSERT INTO t VALUES (4)"));
+  REQUIRE(rt.unload("db_pool").value());
+  CHECK_FALSE(rt.component("db_pool")->running);
+  auto r = d.async_query("SELECT x FROM t", {}, {5s}).get_for(10s);
+  REQUIRE(r);
+  CHECK(r->rows[0][0].i == 4);
+  CHECK(rt.component("db_pool")->running);
+  CHECK(rt.component("db_pool")->starts == 2);
+}
+
+TEST_CASE("a cancelled read waiting for a reader connection leaves the queue at once") {
+  temp_dir dir;
+  auto cfg = async_config(dir);
+  auto& db_cfg = cfg.get<database_config>();
+  db_cfg.pool_size = 1;
+  db_cfg.max_overflow = 0;
+  db_cfg.statement_timeout = 3s; // ends the slow read below
+  runtime rt{cfg};
+  auto d = db::open(rt).value();
+  REQUIRE(d.execute("CREATE TABLE t(x INTEGER)"));
+  // A blocking read holds the only reader connection for 3 s.
+  std::atomic<bool> slow_done{false};
+  std::thread slow{[&] {
+    auto reader = db::open(rt).value();
+    static_cast<void>(reader.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                                   "FROM c WHERE x < 200000000) SELECT count(*) FROM c"));
+    slow_done = true;
+  }};
+  REQUIRE(eventually([&] { return d.stats().value().in_use == 1; }));
+  auto queued = d.async_query("SELECT count(*) FROM t", {}, {30s});
+  REQUIRE(eventually([&] { return d.stats().value().waiting == 1; }));
+  CHECK(queued.cancel());
+  // Its place goes now, not when the connection frees.
+  CHECK(eventually([&] { return d.stats().value().waiting == 0; }, 2s));
+  CHECK_FALSE(slow_done);
+  slow.join();
+}

@@ -305,3 +305,82 @@ TEST_CASE("a callback pending when the runtime stops runs before stop returns, n
   CHECK_FALSE(ran_after_stop);
   CHECK(f.ready());
 }
+
+// -- cancel and lazy components ---------------------------------------------------
+
+TEST_CASE("a cancel during retry backoff stops further attempts") {
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  runtime rt{quiet_config(), no_subsystems, {stubborn_child("s", 1'000'000, seen)}};
+  call_options opts{30s};
+  opts.retry.resend = true;
+  opts.retry.initial_backoff = 20ms;
+  opts.retry.max_backoff = 20ms;
+  opts.retry.jitter = 0;
+  auto f = async_call<int>(rt, "s", opts, ping_atom::value);
+  REQUIRE(eventually([&] { return *seen >= 3; }));
+  CHECK(f.cancel());
+  // At most the attempt in flight when it was cancelled still arrives.
+  auto at_cancel = *seen + 1;
+  auto retries_at_cancel = retries_of(rt, "s");
+  // Proving that nothing more happens needs a wait: 25 backoffs' worth.
+  std::this_thread::sleep_for(500ms);
+  CHECK(*seen <= at_cancel);
+  CHECK(retries_of(rt, "s") <= retries_at_cancel + 1);
+  CHECK(is(f.get().error(), errc::cancelled));
+}
+
+namespace {
+
+/// A lazy component whose first instance holds every `hold` request (and
+/// answers them `unavailable` when it stops, as the pools do) and whose
+/// later instances answer at once with their generation.
+struct lazy_state {
+  std::vector<caf::typed_response_promise<int>> held;
+  ~lazy_state() {
+    for (auto& rp : held)
+      rp.deliver(make_error(errc::unavailable, "stopped before the reply"));
+  }
+};
+
+child_spec lazy_child(const std::string& name, std::shared_ptr<std::atomic<int>> starts,
+                      std::shared_ptr<std::atomic<int>> held) {
+  child_spec spec;
+  spec.name = name;
+  spec.prio = priority::normal; // lazy: started on first use
+  spec.start = [starts, held](caf::actor_system& sys) {
+    int generation = ++*starts;
+    return sys.spawn([generation, held](caf::stateful_actor<lazy_state>* self) -> caf::behavior {
+      return {
+          [=](hold_atom) -> caf::result<int> {
+            if (generation > 1)
+              return generation;
+            auto rp = self->make_response_promise<int>();
+            self->state.held.push_back(rp);
+            ++*held;
+            return rp;
+          },
+      };
+    });
+  };
+  return spec;
+}
+
+} // namespace
+
+TEST_CASE("a retried call starts a lazy component that rule 4 unloaded meanwhile") {
+  auto starts = std::make_shared<std::atomic<int>>(0);
+  auto held = std::make_shared<std::atomic<int>>(0);
+  runtime rt{quiet_config(), no_subsystems, {lazy_child("lz", starts, held)}};
+  call_options opts{10s};
+  opts.retry.resend = true; // the held request reached it
+  auto f = async_call<int>(rt, "lz", opts, hold_atom::value);
+  REQUIRE(eventually([&] { return *held == 1; }));
+  // Unloaded while the call waits: its reply is `unavailable`, and the
+  // retry must start the component again, as the blocking handles do.
+  REQUIRE(rt.unload("lz").value());
+  auto r = f.get_for(20s);
+  REQUIRE(r);
+  CHECK(*r == 2);
+  CHECK(rt.component("lz")->running);
+  CHECK(retries_of(rt, "lz") >= 1);
+}
