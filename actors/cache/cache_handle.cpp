@@ -121,10 +121,12 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
     ensure_owner(s);
     if (local->tier)
       return redis_get(*local, key, hash, drainer(s));
-    std::optional<std::string> out{std::in_place};
+    // Made from the stored bytes at once: one allocation of the value's
+    // size (assigned into an empty string it went through a slower path).
+    std::optional<std::string> out;
     bool drain = false;
-    if (local->store.lookup(key, hash, *out, drain) == lookup_result::miss)
-      out.reset();
+    local->store.visit(
+        key, hash, [&out](std::string_view v) { out.emplace(v.data(), v.size()); }, drain);
     if (drain)
       static_cast<void>(request_drain(s, false));
     return out;

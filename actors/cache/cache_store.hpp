@@ -193,8 +193,19 @@ public:
   // -- the owner: draining ----------------------------------------------------
 
   /// Applies every recorded read and write to the policy, then evicts down
-  /// to capacity.
-  void drain();
+  /// to capacity. Returns how many writes it applied.
+  size_t drain();
+
+  /// The owner will drain again within a short while (a timer of its own)
+  /// and for as long as writes keep coming: until then a write asks for a
+  /// drain only when a quarter of `write_limit` (or of `write_byte_limit`)
+  /// waits. A message per write was a scheduler thread's wake-up (a futex
+  /// call) per put, most of a put's cost under `cache_contended`.
+  void keep_draining();
+
+  /// Ends `keep_draining` unless a write waits: true if it ended (writes
+  /// ask for a drain again), false if the owner should drain once more.
+  bool stop_draining_if_idle();
 
   /// Counts one `get_or_load` that ran its loader without the shard (the
   /// shard was down): any thread.
@@ -371,6 +382,7 @@ private:
 
   mutable std::mutex writes_mtx_;
   std::vector<std::string> writes_;
+  bool ticking_ = false;            // under writes_mtx_ (keep_draining)
   uint64_t pending_bytes_ = 0;      // under writes_mtx_
   uint64_t peak_pending_bytes_ = 0; // under writes_mtx_
   std::vector<std::string> draining_; // owner only

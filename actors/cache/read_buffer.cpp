@@ -16,8 +16,9 @@ read_buffer::read_buffer(size_t stripes) {
     while (stripes < wanted)
       stripes *= 2;
   }
-  mask_ = stripes - 1;
-  stripes_ = std::make_unique<stripe[]>(stripes);
+  own_ = stripes;
+  shared_ = std::max<size_t>(2, stripes / 4);
+  stripes_ = std::make_unique<stripe[]>(own_ + shared_);
 }
 
 namespace {
@@ -63,8 +64,7 @@ size_t read_buffer::this_thread_index() {
   return index.value;
 }
 
-bool read_buffer::push(size_t stripe, uint64_t hash) {
-  auto& s = stripes_[stripe & mask_];
+bool read_buffer::push_shared(stripe& s, uint64_t hash) {
   auto tail = s.tail.load(std::memory_order_relaxed);
   auto size = tail - s.head.load(std::memory_order_acquire);
   if (size >= slots)
