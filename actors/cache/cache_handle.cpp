@@ -298,7 +298,7 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
     ensure_owner(s);
     if (local->tier)
       return redis_put(*local, key, hash, value, ttl, drainer(s));
-    auto q = local->store.write(key, hash, std::move(value), ttl, clock::now());
+    auto q = local->store.write(key, hash, std::move(value), ttl);
     if (!q)
       return q.error();
     // Visible to every reader already; the owner accounts and evicts. A

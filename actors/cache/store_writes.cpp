@@ -57,13 +57,13 @@ cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
   return q;
 }
 
-caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint64_t hash,
-                                                      std::string value, timespan ttl,
-                                                      time_point now) {
+caf::expected<cache_store::queued> cache_store::write_until(std::string_view key, uint64_t hash,
+                                                            std::string value,
+                                                            time_point expires) {
   if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
     return err;
   // Made before the lock: the copy is the write's longest part.
-  auto* stored = stored_value::make(value, expiry(ttl, now));
+  auto* stored = stored_value::make(value, expires);
   uint64_t charge = 0;
   {
     auto w = table_.write(hash);
