@@ -156,7 +156,9 @@ size_t cache_store::drain() {
   for (auto& key : draining_)
     apply_write(key);
   draining_.clear();
+  size_t reads = 0;
   reads_.drain([&](uint64_t hash) {
+    ++reads;
     read_batch_.push_back(hash);
     if (read_batch_.size() == read_batch_limit)
       apply_reads(now);
@@ -167,7 +169,7 @@ size_t cache_store::drain() {
   // the owner hands over the rest, so that a quiet cache frees it too.
   if (++drains_ % 64 == 0)
     table_.flush_retired();
-  return applied;
+  return applied + reads;
 }
 
 void cache_store::apply_write(const std::string& key) {
@@ -419,7 +421,7 @@ uint64_t cache_store::clear() {
   {
     // Cleared as a stopped owner leaves it: the next write asks for a drain.
     std::lock_guard<std::mutex> guard{writes_mtx_};
-    ticking_ = false;
+    ticking_.store(false, std::memory_order_relaxed);
   }
   return removed;
 }
@@ -443,7 +445,7 @@ void cache_store::reset() {
   drain_requested_.store(false);
   {
     std::lock_guard<std::mutex> guard{writes_mtx_};
-    ticking_ = false;
+    ticking_.store(false, std::memory_order_relaxed);
   }
   // Queued writes stay: they are the writes made since the last owner
   // stopped.

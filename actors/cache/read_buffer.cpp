@@ -64,17 +64,17 @@ size_t read_buffer::this_thread_index() {
   return index.value;
 }
 
-bool read_buffer::push_shared(stripe& s, uint64_t hash) {
+read_buffer::pushed read_buffer::push_shared(stripe& s, uint64_t hash) {
   auto tail = s.tail.load(std::memory_order_relaxed);
   auto size = tail - s.head.load(std::memory_order_acquire);
   if (size >= slots)
-    return true; // full: dropped
+    return pushed::dropped;
   if (!s.tail.compare_exchange_strong(tail, tail + 1, std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
-    return false; // another reader took the slot: dropped
+    return pushed::kept; // another reader took the slot: dropped, the stripe has room
   s.cells[tail & (slots - 1)].store(hash == 0 ? 1 : hash, std::memory_order_release);
   // Three quarters full: time for the owner, before records drop.
-  return size + 1 >= slots - slots / 4;
+  return size + 1 >= slots - slots / 4 ? pushed::drain_soon : pushed::kept;
 }
 
 read_buffer::totals read_buffer::counts() const {

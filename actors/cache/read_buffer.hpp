@@ -61,11 +61,18 @@ public:
   /// running now (a thread that ends gives its number back).
   static size_t this_thread_index();
 
+  /// What became of a record.
+  enum class pushed : uint8_t {
+    kept,
+    /// Kept, and the stripe is three quarters full: the owner should drain.
+    drain_soon,
+    /// Dropped (the stripe was full, or another thread took the slot).
+    dropped,
+  };
+
   /// Appends `hash` for the thread of index `thread` (the caller's own:
-  /// no other running thread may pass the same one below `stripe_count()`);
-  /// returns whether the owner should drain soon (the stripe is three
-  /// quarters full or the record was dropped).
-  bool push(size_t thread, uint64_t hash) {
+  /// no other running thread may pass the same one below `stripe_count()`).
+  pushed push(size_t thread, uint64_t hash) {
     if (thread < own_)
       return push_own(stripes_[thread], hash);
     return push_shared(stripes_[own_ + (thread & (shared_ - 1))], hash);
@@ -127,7 +134,7 @@ private:
   };
 
   /// A stripe of the caller's own: no other producer.
-  static bool push_own(stripe& s, uint64_t hash) {
+  static pushed push_own(stripe& s, uint64_t hash) {
     constexpr uint64_t ask_at = slots - slots / 4;
     auto tail = s.tail.load(std::memory_order_relaxed);
     // The head as last seen: the owner's line is read only when the stripe
@@ -137,16 +144,16 @@ private:
       s.head_seen = s.head.load(std::memory_order_acquire);
       size = tail - s.head_seen;
       if (size >= slots)
-        return true; // full: dropped
+        return pushed::dropped;
     }
     s.cells[tail & (slots - 1)].store(hash, std::memory_order_relaxed);
     // Release: the owner that sees the tail sees the cell.
     s.tail.store(tail + 1, std::memory_order_release);
-    return size + 1 >= ask_at;
+    return size + 1 >= ask_at ? pushed::drain_soon : pushed::kept;
   }
 
   /// A stripe shared by threads beyond the first `own_`.
-  static bool push_shared(stripe& s, uint64_t hash);
+  static pushed push_shared(stripe& s, uint64_t hash);
 
   /// Counters of hits, misses and puts, one cache line per thread index:
   /// the first `owned` indices each write only their own line, with a

@@ -18,7 +18,15 @@ uint64_t heap_bytes(const std::string& s) {
 bool cache_store::note_read(bool hit, uint64_t record) {
   auto stripe = read_buffer::stripe_of_this_thread();
   reads_.count(stripe, hit);
-  return reads_.push(stripe, record) && claim_drain_request();
+  // While the owner ticks it drains soon anyway: a stripe that fills before
+  // the tick drops records (more than 2048 reads of a thread a tick) rather
+  // than wake it. Asking when full kept most of the cost (a copying hit 48
+  // ns against 40). Hit rates under cache_contended did not move (0.7473
+  // at 1 thread and 0.8088 at 4 either way).
+  auto r = reads_.push(stripe, record);
+  if (r == read_buffer::pushed::kept || ticking_.load(std::memory_order_relaxed))
+    return false;
+  return claim_drain_request();
 }
 
 bool cache_store::claim_drain_request() {
@@ -43,7 +51,7 @@ cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
     q.pending_bytes = pending_bytes_;
     // Read under the lock the owner stops ticking under: either it sees
     // this write queued and ticks on, or this write sees it stopped.
-    ticking = ticking_;
+    ticking = ticking_.load(std::memory_order_relaxed);
   }
   auto limit = write_limit();
   auto byte_limit = write_byte_limit();
@@ -122,14 +130,14 @@ uint64_t cache_store::peak_pending_write_bytes() const {
 
 void cache_store::keep_draining() {
   std::lock_guard<std::mutex> guard{writes_mtx_};
-  ticking_ = true;
+  ticking_.store(true, std::memory_order_relaxed);
 }
 
 bool cache_store::stop_draining_if_idle() {
   std::lock_guard<std::mutex> guard{writes_mtx_};
   if (!writes_.empty())
     return false;
-  ticking_ = false;
+  ticking_.store(false, std::memory_order_relaxed);
   return true;
 }
 

@@ -50,18 +50,18 @@ TEST_CASE("the read buffer keeps records in order, drops them when a stripe is f
   bool asked = false;
   size_t pushed = 0;
   for (uint64_t h = 1; h <= read_buffer::slots; ++h) {
-    auto ask = b.push(3, h);
+    auto ask = b.push(3, h) == read_buffer::pushed::drain_soon;
     asked = asked || ask;
     ++pushed;
   }
   CHECK(asked);          // asked before the stripe filled up
-  CHECK(b.push(3, 999)); // full: dropped, and the owner is asked again
+  CHECK(b.push(3, 999) == read_buffer::pushed::dropped); // full
   std::vector<uint64_t> seen;
   b.drain([&](uint64_t h) { seen.push_back(h); });
   REQUIRE(seen.size() == pushed);
   for (size_t i = 0; i < seen.size(); ++i)
     CHECK(seen[i] == i + 1);
-  CHECK_FALSE(b.push(3, 5)); // room again
+  CHECK(b.push(3, 5) == read_buffer::pushed::kept); // room again
   b.count(3, true);
   b.count(4, false);
   b.count_put(5);
