@@ -86,6 +86,10 @@ caf::error cache::request_drain(size_t s, bool wait) {
   // Reads served from the table count as uses of the shard for rule 4
   // (one per drain request, not per read).
   rt_->note_use(component(s));
+  // A reader's note of use while the owner ticks: it drains soon anyway,
+  // and no request was claimed (see cache_store::note_read).
+  if (!wait && local_[s] && local_[s]->store.ticking() && !local_[s]->store.drain_pending())
+    return caf::none;
   auto owner = local_[s]->owner();
   if (!owner || wait) {
     // Down, or not started yet (a lazy cache): the runtime starts it.

@@ -219,6 +219,12 @@ public:
   /// ns (`cache_direct`) on this 2-vCPU machine.
   void keep_draining();
 
+  /// Whether the owner ticks (`keep_draining`): any thread.
+  bool ticking() const { return ticking_.load(std::memory_order_relaxed); }
+
+  /// Whether a drain request was claimed and not yet served: any thread.
+  bool drain_pending() const { return drain_requested_.load(std::memory_order_relaxed); }
+
   /// Ends `keep_draining` unless a write waits: true if it ended (writes
   /// ask for a drain again), false if the owner should drain once more.
   bool stop_draining_if_idle();

@@ -74,7 +74,10 @@ read_buffer::pushed read_buffer::push_shared(stripe& s, uint64_t hash) {
     return pushed::kept; // another reader took the slot: dropped, the stripe has room
   s.cells[tail & (slots - 1)].store(hash == 0 ? 1 : hash, std::memory_order_release);
   // Three quarters full: time for the owner, before records drop.
-  return size + 1 >= slots - slots / 4 ? pushed::drain_soon : pushed::kept;
+  constexpr uint64_t ask_at = slots - slots / 4;
+  if (size + 1 < ask_at)
+    return pushed::kept;
+  return size + 1 == ask_at ? pushed::drain_point : pushed::drain_soon;
 }
 
 read_buffer::totals read_buffer::counts() const {

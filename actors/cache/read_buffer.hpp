@@ -64,7 +64,10 @@ public:
   /// What became of a record.
   enum class pushed : uint8_t {
     kept,
-    /// Kept, and the stripe is three quarters full: the owner should drain.
+    /// Kept, and the stripe just became three quarters full: the owner
+    /// should drain.
+    drain_point,
+    /// Kept, in a stripe past three quarters full.
     drain_soon,
     /// Dropped (the stripe was full, or another thread took the slot).
     dropped,
@@ -149,7 +152,9 @@ private:
     s.cells[tail & (slots - 1)].store(hash, std::memory_order_relaxed);
     // Release: the owner that sees the tail sees the cell.
     s.tail.store(tail + 1, std::memory_order_release);
-    return size + 1 >= ask_at ? pushed::drain_soon : pushed::kept;
+    if (size + 1 < ask_at)
+      return pushed::kept;
+    return size + 1 == ask_at ? pushed::drain_point : pushed::drain_soon;
   }
 
   /// A stripe shared by threads beyond the first `own_`.

@@ -103,8 +103,8 @@ TEST_CASE("while a cache's owner keeps draining, a write asks for a drain only o
   CHECK(put(17).drain); // stopped: the next write asks again
 }
 
-TEST_CASE("while a cache's owner keeps draining, a reader does not ask for a drain, even once its "
-          "stripe is full") {
+TEST_CASE("while a cache's owner keeps draining, a reader claims no drain request, even once its "
+          "stripe is full, and hears once per three quarters of a stripe to note its use") {
   cache_store store{store_config{}};
   const std::string key = "hot";
   auto hash = key_hash(key);
@@ -119,8 +119,30 @@ TEST_CASE("while a cache's owner keeps draining, a reader does not ask for a dra
     return asked;
   };
   store.keep_draining();
-  CHECK(read(read_buffer::slots + 100) == 0);
+  CHECK(read(read_buffer::slots + 100) == 1); // the note of use
+  CHECK_FALSE(store.drain_pending());         // nothing claimed: no message
   CHECK(store.drain() == read_buffer::slots); // the rest were dropped
   CHECK(store.stop_draining_if_idle());
   CHECK(read(read_buffer::slots) == 1); // not ticking: asked once, at three quarters
+  CHECK(store.drain_pending());
+}
+
+TEST_CASE("hits served from the table while a cache's owner ticks still count as uses of its "
+          "shard") {
+  runtime rt{test_config()};
+  auto c = cache::create(rt, "ticking_uses", named_cache_config{}).value();
+  REQUIRE_FALSE(c.put("hot", "v"));
+  auto shard = rt.shared_object<shard_shared>("cache.ticking_uses/0");
+  REQUIRE(shard);
+  auto uses = [&] { return rt.component("cache.ticking_uses/0").value().use_count; };
+  // Reads until the owner ticks (the first drain request starts it).
+  for (int i = 0; i < 100'000 && !shard->store.ticking(); ++i)
+    REQUIRE(c.get("hot").value());
+  REQUIRE(shard->store.ticking());
+  auto before = uses();
+  // Three quarters of a stripe and more: one note of use at least, with no
+  // drain request (the owner drains on its tick).
+  for (size_t i = 0; i < 2 * read_buffer::slots; ++i)
+    REQUIRE(c.get("hot").value());
+  CHECK(uses() > before);
 }
