@@ -24,11 +24,13 @@ namespace p21::cache_detail {
 /// running (`this_thread_index`), so the first `stripe_count()` indices
 /// each have a stripe no other thread writes: a record there is a plain
 /// store and a release of the tail (a single-producer ring), and the owner
-/// only reads the cells. With a compare-and-swap on the tail and the owner
-/// zeroing the cells it read, every record waited for the cell's cache
-/// line to come back from the owner's core: the copying hit (cache_direct)
-/// cost 14 ns more on this 2-vCPU machine. Threads beyond those share a few
-/// stripes, with a compare-and-swap on the tail as before.
+/// only reads the cells. Before, a record was a compare-and-swap on the
+/// tail (a full barrier, which waits for the thread's pending stores) and
+/// the owner zeroed each cell it read, so the next record's store found
+/// the cell's line on the owner's core; a plain store leaves that wait to
+/// the store buffer. (Measured together with the rest of issue 33's second
+/// pass, see docs/cache.md.) Threads beyond those share a few stripes, with
+/// a compare-and-swap on the tail as before.
 ///
 /// Sizes: a reader asks the owner to drain when its stripe is three
 /// quarters full; that request is a message, often a wake-up of a sleeping
