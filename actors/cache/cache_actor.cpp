@@ -157,6 +157,8 @@ struct cache_state {
   timespan load_timeout{0};
   /// Whether a `drain_tick_atom` is on its way.
   bool tick_pending = false;
+  /// When the last drain ran (`drain_store`).
+  time_point last_drain{};
 
   static inline const char* name = "p21.cache";
 };
@@ -229,10 +231,17 @@ void keep_ticking(cache_self self) {
   }
 }
 
-/// Drains the store; records found start the ticks (see `keep_draining`).
+/// Drains the store. Records found less than a tick after the last drain
+/// start the ticks (see `keep_draining`): requests come faster than ticks
+/// would, so ticking costs fewer wake-ups. A cache used less than that
+/// keeps its one message per 1 536 reads or per write, and no timer.
 void drain_store(cache_self self) {
-  if (self->state.store->drain() > 0)
+  auto& st = self->state;
+  auto found = st.store->drain();
+  auto now = clock::now();
+  if (found > 0 && now - st.last_drain < drain_tick)
     keep_ticking(self);
+  st.last_drain = now;
 }
 
 /// A shard's capacity and TTL as the node's current config gives them.
