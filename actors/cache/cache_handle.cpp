@@ -86,6 +86,10 @@ caf::error cache::request_drain(size_t s, bool wait) {
   // Reads served from the table count as uses of the shard for rule 4
   // (one per drain request, not per read).
   rt_->note_use(component(s));
+  // A reader's note of use while the owner ticks: it drains soon anyway,
+  // and no request was claimed (see cache_store::note_read).
+  if (!wait && local_[s] && local_[s]->store.ticking() && !local_[s]->store.drain_pending())
+    return caf::none;
   auto owner = local_[s]->owner();
   if (!owner || wait) {
     // Down, or not started yet (a lazy cache): the runtime starts it.
@@ -121,10 +125,12 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
     ensure_owner(s);
     if (local->tier)
       return redis_get(*local, key, hash, drainer(s));
-    std::optional<std::string> out{std::in_place};
+    // Made from the stored bytes at once: one allocation of the value's
+    // size (assigned into an empty string it went through a slower path).
+    std::optional<std::string> out;
     bool drain = false;
-    if (local->store.lookup(key, hash, *out, drain) == lookup_result::miss)
-      out.reset();
+    local->store.visit(
+        key, hash, [&out](std::string_view v) { out.emplace(v.data(), v.size()); }, drain);
     if (drain)
       static_cast<void>(request_drain(s, false));
     return out;
@@ -296,7 +302,7 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
     ensure_owner(s);
     if (local->tier)
       return redis_put(*local, key, hash, value, ttl, drainer(s));
-    auto q = local->store.write(key, hash, std::move(value), ttl, clock::now());
+    auto q = local->store.write(key, hash, std::move(value), ttl);
     if (!q)
       return q.error();
     // Visible to every reader already; the owner accounts and evicts. A

@@ -12,15 +12,6 @@
 
 namespace p21::cache_detail {
 
-namespace {
-
-/// Heap bytes a string owns beyond its object (none while it fits the SSO).
-uint64_t heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;
-}
-
-} // namespace
-
 // -- the table ----------------------------------------------------------------
 
 size_t entry_overhead() {
@@ -115,100 +106,6 @@ caf::error cache_store::check_charge(uint64_t charge) const {
   return caf::none;
 }
 
-bool cache_store::note_read(bool hit, uint64_t record) {
-  auto stripe = read_buffer::stripe_of_this_thread();
-  reads_.count(stripe, hit);
-  return reads_.push(stripe, record) && claim_drain_request();
-}
-
-bool cache_store::claim_drain_request() {
-  // Read first: while a request is out, the common case, no thread writes
-  // the shared flag.
-  return !drain_requested_.load(std::memory_order_relaxed) &&
-         !drain_requested_.exchange(true, std::memory_order_acq_rel);
-}
-
-cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
-  // One queue in write order: the policy sees writes in the order they
-  // happened (per-thread queues would hand it each thread's writes in a
-  // batch, which measurably skews W-TinyLFU's small window).
-  queued q;
-  {
-    std::lock_guard<std::mutex> guard{writes_mtx_};
-    writes_.emplace_back(key);
-    q.pending = writes_.size();
-    pending_bytes_ += bytes;
-    peak_pending_bytes_ = std::max(peak_pending_bytes_, pending_bytes_);
-    q.pending_bytes = pending_bytes_;
-  }
-  q.full = q.pending > write_limit() || q.pending_bytes > write_byte_limit();
-  q.drain = claim_drain_request();
-  return q;
-}
-
-caf::expected<cache_store::queued> cache_store::write(std::string_view key, uint64_t hash,
-                                                      std::string value, timespan ttl,
-                                                      time_point now) {
-  if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
-    return err;
-  // Made before the lock: the copy is the write's longest part.
-  auto* stored = stored_value::make(value, expiry(ttl, now));
-  uint64_t charge = 0;
-  {
-    auto w = table_.write(hash);
-    auto* n = w.find(key, hash);
-    if (n == nullptr) {
-      n = new node;
-      n->hash = hash;
-      n->key.assign(key);
-      n->value.store(stored, std::memory_order_relaxed);
-      w.insert(n);
-    } else {
-      w.set_value(n, stored);
-    }
-    // Counted as a string's heap bytes were (see node_overhead).
-    n->charge = entry_overhead() + heap_bytes(n->key) + (value.size() > 15 ? value.size() + 1 : 0);
-    charge = n->charge;
-  }
-  reads_.count_put(read_buffer::stripe_of_this_thread());
-  return enqueue(key, charge);
-}
-
-bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
-  {
-    auto w = table_.write(hash);
-    auto* n = w.find(key, hash);
-    if (n == nullptr || n->value.load(std::memory_order_relaxed) == nullptr)
-      return false;
-    if (!n->linked) {
-      // The owner has not seen it yet: its queued write will find nothing.
-      w.unchain(n);
-      w.retire(n);
-      return true;
-    }
-    // Linked nodes are the owner's to free; a null value is an erased
-    // entry.
-    w.set_value(n, nullptr);
-  }
-  q = enqueue(key, key.size());
-  return true;
-}
-
-size_t cache_store::pending_writes() const {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
-  return writes_.size();
-}
-
-uint64_t cache_store::pending_write_bytes() const {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
-  return pending_bytes_;
-}
-
-uint64_t cache_store::peak_pending_write_bytes() const {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
-  return peak_pending_bytes_;
-}
-
 // -- cache_store: the owner ---------------------------------------------------
 
 cache_store::order& cache_store::list_of(region r) {
@@ -241,7 +138,7 @@ void cache_store::destroy(node* n) {
   w.retire(n);
 }
 
-void cache_store::drain() {
+size_t cache_store::drain() {
   drain_requested_.store(false, std::memory_order_release);
   auto now = clock::now();
   // Writes first, reads second, evictions last: a key written since the
@@ -255,10 +152,13 @@ void cache_store::drain() {
     draining_.swap(writes_);
     pending_bytes_ = 0; // the owner accounts them now
   }
+  auto applied = draining_.size();
   for (auto& key : draining_)
     apply_write(key);
   draining_.clear();
+  size_t reads = 0;
   reads_.drain([&](uint64_t hash) {
+    ++reads;
     read_batch_.push_back(hash);
     if (read_batch_.size() == read_batch_limit)
       apply_reads(now);
@@ -269,6 +169,7 @@ void cache_store::drain() {
   // the owner hands over the rest, so that a quiet cache frees it too.
   if (++drains_ % 64 == 0)
     table_.flush_retired();
+  return applied + reads;
 }
 
 void cache_store::apply_write(const std::string& key) {
@@ -517,6 +418,11 @@ uint64_t cache_store::clear() {
     removed += n->value.load(std::memory_order_relaxed) != nullptr ? 1 : 0;
   });
   forget_policy();
+  {
+    // Cleared as a stopped owner leaves it: the next write asks for a drain.
+    std::lock_guard<std::mutex> guard{writes_mtx_};
+    ticking_.store(false, std::memory_order_relaxed);
+  }
   return removed;
 }
 
@@ -537,6 +443,10 @@ void cache_store::reset() {
   reads_.drain([](uint64_t) {});
   reads_.reset_counts();
   drain_requested_.store(false);
+  {
+    std::lock_guard<std::mutex> guard{writes_mtx_};
+    ticking_.store(false, std::memory_order_relaxed);
+  }
   // Queued writes stay: they are the writes made since the last owner
   // stopped.
   cfg_ = initial_;

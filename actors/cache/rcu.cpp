@@ -1,15 +1,52 @@
 #include "rcu.hpp"
 
+#include <mutex>
+#include <vector>
+
 namespace p21::cache_detail {
 
 namespace {
 
-/// One call_rcu per batch of retired things, so that no node or value
-/// carries an rcu_head of its own (16 bytes each).
-struct retired_batch {
-  rcu_head head;
-  std::vector<retired> items;
+/// Spent batches for reuse: at most `kept` (4 KiB each) wait here.
+class batch_pool {
+public:
+  static constexpr size_t kept = 64;
+
+  retired_batch* take() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!free_.empty()) {
+        auto* b = free_.back();
+        free_.pop_back();
+        return b;
+      }
+    }
+    return new retired_batch;
+  }
+
+  void give(retired_batch* b) {
+    b->count = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (free_.size() < kept) {
+        free_.push_back(b);
+        return;
+      }
+    }
+    delete b;
+  }
+
+private:
+  std::mutex mtx_;
+  std::vector<retired_batch*> free_;
 };
+
+batch_pool& pool() {
+  // Never destroyed: liburcu's thread may free batches after static
+  // destructors ran.
+  static auto* p = new batch_pool;
+  return *p;
+}
 
 void free_batch(rcu_head* head) {
   auto* b = caa_container_of(head, retired_batch, head);
@@ -19,21 +56,37 @@ void free_batch(rcu_head* head) {
   __tsan_acquire(b);
   __tsan_acquire(&rcu_tsan_sync);
 #endif
-  for (auto& r : b->items)
-    r.free(r.ptr);
-  delete b;
+  retired_batch::free_now(b);
 }
 
 } // namespace
 
-void free_after_grace_period(std::vector<retired> items) {
-  if (items.empty())
-    return;
-  auto* b = new retired_batch{{}, std::move(items)};
+retired_batch* retired_batch::make() {
+  // The pool's lock orders its reuse after liburcu's thread emptied it.
+  return pool().take();
+}
+
+void retired_batch::free_now(retired_batch* chain) noexcept {
+  while (chain != nullptr) {
+    auto* next = chain->next;
+    for (size_t i = 0; i < chain->count; ++i)
+      chain->items[i].free(chain->items[i].ptr);
+    chain->next = nullptr;
+    pool().give(chain);
+    chain = next;
+  }
+}
+
+void free_after_grace_period(retired_batch* chain) {
+  while (chain != nullptr) {
+    auto* batch = chain;
+    chain = chain->next;
+    batch->next = nullptr;
 #ifdef P21_RCU_TSAN
-  __tsan_release(b);
+    __tsan_release(batch);
 #endif
-  urcu_bp_call_rcu(&b->head, free_batch);
+    urcu_bp_call_rcu(&batch->head, free_batch);
+  }
 }
 
 void wait_for_deferred_frees() {

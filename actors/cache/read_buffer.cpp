@@ -16,8 +16,9 @@ read_buffer::read_buffer(size_t stripes) {
     while (stripes < wanted)
       stripes *= 2;
   }
-  mask_ = stripes - 1;
-  stripes_ = std::make_unique<stripe[]>(stripes);
+  own_ = stripes;
+  shared_ = std::max<size_t>(2, stripes / 4);
+  stripes_ = std::make_unique<stripe[]>(own_ + shared_);
 }
 
 namespace {
@@ -63,18 +64,20 @@ size_t read_buffer::this_thread_index() {
   return index.value;
 }
 
-bool read_buffer::push(size_t stripe, uint64_t hash) {
-  auto& s = stripes_[stripe & mask_];
+read_buffer::pushed read_buffer::push_shared(stripe& s, uint64_t hash) {
   auto tail = s.tail.load(std::memory_order_relaxed);
   auto size = tail - s.head.load(std::memory_order_acquire);
   if (size >= slots)
-    return true; // full: dropped
+    return pushed::dropped;
   if (!s.tail.compare_exchange_strong(tail, tail + 1, std::memory_order_acq_rel,
                                       std::memory_order_relaxed))
-    return false; // another reader took the slot: dropped
+    return pushed::kept; // another reader took the slot: dropped, the stripe has room
   s.cells[tail & (slots - 1)].store(hash == 0 ? 1 : hash, std::memory_order_release);
   // Three quarters full: time for the owner, before records drop.
-  return size + 1 >= slots - slots / 4;
+  constexpr uint64_t ask_at = slots - slots / 4;
+  if (size + 1 < ask_at)
+    return pushed::kept;
+  return size + 1 == ask_at ? pushed::drain_point : pushed::drain_soon;
 }
 
 read_buffer::totals read_buffer::counts() const {

@@ -20,6 +20,18 @@ namespace p21::cache_detail {
 /// puts are counted per thread (`thread_counts`), so that counting costs
 /// neither a shared cache line nor an atomic read-modify-write.
 ///
+/// Stripes of their own: a thread index is unique among the threads
+/// running (`this_thread_index`), so the first `stripe_count()` indices
+/// each have a stripe no other thread writes: a record there is a plain
+/// store and a release of the tail (a single-producer ring), and the owner
+/// only reads the cells. Before, a record was a compare-and-swap on the
+/// tail (a full barrier, which waits for the thread's pending stores) and
+/// the owner zeroed each cell it read, so the next record's store found
+/// the cell's line on the owner's core; a plain store leaves that wait to
+/// the store buffer. (Measured together with the rest of issue 33's second
+/// pass, see docs/cache.md.) Threads beyond those share a few stripes, with
+/// a compare-and-swap on the tail as before.
+///
 /// Sizes: a reader asks the owner to drain when its stripe is three
 /// quarters full; that request is a message, often a wake-up of a sleeping
 /// scheduler thread (a futex call, some microseconds in a VM), paid by the
@@ -30,29 +42,46 @@ namespace p21::cache_detail {
 /// follow the machine (eight per hardware thread, 4 to 16), as Caffeine
 /// sizes its buffers by CPUs: with four per hardware thread, four client
 /// threads shared stripes more often and `cache_contended` fell from 2.1x
-/// to 1.8x. Each stripe takes 16 KiB (256 KiB a shard on a machine of two
-/// or more hardware threads).
+/// to 1.8x. Each stripe takes 16 KiB (320 KiB a shard on a machine of two
+/// or more hardware threads, the shared ones included).
 class read_buffer {
 public:
   static constexpr size_t slots = 2048;
 
-  /// `stripes`: a power of two; 0 picks the machine's default.
+  /// `stripes`: a power of two; 0 picks the machine's default. That many
+  /// thread indices have a stripe of their own; a quarter as many (at
+  /// least 2) are shared by the threads beyond.
   explicit read_buffer(size_t stripes = 0);
 
-  size_t stripe_count() const noexcept { return mask_ + 1; }
+  /// Stripes of their own (the shared ones come on top).
+  size_t stripe_count() const noexcept { return own_; }
 
-  /// The calling thread's stripe (any value: the buffer takes it modulo
-  /// its stripe count): its thread index, so that the first threads each
-  /// have a stripe of their own.
+  /// The calling thread's index, for `push` and `count`.
   static size_t stripe_of_this_thread() { return this_thread_index(); }
 
   /// A small number for the calling thread, unique among the threads
   /// running now (a thread that ends gives its number back).
   static size_t this_thread_index();
 
-  /// Appends `hash`; returns whether the owner should drain soon (the stripe
-  /// is three quarters full or the record was dropped).
-  bool push(size_t stripe, uint64_t hash);
+  /// What became of a record.
+  enum class pushed : uint8_t {
+    kept,
+    /// Kept, and the stripe just became three quarters full: the owner
+    /// should drain.
+    drain_point,
+    /// Kept, in a stripe past three quarters full.
+    drain_soon,
+    /// Dropped (the stripe was full, or another thread took the slot).
+    dropped,
+  };
+
+  /// Appends `hash` for the thread of index `thread` (the caller's own:
+  /// no other running thread may pass the same one below `stripe_count()`).
+  pushed push(size_t thread, uint64_t hash) {
+    if (thread < own_)
+      return push_own(stripes_[thread], hash);
+    return push_shared(stripes_[own_ + (thread & (shared_ - 1))], hash);
+  }
 
   /// Counts a hit or a miss of the calling thread (`thread`: its index).
   void count(size_t thread, bool hit) { counts_.add(thread, hit ? 0 : 1); }
@@ -62,7 +91,16 @@ public:
   /// Owner: calls `f(hash)` for each record, oldest first per stripe.
   template <class F>
   void drain(F f) {
-    for (size_t i = 0; i <= mask_; ++i) {
+    for (size_t i = 0; i < own_; ++i) {
+      auto& s = stripes_[i];
+      auto head = s.head.load(std::memory_order_relaxed);
+      auto tail = s.tail.load(std::memory_order_acquire);
+      for (; head != tail; ++head)
+        f(s.cells[head & (slots - 1)].load(std::memory_order_relaxed));
+      // Release: the producer that sees it may write the cells read.
+      s.head.store(head, std::memory_order_release);
+    }
+    for (size_t i = own_; i < own_ + shared_; ++i) {
       auto& s = stripes_[i];
       auto head = s.head.load(std::memory_order_relaxed);
       auto tail = s.tail.load(std::memory_order_acquire);
@@ -91,11 +129,38 @@ public:
   void reset_counts();
 
 private:
+  /// The producers' line (the tail, and what a stripe's own producer last
+  /// saw of the head), the owner's line (the head), then the cells.
   struct alignas(64) stripe {
-    std::atomic<uint64_t> head{0};
     std::atomic<uint64_t> tail{0};
-    std::array<std::atomic<uint64_t>, slots> cells{};
+    uint64_t head_seen = 0;
+    alignas(64) std::atomic<uint64_t> head{0};
+    alignas(64) std::array<std::atomic<uint64_t>, slots> cells{};
   };
+
+  /// A stripe of the caller's own: no other producer.
+  static pushed push_own(stripe& s, uint64_t hash) {
+    constexpr uint64_t ask_at = slots - slots / 4;
+    auto tail = s.tail.load(std::memory_order_relaxed);
+    // The head as last seen: the owner's line is read only when the stripe
+    // looks three quarters full, once per drain.
+    auto size = tail - s.head_seen;
+    if (size + 1 >= ask_at) {
+      s.head_seen = s.head.load(std::memory_order_acquire);
+      size = tail - s.head_seen;
+      if (size >= slots)
+        return pushed::dropped;
+    }
+    s.cells[tail & (slots - 1)].store(hash, std::memory_order_relaxed);
+    // Release: the owner that sees the tail sees the cell.
+    s.tail.store(tail + 1, std::memory_order_release);
+    if (size + 1 < ask_at)
+      return pushed::kept;
+    return size + 1 == ask_at ? pushed::drain_point : pushed::drain_soon;
+  }
+
+  /// A stripe shared by threads beyond the first `own_`.
+  static pushed push_shared(stripe& s, uint64_t hash);
 
   /// Counters of hits, misses and puts, one cache line per thread index:
   /// the first `owned` indices each write only their own line, with a
@@ -127,7 +192,9 @@ private:
     std::array<line, owned + 1> lines_{};
   };
 
-  size_t mask_;
+  size_t own_;
+  size_t shared_;
+  /// `own_` stripes of their own, then `shared_` shared ones.
   std::unique_ptr<stripe[]> stripes_;
   thread_counts counts_;
   /// What `counts` had at the last `reset_counts` (the counters themselves

@@ -9,13 +9,13 @@ namespace p21::cache_detail {
 
 namespace {
 
-/// Retired things a segment gathers before it hands them to RCU as one
-/// batch, or fewer when they hold this many bytes (at most 4 MiB a shard
-/// wait for a hand-over). Each hand-over may wake liburcu's call_rcu
-/// thread, which then waits for a grace period (membarrier): with batches
-/// of 64 and a hand-over at every drain, `cache_contended` (10 % puts) fell
-/// from 0.99x the mutex LRU to 0.61x on this 2-vCPU machine.
-constexpr size_t retire_batch = 256;
+/// A segment hands what it retired to RCU as one batch of
+/// `retired_batch::capacity` (256), or fewer when they hold this many bytes
+/// (at most 4 MiB a shard wait for a hand-over). Each hand-over may wake
+/// liburcu's call_rcu thread, which then waits for a grace period
+/// (membarrier): with batches of 64 and a hand-over at every drain,
+/// `cache_contended` (10 % puts) fell from 0.99x the mutex LRU to 0.61x on
+/// this 2-vCPU machine.
 constexpr uint64_t retire_batch_bytes = 64 << 10;
 
 } // namespace
@@ -86,7 +86,13 @@ void rcu_table::segment::grow() {
 }
 
 void rcu_table::segment::retire(void* p, void (*free)(void*), uint64_t bytes) {
-  retired_items.push_back({p, free});
+  if (retired_items == nullptr || retired_items->full()) {
+    // A full batch waits, chained, for the writer's unlock.
+    auto* b = retired_batch::make();
+    b->next = retired_items;
+    retired_items = b;
+  }
+  retired_items->add(p, free);
   retired_bytes += bytes;
   has_retired.store(true, std::memory_order_relaxed);
 }
@@ -99,14 +105,16 @@ rcu_table::writer::writer(segment& seg)
 }
 
 rcu_table::writer::~writer() {
-  std::vector<retired> items;
-  if (seg_.retired_items.size() >= retire_batch || seg_.retired_bytes >= retire_batch_bytes) {
-    items.swap(seg_.retired_items);
+  retired_batch* items = nullptr;
+  // Full, or holding many bytes: handed over.
+  if (auto* r = seg_.retired_items;
+      r != nullptr && (r->full() || r->next != nullptr || seg_.retired_bytes >= retire_batch_bytes)) {
+    std::swap(items, seg_.retired_items);
     seg_.retired_bytes = 0;
     seg_.has_retired.store(false, std::memory_order_relaxed);
   }
   seg_.mtx.unlock();
-  free_after_grace_period(std::move(items));
+  free_after_grace_period(items);
 }
 
 rcu_table::node* rcu_table::writer::find(std::string_view key, uint64_t hash) const {
@@ -174,8 +182,7 @@ rcu_table::~rcu_table() {
       bucket_array::free(b);
     }
     // Retired, not yet handed over: no reader is left, so at once.
-    for (auto& r : seg.retired_items)
-      r.free(r.ptr);
+    retired_batch::free_now(seg.retired_items);
   }
 }
 
@@ -202,14 +209,14 @@ void rcu_table::flush_retired() {
   for (auto& seg : segments_) {
     if (!seg.has_retired.load(std::memory_order_relaxed))
       continue;
-    std::vector<retired> items;
+    retired_batch* items = nullptr;
     {
       std::lock_guard<segment_lock> guard{seg.mtx};
-      items.swap(seg.retired_items);
+      std::swap(items, seg.retired_items);
       seg.retired_bytes = 0;
       seg.has_retired.store(false, std::memory_order_relaxed);
     }
-    free_after_grace_period(std::move(items));
+    free_after_grace_period(items);
   }
 }
 

@@ -170,7 +170,7 @@ public:
     size_t count = 0;
     /// Whether `retired_items` may hold something (read without the lock).
     std::atomic<bool> has_retired{false};
-    std::vector<retired> retired_items;
+    retired_batch* retired_items = nullptr;
     uint64_t retired_bytes = 0;
     // What readers read: a seqcount of rehashes and the buckets.
     alignas(64) std::atomic<uint32_t> resizes{0};
@@ -248,25 +248,34 @@ template <class F>
 void rcu_table::clear(F f) {
   for (auto& seg : segments_) {
     bucket_array* old = nullptr;
-    std::vector<retired> items;
+    retired_batch* items = nullptr;
     {
       std::lock_guard<segment_lock> guard{seg.mtx};
       old = seg.buckets.exchange(nullptr, std::memory_order_acq_rel);
       seg.count = 0;
-      items.swap(seg.retired_items);
+      std::swap(items, seg.retired_items);
       seg.retired_bytes = 0;
       seg.has_retired.store(false, std::memory_order_relaxed);
     }
+    auto add = [&items](void* p, void (*free)(void*)) {
+      if (items != nullptr && items->full()) {
+        free_after_grace_period(items);
+        items = nullptr;
+      }
+      if (items == nullptr)
+        items = retired_batch::make();
+      items->add(p, free);
+    };
     if (old != nullptr) {
       for (size_t i = 0; i <= old->mask; ++i)
         for (auto* n = old->heads()[i].load(std::memory_order_relaxed); n != nullptr;
              n = n->chain.load(std::memory_order_relaxed)) {
           f(n);
-          items.push_back({n, &table_node::free});
+          add(n, &table_node::free);
         }
-      items.push_back({old, &bucket_array::free});
+      add(old, &bucket_array::free);
     }
-    free_after_grace_period(std::move(items));
+    free_after_grace_period(items);
   }
 }
 

@@ -7,7 +7,10 @@
 //   with its key's tag first;
 // - a key that stays in the table is always found, however many rehashes
 //   run meanwhile (no false miss from a reader walking moved chains);
-// - a writer reads its own write at once (read-your-writes).
+// - a writer reads its own write at once (read-your-writes);
+// - the read buffer (read_buffer.*) hands its drainer each reader's records
+//   in order, once, never a cell before its write, both on a stripe of the
+//   reader's own (a plain store) and on a shared one (a CAS).
 // Exit status 0 when all held; prints what failed otherwise.
 
 #include <atomic>
@@ -18,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/cache/read_buffer.hpp"
 #include "actors/cache/table.hpp"
 
 using namespace p21::cache_detail;
@@ -101,7 +105,10 @@ int main(int argc, char** argv) {
     put(stable, keys.back(), value_of(keys.back(), 'a', 40));
   }
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> reads{0}, writes{0}, clears{0};
+  std::atomic<uint64_t> reads{0}, writes{0}, clears{0}, records{0};
+  // Read records: (tag << 40) | sequence, tag r for reader r's own stripe,
+  // 8 + r for the shared one.
+  read_buffer buffer{4};
   std::vector<std::thread> threads;
   for (int r = 0; r < 3; ++r)
     threads.emplace_back([&, r] {
@@ -121,9 +128,28 @@ int main(int argc, char** argv) {
         auto c = "clear-" + std::to_string(i % 1000);
         if (read(cleared, c) == 0)
           fail("a torn value in the cleared table", c);
+        auto tag = static_cast<uint64_t>(r);
+        buffer.push(tag, (tag << 40) | (n + 1));
+        buffer.push(buffer.stripe_count(), ((tag + 8) << 40) | (n + 1));
       }
       reads += n;
     });
+  threads.emplace_back([&] {
+    std::vector<uint64_t> last(16, 0);
+    auto check = [&](uint64_t h) {
+      auto tag = h >> 40;
+      auto seq = h & ((uint64_t{1} << 40) - 1);
+      if (tag >= 16 || seq <= last[tag])
+        fail("a read record out of order, repeated or read before its write",
+             std::to_string(h));
+      else
+        last[tag] = seq;
+      ++records;
+    };
+    while (!stop.load(std::memory_order_relaxed))
+      buffer.drain(check);
+    buffer.drain(check);
+  });
   // Writers: replace stable values (sizes vary, so allocations move),
   // insert and remove churn keys (the table grows, segments rehash), and
   // read their own writes.
@@ -163,12 +189,14 @@ int main(int argc, char** argv) {
   // record to the call_rcu thread through its own queue, which TSan, not
   // seeing liburcu's atomics, reports as a race inside liburcu. Frees still
   // pending at exit are no concern here.
-  std::printf("table stress: %llu reads, %llu writes, %llu clears, %llu failures\n",
+  std::printf("table stress: %llu reads (%llu records drained), %llu writes, %llu clears, "
+              "%llu failures\n",
               static_cast<unsigned long long>(reads.load()),
+              static_cast<unsigned long long>(records.load()),
               static_cast<unsigned long long>(writes.load()),
               static_cast<unsigned long long>(clears.load()),
               static_cast<unsigned long long>(failures.load()));
-  if (reads.load() == 0 || writes.load() == 0 || clears.load() == 0) {
+  if (reads.load() == 0 || writes.load() == 0 || clears.load() == 0 || records.load() == 0) {
     std::fprintf(stderr, "FAIL: a thread did nothing\n");
     return 1;
   }

@@ -79,3 +79,70 @@ TEST_CASE("16 cache writers of 256 KiB values into a 4 MiB cache keep its queued
   auto stats = c.stats().value();
   CHECK(stats.bytes <= nc.max_bytes);
 }
+
+TEST_CASE("while a cache's owner keeps draining, a write asks for a drain only once a quarter of "
+          "the queue's limit waits, and the owner stops only when no write waits") {
+  store_config cfg;
+  cfg.max_entries = 64 * 64;
+  cache_store store{cfg};
+  REQUIRE(store.write_limit() == 64);
+  auto put = [&](int i) {
+    auto key = "k" + std::to_string(i);
+    return store.write(key, key_hash(key), "v", timespan{0}).value();
+  };
+  CHECK(put(0).drain); // an idle owner is asked at once
+  CHECK(store.drain() == 1);
+  store.keep_draining();
+  for (int i = 1; i < 16; ++i)
+    CHECK_FALSE(put(i).drain); // the owner's next tick takes them
+  CHECK(put(16).drain); // a quarter of 64 waits
+  CHECK_FALSE(store.stop_draining_if_idle()); // writes wait: it ticks on
+  CHECK(store.drain() == 16);
+  CHECK(store.size() == 17);
+  CHECK(store.stop_draining_if_idle());
+  CHECK(put(17).drain); // stopped: the next write asks again
+}
+
+TEST_CASE("while a cache's owner keeps draining, a reader claims no drain request, even once its "
+          "stripe is full, and hears once per three quarters of a stripe to note its use") {
+  cache_store store{store_config{}};
+  const std::string key = "hot";
+  auto hash = key_hash(key);
+  REQUIRE_FALSE(store.put(key, "v", timespan{0}, std::chrono::steady_clock::now()));
+  auto read = [&](size_t n) {
+    size_t asked = 0;
+    for (size_t i = 0; i < n; ++i) {
+      bool drain = false;
+      CHECK(store.visit(key, hash, [](std::string_view) {}, drain) == lookup_result::hit);
+      asked += drain ? 1 : 0;
+    }
+    return asked;
+  };
+  store.keep_draining();
+  CHECK(read(read_buffer::slots + 100) == 1); // the note of use
+  CHECK_FALSE(store.drain_pending());         // nothing claimed: no message
+  CHECK(store.drain() == read_buffer::slots); // the rest were dropped
+  CHECK(store.stop_draining_if_idle());
+  CHECK(read(read_buffer::slots) == 1); // not ticking: asked once, at three quarters
+  CHECK(store.drain_pending());
+}
+
+TEST_CASE("hits served from the table while a cache's owner ticks still count as uses of its "
+          "shard") {
+  runtime rt{test_config()};
+  auto c = cache::create(rt, "ticking_uses", named_cache_config{}).value();
+  REQUIRE_FALSE(c.put("hot", "v"));
+  auto shard = rt.shared_object<shard_shared>("cache.ticking_uses/0");
+  REQUIRE(shard);
+  auto uses = [&] { return rt.component("cache.ticking_uses/0").value().use_count; };
+  // Reads until the owner ticks (the first drain request starts it).
+  for (int i = 0; i < 100'000 && !shard->store.ticking(); ++i)
+    REQUIRE(c.get("hot").value());
+  REQUIRE(shard->store.ticking());
+  auto before = uses();
+  // Three quarters of a stripe and more: one note of use at least, with no
+  // drain request (the owner drains on its tick).
+  for (size_t i = 0; i < 2 * read_buffer::slots; ++i)
+    REQUIRE(c.get("hot").value());
+  CHECK(uses() > before);
+}
