@@ -32,9 +32,12 @@ caf::behavior page_counter(caf::event_based_actor* self, p21::db_pool_actor db,
             .then(
                 [=](std::vector<p21::db_result>& r) mutable {
                   auto n = r.at(1).rows.at(0).at(0).i;
-                  caf::anon_send(cache, p21::put_atom::value, "views:" + page, std::to_string(n),
-                                 caf::timespan{0});
-                  rp.deliver(n);
+                  // Answered once the cache holds the count, so that a
+                  // caller reading the cache next sees it.
+                  self->request(cache, 5s, p21::put_atom::value, "views:" + page,
+                                std::to_string(n), caf::timespan{0})
+                      .then([=](bool) mutable { rp.deliver(n); },
+                            [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
                 },
                 [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
         return rp;

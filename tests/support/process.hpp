@@ -42,6 +42,25 @@ inline size_t fd_count() {
   return n;
 }
 
+/// Open descriptors that a command's run creates and must close: pipes and
+/// pidfds (other components open files of their own at their own times:
+/// the monitor's /proc reads, the pressure watcher's PSI trigger).
+inline size_t command_fd_count() {
+  size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (auto* e = ::readdir(d)) {
+      char target[256] = {};
+      auto path = std::string{"/proc/self/fd/"} + e->d_name;
+      auto len = ::readlink(path.c_str(), target, sizeof(target) - 1);
+      std::string t{target, len > 0 ? size_t(len) : 0};
+      if (t.rfind("pipe:", 0) == 0 || t == "anon_inode:[pidfd]")
+        ++n;
+    }
+    ::closedir(d);
+  }
+  return n;
+}
+
 /// Field 3 (state) and 4 (ppid) of /proc/PID/stat.
 inline std::optional<std::pair<char, pid_t>> proc_state(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/stat");

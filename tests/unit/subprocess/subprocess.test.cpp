@@ -135,6 +135,7 @@ TEST_CASE("1000 commands leave no zombie and no descriptor behind") {
   auto sp = subprocess::open(rt).value();
   REQUIRE(sp.run({"true"})); // warm up: the pool and its reactor exist
   auto fds = fd_count();
+  auto command_fds = command_fd_count();
   // 10 threads with 100 commands each: the pool runs 8 and queues the rest.
   std::vector<std::future<size_t>> threads;
   for (int t = 0; t < 10; ++t)
@@ -154,9 +155,12 @@ TEST_CASE("1000 commands leave no zombie and no descriptor behind") {
   CHECK(ok == 1000);
   CHECK(children_of_this_process(true).empty());
   CHECK(children_of_this_process(false).empty());
-  // At most as many: a descriptor another component holds for an instant
-  // (the monitor reading /proc every second) may be open at either count.
-  CHECK(eventually([&] { return fd_count() <= fds; }));
+  // No pipe or pidfd of a command left open; and no more descriptors in
+  // all, but for one another component may open meanwhile (under a loaded
+  // ASan run the pressure watcher's PSI trigger opened after the first
+  // count) or hold for an instant (the monitor reading /proc).
+  CHECK(eventually([&] { return command_fd_count() <= command_fds; }));
+  CHECK(eventually([&] { return fd_count() <= fds + 1; }));
   auto s = sp.stats().value();
   CHECK(s.finished == 1001);
   CHECK(s.failed == 0);
