@@ -83,8 +83,9 @@ public:
     return push_shared(stripes_[own_ + (thread & (shared_ - 1))], hash);
   }
 
-  /// Counts a hit or a miss of the calling thread (`thread`: its index).
-  void count(size_t thread, bool hit) { counts_.add(thread, hit ? 0 : 1); }
+  /// Counts a hit or a miss of the calling thread (`thread`: its index);
+  /// returns the thread's hits or misses so far, this one included.
+  uint64_t count(size_t thread, bool hit) { return counts_.add(thread, hit ? 0 : 1); }
 
   void count_put(size_t thread) { counts_.add(thread, 2); }
 
@@ -170,13 +171,16 @@ private:
   class thread_counts {
   public:
     static constexpr size_t owned = 64;
-    void add(size_t thread, size_t which) {
+    /// Returns the count after this one (of the thread's line, or of the
+    /// shared line).
+    uint64_t add(size_t thread, size_t which) {
       if (thread < owned) {
         auto& c = lines_[thread].n[which];
-        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      } else {
-        lines_[owned].n[which].fetch_add(1, std::memory_order_relaxed);
+        auto n = c.load(std::memory_order_relaxed) + 1;
+        c.store(n, std::memory_order_relaxed);
+        return n;
       }
+      return lines_[owned].n[which].fetch_add(1, std::memory_order_relaxed) + 1;
     }
     uint64_t sum(size_t which) const {
       uint64_t total = 0;

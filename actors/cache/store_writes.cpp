@@ -15,9 +15,13 @@ uint64_t heap_bytes(const std::string& s) {
 
 } // namespace
 
+/// While the owner ticks, a thread's reads note a use of the shard once per
+/// this many hits (or misses).
+constexpr uint64_t note_use_every = 1536;
+
 bool cache_store::note_read(bool hit, uint64_t record) {
   auto stripe = read_buffer::stripe_of_this_thread();
-  reads_.count(stripe, hit);
+  auto reads = reads_.count(stripe, hit);
   // While the owner ticks it drains soon anyway: a stripe that fills before
   // the tick drops records (more than 2048 reads of a thread a tick) rather
   // than wake it. Asking when full kept most of the cost (a copying hit 48
@@ -26,10 +30,16 @@ bool cache_store::note_read(bool hit, uint64_t record) {
   // Once per 1 536 reads of a thread all the same, the caller hears of it
   // with no request claimed: the handle notes the use of the shard (rule 4
   // unloads a component no one uses) and sends nothing (`drain_pending`).
+  // A stripe reaches that point only if the reader outpaces the ticks: a
+  // slower one (under 1 536 reads a tick) hears of it by its own count of
+  // hits or misses instead, so that its reads still count as uses.
   auto r = reads_.push(stripe, record);
+  bool ticking = ticking_.load(std::memory_order_relaxed);
+  if (ticking && reads % note_use_every == 0)
+    return true;
   if (r == read_buffer::pushed::kept)
     return false;
-  if (ticking_.load(std::memory_order_relaxed))
+  if (ticking)
     return r == read_buffer::pushed::drain_point;
   return claim_drain_request();
 }

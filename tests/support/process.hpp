@@ -42,6 +42,21 @@ inline size_t fd_count() {
   return n;
 }
 
+/// What each open descriptor is (`/proc/self/fd` links), for a message.
+inline std::string fd_targets() {
+  std::string out;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (auto* e = ::readdir(d)) {
+      char target[256] = {};
+      auto path = std::string{"/proc/self/fd/"} + e->d_name;
+      if (::readlink(path.c_str(), target, sizeof(target) - 1) > 0)
+        out += std::string{e->d_name} + " -> " + target + "\n";
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
 /// Open descriptors that a command's run creates and must close: pipes and
 /// pidfds (other components open files of their own at their own times:
 /// the monitor's /proc reads, the pressure watcher's PSI trigger).
