@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "p21/config.hpp"
-#include "p21/protocol/metrics.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/runtime.hpp"
 
@@ -57,8 +56,5 @@ phase process_queue_phase();
 /// declared in TOML (bench_self_tuning_custom.cpp).
 phase custom_actor_phase();
 
-/// The `q` quantile of the samples a cumulative histogram gained between
-/// `before` and `now` (linear within a bucket); 0 without samples.
-double window_quantile(const histogram_summary& now, const histogram_summary& before, double q);
 
 } // namespace p21::app

@@ -11,6 +11,7 @@
 
 #include "app/bench_self_tuning.hpp"
 #include "examples/worker_pool/worker_pool.hpp"
+#include "p21/histogram.hpp"
 #include "p21/optimizer_config.hpp"
 #include "p21/protocol/optimizer.hpp"
 #include "p21/subsystems.hpp"
@@ -95,7 +96,7 @@ phase custom_actor_phase() {
                      caf::timespan{std::chrono::milliseconds{20}});
     }
     std::this_thread::sleep_until(start + std::chrono::milliseconds{195});
-    auto wait = window_quantile(wait_histogram(rt), state->wait_before, 0.95);
+    auto wait = window_quantile(wait_histogram(rt), state->wait_before, 0.95).value_or(0);
     auto workers = rt.knob("myapp.workers");
     return std::make_pair(1000 * wait, workers ? *workers : 0.0);
   };

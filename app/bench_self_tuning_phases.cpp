@@ -14,6 +14,7 @@
 #include "app/bench_self_tuning.hpp"
 #include "app/scratch_dir.hpp"
 #include "p21/cache_config.hpp"
+#include "p21/histogram.hpp"
 #include "p21/subprocess.hpp"
 #include "p21/subprocess_config.hpp"
 #include "p21/subsystems.hpp"
@@ -54,30 +55,6 @@ struct git_repo {
 };
 
 } // namespace
-
-double window_quantile(const histogram_summary& now, const histogram_summary& before, double q) {
-  auto gained = [&](size_t i) {
-    auto was = i < before.cumulative.size() ? before.cumulative[i] : uint64_t{0};
-    return now.cumulative[i] > was ? now.cumulative[i] - was : uint64_t{0};
-  };
-  auto count = now.count > before.count ? double(now.count - before.count) : 0.0;
-  if (count <= 0)
-    return 0;
-  auto rank = q * count;
-  double lower = 0;
-  uint64_t below = 0;
-  for (size_t i = 0; i < now.bounds.size() && i < now.cumulative.size(); ++i) {
-    auto at = gained(i);
-    if (double(at) >= rank) {
-      auto in = double(at - below);
-      auto frac = in > 0 ? (rank - double(below)) / in : 1.0;
-      return lower + (now.bounds[i] - lower) * frac;
-    }
-    below = at;
-    lower = now.bounds[i];
-  }
-  return now.max;
-}
 
 // -- (g) the git cache holds a third of the git reads' working set ---------------------
 
@@ -148,7 +125,7 @@ phase process_queue_phase() {
     for (auto& c : clients)
       c.join();
     auto after = pool_stats(sp);
-    auto p95 = 1000 * window_quantile(after.queue_time, before.queue_time, 0.95);
+    auto p95 = 1000 * window_quantile(after.queue_time, before.queue_time, 0.95).value_or(0);
     return std::make_pair(p95, double(after.max_processes));
   };
   return p;

@@ -116,4 +116,28 @@ histogram_summary histogram::summary(std::string name, double scale) const {
   return s;
 }
 
+std::optional<double> window_quantile(const histogram_summary& now, const histogram_summary& before,
+                                      double q) {
+  auto count = now.count > before.count ? double(now.count - before.count) : 0.0;
+  if (count <= 0)
+    return std::nullopt;
+  auto rank = q * count;
+  double lower = 0;
+  uint64_t below = 0;
+  for (size_t i = 0; i < now.bounds.size() && i < now.cumulative.size(); ++i) {
+    auto was = i < before.cumulative.size() && before.bounds.size() == now.bounds.size()
+                   ? before.cumulative[i]
+                   : uint64_t{0};
+    auto at = now.cumulative[i] > was ? now.cumulative[i] - was : uint64_t{0};
+    if (double(at) >= rank) {
+      auto in = at > below ? double(at - below) : 0.0;
+      auto frac = in > 0 ? (rank - double(below)) / in : 1.0;
+      return lower + (now.bounds[i] - lower) * std::clamp(frac, 0.0, 1.0);
+    }
+    below = at;
+    lower = now.bounds[i];
+  }
+  return now.max > 0 ? now.max : lower;
+}
+
 } // namespace p21

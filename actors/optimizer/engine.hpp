@@ -157,8 +157,8 @@ struct node_snapshot {
   std::shared_ptr<const performance_summary> summary;
   std::shared_ptr<const metric_set> metrics;
   /// The knobs the rules read (`optimizer_engine::knobs_read`), as their
-  /// owners answered just before this evaluation; a knob whose owner did
-  /// not answer is absent.
+  /// owners answered the monitor's round behind this snapshot; a knob whose
+  /// owner did not answer is absent.
   std::map<std::string, double> knobs;
 };
 
@@ -287,8 +287,8 @@ public:
   /// value of an action); none for rules without a gate.
   std::optional<double> last_value(const decision& d) const;
 
-  /// The knobs the rules read: the optimizer asks their owners before
-  /// each evaluation and passes the answers in `node_snapshot::knobs`.
+  /// The knobs the rules read: the optimizer passes their values from the
+  /// monitor's metrics (`p21_knob_value`) in `node_snapshot::knobs`.
   std::vector<std::string> knobs_read() const;
 
   /// The learned preload list (rule 4).

@@ -97,28 +97,4 @@ std::optional<mrc_answer> mrc_entries(const std::vector<uint64_t>& ghost_depths,
   return a;
 }
 
-std::optional<double> window_quantile(const histogram_summary& now, const histogram_summary& before,
-                                      double q) {
-  auto count = double(diff(now.count, before.count));
-  if (count <= 0)
-    return std::nullopt;
-  auto rank = q * count;
-  double lower = 0;
-  uint64_t below = 0;
-  for (size_t i = 0; i < now.bounds.size() && i < now.cumulative.size(); ++i) {
-    auto was = i < before.cumulative.size() && before.bounds.size() == now.bounds.size()
-                   ? before.cumulative[i]
-                   : uint64_t{0};
-    auto at = diff(now.cumulative[i], was);
-    if (double(at) >= rank) {
-      auto in = at > below ? double(at - below) : 0.0;
-      auto frac = in > 0 ? (rank - double(below)) / in : 1.0;
-      return lower + (now.bounds[i] - lower) * std::clamp(frac, 0.0, 1.0);
-    }
-    below = at;
-    lower = now.bounds[i];
-  }
-  return now.max > 0 ? now.max : lower;
-}
-
 } // namespace p21

@@ -5,6 +5,7 @@
 // a histogram's window. Plain functions of their inputs; the engine
 // (engine.hpp) turns them into decisions.
 
+#include "p21/histogram.hpp"
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -73,10 +74,5 @@ struct mrc_answer {
 std::optional<mrc_answer> mrc_entries(const std::vector<uint64_t>& ghost_depths, double hits,
                                       double requests, uint64_t current, double target_percent);
 
-/// The `q` quantile of the samples a cumulative histogram gained between
-/// `before` and `now` (Prometheus buckets, linear within a bucket); none
-/// without samples.
-std::optional<double> window_quantile(const histogram_summary& now, const histogram_summary& before,
-                                      double q);
 
 } // namespace p21

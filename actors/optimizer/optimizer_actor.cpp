@@ -5,6 +5,7 @@
 // to the monitor's event list; the owner's reply lands in the log entry.
 // It never touches a resource itself, so it runs on the scheduler.
 
+#include <algorithm>
 #include <deque>
 
 #include <caf/all.hpp>
@@ -93,11 +94,20 @@ caf::actor running(const node_view& view, const std::string& name) {
 }
 
 /// The engine's view of the node: the monitor's summary and the typed stats
-/// that came with its metrics, plus the components' start and use times.
+/// that came with its metrics, the knob values the rules read, and the
+/// components' start and use times.
 node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum,
                        const metric_set& m) {
   auto s = make_snapshot(sum, m.stats, st.cfg.memory_budget);
   s.now = clock::now();
+  // The knobs the rules read, as the monitor's round read them from their
+  // owners (`p21_knob_value`); a knob whose owner did not answer is absent.
+  auto wanted = st.engine->knobs_read();
+  for (auto& g : m.gauges)
+    if (monitor_metrics::knob_value.names(g.name))
+      if (auto k = g.labels.find("knob"); k != g.labels.end())
+        if (std::find(wanted.begin(), wanted.end(), k->second) != wanted.end())
+          s.knobs[k->second] = g.value;
   s.metrics = std::make_shared<const metric_set>(m);
   if (st.view && st.view->stats) {
     auto uptime = std::chrono::duration_cast<timespan>(clock::now() - st.view->epoch);
@@ -369,36 +379,6 @@ void evaluate_round(optimizer_self self, const node_snapshot& snap, clock::time_
     done();
 }
 
-/// Asks the owners of the knobs the rules read for their values (through
-/// the supervisor, which forwards each request), then evaluates. A knob
-/// whose owner is down or unknown is left out of the snapshot; the rules
-/// that read it wait.
-void read_knobs_and_evaluate(optimizer_self self, node_snapshot snap, clock::time_point detected) {
-  auto& st = self->state;
-  auto names = st.engine->knobs_read();
-  if (names.empty() || !st.view->supervisor) {
-    evaluate_round(self, snap, detected);
-    return;
-  }
-  struct pending_read {
-    node_snapshot snap;
-    size_t left;
-  };
-  auto read = std::make_shared<pending_read>(pending_read{std::move(snap), names.size()});
-  auto answered = [self, read, detected] {
-    if (--read->left == 0)
-      evaluate_round(self, read->snap, detected);
-  };
-  for (auto& name : names)
-    self->request(st.view->supervisor, std::chrono::seconds{2}, get_knob_atom::value, name)
-        .then(
-            [read, name, answered](double v) {
-              read->snap.knobs[name] = v;
-              answered();
-            },
-            [answered](caf::error&) { answered(); });
-}
-
 /// A round from a fresh sample (`fresh`: the tick, `evaluate`), or from the
 /// monitor's latest round (a wake-up: that round is what woke it, and a
 /// new one right after it would measure rates over a few milliseconds).
@@ -423,7 +403,7 @@ void start_round(optimizer_self self, bool fresh = true) {
         self->request(handle, timeout, metrics_atom::value)
             .then(
                 [=](metric_set& m) {
-                  read_knobs_and_evaluate(self, snapshot(self->state, sum, m), detected);
+                  evaluate_round(self, snapshot(self->state, sum, m), detected);
                 },
                 [=](caf::error&) { finish_round(self, {}); });
       },

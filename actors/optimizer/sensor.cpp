@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "p21/histogram.hpp"
 #include "p21/rule.hpp"
 
 namespace p21 {
@@ -193,32 +194,6 @@ std::string labels_text(const metric_labels& labels) {
   for (auto& [k, v] : labels)
     out += (out.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
   return out + "}";
-}
-
-/// The `q` quantile of the samples `now` gained since `before` (both
-/// cumulative), linear within a bucket; none without samples. Past the
-/// last bound: the largest sample seen.
-std::optional<double> window_quantile(const histogram_summary& now,
-                                      const histogram_summary& before, double q) {
-  if (now.count <= before.count)
-    return std::nullopt;
-  auto gained = [&](size_t i) {
-    auto was = i < before.cumulative.size() ? before.cumulative[i] : uint64_t{0};
-    return now.cumulative[i] > was ? now.cumulative[i] - was : uint64_t{0};
-  };
-  auto rank = q * double(now.count - before.count);
-  double lower = 0;
-  uint64_t below = 0;
-  for (size_t i = 0; i < now.bounds.size(); ++i) {
-    auto at = gained(i);
-    if (double(at) >= rank) {
-      auto in = double(at - below);
-      return lower + (now.bounds[i] - lower) * (in > 0 ? (rank - double(below)) / in : 1.0);
-    }
-    below = at;
-    lower = now.bounds[i];
-  }
-  return now.max;
 }
 
 std::string quantile_text(double q) {

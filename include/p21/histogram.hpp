@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "p21/protocol/metrics.hpp"
@@ -64,5 +65,11 @@ private:
   std::atomic<uint64_t> sum_{0};
   std::atomic<uint64_t> max_{0};
 };
+
+/// The `q` quantile of the samples a cumulative histogram summary gained
+/// between `before` and `now` (its Prometheus buckets, linear within a
+/// bucket; past the last bound, the largest sample); none without samples.
+std::optional<double> window_quantile(const histogram_summary& now, const histogram_summary& before,
+                                      double q);
 
 } // namespace p21

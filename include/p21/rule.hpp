@@ -87,9 +87,10 @@ public:
   /// traffic in the interval.
   std::optional<double> read(const sensor& s) const;
 
-  /// Knob `name`'s value as its owner answered just before this evaluation
-  /// (p21/knob.hpp); none unless the rule lists it in `knobs_read`, or when
-  /// the owner did not answer (down, unknown knob).
+  /// Knob `name`'s value as its owner answered the monitor's round this
+  /// evaluation reads (`p21_knob_value`, p21/knob.hpp); none unless the rule
+  /// lists it in `knobs_read`, or when the owner did not answer (down,
+  /// unknown knob).
   virtual std::optional<double> knob(const std::string& name) const = 0;
 
   /// The `q` quantile (0.5, 0.95 or 0.99) of a histogram's matching series
@@ -154,8 +155,8 @@ public:
   /// (no traffic, say), and the gate keeps its state.
   virtual std::optional<double> measure(const rule_view& view) = 0;
 
-  /// The knobs whose values `rule_view::knob` should hold: the optimizer
-  /// asks their owners (through the supervisor) before each evaluation.
+  /// The knobs whose values `rule_view::knob` should hold (the monitor reads
+  /// every knob's value from its owner each round).
   virtual std::vector<std::string> knobs_read() const { return {}; }
 
   /// Called when the gate fires (past the threshold for `for`, outside the

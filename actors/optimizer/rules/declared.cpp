@@ -2,7 +2,7 @@
 // `sensor` and a `knob`): the sensor's value goes through a gate like a
 // built-in rule's (with its forecast when `predict` is set), and when it
 // fires the knob moves by Little's law, by `scale` or by `step`, from the
-// value its owner reported before this evaluation.
+// value its owner reported in the monitor's round this evaluation reads.
 
 #include <algorithm>
 #include <cmath>
@@ -56,7 +56,7 @@ public:
     auto current = view.knob(rc_.knob);
     if (!current) {
       warn_once(knob_warned_, "optimizer: rule " + name() + ": knob '" + rc_.knob +
-                                  "' did not answer before this evaluation; not acting");
+                                  "' has no value in this round (its owner did not answer); not acting");
       return out;
     }
     std::string why;

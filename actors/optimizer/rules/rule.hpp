@@ -45,8 +45,7 @@ public:
   /// Its settings when the config has none (an application's rule).
   virtual std::optional<rule_config> own_settings() const { return std::nullopt; }
 
-  /// The knobs whose values the optimizer reads before each evaluation
-  /// (`node_snapshot::knobs`).
+  /// The knobs whose values the snapshot carries (`node_snapshot::knobs`).
   virtual std::vector<std::string> knobs_read() const { return {}; }
 
   /// Whether it was declared in the config file (rebuilt on reload).

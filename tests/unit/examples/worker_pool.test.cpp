@@ -18,6 +18,40 @@ using namespace p21;
 using namespace p21::test;
 using namespace std::chrono_literals;
 
+namespace {
+
+/// Jobs that have left the pool's queue so far (its queue-wait samples).
+uint64_t queue_waits(runtime& rt) {
+  uint64_t count = 0;
+  for (auto& h : rt.metrics().collect().histograms)
+    if (myapp::queue_wait.names(h.name))
+      count += h.count;
+  return count;
+}
+
+/// The worker pool with `workers` workers under "app" and "jobs", two
+/// supervisors below the node's.
+caf::actor deep_pool(runtime& rt, double workers) {
+  auto app = rt.spawn_supervisor("app", {});
+  REQUIRE(app);
+  auto inner = app->spawn_supervisor("jobs");
+  REQUIRE(inner);
+  auto pool = inner->spawn(myapp::worker_pool_spec(rt, "worker_pool", workers));
+  REQUIRE(pool);
+  auto target = pool->actor();
+  REQUIRE(target);
+  return *target;
+}
+
+/// A node from a config file's text, quiet, on an in-memory database.
+config quiet_node(config cfg) {
+  cfg.logging = test_config().logging;
+  cfg.get<database_config>().path = ":memory:";
+  return cfg;
+}
+
+} // namespace
+
 TEST_CASE("raising myapp.workers starts a queued job at once and records its queue wait") {
   runtime rt{test_config()};
   auto app = rt.spawn_supervisor("app", {});
@@ -46,11 +80,7 @@ TEST_CASE("raising myapp.workers starts a queued job at once and records its que
   CHECK(*waited < 20s);
   CHECK(rt.set_knob("myapp.workers", 1000).value() == myapp::workers_knob().max);
   // Both jobs' waits are in the histogram the node exports.
-  uint64_t count = 0;
-  for (auto& h : rt.metrics().collect().histograms)
-    if (myapp::queue_wait.names(h.name))
-      count += h.count;
-  CHECK(count == 2);
+  CHECK(queue_waits(rt) == 2);
   CHECK(!rt.stop());
 }
 
@@ -103,28 +133,16 @@ TEST_CASE("an application's C++ rule reads its actor's metric and sets its knob 
   cfg.performance.optimization_interval = std::chrono::hours{1}; // only on demand
   cfg.get<optimizer_config>().custom_rules.push_back(std::make_shared<more_workers_rule>());
   runtime rt{cfg};
-  auto app = rt.spawn_supervisor("app", {});
-  REQUIRE(app);
-  auto inner = app->spawn_supervisor("jobs");
-  REQUIRE(inner);
-  auto pool = inner->spawn(myapp::worker_pool_spec(rt, "worker_pool", 1));
-  REQUIRE(pool);
-  auto target = pool->actor();
-  REQUIRE(target);
+  auto target = deep_pool(rt, 1);
   auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
   std::optional<caf::timespan> waited;
   {
     caf::scoped_actor self{rt.system()};
     // The only worker is busy for a minute (its start is the histogram's
     // first observation); the next job queues behind it.
-    self->send(*target, myapp::job_atom::value, caf::timespan{60s});
-    auto queued = self->request(*target, 20s, myapp::job_atom::value, caf::timespan{1ms});
-    REQUIRE(eventually([&] {
-      for (auto& h : rt.metrics().collect().histograms)
-        if (myapp::queue_wait.names(h.name) && h.count >= 1)
-          return true;
-      return false;
-    }));
+    self->send(target, myapp::job_atom::value, caf::timespan{60s});
+    auto queued = self->request(target, 20s, myapp::job_atom::value, caf::timespan{1ms});
+    REQUIRE(eventually([&] { return queue_waits(rt) >= 1; }));
     auto acted =
         rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value).value();
     auto mine =
@@ -166,18 +184,8 @@ service = 'mean(myapp_job_seconds)'
 utilization = 0.5
 step = "+1"
 )");
-  auto quiet = test_config();
-  cfg.logging = quiet.logging;
-  cfg.get<database_config>().path = ":memory:";
-  runtime rt{cfg};
-  auto app = rt.spawn_supervisor("app", {});
-  REQUIRE(app);
-  auto inner = app->spawn_supervisor("jobs");
-  REQUIRE(inner);
-  auto pool = inner->spawn(myapp::worker_pool_spec(rt, "worker_pool", 1));
-  REQUIRE(pool);
-  auto target = pool->actor();
-  REQUIRE(target);
+  runtime rt{quiet_node(cfg)};
+  auto target = deep_pool(rt, 1);
   auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
   auto evaluate = [&] {
     auto acted =
@@ -192,13 +200,8 @@ step = "+1"
     // Eight 200 ms jobs at once on one worker: they queue (p95 wait well
     // above 50 ms), 8 arrivals of 0.2 s each.
     for (int i = 0; i < 8; ++i)
-      self->send(*target, myapp::job_atom::value, caf::timespan{200ms});
-    REQUIRE(eventually([&] {
-      for (auto& h : rt.metrics().collect().histograms)
-        if (myapp::queue_wait.names(h.name) && h.count >= 3)
-          return true;
-      return false;
-    }));
+      self->send(target, myapp::job_atom::value, caf::timespan{200ms});
+    REQUIRE(eventually([&] { return queue_waits(rt) >= 3; }));
   }
   release_thread();
   auto action = evaluate();
@@ -233,12 +236,7 @@ above = "1ms"
 knob = "myapp.workers"
 step = "+3"
 )";
-  auto quiet = [](config cfg) {
-    cfg.logging = test_config().logging;
-    cfg.get<database_config>().path = ":memory:";
-    return cfg;
-  };
-  runtime rt{quiet(load_config_string(base))};
+  runtime rt{quiet_node(load_config_string(base))};
   auto app = rt.spawn_supervisor("app", {});
   REQUIRE(app);
   auto pool = app->spawn(myapp::worker_pool_spec(rt, "worker_pool", 1));
@@ -261,12 +259,7 @@ step = "+3"
     for (int i = 0; i < 4; ++i)
       self->send(*target, myapp::job_atom::value, caf::timespan{50ms});
     started += 4; // all of them: three of four waited 50 ms or more
-    REQUIRE(eventually([&] {
-      for (auto& h : rt.metrics().collect().histograms)
-        if (myapp::queue_wait.names(h.name) && h.count >= started)
-          return true;
-      return false;
-    }));
+    REQUIRE(eventually([&] { return queue_waits(rt) >= started; }));
   };
   // Whether the optimizer has the rule: set_rule answers false for one it
   // does not know (these settings only turn its cooldown off).
@@ -278,7 +271,7 @@ step = "+3"
   };
   CHECK_FALSE(has_rule());
   CHECK_FALSE(acted_on_workers()); // no such rule yet
-  auto added = rt.reload(quiet(load_config_string(with_rule)));
+  auto added = rt.reload(quiet_node(load_config_string(with_rule)));
   INFO("reload: " << added.describe());
   CHECK(added.restart_needed.empty());
   CHECK(added.failed.empty());
@@ -290,7 +283,7 @@ step = "+3"
   queue_jobs();
   CHECK(acted_on_workers()); // again: no cooldown now, and the knob's new value to step from
   CHECK(eventually([&] { return rt.knob("myapp.workers").value() == 4; }));
-  auto removed = rt.reload(quiet(load_config_string(base)));
+  auto removed = rt.reload(quiet_node(load_config_string(base)));
   CHECK(removed.restart_needed.empty());
   CHECK_FALSE(has_rule());
   rt.set_knob("myapp.workers", 1).value();
