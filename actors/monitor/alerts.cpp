@@ -2,6 +2,9 @@
 
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/sensor.hpp"
+#include "series_selector.hpp"
 
 #include <algorithm>
 
@@ -165,6 +168,27 @@ std::string health_status(double score) {
   if (score >= 50)
     return "degraded";
   return "unhealthy";
+}
+
+std::vector<std::string> memory_families() {
+  return {monitor_metrics::system_memory.name, monitor_metrics::resident_memory.name};
+}
+
+std::optional<std::vector<std::string>> alert_families(const std::string& metric) {
+  if (metric == "cpu_percent")
+    return std::vector<std::string>{monitor_metrics::system_cpu.name,
+                                    monitor_metrics::process_cpu.name};
+  if (metric == "memory_percent")
+    return memory_families();
+  if (metric == "cache_hit_rate")
+    return std::vector<std::string>{cache_metrics::hits.name, cache_metrics::misses.name,
+                                    cache_metrics::hit_ratio.name};
+  if (metric == "p95_seconds" || metric == "error_rate")
+    return std::nullopt;
+  std::string problem;
+  if (auto sel = parse_series_selector(metric, problem))
+    return std::vector<std::string>{metric_family_key(sel->name)};
+  return std::nullopt;
 }
 
 } // namespace p21

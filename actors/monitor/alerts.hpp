@@ -124,6 +124,16 @@ struct health_inputs {
 /// hit rate at 37.5 %, p95 at 400 ms, errors at 2 %).
 double health_score(const health_inputs& in);
 
+/// The metric families (`metric_family_key`) an alert on `metric` watches,
+/// for the optimizer's wake-up: a target's inputs, or the family a series
+/// selector names (`p21_cache_hit_ratio{cache="x"}`: `cache_hit_ratio`);
+/// none for the p95 and error-rate targets, whose inputs are whichever
+/// metrics carry the latency and error roles (every rule is woken).
+std::optional<std::vector<std::string>> alert_families(const std::string& metric);
+
+/// The families memory pressure concerns (machine memory and the RSS).
+std::vector<std::string> memory_families();
+
 /// `healthy` (>= 80), `degraded` (>= 50) or `unhealthy`.
 std::string health_status(double score);
 

@@ -257,13 +257,19 @@ void run_alert_command(monitor_self self, const alert_rule& rule,
 /// The optimizer's rules read what the monitor saw: an alert's change or
 /// memory pressure wakes them now, not at the next `optimization_interval`
 /// (the optimizer rate-limits these).
-void wake_optimizer(monitor_self self, std::string reason) {
+/// `families`: the metric families the change concerns, so that only the
+/// rules reading them run; none: every rule.
+void wake_optimizer(monitor_self self, std::string reason,
+                    std::optional<std::vector<std::string>> families) {
   auto& st = self->state;
   if (st.view && st.view->running)
     for (auto& [n, handle] : st.view->running())
       if (n == "optimizer") {
-        self->send(caf::actor_cast<optimizer_actor>(handle), evaluate_now_atom::value,
-                   std::move(reason));
+        auto opt = caf::actor_cast<optimizer_actor>(handle);
+        if (families)
+          self->send(opt, evaluate_now_atom::value, std::move(reason), std::move(*families));
+        else
+          self->send(opt, evaluate_now_atom::value, std::move(reason));
         return;
       }
 }
@@ -292,7 +298,7 @@ void on_pressure(monitor_self self, pressure_event e) {
                    // The woken optimizer reads the latest summary: RSS as now.
                    st.system.rss_bytes = current_rss();
                    st.summary.system["rss_bytes"] = double(st.system.rss_bytes);
-                   wake_optimizer(self, "memory pressure (" + ev.source + ")");
+                   wake_optimizer(self, "memory pressure (" + ev.source + ")", memory_families());
                  });
 }
 
@@ -309,7 +315,8 @@ void announce(monitor_self self, const alert_rule& r, bool fired, double value,
   else
     spdlog::info("alert {} resolved: {} = {} ({})", r.name, r.metric, value, e.message);
   self->state.add_event(std::move(e));
-  wake_optimizer(self, "alert " + r.name + (fired ? " firing" : " resolved"));
+  wake_optimizer(self, "alert " + r.name + (fired ? " firing" : " resolved"),
+                 alert_families(r.metric));
   auto& argv = fired ? r.on_fire : r.on_resolve;
   if (!argv.empty())
     run_alert_command(self, r, argv, fired, value);

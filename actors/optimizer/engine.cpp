@@ -100,6 +100,7 @@ void optimizer_engine::adopt_declared_rules(const std::map<std::string, rule_con
       i = i->first.first == name ? gates_.erase(i) : std::next(i);
     for (auto i = forecasts_.begin(); i != forecasts_.end();)
       i = i->first.first == name ? forecasts_.erase(i) : std::next(i);
+    previous_.erase(name);
   };
   std::vector<std::string> running;
   for (auto& r : rules_)
@@ -250,17 +251,33 @@ void optimizer_engine::forecast_acted(const std::string& rule, const std::string
     i->second.holt.rebase();
 }
 
-std::vector<decision> optimizer_engine::evaluate(const node_snapshot& s) {
+bool engine_rule::woken_by(const std::vector<std::string>& families) const {
+  auto reads = [&](const std::string& family) {
+    return !family.empty() && std::find(families.begin(), families.end(),
+                                        metric_family_key(family)) != families.end();
+  };
+  for (auto& s : sensors())
+    if (reads(s.family) || reads(s.denominator))
+      return true;
+  return false;
+}
+
+std::vector<decision> optimizer_engine::evaluate(
+    const node_snapshot& s, const std::optional<std::vector<std::string>>& woken) {
   std::vector<decision> out;
-  auto prev = std::move(last_);
-  last_ = s;
+  auto now = std::make_shared<const node_snapshot>(s);
+  last_ = now;
   state_.memory_tight = false;
   state_.cpu_moved = false;
   state_.procs_moved = false;
   for (auto& r : rules_) {
-    rule_context ctx{*this, *r, s, prev ? &*prev : nullptr};
+    if (woken && !r->woken_by(*woken))
+      continue;
+    auto& previous = previous_[r->name()];
+    rule_context ctx{*this, *r, *now, previous.get()};
     auto ds = r->evaluate(ctx);
     out.insert(out.end(), std::make_move_iterator(ds.begin()), std::make_move_iterator(ds.end()));
+    previous = now;
   }
   return out;
 }

@@ -270,8 +270,14 @@ public:
 
   /// The decisions for `now`; at most one per rule and target. Rules that
   /// move memory are ordered: while memory_pressure fires, cache_hit_rate
-  /// and git_cache do not grow anything.
-  std::vector<decision> evaluate(const node_snapshot& now);
+  /// and git_cache do not grow anything. `woken`: a wake-up's metric
+  /// families (`metric_family_key`; an alert's, memory pressure's) run only
+  /// the rules that read one of them, and memory_pressure and cpu_usage,
+  /// whose verdicts the rules after them follow; none (the timer,
+  /// `evaluate`): every rule. Each rule measures its windows from the last
+  /// evaluation it ran in, so a rule a wake-up skipped loses no interval.
+  std::vector<decision> evaluate(const node_snapshot& now,
+                                 const std::optional<std::vector<std::string>>& woken = {});
 
   /// Replaces one rule's settings at run time; false for an unknown rule.
   bool set_rule(const std::string& name, const rule_config& cfg);
@@ -333,7 +339,9 @@ private:
   /// The built-in rules in priority order, then the custom ones.
   std::vector<std::unique_ptr<engine_rule>> rules_;
   std::map<std::pair<std::string, std::string>, rule_gate> gates_;
-  std::optional<node_snapshot> last_;
+  /// The latest snapshot, and by rule the one it last ran with.
+  std::shared_ptr<const node_snapshot> last_;
+  std::map<std::string, std::shared_ptr<const node_snapshot>> previous_;
   tuning_state state_;
   struct forecast_state {
     holt_forecast holt;

@@ -77,8 +77,10 @@ struct optimizer_state {
   bool in_round = false;
   std::vector<caf::typed_response_promise<std::vector<optimizer_action>>> waiting;
   wake_limiter wake{min_wake_gap};
-  /// Why the scheduled early round runs (the latest reason).
+  /// Why the scheduled early round runs (the latest reason), and which
+  /// rules it runs.
   std::string wake_reason;
+  wake_scope woken;
 
   static inline const char* name = "p21.optimizer";
 };
@@ -349,10 +351,11 @@ void relieve_pressure(optimizer_self self, const decision& d, uint64_t seq,
 
 /// Evaluates `snap` and carries out the decisions; the round ends when the
 /// actions are sent (memory pressure: when the node actor has answered).
-void evaluate_round(optimizer_self self, const node_snapshot& snap, clock::time_point detected) {
+void evaluate_round(optimizer_self self, const node_snapshot& snap, clock::time_point detected,
+                    const std::optional<std::vector<std::string>>& woken) {
   auto& st = self->state;
   ++st.evaluations;
-  auto decisions = st.engine->evaluate(snap);
+  auto decisions = st.engine->evaluate(snap, woken);
   count_forecast_misses(st);
   auto first = st.log_base + st.log.size();
   // The previous round's actions: the metric now.
@@ -381,8 +384,10 @@ void evaluate_round(optimizer_self self, const node_snapshot& snap, clock::time_
 
 /// A round from a fresh sample (`fresh`: the tick, `evaluate`), or from the
 /// monitor's latest round (a wake-up: that round is what woke it, and a
-/// new one right after it would measure rates over a few milliseconds).
-void start_round(optimizer_self self, bool fresh = true) {
+/// new one right after it would measure rates over a few milliseconds),
+/// which runs the rules `woken` says (none: every rule).
+void start_round(optimizer_self self, bool fresh = true,
+                 std::optional<std::vector<std::string>> woken = std::nullopt) {
   auto& st = self->state;
   if (st.in_round)
     return;
@@ -403,21 +408,22 @@ void start_round(optimizer_self self, bool fresh = true) {
         self->request(handle, timeout, metrics_atom::value)
             .then(
                 [=](metric_set& m) {
-                  evaluate_round(self, snapshot(self->state, sum, m), detected);
+                  evaluate_round(self, snapshot(self->state, sum, m), detected, woken);
                 },
                 [=](caf::error&) { finish_round(self, {}); });
       },
       [=](caf::error&) { finish_round(self, {}); });
 }
 
-/// An early round for `reason`, now or once the rate limit allows.
+/// An early round for `reason` (the rules `st.woken` holds), now or once
+/// the rate limit allows.
 void wake_up(optimizer_self self, std::string reason) {
   auto& st = self->state;
   auto now = clock::now();
   switch (st.wake.ask(now, st.in_round)) {
   case wake_limiter::verdict::now:
     spdlog::info("optimizer: evaluating now: {}", reason);
-    start_round(self, false);
+    start_round(self, false, st.woken.take());
     break;
   case wake_limiter::verdict::later:
     st.wake_reason = std::move(reason);
@@ -502,7 +508,14 @@ optimizer_impl::behavior_type optimizer_fun(optimizer_self self, optimizer_setti
         st.cfg.memory_budget = rc.cfg->performance.memory_budget;
         return true;
       },
-      [=](evaluate_now_atom, std::string& reason) { wake_up(self, std::move(reason)); },
+      [=](evaluate_now_atom, std::string& reason) {
+        self->state.woken.add(std::nullopt);
+        wake_up(self, std::move(reason));
+      },
+      [=](evaluate_now_atom, std::string& reason, std::vector<std::string>& families) {
+        self->state.woken.add(families);
+        wake_up(self, std::move(reason));
+      },
       [=](wake_atom) {
         self->state.wake.fire();
         wake_up(self, self->state.wake_reason);

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace p21 {
 
@@ -55,6 +57,37 @@ private:
   std::optional<clock::time_point> last_;
   bool scheduled_ = false;
   clock::time_point due_{};
+};
+
+/// What the next early round wakes: the metric families its wake-ups named
+/// (an alert's, memory pressure's), merged while it waits for the rate
+/// limit; every rule once one of them named none. Plain logic.
+class wake_scope {
+public:
+  /// A wake-up for `families` (none: every rule).
+  void add(const std::optional<std::vector<std::string>>& families) {
+    if (!families) {
+      every_ = true;
+      return;
+    }
+    for (auto& f : *families)
+      if (std::find(families_.begin(), families_.end(), f) == families_.end())
+        families_.push_back(f);
+  }
+
+  /// What the round about to run wakes, and starts afresh.
+  std::optional<std::vector<std::string>> take() {
+    std::optional<std::vector<std::string>> out;
+    if (!every_)
+      out = std::move(families_);
+    every_ = false;
+    families_.clear();
+    return out;
+  }
+
+private:
+  bool every_ = false;
+  std::vector<std::string> families_;
 };
 
 } // namespace p21

@@ -159,6 +159,12 @@ public:
   /// every knob's value from its owner each round).
   virtual std::vector<std::string> knobs_read() const { return {}; }
 
+  /// The sensors `measure` reads. An alert on one of their families (or
+  /// memory pressure, on a memory family) runs the rule at once instead of
+  /// at the next `optimization_interval`; none (the default): every such
+  /// wake-up runs it.
+  virtual std::vector<sensor> sensors() const { return {}; }
+
   /// Called when the gate fires (past the threshold for `for`, outside the
   /// cooldown) with the value measured: the knobs to set. Returning none
   /// does not start the cooldown.

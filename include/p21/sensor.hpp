@@ -19,6 +19,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace p21 {
 
@@ -68,5 +69,21 @@ sensor parse_sensor(const std::string& text);
 
 /// The text form (`parse_sensor(to_string(s)) == s`).
 std::string to_string(const sensor& s);
+
+/// The family a metric name names, however it is spelled: a `metric_def`'s
+/// name (`cache_hits`) or an exported series' (`p21_cache_hits_total`,
+/// `p21_db_query_seconds_count`): without the `p21_` prefix and a `_total`,
+/// `_count`, `_sum` or `_bucket` suffix. The optimizer matches what an alert
+/// watches to what its rules' sensors read by it.
+inline std::string metric_family_key(const std::string& name) {
+  std::string out = name.rfind("p21_", 0) == 0 ? name.substr(4) : name;
+  for (std::string suffix : {"_total", "_count", "_sum", "_bucket"})
+    if (out.size() > suffix.size() &&
+        out.compare(out.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      out.resize(out.size() - suffix.size());
+      break;
+    }
+  return out;
+}
 
 } // namespace p21

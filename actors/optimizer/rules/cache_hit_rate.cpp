@@ -3,6 +3,7 @@
 // raise the hit rate.
 
 #include "common.hpp"
+#include "p21/protocol/cache.hpp"
 
 namespace p21 {
 
@@ -15,6 +16,12 @@ class cache_hit_rate final : public engine_rule {
 public:
   cache_hit_rate()
     : engine_rule(rule_id::cache_hit_rate) {}
+
+  std::vector<sensor> sensors() const override {
+    using namespace cache_metrics;
+    return {sensor::ratio_of(hits.name, {}, misses.name), sensor::rate_of(capacity_misses.name),
+            sensor::value_of(hit_ratio.name)};
+  }
 
   std::optional<std::string> gate_target(const decision& d) const override { return d.target; }
 

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "p21/protocol/db_pool.hpp"
 #include "p21/db_config.hpp"
 
 namespace p21 {
@@ -20,6 +21,13 @@ class connection_pool final : public engine_rule {
 public:
   connection_pool()
     : engine_rule(rule_id::connection_pool) {}
+
+  std::vector<sensor> sensors() const override {
+    using namespace db_pool_metrics;
+    return {sensor::quantile_of(acquire_seconds.name, 0.95), sensor::value_of(waiting.name),
+            sensor::rate_of(timeouts.name), sensor::value_of(peak_in_use.name),
+            sensor::mean_of(query_seconds.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override {
     return std::string{"db_pool"};

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "p21/protocol/monitor.hpp"
 #include "p21/subprocess_config.hpp"
 
 namespace p21 {
@@ -17,6 +18,14 @@ class cpu_usage final : public engine_rule {
 public:
   cpu_usage()
     : engine_rule(rule_id::cpu_usage) {}
+
+  /// A guard: rule 8 and rule 9 follow what it did to max_processes, so
+  /// every wake-up runs it.
+  bool woken_by(const std::vector<std::string>&) const override { return true; }
+
+  std::vector<sensor> sensors() const override {
+    return {sensor::value_of(monitor_metrics::system_cpu.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override {
     return std::string{"subprocess"};

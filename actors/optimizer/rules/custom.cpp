@@ -22,6 +22,13 @@ public:
 
   std::vector<std::string> knobs_read() const override { return rule_->knobs_read(); }
 
+  std::vector<sensor> sensors() const override { return rule_->sensors(); }
+
+  /// A rule that does not say what it reads is run by every wake-up.
+  bool woken_by(const std::vector<std::string>& families) const override {
+    return rule_->sensors().empty() || engine_rule::woken_by(families);
+  }
+
   std::vector<decision> evaluate(rule_context& ctx) override {
     std::vector<decision> out;
     snapshot_view view{ctx};

@@ -36,6 +36,14 @@ public:
 
   bool declared() const override { return true; }
 
+  std::vector<sensor> sensors() const override {
+    std::vector<sensor> out{sensor_};
+    for (auto& s : {arrivals_, service_})
+      if (s)
+        out.push_back(*s);
+    return out;
+  }
+
   std::vector<decision> evaluate(rule_context& ctx) override {
     std::vector<decision> out;
     snapshot_view view{ctx};

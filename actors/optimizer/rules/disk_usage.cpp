@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common.hpp"
+#include "p21/protocol/monitor.hpp"
 
 namespace p21 {
 
@@ -12,6 +13,10 @@ class disk_usage final : public engine_rule {
 public:
   disk_usage()
     : engine_rule(rule_id::disk_usage) {}
+
+  std::vector<sensor> sensors() const override {
+    return {sensor::value_of(monitor_metrics::disk_usage.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override { return std::string{}; }
 

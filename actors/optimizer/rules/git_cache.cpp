@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common.hpp"
+#include "p21/protocol/subprocess.hpp"
 
 namespace p21 {
 
@@ -13,6 +14,11 @@ class git_cache final : public engine_rule {
 public:
   git_cache()
     : engine_rule(rule_id::git_cache) {}
+
+  std::vector<sensor> sensors() const override {
+    using namespace subprocess_metrics;
+    return {sensor::ratio_of(git_hits.name, {}, git_misses.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override {
     return std::string{"subprocess"};

@@ -14,6 +14,9 @@ public:
   lazy_loading()
     : engine_rule(rule_id::lazy_loading) {}
 
+  // It reads no metric (the components' first use and idle time), so no
+  // wake-up runs it: only the timer does.
+
   std::vector<decision> evaluate(rule_context& ctx) override {
     std::vector<decision> out;
     auto& rc = ctx.settings();

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "p21/protocol/monitor.hpp"
 
 namespace p21 {
 
@@ -16,6 +17,15 @@ class memory_pressure final : public engine_rule {
 public:
   memory_pressure()
     : engine_rule(rule_id::memory_pressure) {}
+
+  /// A guard: the rules after it that grow memory follow its verdict, so
+  /// every wake-up runs it.
+  bool woken_by(const std::vector<std::string>&) const override { return true; }
+
+  std::vector<sensor> sensors() const override {
+    return {sensor::value_of(monitor_metrics::system_memory.name),
+            sensor::value_of(monitor_metrics::resident_memory.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override { return std::string{}; }
 

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "p21/protocol/monitor.hpp"
+#include "p21/protocol/subprocess.hpp"
 
 namespace p21 {
 
@@ -56,6 +58,12 @@ class parallel_efficiency final : public engine_rule {
 public:
   parallel_efficiency()
     : engine_rule(rule_id::parallel_efficiency) {}
+
+  std::vector<sensor> sensors() const override {
+    using namespace subprocess_metrics;
+    return {sensor::quantile_of(queue_seconds.name, 0.95), sensor::value_of(queued.name),
+            sensor::rate_of(busy_seconds.name), sensor::value_of(monitor_metrics::system_cpu.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override {
     return std::string{"subprocess"};

@@ -8,6 +8,9 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "p21/protocol/cache.hpp"
+#include "p21/protocol/db_pool.hpp"
+#include "p21/protocol/subprocess.hpp"
 #include "p21/db_config.hpp"
 
 namespace p21 {
@@ -28,6 +31,14 @@ class response_time final : public engine_rule {
 public:
   response_time()
     : engine_rule(rule_id::response_time) {}
+
+  std::vector<sensor> sensors() const override {
+    return {sensor::quantile_of(db_pool_metrics::acquire_seconds.name, 0.95),
+            sensor::quantile_of(db_pool_metrics::query_seconds.name, 0.95),
+            sensor::quantile_of(subprocess_metrics::queue_seconds.name, 0.95),
+            sensor::quantile_of(subprocess_metrics::duration_seconds.name, 0.95),
+            sensor::rate_of(cache_metrics::loads.name)};
+  }
 
   std::optional<std::string> gate_target(const decision&) const override { return std::string{}; }
 

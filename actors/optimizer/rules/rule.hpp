@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../engine.hpp"
+#include "p21/sensor.hpp"
 
 namespace p21 {
 
@@ -50,6 +51,16 @@ public:
 
   /// Whether it was declared in the config file (rebuilt on reload).
   virtual bool declared() const { return false; }
+
+  /// The node's metrics it reads, as typed selectors. A wake-up (an alert
+  /// that fired or resolved, memory pressure) names the metric families it
+  /// concerns and runs the rules that read one of them (`woken_by`); the
+  /// timer runs every rule.
+  virtual std::vector<sensor> sensors() const { return {}; }
+
+  /// Whether a wake-up for `families` (`metric_family_key` spellings) runs
+  /// it: by default when one of its sensors reads one of them.
+  virtual bool woken_by(const std::vector<std::string>& families) const;
 
   virtual std::vector<decision> evaluate(rule_context& ctx) = 0;
 

@@ -91,10 +91,14 @@ typename Inspector::result_type inspect(Inspector& f, rule_settings& x) {
 /// changes `optimization_interval` from the next round on; `put` appends an
 /// entry to the log that no rule made (a config reload, say). `evaluate_now`
 /// wakes the rules before their interval (the monitor sends it when an
-/// alert fires or resolves and on memory pressure), rate-limited.
+/// alert fires or resolves and on memory pressure), rate-limited: with the
+/// metric families (`metric_family_key`) the change concerns, only the rules
+/// that read one of them (and the guards memory_pressure and cpu_usage);
+/// without, every rule.
 using optimizer_actor =
     caf::typed_actor<caf::replies_to<evaluate_atom>::with<std::vector<optimizer_action>>,
                      caf::reacts_to<evaluate_now_atom, std::string>,
+                     caf::reacts_to<evaluate_now_atom, std::string, std::vector<std::string>>,
                      caf::replies_to<set_rule_atom, rule_settings>::with<bool>,
                      caf::replies_to<dry_run_atom, bool>::with<bool>,
                      caf::replies_to<set_interval_atom, caf::timespan>::with<caf::timespan>,

@@ -277,3 +277,44 @@ TEST_CASE("a sensor reads rates, means and ratios over the interval between eval
   // 50 of 500 in the interval.
   CHECK(fires("ratio(myapp_jobs_failed_total / myapp_jobs_total)", 0.05).value() == Approx(0.1));
 }
+
+TEST_CASE("a wake-up runs only the rules that read what it names, and a rule it skipped keeps "
+          "its interval") {
+  auto cfg = quick_rules();
+  auto declare = [&](const std::string& name, const std::string& sensor, double above) {
+    auto& rc = cfg.get<optimizer_config>().rules[name];
+    rc.sensor = sensor;
+    rc.threshold = rc.clear_threshold = above;
+    rc.knob = "myapp.workers";
+    rc.step = 1;
+    rc.for_duration = rc.cooldown = 0s;
+  };
+  declare("jobs", "rate(myapp_jobs_total)", 100);
+  declare("wait", "myapp_queue_wait_seconds{quantile=\"0.95\"}", 0.050);
+  optimizer_engine e{cfg};
+  auto t = steady::time_point{} + 1h;
+  e.evaluate(pool_snapshot(t, 0.01, 0, 0, 0.1, 2));
+
+  // Memory pressure wakes memory_pressure (a guard, woken by anything) and
+  // no rule of the worker pool: neither the wait above its threshold nor
+  // the 1000 jobs of this second.
+  auto hot = pool_snapshot(t + 1s, 0.200, 1000, 1000, 0.1, 2);
+  hot.memory_percent = 95;
+  auto woken = e.evaluate(hot, std::vector<std::string>{"system_memory_usage_ratio"});
+  CHECK(of_rule(woken, "jobs").empty());
+  CHECK(of_rule(woken, "wait").empty());
+  CHECK_FALSE(of_rule(woken, "memory_pressure").empty());
+
+  // An alert on the queue wait's family, however spelled, wakes "wait".
+  auto family = metric_family_key("p21_myapp_queue_wait_seconds_count");
+  auto waits = e.evaluate(pool_snapshot(t + 1500ms, 0.200, 1000, 1000, 0.1, 2),
+                          std::vector<std::string>{family});
+  CHECK(of_rule(waits, "wait").size() == 1);
+  CHECK(of_rule(waits, "jobs").empty());
+
+  // The timer runs every rule; "jobs" measures from its own last round
+  // (1000 jobs in 2 s), not from the wake-ups it missed (0 jobs since).
+  auto ds = of_rule(e.evaluate(pool_snapshot(t + 2s, 0.01, 1000, 1000, 0.1, 2)), "jobs");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].value == Approx(500));
+}

@@ -1,18 +1,20 @@
-// The optimizer's early rounds: an alert's change wakes the rules before
-// `optimization_interval`, and a burst of wake-ups costs at most one round
-// per gap.
+// The optimizer's early rounds: an alert's change wakes the rules that read
+// what it watches before `optimization_interval`, and a burst of wake-ups
+// costs at most one round per gap.
 
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
 #include <mutex>
 
+#include "actors/monitor/alerts.hpp"
 #include "actors/optimizer/wake_limiter.hpp"
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
 #include "p21/resources.hpp"
+#include "p21/rule.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -109,4 +111,99 @@ TEST_CASE("an alert that fires wakes the optimizer long before its interval") {
   CHECK(std::any_of(events.begin(), events.end(), [](auto& e) {
     return e.kind == "alert_firing" && e.name == "always";
   }));
+}
+
+TEST_CASE("a wake-up's scope merges the families of the wake-ups it waited for, and one without "
+          "families wakes every rule") {
+  wake_scope w;
+  w.add(std::vector<std::string>{"cache_hits"});
+  w.add(std::vector<std::string>{"system_memory_usage_ratio", "cache_hits"});
+  CHECK(w.take() == std::vector<std::string>{"cache_hits", "system_memory_usage_ratio"});
+  // Taken: the next round starts afresh.
+  CHECK(w.take() == std::vector<std::string>{});
+  w.add(std::vector<std::string>{"cache_hits"});
+  w.add(std::nullopt);
+  w.add(std::vector<std::string>{"db_pool_waiting"});
+  CHECK_FALSE(w.take());
+}
+
+TEST_CASE("an alert names the metric families it watches, however the series is spelled") {
+  CHECK(metric_family_key("p21_cache_hits_total") == "cache_hits");
+  CHECK(metric_family_key("p21_db_acquire_seconds_count") == "db_acquire_seconds");
+  CHECK(metric_family_key("myapp_jobs") == "myapp_jobs");
+  CHECK(alert_families("p21_cache_hit_ratio{cache=\"r\"}") ==
+        std::vector<std::string>{"cache_hit_ratio"});
+  CHECK(alert_families("cpu_percent") ==
+        std::vector<std::string>{"system_cpu_usage_ratio", "process_cpu_usage_ratio"});
+  CHECK(alert_families("memory_percent") == memory_families());
+  // The p95 and error-rate targets read whichever metrics carry the role.
+  CHECK_FALSE(alert_families("p95_seconds"));
+  CHECK_FALSE(alert_families("error_rate"));
+}
+
+namespace {
+
+/// An application's rule that reads `family` and counts its evaluations.
+struct counting_rule : tuning_rule {
+  counting_rule(std::string name, std::string family)
+    : tuning_rule(std::move(name), settings())
+    , family_(std::move(family)) {}
+  static rule_config settings() {
+    rule_config rc;
+    rc.threshold = rc.clear_threshold = 1e18; // never fires
+    return rc;
+  }
+  std::vector<sensor> sensors() const override { return {sensor::rate_of(family_)}; }
+  std::optional<double> measure(const rule_view&) override {
+    std::lock_guard<std::mutex> guard{mtx};
+    ++measured;
+    cv.notify_all();
+    return std::nullopt;
+  }
+  std::vector<knob_action> act(const rule_view&, double) override { return {}; }
+  std::string family_;
+  std::mutex mtx;
+  std::condition_variable cv;
+  int measured = 0;
+  int count() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return measured;
+  }
+};
+
+} // namespace
+
+TEST_CASE("an alert on a series wakes the rules that read its family, not the others") {
+  auto cfg = test::test_config();
+  cfg.performance.optimization_interval = std::chrono::hours{1};
+  cfg.performance.monitor_interval = 100ms;
+  cfg.get<monitor_config>().psi_trigger = "";
+  // Fires at the monitor's first sample: its own round counter.
+  auto& samples = cfg.get<monitor_config>().alerts["sampled"];
+  samples.metric = "p21_monitor_samples_total";
+  samples.threshold = -1;
+  samples.for_duration = 0s;
+  // The targets whose inputs are no fixed family wake every rule.
+  for (auto [name, metric] : {std::pair{"slow_responses", "p95_seconds"},
+                              std::pair{"high_error_rate", "error_rate"}}) {
+    auto& a = cfg.get<monitor_config>().alerts[name];
+    a.metric = metric;
+    a.enabled = false;
+  }
+  auto reader = std::make_shared<counting_rule>("reads_samples", "monitor_samples");
+  auto other = std::make_shared<counting_rule>("reads_jobs", "myapp_jobs");
+  auto& oc = cfg.get<optimizer_config>();
+  oc.custom_rules = {reader, other};
+  runtime rt{cfg};
+  {
+    std::unique_lock<std::mutex> lock{reader->mtx};
+    REQUIRE(reader->cv.wait_for(lock, 20s, [&] { return reader->measured > 0; }));
+  }
+  // The round that ran `reader` has ended once the optimizer answers this.
+  auto opt = rt.actor_of<optimizer_actor>("optimizer").value();
+  REQUIRE(evaluations(rt, opt).value() >= 1);
+  CHECK(other->count() == 0);
+  // The timer's round (here an explicit one) runs every rule.
+  REQUIRE(rt.request<std::vector<optimizer_action>>(opt, 10s, evaluate_atom::value));
+  CHECK(other->count() == 1);
 }
