@@ -4,7 +4,7 @@
 #include "p21/monitor_config.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/sensor.hpp"
-#include "series_selector.hpp"
+#include "p21/series_selector.hpp"
 
 #include <algorithm>
 

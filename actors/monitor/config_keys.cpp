@@ -8,7 +8,7 @@
 #include "p21/monitor.hpp"
 #include "p21/monitor_config.hpp"
 #include "pressure_watcher.hpp"
-#include "series_selector.hpp"
+#include "p21/series_selector.hpp"
 
 namespace p21 {
 

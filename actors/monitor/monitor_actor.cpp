@@ -22,7 +22,7 @@
 #include "p21/protocol/optimizer.hpp"
 #include "p21/protocol/subprocess.hpp"
 #include "pressure_response.hpp"
-#include "series_selector.hpp"
+#include "p21/series_selector.hpp"
 #include "system_metrics.hpp"
 
 namespace p21 {

@@ -9,6 +9,7 @@
 
 #include "p21/histogram.hpp"
 #include "p21/rule.hpp"
+#include "p21/series_selector.hpp"
 
 namespace p21 {
 
@@ -55,18 +56,19 @@ bool operator==(const sensor& a, const sensor& b) {
 
 namespace {
 
-/// A recursive-descent reader of the grammar in p21/sensor.hpp.
+/// A reader of the grammar in p21/sensor.hpp: a series selector
+/// (p21/series_selector.hpp, the grammar alerts use), or a function of one
+/// or two.
 class sensor_reader {
 public:
   explicit sensor_reader(const std::string& text)
     : text_(text) {}
 
   sensor read() {
-    skip();
-    auto word = name();
-    skip();
     sensor s;
-    if (peek() == '(') {
+    auto first = selector();
+    if (peek() == '(' && first.labels.empty()) {
+      auto& word = first.name;
       ++pos_;
       if (word == "rate")
         s.statistic = sensor_statistic::rate;
@@ -76,17 +78,20 @@ public:
         s.statistic = sensor_statistic::ratio;
       else
         fail("unknown function '" + word + "' (rate, mean or ratio)", pos_ - 1 - word.size());
-      selector(s.family, s.labels);
+      auto inner = selector();
+      s.family = std::move(inner.name);
+      s.labels = std::move(inner.labels);
       if (s.statistic == sensor_statistic::ratio) {
         expect('/');
-        selector(s.denominator, s.denominator_labels);
+        auto den = selector();
+        s.denominator = std::move(den.name);
+        s.denominator_labels = std::move(den.labels);
       }
       expect(')');
     } else {
-      s.family = word;
-      labels(s.labels);
+      s.family = std::move(first.name);
+      s.labels = std::move(first.labels);
     }
-    skip();
     if (pos_ != text_.size())
       fail("unexpected '" + std::string(1, text_[pos_]) + "'", pos_);
     if (auto q = s.labels.find("quantile"); q != s.labels.end()) {
@@ -111,67 +116,20 @@ private:
 
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
 
-  void skip() {
+  void expect(char c) {
+    if (peek() != c)
+      fail(std::string{"expected '"} + c + "'", pos_);
+    ++pos_;
     while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_])))
       ++pos_;
   }
 
-  void expect(char c) {
-    skip();
-    if (peek() != c)
-      fail(std::string{"expected '"} + c + "'", pos_);
-    ++pos_;
-    skip();
-  }
-
-  /// A metric or label name: [a-zA-Z_:][a-zA-Z0-9_:]*, as Prometheus has it.
-  std::string name() {
-    auto start = pos_;
-    auto ok = [](char c, bool first) {
-      return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
-             (!first && std::isdigit(static_cast<unsigned char>(c)));
-    };
-    while (pos_ < text_.size() && ok(text_[pos_], pos_ == start))
-      ++pos_;
-    if (pos_ == start)
-      fail("expected a metric name", start);
-    return text_.substr(start, pos_ - start);
-  }
-
-  void selector(std::string& family, metric_labels& out) {
-    skip();
-    family = name();
-    labels(out);
-    skip();
-  }
-
-  void labels(metric_labels& out) {
-    skip();
-    if (peek() != '{')
-      return;
-    ++pos_;
-    skip();
-    while (peek() != '}') {
-      auto at = pos_;
-      auto key = name();
-      expect('=');
-      if (peek() != '"')
-        fail("expected a quoted label value", pos_);
-      auto end = text_.find('"', pos_ + 1);
-      if (end == std::string::npos)
-        fail("unterminated label value", pos_);
-      if (!out.emplace(key, text_.substr(pos_ + 1, end - pos_ - 1)).second)
-        fail("label '" + key + "' given twice", at);
-      pos_ = end + 1;
-      skip();
-      if (peek() == ',') {
-        ++pos_;
-        skip();
-      } else if (peek() != '}') {
-        fail("expected ',' or '}'", pos_);
-      }
+  series_selector selector() {
+    try {
+      return read_series_selector(text_, pos_);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("sensor '" + text_ + "': " + e.what());
     }
-    ++pos_;
   }
 
   double quantile(const std::string& text) const {
@@ -191,8 +149,15 @@ std::string labels_text(const metric_labels& labels) {
   if (labels.empty())
     return {};
   std::string out = "{";
-  for (auto& [k, v] : labels)
-    out += (out.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
+  for (auto& [k, v] : labels) {
+    std::string value;
+    for (char c : v) {
+      if (c == '"' || c == '\\')
+        value += '\\';
+      value += c;
+    }
+    out += (out.size() > 1 ? "," : "") + k + "=\"" + value + "\"";
+  }
   return out + "}";
 }
 

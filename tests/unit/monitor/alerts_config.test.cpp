@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "actors/monitor/alerts.hpp"
-#include "actors/monitor/series_selector.hpp"
+#include "p21/series_selector.hpp"
 #include "p21/cache.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/monitor.hpp"

@@ -9,6 +9,7 @@
 #include "p21/optimizer.hpp"
 #include "p21/optimizer_config.hpp"
 #include "p21/sensor.hpp"
+#include "p21/series_selector.hpp"
 #include "p21/subsystems.hpp"
 #include "unit/optimizer/rules_support.hpp"
 
@@ -31,10 +32,27 @@ TEST_CASE("a sensor is read from its text form and written back the same") {
   CHECK(parse_sensor("myapp_jobs_running") == sensor::value_of("myapp_jobs_running"));
 }
 
+TEST_CASE("a sensor's selector is the series selector alerts use, escapes and all") {
+  auto text = std::string{R"(p21_cache_hits_total{cache="say \"hi\"", component="c\\0"})"};
+  std::string problem;
+  auto sel = parse_series_selector(text, problem);
+  REQUIRE(sel);
+  auto s = parse_sensor(text);
+  CHECK(s.family == sel->name);
+  CHECK(s.labels == sel->labels);
+  CHECK(s.labels.at("cache") == "say \"hi\"");
+  CHECK(s.labels.at("component") == "c\\0");
+  CHECK(parse_sensor(to_string(s)) == s);
+  // The same refusal, in the same words, from both.
+  CHECK_FALSE(parse_series_selector("x{a=~\"b\"}", problem));
+  CHECK_THAT(problem, Catch::Contains("only exact matchers"));
+  CHECK_THROWS_WITH(parse_sensor("rate(x{a=~\"b\"})"), Catch::Contains("only exact matchers"));
+}
+
 TEST_CASE("a malformed sensor is refused with what is wrong and where") {
   CHECK_THROWS_WITH(parse_sensor("rat(x)"), Catch::Contains("unknown function 'rat'"));
   CHECK_THROWS_WITH(parse_sensor("x{a=\"1\""), Catch::Contains("expected ',' or '}'"));
-  CHECK_THROWS_WITH(parse_sensor("x{a=1}"), Catch::Contains("quoted label value"));
+  CHECK_THROWS_WITH(parse_sensor("x{a=1}"), Catch::Contains("quoted value for label 'a'"));
   CHECK_THROWS_WITH(parse_sensor("x{quantile=\"0.9\"}"), Catch::Contains("0.5, 0.95 and 0.99"));
   CHECK_THROWS_WITH(parse_sensor("rate(x{quantile=\"0.95\"})"),
                     Catch::Contains("not inside rate"));

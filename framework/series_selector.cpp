@@ -1,7 +1,8 @@
-#include "series_selector.hpp"
+#include "p21/series_selector.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 #include "p21/protocol/metrics.hpp"
 
@@ -29,69 +30,90 @@ bool matches(const series_selector& sel, const std::map<std::string, std::string
 
 } // namespace
 
-std::optional<series_selector> parse_series_selector(std::string_view text, std::string& problem) {
-  series_selector out;
-  size_t i = 0;
-  auto fail = [&](const std::string& why) {
-    problem = why + " in '" + std::string{text} + "'";
-    return std::nullopt;
+namespace {
+
+[[noreturn]] void refuse(const std::string& what, size_t at) {
+  throw std::invalid_argument(what + " at offset " + std::to_string(at));
+}
+
+} // namespace
+
+series_selector read_series_selector(std::string_view text, size_t& pos) {
+  auto peek = [&] { return pos < text.size() ? text[pos] : '\0'; };
+  auto skip = [&] {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])))
+      ++pos;
   };
-  while (i < text.size() && name_char(text[i], i == 0))
-    out.name += text[i++];
-  if (out.name.empty())
-    return fail("expected a metric name");
-  if (i == text.size())
+  auto word = [&](bool colon) {
+    std::string out;
+    while (pos < text.size() && name_char(text[pos], out.empty()) && (colon || text[pos] != ':'))
+      out += text[pos++];
     return out;
-  if (text[i] != '{')
-    return fail("unexpected '" + std::string(1, text[i]) + "' after the name");
-  ++i;
-  auto skip_space = [&] {
-    while (i < text.size() && text[i] == ' ')
-      ++i;
   };
+  series_selector out;
+  skip();
+  auto at = pos;
+  out.name = word(true);
+  if (out.name.empty())
+    refuse("expected a metric name", at);
+  skip();
+  if (peek() != '{')
+    return out;
+  ++pos;
   for (;;) {
-    skip_space();
-    if (i < text.size() && text[i] == '}')
+    skip();
+    if (peek() == '}')
       break;
-    std::string label;
-    while (i < text.size() && name_char(text[i], label.empty()) && text[i] != ':')
-      label += text[i++];
+    at = pos;
+    auto label = word(false);
     if (label.empty())
-      return fail("expected a label name");
-    skip_space();
-    if (i >= text.size() || text[i] != '=')
-      return fail("expected '=' after label '" + label + "' (only exact matchers)");
-    ++i;
-    if (i < text.size() && text[i] == '~')
-      return fail("label '" + label + "': only exact matchers (=) are supported");
-    skip_space();
-    if (i >= text.size() || text[i] != '"')
-      return fail("expected a quoted value for label '" + label + "'");
-    ++i;
+      refuse("expected a label name", pos);
+    skip();
+    if (peek() != '=')
+      refuse("expected '=' after label '" + label + "' (only exact matchers)", pos);
+    ++pos;
+    if (peek() == '~')
+      refuse("label '" + label + "': only exact matchers (=) are supported", pos);
+    skip();
+    if (peek() != '"')
+      refuse("expected a quoted value for label '" + label + "'", pos);
+    auto quote = pos++;
     std::string value;
-    while (i < text.size() && text[i] != '"') {
-      if (text[i] == '\\' && i + 1 < text.size())
-        ++i;
-      value += text[i++];
+    while (pos < text.size() && text[pos] != '"') {
+      if (text[pos] == '\\' && pos + 1 < text.size())
+        ++pos;
+      value += text[pos++];
     }
-    if (i >= text.size())
-      return fail("unterminated value of label '" + label + "'");
-    ++i;
+    if (pos >= text.size())
+      refuse("unterminated label value", quote);
+    ++pos;
     if (!out.labels.emplace(label, value).second)
-      return fail("label '" + label + "' twice");
-    skip_space();
-    if (i < text.size() && text[i] == ',') {
-      ++i;
+      refuse("label '" + label + "' given twice", at);
+    skip();
+    if (peek() == ',') {
+      ++pos;
       continue;
     }
-    if (i < text.size() && text[i] == '}')
-      break;
-    return fail("expected ',' or '}'");
+    if (peek() != '}')
+      refuse("expected ',' or '}'", pos);
+    break;
   }
-  ++i;
-  if (i != text.size())
-    return fail("unexpected text after '}'");
+  ++pos;
+  skip();
   return out;
+}
+
+std::optional<series_selector> parse_series_selector(std::string_view text, std::string& problem) {
+  try {
+    size_t pos = 0;
+    auto out = read_series_selector(text, pos);
+    if (pos != text.size())
+      refuse("unexpected '" + std::string(1, text[pos]) + "'", pos);
+    return out;
+  } catch (const std::invalid_argument& e) {
+    problem = std::string{e.what()} + " in '" + std::string{text} + "'";
+    return std::nullopt;
+  }
 }
 
 std::optional<double> resolve_series(const series_selector& sel, const metric_set& m) {

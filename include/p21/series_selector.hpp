@@ -1,8 +1,10 @@
 #pragma once
 
-// What an alert watches when it names an exported series: the name as
-// `/metrics` spells it and label matchers, `p21_cache_hit_ratio{cache="x"}`.
-// Plain code: the config reader parses with it, the monitor resolves with it.
+// A series selector, the one grammar for what the node's metrics are read
+// by: a name and exact label matchers, `p21_cache_hit_ratio{cache="x"}`. An
+// alert watches one (`[monitor.alerts.NAME] metric`), and a sensor
+// (p21/sensor.hpp) is one inside its statistic (`rate(...)`). Plain code:
+// the config checks parse with it, the monitor resolves with it.
 
 #include <map>
 #include <optional>
@@ -22,6 +24,13 @@ struct series_selector {
 /// Parses `name` or `name{label="value", ...}`; on a syntax error returns
 /// nothing and says why in `problem`.
 std::optional<series_selector> parse_series_selector(std::string_view text, std::string& problem);
+
+/// Reads one selector from `text` at `pos` (after any spaces) and moves
+/// `pos` past it and the spaces after it: a metric name
+/// (`[a-zA-Z_:][a-zA-Z0-9_:]*`, as Prometheus has it), then optionally
+/// `{label="value", ...}` (a value may escape `"` and `\` with `\`).
+/// Throws `std::invalid_argument` saying what is wrong "at offset N".
+series_selector read_series_selector(std::string_view text, size_t& pos);
 
 /// The value of the series `sel` selects in `m`, summed when several match
 /// (averaged for a `*_ratio` gauge);
