@@ -425,6 +425,7 @@ metric_set exported(monitor_self self) {
   auto& sys = st.system;
   out.gauges.push_back(d::system_cpu(sys.cpu_percent / 100));
   out.gauges.push_back(d::process_cpu(sys.process_cpu_percent / 100));
+  out.gauges.push_back(d::children_cpu(sys.children_cpu_percent / 100));
   out.gauges.push_back(d::system_memory(sys.memory_percent / 100));
   out.gauges.push_back(d::resident_memory(double(sys.rss_bytes)));
   out.gauges.push_back(d::threads(double(sys.threads)));

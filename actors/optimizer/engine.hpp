@@ -162,14 +162,16 @@ struct node_snapshot {
   std::map<std::string, double> knobs;
 };
 
-/// The snapshot's subsystem and system parts: from the monitor's `sum`
-/// (system values) and the subsystems' typed stats by component, as the
-/// monitor's `metric_set::stats` carries them (`cache_stats`,
-/// `db_pool_stats`, `subprocess_stats`; other types are ignored). A positive
-/// `memory_budget` raises `memory_percent` to the RSS's share of it. Leaves
-/// `now`, `first_use` and `idle_for` to the caller.
-node_snapshot make_snapshot(const performance_summary& sum,
-                            const std::map<std::string, caf::message>& stats,
+/// The snapshot's subsystem and system parts, from the monitor's metrics of
+/// one sample: the system values read through sensors from the families
+/// the monitor declares (`monitor_metrics`: CPU, memory, RSS, children's
+/// CPU, disks), and the subsystems' typed stats by component
+/// (`metric_set::stats`: `cache_stats`, `db_pool_stats`,
+/// `subprocess_stats`; other types are ignored). A positive
+/// `memory_budget` raises `memory_percent` to the RSS's share of it. Keeps
+/// `sum` for an application's rules; leaves `now`, `first_use`, `idle_for`
+/// and `knobs` to the caller.
+node_snapshot make_snapshot(const performance_summary& sum, const metric_set& m,
                             uint64_t memory_budget = 0);
 
 /// One action the optimizer decided on.

@@ -100,7 +100,7 @@ caf::actor running(const node_view& view, const std::string& name) {
 /// components' start and use times.
 node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum,
                        const metric_set& m) {
-  auto s = make_snapshot(sum, m.stats, st.cfg.memory_budget);
+  auto s = make_snapshot(sum, m, st.cfg.memory_budget);
   s.now = clock::now();
   // The knobs the rules read, as the monitor's round read them from their
   // owners (`p21_knob_value`); a knob whose owner did not answer is absent.

@@ -1,6 +1,8 @@
 // The optimizer's node snapshot from typed inputs: the monitor's system
-// values and the subsystems' typed stats. Nothing here reads a metric name;
-// a subsystem is recognized by the type of the stats it reports.
+// values, read through the same selectors as an application's rule
+// (p21/sensor.hpp) from the families the monitor declares, and the
+// subsystems' typed stats. Nothing here spells a metric name; a subsystem
+// is recognized by the type of the stats it reports.
 
 #include <algorithm>
 #include <thread>
@@ -12,6 +14,8 @@
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/monitor.hpp"
 #include "p21/protocol/subprocess.hpp"
+#include "p21/sensor.hpp"
+#include "rules/snapshot_view.hpp"
 
 namespace p21 {
 
@@ -63,26 +67,28 @@ node_snapshot::proc_view proc_view_of(const subprocess_stats& x) {
 
 } // namespace
 
-node_snapshot make_snapshot(const performance_summary& sum,
-                            const std::map<std::string, caf::message>& stats,
+node_snapshot make_snapshot(const performance_summary& sum, const metric_set& m,
                             uint64_t memory_budget) {
   node_snapshot s;
-  auto sys = [&](const std::string& k) {
-    auto i = sum.system.find(k);
-    return i == sum.system.end() ? 0.0 : i->second;
+  namespace d = monitor_metrics;
+  auto percent = [&](const metric_def& def) {
+    return 100 * metric_value(m, sensor::value_of(def.name)).value_or(0);
   };
-  s.cpu_percent = sys("cpu_percent");
-  s.memory_percent = sys("memory_percent");
-  if (auto i = sum.system.find("children_cpu_percent"); i != sum.system.end())
-    s.children_cpu_percent = i->second;
+  s.cpu_percent = percent(d::system_cpu);
+  s.memory_percent = percent(d::system_memory);
+  if (auto c = metric_value(m, sensor::value_of(d::children_cpu.name)))
+    s.children_cpu_percent = 100 * *c;
   s.cpus = std::max(1u, std::thread::hardware_concurrency());
-  s.rss_bytes = uint64_t(sys("rss_bytes"));
+  s.rss_bytes = uint64_t(metric_value(m, sensor::value_of(d::resident_memory.name)).value_or(0));
   s.memory_budget = memory_budget;
   if (memory_budget > 0)
-    s.memory_percent = std::max(s.memory_percent, 100.0 * sys("rss_bytes") / double(memory_budget));
-  for (auto& [k, v] : sum.system)
-    if (k.rfind("disk_percent:", 0) == 0)
-      s.disk_percent[k.substr(13)] = v;
+    s.memory_percent =
+        std::max(s.memory_percent, 100.0 * double(s.rss_bytes) / double(memory_budget));
+  for (auto& g : m.gauges)
+    if (d::disk_usage.names(g.name))
+      if (auto path = g.labels.find("path"); path != g.labels.end())
+        s.disk_percent[path->second] = 100 * g.value;
+  auto& stats = m.stats;
   // The map is ordered by component, so caches come out in name order (as
   // the engine saw them before the stats were typed).
   for (auto& [component, msg] : stats) {

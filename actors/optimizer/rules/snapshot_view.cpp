@@ -54,6 +54,10 @@ const histogram_summary* find_histogram(const metric_set* m, const std::string& 
 
 } // namespace
 
+std::optional<double> metric_value(const metric_set& m, const sensor& s) {
+  return lookup(&m, s.family, s.labels);
+}
+
 snapshot_view::clock::time_point snapshot_view::now() const {
   return ctx_.now();
 }

@@ -38,4 +38,9 @@ private:
   const rule_context& ctx_;
 };
 
+/// What a value sensor (`sensor_statistic::value`) reads in `m`: its
+/// family's matching counters and gauges, summed; none when no series
+/// matches.
+std::optional<double> metric_value(const metric_set& m, const sensor& s);
+
 } // namespace p21

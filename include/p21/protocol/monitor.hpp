@@ -27,6 +27,11 @@ inline constexpr metric_def system_cpu{"system_cpu_usage_ratio",
 inline constexpr metric_def process_cpu{"process_cpu_usage_ratio",
                                         "CPU use of this process over the machine's CPUs, 0 to 1.",
                                         metric_kind::gauge, "ratio"};
+inline constexpr metric_def children_cpu{
+    "children_cpu_usage_ratio",
+    "CPU of this process's child processes that ended since the last sample, over the "
+    "machine's CPUs, 0 to 1.",
+    metric_kind::gauge, "ratio"};
 inline constexpr metric_def system_memory{"system_memory_usage_ratio",
                                           "Memory in use (or of the cgroup limit), 0 to 1.",
                                           metric_kind::gauge, "ratio"};
@@ -68,9 +73,10 @@ inline constexpr metric_def memory_pressure_reaction{
 
 /// Every metric above, for the exporter's help lines.
 inline constexpr metric_def all[] = {
-    system_cpu, process_cpu, system_memory, resident_memory, threads,      open_fds, load1,
-    cpus,       disk_usage,  health_score,  alert_firing,    target_value, samples,  events,
-    knob_value,              memory_pressure_events,  memory_pressure_reaction};
+    system_cpu,   process_cpu, children_cpu,           system_memory,           resident_memory,
+    threads,      open_fds,    load1,                  cpus,                    disk_usage,
+    health_score, alert_firing, target_value,          samples,                 events,
+    knob_value,   memory_pressure_events,              memory_pressure_reaction};
 
 } // namespace monitor_metrics
 

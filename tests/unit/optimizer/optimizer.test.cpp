@@ -284,10 +284,17 @@ TEST_CASE("rule 4 learns the components used soon after start") {
 
 // -- the snapshot from typed stats --------------------------------------------------------
 
-TEST_CASE("the snapshot takes every rule input from the subsystems' typed stats") {
+TEST_CASE("the snapshot reads the system through the monitor's families and every subsystem "
+          "input from the subsystems' typed stats") {
   performance_summary sum;
-  sum.system = {
-      {"cpu_percent", 55}, {"memory_percent", 30}, {"rss_bytes", 600}, {"disk_percent:/data", 91}};
+  // The summary's text-keyed map is not what the rules read: these would be
+  // wrong.
+  sum.system = {{"cpu_percent", 1}, {"memory_percent", 1}, {"rss_bytes", 1}};
+  namespace d = monitor_metrics;
+  metric_set m;
+  m.gauges = {d::system_cpu(0.55),       d::system_memory(0.30),
+              d::resident_memory(600),   d::children_cpu(0.125),
+              d::disk_usage(0.91, {{"path", "/data"}}), d::disk_usage(0.5, {{"path", "/logs"}})};
   cache_stats async;
   async.name = "async";
   async.hits = 7;
@@ -311,17 +318,20 @@ TEST_CASE("the snapshot takes every rule input from the subsystems' typed stats"
   proc.git_hits = 11;
   proc.git_misses = 13;
   proc.git_capacity = 256;
-  std::map<std::string, caf::message> stats;
+  auto& stats = m.stats;
   stats["cache.async/0"] = caf::make_message(async);
   stats["db_pool"] = caf::make_message(db);
   stats["subprocess"] = caf::make_message(proc);
   // Not subsystem stats, or filed under no component: ignored.
   stats["app"] = caf::make_message(std::string{"cache_hits"});
   stats[""] = caf::make_message(async);
-  auto s = make_snapshot(sum, stats, 1000); // RSS is 60% of the budget
-  CHECK(s.cpu_percent == 55);
+  auto s = make_snapshot(sum, m, 1000); // RSS is 60% of the budget
+  CHECK(s.cpu_percent == Approx(55));
   CHECK(s.memory_percent == Approx(60));
-  CHECK(s.disk_percent.at("/data") == 91);
+  CHECK(s.rss_bytes == 600);
+  CHECK(s.children_cpu_percent.value() == Approx(12.5));
+  CHECK(s.disk_percent.at("/data") == Approx(91));
+  CHECK(s.disk_percent.at("/logs") == Approx(50));
   REQUIRE(s.caches.size() == 1);
   auto& c = s.caches[0];
   CHECK(c.component == "cache.async/0");
@@ -346,8 +356,10 @@ TEST_CASE("the snapshot takes every rule input from the subsystems' typed stats"
   CHECK(s.proc->git_misses == 13);
   CHECK(s.proc->git_capacity == 256);
   // Without a budget, memory is the machine's; without a subsystem, no view.
-  auto bare = make_snapshot(sum, {});
-  CHECK(bare.memory_percent == 30);
+  metric_set system_only;
+  system_only.gauges = m.gauges;
+  auto bare = make_snapshot(sum, system_only);
+  CHECK(bare.memory_percent == Approx(30));
   CHECK(bare.caches.empty());
   CHECK_FALSE(bare.db);
   CHECK_FALSE(bare.proc);
@@ -359,8 +371,9 @@ TEST_CASE("rules act on a snapshot made from typed stats") {
   performance_summary sum;
   db_pool_stats db;
   db.waiting = 8;
-  std::map<std::string, caf::message> stats{{"db_pool", caf::make_message(db)}};
-  auto s = make_snapshot(sum, stats);
+  metric_set m;
+  m.stats = {{"db_pool", caf::make_message(db)}};
+  auto s = make_snapshot(sum, m);
   s.now = steady::time_point{} + 1h;
   auto ds = of_rule(e.evaluate(s), "connection_pool");
   REQUIRE(ds.size() == 1);
