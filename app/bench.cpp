@@ -232,15 +232,32 @@ int run_bench(const bench_options& opts) {
   const std::vector<std::string> sections{"cache_details",   "db_details",  "subprocess_details",
                                           "cluster_details", "self_tuning", "redis",
                                           "runtime_claims",  "soak"};
+  // `self_tuning.PHASE` in --only: self_tuning with only the phases named.
+  const std::string phase_prefix = "self_tuning.";
+  std::vector<std::string> tuning_phases;
+  for (auto& name : opts.only)
+    if (name.rfind(phase_prefix, 0) == 0)
+      tuning_phases.push_back(name.substr(phase_prefix.size()));
   auto named = [&](const std::string& name) {
-    return std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end();
+    return std::find(opts.only.begin(), opts.only.end(), name) != opts.only.end() ||
+           (name == "self_tuning" && !tuning_phases.empty());
   };
   // The soak kills and restarts things on purpose: it runs when asked for.
   auto wants = [&](const std::string& name) {
     return named(name) || (opts.only.empty() && name != "soak");
   };
+  auto phase_names = self_tuning_phase_names();
+  for (auto& name : tuning_phases)
+    if (std::find(phase_names.begin(), phase_names.end(), name) == phase_names.end()) {
+      std::cerr << "p21 bench: unknown self_tuning phase '" << name << "'; phases are:";
+      for (auto& x : phase_names)
+        std::cerr << " " << x;
+      std::cerr << "\n";
+      return 2;
+    }
   for (auto& name : opts.only)
-    if (std::find(sections.begin(), sections.end(), name) == sections.end() &&
+    if (name.rfind(phase_prefix, 0) != 0 &&
+        std::find(sections.begin(), sections.end(), name) == sections.end() &&
         std::none_of(rows.begin(), rows.end(), [&](auto& r) { return r.name == name; })) {
       std::cerr << "p21 bench: unknown row '" << name << "'; rows are:";
       for (auto& r : rows)
@@ -299,8 +316,11 @@ int run_bench(const bench_options& opts) {
   // longer self_tuning; the cluster's shutdown is to blame, not the order).
   nlohmann::json tuning;
   if (wants("self_tuning"))
-    tuning = bar.step("self_tuning: 9 phases, models + forecasts, fixed steps and off",
-                      [&] { return self_tuning(base, opts.quick); });
+    tuning = bar.step("self_tuning: " +
+                          std::to_string(tuning_phases.empty() ? phase_names.size()
+                                                               : tuning_phases.size()) +
+                          " phase(s), models + forecasts, fixed steps and off",
+                      [&] { return self_tuning(base, opts.quick, tuning_phases); });
   if (wants("cluster_details"))
     details["cluster"] =
         bar.step("cluster details", [&] { return cluster_details(base, opts.quick); });

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/bench_format.hpp"
+#include "app/bench_plots.hpp"
 
 namespace p21::app {
 
@@ -325,7 +326,8 @@ std::string fill_generated_blocks(const std::string& text,
   return out;
 }
 
-int run_docs(const std::string& bench_json, const std::vector<std::string>& docs, bool check) {
+int run_docs(const std::string& bench_json, const std::vector<std::string>& docs, bool check,
+             const std::string& plots_dir) {
   std::ifstream in{bench_json};
   if (!in) {
     std::cerr << "p21 docs: cannot read " << bench_json << "\n";
@@ -337,6 +339,15 @@ int run_docs(const std::string& bench_json, const std::vector<std::string>& docs
   } catch (const std::exception& e) {
     std::cerr << "p21 docs: " << bench_json << ": " << e.what() << "\n";
     return 2;
+  }
+  if (!plots_dir.empty() && !check) {
+    try {
+      for (auto& file : write_plots(plots_dir, doc))
+        std::cout << "p21 docs: drew " << file << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "p21 docs: " << e.what() << "\n";
+      return 1;
+    }
   }
   auto blocks = bench_doc_blocks(doc);
   int status = 0;

@@ -32,7 +32,9 @@ std::string fill_generated_blocks(const std::string& text,
 
 /// `p21 docs --bench-json FILE [--check] DOC...`: rewrites the generated
 /// blocks of each DOC, or with `check` only reports the ones that differ.
-/// Returns the exit code (1 when a check found a difference).
-int run_docs(const std::string& bench_json, const std::vector<std::string>& docs, bool check);
+/// Returns the exit code (1 when a check found a difference). With
+/// `plots_dir` (and no `check`) it also redraws the JSON's SVG charts there.
+int run_docs(const std::string& bench_json, const std::vector<std::string>& docs, bool check,
+             const std::string& plots_dir = {});
 
 } // namespace p21::app

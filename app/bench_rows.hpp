@@ -152,8 +152,13 @@ row_result measure_alert_reaction(const config& base, size_t runs);
 nlohmann::json runtime_claims(const config& base, bool quick);
 void print_runtime_claims(const nlohmann::json& j);
 
-/// The optimizer on vs off through four scripted phases.
-nlohmann::json self_tuning(const config& base, bool quick);
+/// The optimizer's phases (bench_self_tuning.cpp), each run with models,
+/// fixed steps and off; only those named in `phases` when it is not empty
+/// (`--only self_tuning.custom_actor`).
+nlohmann::json self_tuning(const config& base, bool quick,
+                           const std::vector<std::string>& phases = {});
+/// The names of self_tuning's phases, in the order they run.
+std::vector<std::string> self_tuning_phase_names();
 
 /// Spawn throughput and spawn cost from a parent with 1 GiB resident.
 nlohmann::json subprocess_details(const config& base, bool quick);

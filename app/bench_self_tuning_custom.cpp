@@ -21,7 +21,8 @@ namespace p21::app {
 namespace {
 
 // The rule under test. `step` is what the fixed run moves by; the model
-// run sizes the pool by Little's law from the pool's own metrics.
+// run sizes the pool by Little's law from the pool's own metrics, with a
+// worker for each job queued when it acts (`backlog`, no `drain`).
 constexpr const char* queue_wait_rule = R"(
 [optimizer.rules.queue_wait]
 sensor = 'myapp_queue_wait_seconds{quantile="0.95"}'
@@ -32,6 +33,7 @@ knob = "myapp.workers"
 model = "littles_law"
 arrivals = 'rate(myapp_jobs_total)'
 service = 'mean(myapp_job_seconds)'
+backlog = 'myapp_queue_length'
 utilization = 0.6
 step = "+2"
 )";

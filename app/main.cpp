@@ -302,7 +302,9 @@ int main(int argc, char** argv) {
   bench->add_option("--json", bench_opts.json_file, "Also write the results as JSON to FILE");
   bench->add_option("--plots", bench_opts.plots_dir,
                     "Also write SVG charts to DIR: ratios.svg, self_tuning_PHASE.svg");
-  bench->add_option("--only", bench_opts.only, "Run only these rows (comma separated)")
+  bench->add_option("--only", bench_opts.only,
+                    "Run only these rows or sections (comma separated; self_tuning.PHASE: "
+                    "that phase of self_tuning)")
       ->delimiter(',');
   bench->add_option("--soak-scale", bench_opts.soak_scale,
                     "The soak's measured phase this many times as long, with RSS against calls")
@@ -348,18 +350,22 @@ int main(int argc, char** argv) {
   std::string docs_bench_json = "docs/bench/bench.json";
   std::vector<std::string> docs_files;
   bool docs_check = false;
+  std::string docs_plots;
   auto docs = app.add_subcommand(
       "docs", "Regenerate the figure tables of Markdown files from a bench run's JSON");
   docs->add_option("--bench-json", docs_bench_json,
                    "The bench run (`p21 bench --json`; default docs/bench/bench.json)");
   docs->add_flag("--check", docs_check,
                  "Change nothing; exit 1 when a generated table differs from the JSON");
+  docs->add_option("--plots", docs_plots,
+                   "Also redraw the JSON's SVG charts into DIR, as `p21 bench --plots` does "
+                   "(after rows spliced into the JSON by hand)");
   docs->add_option("files", docs_files, "Markdown files with generated blocks")->required();
 
   CLI11_PARSE(app, argc, argv);
 
   if (*docs)
-    return p21::app::run_docs(docs_bench_json, docs_files, docs_check);
+    return p21::app::run_docs(docs_bench_json, docs_files, docs_check, docs_plots);
 
   if (*run)
     return run_node(run_config, duration);

@@ -32,6 +32,10 @@ using load_timeout_atom = caf::atom_constant<caf::atom("loadtmo")>;
 /// The shard to itself: drain again (see `drain_store`).
 using drain_tick_atom = caf::atom_constant<caf::atom("cdtick")>;
 
+/// The shard to itself, from liburcu's thread: what shrink `id` evicted is
+/// freed and the heap trimmed; its reply goes out.
+using shrunk_atom = caf::atom_constant<caf::atom("cshrunk")>;
+
 /// How often a shard drains while reads or writes keep coming. Writes in
 /// between wait in the queue, visible to every reader already; only the
 /// policy (order, byte accounting, eviction) sees them up to this much
@@ -46,6 +50,7 @@ constexpr auto drain_tick = std::chrono::milliseconds{1};
 /// the cluster's public proxy asks for a peer: `remote_load_timeout`).
 using shard_actor = cache_actor::extend_with<knob_owner_actor>::extend<caf::reacts_to<load_timeout_atom, std::string, uint64_t>,
                                         caf::reacts_to<drain_tick_atom>,
+                                        caf::reacts_to<shrunk_atom, uint64_t>,
                                         caf::replies_to<drain_atom>::with<bool>,
                                         caf::reacts_to<flush_near_atom, uint64_t>,
                                         caf::replies_to<load_atom, std::string, caf::timespan>::with<load_reply>>;
@@ -159,6 +164,11 @@ struct cache_state {
   bool tick_pending = false;
   /// When the last drain ran (`drain_store`).
   time_point last_drain{};
+  /// Shrinks whose evicted values wait for their grace period: the reply
+  /// goes out once they are freed (`shrunk_atom`).
+  std::unordered_map<uint64_t, std::pair<caf::typed_response_promise<shrink_result>, shrink_result>>
+      shrinking;
+  uint64_t next_shrink_id = 0;
 
   static inline const char* name = "p21.cache";
 };
@@ -416,11 +426,35 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
       [=](shrink_atom, double fraction) {
         drain_store(self);
         auto freed = self->state.store->shrink(fraction);
+        auto rp = self->make_response_promise<shrink_result>();
+        if (freed.bytes <= (1u << 20)) {
+          rp.deliver(freed);
+          return rp;
+        }
         // Under memory pressure (rule 1): hand the freed heap back to the
-        // system, or the process's RSS would not go down.
-        if (freed.bytes > (1u << 20))
+        // system, or the process's RSS would not go down. The evicted
+        // values are freed after a grace period, on liburcu's thread: the
+        // trim follows them there, and the reply follows the trim, so that
+        // whoever shrank (the optimizer's round, the monitor's relief) sees
+        // the memory given back. A trim here ran before they were freed,
+        // and RSS stayed up until some later trim whenever the values lay
+        // in the heap rather than in mappings of their own.
+        auto id = self->state.next_shrink_id++;
+        self->state.shrinking.emplace(id, std::make_pair(rp, freed));
+        caf::weak_actor_ptr weak = self->ctrl();
+        cache_detail::after_deferred_frees([weak, id] {
           ::malloc_trim(0);
-        return freed;
+          if (auto strong = caf::actor_cast<caf::actor>(weak.lock()))
+            caf::anon_send(strong, shrunk_atom::value, id);
+        });
+        return rp;
+      },
+      [=](shrunk_atom, uint64_t id) {
+        auto i = self->state.shrinking.find(id);
+        if (i == self->state.shrinking.end())
+          return;
+        i->second.first.deliver(i->second.second);
+        self->state.shrinking.erase(i);
       },
       [=](resize_atom, uint64_t entries, uint64_t bytes) -> caf::result<bool> {
         if (auto err = resize(self, entries, bytes))

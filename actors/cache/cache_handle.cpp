@@ -363,6 +363,10 @@ caf::expected<shrink_result> cache::shrink(double fraction) {
   return total;
 }
 
+void cache::wait_for_freed_values() {
+  cache_detail::wait_for_deferred_frees();
+}
+
 caf::error cache::resize(uint64_t max_entries, uint64_t max_bytes) {
   if (max_entries == 0 || max_bytes == 0)
     return make_error(errc::invalid_argument, "cache capacity must be positive");

@@ -133,6 +133,10 @@ shrink_result cache_store::shrink(double fraction) {
     ++r.entries;
   }
   r.bytes = bytes_before - bytes_;
+  // Everything evicted goes to RCU now, not when a batch fills: a shrink
+  // is for giving memory back.
+  if (r.entries > 0)
+    table_.flush_retired();
   return r;
 }
 

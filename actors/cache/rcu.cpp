@@ -93,4 +93,27 @@ void wait_for_deferred_frees() {
   urcu_bp_barrier();
 }
 
+namespace {
+
+/// Standard layout (for caa_container_of): the function is held apart.
+struct deferred_call {
+  rcu_head head{};
+  std::function<void()>* fn = nullptr;
+};
+
+void run_deferred_call(rcu_head* head) {
+  auto* c = caa_container_of(head, deferred_call, head);
+  (*c->fn)();
+  delete c->fn;
+  delete c;
+}
+
+} // namespace
+
+void after_deferred_frees(std::function<void()> fn) {
+  auto* c = new deferred_call;
+  c->fn = new std::function<void()>(std::move(fn));
+  urcu_bp_call_rcu(&c->head, run_deferred_call);
+}
+
 } // namespace p21::cache_detail

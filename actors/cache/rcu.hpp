@@ -17,6 +17,7 @@
 // whole budget of a hit. Only those two come from the static header.
 
 #include <cstddef>
+#include <functional>
 
 #include <urcu/urcu-bp.h>
 #include <urcu/static/urcu-bp.h>
@@ -99,5 +100,12 @@ void free_after_grace_period(retired_batch* chain);
 /// Waits until every batch handed to `free_after_grace_period` so far is
 /// freed (tests, and stores that go away while readers cannot exist).
 void wait_for_deferred_frees();
+
+/// Calls `fn` on liburcu's call_rcu thread once every batch handed to
+/// `free_after_grace_period` so far is freed (its callbacks run in the
+/// order they were queued). Never waits. A shrink's heap trim and reply go
+/// here: a trim right after the evictions ran before their values were
+/// freed and gave nothing back.
+void after_deferred_frees(std::function<void()> fn);
 
 } // namespace p21::cache_detail

@@ -100,8 +100,9 @@ void check_custom_rules(const config& cfg, const config_checker& ck) {
 }
 
 /// The keys only a declared rule has.
-constexpr const char* declared_keys[] = {"sensor", "above",   "below", "knob",       "model",
-                                         "arrivals", "service", "scale", "utilization"};
+constexpr const char* declared_keys[] = {"sensor",  "above", "below",       "knob",
+                                         "model",   "arrivals", "service", "scale",
+                                         "utilization", "backlog", "drain"};
 
 /// A name that is not one of the nine is a declared rule: it says what it
 /// reads, where it fires and what it sets. One of the nine reads its own
@@ -127,11 +128,21 @@ void check_declared_rules(const config& cfg, const config_checker& ck) {
     if (ck.has(key + ".sensor") && !ck.has(key + ".above") && !ck.has(key + ".below") &&
         !ck.has(key + ".threshold"))
       ck.fail(key + ".sensor", "a declared rule needs `above = X` or `below = X`");
+    // Set, not only present: a config written back (to_toml) has every key.
+    for (auto [k, set] : {std::pair{"backlog", !rc.backlog.empty()},
+                          std::pair{"drain", rc.drain > timespan{0}}})
+      if (rc.model != "littles_law" && set)
+        ck.fail(key + "." + k, std::string{"`"} + k +
+                                   "` is an input of model = \"littles_law\", which this rule "
+                                   "does not use");
     if (rc.model == "littles_law") {
       if (rc.arrivals.empty() || rc.service.empty())
         ck.fail(key + ".model",
                 "littles_law needs `arrivals` (a rate, e.g. 'rate(myapp_jobs_total)') and "
                 "`service` (seconds per arrival, e.g. 'mean(myapp_job_seconds)')");
+      if (rc.drain > timespan{0} && rc.backlog.empty())
+        ck.fail(key + ".drain", "`drain` is how soon littles_law works off the `backlog`; set "
+                                "`backlog` (the jobs queued now, e.g. 'myapp_queue_length') too");
     } else if (rc.step == 0 && rc.scale == 0) {
       ck.fail(key, "a declared rule needs `model = \"littles_law\"`, a `step` (\"+2\") or a "
                    "`scale` (1.25)");
@@ -366,6 +377,18 @@ void declare_optimizer_keys(config_schema& schema) {
       .shown_if(declared)
       .real("utilization", &R::utilization, 0.05, 1,
             "littles_law: the share of the knob the work should keep busy")
+      .live()
+      .shown_if(declared)
+      .string("backlog", &R::backlog,
+              "littles_law, optional: the jobs queued now, a sensor ('myapp_queue_length'); the "
+              "knob also gets backlog x service / drain workers, so that the queue already "
+              "there is worked off too")
+      .live()
+      .refine(sensor_problem)
+      .shown_if(declared)
+      .duration("drain", &R::drain, 0s,
+                "littles_law with `backlog`: how soon the queued work is done; 0s, or under one "
+                "job's service time: a worker for every queued job, all started at once")
       .live()
       .shown_if(declared)
       .real("scale", &R::scale, 0, 1000, "a declared rule: multiply the knob by this per action")

@@ -71,7 +71,8 @@ namespace {
 /// (else the rule is rebuilt, its gate and forecast afresh).
 bool same_declaration(const rule_config& a, const rule_config& b) {
   return a.sensor == b.sensor && a.fires_above == b.fires_above && a.knob == b.knob &&
-         a.model == b.model && a.arrivals == b.arrivals && a.service == b.service;
+         a.model == b.model && a.arrivals == b.arrivals && a.service == b.service &&
+         a.backlog == b.backlog;
 }
 
 } // namespace
@@ -154,6 +155,8 @@ bool optimizer_engine::set_rule(const std::string& name, const rule_config& give
     rc.arrivals = d.arrivals;
     rc.service = d.service;
     rc.utilization = d.utilization;
+    rc.backlog = d.backlog;
+    rc.drain = d.drain;
     rc.scale = d.scale;
   }
   // A new horizon starts its forecasts' caution afresh (the smoothing

@@ -97,4 +97,18 @@ std::optional<mrc_answer> mrc_entries(const std::vector<uint64_t>& ghost_depths,
   return a;
 }
 
+std::optional<littles_law_answer> littles_law(double arrivals, double service, double utilization,
+                                              double queued, double drain_s) {
+  if (!(service > 0) || !(utilization > 0) || arrivals < 0 || queued < 0 ||
+      (arrivals == 0 && queued == 0))
+    return std::nullopt;
+  littles_law_answer a;
+  a.busy = arrivals * service;
+  a.for_backlog = queued * service / std::max(drain_s, service);
+  // Within a rounding error of a whole number of workers, that number
+  // (4 busy at 80 % is 5 workers, not 6).
+  a.workers = std::ceil(a.busy / utilization + a.for_backlog - 1e-9);
+  return a;
+}
+
 } // namespace p21

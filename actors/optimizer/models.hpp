@@ -1,8 +1,8 @@
 #pragma once
 
 // The optimizer's models, internal to actors/optimizer: Holt's forecast of
-// a metric, a cache's miss-ratio curve from its ghost list, and quantiles of
-// a histogram's window. Plain functions of their inputs; the engine
+// a metric, a cache's miss-ratio curve from its ghost list, quantiles of
+// a histogram's window, and Little's law for a pool of workers. Plain functions of their inputs; the engine
 // (engine.hpp) turns them into decisions.
 
 #include "p21/histogram.hpp"
@@ -74,5 +74,22 @@ struct mrc_answer {
 std::optional<mrc_answer> mrc_entries(const std::vector<uint64_t>& ghost_depths, double hits,
                                       double requests, uint64_t current, double target_percent);
 
+/// Little's law (L = lambda x W) for a pool of workers: `busy` workers are
+/// what `arrivals` per second of `service` seconds each keep busy; the pool
+/// gets `busy / utilization` of them, plus, for the `queued` jobs already
+/// waiting, `for_backlog` = queued x service / drain more, so that the
+/// queued work is done within `drain_s` seconds (with `drain_s` under one
+/// job's service time, a worker per queued job: none can start sooner than
+/// at once). Without the backlog term the pool only keeps up with new work
+/// and the queue found on acting drains on the headroom alone, its jobs
+/// waiting on. None when the inputs say nothing (no service time, or
+/// neither arrivals nor a queue).
+struct littles_law_answer {
+  double busy = 0;
+  double for_backlog = 0;
+  double workers = 0;
+};
+std::optional<littles_law_answer> littles_law(double arrivals, double service, double utilization,
+                                              double queued = 0, double drain_s = 0);
 
 } // namespace p21

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
+#include <memory>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -194,15 +196,21 @@ void note_failure(optimizer_self self, uint64_t seq, const decision& d, const ca
 }
 
 /// Sends `d`'s message to its target; records the reply or the error in
-/// log entry `seq`. Memory pressure is sent by `relieve_pressure`.
-void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
+/// log entry `seq`, then calls `answered` (when set), also when nothing was
+/// sent. Memory pressure is sent by `relieve_pressure`.
+void carry_out(optimizer_self self, const decision& d, uint64_t seq,
+               std::function<void()> answered = nullptr) {
   auto& st = self->state;
   auto timeout = std::chrono::seconds{30};
-  auto failed = [self, seq, d](caf::error& e) {
+  auto failed = [self, seq, d, answered](caf::error& e) {
     note_failure(self, seq, d, e);
+    if (answered)
+      answered();
   };
-  auto replied = [self, seq](std::string text) {
+  auto replied = [self, seq, answered](std::string text) {
     note_reply(self, seq, std::move(text));
+    if (answered)
+      answered();
   };
   // The node actor owns the log file and the state directory.
   if (d.kind == decision::rotate_logs || d.kind == decision::preload) {
@@ -244,6 +252,8 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
   auto target = running(*st.view, d.target);
   if (!target) {
     spdlog::warn("optimizer: {} is not running; '{}' skipped", d.target, d.describe());
+    if (answered)
+      answered();
     return;
   }
   switch (d.kind) {
@@ -297,7 +307,9 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq) {
   case decision::signal_pressure:
   case decision::rotate_logs:
   case decision::set_knob:
-    break; // above, and in relieve_pressure
+    if (answered)
+      answered(); // above, and in relieve_pressure
+    break;
   }
 }
 
@@ -364,20 +376,43 @@ void evaluate_round(optimizer_self self, const node_snapshot& snap, clock::time_
       if (auto v = st.engine->last_value(d))
         a->value_after = *v;
   st.awaiting_after.clear();
-  std::optional<std::pair<uint64_t, decision>> pressure;
+  std::optional<decision> pressure;
+  for (auto& d : decisions)
+    if (!st.cfg.dry_run && d.kind == decision::signal_pressure)
+      pressure = d;
+  auto done = [self, first] { finish_round(self, logged_since(self->state, first)); };
+  // Under pressure, the node actor's handlers and heap trim come once the
+  // caches and the pool have answered their shrink and release (a cache
+  // answers once what it evicted is freed), as in the monitor's relief:
+  // the round's reply then finds the memory given back. Relieved at once,
+  // the round ended while the evicted values still waited for their grace
+  // period, and self_tuning's memory_pressure phase read RSS as if the
+  // shrink had done nothing.
+  auto freeing = std::make_shared<size_t>(1); // 1: the loop below
+  auto pressure_seq = std::make_shared<uint64_t>(0);
+  std::function<void()> freed;
+  if (pressure)
+    freed = [self, freeing, pressure, pressure_seq, detected, done] {
+      if (--*freeing == 0)
+        relieve_pressure(self, *pressure, *pressure_seq, detected, done);
+    };
   for (auto& d : decisions) {
     auto seq = record(self, d, st.cfg.dry_run ? "dry run" : "sent");
     st.awaiting_after.emplace_back(seq, d);
     if (st.cfg.dry_run)
       continue;
-    if (d.kind == decision::signal_pressure)
-      pressure.emplace(seq, d); // after the shrink messages, below
-    else
+    if (d.kind == decision::signal_pressure) {
+      *pressure_seq = seq; // once the shrinks answered, below
+    } else if (pressure &&
+               (d.kind == decision::shrink_cache || d.kind == decision::release_memory)) {
+      ++*freeing;
+      carry_out(self, d, seq, freed);
+    } else {
       carry_out(self, d, seq);
+    }
   }
-  auto done = [self, first] { finish_round(self, logged_since(self->state, first)); };
   if (pressure)
-    relieve_pressure(self, pressure->second, pressure->first, detected, done);
+    freed();
   else
     done();
 }

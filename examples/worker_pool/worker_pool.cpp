@@ -25,6 +25,7 @@ struct pool_state {
   p21::histogram* wait = nullptr;
   p21::counter* jobs = nullptr;
   p21::histogram* job_time = nullptr;
+  p21::gauge* queued = nullptr;
 
   static inline const char* name = "myapp.worker_pool";
 };
@@ -45,6 +46,7 @@ void start_queued(pool_self self) {
     self->delayed_send(self, job.work, done_atom::value);
     job.reply.deliver(waited);
   }
+  st.queued->set(double(st.queue.size()));
 }
 
 /// Where the pool records what it does (the node's registry owns them).
@@ -52,6 +54,7 @@ struct pool_metrics {
   p21::histogram* wait;
   p21::counter* jobs;
   p21::histogram* job_time;
+  p21::gauge* queued;
 };
 
 caf::behavior worker_pool(pool_self self, p21::knob_spec knob, double workers, pool_metrics m) {
@@ -60,6 +63,7 @@ caf::behavior worker_pool(pool_self self, p21::knob_spec knob, double workers, p
   self->state.wait = m.wait;
   self->state.jobs = m.jobs;
   self->state.job_time = m.job_time;
+  self->state.queued = m.queued;
   return {
       [=](job_atom, caf::timespan work) {
         auto rp = self->make_response_promise<caf::timespan>();
@@ -99,7 +103,8 @@ p21::knob_spec workers_knob() {
 p21::child_spec worker_pool_spec(p21::runtime& rt, const std::string& name, double workers) {
   pool_metrics m{&rt.metrics().make_histogram(queue_wait, {{"pool", name}}),
                  &rt.metrics().make_counter(jobs, {{"pool", name}}),
-                 &rt.metrics().make_histogram(job_time, {{"pool", name}})};
+                 &rt.metrics().make_histogram(job_time, {{"pool", name}}),
+                 &rt.metrics().make_gauge(queue_length, {{"pool", name}})};
   p21::child_spec spec;
   spec.name = name;
   spec.knobs = {workers_knob()};

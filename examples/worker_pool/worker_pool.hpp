@@ -5,8 +5,9 @@
 // way the built-in pools declare theirs, answers the knob messages from its
 // own state, and records each job's queue wait in `myapp_queue_wait_seconds`
 // (a histogram in the node's registry), the sensor a tuning rule reads, with
-// the jobs that arrive (`myapp_jobs_total`) and the work each one is
-// (`myapp_job_seconds`), the inputs of a Little's-law rule.
+// the jobs that arrive (`myapp_jobs_total`), the work each one is
+// (`myapp_job_seconds`) and the jobs queued now (`myapp_queue_length`), the
+// inputs of a Little's-law rule.
 
 #include <caf/fwd.hpp>
 
@@ -29,6 +30,12 @@ inline constexpr p21::metric_def jobs{"myapp_jobs", "Jobs submitted to the pool.
                                       p21::metric_kind::counter};
 inline constexpr p21::metric_def job_time{"myapp_job_seconds", "Time a worker spent on a job.",
                                           p21::metric_kind::histogram, "seconds"};
+
+/// Jobs waiting for a worker now: the backlog a Little's-law rule works off
+/// (`backlog = 'myapp_queue_length'`).
+inline constexpr p21::metric_def queue_length{"myapp_queue_length",
+                                              "Jobs waiting for a free worker.",
+                                              p21::metric_kind::gauge};
 
 /// The pool's spec, named `name`: `(job_atom, timespan work) -> timespan`
 /// runs one job (simulated by a timer, so no scheduler thread blocks) and

@@ -52,6 +52,14 @@ public:
   /// Creates a cache at run time (started at once) and returns its handle.
   static caf::expected<cache> create(runtime& rt, const std::string& name, named_cache_config cfg);
 
+  /// Blocks until every value any cache of this process evicted, erased or
+  /// dropped so far is freed: they are freed once no lock-free reader can
+  /// hold them (a grace period), on a thread of their own, some
+  /// milliseconds after a cache, or a whole node, let them go. For a
+  /// program that measures its RSS after a node ended; never call it from
+  /// an actor.
+  static void wait_for_freed_values();
+
   // -- lookups ------------------------------------------------------------------
 
   /// The value of `key`, or an empty optional on a miss.

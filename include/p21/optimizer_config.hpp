@@ -54,6 +54,16 @@ struct rule_config {
   std::string service;
   /// littles_law: the share of the knob the work should keep busy.
   double utilization = 0.8;
+  /// littles_law, optional: the jobs queued now, a sensor
+  /// (`myapp_queue_length`). Arrivals x service sizes the knob for the
+  /// work still coming; the queue already there needs workers of its own,
+  /// or the jobs queued before the action wait on into the next interval.
+  std::string backlog;
+  /// littles_law with `backlog`: the queued work (backlog x service) is
+  /// done within this time by backlog x service / drain more workers; 0,
+  /// or anything under one job's service time: a worker for every queued
+  /// job, all started at once.
+  timespan drain{0};
   /// Multiplies the knob per action (0: not used).
   double scale = 0;
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common.hpp"
+#include "../models.hpp"
 #include "p21/config_schema.hpp"
 #include "p21/sensor.hpp"
 #include "snapshot_view.hpp"
@@ -28,6 +29,8 @@ public:
       arrivals_ = parse_sensor(rc.arrivals);
     if (!rc.service.empty())
       service_ = parse_sensor(rc.service);
+    if (!rc.backlog.empty())
+      backlog_ = parse_sensor(rc.backlog);
   }
 
   std::optional<std::string> gate_target(const decision&) const override { return std::string{}; }
@@ -81,7 +84,8 @@ public:
 private:
   /// Where the knob goes from `current`: Little's law in model mode (work in
   /// progress = arrivals x time per arrival, kept at `utilization` of the
-  /// knob), else `scale`, else `step`.
+  /// knob, plus the workers that work off the `backlog` within `drain`;
+  /// models.hpp), else `scale`, else `step`.
   std::optional<double> target(const rule_context& ctx, const snapshot_view& view, double current,
                                std::string& why) const {
     // The step, scale and utilization as set now (`set_rule`, a reload).
@@ -89,12 +93,21 @@ private:
     if (rc.model == "littles_law" && ctx.model() && arrivals_ && service_) {
       auto lambda = view.read(*arrivals_);
       auto s = view.read(*service_);
-      if (lambda && s && *lambda > 0 && *s > 0) {
-        auto busy = *lambda * *s;
-        auto next = std::ceil(busy / rc.utilization);
+      // No backlog sensor, or no value for it yet: the queue is not known,
+      // and the model sizes for the arrivals alone.
+      auto queued = backlog_ ? view.read(*backlog_).value_or(0) : 0.0;
+      auto drain = std::chrono::duration<double>(rc.drain).count();
+      auto law = lambda && s ? littles_law(*lambda, *s, rc.utilization, queued, drain)
+                             : std::nullopt;
+      if (law) {
+        auto next = law->workers;
         why = "Little's law: " + rules::fmt(*lambda, 2) + "/s x " + rules::fmt(*s, 4) + " s = " +
-              rules::fmt(busy, 2) + " busy, at " + rules::fmt(100 * rc.utilization, 0) +
+              rules::fmt(law->busy, 2) + " busy, at " + rules::fmt(100 * rc.utilization, 0) +
               " % utilization";
+        if (law->for_backlog > 0)
+          why += ", + " + rules::fmt(law->for_backlog, 2) + " for " + rules::fmt(queued, 0) +
+                 " queued (done within " +
+                 (drain > *s ? format_duration(rc.drain) : std::string{"one job's time"}) + ")";
         // The sensor says it is not enough yet while the inputs say it is:
         // at least a step past where it is.
         if (next == current && rc.step != 0)
@@ -135,6 +148,7 @@ private:
   sensor sensor_;
   std::optional<sensor> arrivals_;
   std::optional<sensor> service_;
+  std::optional<sensor> backlog_;
   bool sensor_warned_ = false;
   bool knob_warned_ = false;
 };

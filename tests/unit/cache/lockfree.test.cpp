@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <random>
 #include <thread>
 
@@ -239,4 +242,38 @@ TEST_CASE("visits and gets from 4 threads while writers put and the shards are k
     t.join();
   CHECK(torn == 0);
   CHECK(hits > 0);
+}
+
+namespace {
+
+/// What ran on liburcu's thread, in order.
+struct deferred_log {
+  std::mutex mtx;
+  std::vector<std::string> order;
+  void note(const std::string& what) {
+    std::lock_guard<std::mutex> guard{mtx};
+    order.push_back(what);
+  }
+};
+
+} // namespace
+
+TEST_CASE("a call queued after deferred frees runs once they are freed (a shrink's trim and "
+          "reply wait for its evicted values)") {
+  deferred_log log;
+  auto* batch = retired_batch::make();
+  for (int i = 0; i < 3; ++i)
+    batch->add(&log, [](void* p) { static_cast<deferred_log*>(p)->note("freed"); });
+  {
+    // A reader holds the table: nothing is freed before its section ends.
+    read_guard reader;
+    free_after_grace_period(batch);
+    after_deferred_frees([&log] { log.note("after"); });
+    std::this_thread::sleep_for(20ms);
+    std::lock_guard<std::mutex> guard{log.mtx};
+    CHECK(log.order.empty());
+  }
+  wait_for_deferred_frees(); // a barrier: every queued call has run
+  std::lock_guard<std::mutex> guard{log.mtx};
+  CHECK(log.order == std::vector<std::string>{"freed", "freed", "freed", "after"});
 }

@@ -149,6 +149,19 @@ TEST_CASE("a declared rule's mistakes are refused at their line with the key") {
   CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = 1\n"
                      "model = \"littles_law\"\n"),
              Catch::Contains("needs `arrivals`"));
+  CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = 1\nstep = 1\n"
+                     "backlog = 'myapp_queue_length'\n"),
+             Catch::Contains(":6:") && Catch::Contains("optimizer.rules.q.backlog") &&
+                 Catch::Contains("input of model = \"littles_law\""));
+  CHECK_THAT(refusal(std::string{queue_wait_toml} + "backlog = 'myapp_queue_length{'\n"),
+             Catch::Contains(":13:") && Catch::Contains("optimizer.rules.queue_wait.backlog") &&
+                 Catch::Contains("sensor 'myapp_queue_length{'"));
+  CHECK_THAT(refusal(std::string{queue_wait_toml} + "drain = \"1s\"\n"),
+             Catch::Contains("optimizer.rules.queue_wait.drain") &&
+                 Catch::Contains("set `backlog`"));
+  CHECK_THAT(refusal(std::string{queue_wait_toml} +
+                     "backlog = 'myapp_queue_length'\ndrain = \"-1s\"\n"),
+             Catch::Contains("optimizer.rules.queue_wait.drain"));
   CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nabove = \"fast\"\n"),
              Catch::Contains(":4:") && Catch::Contains("neither a number nor a duration"));
   CHECK_THAT(refusal("[optimizer.rules.q]\nsensor = 'x'\nknob = \"k\"\nstep = 1\nabove = 5\n"
@@ -168,9 +181,12 @@ namespace {
 /// wait, `jobs` submitted so far, `work` seconds of work per job over
 /// `done` jobs, and the knob's value as its owner answered.
 node_snapshot pool_snapshot(steady::time_point t, double wait_p95, double jobs, double done,
-                            double work, std::optional<double> workers) {
+                            double work, std::optional<double> workers,
+                            std::optional<double> queued = std::nullopt) {
   auto s = base(t);
   auto m = std::make_shared<metric_set>();
+  if (queued)
+    m->gauges.push_back({"myapp_queue_length", {{"pool", "worker_pool"}}, *queued});
   histogram_summary wait;
   wait.name = "myapp_queue_wait_seconds";
   wait.labels = {{"pool", "worker_pool"}};
@@ -231,6 +247,52 @@ TEST_CASE("a declared rule sizes its knob by Little's law in model mode and by i
   auto step = of_rule(f.evaluate(pool_snapshot(t + 10s, 0.200, 400, 400, 0.1, 2)), "queue_wait");
   REQUIRE(step.size() == 1);
   CHECK(step[0].arg == 4); // 2 + step "+2"
+}
+
+TEST_CASE("a declared rule's Little's law also works off the queue found when it acts") {
+  // 40/s of 0.1 s: 4 busy, 5 workers at 80 %; 30 jobs queued.
+  auto evaluate = [](const std::string& extra) {
+    auto cfg = declared(extra);
+    cfg.get<optimizer_config>().mode = "model";
+    optimizer_engine e{cfg};
+    auto t = steady::time_point{} + 1h;
+    e.evaluate(pool_snapshot(t, 0.010, 0, 0, 0.1, 2, 0));
+    return of_rule(e.evaluate(pool_snapshot(t + 10s, 0.200, 400, 400, 0.1, 2, 30)), "queue_wait");
+  };
+  // Without `backlog` the queue is unknown: the pool keeps up with new
+  // work only, and the 30 queued jobs wait on.
+  auto plain = evaluate("");
+  REQUIRE(plain.size() == 1);
+  CHECK(plain[0].arg == 5);
+  // With it and no `drain`: a worker for each queued job, all started now.
+  auto at_once = evaluate("backlog = 'myapp_queue_length'\n");
+  REQUIRE(at_once.size() == 1);
+  CHECK(at_once[0].arg == 35);
+  CHECK_THAT(at_once[0].why, Catch::Contains("+ 30.00 for 30 queued (done within one job's time)"));
+  // drain = 1 s: 30 x 0.1 s of work in 1 s, 3 more workers.
+  auto spread = evaluate("backlog = 'myapp_queue_length'\ndrain = \"1s\"\n");
+  REQUIRE(spread.size() == 1);
+  CHECK(spread[0].arg == 8);
+  CHECK_THAT(spread[0].why, Catch::Contains("+ 3.00 for 30 queued (done within 1s)"));
+  // A drain shorter than one job cannot start them sooner than at once.
+  auto shorter = evaluate("backlog = 'myapp_queue_length'\ndrain = \"10ms\"\n");
+  REQUIRE(shorter.size() == 1);
+  CHECK(shorter[0].arg == 35);
+}
+
+TEST_CASE("littles_law sizes for the arrivals and for the queue, and says nothing without inputs") {
+  auto a = littles_law(40, 0.1, 0.8).value();
+  CHECK(a.busy == Approx(4));
+  CHECK(a.for_backlog == 0);
+  CHECK(a.workers == 5); // 4 / 0.8 is 5, not 6, whatever the rounding
+  auto b = littles_law(40, 0.1, 0.8, 30, 0.5).value();
+  CHECK(b.for_backlog == Approx(6));
+  CHECK(b.workers == 11);
+  // A queue and no arrivals: the queue alone.
+  CHECK(littles_law(0, 0.1, 0.8, 4, 0).value().workers == 4);
+  CHECK_FALSE(littles_law(0, 0.1, 0.8));
+  CHECK_FALSE(littles_law(40, 0, 0.8, 30));
+  CHECK_FALSE(littles_law(40, 0.1, 0.8, -1));
 }
 
 TEST_CASE("a declared rule waits for its knob's value and its sensor, and follows a reload") {
