@@ -168,11 +168,17 @@ struct node_snapshot {
 /// CPU, disks), and the subsystems' typed stats by component
 /// (`metric_set::stats`: `cache_stats`, `db_pool_stats`,
 /// `subprocess_stats`; other types are ignored). A positive
-/// `memory_budget` raises `memory_percent` to the RSS's share of it. Keeps
-/// `sum` for an application's rules; leaves `now`, `first_use`, `idle_for`
-/// and `knobs` to the caller.
+/// `memory_budget` raises `memory_percent` to the RSS's share of it. The
+/// values of `knobs` come from the monitor's `p21_knob_value` gauges. Keeps
+/// `sum` and `m` for an application's rules; leaves `now` to the caller.
 node_snapshot make_snapshot(const performance_summary& sum, const metric_set& m,
-                            uint64_t memory_budget = 0);
+                            uint64_t memory_budget = 0,
+                            const std::vector<std::string>& knobs = {});
+
+/// The components' first use since start and, for the lazy ones running,
+/// how long they have been idle at `now` (rule 4's inputs).
+void add_components(node_snapshot& s, const node_view& view,
+                    std::chrono::steady_clock::time_point now);
 
 /// One action the optimizer decided on.
 struct decision {

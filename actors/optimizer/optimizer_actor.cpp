@@ -97,32 +97,14 @@ caf::actor running(const node_view& view, const std::string& name) {
   return {};
 }
 
-/// The engine's view of the node: the monitor's summary and the typed stats
-/// that came with its metrics, the knob values the rules read, and the
-/// components' start and use times.
+/// The engine's view of the node: the monitor's metrics of one sample, the
+/// knob values the rules read, and the components' start and use times.
 node_snapshot snapshot(const optimizer_state& st, const performance_summary& sum,
                        const metric_set& m) {
-  auto s = make_snapshot(sum, m, st.cfg.memory_budget);
+  auto s = make_snapshot(sum, m, st.cfg.memory_budget, st.engine->knobs_read());
   s.now = clock::now();
-  // The knobs the rules read, as the monitor's round read them from their
-  // owners (`p21_knob_value`); a knob whose owner did not answer is absent.
-  auto wanted = st.engine->knobs_read();
-  for (auto& g : m.gauges)
-    if (monitor_metrics::knob_value.names(g.name))
-      if (auto k = g.labels.find("knob"); k != g.labels.end())
-        if (std::find(wanted.begin(), wanted.end(), k->second) != wanted.end())
-          s.knobs[k->second] = g.value;
-  s.metrics = std::make_shared<const metric_set>(m);
-  if (st.view && st.view->stats) {
-    auto uptime = std::chrono::duration_cast<timespan>(clock::now() - st.view->epoch);
-    for (auto& cs : st.view->stats()) {
-      if (cs.prio == priority::critical)
-        continue;
-      s.first_use[cs.name] = cs.first_use;
-      if (cs.running && cs.start_time)
-        s.idle_for[cs.name] = uptime - cs.last_use.value_or(*cs.start_time);
-    }
-  }
+  if (st.view)
+    add_components(s, *st.view, s.now);
   return s;
 }
 

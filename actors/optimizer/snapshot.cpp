@@ -68,7 +68,7 @@ node_snapshot::proc_view proc_view_of(const subprocess_stats& x) {
 } // namespace
 
 node_snapshot make_snapshot(const performance_summary& sum, const metric_set& m,
-                            uint64_t memory_budget) {
+                            uint64_t memory_budget, const std::vector<std::string>& knobs) {
   node_snapshot s;
   namespace d = monitor_metrics;
   auto percent = [&](const metric_def& def) {
@@ -101,8 +101,30 @@ node_snapshot make_snapshot(const performance_summary& sum, const metric_set& m,
     else if (msg.match_elements<subprocess_stats>())
       s.proc = proc_view_of(msg.get_as<subprocess_stats>(0));
   }
+  // The knobs the rules read, as the monitor's round read them from their
+  // owners (`p21_knob_value`); a knob whose owner did not answer is absent.
+  for (auto& g : m.gauges)
+    if (d::knob_value.names(g.name))
+      if (auto k = g.labels.find("knob"); k != g.labels.end())
+        if (std::find(knobs.begin(), knobs.end(), k->second) != knobs.end())
+          s.knobs[k->second] = g.value;
   s.summary = std::make_shared<const performance_summary>(sum);
+  s.metrics = std::make_shared<const metric_set>(m);
   return s;
+}
+
+void add_components(node_snapshot& s, const node_view& view,
+                    std::chrono::steady_clock::time_point now) {
+  if (!view.stats)
+    return;
+  auto uptime = std::chrono::duration_cast<timespan>(now - view.epoch);
+  for (auto& cs : view.stats()) {
+    if (cs.prio == priority::critical)
+      continue;
+    s.first_use[cs.name] = cs.first_use;
+    if (cs.running && cs.start_time)
+      s.idle_for[cs.name] = uptime - cs.last_use.value_or(*cs.start_time);
+  }
 }
 
 } // namespace p21

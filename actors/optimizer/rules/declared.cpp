@@ -41,7 +41,7 @@ public:
 
   std::vector<sensor> sensors() const override {
     std::vector<sensor> out{sensor_};
-    for (auto& s : {arrivals_, service_})
+    for (auto& s : {arrivals_, service_, backlog_})
       if (s)
         out.push_back(*s);
     return out;
