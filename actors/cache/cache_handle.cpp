@@ -71,6 +71,18 @@ size_t cache::shard_index(const std::string& key) const {
   return shards_ == 1 ? 0 : key_hash(key) % shards_;
 }
 
+namespace {
+
+/// `ensure_owner`'s slow path, out of line so that the check before it
+/// inlines into every read (a call per hit otherwise).
+[[gnu::noinline]] void start_owner(runtime& rt, const std::string& component,
+                                   shard_shared& shard) {
+  if (!rt.actor_of<cache_actor>(component))
+    shard.store.drain_request_lost();
+}
+
+} // namespace
+
 void cache::ensure_owner(size_t s) {
   // An unloaded (or never started) shard starts on use, as any lazy
   // component does; its start drops what the previous owner held, so a
@@ -78,8 +90,7 @@ void cache::ensure_owner(size_t s) {
   // a crashed shard waits for its restart this fails at once, and the table
   // keeps answering.
   if (!local_[s]->running.load(std::memory_order_acquire))
-    if (!rt_->actor_of<cache_actor>(component(s)))
-      local_[s]->store.drain_request_lost();
+    start_owner(*rt_, component(s), *local_[s]);
 }
 
 caf::error cache::request_drain(size_t s, bool wait) {
@@ -125,15 +136,20 @@ caf::expected<std::optional<std::string>> cache::get(const std::string& key) {
     ensure_owner(s);
     if (local->tier)
       return redis_get(*local, key, hash, drainer(s));
-    // Made from the stored bytes at once: one allocation of the value's
-    // size (assigned into an empty string it went through a slower path).
-    std::optional<std::string> out;
-    bool drain = false;
-    local->store.visit(
-        key, hash, [&out](std::string_view v) { out.emplace(v.data(), v.size()); }, drain);
-    if (drain)
-      static_cast<void>(request_drain(s, false));
-    return out;
+    // Made from the stored bytes at once, in the object returned (a
+    // lambda's named return value, then a prvalue): one allocation of the
+    // value's size (assigned into an empty string it went through a slower
+    // path) and no move.
+    auto read = [&]() {
+      caf::expected<std::optional<std::string>> out{std::optional<std::string>{}};
+      bool drain = false;
+      local->store.visit(
+          key, hash, [&out](std::string_view v) { out->emplace(v.data(), v.size()); }, drain);
+      if (drain)
+        static_cast<void>(request_drain(s, false));
+      return out;
+    };
+    return read();
   }
   auto r = ask<caf::optional<std::string>>(s, get_atom::value, key);
   if (!r)

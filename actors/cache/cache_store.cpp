@@ -289,11 +289,10 @@ void cache_store::note_access(uint64_t hash) {
 void cache_store::count_miss(uint64_t hash) {
   if (ghost_set_.empty())
     return;
-  auto g = ghost_set_.find(hash);
-  if (g != ghost_set_.end()) {
+  if (auto* g = ghost_set_.find(hash)) {
     // Evicted `extra - 1` evictions ago: an LRU larger by `extra` entries
     // would still hold it. Within the cache's own size it is a capacity miss.
-    auto extra = eviction_seq_ - g->second + 1;
+    auto extra = eviction_seq_ - g->seq + 1;
     if (extra <= cfg_.max_entries)
       ++stats_.capacity_misses;
     auto bucket = ghost_depth_bucket(extra);
@@ -389,10 +388,10 @@ void cache_store::evict(node* n) {
   ++stats_.evictions;
   ++eviction_seq_;
   ghosts_.emplace_back(n->hash, eviction_seq_);
-  ghost_set_[n->hash] = eviction_seq_;
+  ghost_set_.set(n->hash, eviction_seq_);
   while (ghosts_.size() > 2 * cfg_.max_entries) {
     auto [hash, seq] = ghosts_.front();
-    if (auto g = ghost_set_.find(hash); g != ghost_set_.end() && g->second == seq)
+    if (auto* g = ghost_set_.find(hash); g != nullptr && g->seq == seq)
       ghost_set_.erase(g);
     ghosts_.pop_front();
   }

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "frequency_sketch.hpp"
+#include "ghost_index.hpp"
 #include "key_hash.hpp"
 #include "p21/cache_config.hpp"
 #include "p21/config.hpp"
@@ -448,7 +449,7 @@ private:
   /// eviction's sequence number; the map has each hash's latest eviction.
   /// Twice as long as the cache: the miss-ratio curve reaches 3x its size.
   std::deque<std::pair<uint64_t, uint64_t>> ghosts_;
-  std::unordered_map<uint64_t, uint64_t> ghost_set_;
+  ghost_index ghost_set_;
   uint64_t eviction_seq_ = 0;
 
   // -- W-TinyLFU --

@@ -54,13 +54,17 @@ thread_indices& indices() {
 
 struct thread_index {
   size_t value = indices().take();
-  ~thread_index() { indices().give_back(value); }
+  ~thread_index() {
+    read_buffer_thread_index = 0;
+    indices().give_back(value);
+  }
 };
 
 } // namespace
 
-size_t read_buffer::this_thread_index() {
+size_t read_buffer::take_thread_index() {
   thread_local const thread_index index;
+  read_buffer_thread_index = index.value + 1;
   return index.value;
 }
 

@@ -13,6 +13,10 @@
 
 namespace p21::cache_detail {
 
+/// The calling thread's `read_buffer::this_thread_index` plus one; 0: not
+/// taken yet (or given back as the thread ends).
+inline thread_local size_t read_buffer_thread_index = 0;
+
 /// Caffeine's read buffer: per stripe a ring of key hashes that readers
 /// append to without a lock and the owner drains. A full stripe, or a lost
 /// race for a slot, drops the record: reads only inform the policy, and a
@@ -60,8 +64,14 @@ public:
   static size_t stripe_of_this_thread() { return this_thread_index(); }
 
   /// A small number for the calling thread, unique among the threads
-  /// running now (a thread that ends gives its number back).
-  static size_t this_thread_index();
+  /// running now (a thread that ends gives its number back). Once the
+  /// thread has one, a plain thread-local load, inlined: the function-local
+  /// `thread_local` object that holds it (for the give-back) cost a call
+  /// and a guard check on every read.
+  static size_t this_thread_index() {
+    auto i = read_buffer_thread_index;
+    return i != 0 ? i - 1 : take_thread_index();
+  }
 
   /// What became of a record.
   enum class pushed : uint8_t {
@@ -130,6 +140,8 @@ public:
   void reset_counts();
 
 private:
+  static size_t take_thread_index();
+
   /// The producers' line (the tail, and what a stripe's own producer last
   /// saw of the head), the owner's line (the head), then the cells.
   struct alignas(64) stripe {

@@ -277,3 +277,21 @@ TEST_CASE("a call queued after deferred frees runs once they are freed (a shrink
   std::lock_guard<std::mutex> guard{log.mtx};
   CHECK(log.order == std::vector<std::string>{"freed", "freed", "freed", "after"});
 }
+
+TEST_CASE("the cache table's key compare tells apart keys of every length up to 40 bytes that "
+          "differ in any one byte") {
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a(n, 'k');
+    for (size_t i = 0; i < n; ++i)
+      a[i] = static_cast<char>('a' + (i * 7) % 26);
+    REQUIRE(same_key(a, std::string{a}));
+    REQUIRE_FALSE(same_key(a, a + "x"));
+    if (n > 0)
+      REQUIRE_FALSE(same_key(a, std::string_view{a}.substr(0, n - 1)));
+    for (size_t i = 0; i < n; ++i) {
+      auto b = a;
+      b[i] = static_cast<char>(b[i] ^ 0x01);
+      REQUIRE_FALSE(same_key(a, b));
+    }
+  }
+}
