@@ -470,6 +470,19 @@ reload_report runtime::reload(config cfg) {
   // every start that read the old values has finished and is among the
   // running components the hooks message; the others start with `next`.
   d.current->set(next);
+  // A knob whose config key changed follows the reloaded value from now
+  // on: the supervisors no longer keep its run-time value for a restart
+  // (which starts from `next`), so neither a restart nor the optimizer's
+  // last set undoes the reload. Before the hooks, so that a component
+  // restarting while they run starts from `next` alone.
+  {
+    std::vector<detail::slot_ptr> slots;
+    {
+      std::lock_guard<std::mutex> guard{d.components_mtx};
+      slots = d.slots;
+    }
+    detail::forget_reloaded_knobs(slots, changes.live);
+  }
   if (!request<bool>(d.supervisor, ctx.timeout, health_atom::value))
     spdlog::warn("reload: the supervisor did not answer; a component starting now may miss it");
   for (auto& sub : d.subsystems)

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -80,6 +81,7 @@ caf::error start_one(self_ptr self, size_t i) {
     return make_error(errc::unavailable, "component '" + name + "' failed to start: " + problem);
   }
   self->monitor(instance);
+  reapply_kept_knobs(self, slot, instance);
   st.instances[i] = instance;
   slot->set_up(instance, began, clock::now());
   spdlog::debug("component '{}' started", name);
@@ -170,7 +172,9 @@ bool caused_by_another_node(const caf::error& reason) {
 /// Forwards a knob's get or set (`xs...`) to the child that holds the knob
 /// (its owner, or the nested supervisor above the owner): the reply goes
 /// from the owner straight to the sender, and this supervisor waits for
-/// nothing. What it cannot forward it answers with an error.
+/// nothing. After a set of a knob its own child declares, it asks the owner
+/// for the value the set left, to keep it for the child's next instance
+/// (`keep_after_set`). What it cannot forward it answers with an error.
 template <class... Ts>
 caf::result<double> route_knob(self_ptr self, const std::string& knob, Ts... xs) {
   auto& st = self->state;
@@ -187,6 +191,9 @@ caf::result<double> route_knob(self_ptr self, const std::string& knob, Ts... xs)
                         "knob '" + knob + "': component '" + spec.name + "' is " + why);
     }
     self->delegate(st.instances[i], xs...);
+    if constexpr (sizeof...(Ts) == 3)
+      keep_after_set(self, st.children[i], st.instances[i], knob,
+                     std::get<2>(std::make_tuple(xs...)));
     return caf::delegated<double>{};
   }
   return make_error(errc::not_found, "no component declares a knob named '" + knob + "'");

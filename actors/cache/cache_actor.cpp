@@ -20,6 +20,7 @@
 #include "redis_backed.hpp"
 #include "redis_tier.hpp"
 #include "shard.hpp"
+#include "whole_cache_knob.hpp"
 
 namespace p21 {
 
@@ -544,8 +545,9 @@ std::vector<child_spec> cache_components(const std::string& name, const named_ca
       shards.push_back(shared);
     }
     spec.shared.put(shared);
-    knob_spec knob{"cache." + sc.name + ".max_entries", 1, 1e9, true, "entries",
-                   "capacity in entries"};
+    knob_spec knob{shard_knob_name(name, i, cfg.shards), 1, 1e9, true, "entries",
+                   cfg.shards == 1 ? "capacity in entries" : "capacity in entries of this shard",
+                   capacity_keys(name)};
     spec.knobs = {knob};
     auto prof = profile ? profile(spec.name) : nullptr;
     spec.start = [shared, starts, load_timeout, prof, knob, current, name,

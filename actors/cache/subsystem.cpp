@@ -15,6 +15,7 @@
 #include "p21/subsystems.hpp"
 #include "redis_component.hpp" // p21_redis
 #include "redis_tier.hpp"      // p21_redis
+#include "whole_cache_knob.hpp"
 
 namespace p21 {
 
@@ -105,6 +106,8 @@ subsystem cache_subsystem() {
         cache_detail::track_cache_bytes(*view->resources, name, specs);
       for (auto& spec : specs)
         out.push_back(std::move(spec));
+      if (nc.shards > 1 && view)
+        out.push_back(cache_detail::whole_cache_component(name, nc, view));
     }
     return out;
   };

@@ -56,7 +56,7 @@ struct pool_settings {
   timespan data_version_interval{0};
   /// `NAME.pool_size`: the reader connections, as `set_pool_size_atom` sets.
   knob_spec pool_size_knob{"db_pool.pool_size", 1, 10'000, true, "connections",
-                           "reader connections kept open"};
+                           "reader connections kept open", {"database.pool_size"}};
 };
 
 /// Spawns a pool over the component's shared objects, which outlive it: a

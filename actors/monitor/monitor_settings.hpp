@@ -22,7 +22,7 @@ struct monitor_settings {
   size_t alert_commands_max = 4;
   /// `monitor.interval`, as `set_interval_atom` sets it.
   knob_spec interval_knob{"monitor.interval", 0.1, 3600, false, "seconds",
-                          "time between sampling rounds"};
+                          "time between sampling rounds", {"performance.monitor_interval"}};
   pressure_settings pressure;
   double pressure_release = 0.25;
 };

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine.hpp"
+#include "knob_route.hpp"
 #include "p21/knob.hpp"
 #include "p21/monitor.hpp"
 #include "p21/optimizer.hpp"
@@ -229,6 +230,16 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq,
     }
     self->request(st.view->supervisor, timeout, set_knob_atom::value, d.target, d.arg)
         .then([=](double applied) { replied("ok: " + std::to_string(applied)); }, failed);
+    return;
+  }
+  // A typed decision whose target declares the knob for it goes the same
+  // way, so that the supervisor keeps the value across the owner's restart.
+  std::optional<std::string> knob;
+  if (st.view->supervisor && st.view->stats)
+    knob = knob_for(d, st.view->stats());
+  if (knob) {
+    self->request(st.view->supervisor, timeout, set_knob_atom::value, *knob, d.arg)
+        .then([=](double applied) { replied("ok: " + applied_text(applied)); }, failed);
     return;
   }
   auto target = running(*st.view, d.target);

@@ -55,7 +55,7 @@ struct pool_settings {
   std::shared_ptr<std::atomic<uint64_t>> processes;
   /// `NAME.max_processes`, as `set_max_processes_atom` sets it.
   knob_spec max_processes_knob{"subprocess.max_processes", 1, 4096, true, "processes",
-                               "commands running at once"};
+                               "commands running at once", {"subprocess.max_processes"}};
 };
 
 // -- git worker -------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 
+#include "detail/kept_knobs.hpp"
 #include "p21/supervisor.hpp"
 
 namespace p21::detail {
@@ -27,6 +28,14 @@ knob_specs knobs_under(const child_spec& spec);
 
 /// Whether `knob` is among `knobs_under(spec)`.
 bool holds_knob(const child_spec& spec, const std::string& knob);
+
+class child_slot;
+
+/// Drops the kept run-time values of the knobs that start from one of
+/// `changed_keys` (`knob_spec::config_keys`), in `slots` and every nested
+/// supervisor's children under them; logs each one dropped.
+void forget_reloaded_knobs(const std::vector<std::shared_ptr<child_slot>>& slots,
+                           const std::vector<std::string>& changed_keys);
 
 /// One child's spec, current instance and statistics, shared between the
 /// supervisor (which writes it) and the runtime's callers (which read it, so
@@ -100,6 +109,10 @@ public:
     }
   }
 
+  /// The values its knobs were last set to at run time, for its next
+  /// instance (the supervisor writes them; a reload clears them).
+  kept_knobs& kept() const noexcept { return kept_; }
+
   component_stats stats() const {
     std::lock_guard<std::mutex> guard{mtx_};
     component_stats s;
@@ -135,9 +148,30 @@ private:
   std::atomic<uint64_t> uses_{0};
   std::atomic<int64_t> last_use_ns_{0};
   bool unloaded_ = false;
+  mutable kept_knobs kept_;
 };
 
 using slot_ptr = std::shared_ptr<child_slot>;
+
+/// After its supervisor `self` forwarded a set of `knob` (one that `slot`'s
+/// own spec declares, not a composite one) to the child's running
+/// `instance`, whose reply goes straight to the sender: asks the owner for
+/// the knob's value, which it serves after the set, and keeps that value
+/// for the child's next instance. A multiplexed request with a bound: the
+/// supervisor goes on with its other messages and never hangs on it.
+void keep_after_set(caf::event_based_actor* self, const slot_ptr& slot,
+                    const caf::actor& instance, const std::string& knob, double value);
+
+/// Gives `instance`, a new instance of `slot`'s child, the values its knobs
+/// were set to at run time before it went down: restarted after a crash,
+/// restarted with its nested supervisor, or started again after rule 4
+/// unloaded it (an unload is about memory, not about the tuning, which
+/// stays valid while the config it started from is unchanged; a reload that
+/// changes that config drops the kept value instead). Called before anyone
+/// else has the instance's handle, so the set is the first message it
+/// serves. Never waits; a failed set is logged and the value dropped.
+void reapply_kept_knobs(caf::event_based_actor* self, const slot_ptr& slot,
+                        const caf::actor& instance);
 
 /// What the supervisor calls when it gives up (restart intensity exceeded).
 using escalation_handler = std::function<void(caf::error)>;

@@ -13,7 +13,9 @@
 // Sent to the owner, it answers; sent to a supervisor, the supervisor
 // forwards it to the child that declared the knob (or to the nested
 // supervisor that holds that child), so the owner's reply goes straight back
-// to the sender. The supervisor never waits on it. An unknown knob is
+// to the sender. The supervisor never waits on it. After a set, the
+// supervisor whose child owns the knob asks the owner for the value the set
+// left and keeps it for the owner's next instance (`knob_spec::config_keys`). An unknown knob is
 // answered with `errc::not_found`, an owner that is down (restarting, lazy
 // and not started, stopped) with `errc::unavailable`; never dropped.
 
@@ -50,6 +52,17 @@ struct knob_spec {
   /// What the number counts: "connections", "entries", "seconds" ...
   std::string unit = {};
   std::string help = {};
+  /// The config keys its value starts from ("database.pool_size"). The
+  /// supervisor keeps the value a run-time set left across the owner's
+  /// restarts (it sets it again on the new instance); a reload that changes
+  /// one of these keys drops it, so the reloaded value is what a restart
+  /// starts from. Empty: no key (a reload never drops it).
+  std::vector<std::string> config_keys = {};
+  /// Its value is made of other knobs' values (a sharded cache's whole
+  /// `max_entries`, the sum of its shards'): the supervisor keeps those
+  /// across restarts, not this one, so that a restart of its owner cannot
+  /// undo a later set of one of them.
+  bool composite = false;
 };
 
 using knob_specs = std::vector<knob_spec>;
