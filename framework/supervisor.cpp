@@ -2,7 +2,6 @@
 
 #include <optional>
 #include <set>
-#include <tuple>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -169,14 +168,11 @@ bool caused_by_another_node(const caf::error& reason) {
   return reason == caf::exit_reason::remote_link_unreachable;
 }
 
-/// Forwards a knob's get or set (`xs...`) to the child that holds the knob
-/// (its owner, or the nested supervisor above the owner): the reply goes
-/// from the owner straight to the sender, and this supervisor waits for
-/// nothing. After a set of a knob its own child declares, it asks the owner
-/// for the value the set left, to keep it for the child's next instance
-/// (`keep_after_set`). What it cannot forward it answers with an error.
-template <class... Ts>
-caf::result<double> route_knob(self_ptr self, const std::string& knob, Ts... xs) {
+/// The child that holds `knob` (its owner, or the nested supervisor above
+/// the owner) and is running, to forward a get or set of it to: the reply
+/// goes from the owner straight to the sender, and this supervisor waits
+/// for nothing. What it cannot forward it answers with an error.
+caf::expected<size_t> knob_holder(self_ptr self, const std::string& knob) {
   auto& st = self->state;
   for (size_t i = 0; i < st.children.size(); ++i) {
     auto& spec = st.children[i]->spec();
@@ -190,11 +186,7 @@ caf::result<double> route_knob(self_ptr self, const std::string& knob, Ts... xs)
       return make_error(errc::unavailable,
                         "knob '" + knob + "': component '" + spec.name + "' is " + why);
     }
-    self->delegate(st.instances[i], xs...);
-    if constexpr (sizeof...(Ts) == 3)
-      keep_after_set(self, st.children[i], st.instances[i], knob,
-                     std::get<2>(std::make_tuple(xs...)));
-    return caf::delegated<double>{};
+    return i;
   }
   return make_error(errc::not_found, "no component declares a knob named '" + knob + "'");
 }
@@ -402,11 +394,23 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
       // supervisor has none of its own (its children's come through the
       // registry), and says so instead of an "unexpected message".
       [=](metrics_atom) { return metric_set{}; },
-      [=](get_knob_atom a, const std::string& knob) {
-        return route_knob(self, knob, a, knob);
+      [=](get_knob_atom a, const std::string& knob) -> caf::result<double> {
+        auto i = knob_holder(self, knob);
+        if (!i)
+          return i.error();
+        self->delegate(self->state.instances[*i], a, knob);
+        return caf::delegated<double>{};
       },
-      [=](set_knob_atom a, const std::string& knob, double value) {
-        return route_knob(self, knob, a, knob, value);
+      // After a set of a knob its own child declares, it asks the owner for
+      // the value the set left, to keep it for the child's next instance.
+      [=](set_knob_atom a, const std::string& knob, double value) -> caf::result<double> {
+        auto i = knob_holder(self, knob);
+        if (!i)
+          return i.error();
+        auto& st = self->state;
+        self->delegate(st.instances[*i], a, knob, value);
+        keep_after_set(self, st.children[*i], st.instances[*i], knob, value);
+        return caf::delegated<double>{};
       },
       [=](stop_atom) -> caf::typed_response_promise<bool> {
         auto& st = self->state;

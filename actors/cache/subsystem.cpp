@@ -40,12 +40,7 @@ void reload_caches(const config& old, const config& now, const reload_context& c
     bool retime = oc.ttl != nc.ttl;
     if (!resize && !retime)
       continue;
-    auto base = name == "async" ? std::string{"cache."} : "caches." + name + ".";
-    std::vector<std::string> keys =
-        name == "async"
-            ? std::vector<std::string>{base + "async_maxsize", base + "max_bytes",
-                                       base + "async_ttl"}
-            : std::vector<std::string>{base + "max_entries", base + "max_bytes", base + "ttl"};
+    auto keys = cache_detail::cache_config_keys(name);
     std::vector<cache_actor> shards;
     for (size_t k = 0; k < nc.shards; ++k)
       if (auto a = ctx.running("cache." + name + "/" + std::to_string(k)))

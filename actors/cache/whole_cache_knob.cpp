@@ -95,10 +95,17 @@ caf::behavior whole_cache(caf::stateful_actor<whole_cache_state>* self, knob_spe
 
 } // namespace
 
-std::vector<std::string> capacity_keys(const std::string& cache) {
+std::vector<std::string> cache_config_keys(const std::string& cache) {
   if (cache == "async")
-    return {"cache.async_maxsize", "cache.max_bytes"};
-  return {"caches." + cache + ".max_entries", "caches." + cache + ".max_bytes"};
+    return {"cache.async_maxsize", "cache.max_bytes", "cache.async_ttl"};
+  auto base = "caches." + cache + ".";
+  return {base + "max_entries", base + "max_bytes", base + "ttl"};
+}
+
+std::vector<std::string> capacity_keys(const std::string& cache) {
+  auto keys = cache_config_keys(cache);
+  keys.pop_back();
+  return keys;
 }
 
 std::string shard_knob_name(const std::string& name, size_t k, size_t shards) {

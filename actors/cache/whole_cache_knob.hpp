@@ -19,9 +19,14 @@
 
 namespace p21::cache_detail {
 
-/// The config keys a cache's capacity starts from: a reload that changes
-/// one resizes its shards (`reload_caches`), so it drops their kept
-/// run-time values.
+/// The config keys of cache `cache`'s entries, bytes and ttl, in that
+/// order (the default cache's are `[cache] async_maxsize`, `max_bytes`,
+/// `async_ttl`; a named cache's `[caches.NAME] max_entries`, ...).
+std::vector<std::string> cache_config_keys(const std::string& cache);
+
+/// The config keys a cache's capacity starts from (the first two above): a
+/// reload that changes one resizes its shards (`reload_caches`), so it
+/// drops their kept run-time values.
 std::vector<std::string> capacity_keys(const std::string& cache);
 
 /// The knob of shard `k` of cache `name` with `shards` shards (of the

@@ -1,11 +1,11 @@
 #pragma once
 
 // The optimizer's models, internal to actors/optimizer: Holt's forecast of
-// a metric, a cache's miss-ratio curve from its ghost list, quantiles of
-// a histogram's window, and Little's law for a pool of workers. Plain functions of their inputs; the engine
-// (engine.hpp) turns them into decisions.
+// a metric, a cache's miss-ratio curve from its ghost list, and Little's
+// law for a pool of workers (a histogram's window quantile is
+// `window_quantile`, p21/histogram.hpp). Plain functions of their inputs;
+// the engine (engine.hpp) turns them into decisions.
 
-#include "p21/histogram.hpp"
 #include <chrono>
 #include <cstdint>
 #include <optional>

@@ -185,15 +185,15 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq,
                std::function<void()> answered = nullptr) {
   auto& st = self->state;
   auto timeout = std::chrono::seconds{30};
+  if (!answered)
+    answered = [] {};
   auto failed = [self, seq, d, answered](caf::error& e) {
     note_failure(self, seq, d, e);
-    if (answered)
-      answered();
+    answered();
   };
   auto replied = [self, seq, answered](std::string text) {
     note_reply(self, seq, std::move(text));
-    if (answered)
-      answered();
+    answered();
   };
   // The node actor owns the log file and the state directory.
   if (d.kind == decision::rotate_logs || d.kind == decision::preload) {
@@ -245,8 +245,7 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq,
   auto target = running(*st.view, d.target);
   if (!target) {
     spdlog::warn("optimizer: {} is not running; '{}' skipped", d.target, d.describe());
-    if (answered)
-      answered();
+    answered();
     return;
   }
   switch (d.kind) {
@@ -300,8 +299,7 @@ void carry_out(optimizer_self self, const decision& d, uint64_t seq,
   case decision::signal_pressure:
   case decision::rotate_logs:
   case decision::set_knob:
-    if (answered)
-      answered(); // above, and in relieve_pressure
+    answered(); // above, and in relieve_pressure
     break;
   }
 }

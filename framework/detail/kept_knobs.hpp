@@ -2,8 +2,9 @@
 
 // What a supervisor remembers of one child's knobs across the child's
 // restarts: the value each knob was last set to at run time (what the owner
-// held right after a set routed through the supervisor), so that a restarted owner is given it again instead of
-// going back to its configured value. Plain logic, thread-safe: the slot
+// held right after a set routed through the supervisor), so that a
+// restarted owner is given it again instead of going back to its
+// configured value. Plain logic, thread-safe: the slot
 // that holds it outlives every instance of the child (and of a nested
 // supervisor above it), and a reload clears it from the runtime's thread.
 

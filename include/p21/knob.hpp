@@ -15,8 +15,8 @@
 // supervisor that holds that child), so the owner's reply goes straight back
 // to the sender. The supervisor never waits on it. After a set, the
 // supervisor whose child owns the knob asks the owner for the value the set
-// left and keeps it for the owner's next instance (`knob_spec::config_keys`). An unknown knob is
-// answered with `errc::not_found`, an owner that is down (restarting, lazy
+// left and keeps it for the owner's next instance (`knob_spec::config_keys`).
+// An unknown knob is answered with `errc::not_found`, an owner that is down (restarting, lazy
 // and not started, stopped) with `errc::unavailable`; never dropped.
 
 #include <string>

@@ -67,7 +67,8 @@ public:
     auto current = view.knob(rc_.knob);
     if (!current) {
       warn_once(knob_warned_, "optimizer: rule " + name() + ": knob '" + rc_.knob +
-                                  "' has no value in this round (its owner did not answer); not acting");
+                                  "' has no value in this round (its owner did not answer); "
+                                  "not acting");
       return out;
     }
     std::string why;

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "p21/histogram.hpp"
 #include "p21/protocol/cache.hpp"
 #include "p21/protocol/db_pool.hpp"
 #include "p21/protocol/subprocess.hpp"

@@ -95,11 +95,7 @@ TEST_CASE("a sharded cache's cache.NAME.max_entries is the sum of its shards' an
   REQUIRE(mon->sample());
   auto m = mon->metrics();
   REQUIRE(m);
-  std::optional<double> seen;
-  for (auto& g : m->gauges)
-    if (monitor_metrics::knob_value.names(g.name) && g.labels["knob"] == "cache.big.max_entries" &&
-        g.labels["component"] == "cache.big")
-      seen = g.value;
+  auto seen = exported_knob_value(*m, "cache.big.max_entries", "cache.big");
   REQUIRE(seen);
   CHECK(*seen == 400);
   CHECK(!rt.stop());

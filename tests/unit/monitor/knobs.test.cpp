@@ -33,11 +33,7 @@ TEST_CASE("p21_knob_value exports each knob's value with its knob and component"
   REQUIRE(mon->sample());
   auto m = mon->metrics();
   REQUIRE(m);
-  std::optional<double> seen;
-  for (auto& g : m->gauges)
-    if (monitor_metrics::knob_value.names(g.name) && g.labels["knob"] == "monitor.interval" &&
-        g.labels["component"] == "monitor")
-      seen = g.value;
+  auto seen = exported_knob_value(*m, "monitor.interval", "monitor");
   REQUIRE(seen);
   CHECK(*seen == 20);
   auto text = render_prometheus({*m}, metric_help());
