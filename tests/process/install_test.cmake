@@ -42,3 +42,6 @@ if(dynamic MATCHES "microhttpd|gnutls")
   message(FATAL_ERROR "the embed example links libmicrohttpd (loaded only when HTTP starts):\n${dynamic}")
 endif()
 message("the embed example links no OpenSSL and no libmicrohttpd")
+# Passed: the scratch prefix and build (2 GB under ASan) go, so that the
+# suite's disk use stays bounded; a failure above leaves them to read.
+file(REMOVE_RECURSE "${WORK_DIR}")

@@ -7,6 +7,9 @@ execute_process(COMMAND ${CMAKE_CPACK_COMMAND} -G DEB -B "${DEB_DIR}" --config "
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cpack failed (${rc}):\n${out}\n${err}")
 endif()
+# cpack's staging tree (every file unpacked, 1.5 GB under ASan) is not
+# needed once the .deb files exist.
+file(REMOVE_RECURSE "${DEB_DIR}/_CPack_Packages")
 file(GLOB debs "${DEB_DIR}/*.deb")
 foreach(deb ${debs})
   file(SIZE "${deb}" size)

@@ -124,3 +124,6 @@ run(${CMAKE_COMMAND} -DSOURCE_DIR=${SOURCE_DIR} -DWORK_DIR=${WORK_DIR}/embed
     -P "${CMAKE_CURRENT_LIST_DIR}/install_test.cmake")
 message("${last_output}")
 message("packages ${debs}: contents, scripts, dependencies, conffile, unit, installed config and embed build all fine")
+# Passed: the unpacked root goes (the suite's disk use stays bounded); a
+# failure above leaves it to read.
+file(REMOVE_RECURSE "${WORK_DIR}")

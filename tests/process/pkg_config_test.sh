@@ -59,3 +59,6 @@ internal=$(grep -E '^_Z[A-Za-z0-9_]*3p21[0-9]+[a-z_]+_detail' <<<"$exported")
 [ -z "$internal" ] || fail "p21::*_detail symbols exported by $lib:
 $(c++filt <<<"$internal" | head -20)"
 echo "$lib: SONAME $soname, $count exported symbols, all in namespace p21, none in p21::*_detail"
+# Passed: the scratch prefix (a whole install, 2 GB under ASan) goes, so
+# that the suite's disk use stays bounded; a failure above leaves it to read.
+rm -rf "$work"
