@@ -12,6 +12,7 @@
 #include "actors/cache/shard.hpp"
 #include "p21/cache.hpp"
 #include "p21/cache_config.hpp"
+#include "p21/knob.hpp"
 #include "support/test_support.hpp"
 
 using namespace p21;
@@ -96,6 +97,15 @@ TEST_CASE("a cache handle's put drains the write queue in the writer's thread on
   // As if it ticked: writers below the mark send nothing. No tick comes,
   // so only a writer can drain what waits.
   shard->store.keep_draining();
+  // And the actor is busy for a while with messages that leave the policy
+  // alone (knob reads take no owner lock): a drain message sent now waits
+  // behind them, so the queue is empty right after the put only if the
+  // writer drained it. (Without them the old code's message was served
+  // before the check in 3 runs of 5.)
+  auto owner = shard->owner();
+  REQUIRE(owner);
+  for (int i = 0; i < 20'000; ++i)
+    caf::anon_send(owner, get_knob_atom::value, std::string{"cache.writer_drains.max_entries"});
   for (int i = 0; i < 15; ++i)
     REQUIRE_FALSE(c.put("k" + std::to_string(i), "v"));
   CHECK(shard->store.pending_writes() == 15);
