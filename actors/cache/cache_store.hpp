@@ -4,10 +4,11 @@
 // C++: the entries live in a segmented hash table (table.hpp) that any
 // thread reads without a lock and writes under a short segment lock; what
 // threads do is recorded in two
-// buffers (a lossy, striped buffer of reads, a bounded queue of writes); one
-// owner, the shard actor, drains both and alone changes the policy state
-// (LRU order or W-TinyLFU's window, probation, protected and sketch, byte
-// accounting, capacity and TTL). The owner-side calls (`get`, `put`, ...)
+// buffers (a lossy, striped buffer of reads, a bounded queue of writes);
+// whoever holds the owner lock, the shard actor or a writer draining in
+// place, drains both and alone changes the policy state (LRU order or
+// W-TinyLFU's window, probation, protected and sketch, byte accounting,
+// capacity and TTL). The owner-side calls (`get`, `put`, ...)
 // apply the policy at once; tests, `p21 cache-sim` and single-threaded users
 // (the tagged cache, the cluster's near cache) use only those.
 //
@@ -156,7 +157,8 @@ public:
     /// Whether the queue is past `write_limit` or `write_byte_limit`: the
     /// caller waits for a drain.
     bool full = false;
-    /// Whether the caller should ask the owner to drain (no one has yet).
+    /// Whether the caller claimed the drain request (no one had): it
+    /// drains or asks the owner to (`settle`).
     bool drain = false;
   };
 
