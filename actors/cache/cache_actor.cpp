@@ -290,14 +290,15 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
   st.load_timeout = load_timeout;
   st.shared = shared;
   st.store = &shared->store;
-  // Handles reach the owner through the shared object; a stopped owner is
-  // forgotten at once, so that they start (or wait for) the next one.
-  shared->set_owner(caf::actor_cast<caf::actor>(self));
   if (st.restarts > 0) {
     st.store->reset();
     spdlog::warn("cache shard '{}' restarted empty (restart #{})", st.store->config().name,
                  st.restarts);
   }
+  // Handles reach the owner through the shared object; a stopped owner is
+  // forgotten at once, so that they start (or wait for) the next one. Set
+  // after the reset: from here on writers may drain in place.
+  shared->set_owner(caf::actor_cast<caf::actor>(self));
   // A stopped shard's entries go with it, as they did when they lived in
   // the actor: an unloaded cache (rule 4) frees its memory, a crashed one
   // restarts empty.
@@ -389,9 +390,12 @@ shard_actor::behavior_type cache_shard(cache_self self, std::shared_ptr<shard_sh
       },
       [=](drain_tick_atom) {
         self->state.tick_pending = false;
-        // Records since the last drain, or a write that came as the queue
-        // was found empty: tick on. Else readers and writers ask again.
-        if (self->state.store->drain() > 0 || !self->state.store->stop_draining_if_idle())
+        // Records since the last drain, a write that came as the queue was
+        // found empty, or a writer draining now (the tick only tries the
+        // owner lock, see owner_drain.cpp): tick on. Else readers and
+        // writers ask again.
+        auto found = self->state.store->try_drain();
+        if (!found || *found > 0 || !self->state.store->stop_draining_if_idle())
           keep_ticking(self);
       },
       [=](load_atom, const std::string& key) -> caf::result<load_reply> {

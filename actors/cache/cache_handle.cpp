@@ -81,6 +81,28 @@ namespace {
     shard.store.drain_request_lost();
 }
 
+/// What a local writer does once its write is in the table and queued
+/// (cache_store::settle): drain the buffers itself, ask the owner to, or
+/// wait for it. `ask(wait)` is `request_drain`; `note_use` counts a drain
+/// in place as a use of the shard, as a request counted one (rule 4).
+template <class Ask, class NoteUse>
+caf::error settle_write(cache_store& store, const cache_store::queued& q, Ask ask,
+                        NoteUse note_use) {
+  switch (store.settle(q)) {
+  case cache_store::next_step::nothing:
+    return caf::none;
+  case cache_store::next_step::drained:
+    note_use();
+    return caf::none;
+  case cache_store::next_step::ask_owner:
+    static_cast<void>(ask(false));
+    return caf::none;
+  case cache_store::next_step::wait_for_owner:
+    return ask(true);
+  }
+  return caf::none;
+}
+
 } // namespace
 
 void cache::ensure_owner(size_t s) {
@@ -321,14 +343,13 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
     auto q = local->store.write(key, hash, std::move(value), ttl);
     if (!q)
       return q.error();
-    // Visible to every reader already; the owner accounts and evicts. A
-    // writer that finds the queue full (in entries or bytes) waits for a
-    // drain: writes are never dropped and the queue stays bounded.
-    if (q->full)
-      return request_drain(s, true);
-    if (q->drain)
-      static_cast<void>(request_drain(s, false));
-    return caf::none;
+    // Visible to every reader already; the owner accounts and evicts, or
+    // this writer does (see cache_store::settle). A writer that finds the
+    // queue full (in entries or bytes) waits for a drain: writes are never
+    // dropped and the queue stays bounded.
+    return settle_write(
+        local->store, *q, [this, s](bool wait) { return request_drain(s, wait); },
+        [this, s] { rt_->note_use(component(s)); });
   }
   auto r = ask<bool>(s, put_atom::value, key, std::move(value), ttl);
   return r ? caf::error{} : r.error();
@@ -343,12 +364,10 @@ caf::expected<bool> cache::erase(const std::string& key) {
       return redis_erase(*local, key, hash, drainer(s));
     cache_store::queued q;
     auto removed = local->store.remove(key, hash, q);
-    if (q.full) {
-      if (auto err = request_drain(s, true))
-        return err;
-    } else if (q.drain) {
-      static_cast<void>(request_drain(s, false));
-    }
+    if (auto err = settle_write(
+            local->store, q, [this, s](bool wait) { return request_drain(s, wait); },
+            [this, s] { rt_->note_use(component(s)); }))
+      return err;
     return removed;
   }
   return ask<bool>(s, erase_atom::value, key);

@@ -85,7 +85,7 @@ cache_store::cache_store(store_config cfg)
   , cfg_(std::move(cfg)) {
   stats_.name = cfg_.name;
   ttl_ns_.store(cfg_.ttl.count());
-  static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
+  static_cast<void>(resize_owned(cfg_.max_entries, cfg_.max_bytes));
 }
 
 cache_store::~cache_store() = default;
@@ -138,7 +138,7 @@ void cache_store::destroy(node* n) {
   w.retire(n);
 }
 
-size_t cache_store::drain() {
+size_t cache_store::drain_owned() {
   drain_requested_.store(false, std::memory_order_release);
   auto now = clock::now();
   // Writes first, reads second, evictions last: a key written since the
@@ -305,6 +305,7 @@ void cache_store::count_miss(uint64_t hash) {
 }
 
 std::optional<std::string> cache_store::get(const std::string& key, time_point now) {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   auto hash = key_hash(key);
   std::optional<std::string> out;
   node* n = nullptr;
@@ -377,10 +378,11 @@ void cache_store::demote_protected_overflow() {
 
 caf::error cache_store::put(const std::string& key, std::string value, timespan ttl,
                             time_point now) {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   auto q = write(key, key_hash(key), std::move(value), ttl, now);
   if (!q)
     return q.error();
-  drain();
+  drain_owned();
   return caf::none;
 }
 
@@ -399,6 +401,7 @@ void cache_store::evict(node* n) {
 }
 
 bool cache_store::erase(const std::string& key) {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   auto hash = key_hash(key);
   auto w = table_.write(hash);
   auto* n = w.find(key, hash);
@@ -412,6 +415,11 @@ bool cache_store::erase(const std::string& key) {
 }
 
 uint64_t cache_store::clear() {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
+  return clear_owned();
+}
+
+uint64_t cache_store::clear_owned() {
   uint64_t removed = 0;
   table_.clear([&](node* n) {
     removed += n->value.load(std::memory_order_relaxed) != nullptr ? 1 : 0;
@@ -426,6 +434,7 @@ uint64_t cache_store::clear() {
 }
 
 void cache_store::reset() {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   // The previous owner's entries go; writes made since it stopped stay and
   // are linked by the next drain (their queued records are kept).
   for (size_t s = 0; s < segment_count; ++s) {
@@ -455,10 +464,11 @@ void cache_store::reset() {
   ghosts_.clear();
   ghost_set_.clear();
   window_max_ = 0;
-  static_cast<void>(resize(cfg_.max_entries, cfg_.max_bytes));
+  static_cast<void>(resize_owned(cfg_.max_entries, cfg_.max_bytes));
 }
 
 cache_stats cache_store::stats() const {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   auto s = stats_;
   auto counted = reads_.counts();
   s.hits += counted.hits;

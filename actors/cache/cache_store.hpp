@@ -4,17 +4,22 @@
 // C++: the entries live in a segmented hash table (table.hpp) that any
 // thread reads without a lock and writes under a short segment lock; what
 // threads do is recorded in two
-// buffers (a lossy, striped buffer of reads, a bounded queue of writes); one
-// owner, the shard actor, drains both and alone changes the policy state
-// (LRU order or W-TinyLFU's window, probation, protected and sketch, byte
-// accounting, capacity and TTL). The owner-side calls (`get`, `put`, ...)
+// buffers (a lossy, striped buffer of reads, a bounded queue of writes);
+// whoever holds the owner lock, the shard actor or a writer draining in
+// place, drains both and alone changes the policy state (LRU order or
+// W-TinyLFU's window, probation, protected and sketch, byte accounting,
+// capacity and TTL). The owner-side calls (`get`, `put`, ...)
 // apply the policy at once; tests, `p21 cache-sim` and single-threaded users
 // (the tagged cache, the cluster's near cache) use only those.
 //
 // Who may call what:
-// - any thread: `lookup`, `visit`, `write`, `remove`, `default_ttl`,
-//   `max_bytes`;
-// - the owner only: everything else.
+// - any thread: `lookup`, `visit`, `write`, `remove`, `settle`, `try_drain`,
+//   `default_ttl`, `max_bytes`;
+// - the owner's side, everything else: any thread as well, each call under
+//   the owner lock (owner_drain.cpp). The shard actor takes it for its
+//   calls; a writer that takes the write queue past its mark while the
+//   actor ticks tries it (never waits on it) and drains the buffers itself,
+//   as Caffeine's writers run its maintenance under `evictionLock.tryLock()`.
 
 #include <algorithm>
 #include <array>
@@ -152,7 +157,8 @@ public:
     /// Whether the queue is past `write_limit` or `write_byte_limit`: the
     /// caller waits for a drain.
     bool full = false;
-    /// Whether the caller should ask the owner to drain (no one has yet).
+    /// Whether the caller claimed the drain request (no one had): it
+    /// drains or asks the owner to (`settle`).
     bool drain = false;
   };
 
@@ -181,6 +187,40 @@ public:
   /// Forgets a drain request the owner will not see (it was down).
   void drain_request_lost() { drain_requested_.store(false, std::memory_order_relaxed); }
 
+  /// What the writer of `q` (a `write` or `remove`) does next (`settle`).
+  enum class next_step {
+    nothing,        ///< the owner (or a writer draining now) takes the write
+    drained,        ///< the writer drained the buffers itself
+    ask_owner,      ///< send the owner a drain request (no reply)
+    wait_for_owner, ///< the queue is full and no owner runs: ask and wait
+  };
+
+  /// Any thread, right after `write` or `remove` (not under the owner
+  /// lock): a queue past its limit is drained at once, the writer waiting
+  /// for the owner lock (at most one drain); a drain request claimed while
+  /// the owner ticks is served in place if the lock is free, and dropped if
+  /// not (whoever holds it drains, or the next writer past the mark or the
+  /// next tick does). Only while an owner runs (`set_owner_running`):
+  /// otherwise the owner's start drains what waits. A request claimed while
+  /// the owner does not tick still goes to the owner, which then starts
+  /// ticking: draining in place once per write would scan every read stripe
+  /// per put.
+  next_step settle(const queued& q);
+
+  /// Any thread: drains under the owner lock unless another thread holds
+  /// it; the number of records applied, or none when it was held (or no
+  /// owner runs). The owner's ticks use it, so that the actor never waits
+  /// on a writer's drain for a drain of its own.
+  std::optional<size_t> try_drain();
+
+  /// Whether writers may drain in place: an owner runs. Set by the shard
+  /// when its actor starts (after its `reset`), cleared by `stop_owning`.
+  void set_owner_running(bool running);
+
+  /// The owner stopped: writers no longer drain, and every entry goes (as
+  /// `clear`), under one hold of the owner lock.
+  void stop_owning();
+
   /// How many writes wait for the owner.
   size_t pending_writes() const;
 
@@ -207,6 +247,7 @@ public:
 
   /// Applies every recorded read and write to the policy, then evicts down
   /// to capacity. Returns how many records (reads and writes) it applied.
+  /// Waits for the owner lock (see `try_drain`).
   size_t drain();
 
   /// The owner will drain again within a short while (a timer of its own)
@@ -271,17 +312,16 @@ public:
   void set_ttl(timespan ttl);
 
   /// Counts one `get_or_load` loader run.
-  void record_load(bool success, timespan duration) {
-    ++(success ? stats_.load_successes : stats_.load_failures);
-    stats_.load_time += duration;
-  }
+  void record_load(bool success, timespan duration);
 
   // -- the owner: properties --------------------------------------------------
 
   cache_stats stats() const;
+  /// Changed only by the owner's `resize`, `set_ttl` and `reset` (writers'
+  /// drains read it): the actor reads it without the lock.
   const store_config& config() const noexcept { return cfg_; }
-  size_t size() const noexcept { return linked_; }
-  uint64_t bytes() const noexcept { return bytes_; }
+  size_t size() const;
+  uint64_t bytes() const;
   /// `bytes()` for any thread (the resource manager's measure).
   uint64_t held_bytes() const noexcept { return held_bytes_.load(std::memory_order_relaxed); }
   /// The admission window's share of the capacity (tinylfu), for tests.
@@ -339,6 +379,10 @@ public:
 
 private:
   static size_t segment_index(uint64_t hash) { return rcu_table::segment_index(hash); }
+  // The owner's side with the owner lock held (the public calls take it).
+  size_t drain_owned();
+  caf::error resize_owned(uint64_t max_entries, uint64_t max_bytes);
+  uint64_t clear_owned();
   /// Counts a read and records it for the owner; returns whether the owner
   /// should drain soon.
   bool note_read(bool hit, uint64_t record);
@@ -398,6 +442,12 @@ private:
   void demote_protected_overflow();
   queued enqueue(std::string_view key, uint64_t bytes);
 
+  /// The owner lock: held for every call of the owner's side, by the shard
+  /// actor or by a writer that drains in place (owner_drain.cpp).
+  mutable std::mutex owner_mtx_;
+  /// Whether an owner runs (writers drain in place only then); under
+  /// `owner_mtx_`. A store without a shard is its user's: true.
+  bool owner_running_ = true;
   const store_config initial_;
   store_config cfg_;
   rcu_table table_;

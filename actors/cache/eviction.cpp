@@ -24,6 +24,7 @@ cache_store::node* cache_store::coldest() const {
 }
 
 std::vector<std::string> cache_store::coldest_first() const {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   std::vector<std::string> out;
   for (auto* l : {&probation_, &window_, &protected_})
     for (auto* n = tail_of(*l); n != nullptr; n = prev_of(n))
@@ -119,6 +120,7 @@ void cache_store::set_window_size(uint64_t n) {
 }
 
 double cache_store::window_fraction() const {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   return static_cast<double>(window_max_) / static_cast<double>(cfg_.max_entries);
 }
 
@@ -126,7 +128,8 @@ shrink_result cache_store::shrink(double fraction) {
   shrink_result r;
   if (!(fraction > 0))
     return r;
-  auto n = static_cast<size_t>(std::ceil(std::min(fraction, 1.0) * static_cast<double>(size())));
+  std::lock_guard<std::mutex> owner{owner_mtx_};
+  auto n = static_cast<size_t>(std::ceil(std::min(fraction, 1.0) * static_cast<double>(linked_)));
   auto bytes_before = bytes_;
   for (size_t k = 0; k < n && linked_ > 0; ++k) {
     evict(coldest());
@@ -141,9 +144,16 @@ shrink_result cache_store::shrink(double fraction) {
 }
 
 caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
+  return resize_owned(max_entries, max_bytes);
+}
+
+caf::error cache_store::resize_owned(uint64_t max_entries, uint64_t max_bytes) {
   if (max_entries == 0 || max_bytes == 0)
     return make_error(errc::invalid_argument, "cache capacity must be positive");
-  auto share = window_max_ == 0 ? 0.0 : window_fraction();
+  auto share = window_max_ == 0
+                   ? 0.0
+                   : static_cast<double>(window_max_) / static_cast<double>(cfg_.max_entries);
   auto resized = max_entries != cfg_.max_entries;
   cfg_.max_entries = max_entries;
   cfg_.max_bytes = max_bytes;
@@ -172,6 +182,7 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
 }
 
 void cache_store::set_ttl(timespan ttl) {
+  std::lock_guard<std::mutex> owner{owner_mtx_};
   cfg_.ttl = ttl;
   ttl_ns_.store(ttl.count(), std::memory_order_relaxed);
 }

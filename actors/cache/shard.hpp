@@ -32,7 +32,8 @@ using flush_near_atom = caf::atom_constant<caf::atom("cflush")>;
 struct shard_shared {
   explicit shard_shared(store_config cfg)
     : store(std::move(cfg)) {
-    // nop
+    // Writers drain in place only once an owner runs (`set_owner`).
+    store.set_owner_running(false);
   }
 
   cache_store store;
@@ -79,9 +80,13 @@ struct shard_shared {
     return owner_;
   }
 
+  /// Called by the actor once its store is ready (after a restart's
+  /// `reset`, which drops every linked entry as the previous owner's: a
+  /// writer's drain before it would have linked writes made since).
   void set_owner(caf::actor a) {
     std::lock_guard<std::mutex> guard{mtx};
     running.store(static_cast<bool>(a), std::memory_order_release);
+    store.set_owner_running(static_cast<bool>(a));
     owner_ = std::move(a);
   }
 
@@ -93,7 +98,7 @@ struct shard_shared {
       return;
     running.store(false, std::memory_order_release);
     owner_ = caf::actor{};
-    store.clear();
+    store.stop_owning();
   }
 
   /// Whether an owner runs, for the handles' fast path (no lock).
