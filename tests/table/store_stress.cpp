@@ -27,6 +27,7 @@
 #include <caf/sec.hpp>
 
 #include "actors/cache/cache_store.hpp"
+#include "stress_values.hpp"
 
 namespace p21 {
 
@@ -47,28 +48,7 @@ using namespace p21::cache_detail;
 
 namespace {
 
-std::atomic<uint64_t> failures{0};
-
-void fail(const char* what, const std::string& key) {
-  if (failures.fetch_add(1) < 10)
-    std::fprintf(stderr, "FAIL: %s (key %s)\n", what, key.c_str());
-}
-
-/// A value for `key`: its tag byte, then `fill` repeated.
-std::string value_of(const std::string& key, char fill, size_t size) {
-  std::string v(size, fill);
-  v[0] = key.back();
-  return v;
-}
-
-bool intact(const std::string& key, std::string_view v) {
-  if (v.empty() || v[0] != key.back())
-    return false;
-  for (size_t i = 2; i < v.size(); ++i)
-    if (v[i] != v[1])
-      return false;
-  return true;
-}
+using namespace p21::cache_detail::stress;
 
 struct counts {
   std::atomic<uint64_t> reads{0}, writes{0}, writer_drains{0}, full_drains{0}, asked{0},

@@ -23,33 +23,13 @@
 
 #include "actors/cache/read_buffer.hpp"
 #include "actors/cache/table.hpp"
+#include "stress_values.hpp"
 
 using namespace p21::cache_detail;
 
 namespace {
 
-std::atomic<uint64_t> failures{0};
-
-void fail(const char* what, const std::string& key) {
-  if (failures.fetch_add(1) < 10)
-    std::fprintf(stderr, "FAIL: %s (key %s)\n", what, key.c_str());
-}
-
-/// A value for `key`: its tag byte, then `fill` repeated.
-std::string value_of(const std::string& key, char fill, size_t size) {
-  std::string v(size, fill);
-  v[0] = key.back();
-  return v;
-}
-
-bool intact(const std::string& key, std::string_view v) {
-  if (v.empty() || v[0] != key.back())
-    return false;
-  for (size_t i = 2; i < v.size(); ++i)
-    if (v[i] != v[1])
-      return false;
-  return true;
-}
+using namespace p21::cache_detail::stress;
 
 void put(rcu_table& t, const std::string& key, std::string_view value) {
   auto hash = key_hash(key);
