@@ -225,6 +225,14 @@ TEST_CASE("visits and gets from 4 threads while writers put and the shards are k
         }
       }
     });
+  // Readers hit before each kill and again after each restart: the whole
+  // run takes tens of milliseconds, and on a loaded machine the threads
+  // could otherwise be scheduled only once the kills were over.
+  auto more_hits = [&] {
+    auto seen = hits.load();
+    return eventually([&] { return hits.load() >= seen + 100; });
+  };
+  CHECK(more_hits());
   uint64_t restarts = 0;
   for (auto& shard : shards) {
     caf::anon_send_exit(shard, caf::exit_reason::kill);
@@ -236,6 +244,7 @@ TEST_CASE("visits and gets from 4 threads while writers put and the shards are k
     CHECK(restarted);
     if (!restarted)
       break;
+    CHECK(more_hits());
   }
   stop = true;
   for (auto& t : threads)
