@@ -383,6 +383,8 @@ private:
   size_t drain_owned();
   caf::error resize_owned(uint64_t max_entries, uint64_t max_bytes);
   uint64_t clear_owned();
+  /// `window_fraction` with the owner lock held.
+  double window_share() const;
   /// Counts a read and records it for the owner; returns whether the owner
   /// should drain soon.
   bool note_read(bool hit, uint64_t record);

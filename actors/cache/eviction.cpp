@@ -121,6 +121,10 @@ void cache_store::set_window_size(uint64_t n) {
 
 double cache_store::window_fraction() const {
   std::lock_guard<std::mutex> owner{owner_mtx_};
+  return window_share();
+}
+
+double cache_store::window_share() const {
   return static_cast<double>(window_max_) / static_cast<double>(cfg_.max_entries);
 }
 
@@ -151,9 +155,7 @@ caf::error cache_store::resize(uint64_t max_entries, uint64_t max_bytes) {
 caf::error cache_store::resize_owned(uint64_t max_entries, uint64_t max_bytes) {
   if (max_entries == 0 || max_bytes == 0)
     return make_error(errc::invalid_argument, "cache capacity must be positive");
-  auto share = window_max_ == 0
-                   ? 0.0
-                   : static_cast<double>(window_max_) / static_cast<double>(cfg_.max_entries);
+  auto share = window_max_ == 0 ? 0.0 : window_share();
   auto resized = max_entries != cfg_.max_entries;
   cfg_.max_entries = max_entries;
   cfg_.max_bytes = max_bytes;
