@@ -105,7 +105,8 @@ caf::error settle_write(cache_store& store, const cache_store::queued& q, Ask as
 
 } // namespace
 
-void cache::ensure_owner(size_t s) {
+// Inlined into every read: out of line it was a call per hit.
+[[gnu::always_inline]] inline void cache::ensure_owner(size_t s) {
   // An unloaded (or never started) shard starts on use, as any lazy
   // component does; its start drops what the previous owner held, so a
   // read after an unload finds the cache empty, never a stale entry. While

@@ -74,7 +74,7 @@ void rcu_table::segment::grow() {
     for (size_t i = 0; i <= old->mask; ++i)
       for (auto* n = old->heads()[i].load(std::memory_order_relaxed); n != nullptr;) {
         auto* next = n->chain.load(std::memory_order_relaxed);
-        auto& head = fresh->heads()[bucket_of(spread(n->hash), fresh->mask)];
+        auto& head = fresh->heads()[bucket_of(n->hash, fresh->mask)];
         n->chain.store(head.load(std::memory_order_relaxed), std::memory_order_release);
         head.store(n, std::memory_order_release);
         n = next;
@@ -127,7 +127,7 @@ void rcu_table::writer::insert(node* n) {
     seg_.grow();
     b = seg_.buckets.load(std::memory_order_relaxed);
   }
-  auto& head = b->heads()[bucket_of(spread(n->hash), b->mask)];
+  auto& head = b->heads()[bucket_of(n->hash, b->mask)];
   n->chain.store(head.load(std::memory_order_relaxed), std::memory_order_relaxed);
   // Release: a reader that finds the node sees its key and value.
   head.store(n, std::memory_order_release);
@@ -138,7 +138,7 @@ void rcu_table::writer::unchain(node* n) {
   auto* b = seg_.buckets.load(std::memory_order_relaxed);
   if (b == nullptr)
     return;
-  std::atomic<node*>* p = &b->heads()[bucket_of(spread(n->hash), b->mask)];
+  std::atomic<node*>* p = &b->heads()[bucket_of(n->hash, b->mask)];
   for (auto* cur = p->load(std::memory_order_relaxed); cur != nullptr;
        p = &cur->chain, cur = p->load(std::memory_order_relaxed))
     if (cur == n) {
@@ -188,12 +188,11 @@ rcu_table::~rcu_table() {
 
 rcu_table::node* rcu_table::find_hash(uint64_t hash) const {
   auto& seg = segment_of(hash);
-  auto s = spread(hash);
   for (unsigned spins = 0;; ++spins) {
     auto seq = seg.resizes.load(std::memory_order_acquire);
     if ((seq & 1) == 0) {
       if (auto* b = seg.buckets.load(std::memory_order_acquire))
-        for (auto* n = b->heads()[bucket_of(s, b->mask)].load(std::memory_order_acquire);
+        for (auto* n = b->heads()[bucket_of(hash, b->mask)].load(std::memory_order_acquire);
              n != nullptr; n = n->chain.load(std::memory_order_acquire))
           if (n->hash == hash)
             return n;

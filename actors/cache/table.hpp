@@ -95,6 +95,7 @@ class rcu_table {
 public:
   using node = table_node;
   static constexpr size_t segment_count = 64;
+  static_assert(segment_count == 64, "segment_index takes the top 6 bits");
 
   rcu_table() = default;
   /// Frees every node at once: no reader may be left.
@@ -103,7 +104,12 @@ public:
   rcu_table(const rcu_table&) = delete;
   rcu_table& operator=(const rcu_table&) = delete;
 
-  static size_t segment_index(uint64_t hash) { return spread(hash) & (segment_count - 1); }
+  /// A key's segment: the hash's top 6 bits. The hash is XXH3's, mixed
+  /// already, so it is used as it is: the shard takes it modulo the shard
+  /// count (its low bits), the segment its top bits, the bucket the bits
+  /// from 16 up (`bucket_of`). A splitmix64 finalizer in between cost a hit
+  /// two dependent multiplies before its first load.
+  static size_t segment_index(uint64_t hash) { return hash >> 58; }
 
   // -- readers (inside a read_guard) -----------------------------------------
 
@@ -235,18 +241,18 @@ inline bool same_key(const std::string& a, std::string_view b) noexcept {
   return true;
 }
 
-/// The bucket of a spread hash (the segment took its low 6 bits).
-inline size_t bucket_of(uint64_t spread_hash, size_t mask) {
-  return (spread_hash >> 6) & mask;
+/// The bucket of a hash in a segment (see `segment_index`: bits 16 and up,
+/// clear of the shard's low bits and the segment's top ones).
+inline size_t bucket_of(uint64_t hash, size_t mask) {
+  return (hash >> 16) & mask;
 }
 
 inline rcu_table::node* rcu_table::segment::find(std::string_view key, uint64_t hash) const {
-  auto s = spread(hash);
   for (unsigned spins = 0;; ++spins) {
     auto seq = resizes.load(std::memory_order_acquire);
     if ((seq & 1) == 0) {
       if (auto* b = buckets.load(std::memory_order_acquire)) {
-        for (auto* n = b->heads()[bucket_of(s, b->mask)].load(std::memory_order_acquire);
+        for (auto* n = b->heads()[bucket_of(hash, b->mask)].load(std::memory_order_acquire);
              n != nullptr; n = n->chain.load(std::memory_order_acquire))
           if (n->hash == hash && same_key(n->key, key))
             return n;
