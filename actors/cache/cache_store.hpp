@@ -330,6 +330,9 @@ public:
   /// Keys from coldest to hottest (eviction order), for tests and tools.
   std::vector<std::string> coldest_first() const;
 
+  /// Times the table's segments outgrew their buckets (tests).
+  size_t table_rehashes() const { return table_.rehashes(); }
+
 private:
   enum region : uint8_t { window, probation, protected_main };
 

@@ -162,6 +162,7 @@ caf::error cache_store::resize_owned(uint64_t max_entries, uint64_t max_bytes) {
   max_bytes_.store(max_bytes, std::memory_order_relaxed);
   write_limit_.store(std::clamp<uint64_t>(max_entries / 64, 16, 4096), std::memory_order_relaxed);
   write_byte_limit_.store(std::max<uint64_t>(max_bytes / 64, 1), std::memory_order_relaxed);
+  table_.expect_entries(max_entries);
   if (cfg_.policy == eviction::lru) {
     window_max_ = max_entries;
   } else {

@@ -2,6 +2,7 @@
 
 #include "table.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -65,11 +66,14 @@ void rcu_table::bucket_array::free(void* p) noexcept {
 
 void rcu_table::segment::grow() {
   auto* old = buckets.load(std::memory_order_relaxed);
-  auto* fresh = bucket_array::make(old == nullptr ? 16 : 2 * (old->mask + 1));
+  auto* fresh = bucket_array::make(old == nullptr ? first_buckets.load(std::memory_order_relaxed)
+                                                  : 2 * (old->mask + 1));
   auto seq = resizes.load(std::memory_order_relaxed);
   // Odd while nodes move: a reader that missed looks again.
   // The moves below are release stores: a reader that sees one sees this.
   resizes.store(seq + 1, std::memory_order_relaxed);
+  if (old != nullptr)
+    ++rehashes;
   if (old != nullptr)
     for (size_t i = 0; i <= old->mask; ++i)
       for (auto* n = old->heads()[i].load(std::memory_order_relaxed); n != nullptr;) {
@@ -115,6 +119,16 @@ rcu_table::writer::~writer() {
   }
   seg_.mtx.unlock();
   free_after_grace_period(items);
+}
+
+void rcu_table::expect_entries(uint64_t entries) {
+  size_t per_segment = static_cast<size_t>(
+      std::min<uint64_t>((entries + segment_count - 1) / segment_count, max_first_buckets));
+  size_t buckets = 16;
+  while (buckets < per_segment)
+    buckets *= 2;
+  for (auto& seg : segments_)
+    seg.first_buckets.store(buckets, std::memory_order_relaxed);
 }
 
 rcu_table::node* rcu_table::writer::find(std::string_view key, uint64_t hash) const {
@@ -224,6 +238,15 @@ size_t rcu_table::size() const {
   for (auto& seg : segments_) {
     std::lock_guard<segment_lock> guard{seg.mtx};
     n += seg.count;
+  }
+  return n;
+}
+
+size_t rcu_table::rehashes() const {
+  size_t n = 0;
+  for (auto& seg : segments_) {
+    std::lock_guard<segment_lock> guard{seg.mtx};
+    n += seg.rehashes;
   }
   return n;
 }

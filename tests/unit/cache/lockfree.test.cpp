@@ -322,3 +322,30 @@ TEST_CASE("a key's hash is XXH3's, seeded, for every length (the short keys' inl
     seen[rcu_table::segment_index(key_hash("key-" + std::to_string(i)))] = true;
   CHECK(std::count(seen.begin(), seen.end(), true) == static_cast<long>(seen.size()));
 }
+
+TEST_CASE("a cache's table starts each segment with buckets for its capacity, so that filling "
+          "it rehashes nothing, and a cleared one starts there again") {
+  auto fill = [](cache_store& s, size_t n) {
+    auto now = clock::now();
+    for (size_t i = 0; i < n; ++i) {
+      auto k = "key-" + std::to_string(i);
+      REQUIRE(s.write(k, key_hash(k), "v", timespan{0}, now));
+    }
+  };
+  store_config sized;
+  sized.max_entries = 8192; // 128 buckets a segment, 64 entries a segment on average
+  cache_store presized{sized};
+  fill(presized, 4096);
+  CHECK(presized.table_rehashes() == 0);
+  presized.clear();
+  fill(presized, 4096);
+  CHECK(presized.table_rehashes() == 0);
+
+  // The same fill in a table sized for 16 entries a segment: the check
+  // above can fail.
+  store_config small;
+  small.max_entries = 512;
+  cache_store grown{small};
+  fill(grown, 4096);
+  CHECK(grown.table_rehashes() > 0);
+}
