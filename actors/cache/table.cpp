@@ -234,19 +234,18 @@ void rcu_table::flush_retired() {
 }
 
 size_t rcu_table::size() const {
-  size_t n = 0;
-  for (auto& seg : segments_) {
-    std::lock_guard<segment_lock> guard{seg.mtx};
-    n += seg.count;
-  }
-  return n;
+  return sum_over_segments(&segment::count);
 }
 
 size_t rcu_table::rehashes() const {
+  return sum_over_segments(&segment::rehashes);
+}
+
+size_t rcu_table::sum_over_segments(size_t segment::*field) const {
   size_t n = 0;
   for (auto& seg : segments_) {
     std::lock_guard<segment_lock> guard{seg.mtx};
-    n += seg.rehashes;
+    n += seg.*field;
   }
   return n;
 }

@@ -207,6 +207,8 @@ public:
   };
 
 private:
+  /// `field` of every segment, summed under each one's lock.
+  size_t sum_over_segments(size_t segment::*field) const;
   segment& segment_of(uint64_t hash) { return segments_[segment_index(hash)]; }
   const segment& segment_of(uint64_t hash) const { return segments_[segment_index(hash)]; }
 
