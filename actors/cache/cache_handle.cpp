@@ -334,14 +334,14 @@ void cache::note_bypass(const std::string& key) {
     local->store.record_bypass();
 }
 
-caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
+caf::error cache::put(const std::string& key, std::string_view value, timespan ttl) {
   auto hash = key_hash(key);
   auto s = shards_ == 1 ? 0 : hash % shards_;
   if (auto& local = local_[s]) {
     ensure_owner(s);
     if (local->tier)
-      return redis_put(*local, key, hash, value, ttl, drainer(s));
-    auto q = local->store.write(key, hash, std::move(value), ttl);
+      return redis_put(*local, key, hash, std::string{value}, ttl, drainer(s));
+    auto q = local->store.write(key, hash, value, ttl);
     if (!q)
       return q.error();
     // Visible to every reader already; the owner accounts and evicts, or
@@ -352,7 +352,7 @@ caf::error cache::put(const std::string& key, std::string value, timespan ttl) {
         local->store, *q, [this, s](bool wait) { return request_drain(s, wait); },
         [this, s] { rt_->note_use(component(s)); });
   }
-  auto r = ask<bool>(s, put_atom::value, key, std::move(value), ttl);
+  auto r = ask<bool>(s, put_atom::value, key, std::string{value}, ttl);
   return r ? caf::error{} : r.error();
 }
 

@@ -81,7 +81,7 @@ cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
 }
 
 caf::expected<cache_store::queued> cache_store::write_until(std::string_view key, uint64_t hash,
-                                                            std::string value,
+                                                            std::string_view value,
                                                             time_point expires) {
   if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
     return err;

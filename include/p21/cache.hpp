@@ -119,9 +119,12 @@ public:
 
   // -- modifiers ----------------------------------------------------------------
 
-  /// Stores `value`; `ttl` zero means the cache's TTL. A value larger than
-  /// the cache's byte capacity is refused with `invalid_argument`.
-  caf::error put(const std::string& key, std::string value, timespan ttl = timespan{0});
+  /// Stores a copy of `value`; `ttl` zero means the cache's TTL. A value
+  /// larger than the cache's byte capacity is refused with
+  /// `invalid_argument`. The bytes are copied once, into the stored value
+  /// (a `std::string` parameter cost a caller passing a named string a
+  /// second copy and its allocation).
+  caf::error put(const std::string& key, std::string_view value, timespan ttl = timespan{0});
 
   /// Removes `key`; true when it was there.
   caf::expected<bool> erase(const std::string& key);
