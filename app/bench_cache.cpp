@@ -111,14 +111,18 @@ std::vector<std::string> hot_key_list() {
   return keys;
 }
 
-cache open_loaded(runtime& rt) {
-  auto c = cache::open(rt, "async");
+/// `c` with the hot keys put in it.
+cache loaded(caf::expected<cache> c, const char* what) {
   if (!c)
-    throw std::runtime_error("no async cache: " + render(c.error()));
+    throw std::runtime_error(what + render(c.error()));
   for (size_t i = 0; i < hot_keys; ++i)
     if (auto err = c->put(key_of(i), value_100))
       throw std::runtime_error(render(err));
   return *c;
+}
+
+cache open_loaded(runtime& rt) {
+  return loaded(cache::open(rt, "async"), "no async cache: ");
 }
 
 /// A cache of 512 entries without a TTL, loaded with the hot keys: the
@@ -129,13 +133,7 @@ cache open_loaded(runtime& rt) {
 cache create_loaded(runtime& rt) {
   named_cache_config nc;
   nc.max_entries = 512;
-  auto c = cache::create(rt, "bench_hot", nc);
-  if (!c)
-    throw std::runtime_error(render(c.error()));
-  for (size_t i = 0; i < hot_keys; ++i)
-    if (auto err = c->put(key_of(i), value_100))
-      throw std::runtime_error(render(err));
-  return *c;
+  return loaded(cache::create(rt, "bench_hot", nc), "");
 }
 
 } // namespace

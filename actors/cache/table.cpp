@@ -72,9 +72,8 @@ void rcu_table::segment::grow() {
   // Odd while nodes move: a reader that missed looks again.
   // The moves below are release stores: a reader that sees one sees this.
   resizes.store(seq + 1, std::memory_order_relaxed);
-  if (old != nullptr)
+  if (old != nullptr) {
     ++rehashes;
-  if (old != nullptr)
     for (size_t i = 0; i <= old->mask; ++i)
       for (auto* n = old->heads()[i].load(std::memory_order_relaxed); n != nullptr;) {
         auto* next = n->chain.load(std::memory_order_relaxed);
@@ -83,6 +82,7 @@ void rcu_table::segment::grow() {
         head.store(n, std::memory_order_release);
         n = next;
       }
+  }
   buckets.store(fresh, std::memory_order_release);
   resizes.store(seq + 2, std::memory_order_release);
   if (old != nullptr)

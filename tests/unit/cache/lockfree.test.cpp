@@ -287,12 +287,22 @@ TEST_CASE("a call queued after deferred frees runs once they are freed (a shrink
   CHECK(log.order == std::vector<std::string>{"freed", "freed", "freed", "after"});
 }
 
+namespace {
+
+/// A key of `n` letters, the i-th 'a' + (i * step) % 26.
+std::string key_of_length(size_t n, size_t step) {
+  std::string k(n, 'k');
+  for (size_t i = 0; i < n; ++i)
+    k[i] = static_cast<char>('a' + (i * step) % 26);
+  return k;
+}
+
+} // namespace
+
 TEST_CASE("the cache table's key compare tells apart keys of every length up to 40 bytes that "
           "differ in any one byte") {
   for (size_t n = 0; n <= 40; ++n) {
-    std::string a(n, 'k');
-    for (size_t i = 0; i < n; ++i)
-      a[i] = static_cast<char>('a' + (i * 7) % 26);
+    auto a = key_of_length(n, 7);
     REQUIRE(same_key(a, std::string{a}));
     REQUIRE_FALSE(same_key(a, a + "x"));
     if (n > 0)
@@ -311,9 +321,7 @@ TEST_CASE("a key's hash is XXH3's, seeded, for every length (the short keys' inl
   // inlined path for keys of up to 16 bytes must give what the library's
   // dispatcher gives.
   for (size_t n = 0; n <= 40; ++n) {
-    std::string k(n, 'k');
-    for (size_t i = 0; i < n; ++i)
-      k[i] = static_cast<char>('a' + (i * 11) % 26);
+    auto k = key_of_length(n, 11);
     CHECK(key_hash(k) == XXH3_64bits_withSeed(k.data(), k.size(), key_hash_seed));
   }
   // Distinct short keys spread over every segment of the table.
