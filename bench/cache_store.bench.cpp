@@ -1,9 +1,11 @@
 // Per-operation cost of the cache's eviction code, without the actor around
-// it: what one get or put costs inside a shard.
+// it: what one get or put costs inside a shard; and a handle's hit in a
+// running node (`handle_visit`).
 
 #include <benchmark/benchmark.h>
 
 #include "actors/cache/cache_store.hpp"
+#include "p21/p21.hpp"
 
 using namespace p21::cache_detail;
 
@@ -69,8 +71,31 @@ void concurrent_hit(benchmark::State& state, bool copy) {
   }
 }
 
+/// A handle's `visit` hit in a running node, what `p21 bench`'s cache_view
+/// times: `range(0)` hot keys of a 512-entry cache, with a TTL of an hour
+/// (`range(1)` = 1, every hit reads the clock) or none. With 16 keys
+/// everything a hit touches stays in the L1 cache: what is left is the hit's
+/// own chain of work (docs/cache.md, step 9).
+void handle_visit(benchmark::State& state) {
+  p21::config cfg;
+  cfg.get<p21::logging_config>().level = p21::log_level::warn;
+  p21::runtime rt{cfg};
+  p21::named_cache_config nc;
+  if (state.range(1) != 0)
+    nc.ttl = std::chrono::hours{1};
+  auto c = p21::cache::create(rt, "visit", nc).value();
+  auto keys = make_keys(static_cast<size_t>(state.range(0)));
+  for (auto& k : keys)
+    static_cast<void>(c.put(k, std::string(100, 'v')));
+  size_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(c.visit(keys[i++ % keys.size()],
+                                     [](std::string_view v) { benchmark::DoNotOptimize(v.data()); }));
+}
+
 } // namespace
 
+BENCHMARK(handle_visit)->ArgNames({"keys", "ttl"})->ArgsProduct({{16, 256}, {0, 1}});
 BENCHMARK_CAPTURE(concurrent_hit, copy, true);
 BENCHMARK_CAPTURE(concurrent_hit, visit, false);
 
