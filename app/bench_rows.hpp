@@ -86,6 +86,12 @@ inline uint64_t status_bytes(const char* field) {
   return 0;
 }
 
+/// VmRSS once what the process let go is given back: every cache value
+/// freed so far past its grace period (`cache::wait_for_freed_values`),
+/// then glibc's free memory trimmed. Measured from plain VmRSS, growth
+/// reuses heap an earlier step freed and shows too little.
+uint64_t settled_rss();
+
 /// Times `n` calls of `op(i)`, one sample per call.
 template <class F>
 void time_each(series& s, size_t n, F op) {

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <iomanip>
-#include <malloc.h>
 #include <random>
 #include <thread>
 
@@ -229,9 +228,7 @@ phase memory_phase(std::string name, std::function<int(size_t)> put_mib) {
     // 75 MiB of freed heap in that RSS, which the next run's puts reused:
     // its budget was that much too high, and the fixed and off runs began
     // at 55 to 65 % instead of 92 % (off "within target").
-    cache::wait_for_freed_values();
-    ::malloc_trim(0);
-    *budget = status_bytes("VmRSS:") + (96ull << 20);
+    *budget = settled_rss() + (96ull << 20);
     cfg.performance.memory_budget = *budget;
     cfg.get<cache_config>().async_maxsize = 100000;
     cfg.get<cache_config>().max_bytes = 4ull << 30;
