@@ -4,6 +4,8 @@
 
 #include "cache_store.hpp"
 
+#include <utility>
+
 namespace p21::cache_detail {
 
 namespace {
@@ -11,6 +13,19 @@ namespace {
 /// Heap bytes a string owns beyond its object (none while it fits the SSO).
 uint64_t heap_bytes(const std::string& s) {
   return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
+/// What a value of `size` bytes is charged beyond the entry's overhead: as
+/// a string's heap bytes were when values were strings (see node_overhead).
+uint64_t value_bytes(size_t size) {
+  return size > 15 ? size + 1 : 0;
+}
+
+/// The bytes of a node's first value once another replaced it: its storage
+/// is part of the node's allocation until the node goes.
+uint64_t replaced_first_value(const table_node& n) {
+  auto* first = n.first_value();
+  return n.value.load(std::memory_order_relaxed) == first ? 0 : value_bytes(first->view().size());
 }
 
 } // namespace
@@ -85,25 +100,37 @@ caf::expected<cache_store::queued> cache_store::write_until(std::string_view key
                                                             time_point expires) {
   if (auto err = check_charge(entry_overhead() + key.size() + value.size()))
     return err;
-  // Made before the lock: the copy is the write's longest part.
-  auto* stored = stored_value::make(value, expires);
+  // Made before the lock, the copy being the write's longest part: for a
+  // new key a node with the value in its allocation, for a present one the
+  // value alone. Which one, a look without the lock tells; a write or
+  // removal of the same key in between is rare, and then the other one is
+  // made under the lock.
+  bool present = false;
+  {
+    read_guard guard;
+    present = table_.find(key, hash) != nullptr;
+  }
+  node* fresh = present ? nullptr : node::make(hash, key, value, expires);
+  stored_value* stored = present ? stored_value::make(value, expires) : nullptr;
   uint64_t charge = 0;
   {
     auto w = table_.write(hash);
     auto* n = w.find(key, hash);
     if (n == nullptr) {
-      n = new node;
-      n->hash = hash;
-      n->key.assign(key);
-      n->value.store(stored, std::memory_order_relaxed);
+      n = fresh != nullptr ? std::exchange(fresh, nullptr) : node::make(hash, key, value, expires);
       w.insert(n);
     } else {
-      w.set_value(n, stored);
+      w.set_value(n, stored != nullptr ? std::exchange(stored, nullptr)
+                                       : stored_value::make(value, expires));
     }
-    // Counted as a string's heap bytes were (see node_overhead).
-    n->charge = entry_overhead() + heap_bytes(n->key) + (value.size() > 15 ? value.size() + 1 : 0);
+    n->charge = entry_overhead() + heap_bytes(n->key) + value_bytes(value.size()) +
+                replaced_first_value(*n);
     charge = n->charge;
   }
+  // What the race above left unused was never published: freed at once.
+  if (fresh != nullptr)
+    node::free(fresh);
+  stored_value::free(stored);
   reads_.count_put(read_buffer::stripe_of_this_thread());
   return enqueue(key, charge);
 }

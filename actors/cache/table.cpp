@@ -28,7 +28,10 @@ size_t stored_value::allocation(size_t bytes) noexcept {
 }
 
 stored_value* stored_value::make(std::string_view bytes, time_point expires) {
-  void* mem = ::operator new(allocation(bytes.size()));
+  return place(::operator new(allocation(bytes.size())), bytes, expires);
+}
+
+stored_value* stored_value::place(void* mem, std::string_view bytes, time_point expires) noexcept {
   auto* v = new (mem) stored_value(expires, bytes.size());
   if (!bytes.empty())
     std::memcpy(v->data(), bytes.data(), bytes.size());
@@ -42,10 +45,29 @@ void stored_value::free(void* p) noexcept {
   ::operator delete(p);
 }
 
+table_node* table_node::make(uint64_t hash, std::string_view key, std::string_view value,
+                             time_point expires) {
+  void* mem = ::operator new(sizeof(table_node) + stored_value::allocation(value.size()));
+  auto* n = new (mem) table_node;
+  try {
+    n->key.assign(key);
+  } catch (...) {
+    n->~table_node();
+    ::operator delete(mem);
+    throw;
+  }
+  n->hash = hash;
+  n->value.store(stored_value::place(n + 1, value, expires), std::memory_order_relaxed);
+  return n;
+}
+
 void table_node::free(void* p) noexcept {
   auto* n = static_cast<table_node*>(p);
-  stored_value::free(n->value.load(std::memory_order_relaxed));
-  delete n;
+  // The first value is part of the node; a later one is its own.
+  if (auto* v = n->value.load(std::memory_order_relaxed); v != n->first_value())
+    stored_value::free(v);
+  n->~table_node();
+  ::operator delete(p);
 }
 
 // -- bucket_array -------------------------------------------------------------
@@ -165,7 +187,8 @@ void rcu_table::writer::unchain(node* n) {
 
 void rcu_table::writer::set_value(node* n, stored_value* v) {
   auto* old = n->value.exchange(v, std::memory_order_acq_rel);
-  if (old != nullptr)
+  // The node's first value goes with the node.
+  if (old != nullptr && old != n->first_value())
     seg_.retire(old, &stored_value::free, old->footprint());
 }
 

@@ -33,17 +33,12 @@ using namespace p21::cache_detail::stress;
 
 void put(rcu_table& t, const std::string& key, std::string_view value) {
   auto hash = key_hash(key);
-  auto* v = stored_value::make(value, time_point::max());
   auto w = t.write(hash);
   if (auto* n = w.find(key, hash)) {
-    w.set_value(n, v);
+    w.set_value(n, stored_value::make(value, time_point::max()));
     return;
   }
-  auto* n = new table_node;
-  n->hash = hash;
-  n->key = key;
-  n->value.store(v, std::memory_order_relaxed);
-  w.insert(n);
+  w.insert(table_node::make(hash, key, value, time_point::max()));
 }
 
 bool remove(rcu_table& t, const std::string& key) {

@@ -219,6 +219,27 @@ TEST_CASE("bytes are accounted on put, overwrite and erase") {
   CHECK(s.bytes() == 0);
 }
 
+TEST_CASE("an entry's first value lives in its node, and stays counted once another replaces "
+          "it") {
+  cache_store s{lru(10)};
+  auto overhead = entry_overhead();
+  REQUIRE(!s.put("k", std::string(1000, 'x'), timespan{0}, t0));
+  CHECK(s.bytes() == overhead + 1001);
+  // The first value's storage is part of the node's allocation until the
+  // node goes: a shorter value does not give it back.
+  REQUIRE(!s.put("k", "short", timespan{0}, t0));
+  CHECK(s.bytes() == overhead + 1001);
+  CHECK(s.get("k", t0) == "short");
+  REQUIRE(!s.put("k", std::string(2000, 'y'), timespan{0}, t0));
+  CHECK(s.bytes() == overhead + 1001 + 2001);
+  CHECK(s.get("k", t0) == std::string(2000, 'y'));
+  CHECK(s.erase("k"));
+  CHECK(s.bytes() == 0);
+  // A new node for the same key starts over.
+  REQUIRE(!s.put("k", "v", timespan{0}, t0));
+  CHECK(s.bytes() == overhead);
+}
+
 TEST_CASE("a value larger than the byte capacity is refused, the cache intact") {
   cache_store s{lru(10, 4096)};
   REQUIRE(!s.put("keep", "v", timespan{0}, t0));
