@@ -157,7 +157,7 @@ size_t cache_store::drain_owned() {
   {
     // Swapped with a vector kept for the purpose, so neither side
     // allocates again once both have grown.
-    std::lock_guard<std::mutex> guard{writes_mtx_};
+    std::lock_guard<segment_lock> guard{writes_mtx_};
     draining_.swap(writes_);
     pending_bytes_ = 0; // the owner accounts them now
   }
@@ -436,7 +436,7 @@ uint64_t cache_store::clear_owned() {
   forget_policy();
   {
     // Cleared as a stopped owner leaves it: the next write asks for a drain.
-    std::lock_guard<std::mutex> guard{writes_mtx_};
+    std::lock_guard<segment_lock> guard{writes_mtx_};
     ticking_.store(false, std::memory_order_relaxed);
   }
   return removed;
@@ -461,7 +461,7 @@ void cache_store::reset() {
   reads_.reset_counts();
   drain_requested_.store(false);
   {
-    std::lock_guard<std::mutex> guard{writes_mtx_};
+    std::lock_guard<segment_lock> guard{writes_mtx_};
     ticking_.store(false, std::memory_order_relaxed);
   }
   // Queued writes stay: they are the writes made since the last owner

@@ -73,7 +73,7 @@ cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
   queued q;
   bool ticking = false;
   {
-    std::lock_guard<std::mutex> guard{writes_mtx_};
+    std::lock_guard<segment_lock> guard{writes_mtx_};
     writes_.emplace_back(key);
     q.pending = writes_.size();
     pending_bytes_ += bytes;
@@ -156,27 +156,27 @@ bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
 }
 
 size_t cache_store::pending_writes() const {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
+  std::lock_guard<segment_lock> guard{writes_mtx_};
   return writes_.size();
 }
 
 uint64_t cache_store::pending_write_bytes() const {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
+  std::lock_guard<segment_lock> guard{writes_mtx_};
   return pending_bytes_;
 }
 
 uint64_t cache_store::peak_pending_write_bytes() const {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
+  std::lock_guard<segment_lock> guard{writes_mtx_};
   return peak_pending_bytes_;
 }
 
 void cache_store::keep_draining() {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
+  std::lock_guard<segment_lock> guard{writes_mtx_};
   ticking_.store(true, std::memory_order_relaxed);
 }
 
 bool cache_store::stop_draining_if_idle() {
-  std::lock_guard<std::mutex> guard{writes_mtx_};
+  std::lock_guard<segment_lock> guard{writes_mtx_};
   if (!writes_.empty())
     return false;
   ticking_.store(false, std::memory_order_relaxed);
