@@ -376,9 +376,10 @@ public:
   /// Bytes of one table node with its allocation header and bucket slot,
   /// and its place in the eviction order.
   static size_t node_overhead() {
-    // The value's buffer with up to 15 bytes is part of it too, as short
-    // strings were when values were `std::string`s in the node.
-    return sizeof(node) + 2 * sizeof(void*) + sizeof(policy_link) + stored_value::allocation(16);
+    // A key and a value of up to 15 bytes each are part of it too, as
+    // short strings were when keys and values were `std::string`s.
+    return sizeof(node) + node::key_room(16) + 2 * sizeof(void*) + sizeof(policy_link) +
+           stored_value::allocation(16);
   }
 
 private:

@@ -28,7 +28,7 @@ std::vector<std::string> cache_store::coldest_first() const {
   std::vector<std::string> out;
   for (auto* l : {&probation_, &window_, &protected_})
     for (auto* n = tail_of(*l); n != nullptr; n = prev_of(n))
-      out.push_back(n->key);
+      out.emplace_back(n->key());
   return out;
 }
 

@@ -10,14 +10,10 @@ namespace p21::cache_detail {
 
 namespace {
 
-/// Heap bytes a string owns beyond its object (none while it fits the SSO).
-uint64_t heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;
-}
-
-/// What a value of `size` bytes is charged beyond the entry's overhead: as
-/// a string's heap bytes were when values were strings (see node_overhead).
-uint64_t value_bytes(size_t size) {
+/// What a key or value of `size` bytes is charged beyond the entry's
+/// overhead, which holds up to 15 bytes of each: as a `std::string`'s heap
+/// bytes were when keys and values were strings (see node_overhead).
+uint64_t string_bytes(size_t size) {
   return size > 15 ? size + 1 : 0;
 }
 
@@ -25,7 +21,7 @@ uint64_t value_bytes(size_t size) {
 /// is part of the node's allocation until the node goes.
 uint64_t replaced_first_value(const table_node& n) {
   auto* first = n.first_value();
-  return n.value.load(std::memory_order_relaxed) == first ? 0 : value_bytes(first->view().size());
+  return n.value.load(std::memory_order_relaxed) == first ? 0 : string_bytes(first->view().size());
 }
 
 } // namespace
@@ -123,7 +119,7 @@ caf::expected<cache_store::queued> cache_store::write_until(std::string_view key
       w.set_value(n, stored != nullptr ? std::exchange(stored, nullptr)
                                        : stored_value::make(value, expires));
     }
-    n->charge = entry_overhead() + heap_bytes(n->key) + value_bytes(value.size()) +
+    n->charge = entry_overhead() + string_bytes(key.size()) + string_bytes(value.size()) +
                 replaced_first_value(*n);
     charge = n->charge;
   }

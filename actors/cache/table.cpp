@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 namespace p21::cache_detail {
 
@@ -47,17 +48,17 @@ void stored_value::free(void* p) noexcept {
 
 table_node* table_node::make(uint64_t hash, std::string_view key, std::string_view value,
                              time_point expires) {
-  void* mem = ::operator new(sizeof(table_node) + stored_value::allocation(value.size()));
+  if (key.size() > UINT32_MAX)
+    throw std::length_error{"a cache key of 4 GiB or more"};
+  void* mem = ::operator new(sizeof(table_node) + key_room(key.size()) +
+                             stored_value::allocation(value.size()));
   auto* n = new (mem) table_node;
-  try {
-    n->key.assign(key);
-  } catch (...) {
-    n->~table_node();
-    ::operator delete(mem);
-    throw;
-  }
   n->hash = hash;
-  n->value.store(stored_value::place(n + 1, value, expires), std::memory_order_relaxed);
+  n->key_size = static_cast<uint32_t>(key.size());
+  if (!key.empty())
+    std::memcpy(reinterpret_cast<char*>(n + 1), key.data(), key.size());
+  n->value.store(stored_value::place(const_cast<stored_value*>(n->first_value()), value, expires),
+                 std::memory_order_relaxed);
   return n;
 }
 

@@ -72,7 +72,7 @@ private:
   uint64_t size_;
 };
 
-/// One entry of the table. `chain`, `hash` and `key` are fixed once it is
+/// One entry of the table. `chain`, `hash` and the key are fixed once it is
 /// in the table (`chain` changes only by a rehash or an unchain of its
 /// successor); `value` (null: erased) changes under the segment's lock and
 /// readers load it. The rest belongs to the cache store: `slot` is set by
@@ -80,45 +80,54 @@ private:
 /// record at worst); `charge` is set under the segment's lock, `linked`
 /// and `accounted` by the owner.
 ///
-/// A node is made with its first value in the same allocation, right after
-/// it (`make`): a new entry costs one allocation, not two, and one free on
-/// liburcu's thread. Those frees come from another thread than the
-/// allocations, so each one took glibc's slow path (its thread caches stay
-/// empty on the writers' side): `malloc` and its consolidation were a third
-/// of a put's samples under `cache_contended`. A hit also finds the value's
-/// header on the lines right after the node's. A value that replaces the
-/// first one is an allocation of its own; the first one's storage stays
-/// with the node until the node is freed (a reader may still hold it), and
-/// the cache store counts it in the entry's charge.
+/// A node, its key's bytes and its first value are one allocation, in that
+/// order (`make`): a new entry costs one allocation, not two (three for a
+/// key past `std::string`'s 15 inline bytes), and one free on liburcu's
+/// thread. Those frees come from another thread than the allocations, so
+/// each one took glibc's slow path (its thread caches stay empty on the
+/// writers' side): `malloc` and its consolidation were a third of a put's
+/// samples under `cache_contended`. A hit reads the key and the value's
+/// header on the lines right after the node's fields. A value that
+/// replaces the first one is an allocation of its own; the first one's
+/// storage stays with the node until the node is freed (a reader may still
+/// hold it), and the cache store counts it in the entry's charge.
 struct table_node {
   static constexpr uint32_t no_slot = UINT32_MAX;
 
   std::atomic<table_node*> chain{nullptr};
   uint64_t hash = 0;
-  std::string key;
   std::atomic<stored_value*> value{nullptr};
   uint64_t charge = 0;
   uint64_t accounted = 0;
   std::atomic<uint32_t> slot{no_slot};
+  uint32_t key_size = 0;
   bool linked = false;
 
-  /// A node of `hash` and `key` holding `value` until `expires`, with
-  /// that value in the node's own allocation.
+  /// A node of `hash` and `key` holding `value` until `expires`, the key
+  /// and the value in the node's own allocation.
   static table_node* make(uint64_t hash, std::string_view key, std::string_view value,
                           time_point expires);
+  /// Frees a node made by `make` and its value (the table's deferred free).
+  static void free(void* p) noexcept;
+
+  std::string_view key() const noexcept {
+    return {reinterpret_cast<const char*>(this + 1), key_size};
+  }
   /// The value the node was made with (its storage, whether or not it is
   /// still the node's value).
   const stored_value* first_value() const noexcept {
-    return reinterpret_cast<const stored_value*>(this + 1);
+    return reinterpret_cast<const stored_value*>(reinterpret_cast<const char*>(this + 1) +
+                                                 key_room(key_size));
   }
-  /// Frees a node made by `make` and its value (the table's deferred free).
-  static void free(void* p) noexcept;
+  /// Bytes a key of `size` takes in its node: rounded up to 8, so that the
+  /// value after it is aligned.
+  static constexpr size_t key_room(size_t size) noexcept { return (size + 7) & ~size_t{7}; }
 
 private:
   table_node() = default;
 };
-static_assert(sizeof(table_node) % alignof(stored_value) == 0,
-              "a node's first value follows it, aligned");
+static_assert(sizeof(table_node) % alignof(stored_value) == 0 && alignof(stored_value) <= 8,
+              "a node's key and first value follow it, aligned");
 
 class rcu_table {
 public:
@@ -260,7 +269,7 @@ struct rcu_table::bucket_array {
 /// compares equal bytes, and `std::string`'s `==` called `memcmp` through
 /// the PLT, a tenth of a hit's samples in bench/p21_bench_cache's
 /// concurrent_hit.
-inline bool same_key(const std::string& a, std::string_view b) noexcept {
+inline bool same_key(std::string_view a, std::string_view b) noexcept {
   auto n = a.size();
   if (n != b.size())
     return false;
@@ -303,7 +312,7 @@ inline rcu_table::node* rcu_table::segment::find(std::string_view key, uint64_t 
       if (auto* b = buckets.load(std::memory_order_acquire)) {
         for (auto* n = b->heads()[bucket_of(hash, b->mask)].load(std::memory_order_acquire);
              n != nullptr; n = n->chain.load(std::memory_order_acquire))
-          if (n->hash == hash && same_key(n->key, key))
+          if (n->hash == hash && same_key(n->key(), key))
             return n;
       }
       // No fence (TSan has none): the chain loads above are acquires, so

@@ -219,8 +219,8 @@ TEST_CASE("bytes are accounted on put, overwrite and erase") {
   CHECK(s.bytes() == 0);
 }
 
-TEST_CASE("an entry's first value lives in its node, and stays counted once another replaces "
-          "it") {
+TEST_CASE("an entry's key and first value live in its node, and the first value stays counted "
+          "once another replaces it") {
   cache_store s{lru(10)};
   auto overhead = entry_overhead();
   REQUIRE(!s.put("k", std::string(1000, 'x'), timespan{0}, t0));
@@ -238,6 +238,13 @@ TEST_CASE("an entry's first value lives in its node, and stays counted once anot
   // A new node for the same key starts over.
   REQUIRE(!s.put("k", "v", timespan{0}, t0));
   CHECK(s.bytes() == overhead);
+  // A key past 15 bytes lives in the node too, and is counted as a
+  // string's heap bytes were.
+  std::string long_key(100, 'k');
+  REQUIRE(!s.put(long_key, "v", timespan{0}, t0));
+  CHECK(s.bytes() == 2 * overhead + 101);
+  CHECK(s.get(long_key, t0) == "v");
+  CHECK(s.coldest_first() == std::vector<std::string>{"k", long_key});
 }
 
 TEST_CASE("a value larger than the byte capacity is refused, the cache intact") {
