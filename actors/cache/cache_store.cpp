@@ -162,8 +162,8 @@ size_t cache_store::drain_owned() {
     pending_bytes_ = 0; // the owner accounts them now
   }
   auto applied = draining_.size();
-  for (auto& key : draining_)
-    apply_write(key);
+  for (auto hash : draining_)
+    apply_write(hash);
   draining_.clear();
   size_t reads = 0;
   reads_.drain([&](uint64_t hash) {
@@ -181,27 +181,26 @@ size_t cache_store::drain_owned() {
   return applied + reads;
 }
 
-void cache_store::apply_write(const std::string& key) {
-  auto hash = key_hash(key);
+void cache_store::apply_write(uint64_t hash) {
   bool inserted = false;
   {
+    // Every node of the hash: the record names no key (see `writes_`).
     auto w = table_.write(hash);
-    auto* n = w.find(key, hash);
-    if (n == nullptr)
-      return; // removed or cleared since
-    if (n->value.load(std::memory_order_relaxed) == nullptr) {
-      w.unchain(n);
-      unlink_entry(n);
-      w.retire(n);
-    } else if (!n->linked) {
-      link(n);
-      inserted = true;
-    } else {
-      bytes_ += n->charge - n->accounted;
-      held_bytes_.store(bytes_, std::memory_order_relaxed);
-      n->accounted = n->charge;
-      touch(n);
-    }
+    w.for_each_of(hash, [&](node* n) {
+      if (n->value.load(std::memory_order_relaxed) == nullptr) {
+        w.unchain(n);
+        unlink_entry(n);
+        w.retire(n);
+      } else if (!n->linked) {
+        link(n);
+        inserted = true;
+      } else {
+        bytes_ += n->charge - n->accounted;
+        held_bytes_.store(bytes_, std::memory_order_relaxed);
+        n->accounted = n->charge;
+        touch(n);
+      }
+    });
   }
   // A key inserted again after its eviction: the miss before this write
   // (whose read record may have been dropped, or applied after the write

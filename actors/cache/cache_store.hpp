@@ -427,8 +427,8 @@ private:
   void destroy(node* n);
   void touch(node* n);
   void evict(node* n);
-  /// Applies one recorded write (or erase) of `key`.
-  void apply_write(const std::string& key);
+  /// Applies one recorded write (or erase) of a key of hash `hash`.
+  void apply_write(uint64_t hash);
   /// Applies the recorded reads in `read_batch_` (key hashes), then empties
   /// it.
   void apply_reads(time_point now);
@@ -447,7 +447,7 @@ private:
   void adopt_window(double share);
   void set_window_size(uint64_t n);
   void demote_protected_overflow();
-  queued enqueue(std::string_view key, uint64_t bytes);
+  queued enqueue(uint64_t hash, uint64_t bytes);
 
   /// The owner lock: held for every call of the owner's side, by the shard
   /// actor or by a writer that drains in place (owner_drain.cpp).
@@ -470,13 +470,18 @@ private:
   /// alternating pairs: 4 threads 270-282 -> 238-265 ns an operation, 8
   /// threads 267-291 -> 240-263).
   mutable segment_lock writes_mtx_;
-  std::vector<std::string> writes_;
+  /// The queued writes: each one's key hash. The owner applies a record to
+  /// every node of that hash, which is the written key's node and, once in
+  /// four billion, another key's, which the policy then takes for written
+  /// too (a touch, or a link a moment early). A hash takes no allocation
+  /// under the lock and spares the owner hashing the key again.
+  std::vector<uint64_t> writes_;
   /// Set by `keep_draining`; changed under writes_mtx_, read by readers
   /// without it.
   std::atomic<bool> ticking_{false};
   uint64_t pending_bytes_ = 0;      // under writes_mtx_
   uint64_t peak_pending_bytes_ = 0; // under writes_mtx_
-  std::vector<std::string> draining_; // owner only
+  std::vector<uint64_t> draining_; // owner only
   // The owner's scratch for applying reads, kept so that drains do not
   // allocate: a batch of recorded hashes, its indices grouped by segment,
   // and what each record found.

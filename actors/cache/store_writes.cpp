@@ -62,7 +62,7 @@ bool cache_store::claim_drain_request() {
          !drain_requested_.exchange(true, std::memory_order_acq_rel);
 }
 
-cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
+cache_store::queued cache_store::enqueue(uint64_t hash, uint64_t bytes) {
   // One queue in write order: the policy sees writes in the order they
   // happened (per-thread queues would hand it each thread's writes in a
   // batch, which measurably skews W-TinyLFU's small window).
@@ -70,7 +70,7 @@ cache_store::queued cache_store::enqueue(std::string_view key, uint64_t bytes) {
   bool ticking = false;
   {
     std::lock_guard<segment_lock> guard{writes_mtx_};
-    writes_.emplace_back(key);
+    writes_.push_back(hash);
     q.pending = writes_.size();
     pending_bytes_ += bytes;
     peak_pending_bytes_ = std::max(peak_pending_bytes_, pending_bytes_);
@@ -128,7 +128,7 @@ caf::expected<cache_store::queued> cache_store::write_until(std::string_view key
     node::free(fresh);
   stored_value::free(stored);
   reads_.count_put(read_buffer::stripe_of_this_thread());
-  return enqueue(key, charge);
+  return enqueue(hash, charge);
 }
 
 bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
@@ -147,7 +147,7 @@ bool cache_store::remove(std::string_view key, uint64_t hash, queued& q) {
     // entry.
     w.set_value(n, nullptr);
   }
-  q = enqueue(key, key.size());
+  q = enqueue(hash, key.size());
   return true;
 }
 

@@ -185,6 +185,9 @@ public:
     /// Calls `f(n)` for each node; `f` may unchain and retire `n`.
     template <class F>
     void for_each(F f);
+    /// The same for each node whose hash is `hash` (of this segment).
+    template <class F>
+    void for_each_of(uint64_t hash, F f);
 
   private:
     friend class rcu_table;
@@ -342,6 +345,20 @@ void rcu_table::writer::for_each(F f) {
       f(n);
       n = next;
     }
+}
+
+template <class F>
+void rcu_table::writer::for_each_of(uint64_t hash, F f) {
+  auto* b = seg_.buckets.load(std::memory_order_relaxed);
+  if (b == nullptr)
+    return;
+  for (auto* n = b->heads()[bucket_of(hash, b->mask)].load(std::memory_order_relaxed);
+       n != nullptr;) {
+    auto* next = n->chain.load(std::memory_order_relaxed); // before `f`, as in for_each
+    if (n->hash == hash)
+      f(n);
+    n = next;
+  }
 }
 
 template <class F>
