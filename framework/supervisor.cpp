@@ -401,16 +401,14 @@ caf::behavior supervisor(self_ptr self, std::vector<slot_ptr> children, supervis
         self->delegate(self->state.instances[*i], a, knob);
         return caf::delegated<double>{};
       },
-      // After a set of a knob its own child declares, it asks the owner for
-      // the value the set left, to keep it for the child's next instance.
-      [=](set_knob_atom a, const std::string& knob, double value) -> caf::result<double> {
+      // A set of a knob its own child declares is kept for the child's
+      // next instance (set_and_keep).
+      [=](set_knob_atom, const std::string& knob, double value) -> caf::result<double> {
         auto i = knob_holder(self, knob);
         if (!i)
           return i.error();
         auto& st = self->state;
-        self->delegate(st.instances[*i], a, knob, value);
-        keep_after_set(self, st.children[*i], st.instances[*i], knob, value);
-        return caf::delegated<double>{};
+        return set_and_keep(self, st.children[*i], st.instances[*i], knob, value);
       },
       [=](stop_atom) -> caf::typed_response_promise<bool> {
         auto& st = self->state;

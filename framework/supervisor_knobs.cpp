@@ -48,21 +48,33 @@ bool holds_knob(const child_spec& spec, const std::string& knob) {
   return false;
 }
 
-void keep_after_set(caf::event_based_actor* self, const slot_ptr& slot,
-                    const caf::actor& instance, const std::string& knob, double value) {
+caf::result<double> set_and_keep(caf::event_based_actor* self, const slot_ptr& slot,
+                                 const caf::actor& instance, const std::string& knob,
+                                 double value) {
   auto spec = find_knob(slot->spec().knobs, knob);
   // What the owner refuses anyway (NaN) changes nothing to keep.
-  if (!spec || spec->composite || !knob_target(*spec, value))
-    return;
+  if (!spec || spec->composite || !knob_target(*spec, value)) {
+    self->delegate(instance, set_knob_atom::value, knob, value);
+    return caf::delegated<double>{};
+  }
+  // Sent by this supervisor, not forwarded: the sender hears the value
+  // only once it is kept. Forwarded, the owner answered the sender
+  // straight away, and this supervisor asked for the value with a request
+  // of its own, which a crash the sender caused right after its answer
+  // could overtake; the owner's next instance then started without it.
   auto ticket = slot->kept().begin_set(knob);
-  // Sent after the forwarded set, from the same sender: the owner serves
-  // it after the set, so its answer is the value the set left.
-  self->request(instance, knob_set_timeout, get_knob_atom::value, knob)
-      .then([slot, knob, ticket](double now) { slot->kept().accepted(knob, ticket, now); },
-            [](caf::error&) {
-              // Down or hung: its restart is someone else's message; the
-              // value kept before stays.
-            });
+  auto promise = self->make_response_promise<double>();
+  self->request(instance, knob_set_timeout, set_knob_atom::value, knob, value)
+      .then(
+          [slot, knob, ticket, promise](double applied) mutable {
+            slot->kept().accepted(knob, ticket, applied);
+            promise.deliver(applied);
+          },
+          [promise](caf::error& err) mutable {
+            // Refused, down or hung: the value kept before stays.
+            promise.deliver(std::move(err));
+          });
+  return promise;
 }
 
 void reapply_kept_knobs(caf::event_based_actor* self, const slot_ptr& slot,

@@ -153,14 +153,16 @@ private:
 
 using slot_ptr = std::shared_ptr<child_slot>;
 
-/// After its supervisor `self` forwarded a set of `knob` (one that `slot`'s
-/// own spec declares, not a composite one) to the child's running
-/// `instance`, whose reply goes straight to the sender: asks the owner for
-/// the knob's value, which it serves after the set, and keeps that value
-/// for the child's next instance. A multiplexed request with a bound: the
-/// supervisor goes on with its other messages and never hangs on it.
-void keep_after_set(caf::event_based_actor* self, const slot_ptr& slot,
-                    const caf::actor& instance, const std::string& knob, double value);
+/// Sets `knob` on `instance`, the running instance of `slot`'s child, for
+/// its supervisor `self`: a knob the child's own spec declares (not a
+/// composite one) is set with a request of the supervisor's own, whose
+/// reply (the value the owner applied) is kept for the child's next
+/// instance before it goes to the sender; any other is forwarded. A
+/// multiplexed request with a bound: the supervisor goes on with its other
+/// messages and never hangs on it.
+caf::result<double> set_and_keep(caf::event_based_actor* self, const slot_ptr& slot,
+                                 const caf::actor& instance, const std::string& knob,
+                                 double value);
 
 /// Gives `instance`, a new instance of `slot`'s child, the values its knobs
 /// were set to at run time before it went down: restarted after a crash,

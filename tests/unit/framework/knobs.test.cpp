@@ -1,6 +1,7 @@
 // Knobs routed by the supervisor (p21/knob.hpp): a get or set sent to any
-// supervisor above the owner reaches the owner, whose reply goes straight
-// back to the sender; what cannot be routed is answered with an error.
+// supervisor above the owner reaches the owner, whose reply to a get goes
+// straight back to the sender (a set's comes through the supervisor that
+// keeps its value); what cannot be routed is answered with an error.
 
 #include <cmath>
 #include <limits>
@@ -92,12 +93,14 @@ TEST_CASE("a knob two supervisors deep is set and read through the root supervis
   CHECK(rt.knob("myapp.workers").value() == 16);
   CHECK(rt.set_knob("myapp.workers", 2.6).value() == 3); // rounded
   CHECK(pool->call<double>(get_knob_atom::value, std::string{"myapp.workers"}).value() == 3);
-  // Sent to the nested supervisor `app`, the reply comes from the owner
-  // itself: forwarded, not relayed.
+  // Sent to the nested supervisor `app`, the set is forwarded to `inner`,
+  // whose own child owns the knob: `inner` sets it with a request of its
+  // own and answers once it has kept the value (docs/knobs.md), so the
+  // reply comes from `inner`, not from `app` nor from the owner.
   auto app_actor = rt.actor_of("app");
   REQUIRE(app_actor);
-  auto owner = pool->actor();
-  REQUIRE(owner);
+  auto inner_actor = app->child("inner").actor();
+  REQUIRE(inner_actor);
   caf::actor_addr replier;
   double got = 0;
   {
@@ -112,7 +115,7 @@ TEST_CASE("a knob two supervisors deep is set and read through the root supervis
   }
   release_thread();
   CHECK(got == 7);
-  CHECK(replier == owner->address());
+  CHECK(replier == inner_actor->address());
   // Listed with the node's knobs and under the component that holds it.
   auto all = rt.knobs();
   REQUIRE(find_knob(all, "myapp.workers") != nullptr);
