@@ -471,10 +471,11 @@ private:
   /// threads 267-291 -> 240-263).
   mutable segment_lock writes_mtx_;
   /// The queued writes: each one's key hash. The owner applies a record to
-  /// every node of that hash, which is the written key's node and, once in
-  /// four billion, another key's, which the policy then takes for written
-  /// too (a touch, or a link a moment early). A hash takes no allocation
-  /// under the lock and spares the owner hashing the key again.
+  /// every node of that hash: the written key's node, and another key's
+  /// only if their 64-bit hashes are equal (among a million keys, odds of
+  /// about 1 in 37 million that any pair is), which the policy then takes
+  /// for written too (a touch, or a link a moment early). A hash takes no allocation under the lock
+  /// and spares the owner hashing the key again.
   std::vector<uint64_t> writes_;
   /// Set by `keep_draining`; changed under writes_mtx_, read by readers
   /// without it.

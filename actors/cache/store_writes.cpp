@@ -4,7 +4,7 @@
 
 #include "cache_store.hpp"
 
-#include <utility>
+#include <memory>
 
 namespace p21::cache_detail {
 
@@ -23,6 +23,14 @@ uint64_t replaced_first_value(const table_node& n) {
   auto* first = n.first_value();
   return n.value.load(std::memory_order_relaxed) == first ? 0 : string_bytes(first->view().size());
 }
+
+struct free_node {
+  void operator()(table_node* n) const noexcept { table_node::free(n); }
+};
+
+struct free_value {
+  void operator()(stored_value* v) const noexcept { stored_value::free(v); }
+};
 
 } // namespace
 
@@ -100,33 +108,31 @@ caf::expected<cache_store::queued> cache_store::write_until(std::string_view key
   // new key a node with the value in its allocation, for a present one the
   // value alone. Which one, a look without the lock tells; a write or
   // removal of the same key in between is rare, and then the other one is
-  // made under the lock.
+  // made under the lock (and the unused one, never published, freed at
+  // once).
   bool present = false;
   {
     read_guard guard;
     present = table_.find(key, hash) != nullptr;
   }
-  node* fresh = present ? nullptr : node::make(hash, key, value, expires);
-  stored_value* stored = present ? stored_value::make(value, expires) : nullptr;
+  std::unique_ptr<node, free_node> fresh{present ? nullptr
+                                                 : node::make(hash, key, value, expires)};
+  std::unique_ptr<stored_value, free_value> stored{present ? stored_value::make(value, expires)
+                                                           : nullptr};
   uint64_t charge = 0;
   {
     auto w = table_.write(hash);
     auto* n = w.find(key, hash);
     if (n == nullptr) {
-      n = fresh != nullptr ? std::exchange(fresh, nullptr) : node::make(hash, key, value, expires);
+      n = fresh ? fresh.release() : node::make(hash, key, value, expires);
       w.insert(n);
     } else {
-      w.set_value(n, stored != nullptr ? std::exchange(stored, nullptr)
-                                       : stored_value::make(value, expires));
+      w.set_value(n, stored ? stored.release() : stored_value::make(value, expires));
     }
     n->charge = entry_overhead() + string_bytes(key.size()) + string_bytes(value.size()) +
                 replaced_first_value(*n);
     charge = n->charge;
   }
-  // What the race above left unused was never published: freed at once.
-  if (fresh != nullptr)
-    node::free(fresh);
-  stored_value::free(stored);
   reads_.count_put(read_buffer::stripe_of_this_thread());
   return enqueue(hash, charge);
 }
