@@ -192,6 +192,9 @@ public:
   private:
     friend class rcu_table;
     explicit writer(segment& seg);
+    /// Calls `f(n)` for each node of the chain at `head`.
+    template <class F>
+    static void walk(const std::atomic<node*>& head, F f);
     segment& seg_;
   };
 
@@ -333,18 +336,23 @@ inline rcu_table::node* rcu_table::find(std::string_view key, uint64_t hash) con
 }
 
 template <class F>
+void rcu_table::writer::walk(const std::atomic<node*>& head, F f) {
+  for (auto* n = head.load(std::memory_order_relaxed); n != nullptr;) {
+    // Read before `f`, which may unchain and retire `n` (its chain stays
+    // intact until the grace period).
+    auto* next = n->chain.load(std::memory_order_relaxed);
+    f(n);
+    n = next;
+  }
+}
+
+template <class F>
 void rcu_table::writer::for_each(F f) {
   auto* b = seg_.buckets.load(std::memory_order_relaxed);
   if (b == nullptr)
     return;
   for (size_t i = 0; i <= b->mask; ++i)
-    for (auto* n = b->heads()[i].load(std::memory_order_relaxed); n != nullptr;) {
-      // Read before `f`, which may unchain and retire `n` (its chain stays
-      // intact until the grace period).
-      auto* next = n->chain.load(std::memory_order_relaxed);
-      f(n);
-      n = next;
-    }
+    walk(b->heads()[i], f);
 }
 
 template <class F>
@@ -352,13 +360,10 @@ void rcu_table::writer::for_each_of(uint64_t hash, F f) {
   auto* b = seg_.buckets.load(std::memory_order_relaxed);
   if (b == nullptr)
     return;
-  for (auto* n = b->heads()[bucket_of(hash, b->mask)].load(std::memory_order_relaxed);
-       n != nullptr;) {
-    auto* next = n->chain.load(std::memory_order_relaxed); // before `f`, as in for_each
+  walk(b->heads()[bucket_of(hash, b->mask)], [&](node* n) {
     if (n->hash == hash)
       f(n);
-    n = next;
-  }
+  });
 }
 
 template <class F>

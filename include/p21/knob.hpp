@@ -12,12 +12,12 @@
 //        integer knob)
 // Sent to the owner, it answers; sent to a supervisor, the supervisor
 // forwards it to the child that declared the knob (or to the nested
-// supervisor that holds that child), so the owner's reply goes straight back
-// to the sender. A set reaches the owner from the supervisor whose child
-// owns the knob, which keeps the value the owner applied for the owner's
-// next instance (`knob_spec::config_keys`) before it answers the sender:
-// once a set's answer is in, a restart keeps that value. No supervisor
-// waits on an owner (its requests are multiplexed, with a bound).
+// supervisor that holds that child). A get's reply goes from the owner
+// straight back to the sender. A set reaches the owner from the supervisor
+// whose child owns the knob, which keeps the value the owner applied for
+// the owner's next instance (`knob_spec::config_keys`) and then answers the
+// sender: once a set's answer is in, a restart keeps that value. No
+// supervisor waits on an owner (its requests are multiplexed, with a bound).
 // An unknown knob is answered with `errc::not_found`, an owner that is down (restarting, lazy
 // and not started, stopped) with `errc::unavailable`; never dropped.
 
