@@ -10,11 +10,15 @@
 
 namespace p21::app {
 
-/// 2.5e-7 -> "0.25 us", 0.0123 -> "12.3 ms", 3.2 -> "3.2 s".
+/// 2.55e-8 -> "25.5 ns", 2.5e-5 -> "25.00 us", 0.0123 -> "12.3 ms",
+/// 3.2 -> "3.2 s". Below a microsecond in nanoseconds: a cache hit of
+/// 25.5 ns printed as "0.03 us" said nothing of the difference to 34 ns.
 inline std::string human(double s) {
   std::ostringstream out;
-  out << std::fixed << std::setprecision(s < 1e-3 ? 2 : 1);
-  if (s < 1e-3)
+  out << std::fixed << std::setprecision(s < 1e-6 || s >= 1e-3 ? 1 : 2);
+  if (s < 1e-6)
+    out << s * 1e9 << " ns";
+  else if (s < 1e-3)
     out << s * 1e6 << " us";
   else if (s < 1)
     out << s * 1e3 << " ms";

@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include "app/bench_docs.hpp"
+#include "app/bench_format.hpp"
 
 using p21::app::bench_doc_blocks;
 using p21::app::fill_generated_blocks;
+using p21::app::human;
 
 TEST_CASE("a generated block is replaced by the table the bench JSON gives, and only it") {
   auto doc = nlohmann::json::parse(R"({"rows": [{"name": "db_query", "ratio": 35.1, "claim": 4.8,
@@ -36,4 +38,14 @@ TEST_CASE("a generated block with an unknown name or no end marker is an error, 
   text = "<!-- generated: bench.rows -->\nno end\n";
   CHECK(fill_generated_blocks(text, blocks, error) == text);
   CHECK(error.find("has no '<!-- end generated -->'") != std::string::npos);
+}
+
+TEST_CASE("a time below a microsecond is written in nanoseconds, so that two fast rows differ") {
+  CHECK(human(2.55e-8) == "25.5 ns");
+  CHECK(human(4.12e-8) == "41.2 ns");
+  CHECK(human(9.996e-7) == "999.6 ns");
+  CHECK(human(2.4e-4) == "240.00 us");
+  CHECK(human(1.2e-6) == "1.20 us");
+  CHECK(human(0.0123) == "12.3 ms");
+  CHECK(human(3.2) == "3.2 s");
 }
