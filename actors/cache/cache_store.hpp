@@ -462,11 +462,12 @@ private:
   read_buffer reads_;
   bool claim_drain_request();
 
-  /// The write queue's lock: every put takes it for a push_back. A spin
-  /// lock (the table's, segment_lock.hpp), not a `std::mutex`: four writers
-  /// on two cores found the mutex taken often enough that its futex wake
-  /// and the waiter's sleep were a quarter of a put's samples, for a hold
-  /// of tens of nanoseconds (`p21 bench --only cache_contended`, 4
+  /// The write queue's lock: every put takes it for a push_back. The
+  /// table's lock (segment_lock.hpp), which spins before it sleeps, not a
+  /// `std::mutex`, which sleeps at once: four writers on two cores found
+  /// the mutex taken often enough that its futex wake and the waiter's
+  /// sleep were a quarter of a put's samples, for a hold of tens of
+  /// nanoseconds (`p21 bench --only cache_contended`, 4
   /// alternating pairs: 4 threads 270-282 -> 238-265 ns an operation, 8
   /// threads 267-291 -> 240-263).
   mutable segment_lock writes_mtx_;

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
+#include <time.h>
 #include <random>
 #include <set>
 #include <thread>
@@ -148,53 +150,82 @@ TEST_CASE("records of threads on stripes of their own reach the owner in each th
 
 // -- the segment lock ----------------------------------------------------------------------
 
-TEST_CASE("the segment lock gives a writer the segment alone, even while readers keep "
-          "arriving") {
+TEST_CASE("the segment lock gives one holder at a time, spinning or asleep") {
   segment_lock lock;
-  // Two plain counters a writer moves together: a reader that ever sees
-  // them apart overlapped a writer.
+  // Two plain counters every holder moves together: a holder that ever
+  // sees them apart overlapped another.
   uint64_t first = 0;
   uint64_t second = 0;
-  std::atomic<bool> writers_done{false};
-  std::atomic<uint64_t> torn{0};
-  std::atomic<uint64_t> reads{0};
   std::atomic<int> inside{0};
   std::atomic<uint64_t> overlapped{0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 3; ++t)
-    readers.emplace_back([&] {
-      // Readers never stop until the writers are done: a lock that let a
-      // stream of readers starve a writer would hang here (ctest's timeout).
-      while (!writers_done.load()) {
-        std::shared_lock<segment_lock> guard{lock};
-        inside.fetch_add(1);
+  std::atomic<uint64_t> torn{0};
+  // More threads than this machine's two cores, and some long holds, so
+  // that waiters also get past their spin and sleep (a lost wake-up would
+  // hang here, and ctest's timeout would say so).
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20'000; ++i) {
+        std::lock_guard<segment_lock> guard{lock};
+        if (inside.fetch_add(1) != 0)
+          overlapped.fetch_add(1);
         if (first != second)
           torn.fetch_add(1);
-        reads.fetch_add(1);
+        ++first;
+        if (t == 0 && i % 1000 == 0)
+          std::this_thread::yield(); // a holder that loses its CPU
+        ++second;
         inside.fetch_sub(1);
       }
     });
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 2; ++t)
-    writers.emplace_back([&] {
-      for (int i = 0; i < 20'000; ++i) {
-        std::unique_lock<segment_lock> guard{lock};
-        if (inside.load() != 0)
-          overlapped.fetch_add(1);
-        ++first;
-        ++second;
-      }
-    });
-  for (auto& w : writers)
-    w.join();
-  writers_done = true;
-  for (auto& r : readers)
-    r.join();
-  CHECK(first == 40'000);
-  CHECK(second == 40'000);
-  CHECK(torn.load() == 0);
+  for (auto& t : threads)
+    t.join();
+  CHECK(first == 120'000);
+  CHECK(second == 120'000);
   CHECK(overlapped.load() == 0);
-  CHECK(reads.load() > 0);
+  CHECK(torn.load() == 0);
+  CHECK(lock.try_lock());
+  CHECK_FALSE(lock.try_lock());
+  lock.unlock();
+}
+
+namespace {
+
+/// CPU time of the calling thread.
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds{ts.tv_sec} + std::chrono::nanoseconds{ts.tv_nsec};
+}
+
+} // namespace
+
+TEST_CASE("a writer waiting on a held segment lock sleeps instead of keeping its CPU busy") {
+  // A holder preempted for milliseconds is what made waiters yield in a
+  // loop (segment_lock.hpp); here the holder keeps the lock for 200 ms of
+  // wall time while the waiter measures its own CPU time.
+  segment_lock lock;
+  lock.lock();
+  std::promise<void> waiting;
+  std::promise<std::chrono::nanoseconds> waiter_cpu;
+  std::thread waiter{[&] {
+    auto cpu0 = thread_cpu_time();
+    waiting.set_value();
+    lock.lock();
+    waiter_cpu.set_value(thread_cpu_time() - cpu0);
+    lock.unlock();
+  }};
+  waiting.get_future().wait();
+  auto held = std::chrono::milliseconds{200};
+  std::this_thread::sleep_for(held);
+  auto cpu = waiter_cpu.get_future();
+  CHECK(cpu.wait_for(0s) == std::future_status::timeout); // still waiting
+  lock.unlock();
+  REQUIRE(cpu.wait_for(10s) == std::future_status::ready);
+  waiter.join();
+  // Asleep, the waiter spent its spin and two system calls; one that
+  // yielded in a loop spent most of the 200 ms (it has a core to itself).
+  CHECK(cpu.get() < held / 4);
 }
 
 // -- the handle from many threads -----------------------------------------------------------
