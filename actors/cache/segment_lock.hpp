@@ -5,12 +5,11 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex> // std::lock_guard, std::unique_lock
+#include <thread>
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -22,8 +21,8 @@ namespace p21::cache_detail {
 /// of nanoseconds (a write links one node; the write queue takes a hash):
 /// it spins briefly, then sleeps on a futex until the holder wakes it.
 /// Taking it free is one compare-and-swap and releasing it one exchange,
-/// inlined; the system is called only by a waiter past its spin and by the
-/// release that finds one.
+/// inlined; only a waiter past its spin, and the release that finds one,
+/// make a system call.
 ///
 /// Why sleep rather than yield: on the 2-vCPU machine the cache is measured
 /// on, two writers of `cache_contended_2` met on a lock 1 time in 50 and
@@ -58,8 +57,8 @@ public:
       wake_one();
   }
 
-  /// One step of a short spin wait (a reader waiting out a rehash): a
-  /// pause, then yields once it lasts.
+  /// One step of a short spin wait without the lock (a lookup waiting out
+  /// a segment's rehash, table.hpp): a pause, then yields once it lasts.
   static void pause(unsigned spins) noexcept {
     if (spins < spin_limit)
       cpu_relax();
