@@ -1,5 +1,6 @@
 #include "printf_guard.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <map>
@@ -9,9 +10,10 @@
 
 namespace p21::db_detail {
 
-int64_t largest_char_repeat(std::string_view format,
-                            const std::function<int64_t(size_t)>& int_arg) {
-  int64_t largest = 0;
+int64_t least_printf_bytes(std::string_view format,
+                           const std::function<int64_t(size_t)>& int_arg) {
+  int64_t bytes = 0;
+  auto add = [&bytes](int64_t n) { bytes = n > INT64_MAX - bytes ? INT64_MAX : bytes + n; };
   size_t arg = 0;
   size_t i = 0;
   auto at = [&]() -> char { return i < format.size() ? format[i] : '\0'; };
@@ -20,9 +22,12 @@ int64_t largest_char_repeat(std::string_view format,
     return x < 0 ? (x == INT64_MIN ? INT64_MAX : -x) : x;
   };
   while (i < format.size()) {
-    if (format[i++] != '%')
+    if (format[i++] != '%') {
+      add(1);
       continue;
+    }
     if (at() == '%') {
+      add(1);
       ++i;
       continue;
     }
@@ -53,11 +58,11 @@ int64_t largest_char_repeat(std::string_view format,
       ++i;
     if (i >= format.size())
       break;
-    if (format[i++] == 'c')
-      largest = std::max(largest, precision);
+    if (format[i++] == 'c' && precision > 1)
+      add(precision);
     ++arg; // every conversion but %% takes one argument
   }
-  return largest;
+  return bytes;
 }
 
 namespace {
@@ -89,15 +94,12 @@ public:
       return;
     std::string_view format{reinterpret_cast<const char*>(text),
                             static_cast<size_t>(sqlite3_value_bytes(argv[0]))};
-    auto repeat = largest_char_repeat(format, [&](size_t i) -> int64_t {
+    auto least = least_printf_bytes(format, [&](size_t i) -> int64_t {
       return static_cast<int>(i) + 1 < argc ? sqlite3_value_int64(argv[i + 1]) : 0;
     });
-    if (repeat > max_value_bytes_) {
-      auto msg = "printf(): a %c precision of " + std::to_string(repeat) +
-                 " makes a value beyond the largest one allowed (" +
-                 std::to_string(max_value_bytes_) + " bytes)";
-      sqlite3_result_error(ctx, msg.c_str(), -1);
-      sqlite3_result_error_code(ctx, SQLITE_TOOBIG);
+    if (least > max_value_bytes_) {
+      too_big(ctx, "its text and %c precisions make at least " + std::to_string(least) +
+                       " bytes");
       return;
     }
     auto stmt = statement(argc);
@@ -108,15 +110,24 @@ public:
     for (int i = 0; i < argc; ++i)
       sqlite3_bind_value(stmt, i + 1, argv[i]);
     auto rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-      sqlite3_result_value(ctx, sqlite3_column_value(stmt, 0));
-    else
+    if (rc != SQLITE_ROW)
       sqlite3_result_error(ctx, sqlite3_errmsg(db_), -1);
+    else if (auto n = sqlite3_column_bytes(stmt, 0); n > max_value_bytes_)
+      too_big(ctx, "its result has " + std::to_string(n) + " bytes");
+    else
+      sqlite3_result_value(ctx, sqlite3_column_value(stmt, 0));
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
   }
 
 private:
+  void too_big(sqlite3_context* ctx, const std::string& why) {
+    auto msg = "printf(): " + why + ", beyond the largest value allowed (" +
+               std::to_string(max_value_bytes_) + " bytes)";
+    sqlite3_result_error(ctx, msg.c_str(), -1);
+    sqlite3_result_error_code(ctx, SQLITE_TOOBIG);
+  }
+
   sqlite3_stmt* statement(int argc) {
     auto& stmt = statements_[argc];
     if (stmt != nullptr)
@@ -154,8 +165,11 @@ std::string install_printf_guard(sqlite3* db, int64_t max_value_bytes) {
     sqlite3_close(own);
     return "the printf guard's connection could not be opened";
   }
-  // The same bound on one value as the guarded connection.
-  sqlite3_limit(own, SQLITE_LIMIT_LENGTH, static_cast<int>(max_value_bytes));
+  // Twice the guarded connection's bound on one value, so that SQLite
+  // keeps doubling its text up to any result the guard lets through (see
+  // printf_guard.hpp); the guard checks the result's length itself.
+  sqlite3_limit(own, SQLITE_LIMIT_LENGTH,
+                static_cast<int>(std::min<int64_t>(2 * max_value_bytes, INT_MAX)));
   auto engine = std::make_shared<printf_engine>(own, max_value_bytes);
   // Innocuous and deterministic, as SQLite's own: usable in a schema with
   // trusted_schema off, and folded when its arguments are constant.
